@@ -1,0 +1,64 @@
+"""All settings, read once at the edge (the CLI) and passed down as plain values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Environment first, then `.env`; every name is listed in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUOTEQA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    # Retrieval
+    bm25_variant: Literal["okapi", "lucene"] = "lucene"
+    bm25_k1: float = Field(default=1.2, gt=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    max_quotes: int = Field(default=3, ge=1, le=10)
+    max_question_chars: int = Field(default=2000, ge=10)
+    workers: int = Field(default=0, ge=0, description="0 = all cores")
+    log_level: str = "WARNING"
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_api_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "telegram"
+    allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept `1,2,3` as well as JSON lists, since that is how people write it in .env."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return []
+            if text.startswith("["):
+                return json.loads(text)
+            return [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+        return value

@@ -1,0 +1,21 @@
+"""Typed errors whose messages tell a user what to do next."""
+
+
+class QuoteQAError(Exception):
+    """Base class: the CLI prints the message on one line and exits non-zero."""
+
+
+class CorpusError(QuoteQAError):
+    """A corpus file is missing, unreadable or malformed (the message names the file)."""
+
+
+class IndexFormatError(QuoteQAError):
+    """A persisted index is corrupt, truncated or of another format; it gets rebuilt."""
+
+
+class QuestionError(QuoteQAError):
+    """The question cannot be asked as given (empty, too long, not text)."""
+
+
+class EmptyCorpusError(CorpusError):
+    """There is nothing to search."""

@@ -1,0 +1,105 @@
+"""Plain values that cross the boundary between the core and its front ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Language = Literal["ko", "en", "mixed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as read from the corpus; paragraphs keep their original text."""
+
+    id: str
+    title: str
+    paragraphs: tuple[str, ...]
+    source: str = ""
+    url: str = ""
+    date: str = ""
+    file: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a quote comes from, enough for a reader to check it."""
+
+    article: str
+    title: str
+    paragraph: int  # 1-based, as a person counts paragraphs
+    language: Language
+    source: str = ""
+    url: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A run of consecutive sentences copied from one paragraph (whitespace normalized only)."""
+
+    text: str
+    source: Source
+    score: float
+    passage: int  # index-wide passage number, for "show the whole paragraph"
+    sentences: tuple[int, ...] = ()  # sentence numbers inside the passage, 0-based
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the core returns for one question; front ends only render it."""
+
+    question: str
+    language: Language
+    answered: bool
+    quotes: tuple[Quote, ...] = ()
+    message: str = ""
+    kind: str = "other"  # question type: say, who, when, where, number, other
+    terms: tuple[str, ...] = ()  # surface forms of the question's content words, for highlighting
+    more: tuple[Quote, ...] = field(default=(), repr=False)  # further quotes, for a "More" button
+    elapsed_ms: float = 0.0
+    cross_language: bool = False  # quotes are in another language than the question
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "answered": self.answered,
+            "question": self.question,
+            "language": self.language,
+            "kind": self.kind,
+            "quotes": [quote_json(q) for q in self.quotes],
+            "message": self.message,
+            "cross_language": self.cross_language,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+        }
+
+
+def quote_json(q: Quote) -> dict[str, object]:
+    return {
+        "text": q.text,
+        "article": q.source.article,
+        "title": q.source.title,
+        "paragraph": q.source.paragraph,
+        "language": q.source.language,
+        "source": q.source.source,
+        "url": q.source.url,
+        "date": q.source.date,
+        "score": round(q.score, 4),
+        "passage": q.passage,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    """A corpus listing row: what `sources` shows."""
+
+    id: str
+    title: str
+    source: str
+    passages: int
+    languages: tuple[str, ...]
+    url: str = ""
+    date: str = ""
