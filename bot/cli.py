@@ -1,3 +1,225 @@
-"""The `quoteqa` command: one entry point, one subcommand per job."""
-# placeholder: the core author is writing this file; front-end modules plug in through
-# `add_arguments(subparser)` and `run(args, settings) -> int`.
+"""The `quoteqa` command: one entry point, one subcommand per job.
+
+Settings are read here once and passed down as values. Errors from the core arrive typed and
+leave as one line on stderr with a non-zero exit code, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .settings import Settings
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quoteqa",
+        description="Answer questions about Korean and English news articles with quoted sentences.",
+    )
+    parser.add_argument("--corpus-dir", type=Path, help="corpus folder (default: QUOTEQA_CORPUS_DIR or ./corpus)")
+    parser.add_argument("--data-dir", type=Path, help="where the index lives (default: QUOTEQA_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    ask = sub.add_parser("ask", help="answer one question (or one per line from stdin with '-')")
+    ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("-n", "--max-quotes", type=int, help="how many quotes at most (default 3)")
+
+    sub.add_parser("console", help="interactive question session")
+
+    ingest = sub.add_parser("ingest", help="add .txt/.md/.jsonl articles to the corpus and index them")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+
+    sources = sub.add_parser("sources", help="list the articles in the corpus")
+    sources.add_argument("--json", action="store_true")
+
+    sub.add_parser("reindex", help="rebuild the index from scratch")
+
+    telegram = sub.add_parser("telegram", help="run the Telegram bot (long polling, or --webhook)")
+    telegram.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
+
+    ev = sub.add_parser("eval", help="measure retrieval and answer quality on SQuAD-format files")
+    ev.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ev.add_argument("--json", action="store_true", help="one JSON object per file")
+    ev.add_argument("--limit", type=int, help="sample this many questions per file")
+    ev.add_argument("--seed", type=int, default=13)
+
+    bench = sub.add_parser("bench", help="measure index build, load, query and answer speed")
+    bench.add_argument("--source", type=Path, action="append", help="SQuAD JSON or JSONL corpus to draw text from")
+    bench.add_argument("--passages", type=int, default=100_000)
+    bench.add_argument("--questions", type=int, default=1000)
+    bench.add_argument("--baseline-questions", type=int, help="questions timed with rank-bm25 (default: all, capped at large N)")
+    bench.add_argument("--seed", type=int, default=13)
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        print(f"quoteqa: setting {name}: {first['msg']} (check the environment and .env)", file=sys.stderr)
+        return EXIT_ERROR
+    if args.corpus_dir:
+        settings.corpus_dir = args.corpus_dir
+    if args.data_dir:
+        settings.data_dir = args.data_dir
+    level = logging.INFO if args.verbose else getattr(logging, settings.log_level.upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+    from retrieval import QuoteQAError
+
+    try:
+        return COMMANDS[args.command](args, settings)
+    except QuoteQAError as exc:
+        print(f"quoteqa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def open_engine(settings: Settings, progress: bool = True):  # type: ignore[no-untyped-def]
+    from retrieval import Engine, SearchParams
+
+    return Engine.open(
+        settings.corpus_dir,
+        settings.data_dir,
+        params=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
+        workers=settings.workers,
+        max_question_chars=settings.max_question_chars,
+        progress=progress and sys.stderr.isatty(),
+    )
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval import QuestionError
+
+    max_quotes = args.max_quotes or settings.max_quotes
+    if args.question != "-":
+        from retrieval.answer import clean_question
+
+        clean_question(args.question, settings.max_question_chars)  # fail fast, before Kiwi loads
+    engine = open_engine(settings, progress=not args.json)
+    if args.question == "-":
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                row = engine.ask(line.rstrip("\n"), max_quotes=max_quotes).to_json()
+            except QuestionError as exc:
+                row = {"answered": False, "question": line.strip(), "quotes": [], "error": str(exc), "message": str(exc)}
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                _print_plain(row)
+        return EXIT_OK
+    answer = engine.ask(args.question, max_quotes=max_quotes)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        from .render_text import print_answer
+
+        print_answer(Console(highlight=False, soft_wrap=True), answer)
+    return EXIT_OK if answer.answered else EXIT_NO_ANSWER
+
+
+def _print_plain(row: dict[str, object]) -> None:
+    print(f"Q: {row['question']}")
+    quotes = row.get("quotes") or []
+    if not quotes:
+        print(f"   {row.get('message', '')}")
+    for q in quotes:  # type: ignore[union-attr]
+        print(f"   “{q['text']}” — {q['title']}, paragraph {q['paragraph']}")
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from .console import run_console
+
+    return run_console(open_engine(settings), settings.data_dir / "console_history", settings.max_quotes)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    report = engine.ingest(args.paths)
+    for article in report.added:
+        print(f"added {article}")
+    for article in report.unchanged:
+        print(f"already in the corpus: {article}")
+    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {len(engine.sources())} article(s)")
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
+    sources = engine.sources()
+    if args.json:
+        print(json.dumps([vars_of(s) for s in sources], ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        from .render_text import print_sources
+
+        print_sources(Console(highlight=False, soft_wrap=True), sources)
+    return EXIT_OK
+
+
+def vars_of(obj: object) -> dict[str, object]:
+    return {k: getattr(obj, k) for k in obj.__slots__}  # type: ignore[attr-defined]
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+
+    shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
+    engine = open_engine(settings)
+    print(f"indexed {len(engine.sources())} article(s), {engine.index.n_passages} passage(s)")
+    return EXIT_OK
+
+
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from . import telegram_app
+
+    return telegram_app.run(args, settings)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from . import eval_cli
+
+    return eval_cli.run(args, settings)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from . import bench_cli
+
+    return bench_cli.run(args, settings)
+
+
+COMMANDS = {
+    "ask": cmd_ask,
+    "console": cmd_console,
+    "ingest": cmd_ingest,
+    "sources": cmd_sources,
+    "reindex": cmd_reindex,
+    "telegram": cmd_telegram,
+    "eval": cmd_eval,
+    "bench": cmd_bench,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # an empty line copied from .env.example means "use the default"
     )
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"

@@ -47,6 +47,8 @@ class Quote:
     score: float
     passage: int  # index-wide passage number, for "show the whole paragraph"
     sentences: tuple[int, ...] = ()  # sentence numbers inside the passage, 0-based
+    # Character spans in `text` of words that match the question's terms, for bolding.
+    highlights: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,58 @@
+"""`quoteqa console`: an interactive session with line editing, history and coloured quotes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from retrieval import Engine, QuoteQAError
+
+from .render_text import print_answer, print_sources
+
+HELP = """Ask a question in Korean or English, e.g. [bold]What did the Kremlin say?[/] or [bold]크렘린궁은 뭐라고 했나요?[/]
+  :sources  list the articles      :help  this text      :quit  leave (Ctrl-D and Ctrl-C too)"""
+
+
+def _lines(history: Path) -> Iterator[str]:
+    """Prompted lines with editing and history on a terminal; plain lines from a pipe."""
+    if not sys.stdin.isatty():
+        yield from (line.rstrip("\n") for line in sys.stdin)
+        return
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history.parent.mkdir(parents=True, exist_ok=True)
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+    while True:
+        try:
+            yield session.prompt("quoteqa> ")
+        except (EOFError, KeyboardInterrupt):
+            return
+
+
+def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(HELP)
+    for line in _lines(history):
+        text = line.strip()
+        if not text:
+            continue
+        if text in (":quit", ":q", ":exit"):
+            break
+        if text == ":help":
+            console.print(HELP)
+        elif text == ":sources":
+            print_sources(console, engine.sources())
+        elif text.startswith(":"):
+            console.print(f"[red]unknown command {escape(text.split()[0])}[/]; try :help")
+        else:
+            try:
+                print_answer(console, engine.ask(text, max_quotes=max_quotes))
+            except QuoteQAError as exc:
+                console.print(f"[red]{escape(str(exc))}[/]")
+    console.print("bye")
+    return 0

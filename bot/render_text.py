@@ -1,0 +1,52 @@
+"""Answer -> terminal text (rich markup), shared by `quoteqa ask` and the console."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from retrieval import Answer, ArticleInfo, Quote
+
+LANG_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean/English"}
+
+
+def highlighted(quote: Quote) -> str:
+    """Quote text as rich markup with matched question words in bold; all corpus text escaped."""
+    out, pos = [], 0
+    for start, end in sorted(quote.highlights):
+        if start < pos:
+            continue
+        out.append(escape(quote.text[pos:start]))
+        out.append(f"[bold yellow]{escape(quote.text[start:end])}[/]")
+        pos = end
+    out.append(escape(quote.text[pos:]))
+    return "".join(out)
+
+
+def source_line(quote: Quote) -> str:
+    s = quote.source
+    parts = [s.title, f"paragraph {s.paragraph}", LANG_NAMES.get(s.language, s.language)]
+    if s.source:
+        parts.append(s.source)
+    return " · ".join(parts)
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    if not answer.answered:
+        console.print(f"[yellow]{escape(answer.message)}[/]")
+        return
+    if answer.message:
+        console.print(f"[dim]{escape(answer.message)}[/]")
+    for i, quote in enumerate(answer.quotes, start=1):
+        console.print(f"[bold]{i}.[/] “{highlighted(quote)}”")
+        console.print(f"   [cyan]— {escape(source_line(quote))}[/]")
+
+
+def print_sources(console: Console, sources: list[ArticleInfo]) -> None:
+    table = Table(title=f"{len(sources)} article(s) in the corpus")
+    for col in ("id", "title", "source", "passages", "languages"):
+        table.add_column(col)
+    for a in sources:
+        table.add_row(escape(a.id), escape(a.title), escape(a.source), str(a.passages), ", ".join(a.languages))
+    console.print(table)

@@ -1,0 +1,74 @@
+"""BM25 scoring as pure array functions, so variants can be compared and checked against rank-bm25."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Variant = Literal["okapi", "lucene"]
+VARIANTS: tuple[Variant, ...] = ("okapi", "lucene")
+
+# rank_bm25.BM25Okapi replaces negative idfs with epsilon * mean idf; we match it exactly.
+OKAPI_EPSILON = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    variant: Variant = "lucene"
+    k1: float = 1.2
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown BM25 variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if self.k1 <= 0 or not 0 <= self.b <= 1:
+            raise ValueError("BM25 needs k1 > 0 and 0 <= b <= 1")
+
+
+def idf(df: npt.NDArray[np.integer], n_docs: int, variant: Variant) -> npt.NDArray[np.float64]:
+    """Inverse document frequency per term; terms that occur nowhere get 0."""
+    df = df.astype(np.float64)
+    present = df > 0
+    if variant == "lucene":
+        # Always positive: a term in every passage still counts a little (Lucene's BM25Similarity).
+        out = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    else:
+        out = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+        live = out[present]
+        if live.size:
+            floor = OKAPI_EPSILON * live.mean()
+            out = np.where(out < 0, floor, out)
+    out[~present] = 0.0
+    return out
+
+
+def posting_weights(
+    term_of_posting: npt.NDArray[np.integer],
+    doc_of_posting: npt.NDArray[np.integer],
+    tf: npt.NDArray[np.integer],
+    doc_len: npt.NDArray[np.integer],
+    idf_by_term: npt.NDArray[np.float64],
+    params: SearchParams,
+) -> npt.NDArray[np.float32]:
+    """Each posting's full BM25 contribution, precomputed so a query is a gather and a sum."""
+    avgdl = float(doc_len.mean()) if doc_len.size else 1.0
+    avgdl = avgdl or 1.0
+    tf = tf.astype(np.float64)
+    norm = params.k1 * (1.0 - params.b + params.b * doc_len[doc_of_posting] / avgdl)
+    w = idf_by_term[term_of_posting] * tf * (params.k1 + 1.0) / (tf + norm)
+    return w.astype(np.float32)
+
+
+def top_k(scores: npt.NDArray[np.floating], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the k best positive scores, best first (ties by lower index, as a stable sort)."""
+    positive = np.flatnonzero(scores > 0)
+    if positive.size == 0:
+        return positive.astype(np.int64)
+    if positive.size > k:
+        part = np.argpartition(-scores[positive], k - 1)[:k]
+        positive = np.sort(positive[part])
+    order = np.argsort(-scores[positive], kind="stable")
+    return positive[order].astype(np.int64)

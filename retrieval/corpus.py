@@ -1,0 +1,258 @@
+"""Reading articles from the corpus folder, and adding new ones to it without duplicates.
+
+Formats: `.txt` / `.md` (paragraphs split on blank lines, optional `---` front matter, or a
+`NAME.meta.json` sidecar so a shipped article can stay byte for byte as published) and `.jsonl`
+(one article a line: id, title, text, optional url, date, source).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+from .models import Article
+
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
+META_SUFFIX = ".meta.json"
+META_KEYS = ("title", "source", "url", "date")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0\u3000]*(?:\n[ \t\u00a0\u3000]*)+")
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+ID_OK = re.compile(r"^[\w.\-]{1,200}$")
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+def split_paragraphs(text: str) -> tuple[str, ...]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return tuple(p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip())
+
+
+def article_hash(article: Article) -> str:
+    """Content identity: same text and citation data means the same article."""
+    payload = json.dumps([article.title, article.source, article.url, article.date, article.paragraphs], ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def text_hash(article: Article) -> str:
+    return hashlib.sha1("\n\n".join(article.paragraphs).encode("utf-8")).hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise CorpusError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; split it into smaller files")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from exc
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read it ({exc.strerror})") from exc
+
+
+def _default_title(stem: str) -> str:
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or stem
+
+
+def parse_text_file(path: Path) -> Article:
+    raw = _read_text(path)
+    meta: dict[str, str] = {}
+    body = raw
+    m = FRONT_MATTER.match(raw.lstrip("\ufeff"))
+    if m:
+        for n, line in enumerate(m.group(1).splitlines(), start=2):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise CorpusError(f"{path}:{n}: front matter lines look like `title: ...`; got {line.strip()[:60]!r}")
+            meta[key.strip().lower()] = value.strip().strip("\"'")
+        body = raw.lstrip("\ufeff")[m.end() :]
+    sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
+    if sidecar.exists():
+        try:
+            side = json.loads(_read_text(sidecar))
+        except ValueError as exc:
+            raise CorpusError(f"{sidecar}: not valid JSON ({exc})") from exc
+        if not isinstance(side, dict):
+            raise CorpusError(f"{sidecar}: must hold a JSON object with title, source, url, date")
+        meta = {**{k: str(v) for k, v in side.items() if k in META_KEYS}, **meta}
+    paragraphs = split_paragraphs(body)
+    if not paragraphs:
+        raise CorpusError(f"{path}: no text in it (an article needs at least one paragraph)")
+    return Article(
+        id=path.stem,
+        title=meta.get("title") or _default_title(path.stem),
+        paragraphs=paragraphs,
+        source=meta.get("source", ""),
+        url=meta.get("url", ""),
+        date=meta.get("date", ""),
+        file=path.name,
+    )
+
+
+def parse_jsonl_file(path: Path) -> list[Article]:
+    articles: list[Article] = []
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(f"{path}:{n}: not valid JSON ({exc.args[0]})") from exc
+        if not isinstance(row, dict):
+            raise CorpusError(f"{path}:{n}: each line must be a JSON object with id, title and text")
+        missing = [k for k in ("id", "title", "text") if not isinstance(row.get(k), str) or not row[k].strip()]
+        if missing:
+            raise CorpusError(f"{path}:{n}: missing or empty {', '.join(missing)} (each line needs id, title and text)")
+        if not ID_OK.match(row["id"]):
+            raise CorpusError(f"{path}:{n}: id {row['id'][:60]!r} may only use letters, digits, '.', '-' and '_'")
+        paragraphs = split_paragraphs(row["text"])
+        articles.append(
+            Article(
+                id=row["id"],
+                title=row["title"].strip(),
+                paragraphs=paragraphs,
+                source=str(row.get("source") or ""),
+                url=str(row.get("url") or ""),
+                date=str(row.get("date") or ""),
+                file=path.name,
+            )
+        )
+    return articles
+
+
+def parse_file(path: Path) -> list[Article]:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return [parse_text_file(path)]
+    if suffix == ".jsonl":
+        return parse_jsonl_file(path)
+    raise CorpusError(f"{path}: unsupported file type {suffix or '(none)'}; use .txt, .md or .jsonl")
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist; create it or set QUOTEQA_CORPUS_DIR")
+    return sorted(
+        p for p in corpus_dir.iterdir()
+        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+    )  # fmt: skip
+
+
+def fingerprint(corpus_dir: Path) -> str:
+    """Changes whenever any corpus file's bytes change (so a stale index is never served)."""
+    h = hashlib.sha256()
+    for path in corpus_files(corpus_dir):
+        h.update(path.name.encode())
+        h.update(hashlib.sha1(path.read_bytes()).digest())
+        sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
+        if sidecar.exists():
+            h.update(hashlib.sha1(sidecar.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def load_corpus(corpus_dir: Path) -> list[Article]:
+    """Every article in the folder; duplicate ids across files are an error naming both files."""
+    seen: dict[str, Article] = {}
+    for path in corpus_files(corpus_dir):
+        for art in parse_file(path):
+            if not art.paragraphs:
+                continue
+            prior = seen.get(art.id)
+            if prior is not None and article_hash(prior) != article_hash(art):
+                raise CorpusError(f"article id {art.id!r} is in both {prior.file} and {art.file} with different text; rename one")
+            seen.setdefault(art.id, art)
+    return list(seen.values())
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already in the corpus, byte for byte
+    written: list[Path] = field(default_factory=list)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUFFIXES))
+        elif not p.exists():
+            raise CorpusError(f"{p}: no such file")
+        else:
+            out.append(p)
+    return out
+
+
+def ingest(paths: Sequence[Path], corpus_dir: Path) -> IngestReport:
+    """Validate every file first, then write; a broken file means nothing at all is added."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    existing = {a.id: a for a in load_corpus(corpus_dir)}
+    existing_text = {text_hash(a): a.id for a in existing.values()}
+    report = IngestReport()
+    plans: list[tuple[Path, Path, list[Article]]] = []
+    for path in expand_paths(paths):
+        if path.name.endswith(META_SUFFIX):
+            continue
+        fresh: list[Article] = []
+        for art in parse_file(path):
+            prior = existing.get(art.id)
+            if prior is not None:
+                if article_hash(prior) == article_hash(art) or text_hash(prior) == text_hash(art):
+                    report.unchanged.append(art.id)
+                    continue
+                raise CorpusError(
+                    f"{path}: article id {art.id!r} is already in the corpus ({prior.file}) with different text; "
+                    "remove the old file first to replace it, or give this one another id"
+                )
+            if text_hash(art) in existing_text:
+                report.unchanged.append(existing_text[text_hash(art)])
+                continue
+            existing[art.id] = art
+            existing_text[text_hash(art)] = art.id
+            fresh.append(art)
+        if fresh:
+            target = corpus_dir / path.name
+            if path.suffix.lower() in TEXT_SUFFIXES and target.exists():
+                raise CorpusError(f"{path}: a different file named {path.name} is already in the corpus; rename it")
+            plans.append((path, target, fresh))
+    for path, target, fresh in plans:
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            _atomic_write(target, path.read_bytes())
+            sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
+            if sidecar.exists():
+                _atomic_write(corpus_dir / sidecar.name, sidecar.read_bytes())
+        else:
+            old = target.read_bytes() if target.exists() else b""
+            if old and not old.endswith(b"\n"):
+                old += b"\n"
+            lines = "".join(json.dumps(_jsonl_row(a), ensure_ascii=False) + "\n" for a in fresh)
+            _atomic_write(target, old + lines.encode("utf-8"))
+        report.added.extend(a.id for a in fresh)
+        report.written.append(target)
+    return report
+
+
+def _jsonl_row(a: Article) -> dict[str, str]:
+    row = {"id": a.id, "title": a.title, "text": a.text}
+    row.update({k: getattr(a, k) for k in ("source", "url", "date") if getattr(a, k)})
+    return row
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,52 @@
+"""Shared fixtures: one real Kiwi analyser per session, engines over temp copies of the corpus."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from retrieval import Analyzer, Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Analyzer:
+    return Analyzer(workers=2)
+
+
+@pytest.fixture(scope="session")
+def corpus_text() -> str:
+    """The whole shipped corpus, whitespace folded, to check quotes against verbatim."""
+    return normalize("\n".join(p.read_text("utf-8") for p in sorted(CORPUS.glob("*.txt"))))
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> Engine:
+    """The shipped corpus, indexed once for the session (read-only use)."""
+    base = tmp_path_factory.mktemp("shipped")
+    shutil.copytree(CORPUS, base / "corpus")
+    return Engine.open(base / "corpus", base / "data", analyzer=analyzer)
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path, analyzer: Analyzer) -> Callable[..., Engine]:
+    """A fresh engine over a writable copy of the corpus, for tests that change things."""
+
+    def make(**kwargs: object) -> Engine:
+        corpus = tmp_path / "corpus"
+        if not corpus.exists():
+            shutil.copytree(CORPUS, corpus)
+        return Engine.open(corpus, tmp_path / "data", analyzer=analyzer, **kwargs)  # type: ignore[arg-type]
+
+    return make

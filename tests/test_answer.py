@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import pytest
+
+from retrieval import Engine, QuestionError
+from retrieval.answer import question_kind
+from tests.conftest import normalize
+
+ANSWERABLE = [
+    # (question, a phrase the first quote must contain, the quote language)
+    ("What did the Kremlin say?", "Peskov", "en"),
+    ("크렘린궁은 뭐라고 했나요?", "크렘린궁 대변인", "ko"),
+    ("What did Peskov say about social networks?", "does not directly use social networks", "en"),
+    ("How many times has Clubhouse been downloaded?", "five million", "en"),
+    ("클럽하우스는 몇 번 다운로드 되었나요?", "500만", "ko"),
+    ("Who did Musk invite to Clubhouse?", "invited Putin", "en"),
+    ("머스크는 누구를 초대했나요?", "푸틴", "ko"),
+    ("When did Musk interview Vlad Tenev?", "Jan. 30", "en"),
+    ("Where was Clubhouse blocked?", "China", "en"),
+    ("클럽하우스의 가치는 얼마인가요?", "10억 달러", "ko"),
+    ("What did Musk say in Russian?", "great honor", "en"),
+    ("클럽하우스는 어디에서 차단되었나요?", "중국", "ko"),
+    ("How much is Clubhouse valued at?", "$1 billion", "en"),
+]
+UNANSWERABLE = [
+    "What is the capital of France?",
+    "오늘 서울 날씨 어때?",
+    "Who won the 2018 World Cup?",
+    "비트코인 가격은 얼마인가요?",
+    "How do I bake sourdough bread?",
+]
+
+
+@pytest.mark.parametrize(("question", "phrase", "lang"), ANSWERABLE)
+def test_seed_questions(engine: Engine, corpus_text: str, question: str, phrase: str, lang: str) -> None:
+    answer = engine.ask(question)
+    assert answer.answered, answer.message
+    assert phrase in answer.quotes[0].text
+    assert answer.quotes[0].source.language in (lang, "mixed")
+    for quote in answer.quotes:
+        assert quote.text == normalize(quote.text)
+        assert quote.text in corpus_text  # verbatim, whitespace folded only
+        assert quote.source.article == "clubhouse-putin-musk" and quote.source.paragraph >= 1
+
+
+def test_kremlin_question_does_not_lead_with_no_comment(engine: Engine) -> None:
+    first = engine.ask("What did the Kremlin say?").quotes[0].text
+    assert "did not immediately respond" not in first
+    assert "interesting" in first
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_abstains_when_corpus_does_not_answer(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert not answer.answered and answer.quotes == ()
+    assert answer.message
+
+
+def test_abstention_message_in_question_language(engine: Engine) -> None:
+    assert "기사" in engine.ask("오늘 서울 날씨 어때?").message
+    assert "articles" in engine.ask("What is the capital of France?").message
+
+
+def test_cross_language_answer_says_so(engine: Engine) -> None:
+    # The Korean article never names Peskov; only the English original can answer.
+    answer = engine.ask("Peskov는 뭐라고 말했어?")
+    assert answer.answered and answer.language == "ko" and answer.cross_language
+    assert "Peskov" in answer.quotes[0].text and answer.message
+
+
+def test_same_language_preferred(engine: Engine) -> None:
+    en = engine.ask("Did Musk invite Putin to Clubhouse?")
+    ko = engine.ask("머스크가 푸틴을 클럽하우스에 초대했나요?")
+    assert en.quotes[0].source.language in ("en", "mixed") and not en.cross_language
+    assert ko.quotes[0].source.language in ("ko", "mixed") and not ko.cross_language
+
+
+def test_at_most_max_quotes_best_first(engine: Engine) -> None:
+    answer = engine.ask("Clubhouse Musk Putin Twitter", max_quotes=2)
+    assert 1 <= len(answer.quotes) <= 2
+    scores = [q.score for q in answer.quotes]
+    assert scores == sorted(scores, reverse=True)
+    assert all(q not in answer.quotes for q in answer.more)
+
+
+def test_neighbouring_sentences_are_joined(engine: Engine) -> None:
+    # Both sentences of this paragraph match; they come back as one quote in text order.
+    answer = engine.ask("Clubhouse downloads blocked in China, U.S. social media platforms")
+    joined = [q for q in answer.quotes if len(q.sentences) > 1]
+    assert joined, [q.text for q in answer.quotes]
+    q = joined[0]
+    assert list(q.sentences) == sorted(q.sentences)
+    assert q.sentences == tuple(range(q.sentences[0], q.sentences[-1] + 1))
+
+
+def test_highlights_cover_question_words(engine: Engine) -> None:
+    quote = engine.ask("What did the Kremlin say?").quotes[0]
+    words = {quote.text[s:e] for s, e in quote.highlights}
+    assert "Kremlin" in words
+    quote = engine.ask("크렘린궁은 뭐라고 했나요?").quotes[0]
+    assert "크렘린궁" in {quote.text[s:e] for s, e in quote.highlights}
+
+
+@pytest.mark.parametrize(
+    ("question", "fragment"),
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 2001, "limit"), ("what\x00 now", "control"), ("bell\x07", "control")],
+)
+def test_bad_questions_are_refused_clearly(engine: Engine, question: str, fragment: str) -> None:
+    with pytest.raises(QuestionError, match=fragment):
+        engine.ask(question)
+
+
+def test_markup_and_emoji_questions_are_just_text(engine: Engine) -> None:
+    assert not engine.ask("🙂🙂🙂").answered
+    answer = engine.ask("<b>What did the Kremlin say?</b> & more")
+    assert answer.answered and "Kremlin" in answer.quotes[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What did the Kremlin say?", "say"),
+        ("크렘린궁은 뭐라고 했나요?", "say"),
+        ("Who invited Putin?", "who"),
+        ("누가 푸틴을 초대했나요?", "who"),
+        ("When did Musk tweet?", "when"),
+        ("언제 차단되었나요?", "when"),
+        ("How many downloads?", "number"),
+        ("몇 번 다운로드 되었나요?", "number"),
+        ("Where was it blocked?", "where"),
+        ("Clubhouse valuation", "other"),
+    ],
+)
+def test_question_kinds(question: str, kind: str) -> None:
+    assert question_kind(question) == kind

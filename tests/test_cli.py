@@ -1,0 +1,122 @@
+"""The `quoteqa` command as a script would use it: a real subprocess, real stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, normalize
+
+QUOTE_KEYS = {"text", "article", "title", "paragraph", "language", "score"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("cli")
+    shutil.copytree(CORPUS, base / "corpus")
+    e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
+    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2")
+    return e
+
+
+def quoteqa(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_ask_json_shape(env: dict[str, str]) -> None:
+    r = quoteqa(env, "ask", "What did the Kremlin say?", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"answered", "language", "quotes", "message", "elapsed_ms"} <= out.keys()
+    assert out["answered"] is True and out["language"] == "en"
+    assert out["quotes"] and all(QUOTE_KEYS <= q.keys() for q in out["quotes"])
+    corpus = normalize((CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8"))
+    assert all(q["text"] in corpus for q in out["quotes"])
+    assert "Peskov" in out["quotes"][0]["text"]
+
+
+def test_ask_readable(env: dict[str, str]) -> None:
+    r = quoteqa(env, "ask", "크렘린궁은 뭐라고 했나요?")
+    assert r.returncode == 0, r.stderr
+    assert "러시아 크렘린궁 대변인은" in r.stdout and "paragraph 5" in r.stdout
+
+
+def test_ask_many_from_stdin_one_json_line_each(env: dict[str, str]) -> None:
+    questions = ["What did the Kremlin say?", "", "오늘 서울 날씨 어때?", "x" * 3000, "크렘린궁은 뭐라고 했나요?"]
+    r = quoteqa(env, "ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["answered"] for row in rows] == [True, False, False, True]
+    assert "limit" in rows[2]["error"]
+
+
+@pytest.mark.parametrize(("question", "code", "fragment"), [("", 2, "empty"), ("x" * 2001, 2, "limit"), ("bad\x01", 2, "control")])
+def test_bad_question_exit_codes(env: dict[str, str], question: str, code: int, fragment: str) -> None:
+    r = quoteqa(env, "ask", question)
+    assert r.returncode == code and fragment in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_unanswerable_exits_one(env: dict[str, str]) -> None:
+    r = quoteqa(env, "ask", "What is the capital of France?", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["answered"] is False
+
+
+def test_unknown_command(env: dict[str, str]) -> None:
+    r = quoteqa(env, "frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_sources_json(env: dict[str, str]) -> None:
+    r = quoteqa(env, "sources", "--json")
+    [row] = json.loads(r.stdout)
+    assert row["id"] == "clubhouse-putin-musk" and row["passages"] == 19 and row["languages"] == ["en", "ko"]
+
+
+def test_empty_corpus_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+    e = {**env, "QUOTEQA_CORPUS_DIR": str(tmp_path / "empty"), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}
+    (tmp_path / "empty").mkdir()
+    r = quoteqa(e, "ask", "What did the Kremlin say?")
+    assert r.returncode == 2 and "no articles" in r.stderr and "quoteqa ingest" in r.stderr
+
+
+def test_broken_corpus_file_is_named(env: dict[str, str], tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "feed.jsonl").write_text('{"id": "a", "title": "T", "text": "x"}\n{oops\n', "utf-8")
+    r = quoteqa({**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}, "ask", "Kremlin?")
+    assert r.returncode == 2 and "feed.jsonl:2" in r.stderr
+
+
+def test_ingest_command(env: dict[str, str], tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    shutil.copytree(CORPUS, corpus)
+    e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8")
+    r = quoteqa(e, "ingest", str(feed))
+    assert r.returncode == 0 and "1 added" in r.stdout, r.stderr
+    r = quoteqa(e, "ask", "Where does the okapi live?", "--json")
+    assert json.loads(r.stdout)["quotes"][0]["text"] == "The okapi lives in the Congo."
+    r = quoteqa(e, "ingest", str(feed))
+    assert "0 added, 1 unchanged" in r.stdout
+
+
+def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
+    r = quoteqa({**env, "QUOTEQA_BM25_K1": "-3"}, "ask", "Kremlin?")
+    assert r.returncode == 2 and "BM25_K1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_console_session_over_a_pipe(env: dict[str, str]) -> None:
+    r = quoteqa(env, "console", stdin=":help\nWhat did the Kremlin say?\n:bogus\n:sources\n:quit\nnever asked\n")
+    assert r.returncode == 0, r.stderr
+    assert "Peskov" in r.stdout and "unknown command :bogus" in r.stdout and "clubhouse-putin-musk" in r.stdout
+    assert r.stdout.rstrip().endswith("bye")
