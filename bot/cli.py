@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reindex", help="rebuild the index from scratch")
 
     telegram = sub.add_parser("telegram", help="run the Telegram bot (long polling, or --webhook)")
-    telegram.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
+    telegram.add_argument(
+        "--webhook", action="store_true",
+        help="serve a webhook (QUOTEQA_WEBHOOK_URL, _SECRET, _LISTEN, _PORT, _PATH) instead of long polling",
+    )  # fmt: skip
+    telegram.add_argument("--drop-pending-updates", action="store_true", help="skip questions that arrived while the bot was down")
 
     ev = sub.add_parser("eval", help="measure retrieval and answer quality on SQuAD-format files")
     ev.add_argument("files", nargs="+", type=Path, metavar="FILE")

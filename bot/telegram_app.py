@@ -1,0 +1,756 @@
+"""The Telegram front end: python-telegram-bot v22 wiring around the retrieval engine.
+
+Handlers only pick the question out of an update, call the engine (in a worker thread, so
+other chats keep flowing) and hand the `Answer` to `bot.render`. Everything that decides
+*what* to answer lives in the core; everything that decides *how it looks* lives in render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import secrets
+import signal
+import statistics
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot import render
+from bot.render import UiLang
+from bot.cli import open_engine
+from bot.settings import Settings
+from retrieval import Answer, Engine, QuoteQAError
+
+log = logging.getLogger("quoteqa.telegram")
+
+STATE_KEY = "quoteqa"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY]
+TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MORE_CACHE_SIZE = 2000
+HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A setting that makes starting pointless; the message is printed as one line."""
+
+
+# --------------------------------------------------------------------------- secrets & logging
+
+
+def bot_token(settings: Settings) -> str:
+    """The token, checked for shape so a typo fails here and not deep inside a request."""
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set; create a bot with @BotFather and export its token")
+    token = settings.telegram_bot_token.get_secret_value().strip()
+    if not TOKEN_FORMAT.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed; it looks like 123456789:AAH... (digits, a colon, 35 characters)")
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """What `--webhook` needs; checked up front so a bad setting is a one-line error."""
+
+    listen: str
+    port: int
+    url_path: str
+    url: str
+    secret: str
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    if not settings.webhook_url:
+        raise ConfigError("--webhook needs QUOTEQA_WEBHOOK_URL (the public https URL Telegram posts updates to)")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not SECRET_FORMAT.match(secret):
+        raise ConfigError("--webhook needs QUOTEQA_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return WebhookConfig(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=settings.webhook_path.strip("/"),
+        url=settings.webhook_url,
+        secret=secret,
+    )
+
+
+_SECRETS: set[str] = set()
+_ORIGINAL_FACTORY: Callable[..., logging.LogRecord] | None = None
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in `text`."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    assert _ORIGINAL_FACTORY is not None
+    record = _ORIGINAL_FACTORY(*args, **kwargs)
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is the logging module's business
+        return record
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = logging.Formatter().formatException(record.exc_info)
+        if redact(text) != text:
+            record.exc_text = redact(text)  # formatters reuse exc_text instead of re-formatting
+    return record
+
+
+def redact_secrets(*secrets_: str) -> None:
+    """Make sure a secret never reaches any log handler (PTB logs the API URL at DEBUG, httpx
+    logs request URLs at INFO, and tracebacks can carry URLs). Done at record creation, so
+    handlers added later (pytest's, the CLI's) are covered too."""
+    global _ORIGINAL_FACTORY
+    _SECRETS.update(s for s in secrets_ if s and len(s) >= 8)
+    if _ORIGINAL_FACTORY is None:
+        _ORIGINAL_FACTORY = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacting_factory)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+# --------------------------------------------------------------------------- runtime state
+
+
+@dataclass
+class Stats:
+    """Counters for `/stats`, since start."""
+
+    served: int = 0
+    abstained: int = 0
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def record(self, answer: Answer, elapsed_ms: float) -> None:
+        self.served += 1
+        self.abstained += not answer.answered
+        self.latencies_ms.append(elapsed_ms)
+
+    def median_ms(self) -> float | None:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else None
+
+
+@dataclass
+class BotState:
+    """Everything the handlers share, kept in `application.bot_data`."""
+
+    engine: Engine
+    settings: Settings
+    executor: ThreadPoolExecutor
+    stats: Stats = field(default_factory=Stats)
+    more: OrderedDict[str, Answer] = field(default_factory=OrderedDict)
+    refused: set[int] = field(default_factory=set)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking engine work off the event loop (own pool: a slow question must not
+        starve the default executor, which asyncio also uses for DNS look-ups)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def ask(self, question: str) -> Answer:
+        started = time.perf_counter()
+        answer: Answer = await self.run(self.engine.ask, question, self.settings.max_quotes)
+        self.stats.record(answer, (time.perf_counter() - started) * 1000)
+        return answer
+
+    def remember_more(self, answer: Answer) -> str | None:
+        """Keep the answer for its "More" button; bounded, and empty after a restart."""
+        if not answer.more:
+            return None
+        key = secrets.token_urlsafe(6)
+        self.more[key] = answer
+        while len(self.more) > MORE_CACHE_SIZE:
+            self.more.popitem(last=False)
+        return key
+
+    def allowed(self, update: Update) -> bool:
+        ids = self.settings.allowed_chat_ids
+        if not ids:
+            return True
+        if update.effective_chat is not None:
+            return update.effective_chat.id in ids
+        return update.effective_user is not None and update.effective_user.id in ids
+
+    def is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admin_user_ids
+
+
+def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.bot_data[STATE_KEY]
+
+
+# --------------------------------------------------------------------------- ordering & flood control
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; those of one chat strictly in order.
+
+    PTB starts one task per update in arrival order and its semaphore is FIFO, so tasks
+    reach `do_process_update` in arrival order; each one chains behind the previous task of
+    its chat before running, so a burst is answered in order per chat.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._tails: dict[int, asyncio.Future[None]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _order_key(update)
+        if key is None:
+            await coroutine
+            return
+        previous = self._tails.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = done
+        try:
+            if previous is not None:
+                try:
+                    await asyncio.shield(previous)
+                except BaseException:
+                    if asyncio.iscoroutine(coroutine):
+                        coroutine.close()
+                    raise
+            await coroutine
+        finally:
+            if not done.done():
+                done.set_result(None)
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _order_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return update.effective_user.id if update.effective_user is not None else None
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter (flood limits, honours RetryAfter) plus retries with exponential
+    back-off on network errors and 5xx answers. Not retried: BadRequest (our fault) and
+    timeouts (the request may have gone through; retrying could send an answer twice)."""
+
+    def __init__(self, *, network_retries: int = 3, backoff: float = 0.25, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._network_retries = network_retries
+        self._backoff = backoff
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        delay = self._backoff
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except (BadRequest, TimedOut):
+                raise
+            except NetworkError as exc:
+                if attempt == self._network_retries:
+                    raise
+                log.warning("%s failed (%s); retrying in %.2fs", endpoint, exc, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+
+class QuoteQABot(ExtBot):
+    """PTB's bot, minus the token in its repr (PTB prints `Bot[token=...]`, which would end up
+    in tracebacks, test reports and any log line that formats the application)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        name = self._bot_user.username if self._bot_user is not None else "?"
+        return f"{type(self).__name__}[username={name}]"
+
+
+# --------------------------------------------------------------------------- message helpers
+
+
+def _bot_mentioned(message: Message) -> bool:
+    bot = message.get_bot()
+    for entity, text in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+        if entity.type == MessageEntity.MENTION and bot.username and text.lower() == f"@{bot.username.lower()}":
+            return True
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id:
+            return True
+    return False
+
+
+def _ask_command(message: Message) -> bool:
+    """`/ask` or `/ask@ThisBot` at the start (channel posts get no CommandHandler in PTB)."""
+    entities = message.entities
+    if not entities or entities[0].type != MessageEntity.BOT_COMMAND or entities[0].offset != 0:
+        return False
+    command, _, target = message.parse_entity(entities[0])[1:].partition("@")
+    username = message.get_bot().username or ""
+    return command.lower() == "ask" and (not target or target.lower() == username.lower())
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """Group messages meant for the bot: they mention it or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == message.get_bot().id:
+            return True
+        return _bot_mentioned(message)
+
+
+class _ChannelQuestion(filters.MessageFilter):
+    """Channel posts that start with /ask or mention the bot."""
+
+    def filter(self, message: Message) -> bool:
+        return _ask_command(message) or _bot_mentioned(message)
+
+
+ADDRESSED = _AddressedToBot(name="addressed_to_bot")
+CHANNEL_QUESTION = _ChannelQuestion(name="channel_question")
+
+
+def _question(message: Message) -> str:
+    """The question in a message: text after a leading command, minus mentions of the bot."""
+    text = message.text or ""
+    entities = message.entities
+    if entities and entities[0].type == MessageEntity.BOT_COMMAND and entities[0].offset == 0:
+        text = text[len(message.parse_entity(entities[0])) :]
+    username = message.get_bot().username
+    if username:
+        text = re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return text.strip().lstrip(",:;").strip()
+
+
+def _user_lang(update: Update) -> UiLang:
+    user = update.effective_user
+    return render.ui_language(None, user.language_code if user else None)
+
+
+def _text_lang(text: str, update: Update) -> UiLang:
+    """For replies without an Answer: Hangul in the question means Korean."""
+    return "ko" if HANGUL.search(text) else _user_lang(update)
+
+
+def _markup(rows: Sequence[Sequence[render.Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
+
+
+async def _send(
+    message: Message,
+    texts: Sequence[str],
+    rows: Sequence[Sequence[render.Button]] = (),
+) -> None:
+    """Send HTML messages in order; in groups and channels the first one replies to `message`;
+    buttons go under the last one."""
+    quote = message.chat.type != "private"
+    for i, text in enumerate(texts):
+        last = i == len(texts) - 1
+        await message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Bilingual welcome; a deep-link payload (`/start xyz`) is accepted and ignored."""
+    await _send(update.effective_message, [render.welcome(_user_lang(update))])
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _send(update.effective_message, [render.help_text(_user_lang(update), context.bot.username)])
+
+
+async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    articles = await _state(context).run(_state(context).engine.sources)
+    await _send(update.effective_message, render.sources_messages(articles, _user_lang(update)))
+
+
+async def on_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask, private text, group mentions and replies, channel posts: all one path."""
+    await answer_question(update, context, _question(update.effective_message))
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    message, state = update.effective_message, _state(context)
+    if not question:
+        await _send(message, [render.how_to_ask(_text_lang(question, update))])
+        return
+    try:
+        answer = await state.ask(question)
+    except QuoteQAError as exc:  # QuestionError, or an empty corpus: the message says what to do
+        await _send(message, render.message_text(str(exc)))
+        return
+    lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
+    rows = render.answer_buttons(answer.quotes, lang, state.remember_more(answer)) if answer.answered else []
+    await _send(message, render.answer_messages(answer, lang), rows)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """More / Paragraph; a button from before a restart or reload gets a polite 'expired'."""
+    query, state = update.callback_query, _state(context)
+    press = render.parse_data(query.data)
+    if press is None:
+        await query.answer(render.t(_user_lang(update), "expired"), show_alert=True)
+    elif press.action == "more":
+        await _show_more(update, state, press)
+    else:
+        await _show_paragraph(update, state, press)
+
+
+async def _show_more(update: Update, state: BotState, press: render.ButtonPress) -> None:
+    query = update.callback_query
+    answer = state.more.get(press.key)
+    if answer is None or query.message is None:
+        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        return
+    await query.answer()
+    texts = render.answer_messages(answer, press.lang, answer.more)
+    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    with suppress(BadRequest):  # "message is not modified" on a double tap
+        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None)))
+
+
+async def _show_paragraph(update: Update, state: BotState, press: render.ButtonPress) -> None:
+    query = update.callback_query
+    try:
+        text, source = await state.run(state.engine.passage, press.passage)
+    except QuoteQAError:
+        text, source = "", None
+    if source is None or not press.matches(source) or query.message is None:
+        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        return
+    await query.answer()
+    await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
+
+
+async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> None:
+    """Send below the message whose button was pressed (it may be too old to reply to)."""
+    original = update.callback_query.message
+    assert original is not None
+    bot = update.get_bot()
+    for i, text in enumerate(texts):
+        last = i == len(texts) - 1
+        await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None)
+
+
+async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`@Bot question` anywhere: top quotes as article results; empty query → help."""
+    query, state, username = update.inline_query, _state(context), context.bot.username
+    lang = _text_lang(query.query, update)
+    if not query.query.strip():
+        results = [render.inline_help(lang, username)]
+    else:
+        try:
+            answer = await state.ask(query.query)
+            results = render.inline_results(answer, render.ui_language(answer.language, query.from_user.language_code))
+        except QuoteQAError as exc:
+            results = [render.InlineResult("error", render.t(lang, "inline_no_answer"), str(exc)[:200], render.message_text(str(exc))[0])]
+    await query.answer([_article(r) for r in results], cache_time=30, is_personal=False)
+
+
+def _article(result: render.InlineResult) -> InlineQueryResultArticle:
+    content = InputTextMessageContent(result.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+    return InlineQueryResultArticle(result.id, result.title, content, description=result.description)
+
+
+async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: re-read the corpus without a restart."""
+    state = _state(context)
+    if not state.is_admin(update):
+        await _send(update.effective_message, [render.t(_user_lang(update), "admins_only")])
+        return
+    await state.run(state.engine.reload)
+    articles = await state.run(state.engine.sources)
+    await _send(update.effective_message, [render.t(_user_lang(update), "reloaded", articles=len(articles))])
+
+
+async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: questions served, abstention rate and median latency since start."""
+    state, lang = _state(context), _user_lang(update)
+    if not state.is_admin(update):
+        await _send(update.effective_message, [render.t(lang, "admins_only")])
+        return
+    s = state.stats
+    await _send(update.effective_message, [render.stats_text(lang, s.served, s.abstained, s.median_ms())])
+
+
+async def on_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: chats outside QUOTEQA_ALLOWED_CHAT_IDS get one refusal."""
+    state = _state(context)
+    if state.allowed(update):
+        return
+    await _refuse_once(update, state)
+    raise ApplicationHandlerStop
+
+
+async def _refuse_once(update: Update, state: BotState) -> None:
+    lang = _user_lang(update)
+    if update.inline_query is not None:
+        await update.inline_query.answer([], cache_time=300, is_personal=True)
+    elif update.callback_query is not None:
+        await update.callback_query.answer(render.t(lang, "refusal"), show_alert=True)
+    elif update.effective_message is not None and update.effective_chat is not None:
+        message, chat_id = update.effective_message, update.effective_chat.id
+        addressed = message.chat.type == "private" or _ask_command(message) or ADDRESSED.check_update(update)
+        if addressed and chat_id not in state.refused:
+            state.refused.add(chat_id)
+            await _send(message, [render.t(lang, "refusal")])
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one error handler: log (the token is redacted by the log record factory) and
+    tell the user a short apology. Never raises, so one bad update cannot stop the bot."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed: %s", update_id, redact(repr(context.error)), exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    lang = _user_lang(update)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(render.t(lang, "apology"), show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_html(render.t(lang, "apology"))
+    except TelegramError as exc:
+        log.warning("could not send the apology for update %s: %s", update_id, redact(str(exc)))
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+async def _register_commands(application: Application) -> None:
+    """Command menus for private chats and groups, in English and Korean. Non-essential:
+    a failure is a warning and the bot starts anyway."""
+    bot = application.bot
+    calls = []
+    for lang, code in (("en", None), ("ko", "ko")):
+        private = [BotCommand(c, d) for c, d in render.PRIVATE_COMMANDS[lang]]
+        group = [BotCommand(c, d) for c, d in render.GROUP_COMMANDS[lang]]
+        calls.append(bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats(), language_code=code))
+        calls.append(bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code))
+    for result in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(result, TelegramError):
+            log.warning("could not register the command menu (%s); the bot runs without it", redact(str(result)))
+        elif isinstance(result, BaseException):
+            raise result
+
+
+async def _post_shutdown(application: Application) -> None:
+    state: BotState | None = application.bot_data.get(STATE_KEY)
+    if state is not None:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def build_application(settings: Settings, engine: Engine) -> Application:
+    """The one place the bot is assembled: request setup, handlers, the error handler."""
+    token = bot_token(settings)
+    redact_secrets(token, settings.webhook_secret.get_secret_value() if settings.webhook_secret else "")
+    bot = QuoteQABot(
+        token=token,
+        base_url=settings.telegram_api_url,
+        base_file_url=settings.telegram_file_api_url,
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            allow_sending_without_reply=True,
+        ),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=RetryingRateLimiter(max_retries=3),
+    )
+    application = (
+        Application.builder()
+        .bot(bot)
+        .concurrent_updates(PerChatUpdateProcessor())
+        .post_init(_register_commands)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    workers = max(1, min(4, os.cpu_count() or 1))
+    application.bot_data[STATE_KEY] = BotState(
+        engine=engine, settings=settings, executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask")
+    )
+    new = filters.UpdateType.MESSAGE  # edited messages are not asked again
+    text = filters.TEXT & ~filters.COMMAND & new
+    application.add_handler(TypeHandler(Update, on_gate), group=-1)
+    application.add_handlers(
+        [
+            CommandHandler("start", on_start, filters=new),
+            CommandHandler("help", on_help, filters=new),
+            CommandHandler("sources", on_sources, filters=new),
+            CommandHandler("ask", on_question, filters=new),
+            CommandHandler("reload", on_reload, filters=new),
+            CommandHandler("stats", on_stats, filters=new),
+            MessageHandler(text & filters.ChatType.PRIVATE, on_question),
+            MessageHandler(text & filters.ChatType.GROUPS & ADDRESSED, on_question),
+            MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT & CHANNEL_QUESTION, on_question),
+            MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE & new, on_help),
+            InlineQueryHandler(on_inline),
+            CallbackQueryHandler(on_button),
+        ]
+    )
+    application.add_error_handler(on_error)
+    return application
+
+
+@asynccontextmanager
+async def running(
+    application: Application,
+    *,
+    webhook: WebhookConfig | None = None,
+    poll_timeout: float = 10.0,
+    bootstrap_retries: int = 3,
+    drop_pending_updates: bool = False,
+) -> AsyncIterator[Application]:
+    """Start the bot (polling or webhook) for the duration of the block.
+
+    The same sequence as PTB's run_polling/run_webhook (initialize, post_init, updater,
+    start; then the reverse), but without owning the event loop, so the CLI and the tests
+    run exactly the same code.
+    """
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        if webhook is not None:
+            await application.updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=webhook.url_path,
+                webhook_url=webhook.url,
+                secret_token=webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=bootstrap_retries,
+                drop_pending_updates=drop_pending_updates,
+            )
+        else:
+            await application.updater.start_polling(
+                timeout=poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=bootstrap_retries,
+                drop_pending_updates=drop_pending_updates,
+            )
+        await application.start()
+        try:
+            yield application
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+async def serve(application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False) -> None:
+    """Run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(application, webhook=webhook, drop_pending_updates=drop_pending_updates):
+        mode = f"webhook on {webhook.listen}:{webhook.port}/{webhook.url_path}" if webhook else "long polling"
+        log.warning("@%s is running (%s); Ctrl+C stops it", application.bot.username, mode)
+        await stop.wait()
+
+
+# --------------------------------------------------------------------------- CLI hook
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """`quoteqa telegram`: check settings, open the engine, serve until interrupted."""
+    try:
+        token = bot_token(settings)
+        webhook = webhook_config(settings) if getattr(args, "webhook", False) else None
+    except ConfigError as exc:
+        print(f"quoteqa: {exc}", file=sys.stderr)
+        return 2
+    level = logging.getLevelName(settings.log_level.upper())
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    redact_secrets(token, webhook.secret if webhook else "")
+    try:
+        engine = open_engine(settings)
+    except QuoteQAError as exc:
+        print(f"quoteqa: {exc}", file=sys.stderr)
+        return 1
+    application = build_application(settings, engine)
+    try:
+        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False)))
+    except InvalidToken:
+        print("quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?); check it with @BotFather", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        print(f"quoteqa: could not start the Telegram bot: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

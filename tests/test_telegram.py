@@ -1,0 +1,709 @@
+"""End-to-end tests of the Telegram bot: the real python-telegram-bot Application, over real
+HTTP, against the fake Bot API server in `fake_bot_api.py`, answering with the real Engine.
+
+Every HTML text the bot sends is parsed and checked against Telegram's rules, and every
+quoted passage is checked to be verbatim corpus text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot import render
+from bot.settings import PROJECT_ROOT, Settings
+from bot.telegram_app import ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram_app import run as run_cli
+from retrieval import Analyzer, Engine
+from retrieval.corpus import load_corpus
+try:
+    from tests.fake_bot_api import Call, FakeBotApi, utf16_len
+except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path instead
+    from fake_bot_api import Call, FakeBotApi, utf16_len  # type: ignore[no-redef]
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TOKEN = "123456789:TEST_token-abcdefghijklmnopqrstuvwxyz0123"
+SECRET = "webhook_secret-123"
+ADMIN = 9001
+BOT = "QuoteQABot"
+
+MARKUP_ARTICLE = """---
+title: Zebrafish <b>lab</b> & "notes" <script>alert(1)</script>
+source: Lab & <i>Co</i>
+date: 2024-01-01
+---
+
+The fake <b>bold</b> tag & the &amp; entity appear in this sentence about zebrafish tanks. A <script>alert("x")</script> block follows the zebrafish tanks too.
+
+Zebrafish researchers wrote "5 < 6 && 7 > 3" in their <a href="http://x">report</a> on tanks.
+"""
+
+# One paragraph far longer than a Telegram message, so "Paragraph" must split it.
+LONG_ARTICLE = "---\ntitle: Quokka census\nsource: Island <Gazette>\n---\n\n" + " ".join(
+    f"Quokka census sentence {n} counted {n * 7} quokkas & {n} <joeys> on the island." for n in range(1, 90)
+) + "\n\nA second paragraph mentions the quokka census only briefly.\n"
+
+EN_Q = "Who invited Putin to Clubhouse?"
+KO_Q = "머스크가 푸틴을 어디에 초대했나요?"
+
+
+# --------------------------------------------------------------------------- HTML checks
+
+ALLOWED_TAGS: dict[str, set[str]] = {
+    "b": set(), "strong": set(), "i": set(), "em": set(), "u": set(), "ins": set(), "s": set(),
+    "strike": set(), "del": set(), "span": {"class"}, "tg-spoiler": set(), "a": {"href"},
+    "code": {"class"}, "pre": set(), "blockquote": {"expandable"},
+}  # fmt: skip
+ALLOWED_ENTITIES = {"lt", "gt", "amp", "quot"}
+
+
+class TelegramHTML(HTMLParser):
+    """Strict reading of Telegram's HTML parse mode; collects errors, text and blockquotes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.text: list[str] = []
+        self.blockquotes: list[tuple[bool, list[str]]] = []  # (expandable, text pieces)
+
+    def _add(self, text: str) -> None:
+        self.text.append(text)
+        if "blockquote" in self.stack:
+            self.blockquotes[-1][1].append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.errors.append(f"tag <{tag}> not allowed")
+        for name, value in attrs:
+            if name not in ALLOWED_TAGS.get(tag, set()):
+                self.errors.append(f"attribute {name} on <{tag}> not allowed")
+        if tag == "span" and dict(attrs).get("class") != "tg-spoiler":
+            self.errors.append("span needs class=tg-spoiler")
+        if tag == "a" and not dict(attrs).get("href"):
+            self.errors.append("<a> without href")
+        if tag == "blockquote":
+            if "blockquote" in self.stack:
+                self.errors.append("nested blockquote")
+            self.blockquotes.append((any(n == "expandable" for n, _ in attrs), []))
+        self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.errors.append(f"self-closing <{tag}/>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unbalanced </{tag}> (open: {self.stack})")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        for ch in "<>&":
+            if ch in data:
+                self.errors.append(f"unescaped {ch!r} in {data[:60]!r}")
+        self._add(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in ALLOWED_ENTITIES:
+            self.errors.append(f"entity &{name}; not supported")
+        self._add(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name: str) -> None:
+        self._add(html.unescape(f"&#{name};"))
+
+    def handle_comment(self, data: str) -> None:
+        self.errors.append("comment")
+
+    def handle_decl(self, decl: str) -> None:
+        self.errors.append("declaration")
+
+    def handle_pi(self, data: str) -> None:
+        self.errors.append("processing instruction")
+
+    def unknown_decl(self, data: str) -> None:
+        self.errors.append("unknown declaration")
+
+
+def check_html(text: str) -> TelegramHTML:
+    """Parse one message as Telegram would; fail on anything Telegram would reject."""
+    parser = TelegramHTML()
+    parser.feed(text)
+    parser.close()
+    assert not parser.errors, f"{parser.errors} in {text[:300]!r}"
+    assert not parser.stack, f"unclosed tags {parser.stack} in {text[:300]!r}"
+    assert utf16_len(text) <= 4096, f"{utf16_len(text)} > 4096"
+    assert utf16_len("".join(parser.text)) <= 4096
+    return parser
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def sent_html(call: Call) -> str:
+    return call.params["text"]
+
+
+def all_html(api: FakeBotApi) -> list[str]:
+    """Every HTML text the bot sent: messages, edits, inline result contents."""
+    out = [c.params["text"] for c in api.calls if c.method in ("sendMessage", "editMessageText") and "text" in c.params]
+    for c in api.calls_of("answerInlineQuery"):
+        out.extend(r["input_message_content"]["message_text"] for r in c.params["results"])
+    return out
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def tg_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped corpus plus two articles written here: markup and a very long paragraph."""
+    root = tmp_path_factory.mktemp("tg")
+    corpus = root / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    (corpus / "zebrafish-markup.txt").write_text(MARKUP_ARTICLE, encoding="utf-8")
+    (corpus / "quokka-census.txt").write_text(LONG_ARTICLE, encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def tg_engine(tg_corpus: Path, analyzer: Analyzer) -> Engine:
+    """One real engine (real Kiwi, the session's analyser from conftest) for these tests."""
+    return Engine.open(tg_corpus, tg_corpus.parent / "data", analyzer=analyzer)
+
+
+@pytest.fixture(scope="session")
+def tg_corpus_text(tg_corpus: Path) -> str:
+    return norm(" ".join(p for a in load_corpus(tg_corpus) for p in a.paragraphs))
+
+
+def make_settings(api: FakeBotApi, tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "telegram_api_url": api.base_url,
+        "corpus_dir": tmp / "corpus",
+        "data_dir": tmp / "data",
+        "max_quotes": 2,
+        "admin_user_ids": [ADMIN],
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def new_api() -> AsyncIterator[Any]:
+    """Factory for extra fake servers (one per separately started bot); checked at teardown."""
+    started: list[FakeBotApi] = []
+
+    async def make() -> FakeBotApi:
+        api = FakeBotApi(TOKEN, username=BOT)
+        await api.start()
+        started.append(api)
+        return api
+
+    yield make
+    for api in started:
+        await api.stop()
+        for text in all_html(api):
+            check_html(text)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi(TOKEN, username=BOT)
+    await server.start()
+    yield server
+    await server.stop()
+    for text in all_html(server):  # every message of every test, once more
+        check_html(text)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def bot(api: FakeBotApi, tg_engine: Engine, tg_corpus: Path) -> AsyncIterator[Any]:
+    """The bot most tests talk to, long polling the module's fake server."""
+    app = build_application(make_settings(api, tg_corpus.parent), tg_engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        yield app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_verbatim(parsed: TelegramHTML, tg_corpus_text: str) -> None:
+    for _, pieces in parsed.blockquotes:
+        quoted = norm("".join(pieces))
+        assert quoted and quoted in tg_corpus_text, f"not verbatim: {quoted[:120]!r}"
+
+
+async def ask_private(api: FakeBotApi, chat_id: int, text: str, lang: str = "en", count: int = 1) -> list[Call]:
+    before = len(api.calls_of("sendMessage", chat_id))
+    api.private_text(chat_id, text, lang)
+    sent = await api.wait_sent(chat_id, before + count)
+    return sent[before:]
+
+
+# --------------------------------------------------------------------------- private chats
+
+
+async def test_private_question_in_english(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    (call,) = await ask_private(api, 101, EN_Q)
+    text = sent_html(call)
+    parsed = check_html(text)
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["link_preview_options"] == {"is_disabled": True}
+    assert len(parsed.blockquotes) >= 1
+    assert_verbatim(parsed, tg_corpus_text)
+    assert "<b>Putin</b>" in text and "<b>invited</b>" in text
+    assert "Musk invites Putin to Clubhouse" in text and "¶ 14" in text and "English" in text
+    buttons = [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
+    assert any(b["text"].startswith("¶") or b["text"] == "Paragraph" for b in buttons)
+
+
+async def test_private_question_in_korean_uses_korean_interface(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    (call,) = await ask_private(api, 102, KO_Q, lang="en")  # question language wins over locale
+    parsed = check_html(sent_html(call))
+    assert_verbatim(parsed, tg_corpus_text)
+    assert "<b>머스크</b>" in sent_html(call) and "번째 문단" in sent_html(call) and "한국어" in sent_html(call)
+    labels = [b["text"] for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "더 보기 ▸" in labels and any(x.startswith("문단") for x in labels)
+
+
+async def test_start_help_sources_and_unknown_command(bot: Any, api: FakeBotApi) -> None:
+    (start,) = await ask_private(api, 103, "/start")
+    assert "Try:" in sent_html(start) and "예:" in sent_html(start)
+    (deep,) = await ask_private(api, 103, "/start some-deep-link_payload")
+    assert sent_html(deep) == sent_html(start)
+    (ko_start,) = await ask_private(api, 103, "/start", lang="ko")
+    assert sent_html(ko_start).startswith("<b>안녕하세요!</b>")
+    (help_,) = await ask_private(api, 103, "/help")
+    assert "/ask your question" in sent_html(help_) and f"@{BOT}" in sent_html(help_)
+    (sources,) = await ask_private(api, 103, "/sources")
+    text = sent_html(sources)
+    assert "Zebrafish &lt;b&gt;lab&lt;/b&gt; &amp;" in text and "Quokka census" in text
+    assert "Musk invites Putin" in text
+    (unknown,) = await ask_private(api, 103, "/frobnicate")
+    assert sent_html(unknown) == sent_html(help_)
+    for call in (start, deep, ko_start, help_, sources, unknown):
+        check_html(sent_html(call))
+
+
+async def test_ask_command_in_private_and_empty_ask(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    (answer,) = await ask_private(api, 104, f"/ask {EN_Q}")
+    assert_verbatim(check_html(sent_html(answer)), tg_corpus_text)
+    (empty,) = await ask_private(api, 104, "/ask")
+    assert "Please add a question" in sent_html(empty) and "<code>/ask " in sent_html(empty)
+    (empty_ko,) = await ask_private(api, 104, "/ask", lang="ko")
+    assert "질문을 함께 적어 주세요" in sent_html(empty_ko)
+
+
+async def test_markup_and_ampersands_in_question_and_corpus(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    (call,) = await ask_private(api, 105, 'What about the <b>zebrafish</b> tanks & "<script>" tags?')
+    text = sent_html(call)
+    parsed = check_html(text)
+    assert_verbatim(parsed, tg_corpus_text)
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "&amp;amp;" in text  # the corpus text "&amp;" shown literally
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text
+    assert "Zebrafish &lt;b&gt;lab&lt;/b&gt; &amp; &quot;notes&quot;" in text  # escaped title
+    assert "Lab &amp; &lt;i&gt;Co&lt;/i&gt;" in text  # escaped outlet
+    # the question's markup is never echoed as markup either
+    (unanswerable,) = await ask_private(api, 105, "<i>qwxzv</i> & <u>plmokn</u>?")
+    assert "<i>qwxzv" not in sent_html(unanswerable)
+    check_html(sent_html(unanswerable))
+
+
+async def test_four_thousand_character_question_and_emoji_only(bot: Any, api: FakeBotApi) -> None:
+    (long_,) = await ask_private(api, 106, ("Putin Clubhouse & <tag> " * 200)[:3999] + "?")
+    assert "4,000 characters" in sent_html(long_)
+    check_html(sent_html(long_))
+    (emoji,) = await ask_private(api, 106, "😀🎉🔥")
+    assert "do not answer" in sent_html(emoji)
+    check_html(sent_html(emoji))
+
+
+# --------------------------------------------------------------------------- groups & channels
+
+
+async def test_group_commands_mentions_replies_and_chatter(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat, user = -1001001, 201
+    ask = api.group_text(chat, user, f"/ask@{BOT} {EN_Q}")["message"]
+    (first,) = await api.wait_sent(chat, 1)
+    assert first.params["reply_parameters"]["message_id"] == ask["message_id"]
+    assert_verbatim(check_html(sent_html(first)), tg_corpus_text)
+
+    api.group_text(chat, user, "just chatting about Putin and Clubhouse")  # ignored
+    api.group_text(chat, user, f"/ask@OtherBot {EN_Q}")  # another bot's command: ignored
+    api.group_text(chat, user, "/help@OtherBot")  # ignored
+    mention = api.group_text(chat, user, f"@{BOT} {KO_Q}", language_code="ko")["message"]
+    sent = await api.wait_sent(chat, 2)
+    assert len(sent) == 2 and sent[1].params["reply_parameters"]["message_id"] == mention["message_id"]
+    assert "<b>머스크</b>" in sent_html(sent[1])
+
+    reply = api.group_text(chat, user, "What did the Kremlin say?", reply_to=api.bot_message(sent[0]))["message"]
+    sent = await api.wait_sent(chat, 3)
+    assert sent[2].params["reply_parameters"]["message_id"] == reply["message_id"]
+    assert "Kremlin" in sent_html(sent[2])
+
+    other = api.group_text(chat, user + 1, "a reply to a person", reply_to=ask)["message"]  # not to the bot
+    empty = api.group_text(chat, user, "/ask")["message"]
+    sent = await api.wait_sent(chat, 4)
+    assert len(sent) == 4 and sent[3].params["reply_parameters"]["message_id"] == empty["message_id"]
+    assert "Please add a question" in sent_html(sent[3])
+    assert other["message_id"] < empty["message_id"]
+    for call in sent:
+        check_html(sent_html(call))
+
+
+async def test_plain_group_also_answers_ask(bot: Any, api: FakeBotApi) -> None:
+    chat = -4242
+    msg = api.group_text(chat, 202, f"/ask {EN_Q}", kind="group")["message"]
+    (call,) = await api.wait_sent(chat, 1)
+    assert call.params["reply_parameters"]["message_id"] == msg["message_id"]
+
+
+async def test_channel_posts(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat = -1002002
+    api.channel_post(chat, "Today's news digest, no question here.")
+    asked = api.channel_post(chat, f"/ask {EN_Q}")["channel_post"]
+    (call,) = await api.wait_sent(chat, 1)
+    assert call.params["reply_parameters"]["message_id"] == asked["message_id"]
+    assert_verbatim(check_html(sent_html(call)), tg_corpus_text)
+    mentioned = api.channel_post(chat, f"@{BOT} What did the Kremlin say?")["channel_post"]
+    sent = await api.wait_sent(chat, 2)
+    assert sent[1].params["reply_parameters"]["message_id"] == mentioned["message_id"]
+    api.channel_post(chat, "Another ordinary post.")
+    api.channel_post(chat, f"/ask@{BOT} {KO_Q}")
+    sent = await api.wait_sent(chat, 3)
+    assert len(sent) == 3 and "<b>머스크</b>" in sent_html(sent[2])
+
+
+# --------------------------------------------------------------------------- inline mode
+
+
+async def test_inline_query_and_empty_inline_query(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    api.inline_query(301, EN_Q)
+    await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) >= 1)
+    results = api.calls_of("answerInlineQuery")[-1].params["results"]
+    assert 1 <= len(results) <= 2
+    for r in results:
+        assert r["type"] == "article" and len(r["id"].encode()) <= 64
+        content = r["input_message_content"]
+        assert content["parse_mode"] == "HTML" and content["link_preview_options"] == {"is_disabled": True}
+        parsed = check_html(content["message_text"])
+        assert_verbatim(parsed, tg_corpus_text)
+        assert "— <i>Musk invites Putin" in content["message_text"]
+        assert norm(r["description"].rstrip("…"))[:50] in tg_corpus_text
+    api.inline_query(302, "")
+    await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) >= 2)
+    (help_,) = api.calls_of("answerInlineQuery")[-1].params["results"]
+    assert help_["id"] == "help" and f"@{BOT}" in help_["description"]
+    check_html(help_["input_message_content"]["message_text"])
+
+
+# --------------------------------------------------------------------------- buttons
+
+
+def _buttons(call: Call) -> dict[str, str]:
+    return {b["text"]: b["callback_data"] for row in call.params["reply_markup"]["inline_keyboard"] for b in row}
+
+
+async def test_more_and_paragraph_buttons(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat = 401
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    buttons = _buttons(answer)
+    message = api.bot_message(answer)
+
+    api.callback_query(chat, message, buttons["더 보기 ▸"])
+    more = (await api.wait_sent(chat, 2))[1]
+    parsed = check_html(sent_html(more))
+    assert_verbatim(parsed, tg_corpus_text)
+    first_quotes = {norm("".join(p)) for _, p in check_html(sent_html(answer)).blockquotes}
+    assert not first_quotes & {norm("".join(p)) for _, p in parsed.blockquotes}  # new quotes
+    await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
+    edited = api.calls_of("editMessageReplyMarkup", chat)[0].params["reply_markup"]["inline_keyboard"]
+    assert all(b["text"] != "더 보기 ▸" for row in edited for b in row)
+    assert api.calls_of("answerCallbackQuery")
+
+    paragraph_button = next(v for k, v in buttons.items() if k.startswith("문단"))
+    api.callback_query(chat, message, paragraph_button)
+    sent = await api.wait_sent(chat, 3)
+    parsed = check_html(sent_html(sent[2]))
+    assert parsed.blockquotes and all(expandable for expandable, _ in parsed.blockquotes)
+    assert_verbatim(parsed, tg_corpus_text)
+    assert "<blockquote expandable>" in sent_html(sent[2])
+
+
+async def test_paragraph_longer_than_a_message_is_split(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat = 402
+    (answer,) = await ask_private(api, chat, "How many quokkas did the census count?")
+    assert "Quokka census" in sent_html(answer)
+    button = next(v for k, v in _buttons(answer).items() if k.startswith("¶") or k == "Paragraph")
+    before = len(api.calls_of("sendMessage", chat))
+    api.callback_query(chat, api.bot_message(answer), button)
+    await api.wait_for(lambda _: any("Island &lt;Gazette&gt;" in c.params["text"] for c in api.calls_of("sendMessage", chat)[before:]))
+    parts = api.calls_of("sendMessage", chat)[before:]
+    assert len(parts) >= 2, "a ~7,000 character paragraph needs at least two messages"
+    joined = ""
+    for call in parts:
+        parsed = check_html(sent_html(call))
+        assert_verbatim(parsed, tg_corpus_text)
+        chunk = norm("".join("".join(p) for _, p in parsed.blockquotes))
+        assert re.search(r"on the island\.$", chunk), "split at a sentence boundary"
+        joined = f"{joined} {chunk}".strip()
+    long_paragraph = norm(LONG_ARTICLE.split("---\n\n", 1)[1].split("\n\n")[0])
+    assert joined == long_paragraph
+
+
+async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path) -> None:
+    chat = 403
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    buttons = _buttons(answer)
+    message = api.bot_message(answer)
+    paragraph = next(v for k, v in buttons.items() if k.startswith("문단"))
+
+    other = await new_api()  # "restart": a fresh Application with empty memory
+    app = build_application(make_settings(other, tg_corpus.parent), tg_engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        other.callback_query(chat, message, buttons["더 보기 ▸"])
+        await other.wait_for(lambda _: len(other.calls_of("answerCallbackQuery")) >= 1)
+        expired = other.calls_of("answerCallbackQuery")[0].params
+        assert expired["text"].startswith("이전 답변의 버튼") and expired["show_alert"] is True
+        other.callback_query(chat, message, paragraph)  # stateless: still works
+        (shown,) = await other.wait_sent(chat, 1)
+        assert "<blockquote expandable>" in sent_html(shown)
+        forged = paragraph.rsplit("|", 1)[0] + "|zzz"  # same passage number, other paragraph
+        other.callback_query(chat, message, forged)
+        other.callback_query(chat, message, "garbage-from-an-old-version")
+        await other.wait_for(lambda _: len(other.calls_of("answerCallbackQuery")) >= 4)
+        texts = [c.params.get("text", "") for c in other.calls_of("answerCallbackQuery")[2:]]
+        assert texts[0].startswith("이전 답변의 버튼") and texts[1].startswith("This button is from an older answer")
+        assert len(other.calls_of("sendMessage", chat)) == 1
+
+
+# --------------------------------------------------------------------------- trouble
+
+
+async def test_retry_after_429_is_honoured(bot: Any, api: FakeBotApi) -> None:
+    chat = 501
+    api.fail("sendMessage", 429, retry_after=1)
+    started = time.monotonic()
+    api.private_text(chat, EN_Q)
+    (call,) = await api.wait_sent(chat, 1)
+    attempts = [c for c in api.calls if c.method == "sendMessage" and c.params.get("chat_id") == chat]
+    assert [c.status for c in attempts] == [429, 200]
+    assert attempts[1].at - attempts[0].at >= 1.0
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_server_error_is_retried_with_backoff(bot: Any, api: FakeBotApi) -> None:
+    chat = 502
+    api.fail("sendMessage", 500, times=2)
+    api.private_text(chat, EN_Q)
+    await api.wait_sent(chat, 1)
+    statuses = [c.status for c in api.calls if c.method == "sendMessage" and c.params.get("chat_id") == chat]
+    assert statuses == [500, 500, 200]
+
+
+async def test_bad_update_gets_apology_and_bot_keeps_going(bot: Any, api: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
+    chat = 503
+    api.fail("sendMessage", 400, description="Bad Request: can't parse entities")
+    with caplog.at_level(logging.ERROR, logger="quoteqa.telegram"):
+        api.private_text(chat, EN_Q)
+        (apology,) = await api.wait_sent(chat, 1)
+    assert "Sorry, something went wrong" in apology.params["text"]
+    assert any("update" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert TOKEN not in caplog.text
+    (answer,) = await ask_private(api, chat, EN_Q)
+    assert "<blockquote>" in sent_html(answer)
+
+
+async def test_set_my_commands_failing_at_start_is_only_a_warning(
+    new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = await new_api()
+    api.fail("setMyCommands", 500, times=1000)
+    app = build_application(make_settings(api, tg_corpus.parent), tg_engine)
+    with caplog.at_level(logging.WARNING, logger="quoteqa.telegram"):
+        async with running(app, poll_timeout=1, bootstrap_retries=0):
+            (call,) = await ask_private(api, 601, EN_Q)
+            assert "<blockquote>" in sent_html(call)
+    assert any("command menu" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert {c.status for c in api.calls if c.method == "setMyCommands"} == {500}
+
+
+async def test_command_menus_registered(bot: Any, api: FakeBotApi) -> None:
+    calls = api.calls_of("setMyCommands")
+    scopes = {(c.params["scope"]["type"], c.params.get("language_code")) for c in calls}
+    assert scopes == {("all_private_chats", None), ("all_group_chats", None), ("all_private_chats", "ko"), ("all_group_chats", "ko")}
+    for c in calls:
+        names = [x["command"] for x in c.params["commands"]]
+        assert "ask" in names and "help" in names and "sources" in names
+
+
+async def test_burst_of_200_updates_across_50_chats(bot: Any, api: FakeBotApi) -> None:
+    """Answered completely and in order per chat (replies point at increasing messages)."""
+    chats = [-1009000 - i for i in range(50)]
+    questions = [EN_Q, KO_Q, "What did the Kremlin say?", "How many downloads does Clubhouse have?"]
+    asked: dict[int, list[int]] = {c: [] for c in chats}
+    started = time.monotonic()
+    for round_ in range(4):
+        for i, chat in enumerate(chats):
+            msg = api.group_text(chat, 7000 + i, f"/ask {questions[(i + round_) % 4]}")["message"]
+            asked[chat].append(msg["message_id"])
+    await api.wait_for(lambda _: all(len(api.calls_of("sendMessage", c)) >= 4 for c in chats), timeout=60)
+    elapsed = time.monotonic() - started
+    print(f"\n200-update burst across 50 chats answered in {elapsed:.2f} s")
+    logging.getLogger("quoteqa.tests").warning("200-update burst answered in %.2f s", elapsed)
+    for chat in chats:
+        replies = [c.params["reply_parameters"]["message_id"] for c in api.calls_of("sendMessage", chat)]
+        assert replies == asked[chat], f"chat {chat} answered out of order"
+
+
+async def test_admin_commands_and_stats(bot: Any, api: FakeBotApi) -> None:
+    api.private_text(ADMIN, "/stats")
+    (stats,) = await api.wait_sent(ADMIN, 1)
+    assert "Questions served:" in sent_html(stats) and "Median latency:" in sent_html(stats)
+    served = int(re.search(r"Questions served: (\d+)", sent_html(stats)).group(1))  # type: ignore[union-attr]
+    assert served >= 1
+    (reloaded,) = await ask_private(api, ADMIN, "/reload")
+    assert sent_html(reloaded).startswith("Reloaded the corpus: 3 articles")
+    (refused,) = await ask_private(api, 701, "/reload")
+    assert "administrators" in sent_html(refused)
+    (refused_stats,) = await ask_private(api, 701, "/stats")
+    assert "administrators" in sent_html(refused_stats)
+
+
+async def test_allowed_chat_ids(new_api: Any, tg_engine: Engine, tg_corpus: Path) -> None:
+    api = await new_api()
+    app = build_application(make_settings(api, tg_corpus.parent, allowed_chat_ids=[801, -1008001]), tg_engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        api.private_text(802, EN_Q)
+        api.private_text(802, EN_Q)
+        api.group_text(-1008002, 5, "chatter")
+        api.group_text(-1008002, 5, f"/ask {EN_Q}")
+        api.group_text(-1008002, 5, f"/ask {EN_Q}")
+        api.inline_query(803, EN_Q)
+        (answered,) = await ask_private(api, 801, EN_Q)
+        assert "<blockquote>" in sent_html(answered)
+        api.group_text(-1008001, 5, f"/ask {EN_Q}")
+        await api.wait_sent(-1008001, 1)
+        await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) == 1)
+    assert [sent_html(c) for c in api.calls_of("sendMessage", 802)] == ["Sorry, this bot is not available in this chat."]
+    assert len(api.calls_of("sendMessage", -1008002)) == 1
+    assert api.calls_of("answerInlineQuery")[0].params["results"] == []
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+async def test_webhook_with_right_and_wrong_secret(new_api: Any, tg_engine: Engine, tg_corpus: Path) -> None:
+    api = await new_api()
+    port = free_port()
+    config = WebhookConfig("127.0.0.1", port, "tg-hook", "https://bot.example.invalid/tg-hook", SECRET)
+    app = build_application(make_settings(api, tg_corpus.parent, webhook_secret=SECRET), tg_engine)
+    async with running(app, webhook=config, bootstrap_retries=0):
+        assert api.webhook["url"] == "https://bot.example.invalid/tg-hook"
+        assert api.webhook["secret_token"] == SECRET
+        assert not api.calls_of("getUpdates")
+        url = f"http://127.0.0.1:{port}/tg-hook"
+        wrong = {"update_id": 1, "message": api.message(api.chat(901), EN_Q, api.user(901))}
+        right = {"update_id": 2, "message": api.message(api.chat(902), EN_Q, api.user(902))}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=wrong, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}) as resp:
+                assert resp.status == 403
+            async with http.post(url, json=wrong) as resp:
+                assert resp.status == 403
+            async with http.post(url, json=right, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
+                assert resp.status == 200
+        (call,) = await api.wait_sent(902, 1)
+        assert "<blockquote>" in sent_html(call)
+        await asyncio.sleep(0.2)
+        assert not api.calls_of("sendMessage", 901)
+
+
+# --------------------------------------------------------------------------- token & CLI hooks
+
+
+async def test_missing_and_malformed_token_are_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not set"):
+        bot_token(Settings(_env_file=None, TELEGRAM_BOT_TOKEN=None))
+    bad = "12345:short-secret-value"
+    with pytest.raises(ConfigError, match="malformed") as info:
+        bot_token(Settings(_env_file=None, TELEGRAM_BOT_TOKEN=bad))
+    assert bad not in str(info.value)
+
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["telegram"])
+    assert run_cli(args, Settings(_env_file=None, TELEGRAM_BOT_TOKEN=bad)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("quoteqa: TELEGRAM_BOT_TOKEN is malformed") and bad not in err
+    webhook_args = parser.parse_args(["telegram", "--webhook"])
+    assert run_cli(webhook_args, Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN)) == 2
+    assert "QUOTEQA_WEBHOOK_URL" in capsys.readouterr().err
+
+
+async def test_token_never_reaches_logs(new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
+    api = await new_api()
+    with caplog.at_level(logging.DEBUG):
+        app = build_application(make_settings(api, tg_corpus.parent), tg_engine)
+        async with running(app, poll_timeout=1, bootstrap_retries=0):
+            api.fail("sendMessage", 400)
+            api.private_text(1001, EN_Q)
+            await api.wait_sent(1001, 1)
+        logging.getLogger("quoteqa.tests").info("url https://api.telegram.org/bot%s/getMe", TOKEN)
+    assert caplog.records, "debug logging was captured"
+    urls = [r.getMessage() for r in caplog.records if "Set Bot API URL" in r.getMessage()]
+    assert urls and all(u.endswith("/bot[REDACTED]") for u in urls), urls  # PTB logs it at DEBUG
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
+
+
+# --------------------------------------------------------------------------- renderer units
+
+
+async def test_render_splits_long_text_at_sentences_and_keeps_tags_balanced() -> None:
+    from retrieval.models import Answer, Quote, Source
+
+    source = Source("a", "T & <t>", 2, "en", url="https://example.com/?a=1&b=2")
+    text = " ".join(f"Sentence {n} is about <zebras> & amp; AT&T." for n in range(400))
+    quote = Quote(text, source, 1.0, 5)
+    answer = Answer("zebras amp", "en", True, (quote, quote), terms=("zebras", "amp", "AT"))
+    messages = render.answer_messages(answer, "en")
+    assert len(messages) >= 4
+    for m in messages:
+        parsed = check_html(m)
+        for _, pieces in parsed.blockquotes:
+            assert norm("".join(pieces)).endswith("AT&T.") and norm("".join(pieces)) in norm(text)
+    assert '<a href="https://example.com/?a=1&amp;b=2">' in messages[-1]
+    assert "<b>zebras</b>" in messages[0] and "&amp;<b>" not in messages[0].replace("&amp; <b>amp</b>", "")
+
+
+async def test_render_highlight_spans_and_callback_data() -> None:
+    assert render.highlight("a&b <c> d", spans=[(0, 3), (2, 4), (8, 20)]) == "<b>a&amp;b</b> &lt;c&gt; <b>d</b>"
+    for lang in ("ko", "en"):
+        assert len(render.more_data(lang, "A" * 8).encode()) < 64
+    assert render.parse_data("m|en|abc") == render.ButtonPress("more", "en", key="abc")
+    assert render.parse_data("p|xx|1|a") is None and render.parse_data(None) is None
+    assert render.ui_language("mixed", "ko-KR") == "ko" and render.ui_language("en", "ko") == "en"
+    with pytest.raises(ValueError):
+        render.more_data("en", "x" * 80)
