@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from retrieval.analyze import HANGUL
 from retrieval.models import Answer, ArticleInfo, Quote, Source
 
 UiLang = Literal["ko", "en"]
@@ -162,9 +163,6 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-
-
 def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One regex for all terms, longest first so `Musk's` wins over `Musk`.
 
@@ -173,7 +171,7 @@ def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """
     parts: list[str] = []
     for term in sorted({x.strip() for x in terms if x and x.strip()}, key=len, reverse=True):
-        if _HANGUL.search(term):
+        if HANGUL.search(term):
             parts.append(re.escape(term))
         elif len(term) >= 2:
             parts.append(rf"(?<!\w){re.escape(term)}\w*")

@@ -61,6 +61,7 @@ from bot.render import UiLang
 from bot.cli import open_engine
 from bot.settings import Settings
 from retrieval import Answer, Engine, QuoteQAError
+from retrieval.analyze import HANGUL
 
 log = logging.getLogger("quoteqa.telegram")
 
@@ -69,7 +70,6 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Upd
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MORE_CACHE_SIZE = 2000
-HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 T = TypeVar("T")
 
 
