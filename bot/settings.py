@@ -28,8 +28,8 @@ class Settings(BaseSettings):
 
     # Retrieval
     bm25_variant: Literal["okapi", "lucene"] = "lucene"
-    bm25_k1: float = Field(default=1.2, gt=0)
-    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    bm25_k1: float = Field(default=0.9, gt=0)
+    bm25_b: float = Field(default=0.5, ge=0, le=1)
     max_quotes: int = Field(default=3, ge=1, le=10)
     max_question_chars: int = Field(default=2000, ge=10)
     workers: int = Field(default=0, ge=0, description="0 = all cores")

@@ -440,7 +440,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     try:
         answer = await state.ask(question)
     except QuoteQAError as exc:  # QuestionError, or an empty corpus: the message says what to do
-        await _send(message, render.message_text(str(exc)))
+        reason = str(exc)
+        await _send(message, render.message_text(reason[:1].upper() + reason[1:]))
         return
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     rows = render.answer_buttons(answer.quotes, lang, state.remember_more(answer)) if answer.answered else []

@@ -21,7 +21,7 @@ from .english import IRREGULAR, STOP_WORDS
 from .models import Language
 
 # Bumped whenever the terms produced for the same text change: stored indexes then rebuild.
-ANALYZER_VERSION = 4
+ANALYZER_VERSION = 5
 
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -31,6 +31,8 @@ WHITESPACE = re.compile(r"\s+")
 # Kiwi tags worth indexing: nouns, numbers, roots, verb and adjective stems, hanja.
 # Bound nouns (NNB: 것, 수, 년, 월) and pronouns are too common to tell passages apart.
 KOREAN_CONTENT_TAGS = ("NNG", "NNP", "SN", "XR", "VV", "VA", "SH")
+# Nouns that, written together without a space, also form one compound term.
+COMPOUND_TAGS = frozenset({"NNG", "NNP", "XR"})
 KOREAN_STOP = frozenset({"하", "되", "있", "않", "이", "그렇", "이렇", "어떻", "같", "보", "주", "말"})
 LATIN_TAGS = ("SL", "SW", "SN")
 
@@ -159,10 +161,22 @@ class Analyzer:
         """Content morphemes of a Korean line, with Latin runs re-read as English."""
         out: list[tuple[int, Term]] = []
         run_start = run_end = -1
+        # Nouns written together ("민법통칙", "한남대교") are one word to a reader, but Kiwi cuts
+        # the same compound differently in different contexts (one NNP here, 민법+통+칙 there).
+        # So a run of two or more touching nouns is also indexed whole, as a compound term.
+        nouns_start = nouns_end = -1
+        nouns = 0
         for tok in tokens:
             tag: str = tok.tag  # type: ignore[attr-defined]
             start: int = tok.start  # type: ignore[attr-defined]
             end = start + tok.len  # type: ignore[attr-defined]
+            base = tag.split("-")[0]
+            if base in COMPOUND_TAGS and nouns and start == nouns_end:
+                nouns_end, nouns = end, nouns + 1
+            else:
+                if nouns > 1:
+                    out.append(self._compound(line, nouns_start, nouns_end))
+                nouns_start, nouns_end, nouns = (start, end, 1) if base in COMPOUND_TAGS else (-1, -1, 0)
             if tag in LATIN_TAGS:
                 if run_start >= 0 and start <= run_end + 1 and not line[run_end:start].strip():
                     run_end = end
@@ -172,7 +186,6 @@ class Analyzer:
                 continue
             out.extend(self._latin_run(line, run_start, run_end))
             run_start = run_end = -1
-            base = tag.split("-")[0]
             if base not in KOREAN_CONTENT_TAGS:
                 continue
             form: str = tok.form  # type: ignore[attr-defined]
@@ -180,8 +193,15 @@ class Analyzer:
                 continue
             for part in form.split():
                 out.append((start, Term(part, line[start:end], base)))
+        if nouns > 1:
+            out.append(self._compound(line, nouns_start, nouns_end))
         out.extend(self._latin_run(line, run_start, run_end))
         return out
+
+    @staticmethod
+    def _compound(line: str, start: int, end: int) -> tuple[int, Term]:
+        surface = line[start:end]
+        return start, Term("".join(surface.split()), surface, "NNC")
 
     def _latin_run(self, line: str, start: int, end: int) -> list[tuple[int, Term]]:
         if start < 0:

@@ -14,8 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from .analyze import HANGUL, Analyzer, Term, detect_language, normalize_space
+from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, normalize_space
 from .errors import QuestionError
 from .index import Index
 from .models import Answer, Language, Quote, Source
@@ -68,8 +69,15 @@ class AnswerParams:
     coverage_weight: float = 1.0
     passage_weight: float = 0.35
     cue_weight: float = 0.25
-    min_coverage: float = 0.5  # share of the question's idf mass the best passage must contain
+    min_coverage: float = 0.34  # share of the question's idf mass the best passage must contain
     keep_ratio: float = 0.45  # a further quote must score at least this share of the best
+    join_gain: float = 0.2  # share of idf mass a neighbouring sentence must add to join a quote
+    join_chars: int = 250  # ...and only while the joined quote stays within this length
+    context_chars: int = 200  # a shorter quote takes in a neighbouring sentence up to this length
+    context_min: float = 0.0  # ...if that sentence holds at least this share of the question
+    rerank_depth: int = 20  # passages re-scored by sentence coverage after BM25
+    rerank_sentence: float = 1.0  # weight of the best sentence's coverage in the passage score
+    rerank_passage: float = 0.0  # weight of the whole passage's coverage
 
 
 def question_kind(question: str) -> str:
@@ -84,17 +92,26 @@ def question_language(question: str) -> Language:
 
 
 def clean_question(question: object, max_chars: int) -> str:
-    """The question as we will search it, or a QuestionError that says how to fix it."""
+    """The question as we will search it, or a QuestionError that says how to fix it (in Korean
+    when the question is Korean, since that is who will read it)."""
     if not isinstance(question, str):
         raise QuestionError("a question must be text")
+    ko = bool(HANGUL.search(question))
     bad = sorted({f"U+{ord(c):04X}" for c in question if unicodedata.category(c) == "Cc" and c not in "\t\n\r"})
     if bad:
-        raise QuestionError(f"the question contains control characters ({', '.join(bad[:5])}); type it as plain text")
+        codes = ", ".join(bad[:5])
+        raise QuestionError(
+            f"질문에 제어 문자({codes})가 들어 있습니다. 일반 텍스트로 입력해 주세요." if ko
+            else f"the question contains control characters ({codes}); type it as plain text"
+        )  # fmt: skip
     text = normalize_space(question)
     if not text:
-        raise QuestionError('the question is empty; ask something like "What did the Kremlin say?"')
+        raise QuestionError('the question is empty; ask something like "What did the Kremlin say?" / "크렘린궁은 뭐라고 했나요?"')
     if len(text) > max_chars:
-        raise QuestionError(f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask it in fewer words.")
+        raise QuestionError(
+            f"질문이 {len(text):,}자로 너무 깁니다. 최대 {max_chars:,}자까지 받습니다. 더 짧게 물어 주세요." if ko
+            else f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask it in fewer words."
+        )  # fmt: skip
     return text
 
 
@@ -113,18 +130,15 @@ class Answerer:
         lang = question_language(question)
         kind = question_kind(question)
         words = self.analyzer.question_words(question)
-        content = [w for w in words if w.term not in FRAME_TERMS] or words
-        if not content:
+        query = self._query(words)
+        if not query.weights:
             return self._abstain(question, lang, kind, words, "no_terms")
-        ids = self.index.term_ids
-        weights = {w.term: (float(self.idf[ids[w.term]]) if w.term in ids else self.oov_idf) for w in content}
-        total = sum(weights.values())
-        hits = self.index.search([w.term for w in words], k=MAX_PASSAGES)
+        hits, coverage = self._retrieve(query, MAX_PASSAGES)
         if not hits:
             return self._abstain(question, lang, kind, words, "no_match")
 
-        candidates = self._candidates(hits, weights, total, kind)
-        best_passage_cov = max(c.passage_coverage for c in candidates)
+        candidates = self._candidates(hits, coverage, kind)
+        best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
             return self._abstain(question, lang, kind, words, "weak_match")
 
@@ -134,7 +148,7 @@ class Answerer:
         pool = same if same and max(c.score for c in same) >= 0.6 * best else candidates
         pool.sort(key=lambda c: -c.score)
         cross = pool[0].sentence_lang != lang
-        quotes, more = self._group(pool, max_quotes, set(weights))
+        quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr)
         message = ""
         if cross:
             message = CROSS_MESSAGE[lang]
@@ -143,36 +157,88 @@ class Answerer:
             kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross,
         )  # fmt: skip
 
-    def _candidates(self, hits: list[tuple[int, float]], weights: dict[str, float], total: float, kind: str) -> list[_Cand]:
+    def rank(self, question: str, k: int = 10) -> list[tuple[int, float]]:
+        """The passage ranking the answer path reads sentences from (for evaluation)."""
+        query = self._query(self.analyzer.question_words(question))
+        return self._retrieve(query, k)[0] if query.weights else []
+
+    def _query(self, words: list[Term]) -> _Query:
+        """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
+        content = [w for w in words if w.term not in FRAME_TERMS] or words
         ids = self.index.term_ids
-        qid = {ids[t]: w for t, w in weights.items() if t in ids}
+        weights = {w.term: (float(self.idf[ids[w.term]]) if w.term in ids else self.oov_idf) for w in content}
+        known = sorted((ids[t], w) for t, w in weights.items() if t in ids)
+        total = sum(weights.values()) or 1.0
+        return _Query(
+            [w.term for w in words], weights, np.array([t for t, _ in known], np.int64),
+            np.array([w for _, w in known], np.float64) / total,
+        )  # fmt: skip
+
+    def _retrieve(self, query: _Query, k: int) -> tuple[list[tuple[int, float]], dict[int, _Coverage]]:
+        """BM25 over passages, then the top `rerank_depth` re-scored with how well their best
+        sentence covers the question (BM25 alone cannot tell a passage that mentions every
+        question word in passing from one with a sentence that says what was asked)."""
+        p = self.params
+        depth = max(k, p.rerank_depth)
+        hits = self.index.search(query.terms, k=depth)
+        if not hits:
+            return [], {}
+        coverage = self._coverage([h for h, _ in hits], query)
+        if p.rerank_sentence > 0 or p.rerank_passage > 0:
+            top = hits[0][1]
+            rescored = []
+            for h, score in hits:
+                c = coverage[h]
+                rescored.append((h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage))
+            rescored.sort(key=lambda x: -x[1])
+            hits = rescored
+        return hits[:k], coverage
+
+    def _coverage(self, passages: list[int], query: _Query) -> dict[int, _Coverage]:
+        """Per passage, which question terms each sentence holds and their share of idf mass."""
+        a = self.index.arrays
+        sent_ptr, tok_ptr, tokens = a["sent_ptr"], a["sent_tok_ptr"], a["tokens"]
+        qids, qw = query.ids, query.weights_arr
+        nq = len(qids)
+        out: dict[int, _Coverage] = {}
+        for p in passages:
+            r0, r1 = int(sent_ptr[p]), int(sent_ptr[p + 1])
+            if nq == 0 or r1 == r0:
+                out[p] = _Coverage(np.zeros((r1 - r0, nq), bool), np.zeros(r1 - r0), 0.0, 0.0)
+                continue
+            ptr = np.asarray(tok_ptr[r0 : r1 + 1], np.int64)
+            toks = np.asarray(tokens[int(ptr[0]) : int(ptr[-1])])
+            where = np.searchsorted(qids, toks)
+            np.minimum(where, nq - 1, out=where)
+            pos = np.flatnonzero(qids[where] == toks)
+            present = np.zeros((r1 - r0, nq), bool)
+            present[np.searchsorted(ptr, pos + ptr[0], side="right") - 1, where[pos]] = True
+            cov = present @ qw
+            out[p] = _Coverage(present, cov, float(cov.max()), float(present.any(axis=0) @ qw))
+        return out
+
+    def _candidates(self, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str) -> list[_Cand]:
         top = hits[0][1]
         cue = ANSWER_CUES.get(kind)
+        prm = self.params
         out: list[_Cand] = []
         for p, pscore in hits:
+            pc = coverage[p]
+            cov_by_sent = pc.sentences
+            if pc.best <= 0:
+                continue
             text = self.index.passage_text(p)
             plang = self.index.passage_language(p)
             rows = self.index.sentence_rows(p)
-            passage_terms: set[int] = set()
-            sent_data = []
-            for row in rows:
-                terms = set(self.index.sentence_terms(row).tolist())
-                passage_terms |= terms
-                sent_data.append((row, terms))
-            pcov = sum(w for t, w in qid.items() if t in passage_terms) / total
-            for row, terms in sent_data:
-                cov = sum(w for t, w in qid.items() if t in terms) / total
-                if cov <= 0:
-                    continue
+            pcov = pc.passage
+            for i in np.flatnonzero(cov_by_sent > 0).tolist():
+                row = rows.start + i
+                cov = float(cov_by_sent[i])
                 s, e = self.index.sentence_span(row)
                 sentence = text[s:e]
                 has_cue = bool(cue and cue.search(sentence))
-                score = (
-                    self.params.coverage_weight * cov
-                    + self.params.passage_weight * (pscore / top)
-                    + self.params.cue_weight * has_cue
-                )
-                out.append(_Cand(p, row - rows.start, row, s, e, score, cov, pcov, plang, detect_language(sentence)))
+                score = prm.coverage_weight * cov + prm.passage_weight * (pscore / top) + prm.cue_weight * has_cue
+                out.append(_Cand(p, i, row, s, e, score, cov, pcov, plang, detect_language(sentence)))
         if not out:  # the passages matched only through frame words: keep their best sentences
             for p, pscore in hits[:1]:
                 rows = self.index.sentence_rows(p)
@@ -180,8 +246,12 @@ class Answerer:
                 out.append(_Cand(p, 0, rows.start, s, e, pscore / top, 0.0, 0.0, self.index.passage_language(p), "en"))
         return out
 
-    def _group(self, pool: list[_Cand], max_quotes: int, terms: set[str]) -> tuple[list[Quote], list[Quote]]:
-        """Best sentences first; neighbours within a paragraph become one quote, in text order."""
+    def _group(
+        self, pool: list[_Cand], max_quotes: int, terms: set[str], coverage: dict[int, _Coverage], qw: npt.NDArray[np.float64]
+    ) -> tuple[list[Quote], list[Quote]]:
+        """Best sentences first. A neighbour within the paragraph joins a quote (in text order) only
+        when it adds question words the quote lacks: a neighbour that repeats the same words
+        would only make the quote longer."""
         best = pool[0].score
         chosen: list[_Cand] = []
         for c in pool:
@@ -194,12 +264,55 @@ class Answerer:
         for c in chosen:
             for g in groups:
                 if g[0].passage == c.passage and any(abs(x.sent - c.sent) == 1 for x in g):
-                    g.append(c)
-                    break
+                    present = coverage[c.passage].present
+                    held = present[[x.sent for x in g]].any(axis=0)
+                    span = max(c.end, *(x.end for x in g)) - min(c.start, *(x.start for x in g))
+                    if span <= self.params.join_chars and float((present[c.sent] & ~held) @ qw) >= self.params.join_gain:
+                        g.append(c)
+                        break
             else:
                 groups.append([c])
-        quotes = [self._quote(g, terms) for g in groups]
+        quotes = []
+        used: set[tuple[int, int]] = set()  # (passage, sentence) already quoted: no quote repeats another
+        for g in groups:
+            if any((c.passage, c.sent) in used for c in g):
+                if (g[0].passage, g[0].sent) in used:  # g[0] is the group's best sentence
+                    continue
+                free = {c.sent: c for c in g if (c.passage, c.sent) not in used}
+                lo = hi = g[0].sent
+                while lo - 1 in free:
+                    lo -= 1
+                while hi + 1 in free:
+                    hi += 1
+                g = [free[i] for i in range(lo, hi + 1)]
+            g = self._extend(g, coverage, used)
+            used.update((c.passage, c.sent) for c in g)
+            quotes.append(self._quote(g, terms))
         return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
+
+    def _extend(self, group: list[_Cand], coverage: dict[int, _Coverage], used: set[tuple[int, int]]) -> list[_Cand]:
+        """A short quote takes in the neighbouring sentence that shares most of the question
+        (context a reader needs, e.g. who "he" is), as long as the quote stays within
+        `context_chars`; a sentence that is long already is quoted alone."""
+        limit = self.params.context_chars
+        group = sorted(group, key=lambda c: c.sent)
+        first, last = group[0], group[-1]
+        if limit <= 0 or last.end - first.start >= limit:
+            return group
+        p = first.passage
+        rows = self.index.sentence_rows(p)
+        cov = coverage[p].sentences
+        options = []
+        for i in (first.sent - 1, last.sent + 1):
+            if 0 <= i < len(rows) and (p, i) not in used:
+                s, e = self.index.sentence_span(rows.start + i)
+                if max(e, last.end) - min(s, first.start) <= limit and cov[i] >= self.params.context_min:
+                    options.append((float(cov[i]), i, s, e))
+        if not options:
+            return group
+        c, i, s, e = max(options, key=lambda o: (o[0], o[1] > first.sent))
+        extra = _Cand(p, i, rows.start + i, s, e, 0.0, c, first.passage_coverage, first.lang, first.sentence_lang)
+        return sorted([*group, extra], key=lambda x: x.sent)
 
     def _quote(self, group: list[_Cand], terms: set[str]) -> Quote:
         group = sorted(group, key=lambda c: c.sent)
@@ -208,11 +321,46 @@ class Answerer:
         art = self.index.passage_article(p)
         para = int(self.index.arrays["passage_paragraph"][p])
         source = Source(art.id, art.title, para, self.index.passage_language(p), art.source, art.url, art.date)
-        spans = tuple((s, e) for s, e, t in self.analyzer.term_spans(text) if t in terms)
+        spans = self._highlights(text, terms)
         return Quote(text, source, max(c.score for c in group), p, tuple(c.sent for c in group), spans)
+
+    def _highlights(self, text: str, terms: set[str]) -> tuple[tuple[int, int], ...]:
+        """Spans of question words in a quote, found without running Kiwi again (it would cost
+        more than the whole search): Latin words through the English pipeline, Korean terms by
+        string search (a one-syllable term only where a word starts)."""
+        spans: list[tuple[int, int]] = []
+        for m in WORD.finditer(text):
+            w = m.group()
+            if (w[0].isdigit() or LATIN.match(w)) and self.analyzer.english_term(w) in terms:
+                spans.append(m.span())
+        for t in terms:
+            if not HANGUL.search(t):
+                continue
+            i = text.find(t)
+            while i >= 0:
+                if len(t) > 1 or i == 0 or not text[i - 1].isalnum():
+                    spans.append((i, i + len(t)))
+                i = text.find(t, i + len(t))
+        return tuple(sorted(set(spans)))
 
     def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], why: str) -> Answer:
         return Answer(question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind, terms=_surfaces(words))
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    terms: list[str]  # every analysed word, for BM25
+    weights: dict[str, float]  # content term -> idf (unknown terms get the idf of a one-off term)
+    ids: npt.NDArray[np.int64]  # sorted ids of the content terms the index knows
+    weights_arr: npt.NDArray[np.float64]  # their idf as a share of all content idf
+
+
+@dataclass(frozen=True, slots=True)
+class _Coverage:
+    present: npt.NDArray[np.bool_]  # sentence x content term: does the sentence hold the term
+    sentences: npt.NDArray[np.float64]  # each sentence's share of the question's idf mass
+    best: float  # the best sentence's share
+    passage: float  # the whole passage's share
 
 
 @dataclass(slots=True)

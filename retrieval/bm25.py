@@ -17,9 +17,11 @@ OKAPI_EPSILON = 0.25
 
 @dataclass(frozen=True, slots=True)
 class SearchParams:
+    # Chosen with `quoteqa eval` (docs/quality.md): a low k1 saturates repeated terms early, which
+    # suits questions that name each thing once; b=0.5 normalizes long paragraphs less harshly.
     variant: Variant = "lucene"
-    k1: float = 1.2
-    b: float = 0.75
+    k1: float = 0.9
+    b: float = 0.5
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -56,9 +58,13 @@ def posting_weights(
     """Each posting's full BM25 contribution, precomputed so a query is a gather and a sum."""
     avgdl = float(doc_len.mean()) if doc_len.size else 1.0
     avgdl = avgdl or 1.0
-    tf = tf.astype(np.float64)
-    norm = params.k1 * (1.0 - params.b + params.b * doc_len[doc_of_posting] / avgdl)
-    w = idf_by_term[term_of_posting] * tf * (params.k1 + 1.0) / (tf + norm)
+    k1, b = params.k1, params.b
+    doc_norm = k1 * (1.0 - b + b * np.asarray(doc_len, np.float64) / avgdl)  # once per passage
+    tf = np.array(tf, np.float64)  # a copy: it is overwritten below
+    w = tf * (k1 + 1.0)
+    tf += doc_norm[doc_of_posting]
+    w /= tf
+    w *= idf_by_term[term_of_posting]
     return w.astype(np.float32)
 
 

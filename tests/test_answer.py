@@ -133,3 +133,10 @@ def test_markup_and_emoji_questions_are_just_text(engine: Engine) -> None:
 )
 def test_question_kinds(question: str, kind: str) -> None:
     assert question_kind(question) == kind
+
+
+def test_korean_questions_get_korean_refusals(engine: Engine) -> None:
+    with pytest.raises(QuestionError, match="너무 깁니다"):
+        engine.ask("크렘린궁 " * 500)
+    with pytest.raises(QuestionError, match="제어 문자"):
+        engine.ask("크렘린궁\x00은?")
