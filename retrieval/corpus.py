@@ -147,14 +147,75 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 def fingerprint(corpus_dir: Path) -> str:
     """Changes whenever any corpus file's bytes change (so a stale index is never served)."""
-    h = hashlib.sha256()
+    return fingerprint_of(file_digests(corpus_dir))
+
+
+def file_digests(corpus_dir: Path) -> dict[str, str]:
+    """SHA-1 of every corpus file (and of its metadata sidecar, after a '+'), by file name."""
+    out: dict[str, str] = {}
     for path in corpus_files(corpus_dir):
-        h.update(path.name.encode())
-        h.update(hashlib.sha1(path.read_bytes()).digest())
+        digest = hashlib.sha1(path.read_bytes()).hexdigest()
         sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
         if sidecar.exists():
-            h.update(hashlib.sha1(sidecar.read_bytes()).digest())
+            digest += "+" + hashlib.sha1(sidecar.read_bytes()).hexdigest()
+        out[path.name] = digest
+    return out
+
+
+def fingerprint_of(digests: dict[str, str]) -> str:
+    """The folder fingerprint from per-file digests (the same value `fingerprint` returns)."""
+    h = hashlib.sha256()
+    for name, digest in digests.items():
+        h.update(name.encode())
+        for part in digest.split("+"):
+            h.update(bytes.fromhex(part))
     return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleKey:
+    """What is remembered of each article of a corpus file, to skip re-reading unchanged files."""
+
+    id: str
+    hash: str  # article_hash
+    text: str  # text_hash
+    file: str
+
+
+def article_key(article: Article) -> ArticleKey:
+    return ArticleKey(article.id, article_hash(article), text_hash(article), article.file)
+
+
+def scan_corpus(
+    corpus_dir: Path, digests: dict[str, str], known: dict[str, tuple[str, list[ArticleKey]]]
+) -> tuple[list[ArticleKey], dict[str, Article], dict[str, tuple[str, list[ArticleKey]]]]:
+    """`load_corpus`, reading only files whose digest is not in `known` (file -> (digest, keys)).
+
+    Returns the corpus's articles in `load_corpus` order as keys, the parsed `Article` of every
+    key that comes from a re-read file (by hash), and the new `known` table for every file.
+    The same duplicate rules apply: one id with two different texts is an error naming both files.
+    """
+    seen: dict[str, ArticleKey] = {}
+    parsed: dict[str, Article] = {}
+    table: dict[str, tuple[str, list[ArticleKey]]] = {}
+    for name, digest in digests.items():
+        cached = known.get(name)
+        if cached is not None and cached[0] == digest:
+            keys = cached[1]
+        else:
+            keys = []
+            for art in parse_file(corpus_dir / name):
+                if art.paragraphs:
+                    key = article_key(art)
+                    keys.append(key)
+                    parsed.setdefault(key.hash, art)
+        table[name] = (digest, keys)
+        for key in keys:
+            prior = seen.get(key.id)
+            if prior is not None and prior.hash != key.hash:
+                raise CorpusError(f"article id {key.id!r} is in both {prior.file} and {key.file} with different text; rename one")
+            seen.setdefault(key.id, key)
+    return list(seen.values()), parsed, table
 
 
 def load_corpus(corpus_dir: Path) -> list[Article]:
@@ -190,11 +251,16 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def ingest(paths: Sequence[Path], corpus_dir: Path) -> IngestReport:
-    """Validate every file first, then write; a broken file means nothing at all is added."""
+def ingest(paths: Sequence[Path], corpus_dir: Path, known: Sequence[ArticleKey] | None = None) -> IngestReport:
+    """Validate every file first, then write; a broken file means nothing at all is added.
+
+    `known` is what the corpus folder holds (from `scan_corpus`), to avoid re-reading it all.
+    """
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    existing = {a.id: a for a in load_corpus(corpus_dir)}
-    existing_text = {text_hash(a): a.id for a in existing.values()}
+    existing: dict[str, ArticleKey] = {}
+    for k in known if known is not None else map(article_key, load_corpus(corpus_dir)):
+        existing.setdefault(k.id, k)
+    existing_text = {k.text: k.id for k in existing.values()}
     report = IngestReport()
     plans: list[tuple[Path, Path, list[Article]]] = []
     for path in expand_paths(paths):
@@ -203,19 +269,20 @@ def ingest(paths: Sequence[Path], corpus_dir: Path) -> IngestReport:
         fresh: list[Article] = []
         for art in parse_file(path):
             prior = existing.get(art.id)
+            key = article_key(art)
             if prior is not None:
-                if article_hash(prior) == article_hash(art) or text_hash(prior) == text_hash(art):
+                if prior.hash == key.hash or prior.text == key.text:
                     report.unchanged.append(art.id)
                     continue
                 raise CorpusError(
                     f"{path}: article id {art.id!r} is already in the corpus ({prior.file}) with different text; "
                     "remove the old file first to replace it, or give this one another id"
                 )
-            if text_hash(art) in existing_text:
-                report.unchanged.append(existing_text[text_hash(art)])
+            if key.text in existing_text:
+                report.unchanged.append(existing_text[key.text])
                 continue
-            existing[art.id] = art
-            existing_text[text_hash(art)] = art.id
+            existing[art.id] = key
+            existing_text[key.text] = art.id
             fresh.append(art)
         if fresh:
             target = corpus_dir / path.name

@@ -16,12 +16,25 @@ from pathlib import Path
 from .analyze import Analyzer
 from .answer import AnswerParams, Answerer, clean_question
 from .bm25 import SearchParams
-from .corpus import IngestReport, article_hash, fingerprint, ingest, load_corpus
+from .corpus import ArticleKey, IngestReport, article_hash, file_digests, fingerprint_of, ingest, scan_corpus
 from .errors import EmptyCorpusError, IndexFormatError, QuoteQAError
 from .index import ArticleMeta, Index, PassageInput
 from .models import Answer, Article, ArticleInfo, Source
 
 log = logging.getLogger(__name__)
+
+
+def _known_files(stored: object) -> dict[str, tuple[str, list[ArticleKey]]]:
+    """The per-file article table saved with the index (empty if absent or malformed)."""
+    if not isinstance(stored, dict):
+        return {}
+    try:
+        return {
+            name: (digest, [ArticleKey(i, h, t, name) for i, h, t in keys])
+            for name, (digest, keys) in stored.items()
+        }  # fmt: skip
+    except (TypeError, ValueError):
+        return {}
 
 
 def article_rows(articles: Sequence[Article]) -> tuple[list[ArticleMeta], list[PassageInput]]:
@@ -54,6 +67,8 @@ class Engine:
         self.progress = progress
         self._answerer = Answerer(index, analyzer, self.answer_params)
         self._write_lock = threading.Lock()
+        self._version: str | None = None  # the saved version the serving index was loaded from
+        self._known: dict[str, tuple[str, list[ArticleKey]]] | None = None  # the serving index's file table
 
     @property
     def index(self) -> Index:
@@ -116,46 +131,80 @@ class Engine:
 
     # --- corpus changes --------------------------------------------------------------------
     def reload(self) -> dict[str, int]:
-        """Bring the index in line with the corpus folder; returns what changed."""
+        """Bring the index in line with the corpus folder; returns what changed.
+
+        Only files whose content digest differs from the one stored with the index are read
+        again; what the other files hold is remembered in the index (`extra["files"]`).
+        """
         with self._write_lock:
-            fp = fingerprint(self.corpus_dir)
-            index = self._load_saved()
-            if index is not None and index.extra.get("fingerprint") == fp:
+            return self._reload()
+
+    def _reload(self) -> dict[str, int]:
+        digests = file_digests(self.corpus_dir)
+        fp = fingerprint_of(digests)
+        index = self._load_saved()
+        if index is not None and index.extra.get("fingerprint") == fp:
+            if index is not self.index:
                 self._swap(index)
-                return {"added": 0, "removed": 0, "articles": len(index.articles)}
-            articles = load_corpus(self.corpus_dir)
-            wanted = {article_hash(a) for a in articles}
-            if index is None:
-                index = Index.empty(self.params)
-            removed = index.remove_articles(lambda a: a.hash in wanted)
-            present = {a.hash for a in index.articles}
-            fresh = [a for a in articles if article_hash(a) not in present]
-            if fresh:
-                metas, passages = article_rows(fresh)
-                with _progress_bar(self.progress, len(passages), "indexing") as bar:
-                    index.add(metas, passages, self.analyzer, progress=bar)
-            index.extra["fingerprint"] = fp
-            index.save(self.index_dir)
-            self._swap(index)
-            log.info("index updated: %d articles added, %d removed", len(fresh), removed)
-            return {"added": len(fresh), "removed": removed, "articles": len(index.articles)}
+                self._known = None
+            return {"added": 0, "removed": 0, "articles": len(index.articles)}
+        if index is None:
+            known = {}
+        elif index is self.index and self._known is not None:
+            known = self._known
+        else:
+            known = _known_files(index.extra.get("files"))
+        keys, parsed, table = scan_corpus(self.corpus_dir, digests, known)
+        if index is None:
+            index = Index.empty(self.params)
+        elif index is self.index:
+            index = index.copy()  # the serving index stays untouched until the swap
+        wanted = {k.hash for k in keys}
+        removed = index.remove_articles(lambda a: a.hash in wanted)
+        present = {a.hash for a in index.articles}
+        fresh = [parsed[k.hash] for k in keys if k.hash not in present]
+        if fresh:
+            metas, passages = article_rows(fresh)
+            with _progress_bar(self.progress, len(passages), "indexing") as bar:
+                index.add(metas, passages, self.analyzer, progress=bar)
+        index.extra["fingerprint"] = fp
+        index.extra["files"] = {name: [digest, [[k.id, k.hash, k.text] for k in ks]] for name, (digest, ks) in table.items()}
+        self._version = index.save(self.index_dir)
+        self._swap(index)
+        self._known = table
+        log.info("index updated: %d articles added, %d removed", len(fresh), removed)
+        return {"added": len(fresh), "removed": removed, "articles": len(index.articles)}
 
     def ingest(self, paths: Sequence[Path]) -> IngestReport:
-        """Add files to the corpus folder, then index only what is new."""
-        report = ingest(paths, self.corpus_dir)
-        self.reload()
+        """Add files to the corpus folder, then index only what is new (nothing else is re-read)."""
+        with self._write_lock:
+            self._reload()  # cheap when the folder has not changed; makes `known` current
+            files = self._known if self._known is not None else _known_files(self.index.extra.get("files"))
+            known = [k for _, keys in files.values() for k in keys]
+            report = ingest(paths, self.corpus_dir, known=known)
+            self._reload()
         return report
 
     def _load_saved(self) -> Index | None:
+        """The saved index; the one in memory when it is the version saved last (no re-read)."""
         try:
-            return Index.load(self.index_dir, self.params)
+            version = (self.index_dir / "CURRENT").read_text("utf-8").strip()
+        except OSError:
+            version = None
+        if version is not None and version == self._version and self.index.n_passages:
+            return self.index
+        try:
+            index = Index.load(self.index_dir, self.params)
         except IndexFormatError as exc:
             if (self.index_dir / "CURRENT").exists():
                 log.warning("rebuilding the index in %s: %s", self.index_dir, exc)
             return None
+        self._version = version
+        return index
 
     def _swap(self, index: Index) -> None:
         index.set_params(self.params)
+        _ = index.weights  # derive BM25 weights now, not in the first question after a change
         self._answerer = Answerer(index, self.analyzer, self.answer_params)
 
 

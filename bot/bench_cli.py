@@ -1,0 +1,123 @@
+"""`quoteqa bench`: run the benchmark and show it as a table, or as one JSON object with --json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .settings import PROJECT_ROOT, Settings
+
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def default_sources() -> list[Path]:
+    from retrieval.bench import DEFAULT_SOURCES
+
+    return [SHARED_DATA / name for name in DEFAULT_SOURCES]
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval import CorpusError
+    from retrieval.bench import run_bench
+
+    sources = args.source or default_sources()
+    missing = [str(p) for p in sources if not p.is_file()]
+    if missing:
+        raise CorpusError(f"bench source not found: {', '.join(missing)} (pass --source FILE: SQuAD JSON or JSONL)")
+    if args.passages < 10 or args.questions < 1:
+        raise CorpusError("bench needs --passages >= 10 and --questions >= 1")
+    command = "uv run quoteqa bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a)
+    result = run_bench(
+        sources,
+        n_passages=args.passages,
+        n_questions=args.questions,
+        baseline_questions=args.baseline_questions,
+        seed=args.seed,
+        workers=settings.workers,
+        progress=None if args.json else _tqdm_progress,
+        show_build_progress=not args.json,
+        command=command,
+    )
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        print_table(Console(highlight=False, soft_wrap=True), result.to_json())
+    return 0
+
+
+def _tqdm_progress(label: str, total: int) -> Callable[[int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, leave=False, file=sys.stderr)
+
+    def update(n: int) -> None:
+        if n < 0:
+            bar.close()
+        else:
+            bar.update(n)
+
+    return update
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, value, target) rows shared by the terminal table and docs/performance.md."""
+    c, b, cs, q, a, i, s = r["corpus"], r["build"], r["cold_start"], r["queries"], r["answers"], r["ingest"], r["serving"]
+    n = c["passages"]
+    big = n >= 100_000
+    return [
+        ("corpus", f"{n:,} passages, {c['articles']:,} articles, {c['characters']:,} chars "
+                   f"(mean {c['mean_passage_chars']:.0f}), {c['korean_passage_share']:.0%} Korean", ""),
+        ("index build (wall)", f"{b['wall_s']:,.1f} s · {b['passages_per_s']:,.0f} passages/s · {b['chars_per_s']:,} chars/s "
+                               f"· {b['cores_used']:.2f} cores busy", ""),
+        ("raw Kiwi, same text", f"{b['raw_kiwi_chars_per_s']:,} chars/s wall, {b['raw_kiwi_chars_per_cpu_s']:,} per CPU-s "
+                                f"({b['raw_kiwi_sample_chars']:,}-char sample, {b['workers']} workers)", ""),
+        ("build ÷ raw Kiwi", f"{b['vs_raw_kiwi_wall']:.0%} wall · {b['vs_raw_kiwi_cpu']:.0%} per CPU-second", "≥ 80%"),
+        ("build peak RSS", f"{b['peak_rss_mib']:,.0f} MiB", ""),
+        ("index on disk", f"{b['index_mib_on_disk']:,.1f} MiB ({b['vocabulary']:,} terms, {b['postings']:,} postings)", ""),
+        ("cold start", f"index {cs['index_load_s']:.2f} s (+ Kiwi model {cs['kiwi_model_load_s']:.2f} s); "
+                       f"ready to answer after {cs['first_query_ready_s']:.2f} s", "≤ 2 s beyond Kiwi (100k)" if big else ""),
+        ("query latency", f"p50 {q['p50_ms']:.2f} ms · p95 {q['p95_ms']:.2f} ms ({q['questions']:,} questions)",
+         "p50 ≤ 5 ms" if big and n < 1_000_000 else ("p50 ≤ 50 ms" if n >= 1_000_000 else "")),
+        ("rank-bm25 BM25Okapi", f"p50 {q['rank_bm25_p50_ms']:,.1f} ms · p95 {q['rank_bm25_p95_ms']:,.1f} ms "
+                                f"({q['baseline_questions']:,} questions; built in {q['rank_bm25_build_s']:.0f} s)", ""),
+        ("speed-up (p50, same questions)", f"{q['speedup_p50']:,.0f}×", "≥ 100× at 100k" if big else ""),
+        ("top-10 agreement (okapi)", f"{q['top10_agreement_okapi']:.4f} ({q['top10_identical_ids']}/{q['baseline_questions']} "
+                                     "identical id sets" + ("" if q["top10_identical_ids"] == q["baseline_questions"]
+                                                            else "; others differ only among tied scores" if q["top10_agreement_okapi"] == 1
+                                                            else "") + ")", "1.0"),
+        ("answer latency", f"p50 {a['p50_ms']:.1f} ms · p95 {a['p95_ms']:.1f} ms ({a['answered_share']:.0%} answered)", "p50 ≤ 20 ms (100k)" if big else ""),
+        ("  of which (p50)", ", ".join(f"{k.replace('_', ' ')} {v:.2f} ms" for k, v in a["breakdown_p50_ms"].items()), ""),
+        ("serving RSS", f"{s['rss_mib']:,.0f} MiB (peak {s['peak_rss_mib']:,.0f}; Kiwi alone {s['kiwi_only_rss_mib']:,.0f})", "≤ 1 GiB (100k)" if big else ""),
+        ("add one article", f"median {i['median_s']:.3f} s · " + ", ".join(
+            f"{x['seconds']:.3f} s / {x['paragraphs']} paragraphs / {x['passages_analysed']} analysed" for x in i["runs"]), "≤ 1 s (100k)" if big else ""),
+    ]  # fmt: skip
+
+
+def print_table(console: Any, r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    m = r["machine"]
+    table = Table(title=f"quoteqa bench — {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    table.add_column("measure", style="bold")
+    table.add_column("result")
+    table.add_column("target", style="dim")
+    for name, value, target in rows(r):
+        table.add_row(name, value, target)
+    console.print(table)
+
+
+def markdown_table(r: dict[str, Any]) -> str:
+    lines = ["| measure | result | target |", "|---|---|---|"]
+    lines += [f"| {n} | {v} | {t} |" for n, v, t in rows(r)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m bot.bench_cli RESULT.json -> the markdown table
+    print(markdown_table(json.loads(Path(sys.argv[1]).read_text("utf-8"))))

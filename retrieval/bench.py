@@ -1,0 +1,556 @@
+"""`quoteqa bench`: one reproducible run that measures build, cold start, queries, answers, ingestion.
+
+The corpus is synthesised from real text: every source paragraph is cut into sentences, and runs
+of consecutive sentences are reassembled into passages whose lengths follow the source's own
+paragraph lengths, Korean and English in the proportion the sources have. The same seed gives
+the same corpus. Questions come from the same SQuAD files (or, for a JSONL source, from words of
+its sentences).
+
+Query timings compare quoteqa's index with `rank_bm25.BM25Okapi` built from exactly the same
+tokens in the same process; cold start, query, answer latency and serving memory are measured in
+a fresh child process that loads the persisted index, so they are what a restarted bot sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analyze import HANGUL, Analyzer
+from .bm25 import SearchParams
+from .corpus import split_paragraphs
+
+SENTENCE_CUT = re.compile(r"(?<=[.!?。])[\"'”’)\]]*\s+")
+DEFAULT_SOURCES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
+BASELINE_BUDGET = 20_000_000  # passages x questions timed with rank-bm25 by default (~1 min here)
+
+Progress = Callable[[str, int], Callable[[int], None]]  # (label, total) -> update(n)
+
+
+# --- corpus synthesis ------------------------------------------------------------------------
+@dataclass
+class SourceText:
+    """Sentences of one language (in source order, paragraph boundaries kept) and its questions."""
+
+    sentences: list[str] = field(default_factory=list)
+    paragraph_lengths: list[int] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+
+
+def cut_sentences(paragraph: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_CUT.split(paragraph) if s.strip()]
+
+
+def read_sources(paths: Sequence[Path]) -> dict[str, SourceText]:
+    """Korean and English text (by script) from SQuAD-format JSON or JSONL corpus files."""
+    out = {"ko": SourceText(), "en": SourceText()}
+    for path in paths:
+        paragraphs: list[tuple[str, str]] = []  # (title, paragraph)
+        questions: list[str] = []
+        if path.suffix.lower() == ".jsonl":
+            for line in path.read_text("utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    paragraphs.extend((row.get("title", ""), p) for p in split_paragraphs(row.get("text", "")))
+        else:
+            data = json.loads(path.read_text("utf-8"))["data"]
+            for art in data:
+                title = str(art.get("title", "")).replace("_", " ")
+                for para in art["paragraphs"]:
+                    paragraphs.append((title, para["context"]))
+                    questions.extend(qa["question"] for qa in para.get("qas", ()))
+        for title, para in paragraphs:
+            lang = "ko" if HANGUL.search(para) else "en"
+            src = out[lang]
+            src.paragraph_lengths.append(len(para))
+            src.sentences.extend(cut_sentences(para))
+            if title:
+                src.titles.append(title)
+        for q in questions:
+            out["ko" if HANGUL.search(q) else "en"].questions.append(q)
+    return {k: v for k, v in out.items() if v.sentences}
+
+
+@dataclass
+class BenchCorpus:
+    articles: list[dict[str, str]]  # JSONL rows: id, title, text (paragraphs joined by blank lines)
+    n_passages: int
+    n_chars: int
+    korean_share: float  # of passages
+    questions: list[str]
+
+
+def synthesize(sources: dict[str, SourceText], n_passages: int, n_questions: int, seed: int) -> BenchCorpus:
+    """Passages of consecutive source sentences, lengths and languages distributed as in the sources."""
+    rng = random.Random(seed)
+    langs = sorted(sources)
+    weights = [len(sources[k].paragraph_lengths) for k in langs]
+    articles: list[dict[str, str]] = []
+    made = chars = korean = 0
+    while made < n_passages:
+        n_paras = min(rng.randint(1, 8), n_passages - made)
+        lang = rng.choices(langs, weights)[0]
+        src = sources[lang]
+        paras = []
+        for _ in range(n_paras):
+            # A news paragraph: one to four sentences (wire copy rarely runs longer).
+            n_sents = rng.randint(1, 4)
+            i = rng.randrange(len(src.sentences))
+            paras.append(" ".join(src.sentences[(i + k) % len(src.sentences)] for k in range(n_sents)))
+        text = "\n\n".join(paras)
+        title = rng.choice(src.titles) if src.titles else f"Article {len(articles) + 1}"
+        articles.append({"id": f"bench-{len(articles) + 1:07d}", "title": title, "text": text})
+        made += n_paras
+        chars += sum(len(p) for p in paras)
+        korean += n_paras if lang == "ko" else 0
+    pool = [(k, q) for k in langs for q in sources[k].questions]
+    if pool:
+        rng.shuffle(pool)
+        questions = [q for _, q in pool[:n_questions]]
+        while len(questions) < n_questions:
+            questions.append(rng.choice(pool)[1])
+    else:  # a JSONL source has no questions: ask for words of its sentences
+        questions = []
+        for _ in range(n_questions):
+            src = sources[rng.choice(langs)]
+            words = rng.choice(src.sentences).split()
+            start = rng.randrange(max(1, len(words) - 6))
+            questions.append(" ".join(words[start : start + 6]))
+    return BenchCorpus(articles, made, chars, korean / max(made, 1), questions)
+
+
+def write_corpus(corpus: BenchCorpus, folder: Path, per_file: int = 5000) -> list[Path]:
+    """The articles as JSONL files in a corpus folder (several files, as an archive would be)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, lo in enumerate(range(0, len(corpus.articles), per_file)):
+        path = folder / f"archive-{n:04d}.jsonl"
+        rows = corpus.articles[lo : lo + per_file]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        paths.append(path)
+    return paths
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, np.float64), q)) if values else float("nan")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far.
+
+    Linux: VmHWM, which starts afresh in an exec'd child (ru_maxrss would carry the parent's peak).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / (1 << 20)
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / (1 << 30), 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def _no_progress(label: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+def sample_questions(n_total: int, n: int, seed: int) -> list[int]:
+    if n >= n_total:
+        return list(range(n_total))
+    return sorted(random.Random(seed).sample(range(n_total), n))
+
+
+def default_baseline_questions(n_passages: int, n_questions: int) -> int:
+    return max(10, min(n_questions, BASELINE_BUDGET // max(n_passages, 1)))
+
+
+# --- the run ---------------------------------------------------------------------------------
+@dataclass
+class BenchResult:
+    machine: dict[str, Any]
+    command: str
+    corpus: dict[str, Any]
+    build: dict[str, Any]
+    cold_start: dict[str, Any]
+    queries: dict[str, Any]
+    answers: dict[str, Any]
+    ingest: dict[str, Any]
+    serving: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_bench(
+    sources: Sequence[Path],
+    n_passages: int = 100_000,
+    n_questions: int = 1000,
+    baseline_questions: int | None = None,
+    seed: int = 13,
+    workdir: Path | None = None,
+    workers: int = 0,
+    raw_sample_chars: int = 8_000_000,
+    progress: Progress | None = None,
+    show_build_progress: bool = False,
+    command: str = "",
+) -> BenchResult:
+    """The whole benchmark; `workdir` keeps the corpus and index (a temp folder otherwise)."""
+    progress = progress or _no_progress
+    own_tmp = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="quoteqa-bench-")) if workdir is None else workdir
+    try:
+        return _run(
+            sources, n_passages, n_questions, baseline_questions, seed, work, workers,
+            raw_sample_chars, progress, show_build_progress, command,
+        )  # fmt: skip
+    finally:
+        if own_tmp:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    sources: Sequence[Path], n_passages: int, n_questions: int, baseline_questions: int | None, seed: int,
+    work: Path, workers: int, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
+) -> BenchResult:  # fmt: skip
+    from .engine import Engine
+
+    texts_by_lang = read_sources(sources)
+    corpus = synthesize(texts_by_lang, n_passages, n_questions, seed)
+    corpus_dir, data_dir = work / "corpus", work / "data"
+    shutil.rmtree(corpus_dir, ignore_errors=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    write_corpus(corpus, corpus_dir)
+    corpus_info = {
+        "sources": [p.name for p in sources],
+        "seed": seed,
+        "passages": corpus.n_passages,
+        "articles": len(corpus.articles),
+        "characters": corpus.n_chars,
+        "mean_passage_chars": round(corpus.n_chars / max(corpus.n_passages, 1), 1),
+        "korean_passage_share": round(corpus.korean_share, 3),
+        "questions": len(corpus.questions),
+    }
+
+    # Kiwi's model load, then raw Kiwi on (a sample of) the same text: the yardstick.
+    t = time.perf_counter()
+    analyzer = Analyzer(workers=workers)
+    kiwi_load = time.perf_counter() - t
+    sample: list[str] = []
+    size = 0
+    for art in corpus.articles:
+        for para in split_paragraphs(art["text"]):
+            sample.append(para)
+            size += len(para)
+        if size >= raw_sample_chars:
+            break
+    update = progress("raw Kiwi", len(sample))
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i, _ in enumerate(analyzer.raw_korean_tokens(sample), start=1):
+        if i % 500 == 0:
+            update(500)
+    raw_wall, raw_cpu = time.perf_counter() - w0, time.process_time() - c0
+    update(-1)
+
+    # Index build: the real path (read the corpus folder, analyse, build, save).
+    okapi = SearchParams("okapi")
+    analysed = _count_analysed(analyzer)
+    rss_before = rss_mib()
+    w0, c0 = time.perf_counter(), time.process_time()
+    engine = Engine.open(corpus_dir, data_dir, params=okapi, analyzer=analyzer, progress=show_build_progress)
+    build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
+    build_peak = peak_rss_mib()
+    index = engine.index
+    index_bytes = dir_size(data_dir / "index")
+    raw_rate = size / raw_wall
+    build_rate = corpus.n_chars / build_wall
+    build = {
+        "workers": analyzer.workers,
+        "wall_s": round(build_wall, 2),
+        "cpu_s": round(build_cpu, 2),
+        "cores_used": round(build_cpu / build_wall, 2),
+        "passages_per_s": round(corpus.n_passages / build_wall, 1),
+        "chars_per_s": round(build_rate),
+        "passages_analysed": analysed[0],
+        "raw_kiwi_sample_chars": size,
+        "raw_kiwi_wall_s": round(raw_wall, 2),
+        "raw_kiwi_chars_per_s": round(raw_rate),
+        "raw_kiwi_chars_per_cpu_s": round(size / raw_cpu),
+        "build_chars_per_cpu_s": round(corpus.n_chars / build_cpu),
+        "vs_raw_kiwi_wall": round(build_rate / raw_rate, 3),
+        "vs_raw_kiwi_cpu": round((corpus.n_chars / build_cpu) / (size / raw_cpu), 3),
+        "peak_rss_mib": round(build_peak, 1),
+        "rss_before_mib": round(rss_before, 1),
+        "index_mib_on_disk": round(index_bytes / (1 << 20), 1),
+        "vocabulary": len(index.vocab),
+        "postings": int(len(index.arrays["post_doc"])),
+    }
+
+    # Cold start, query and answer latency: a fresh process that loads the persisted index.
+    qfile = work / "questions.json"
+    qfile.write_text(json.dumps(corpus.questions, ensure_ascii=False), "utf-8")
+    n_base = baseline_questions or default_baseline_questions(corpus.n_passages, len(corpus.questions))
+    n_base = min(n_base, len(corpus.questions))
+    base_rows = sample_questions(len(corpus.questions), n_base, seed)
+    served = _serve_in_child(corpus_dir, data_dir, qfile, base_rows, workers)
+
+    # rank-bm25 on exactly the same tokens (the index's own terms), in this process.
+    from rank_bm25 import BM25Okapi
+
+    vocab = index.vocab
+    tok = np.asarray(index.arrays["tokens"])
+    doc_ptr = np.asarray(index.arrays["sent_tok_ptr"])[np.asarray(index.arrays["sent_ptr"])]
+    update = progress("rank-bm25 corpus", corpus.n_passages)
+    docs = []
+    for p in range(corpus.n_passages):
+        docs.append([vocab[t] for t in tok[doc_ptr[p] : doc_ptr[p + 1]].tolist()])
+        if p % 10_000 == 9_999:
+            update(10_000)
+    t = time.perf_counter()
+    oracle = BM25Okapi(docs, k1=okapi.k1, b=okapi.b)
+    base_build = time.perf_counter() - t
+    update(-1)
+    del docs
+    update = progress("rank-bm25 queries", len(base_rows))
+    base_ms: list[float] = []
+    agree: list[float] = []
+    exact = 0
+    for row, ours in zip(base_rows, served["baseline_top"]):
+        terms = served["terms"][row]
+        t = time.perf_counter()
+        scores = oracle.get_scores(terms)
+        top = _top10(scores)
+        base_ms.append((time.perf_counter() - t) * 1000)
+        a, same = _agreement(ours, top, scores)
+        agree.append(a)
+        exact += same
+        update(1)
+    update(-1)
+    q_ours = served["query_ms"]
+    ours_sample = [q_ours[r] for r in base_rows]
+    queries = {
+        "questions": len(q_ours),
+        "p50_ms": round(percentile(q_ours, 50), 3),
+        "p95_ms": round(percentile(q_ours, 95), 3),
+        "baseline_questions": len(base_rows),
+        "ours_p50_ms_on_baseline_sample": round(percentile(ours_sample, 50), 3),
+        "rank_bm25_p50_ms": round(percentile(base_ms, 50), 1),
+        "rank_bm25_p95_ms": round(percentile(base_ms, 95), 1),
+        "rank_bm25_build_s": round(base_build, 1),
+        "speedup_p50": round(percentile(base_ms, 50) / max(percentile(ours_sample, 50), 1e-9), 1),
+        "top10_agreement_okapi": round(float(np.mean(agree)) if agree else float("nan"), 4),
+        "top10_identical_ids": exact,
+        "mean_query_terms": round(float(np.mean([len(t) for t in served["terms"]])), 1),
+    }
+    del oracle
+
+    # Incremental ingestion: one new article into the built index, three times.
+    ingest_runs = []
+    extra = synthesize(texts_by_lang, 15, 1, seed + 1)
+    for n, art in enumerate(extra.articles[:3]):
+        path = work / "incoming" / f"breaking-{n}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        art = {**art, "id": f"breaking-{seed}-{n}"}
+        path.write_text(json.dumps(art, ensure_ascii=False) + "\n", "utf-8")
+        before = analysed[0]
+        t = time.perf_counter()
+        report = engine.ingest([path])
+        ingest_runs.append({
+            "seconds": round(time.perf_counter() - t, 3),
+            "paragraphs": len(split_paragraphs(art["text"])),
+            "passages_analysed": analysed[0] - before,
+            "added": report.added,
+        })  # fmt: skip
+    ingest = {
+        "runs": ingest_runs,
+        "median_s": round(statistics.median(r["seconds"] for r in ingest_runs), 3),
+        "passages_after": engine.index.n_passages,
+    }
+
+    return BenchResult(
+        machine=machine(),
+        command=command,
+        corpus=corpus_info,
+        build=build,
+        cold_start={
+            "kiwi_model_load_s": round(served["kiwi_load_s"], 2),
+            "kiwi_model_load_s_builder": round(kiwi_load, 2),
+            "index_load_s": round(served["index_load_s"], 3),
+            "first_query_ready_s": round(served["ready_s"], 3),
+        },
+        queries=queries,
+        answers={
+            "questions": len(served["answer_ms"]),
+            "p50_ms": round(percentile(served["answer_ms"], 50), 2),
+            "p95_ms": round(percentile(served["answer_ms"], 95), 2),
+            "answered_share": round(served["answered"] / max(len(served["answer_ms"]), 1), 3),
+            "breakdown_p50_ms": served["breakdown_p50_ms"],
+        },
+        ingest=ingest,
+        serving={
+            "rss_mib": round(served["rss_mib"], 1),
+            "peak_rss_mib": round(served["peak_rss_mib"], 1),
+            "kiwi_only_rss_mib": round(served["kiwi_rss_mib"], 1),
+        },
+    )
+
+
+def _count_analysed(analyzer: Analyzer) -> list[int]:
+    """Count passages that go through analysis (to show ingestion re-analyses nothing else)."""
+    counter = [0]
+    original = analyzer.analyze_passages
+
+    def counted(texts):  # type: ignore[no-untyped-def]
+        texts = list(texts)
+        counter[0] += len(texts)
+        return original(texts)
+
+    analyzer.analyze_passages = counted  # type: ignore[method-assign]
+    return counter
+
+
+def _top10(scores: np.ndarray) -> list[int]:
+    positive = np.flatnonzero(scores > 0)
+    if positive.size > 10:
+        positive = positive[np.argpartition(-scores[positive], 9)[:10]]
+    return positive[np.argsort(-scores[positive], kind="stable")].tolist()
+
+
+def _agreement(ours: Sequence[int], ref: Sequence[int], ref_scores: np.ndarray) -> tuple[float, bool]:
+    """Share of the top 10 that agree; a different id tied on score with the one it replaces counts."""
+    if set(ours) == set(ref):
+        return 1.0, True
+    if len(ours) != len(ref):
+        return len(set(ours) & set(ref)) / max(len(ref), 1), False
+    a = np.sort(ref_scores[list(ours)])[::-1]
+    b = np.sort(ref_scores[list(ref)])[::-1]
+    if np.allclose(a, b, rtol=1e-5, atol=1e-6):
+        return 1.0, False  # same scores, different ids among ties at the cut
+    return len(set(ours) & set(ref)) / len(ref), False
+
+
+# --- the serving child -----------------------------------------------------------------------
+def _serve_in_child(corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int) -> dict[str, Any]:
+    rows = qfile.with_name("baseline_rows.json")
+    rows.write_text(json.dumps(base_rows), "utf-8")
+    out = qfile.with_name("served.json")
+    cmd = [sys.executable, "-m", "retrieval.bench", "serve", str(corpus_dir), str(data_dir), str(qfile), str(rows), str(out), str(workers)]
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text("utf-8"))
+
+
+def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: Path, workers: int) -> None:
+    """Runs in a fresh process: load, answer every question, report timings and memory."""
+    from .engine import Engine
+
+    questions: list[str] = json.loads(qfile.read_text("utf-8"))
+    base_rows: list[int] = json.loads(rows_file.read_text("utf-8"))
+    t = time.perf_counter()
+    analyzer = Analyzer(workers=workers)
+    kiwi_load = time.perf_counter() - t
+    kiwi_rss = rss_mib()
+    t = time.perf_counter()
+    engine = Engine.open(corpus_dir, data_dir, params=SearchParams("okapi"), analyzer=analyzer)
+    index_load = time.perf_counter() - t
+    index = engine.index
+    index.search(["warm"], 10)
+    _ = index.weights  # BM25 weights are derived at load; the first query would pay for them
+    ready = time.perf_counter() - t
+
+    terms = [analyzer.terms(q) for q in questions]
+    query_ms = []
+    tops: dict[int, list[int]] = {}
+    base = set(base_rows)
+    for i, q in enumerate(terms):
+        t = time.perf_counter()
+        hits = index.search(q, 10)
+        query_ms.append((time.perf_counter() - t) * 1000)
+        if i in base:
+            tops[i] = [p for p, _ in hits]
+
+    analysis_ms, answer_ms = [], []
+    answered = 0
+    for q in questions:
+        t = time.perf_counter()
+        analyzer.question_words(q)
+        analysis_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        try:
+            a = engine.ask(q)
+            answered += a.answered
+        except Exception:  # noqa: BLE001 - a question the engine refuses still counts its time
+            pass
+        answer_ms.append((time.perf_counter() - t) * 1000)
+    p50_a, p50_q, p50_all = percentile(analysis_ms, 50), percentile(query_ms, 50), percentile(answer_ms, 50)
+    out.write_text(json.dumps({
+        "kiwi_load_s": kiwi_load,
+        "index_load_s": index_load,
+        "ready_s": ready,
+        "terms": terms,
+        "query_ms": query_ms,
+        "baseline_top": [tops[r] for r in base_rows],
+        "answer_ms": answer_ms,
+        "answered": answered,
+        "breakdown_p50_ms": {
+            "question_analysis": round(p50_a, 2),
+            "retrieval": round(p50_q, 2),
+            "sentence_choice_and_rest": round(max(p50_all - p50_a - p50_q, 0.0), 2),
+        },
+        "rss_mib": rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
+        "kiwi_rss_mib": kiwi_rss,
+    }, ensure_ascii=False), "utf-8")  # fmt: skip
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 8 and sys.argv[1] == "serve":
+        serve(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), Path(sys.argv[6]), int(sys.argv[7]))
+    else:
+        sys.exit("usage: python -m retrieval.bench serve CORPUS DATA QUESTIONS ROWS OUT WORKERS")
