@@ -223,11 +223,6 @@ def _spans_within(spans: Sequence[Span], start: int, end: int) -> list[Span]:
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？…])[\"'”’)\]]*\s+|\n+")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split at sentence ends, keeping every character (whitespace included)."""
-    return [text[s:e] for s, e in _sentence_ranges(text)]
-
-
 def _sentence_ranges(text: str) -> list[Span]:
     ranges: list[Span] = []
     pos = 0

@@ -275,14 +275,6 @@ class Analyzer:
             tokens = self._kiwi.tokenize(text)
         return [t for _, t in self._korean_words(text, tokens)]
 
-    def term_spans(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, term) of every indexed word in `text`, to show which words matched."""
-        if not HANGUL.search(text):
-            return [(m.start(), m.end(), t) for m in WORD.finditer(text) if (t := self.english_term(m.group()))]
-        with self._lock:
-            tokens = self._kiwi.tokenize(text)
-        return [(off, off + len(t.surface), t.term) for off, t in self._korean_words(text, tokens)]
-
     def raw_korean_tokens(self, texts: Iterable[str]) -> Iterator[list[object]]:
         """Plain Kiwi tokenization on all workers: the yardstick for index-build overhead."""
         with self._lock:

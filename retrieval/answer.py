@@ -132,15 +132,15 @@ class Answerer:
         words = self.analyzer.question_words(question)
         query = self._query(words)
         if not query.weights:
-            return self._abstain(question, lang, kind, words, "no_terms")
+            return self._abstain(question, lang, kind, words)
         hits, coverage = self._retrieve(query, MAX_PASSAGES)
         if not hits:
-            return self._abstain(question, lang, kind, words, "no_match")
+            return self._abstain(question, lang, kind, words)
 
         candidates = self._candidates(hits, coverage, kind)
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
-            return self._abstain(question, lang, kind, words, "weak_match")
+            return self._abstain(question, lang, kind, words)
 
         # Prefer the question's language when it answers nearly as well as the best overall.
         same = [c for c in candidates if c.sentence_lang == lang]
@@ -228,22 +228,19 @@ class Answerer:
             if pc.best <= 0:
                 continue
             text = self.index.passage_text(p)
-            plang = self.index.passage_language(p)
             rows = self.index.sentence_rows(p)
-            pcov = pc.passage
             for i in np.flatnonzero(cov_by_sent > 0).tolist():
-                row = rows.start + i
                 cov = float(cov_by_sent[i])
-                s, e = self.index.sentence_span(row)
+                s, e = self.index.sentence_span(rows.start + i)
                 sentence = text[s:e]
                 has_cue = bool(cue and cue.search(sentence))
                 score = prm.coverage_weight * cov + prm.passage_weight * (pscore / top) + prm.cue_weight * has_cue
-                out.append(_Cand(p, i, row, s, e, score, cov, pcov, plang, detect_language(sentence)))
+                out.append(_Cand(p, i, s, e, score, detect_language(sentence)))
         if not out:  # the passages matched only through frame words: keep their best sentences
             for p, pscore in hits[:1]:
                 rows = self.index.sentence_rows(p)
                 s, e = self.index.sentence_span(rows.start)
-                out.append(_Cand(p, 0, rows.start, s, e, pscore / top, 0.0, 0.0, self.index.passage_language(p), "en"))
+                out.append(_Cand(p, 0, s, e, pscore / top, "en"))
         return out
 
     def _group(
@@ -310,8 +307,8 @@ class Answerer:
                     options.append((float(cov[i]), i, s, e))
         if not options:
             return group
-        c, i, s, e = max(options, key=lambda o: (o[0], o[1] > first.sent))
-        extra = _Cand(p, i, rows.start + i, s, e, 0.0, c, first.passage_coverage, first.lang, first.sentence_lang)
+        _, i, s, e = max(options, key=lambda o: (o[0], o[1] > first.sent))
+        extra = _Cand(p, i, s, e, 0.0, first.sentence_lang)
         return sorted([*group, extra], key=lambda x: x.sent)
 
     def _quote(self, group: list[_Cand], terms: set[str]) -> Quote:
@@ -343,7 +340,7 @@ class Answerer:
                 i = text.find(t, i + len(t))
         return tuple(sorted(set(spans)))
 
-    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], why: str) -> Answer:
+    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term]) -> Answer:
         return Answer(question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind, terms=_surfaces(words))
 
 
@@ -367,13 +364,9 @@ class _Coverage:
 class _Cand:
     passage: int
     sent: int  # sentence number inside the passage
-    row: int
     start: int
     end: int
     score: float
-    coverage: float
-    passage_coverage: float
-    lang: Language
     sentence_lang: Language
 
 

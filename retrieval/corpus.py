@@ -145,11 +145,6 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )  # fmt: skip
 
 
-def fingerprint(corpus_dir: Path) -> str:
-    """Changes whenever any corpus file's bytes change (so a stale index is never served)."""
-    return fingerprint_of(file_digests(corpus_dir))
-
-
 def file_digests(corpus_dir: Path) -> dict[str, str]:
     """SHA-1 of every corpus file (and of its metadata sidecar, after a '+'), by file name."""
     out: dict[str, str] = {}
@@ -163,7 +158,8 @@ def file_digests(corpus_dir: Path) -> dict[str, str]:
 
 
 def fingerprint_of(digests: dict[str, str]) -> str:
-    """The folder fingerprint from per-file digests (the same value `fingerprint` returns)."""
+    """The folder fingerprint: it changes whenever any corpus file's bytes change, so a stale
+    index is never served."""
     h = hashlib.sha256()
     for name, digest in digests.items():
         h.update(name.encode())

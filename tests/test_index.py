@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval import Analyzer, Engine, SearchParams
+from retrieval import Analyzer, SearchParams
 from retrieval.bm25 import idf
 from retrieval.errors import IndexFormatError
 from retrieval.index import ArticleMeta, Index, PassageInput
