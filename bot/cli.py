@@ -7,6 +7,7 @@ leave as one line on stderr with a non-zero exit code, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -173,7 +174,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     sources = engine.sources()
     if args.json:
-        print(json.dumps([vars_of(s) for s in sources], ensure_ascii=False))
+        print(json.dumps([dataclasses.asdict(s) for s in sources], ensure_ascii=False))
     else:
         from rich.console import Console
 
@@ -181,10 +182,6 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
         print_sources(Console(highlight=False, soft_wrap=True), sources)
     return EXIT_OK
-
-
-def vars_of(obj: object) -> dict[str, object]:
-    return {k: getattr(obj, k) for k in obj.__slots__}  # type: ignore[attr-defined]
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:

@@ -137,10 +137,10 @@ class Answerer:
         if not hits:
             return self._abstain(question, lang, kind, words)
 
-        candidates = self._candidates(hits, coverage, kind)
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
             return self._abstain(question, lang, kind, words)
+        candidates = self._candidates(hits, coverage, kind)  # only once we know we will answer
 
         # Prefer the question's language when it answers nearly as well as the best overall.
         same = [c for c in candidates if c.sentence_lang == lang]

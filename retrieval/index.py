@@ -574,10 +574,6 @@ def passage_languages(texts: Sequence[str], chunk: int = 20_000) -> npt.NDArray[
     return out
 
 
-def vars_of(a: ArticleMeta) -> dict[str, str]:
-    return {k: getattr(a, k) for k in ArticleMeta.__slots__}
-
-
 def sent_ptr_to_tok(sent_ptr: np.ndarray, sent_tok_ptr: np.ndarray) -> I64:
     """Token pointer per passage, from the sentence pointers."""
     return np.asarray(sent_tok_ptr)[np.asarray(sent_ptr)].astype(np.int64)
