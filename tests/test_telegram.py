@@ -58,7 +58,7 @@ LONG_ARTICLE = "---\ntitle: Quokka census\nsource: Island <Gazette>\n---\n\n" + 
 ) + "\n\nA second paragraph mentions the quokka census only briefly.\n"
 
 EN_Q = "Who invited Putin to Clubhouse?"
-KO_Q = "머스크가 푸틴을 어디에 초대했나요?"
+KO_Q = "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?"  # answered with more than three quotes, so "더 보기" shows
 
 
 # --------------------------------------------------------------------------- HTML checks
