@@ -79,12 +79,13 @@ class AnswerParams:
     keep_ratio: float = 0.45  # a further quote must score at least this share of the best
     join_gain: float = 0.2  # share of idf mass a neighbouring sentence must add to join a quote
     join_chars: int = 220  # ...and only while the joined quote stays within this length
-    context_chars: int = 200  # a shorter quote takes in a neighbouring sentence up to this length
+    context_chars: int = 190  # a shorter quote takes in a neighbouring sentence up to this length
     context_min: float = 0.0  # ...if that sentence holds at least this share of the question
     rerank_depth: int = 20  # passages re-scored by sentence coverage after BM25
     rerank_sentence: float = 1.0  # weight of the best sentence's coverage in the passage score
     rerank_passage: float = 0.0  # weight of the whole passage's coverage
     rerank_title: float = 0.5  # weight of the article title's coverage (a headline names the subject)
+    rerank_phrase: float = 0.4  # weight of the share of neighbouring question words found side by side
 
 
 def question_kind(question: str) -> str:
@@ -172,6 +173,7 @@ class Answerer:
 
     def _query(self, words: list[Term]) -> _Query:
         """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
+        words = [self._known_form(w) for w in words]
         content = [w for w in words if w.term not in FRAME_TERMS] or words
         ids = self.index.term_ids
         weights = {w.term: (float(self.idf[ids[w.term]]) if w.term in ids else self.oov_idf) for w in content}
@@ -181,6 +183,20 @@ class Answerer:
             [w.term for w in words], weights, np.array([t for t, _ in known], np.int64),
             np.array([w for _, w in known], np.float64) / total,
         )  # fmt: skip
+
+    def _known_form(self, word: Term) -> Term:
+        """An English word the index lacks, searched as the index term of six letters or more that
+        it extends by one or two letters: the stemmer leaves "septicemia" whole but cuts
+        "septicemic" to "septicem", and "Californian" should find "California". Nothing is
+        guessed beyond the word's own letters, and short stems ("water" in "watershed") are
+        too likely to be another word."""
+        term, ids = word.term, self.index.term_ids
+        if term in ids or len(term) < 7 or not term.isascii() or not term.isalpha():
+            return word
+        for cut in (1, 2):
+            if len(term) - cut >= 6 and term[:-cut] in ids:
+                return Term(term[:-cut], word.surface, word.tag)
+        return word
 
     def _retrieve(self, query: _Query, k: int) -> tuple[list[tuple[int, float]], dict[int, _Coverage]]:
         """BM25 over passages, then the top `rerank_depth` re-scored with how well their best
@@ -192,18 +208,36 @@ class Answerer:
         if not hits:
             return [], {}
         coverage = self._coverage([h for h, _ in hits], query)
-        if p.rerank_sentence > 0 or p.rerank_passage > 0 or p.rerank_title > 0:
+        if p.rerank_sentence > 0 or p.rerank_passage > 0 or p.rerank_title > 0 or p.rerank_phrase > 0:
             top = hits[0][1]
             total = sum(query.weights.values()) or 1.0
+            pairs = self._pairs(query.terms) if p.rerank_phrase > 0 else set()
             rescored = []
             for h, score in hits:
                 c = coverage[h]
                 title = self._title_of(h) if p.rerank_title > 0 else frozenset()
                 in_title = sum(w for t, w in query.weights.items() if t in title) / total
-                rescored.append((h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage + p.rerank_title * in_title))
+                phrases = len(pairs & self._passage_pairs(h)) / len(pairs) if pairs else 0.0
+                rescored.append((
+                    h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage
+                    + p.rerank_title * in_title + p.rerank_phrase * phrases,
+                ))  # fmt: skip
             rescored.sort(key=lambda x: -x[1])
             hits = rescored
         return hits[:k], coverage
+
+    def _pairs(self, terms: list[str]) -> set[tuple[int, int]]:
+        """Neighbouring question words as term-id pairs: "national anthem" in a passage is more
+        than "national" and "anthem" somewhere in it."""
+        ids = self.index.term_ids
+        seq = [ids.get(t, -1) for t in terms]
+        return {(x, y) for x, y in zip(seq, seq[1:]) if x >= 0 and y >= 0 and x != y}
+
+    def _passage_pairs(self, passage: int) -> set[tuple[int, int]]:
+        rows = self.index.sentence_rows(passage)
+        ptr = self.index.arrays["sent_tok_ptr"]
+        toks = np.asarray(self.index.arrays["tokens"][int(ptr[rows.start]) : int(ptr[rows.stop])]).tolist()
+        return set(zip(toks, toks[1:]))
 
     def _title_of(self, passage: int) -> frozenset[str]:
         """Terms of the passage's article title, analysed once per title: titles are not in the

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from retrieval import Engine, QuestionError
-from retrieval.answer import question_kind
+from retrieval import Analyzer, Engine, QuestionError
+from retrieval.answer import AnswerParams, Answerer, question_kind
+from retrieval.index import ArticleMeta, Index, PassageInput
 from tests.conftest import normalize
 
 ANSWERABLE = [
@@ -140,3 +143,57 @@ def test_korean_questions_get_korean_refusals(engine: Engine) -> None:
         engine.ask("크렘린궁 " * 500)
     with pytest.raises(QuestionError, match="제어 문자"):
         engine.ask("크렘린궁\x00은?")
+
+
+# --- ranking signals beyond BM25, each shown on a tiny index where BM25 alone gets it wrong ---
+def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **params: Any) -> Answerer:
+    metas = [ArticleMeta(id=f"a{i}", title=title, source="test", file="test.txt") for i, (title, _) in enumerate(articles)]
+    rows = [PassageInput(i, n, text) for i, (_, texts) in enumerate(articles) for n, text in enumerate(texts, start=1)]
+    return Answerer(Index.build(metas, rows, analyzer), analyzer, AnswerParams(**params))
+
+
+FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spring."])
+
+
+def test_article_title_counts_in_ranking(analyzer: Analyzer) -> None:
+    articles = [
+        ("Rhine", ["The river is 1,230 kilometres long and flows through six countries on its way to the sea."]),
+        ("Danube", ["The river is 2,850 kilometres long."]),
+        FILLER,
+    ]
+    question = "How long is the Rhine river?"
+    assert _answerer(analyzer, articles, rerank_title=0.0).rank(question)[0][0] == 1  # BM25: the shorter passage
+    assert _answerer(analyzer, articles).rank(question)[0][0] == 0  # the title names the subject
+
+
+def test_adjacent_question_words_count_in_ranking(analyzer: Analyzer) -> None:
+    articles = [
+        ("Stadium", ["The national anthem was performed by a choir in the stadium that evening."]),
+        ("Team", ["The anthem was national and performed."]),
+        FILLER,
+    ]
+    question = "Who performed the national anthem?"
+    assert _answerer(analyzer, articles, rerank_phrase=0.0).rank(question)[0][0] == 1
+    assert _answerer(analyzer, articles).rank(question)[0][0] == 0
+
+
+def test_unknown_long_word_finds_the_stem_it_extends(analyzer: Analyzer) -> None:
+    text = "Septicemic plague spreads through the blood."
+    answerer = _answerer(analyzer, [("Plague", [text, "Pneumonic plague spreads through the air."]), FILLER])
+    answer = answerer.answer("What is septicemia?")  # stemmed "septicemia"; the index holds "septicem"
+    assert answer.answered and answer.quotes[0].text == text
+    # A short stem is not taken: "watershed" must not turn into "water".
+    assert _answerer(analyzer, [("Water", ["Water flows downhill."]), FILLER]).rank("What is a watershed?") == []
+
+
+def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -> None:
+    # "Tesla" is in every sentence and "New York" in two, so "hold" and "patents" pick the answer.
+    passage = (
+        "Tesla moved to New York in 1884. Tesla held around 300 patents. Tesla later lived in a hotel in New York."
+    )
+    question = "How many patents did Tesla hold in New York?"
+    alone = {"context_chars": 0, "join_gain": 2.0}  # quote single sentences, to see which one is chosen
+    plain = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], local_weight=0.0, new_number_weight=0.0, **alone)
+    assert plain.answer(question).quotes[0].text != "Tesla held around 300 patents."
+    chosen = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], **alone).answer(question).quotes[0]
+    assert chosen.text == "Tesla held around 300 patents."
