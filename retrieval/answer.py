@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,24 @@ class AnswerParams:
     context_chars: int = 190  # a shorter quote takes in a neighbouring sentence up to this length
     context_min: float = 0.0  # ...if that sentence holds at least this share of the question
     rerank_depth: int = 20  # passages re-scored by sentence coverage after BM25
-    rerank_sentence: float = 1.0  # weight of the best sentence's coverage in the passage score
+    rerank_sentence: float = 0.75  # weight of the best sentence's coverage in the passage score
     rerank_passage: float = 0.0  # weight of the whole passage's coverage
     rerank_title: float = 0.5  # weight of the article title's coverage (a headline names the subject)
     rerank_phrase: float = 0.4  # weight of the share of neighbouring question words found side by side
+    rerank_window: float = 0.3  # weight of the best two neighbouring sentences' coverage (a question often spans a sentence and the one that says "it")
+
+
+def edits1(word: str) -> Iterator[str]:
+    """Every lower-case Latin string one deletion, swap of neighbours, change or insertion away."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(len(word) + 1):
+        left, right = word[:i], word[i:]
+        if right:
+            yield left + right[1:]
+            if len(right) > 1:
+                yield left + right[1] + right[0] + right[2:]
+            yield from (left + c + right[1:] for c in letters if c != right[0])
+        yield from (left + c + right for c in letters)
 
 
 def question_kind(question: str) -> str:
@@ -134,6 +149,7 @@ class Answerer:
         n = max(index.n_passages, 1)
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
         self._title_terms: dict[str, frozenset[str]] = {}
+        self.df = index.document_frequency()
 
     def answer(self, question: str, max_quotes: int = 3) -> Answer:
         lang = question_language(question)
@@ -185,17 +201,24 @@ class Answerer:
         )  # fmt: skip
 
     def _known_form(self, word: Term) -> Term:
-        """An English word the index lacks, searched as the index term of six letters or more that
-        it extends by one or two letters: the stemmer leaves "septicemia" whole but cuts
-        "septicemic" to "septicem", and "Californian" should find "California". Nothing is
-        guessed beyond the word's own letters, and short stems ("water" in "watershed") are
-        too likely to be another word."""
+        """An English word the index lacks, searched as an index term it most likely means.
+
+        First the term of six letters or more that it extends by one or two letters: the stemmer
+        leaves "septicemia" whole but cuts "septicemic" to "septicem", and "Californian" should
+        find "California" (short stems, like "water" in "watershed", are too likely another word).
+        Then, for a word of eight letters or more, the commonest index term one typo away
+        ("ctenophhores", "Maastrich"): long words have few real neighbours at one edit, while
+        shorter ones do ("pertain" is one letter from "certain")."""
         term, ids = word.term, self.index.term_ids
         if term in ids or len(term) < 7 or not term.isascii() or not term.isalpha():
             return word
         for cut in (1, 2):
             if len(term) - cut >= 6 and term[:-cut] in ids:
                 return Term(term[:-cut], word.surface, word.tag)
+        if len(term) >= 8:
+            near = [(int(self.df[ids[e]]), e) for e in set(edits1(term)) if e in ids]
+            if near:
+                return Term(max(near)[1], word.surface, word.tag)
         return word
 
     def _retrieve(self, query: _Query, k: int) -> tuple[list[tuple[int, float]], dict[int, _Coverage]]:
@@ -218,9 +241,10 @@ class Answerer:
                 title = self._title_of(h) if p.rerank_title > 0 else frozenset()
                 in_title = sum(w for t, w in query.weights.items() if t in title) / total
                 phrases = len(pairs & self._passage_pairs(h)) / len(pairs) if pairs else 0.0
+                window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
                 rescored.append((
                     h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage
-                    + p.rerank_title * in_title + p.rerank_phrase * phrases,
+                    + p.rerank_title * in_title + p.rerank_phrase * phrases + p.rerank_window * window,
                 ))  # fmt: skip
             rescored.sort(key=lambda x: -x[1])
             hits = rescored

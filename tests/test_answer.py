@@ -186,6 +186,14 @@ def test_unknown_long_word_finds_the_stem_it_extends(analyzer: Analyzer) -> None
     assert _answerer(analyzer, [("Water", ["Water flows downhill."]), FILLER]).rank("What is a watershed?") == []
 
 
+def test_long_word_with_a_typo_is_found_short_one_is_not(analyzer: Analyzer) -> None:
+    articles = [("Sea life", ["Ctenophores swim with rows of combs.", "Certain fish live in caves."]), FILLER]
+    answerer = _answerer(analyzer, articles)
+    assert answerer.answer("Where do ctenophhores live?").quotes[0].text == "Ctenophores swim with rows of combs."
+    # "pertain" is one letter from "certain", but a seven-letter word is left as typed.
+    assert answerer.rank("What does this pertain to?") == []
+
+
 def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -> None:
     # "Tesla" is in every sentence and "New York" in two, so "hold" and "patents" pick the answer.
     passage = (
