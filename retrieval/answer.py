@@ -150,7 +150,6 @@ class Answerer:
         n = max(index.n_passages, 1)
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
         self._title_terms: dict[str, frozenset[str]] = {}
-        self.df = index.document_frequency()
 
     def answer(self, question: str, max_quotes: int = 3) -> Answer:
         lang = question_language(question)
@@ -217,7 +216,8 @@ class Answerer:
             if len(term) - cut >= 6 and term[:-cut] in ids:
                 return Term(term[:-cut], word.surface, word.tag)
         if len(term) >= 8:
-            near = [(int(self.df[ids[e]]), e) for e in set(edits1(term)) if e in ids]
+            ptr = self.index.arrays["post_ptr"]  # a term's document frequency is the length of its postings
+            near = [(int(ptr[ids[e] + 1] - ptr[ids[e]]), e) for e in set(edits1(term)) if e in ids]
             if near:
                 return Term(max(near)[1], word.surface, word.tag)
         return word
@@ -242,7 +242,7 @@ class Answerer:
                 c = coverage[h]
                 title = self._title_of(h) if p.rerank_title > 0 else frozenset()
                 in_title = sum(w for t, w in query.weights.items() if t in title) / total
-                phrases = len(pairs & self._passage_pairs(h)) / len(pairs) if pairs else 0.0
+                phrases = len(pairs & _adjacent(c.tokens)) / len(pairs) if pairs else 0.0
                 window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
                 rescored.append((
                     h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage
@@ -258,12 +258,6 @@ class Answerer:
         ids = self.index.term_ids
         seq = [ids.get(t, -1) for t in terms]
         return {(x, y) for x, y in zip(seq, seq[1:]) if x >= 0 and y >= 0 and x != y}
-
-    def _passage_pairs(self, passage: int) -> set[tuple[int, int]]:
-        rows = self.index.sentence_rows(passage)
-        ptr = self.index.arrays["sent_tok_ptr"]
-        toks = np.asarray(self.index.arrays["tokens"][int(ptr[rows.start]) : int(ptr[rows.stop])]).tolist()
-        return set(zip(toks, toks[1:]))
 
     def _title_of(self, passage: int) -> frozenset[str]:
         """Terms of the passage's article title, analysed once per title: titles are not in the
@@ -284,7 +278,7 @@ class Answerer:
         for p in passages:
             r0, r1 = int(sent_ptr[p]), int(sent_ptr[p + 1])
             if nq == 0 or r1 == r0:
-                out[p] = _Coverage(np.zeros((r1 - r0, nq), bool), np.zeros(r1 - r0), 0.0, 0.0)
+                out[p] = _Coverage(np.zeros((r1 - r0, nq), bool), np.zeros(r1 - r0), 0.0, 0.0, np.zeros(0, np.int64))
                 continue
             ptr = np.asarray(tok_ptr[r0 : r1 + 1], np.int64)
             toks = np.asarray(tokens[int(ptr[0]) : int(ptr[-1])])
@@ -294,7 +288,7 @@ class Answerer:
             present = np.zeros((r1 - r0, nq), bool)
             present[np.searchsorted(ptr, pos + ptr[0], side="right") - 1, where[pos]] = True
             cov = present @ qw
-            out[p] = _Coverage(present, cov, float(cov.max()), float(present.any(axis=0) @ qw))
+            out[p] = _Coverage(present, cov, float(cov.max()), float(present.any(axis=0) @ qw), toks)
         return out
 
     def _candidates(self, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str, question: str, qw: npt.NDArray[np.float64]) -> list[_Cand]:
@@ -451,6 +445,7 @@ class _Coverage:
     sentences: npt.NDArray[np.float64]  # each sentence's share of the question's idf mass
     best: float  # the best sentence's share
     passage: float  # the whole passage's share
+    tokens: npt.NDArray[np.integer]  # the passage's term ids in text order (read here once, for phrases too)
 
 
 @dataclass(slots=True)
@@ -461,6 +456,11 @@ class _Cand:
     end: int
     score: float
     sentence_lang: Language
+
+
+def _adjacent(tokens: npt.NDArray[np.integer]) -> set[tuple[int, int]]:
+    ids = tokens.tolist()
+    return set(zip(ids, ids[1:]))
 
 
 def _surfaces(words: list[Term]) -> tuple[str, ...]:

@@ -155,25 +155,35 @@ def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **param
 FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spring."])
 
 
-def test_article_title_counts_in_ranking(analyzer: Analyzer) -> None:
-    articles = [
-        ("Rhine", ["The river is 1,230 kilometres long and flows through six countries on its way to the sea."]),
-        ("Danube", ["The river is 2,850 kilometres long."]),
-        FILLER,
-    ]
-    question = "How long is the Rhine river?"
-    assert _answerer(analyzer, articles, rerank_title=0.0).rank(question)[0][0] == 1  # BM25: the shorter passage
-    assert _answerer(analyzer, articles).rank(question)[0][0] == 0  # the title names the subject
-
-
-def test_adjacent_question_words_count_in_ranking(analyzer: Analyzer) -> None:
-    articles = [
-        ("Stadium", ["The national anthem was performed by a choir in the stadium that evening."]),
-        ("Team", ["The anthem was national and performed."]),
-        FILLER,
-    ]
-    question = "Who performed the national anthem?"
-    assert _answerer(analyzer, articles, rerank_phrase=0.0).rank(question)[0][0] == 1
+@pytest.mark.parametrize(
+    ("articles", "question", "signal"),
+    [
+        pytest.param(
+            [
+                ("Rhine", ["The river is 1,230 kilometres long and flows through six countries on its way to the sea."]),
+                ("Danube", ["The river is 2,850 kilometres long."]),
+                FILLER,
+            ],
+            "How long is the Rhine river?",
+            "rerank_title",
+            id="title-names-the-subject",
+        ),
+        pytest.param(
+            [
+                ("Stadium", ["The national anthem was performed by a choir in the stadium that evening."]),
+                ("Team", ["The anthem was national and performed."]),
+                FILLER,
+            ],
+            "Who performed the national anthem?",
+            "rerank_phrase",
+            id="adjacent-question-words",
+        ),
+    ],
+)
+def test_rerank_signal_lifts_the_right_passage(
+    analyzer: Analyzer, articles: list[tuple[str, list[str]]], question: str, signal: str
+) -> None:
+    assert _answerer(analyzer, articles, **{signal: 0.0}).rank(question)[0][0] == 1  # BM25: the shorter passage
     assert _answerer(analyzer, articles).rank(question)[0][0] == 0
 
 
