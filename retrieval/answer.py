@@ -5,7 +5,9 @@ immediately respond…", a sentence that merely shares the word. So sentences ar
 (a) the score of their passage after re-ranking, (b) how much of the question they hold, each
 word weighed by how rare it is inside that passage, and (c) whether they carry what the
 question type asks for: reported speech for "say" questions, a new date or number for "when"
-and "how many", a new name for "who". The weights were fitted with `quoteqa eval` as the judge.
+and "how many", a new name for "who". The first quote is the best sentence plus any neighbour
+whose chance of holding the answer is worth the characters it adds. The weights were fitted with
+`quoteqa eval` as the judge.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ class AnswerParams:
     rerank_title: float = 0.5  # weight of the article title's coverage (a headline names the subject)
     rerank_phrase: float = 0.4  # weight of the share of neighbouring question words found side by side
     rerank_window: float = 0.3  # weight of the best two neighbouring sentences' coverage (a question often spans a sentence and the one that says "it")
+    window_temperature: float = 7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
+    window_char_cost: float = 0.002  # chance of holding the answer each character of the first quote must buy...
+    window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
 
 
 def edits1(word: str) -> Iterator[str]:
@@ -173,7 +178,8 @@ class Answerer:
         pool = same if same and max(c.score for c in same) >= 0.6 * best else candidates
         pool.sort(key=lambda c: -c.score)
         cross = pool[0].sentence_lang != lang
-        quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr)
+        first = self._best_window(pool)
+        quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr, first)
         message = ""
         if cross:
             message = CROSS_MESSAGE[lang]
@@ -331,11 +337,13 @@ class Answerer:
         return out
 
     def _group(
-        self, pool: list[_Cand], max_quotes: int, terms: set[str], coverage: dict[int, _Coverage], qw: npt.NDArray[np.float64]
+        self, pool: list[_Cand], max_quotes: int, terms: set[str], coverage: dict[int, _Coverage], qw: npt.NDArray[np.float64],
+        first: list[_Cand] | None = None,
     ) -> tuple[list[Quote], list[Quote]]:
-        """Best sentences first. A neighbour within the paragraph joins a quote (in text order) only
-        when it adds question words the quote lacks: a neighbour that repeats the same words
-        would only make the quote longer."""
+        """Best sentences first; `first`, when given, is the first quote as `_best_window` chose
+        it. A neighbour within the paragraph joins a later quote (in text order) only when it adds
+        question words the quote lacks: a neighbour that repeats the same words would only make
+        the quote longer."""
         best = pool[0].score
         chosen: list[_Cand] = []
         for c in pool:
@@ -345,7 +353,10 @@ class Answerer:
             if len(chosen) >= max_quotes + MORE_QUOTES:
                 break
         groups: list[list[_Cand]] = []
+        taken = {(c.passage, c.sent) for c in first or ()}
         for c in chosen:
+            if (c.passage, c.sent) in taken:
+                continue
             for g in groups:
                 if g[0].passage == c.passage and any(abs(x.sent - c.sent) == 1 for x in g):
                     present = coverage[c.passage].present
@@ -358,6 +369,9 @@ class Answerer:
                 groups.append([c])
         quotes = []
         used: set[tuple[int, int]] = set()  # (passage, sentence) already quoted: no quote repeats another
+        if first:
+            used.update(taken)
+            quotes.append(self._quote(first, terms))
         for g in groups:
             if any((c.passage, c.sent) in used for c in g):
                 if (g[0].passage, g[0].sent) in used:  # g[0] is the group's best sentence
@@ -373,6 +387,33 @@ class Answerer:
             used.update((c.passage, c.sent) for c in g)
             quotes.append(self._quote(g, terms))
         return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
+
+    def _best_window(self, pool: list[_Cand]) -> list[_Cand] | None:
+        """The first quote: the best sentence, with up to two neighbours on either side when
+        they add enough chance of holding the answer for their length. Scores become chances
+        through a softmax over every candidate; a neighbour that shares no word with the
+        question adds none but still costs its length. The best sentence itself is always
+        kept: a shorter, less likely sentence is never preferred to it."""
+        prm = self.params
+        if prm.window_temperature <= 0 or not pool:
+            return None
+        head = pool[0]
+        cost = prm.window_char_cost_ko if head.sentence_lang == "ko" else prm.window_char_cost
+        scores = np.array([c.score for c in pool])
+        chance = np.exp(prm.window_temperature * (scores - scores.max()))
+        chance /= chance.sum()
+        mine = {c.sent: (float(pr), c) for c, pr in zip(pool, chance) if c.passage == head.passage}
+        rows = self.index.sentence_rows(head.passage)
+        spans = {i: self.index.sentence_span(rows.start + i) for i in range(max(head.sent - 2, 0), min(head.sent + 3, len(rows)))}
+        best = (float("-inf"), head.sent, head.sent)
+        for lo in range(max(head.sent - 2, 0), head.sent + 1):
+            for hi in range(head.sent, min(lo + 3, len(rows))):
+                mass = sum(mine[i][0] for i in range(lo, hi + 1) if i in mine)
+                value = mass - cost * (spans[hi][1] - spans[lo][0])
+                if value > best[0]:
+                    best = (value, lo, hi)
+        _, lo, hi = best
+        return [mine[i][1] if i in mine else _Cand(head.passage, i, *spans[i], 0.0, head.sentence_lang) for i in range(lo, hi + 1)]
 
     def _extend(self, group: list[_Cand], coverage: dict[int, _Coverage], used: set[tuple[int, int]]) -> list[_Cand]:
         """A short quote takes in the neighbouring sentence that shares most of the question

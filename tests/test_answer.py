@@ -87,13 +87,27 @@ def test_at_most_max_quotes_best_first(engine: Engine) -> None:
 
 
 def test_neighbouring_sentences_are_joined(engine: Engine) -> None:
-    # Both sentences of this paragraph match; they come back as one quote in text order.
-    answer = engine.ask("Clubhouse downloads blocked in China, U.S. social media platforms")
+    # A later quote takes in a matching neighbour from its paragraph, in text order.
+    windows_off = AnswerParams(window_temperature=0.0)
+    answer = Answerer(engine.index, engine.analyzer, windows_off).answer("Clubhouse downloads blocked in China, U.S. social media platforms")
     joined = [q for q in answer.quotes if len(q.sentences) > 1]
     assert joined, [q.text for q in answer.quotes]
     q = joined[0]
     assert list(q.sentences) == sorted(q.sentences)
     assert q.sentences == tuple(range(q.sentences[0], q.sentences[-1] + 1))
+
+
+def test_first_quote_takes_in_a_neighbour_only_when_it_is_worth_its_length(analyzer: Analyzer) -> None:
+    # Both sentences answer part of the question; the second holds more of it and leads.
+    passage = "The bridge opened in 1932 after eight years of work. It carried trains and cars across the harbour."
+    articles = [("Harbour Bridge", [passage, "Ferries also cross the harbour every day."]), FILLER]
+    question = "When did the bridge that carried trains open?"
+    cheap = _answerer(analyzer, articles, window_char_cost=0.0001).answer(question).quotes[0]
+    assert cheap.text == passage and cheap.sentences == (0, 1)
+    dear = _answerer(analyzer, articles, window_char_cost=0.05).answer(question).quotes[0]
+    assert len(dear.sentences) == 1 and dear.text in passage
+    # Never a shorter, less likely sentence instead of the best one: the best is always quoted.
+    assert cheap.sentences[0] <= dear.sentences[0] <= cheap.sentences[-1]
 
 
 def test_highlights_cover_question_words(engine: Engine) -> None:
@@ -210,7 +224,7 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
         "Tesla moved to New York in 1884. Tesla held around 300 patents. Tesla later lived in a hotel in New York."
     )
     question = "How many patents did Tesla hold in New York?"
-    alone = {"context_chars": 0, "join_gain": 2.0}  # quote single sentences, to see which one is chosen
+    alone = {"context_chars": 0, "join_gain": 2.0, "window_temperature": 0.0}  # single sentences, to see which one is chosen
     plain = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], local_weight=0.0, new_number_weight=0.0, **alone)
     assert plain.answer(question).quotes[0].text != "Tesla held around 300 patents."
     chosen = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], **alone).answer(question).quotes[0]
