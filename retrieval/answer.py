@@ -389,8 +389,8 @@ class Answerer:
         return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
 
     def _best_window(self, pool: list[_Cand]) -> list[_Cand] | None:
-        """The first quote: the best sentence, with up to two neighbours on either side when
-        they add enough chance of holding the answer for their length. Scores become chances
+        """The first quote: the best sentence, in a run of at most three neighbouring sentences
+        when the others add enough chance of holding the answer for their length. Scores become chances
         through a softmax over every candidate; a neighbour that shares no word with the
         question adds none but still costs its length. The best sentence itself is always
         kept: a shorter, less likely sentence is never preferred to it."""
