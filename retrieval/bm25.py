@@ -30,8 +30,11 @@ class SearchParams:
             raise ValueError("BM25 needs k1 > 0 and 0 <= b <= 1")
 
 
-def idf(df: npt.NDArray[np.integer], n_docs: int, variant: Variant) -> npt.NDArray[np.float64]:
-    """Inverse document frequency per term; terms that occur nowhere get 0."""
+def idf(df: npt.NDArray[np.integer], n_docs: int, variant: Variant, floor: float | None = None) -> npt.NDArray[np.float64]:
+    """Inverse document frequency per term; terms that occur nowhere get 0.
+
+    Okapi's floor for negative idfs is `OKAPI_EPSILON` times the mean idf of the whole
+    vocabulary; pass it as `floor` when `df` holds only some of the terms."""
     df = df.astype(np.float64)
     present = df > 0
     if variant == "lucene":
@@ -40,8 +43,9 @@ def idf(df: npt.NDArray[np.integer], n_docs: int, variant: Variant) -> npt.NDArr
     else:
         out = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
         live = out[present]
-        if live.size:
+        if floor is None and live.size:
             floor = OKAPI_EPSILON * live.mean()
+        if floor is not None:
             out = np.where(out < 0, floor, out)
     out[~present] = 0.0
     return out

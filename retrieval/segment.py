@@ -1,0 +1,509 @@
+"""One immutable segment: the passages of one ingest batch (or of a merge), written once.
+
+A segment is two files: `NAME.seg`, every array back to back (64-byte aligned, memory-mapped
+on open), and `NAME.json`, the table of those arrays with a CRC-32 of each, the counts, and the
+format and analyser versions. Nothing in a segment ever changes after it is written; deletions
+live beside it as tombstone files named by the commit (`retrieval/segstore.py`).
+
+Arrays, ragged data as values + pointers (as bm25s and the old monolithic index kept them):
+- passages: `uid` (stable number), `article` (row in this segment's article table),
+  `paragraph`, `lang`, `doc_len` (terms), `text_ptr` into `texts`, `sent_ptr` into sentences;
+- sentences: `sent_start`, `sent_end` (character offsets), `sent_tok_ptr` into `tokens`;
+- `tokens`: term ids in text order; postings, term-major: `post_ptr`, `post_doc`, `post_tf`;
+- the term dictionary (`vocab`, `vocab_ptr`) and the article table (`art_<field>` +
+  `art_<field>_ptr` per field, `art_pass_ptr`: an article's passages are contiguous).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
+from .errors import IndexFormatError
+from .fsutil import crash_point, fsync_dir, write_new
+from .store import ARTICLE_FIELDS, ArticleMeta, PassageView
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 4  # 4: immutable segments + commit file (3 was one monolithic index with deltas)
+MAGIC = b"QQASEG4\n"
+ALIGN = 64
+VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every open; larger ones
+# only when their size or header looks wrong, so a cold start does not grow with the corpus.
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+
+
+# --- building -------------------------------------------------------------------------------
+@dataclass
+class SegmentBuilder:
+    """Collects analysed passages batch by batch as flat int arrays (no per-sentence Python
+    objects outlive their batch), then turns them into a segment's arrays."""
+
+    vocab: list[str] = field(default_factory=list)
+    term_ids: dict[str, int] = field(default_factory=dict)
+    articles: list[ArticleMeta] = field(default_factory=list)
+    _art_passages: list[int] = field(default_factory=list)
+    _parts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    _texts: list[bytes] = field(default_factory=list)
+
+    @property
+    def n_passages(self) -> int:
+        return sum(self._art_passages)
+
+    def add_article(self, meta: ArticleMeta, paragraphs: Sequence[str], analysed: Iterable[list[Sentence]]) -> None:
+        """One article whose paragraphs were analysed (in order) by the caller."""
+        self.articles.append(meta)
+        self._art_passages.append(len(paragraphs))
+        self._parts.append(self._encode(analysed, len(paragraphs)))
+        self._texts.extend(p.encode("utf-8") for p in paragraphs)
+
+    def add_batch(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], analysed: Iterable[list[Sentence]]) -> None:
+        """Many articles at once: `analysed` yields one sentence list per paragraph, in order."""
+        n = sum(len(p) for p in paragraphs)
+        self.articles.extend(metas)
+        self._art_passages.extend(len(p) for p in paragraphs)
+        self._parts.append(self._encode(analysed, n))
+        self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
+
+    def _encode(self, analysed: Iterable[list[Sentence]], n: int) -> dict[str, np.ndarray]:
+        term_ids, vocab = self.term_ids, self.vocab
+        tokens: list[str] = []
+        sent_start: list[int] = []
+        sent_end: list[int] = []
+        sent_tok_len: list[int] = []
+        sent_count: list[int] = []
+        for sentences in analysed:
+            sent_count.append(len(sentences))
+            for s in sentences:
+                tokens.extend(s.terms)
+                sent_start.append(s.start)
+                sent_end.append(s.end)
+                sent_tok_len.append(len(s.terms))
+        if len(sent_count) != n:
+            raise ValueError(f"analysis returned {len(sent_count)} passages for {n}")
+        get = term_ids.get
+        ids = [get(t, -1) for t in tokens]
+        if -1 in ids:
+            for i, t in enumerate(tokens):
+                if ids[i] == -1:
+                    tid = get(t)
+                    if tid is None:
+                        tid = term_ids[t] = len(vocab)
+                        vocab.append(t)
+                    ids[i] = tid
+        return {
+            "tokens": np.array(ids, np.int32),
+            "sent_start": np.array(sent_start, np.int32),
+            "sent_end": np.array(sent_end, np.int32),
+            "sent_tok_len": np.array(sent_tok_len, np.int64),
+            "sent_count": np.array(sent_count, np.int64),
+        }
+
+    def finish(self, first_uid: int) -> dict[str, np.ndarray]:
+        """The segment's arrays; passages get uids first_uid, first_uid + 1, …"""
+
+        def cat(key: str, dtype: type) -> np.ndarray:
+            return np.concatenate([np.zeros(0, dtype)] + [p[key] for p in self._parts]).astype(dtype, copy=False)
+
+        n = self.n_passages
+        art_counts = np.array(self._art_passages, np.int64)
+        texts = b"".join(self._texts)
+        text_lens = np.fromiter((len(t) for t in self._texts), np.int64, n)
+        langs = passage_languages([t.decode("utf-8") for t in self._texts])
+        sent_count = cat("sent_count", np.int64)
+        sent_tok_len = cat("sent_tok_len", np.int64)
+        tokens = cat("tokens", np.int32)
+        sent_ptr = _ptr(sent_count)
+        sent_tok_ptr = _ptr(sent_tok_len)
+        doc_len = np.diff(sent_tok_ptr[sent_ptr])
+        docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
+        post_ptr, post_doc, post_tf = postings(tokens, docs, len(self.vocab))
+        arrays: dict[str, np.ndarray] = {
+            "uid": np.arange(first_uid, first_uid + n, dtype=np.int64),
+            "article": np.repeat(np.arange(len(art_counts), dtype=np.int32), art_counts),
+            "paragraph": np.concatenate([np.arange(1, c + 1, dtype=np.int32) for c in art_counts]) if n else np.zeros(0, np.int32),
+            "lang": langs,
+            "doc_len": doc_len.astype(np.int32),
+            "text_ptr": _ptr(text_lens),
+            "texts": np.frombuffer(texts, np.uint8),
+            "sent_ptr": sent_ptr,
+            "sent_start": cat("sent_start", np.int32),
+            "sent_end": cat("sent_end", np.int32),
+            "sent_tok_ptr": sent_tok_ptr,
+            "tokens": tokens,
+            "post_ptr": post_ptr,
+            "post_doc": post_doc,
+            "post_tf": post_tf,
+            "art_pass_ptr": _ptr(art_counts),
+        }
+        arrays.update(_strings("vocab", self.vocab))
+        for name in ARTICLE_FIELDS:
+            arrays.update(_strings(f"art_{name}", [getattr(a, name) for a in self.articles]))
+        return arrays
+
+
+def _ptr(lengths: np.ndarray) -> I64:
+    out = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
+    encoded = [v.encode("utf-8") for v in values]
+    blob = b"".join(encoded)
+    return {name: np.frombuffer(blob, np.uint8), f"{name}_ptr": _ptr(np.fromiter(map(len, encoded), np.int64, len(encoded)))}
+
+
+def postings(tokens: np.ndarray, docs: np.ndarray, n_terms: int) -> tuple[I64, I32, I32]:
+    """Term-major postings (pointer, doc ids ascending, term frequencies) from a token stream."""
+    if len(tokens) == 0:
+        return np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    span = int(docs.max()) + 1
+    keys = np.asarray(tokens, np.int64) * span + docs
+    uniq, tf = np.unique(keys, return_counts=True)
+    terms = uniq // span
+    ptr = np.zeros(n_terms + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(terms, minlength=n_terms))
+    return ptr, (uniq % span).astype(np.int32), tf.astype(np.int32)
+
+
+def take_ragged(ptr: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[I64, np.ndarray]:
+    """Rows of a ragged array (values + pointers), in the order given: new pointers and values."""
+    ptr = np.asarray(ptr, np.int64)
+    rows = np.asarray(rows, np.int64)
+    lens = ptr[rows + 1] - ptr[rows]
+    new_ptr = _ptr(lens)
+    if new_ptr[-1] == 0:
+        return new_ptr, np.asarray(data)[:0]
+    offsets = np.repeat(ptr[rows] - new_ptr[:-1], lens)
+    idx = np.arange(int(new_ptr[-1]), dtype=np.int64) + offsets
+    return new_ptr, np.asarray(data)[idx]
+
+
+# --- the segment ----------------------------------------------------------------------------
+class Segment:
+    """An open segment: arrays (memory-mapped when read from disk) and lazily built lookups."""
+
+    def __init__(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        self.name = name
+        self.a = arrays
+        self.n_passages = len(arrays["uid"])
+        self.n_articles = len(arrays["art_pass_ptr"]) - 1
+        self.n_terms = len(arrays["post_ptr"]) - 1
+        self.total_len = int(np.sum(arrays["doc_len"], dtype=np.int64))
+        self.min_uid = int(arrays["uid"][0]) if self.n_passages else 0
+        self.max_uid = int(arrays["uid"][-1]) if self.n_passages else -1
+        self._term_ids: dict[str, int] | None = None
+        self._vocab: list[str] | None = None
+        self._ids: dict[str, int] | None = None
+        self._df: I64 | None = None
+
+    # terms
+    @property
+    def vocab(self) -> list[str]:
+        """Terms by id, decoded on first use (a question needs only `term_ids`)."""
+        if self._vocab is None:
+            self._vocab = self.strings("vocab")
+        return self._vocab
+
+    @property
+    def term_ids(self) -> dict[str, int]:
+        if self._term_ids is None:
+            self._term_ids = {w: i for i, w in enumerate(self.vocab)}
+        return self._term_ids
+
+    def term_id(self, term: str) -> int:
+        return self.term_ids.get(term, -1)
+
+    @property
+    def df(self) -> I64:
+        if self._df is None:
+            self._df = np.diff(np.asarray(self.a["post_ptr"], np.int64))
+        return self._df
+
+    def strings(self, name: str) -> list[str]:
+        blob = bytes(self.a[name])
+        ptr = np.asarray(self.a[f"{name}_ptr"]).tolist()
+        return [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
+
+    def string(self, name: str, row: int) -> str:
+        ptr = self.a[f"{name}_ptr"]
+        return bytes(self.a[name][int(ptr[row]) : int(ptr[row + 1])]).decode("utf-8")
+
+    # articles
+    def article(self, row: int) -> ArticleMeta:
+        return ArticleMeta(*(self.string(f"art_{f}", row) for f in ARTICLE_FIELDS))
+
+    @property
+    def article_rows(self) -> dict[str, int]:
+        """Article id -> row; built once per segment (segments never change)."""
+        if self._ids is None:
+            self._ids = {aid: i for i, aid in enumerate(self.strings("art_id"))}
+        return self._ids
+
+    def article_passages(self, row: int) -> range:
+        ptr = self.a["art_pass_ptr"]
+        return range(int(ptr[row]), int(ptr[row + 1]))
+
+    # passages
+    def local(self, uid: int) -> int:
+        """The local passage number of a uid, or -1."""
+        if not self.min_uid <= uid <= self.max_uid:
+            return -1
+        i = int(np.searchsorted(self.a["uid"], uid))
+        return i if i < self.n_passages and int(self.a["uid"][i]) == uid else -1
+
+    def passage_text(self, p: int) -> str:
+        ptr = self.a["text_ptr"]
+        return bytes(self.a["texts"][int(ptr[p]) : int(ptr[p + 1])]).decode("utf-8")
+
+    def view(self, p: int) -> PassageView:
+        a = self.a
+        s0, s1 = int(a["sent_ptr"][p]), int(a["sent_ptr"][p + 1])
+        tok_ptr = np.asarray(a["sent_tok_ptr"][s0 : s1 + 1], np.int64)
+        tokens = np.asarray(a["tokens"][int(tok_ptr[0]) : int(tok_ptr[-1])])
+        ids = self.term_ids
+        return PassageView(
+            uid=int(a["uid"][p]),
+            text=self.passage_text(p),
+            paragraph=int(a["paragraph"][p]),
+            language=LANG_CODES[int(a["lang"][p])],
+            article=self.article(int(a["article"][p])),
+            starts=tuple(a["sent_start"][s0:s1].tolist()),
+            ends=tuple(a["sent_end"][s0:s1].tolist()),
+            tok_ptr=tok_ptr - tok_ptr[0],
+            tokens=tokens,
+            lookup=lambda t: ids.get(t, -1),
+        )
+
+    def passage_terms(self, p: int) -> list[str]:
+        """The passage's terms as strings, in text order (for checks against other BM25 code)."""
+        vocab = self.vocab
+        ptr = self.a["sent_tok_ptr"]
+        s0, s1 = int(self.a["sent_ptr"][p]), int(self.a["sent_ptr"][p + 1])
+        return [vocab[t] for t in self.a["tokens"][int(ptr[s0]) : int(ptr[s1])].tolist()]
+
+    # --- persistence --------------------------------------------------------------------------
+    def write(self, directory: Path) -> Segment:
+        """Write NAME.seg and NAME.json (new files: a segment is never overwritten), verify what
+        was written against its checksums, and return the segment opened from disk."""
+        table: dict[str, dict[str, Any]] = {}
+        offset = _align(len(MAGIC))
+        chunks: list[tuple[int, bytes | memoryview]] = [(0, MAGIC)]
+        for name, arr in self.a.items():
+            arr = np.ascontiguousarray(arr)
+            raw = memoryview(arr).cast("B") if arr.size else memoryview(b"")
+            table[name] = {"offset": offset, "dtype": arr.dtype.str, "length": int(arr.shape[0])}
+            chunks.append((offset, raw))
+            offset = _align(offset + raw.nbytes)
+        buf = bytearray(offset)
+        for off, raw in chunks:
+            buf[off : off + len(raw)] = raw
+        meta = {
+            "format": FORMAT_VERSION,
+            "analyzer": ANALYZER_VERSION,
+            "name": self.name,
+            "size": len(buf),
+            "crc32": zlib.crc32(buf),
+            "passages": self.n_passages,
+            "articles": self.n_articles,
+            "terms": self.n_terms,
+            "arrays": table,
+        }
+        seg_path, meta_path = directory / f"{self.name}.seg", directory / f"{self.name}.json"
+        half = len(buf) // 2
+        fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            os.write(fd, bytes(buf[:half]))
+            crash_point("segment-write")  # half a segment on disk, no commit names it
+            view = memoryview(buf)[half:]
+            while view:
+                view = view[os.write(fd, view[: 1 << 24]) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        write_new(meta_path, json.dumps(meta).encode("utf-8"))
+        fsync_dir(directory)
+        return Segment.open(directory, self.name, verify=True)
+
+    @classmethod
+    def open(cls, directory: Path, name: str, verify: bool | None = None) -> Segment:
+        """Open a written segment or raise IndexFormatError saying what is wrong with it.
+
+        `verify=None` checksums small segments and any segment whose size or header looks
+        wrong; large sound-looking ones are mapped without reading every byte."""
+        seg_path, meta_path = directory / f"{name}.seg", directory / f"{name}.json"
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+            size = seg_path.stat().st_size
+        except FileNotFoundError as exc:
+            raise IndexFormatError(f"segment {name} is missing ({exc.filename})") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"segment {name} has unreadable metadata: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            raise IndexFormatError(f"segment {name} is of another format")
+        if meta.get("analyzer") != ANALYZER_VERSION:
+            raise IndexFormatError(f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}")
+        if size != meta.get("size"):
+            raise IndexFormatError(f"segment {name} is {size} bytes, expected {meta.get('size')} (truncated?)")
+        try:
+            raw = np.memmap(seg_path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+            if bytes(raw[: len(MAGIC)]) != MAGIC:
+                raise IndexFormatError(f"segment {name} does not start with a segment header")
+            if verify is None:
+                verify = size < VERIFY_BELOW
+            if verify and zlib.crc32(raw) != meta.get("crc32"):
+                raise IndexFormatError(f"segment {name} fails its checksum")
+            arrays: dict[str, np.ndarray] = {}
+            for key, t in meta["arrays"].items():
+                dtype = np.dtype(t["dtype"])
+                end = t["offset"] + t["length"] * dtype.itemsize
+                if end > size:
+                    raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
+                arrays[key] = raw[t["offset"] : end].view(dtype)
+            segment = cls(name, arrays)
+        except IndexFormatError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
+        segment._check(meta)
+        return segment
+
+    def verify(self, directory: Path) -> None:
+        """Read every byte and compare with the checksums written beside it."""
+        Segment.open(directory, self.name, verify=True)
+
+    def _check(self, meta: dict[str, Any]) -> None:
+        a = self.a
+        n, s = self.n_passages, len(a["sent_start"])
+        checks = [
+            meta.get("passages") == n and meta.get("articles") == self.n_articles and meta.get("terms") == self.n_terms,
+            all(len(a[k]) == n for k in ("article", "paragraph", "lang", "doc_len")),
+            len(a["text_ptr"]) == n + 1 and int(a["text_ptr"][-1]) == len(a["texts"]),
+            len(a["sent_ptr"]) == n + 1 and int(a["sent_ptr"][-1]) == s == len(a["sent_end"]),
+            len(a["sent_tok_ptr"]) == s + 1 and int(a["sent_tok_ptr"][-1]) == len(a["tokens"]),
+            int(a["post_ptr"][-1]) == len(a["post_doc"]) == len(a["post_tf"]),
+            len(a["vocab_ptr"]) == self.n_terms + 1,
+            int(a["art_pass_ptr"][-1]) == n,
+        ]
+        if not all(checks):
+            raise IndexFormatError(f"segment {self.name}: arrays do not fit together (truncated or mixed versions)")
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+# --- merging --------------------------------------------------------------------------------
+def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None]]) -> Segment:
+    """One segment holding the live passages of several (segment, deleted mask) pairs, in uid
+    order, with a merged term dictionary; deleted passages are dropped for good."""
+    vocab: list[str] = []
+    term_ids: dict[str, int] = {}
+    pieces: list[dict[str, np.ndarray]] = []
+    art_cols: dict[str, list[str]] = {f: [] for f in ARTICLE_FIELDS}
+    n_art = 0
+    for seg, deleted in parts:
+        a = seg.a
+        live_art = np.ones(seg.n_articles, bool)
+        if deleted is not None:
+            first = np.asarray(a["art_pass_ptr"][:-1])
+            live_art = ~deleted[first] if seg.n_passages else live_art
+        arts = np.flatnonzero(live_art)
+        if len(arts) == 0:
+            continue
+        art_ptr = np.asarray(a["art_pass_ptr"], np.int64)
+        keep = np.concatenate([np.arange(art_ptr[r], art_ptr[r + 1]) for r in arts]).astype(np.int64)
+        remap_art = np.full(seg.n_articles, -1, np.int64)
+        remap_art[arts] = np.arange(n_art, n_art + len(arts))
+        n_art += len(arts)
+        for f in ARTICLE_FIELDS:
+            col = seg.strings(f"art_{f}")
+            art_cols[f].extend(col[r] for r in arts.tolist())
+        local_vocab = seg.vocab
+        remap_term = np.empty(len(local_vocab), np.int32)
+        for i, t in enumerate(local_vocab):
+            tid = term_ids.get(t)
+            if tid is None:
+                tid = term_ids[t] = len(vocab)
+                vocab.append(t)
+            remap_term[i] = tid
+        text_ptr, texts = take_ragged(a["text_ptr"], a["texts"], keep)
+        sent_ptr, sent_rows = take_ragged(a["sent_ptr"], np.arange(len(a["sent_start"])), keep)
+        tok_ptr, tokens = take_ragged(a["sent_tok_ptr"], a["tokens"], sent_rows)
+        pieces.append({
+            "uid": np.asarray(a["uid"])[keep], "article": remap_art[np.asarray(a["article"])[keep]],
+            "paragraph": np.asarray(a["paragraph"])[keep], "lang": np.asarray(a["lang"])[keep],
+            "doc_len": np.asarray(a["doc_len"])[keep], "text_len": np.diff(text_ptr), "texts": texts,
+            "sent_count": np.diff(sent_ptr), "sent_start": np.asarray(a["sent_start"])[sent_rows],
+            "sent_end": np.asarray(a["sent_end"])[sent_rows], "sent_tok_len": np.diff(tok_ptr),
+            "tokens": remap_term[tokens] if len(tokens) else tokens.astype(np.int32),
+        })  # fmt: skip
+
+    def cat(key: str, dtype: type) -> np.ndarray:
+        return np.concatenate([np.zeros(0, dtype)] + [np.asarray(p[key], dtype) for p in pieces])
+
+    uid = cat("uid", np.int64)
+    order = np.argsort(uid, kind="stable")
+    if len(order) and not np.all(order[:-1] < order[1:]):  # pieces interleave in uid order
+        return _reorder(name, pieces, order, vocab, art_cols, cat)
+    return _assemble(name, cat, vocab, art_cols)
+
+
+def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[str]]) -> Segment:
+    article = cat("article", np.int64)
+    n = len(article)
+    sent_ptr = _ptr(cat("sent_count", np.int64))
+    sent_tok_ptr = _ptr(cat("sent_tok_len", np.int64))
+    tokens = cat("tokens", np.int32)
+    doc_len = cat("doc_len", np.int32)
+    post_ptr, post_doc, post_tf = postings(tokens, np.repeat(np.arange(n, dtype=np.int64), doc_len), len(vocab))
+    n_art = len(art_cols[ARTICLE_FIELDS[0]])
+    arrays: dict[str, np.ndarray] = {
+        "uid": cat("uid", np.int64), "article": article.astype(np.int32), "paragraph": cat("paragraph", np.int32),
+        "lang": cat("lang", np.int8), "doc_len": doc_len, "text_ptr": _ptr(cat("text_len", np.int64)),
+        "texts": cat("texts", np.uint8), "sent_ptr": sent_ptr, "sent_start": cat("sent_start", np.int32),
+        "sent_end": cat("sent_end", np.int32), "sent_tok_ptr": sent_tok_ptr, "tokens": tokens,
+        "post_ptr": post_ptr, "post_doc": post_doc, "post_tf": post_tf,
+        "art_pass_ptr": _ptr(np.bincount(article, minlength=n_art).astype(np.int64)),
+    }  # fmt: skip
+    arrays.update(_strings("vocab", vocab))
+    for f in ARTICLE_FIELDS:
+        arrays.update(_strings(f"art_{f}", art_cols[f]))
+    return Segment(name, arrays)
+
+
+def _reorder(name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: list[str], art_cols: dict[str, list[str]], cat: Any) -> Segment:
+    """Put passages in uid order (and articles in the order of their first passage)."""
+    text_ptr, texts = take_ragged(_ptr(cat("text_len", np.int64)), cat("texts", np.uint8), order)
+    sent_ptr, sent_rows = take_ragged(_ptr(cat("sent_count", np.int64)), np.arange(sum(len(p["sent_start"]) for p in pieces)), order)
+    tok_ptr, tokens = take_ragged(_ptr(cat("sent_tok_len", np.int64)), cat("tokens", np.int32), sent_rows)
+    article = cat("article", np.int64)[order]
+    first_seen = np.unique(article, return_index=True)[1]
+    art_order = article[np.sort(first_seen)]  # old article rows in order of first appearance
+    new_row = np.empty(len(art_order), np.int64)
+    new_row[art_order] = np.arange(len(art_order))
+    cols = {f: [art_cols[f][r] for r in art_order.tolist()] for f in ARTICLE_FIELDS}
+    piece = {
+        "uid": cat("uid", np.int64)[order], "article": new_row[article], "paragraph": cat("paragraph", np.int32)[order],
+        "lang": cat("lang", np.int8)[order], "doc_len": cat("doc_len", np.int32)[order], "text_len": np.diff(text_ptr),
+        "texts": texts, "sent_count": np.diff(sent_ptr), "sent_start": cat("sent_start", np.int32)[sent_rows],
+        "sent_end": cat("sent_end", np.int32)[sent_rows], "sent_tok_len": np.diff(tok_ptr), "tokens": tokens,
+    }  # fmt: skip
+
+    def cat1(key: str, dtype: type) -> np.ndarray:
+        return np.asarray(piece[key], dtype)
+
+    return _assemble(name, cat1, vocab, cols)

@@ -1,0 +1,165 @@
+"""The segment store on disk: write-once segments, tombstones, merges, commits, damage."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import Analyzer
+from retrieval.models import Article
+from retrieval.segment import VERIFY_BELOW, Segment
+from retrieval.segstore import COMMIT, MERGE_FACTOR, SegmentStore
+from tests.conftest import CORPUS
+
+SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
+
+
+def _files(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file with its inode and modification time: what a write must leave alone."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+def _commit(directory: Path) -> dict[str, object]:
+    return json.loads((directory / COMMIT).read_text())
+
+
+def test_adding_writes_a_new_segment_and_never_touches_old_ones(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("a", "A", tuple(SEED[:2])), Article("a2", "A2", tuple(SEED[2:8]))])
+    before = {n: v for n, v in _files(tmp_path / "index").items() if n.endswith((".seg", ".json"))}
+    store.add([Article("b", "B", tuple(SEED[8:12]))])
+    after = _files(tmp_path / "index")
+    assert all(after[n] == v for n, v in before.items())  # same inode, same mtime: not rewritten
+    new = [n for n in after if n not in before and n.endswith(".seg")]
+    assert len(new) == 1
+    written = sum((tmp_path / "index" / n).stat().st_size for n in after if n not in before) + (tmp_path / "index" / COMMIT).stat().st_size
+    assert written < 64 * 1024  # four paragraphs, not the index
+    # Removing writes a tombstone beside the old segment, and nothing else but the commit.
+    store.remove(["a"])
+    after_remove = _files(tmp_path / "index")
+    assert [n for n in after_remove if n.endswith(".del")] and all(after_remove[n] == v for n, v in before.items())
+    assert [s["deleted"] for s in _commit(tmp_path / "index")["segments"]] == [2, 0]  # type: ignore[index]
+
+
+def test_reopened_store_equals_the_one_that_wrote_it(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("a", "A", tuple(SEED[:6]))])
+    store.add([Article("b", "B", tuple(SEED[6:12]))])
+    store.replace([Article("a", "A", tuple(SEED[12:15]))])
+    again = SegmentStore(tmp_path / "index", analyzer)
+    assert again.generation == store.generation and again.uids().tolist() == store.uids().tolist()
+    for q in ["Kremlin said", "크렘린궁", "Clubhouse app Musk"]:
+        terms = analyzer.terms(q)
+        assert again.search(terms, 10) == store.search(terms, 10)
+    assert [a.meta for a in again.articles()] == [a.meta for a in store.articles()]
+
+
+def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    arts = [Article(f"n{i}", f"N{i}", (SEED[i % len(SEED)], SEED[(i + 3) % len(SEED)])) for i in range(2 * MERGE_FACTOR)]
+    for art in arts[: MERGE_FACTOR - 1]:
+        store.add([art])
+    store.remove(["n2"])
+    assert len(store.snapshot().segs) == MERGE_FACTOR - 2
+    queries = [analyzer.terms(q) for q in ("Kremlin said", "크렘린궁 대변인", "Clubhouse Musk invited")]
+    expected = [[(u, round(s, 9)) for u, s in store.search(q, 20)] for q in queries]
+    uids = store.uids().tolist()
+    store.force_merge()
+    assert len(store.snapshot().segs) == 1 and store.uids().tolist() == uids
+    assert [[(u, round(s, 9)) for u, s in store.search(q, 20)] for q in queries] == expected
+    assert sorted(p.suffix for p in (tmp_path / "index").iterdir()) == ["", ".json", ".seg"]  # COMMIT + one segment
+    # The policy: a tier that fills up with MERGE_FACTOR segments is merged into one.
+    for art in arts[MERGE_FACTOR - 1 : 2 * MERGE_FACTOR - 3]:
+        store.add([art])
+    assert len(store.snapshot().segs) == MERGE_FACTOR - 1
+    store.add([arts[2 * MERGE_FACTOR - 3]])
+    assert len(store.snapshot().segs) == 1 and store.uids().tolist()[: len(uids)] == uids
+
+
+def test_a_mostly_deleted_segment_is_rewritten(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("keep", "K", (SEED[0],)), Article("drop1", "D", tuple(SEED[1:4])), Article("drop2", "D", (SEED[4],))])
+    store.remove(["drop1", "drop2"])
+    [live] = store.snapshot().segs
+    assert live.n_deleted == 0 and live.seg.n_passages == 1
+    assert store.passage(0).text == SEED[0]
+
+
+def test_lazy_checksums_only_for_large_segments(tmp_path: Path, analyzer: Analyzer) -> None:
+    """A segment above VERIFY_BELOW is opened without reading every byte; smaller ones are
+    verified at every open, and any segment whose size or header is off is refused."""
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("a", "A", tuple(SEED))])
+    [live] = store.snapshot().segs
+    path = tmp_path / "index" / f"{live.seg.name}.seg"
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    from retrieval.errors import IndexFormatError
+
+    with pytest.raises(IndexFormatError, match="checksum"):
+        Segment.open(tmp_path / "index", live.seg.name)
+    Segment.open(tmp_path / "index", live.seg.name, verify=False)  # what a large segment gets
+    assert path.stat().st_size < VERIFY_BELOW
+    path.write_bytes(b"garbage!" + bytes(raw[8:]))
+    with pytest.raises(IndexFormatError, match="header"):
+        Segment.open(tmp_path / "index", live.seg.name, verify=False)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "meta", "tombstone", "commit", "missing"])
+def test_a_damaged_segment_is_dropped_with_a_warning(tmp_path: Path, analyzer: Analyzer, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("a", "A", tuple(SEED[:5]))])
+    store.add([Article("b", "B", tuple(SEED[5:10])), Article("c", "C", (SEED[10],))])
+    store.remove(["c"])
+    index = tmp_path / "index"
+    second = store.snapshot().segs[1].seg.name
+    seg = index / f"{second}.seg"
+    if damage == "truncate":
+        seg.write_bytes(seg.read_bytes()[:-7])
+    elif damage == "flip":
+        raw = bytearray(seg.read_bytes())
+        raw[-3] ^= 0xFF
+        seg.write_bytes(bytes(raw))
+    elif damage == "meta":
+        (index / f"{second}.json").write_text("{not json")
+    elif damage == "tombstone":
+        [tomb] = index.glob("*.del")
+        tomb.write_bytes(b"\xff\xff\xff")
+    elif damage == "commit":
+        (index / COMMIT).write_text("{broken")
+    else:
+        seg.unlink()
+    again = SegmentStore(index, analyzer)
+    assert again.damaged and "rebuilt" in caplog.text
+    if damage == "commit":
+        assert again.n_passages == 0
+    else:
+        assert [a.meta.id for a in again.articles()] == ["a"]  # never stale or half data
+
+
+def test_files_follow_the_umask(tmp_path: Path, analyzer: Analyzer) -> None:
+    old = os.umask(0o002)
+    try:
+        store = SegmentStore(tmp_path / "index", analyzer)
+        store.add([Article("a", "A", (SEED[0],))])
+        store.remove(["a"])
+        store.add([Article("b", "B", (SEED[1],))])
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "index").iterdir()}
+    assert modes and all(m == 0o664 for m in modes.values()), modes
+    assert (tmp_path / "index").stat().st_mode & 0o777 == 0o775
+
+
+def test_deleted_passages_never_score(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("a", "A", ("Aardvarks eat ants.",) * 3), Article("b", "B", ("Aardvarks dig.",))])
+    store.remove(["a"])
+    uids, scores = store.scores(["aardvark"])
+    assert uids.tolist() == [3] and np.all(scores > 0)
+    assert [u for u, _ in store.search(["aardvark"], 10)] == [3]
