@@ -6,24 +6,24 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .progress import progress_bar
 from .settings import PROJECT_ROOT, Settings
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def default_sources() -> list[Path]:
-    from retrieval.bench import DEFAULT_SOURCES
+    from measure.bench import DEFAULT_SOURCES
 
     return [SHARED_DATA / name for name in DEFAULT_SOURCES]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from measure.bench import run_bench
     from retrieval import CorpusError
-    from retrieval.bench import run_bench
 
     sources = args.source or default_sources()
     missing = [str(p) for p in sources if not p.is_file()]
@@ -39,9 +39,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         baseline_questions=args.baseline_questions,
         seed=args.seed,
         workers=settings.workers,
-        progress=None if args.json else _tqdm_progress,
+        progress=None if args.json else progress_bar,
         show_build_progress=not args.json,
         command=command,
+        live_passages=args.live_passages,
     )
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
@@ -52,25 +53,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _tqdm_progress(label: str, total: int) -> Callable[[int], None]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=label, leave=False, file=sys.stderr)
-
-    def update(n: int) -> None:
-        if n < 0:
-            bar.close()
-        else:
-            bar.update(n)
-
-    return update
-
-
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, value, target) rows shared by the terminal table and docs/performance.md."""
+    """(measure, value, target) rows shared by the terminal table and docs/performance.md.
+    Targets are those of the live-index issue: the 100k figure, or the 1M one at a million."""
     c, b, cs, q, a, i, s = r["corpus"], r["build"], r["cold_start"], r["queries"], r["answers"], r["ingest"], r["serving"]
+    u = r.get("under_ingest") or {}
     n = c["passages"]
-    big = n >= 100_000
+    big, huge = n >= 100_000, n >= 1_000_000
+
+    def target(at_100k: str, at_1m: str) -> str:
+        return at_1m if huge else at_100k if big else ""
+
+    runs = i["runs"]
     return [
         ("corpus", f"{n:,} passages, {c['articles']:,} articles, {c['characters']:,} chars "
                    f"(mean {c['mean_passage_chars']:.0f}), {c['korean_passage_share']:.0%} Korean", ""),
@@ -80,23 +74,36 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                                 f"({b['raw_kiwi_sample_chars']:,}-char sample, {b['workers']} workers)", ""),
         ("build ÷ raw Kiwi", f"{b['vs_raw_kiwi_wall']:.0%} wall · {b['vs_raw_kiwi_cpu']:.0%} per CPU-second", "≥ 80%"),
         ("build peak RSS", f"{b['peak_rss_mib']:,.0f} MiB", ""),
-        ("index on disk", f"{b['index_mib_on_disk']:,.1f} MiB ({b['vocabulary']:,} terms, {b['postings']:,} postings)", ""),
-        ("cold start", f"index {cs['index_load_s']:.2f} s (+ Kiwi model {cs['kiwi_model_load_s']:.2f} s); "
-                       f"ready to answer after {cs['first_query_ready_s']:.2f} s", "≤ 2 s beyond Kiwi (100k)" if big else ""),
+        ("index on disk", f"{b['index_mib_on_disk']:,.1f} MiB in {b.get('segments', 1)} segment(s) "
+                          f"({b['vocabulary']:,} terms, {b['postings']:,} postings)", ""),
+        ("cold start (open the index; Kiwi apart)", f"{cs['index_load_s']:.3f} s (+ Kiwi model {cs['kiwi_model_load_s']:.2f} s); "
+                       f"ready to answer after {cs['first_query_ready_s']:.3f} s", target("≤ 0.5 s", "≤ 1 s")),
         ("query latency", f"p50 {q['p50_ms']:.2f} ms · p95 {q['p95_ms']:.2f} ms ({q['questions']:,} questions)",
-         "p50 ≤ 5 ms" if big and n < 1_000_000 else ("p50 ≤ 50 ms" if n >= 1_000_000 else "")),
+         target("p50 ≤ 0.5 ms", "p50 ≤ 5 ms")),
         ("rank-bm25 BM25Okapi", f"p50 {q['rank_bm25_p50_ms']:,.1f} ms · p95 {q['rank_bm25_p95_ms']:,.1f} ms "
                                 f"({q['baseline_questions']:,} questions; built in {q['rank_bm25_build_s']:.0f} s)", ""),
-        ("speed-up (p50, same questions)", f"{q['speedup_p50']:,.0f}×", "≥ 100× at 100k" if big else ""),
+        ("speed-up (p50, same questions)", f"{q['speedup_p50']:,.0f}×", "≥ 100×" if big else ""),
         ("top-10 agreement (okapi)", f"{q['top10_agreement_okapi']:.4f} ({q['top10_identical_ids']}/{q['baseline_questions']} "
                                      "identical id sets" + ("" if q["top10_identical_ids"] == q["baseline_questions"]
                                                             else "; others differ only among tied scores" if q["top10_agreement_okapi"] == 1
                                                             else "") + ")", "1.0"),
-        ("answer latency", f"p50 {a['p50_ms']:.1f} ms · p95 {a['p95_ms']:.1f} ms ({a['answered_share']:.0%} answered)", "p50 ≤ 20 ms (100k)" if big else ""),
+        ("answer latency", f"p50 {a['p50_ms']:.1f} ms · p95 {a['p95_ms']:.1f} ms ({a['answered_share']:.0%} answered)",
+         target("p50 ≤ 10 ms", "p50 ≤ 20 ms")),
         ("  of which (p50)", ", ".join(f"{k.replace('_', ' ')} {v:.2f} ms" for k, v in a["breakdown_p50_ms"].items()), ""),
-        ("serving RSS", f"{s['rss_mib']:,.0f} MiB (peak {s['peak_rss_mib']:,.0f}; Kiwi alone {s['kiwi_only_rss_mib']:,.0f})", "≤ 1 GiB (100k)" if big else ""),
-        ("add one article", f"median {i['median_s']:.3f} s · " + ", ".join(
-            f"{x['seconds']:.3f} s / {x['paragraphs']} paragraphs / {x['passages_analysed']} analysed" for x in i["runs"]), "≤ 1 s (100k)" if big else ""),
+        ("answer latency while ingesting", (f"p50 {u['p50_ms']:.1f} ms · p95 {u['p95_ms']:.1f} ms = {u['ratio_p95']:.2f}× idle p95 "
+                                            f"({u['questions']:,} questions during a {u['ingest_passages']:,}-passage ingest of {u['ingest_s']:.0f} s)")
+         if u else "not measured", "p95 ≤ 2× idle" if big and not huge else ""),
+        ("serving RSS", f"{s['rss_mib']:,.0f} MiB (peak {s['peak_rss_mib']:,.0f}; Kiwi alone {s['kiwi_only_rss_mib']:,.0f})",
+         target("≤ 600 MiB", "≤ 1 GiB")),
+        ("add one 10-paragraph article (running process)", f"median {i['median_s']:.3f} s · " + ", ".join(
+            f"{x['seconds']:.3f} s" for x in runs) + " · " + ("answerable right after" if all(x.get("answerable") for x in runs)
+                                                             else "NOT answerable right after"), target("≤ 0.2 s", "≤ 0.2 s")),
+        ("bytes written by one add (no merge)", ", ".join(f"{x['bytes_written'] / 1024:,.0f} KiB for a {x['article_bytes'] / 1024:,.0f} KiB article"
+                                                          for x in runs), "≤ 1 MB + the article"),
+        ("replace / remove one article (store)", f"{i['replace_s']:.3f} s / {i['remove_s']:.4f} s", target("≤ 0.2 s / ≤ 0.05 s", "≤ 0.2 s / ≤ 0.05 s")),
+        ("replace / remove through the corpus folder", f"{i['folder_replace_s']:.3f} s / {i['folder_remove_s']:.3f} s (edit or delete a file, then reload)", ""),
+        ("quoteqa ingest one.md − quoteqa ask", f"{i['cli_ingest_minus_ask_s']:.2f} s (ingest {i['cli_ingest_s']:.2f} s, ask {i['cli_ask_s']:.2f} s)",
+         target("≤ 0.5 s", "≤ 0.5 s")),
     ]  # fmt: skip
 
 

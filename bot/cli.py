@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .settings import Settings
+from .wiring import open_engine
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_ERROR = 0, 1, 2
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--questions", type=int, default=1000)
     bench.add_argument("--baseline-questions", type=int, help="questions timed with rank-bm25 (default: all, capped at large N)")
     bench.add_argument("--seed", type=int, default=13)
+    bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
     bench.add_argument("--json", action="store_true")
     return parser
 
@@ -95,19 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-
-
-def open_engine(settings: Settings, progress: bool = True):  # type: ignore[no-untyped-def]
-    from retrieval import Engine, SearchParams
-
-    return Engine.open(
-        settings.corpus_dir,
-        settings.data_dir,
-        params=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
-        workers=settings.workers,
-        max_question_chars=settings.max_question_chars,
-        progress=progress and sys.stderr.isatty(),
-    )
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,7 +155,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"added {article}")
     for article in report.unchanged:
         print(f"already in the corpus: {article}")
-    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {len(engine.sources())} article(s)")
+    if report.skipped:
+        print(f"{len(report.skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr)
+    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {len(engine.store.article_hashes())} article(s)")
     return EXIT_OK
 
 
@@ -185,11 +176,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    import shutil
-
-    shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
-    engine = open_engine(settings)
-    print(f"indexed {len(engine.sources())} article(s), {engine.index.n_passages} passage(s)")
+    engine = open_engine(settings, sync=False)
+    report = engine.rebuild()
+    print(f"indexed {report.articles} article(s), {engine.store.n_passages} passage(s)")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 
+from .progress import progress_bar
 from .settings import Settings
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -20,15 +21,15 @@ BASELINE_LABELS = {
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from measure.evaluate import evaluate, load_squad, sample_questions
     from retrieval import Analyzer, SearchParams
-    from retrieval.evaluate import evaluate, load_squad, sample_questions
 
     if args.limit is not None and args.limit < 1:
         print("quoteqa: --limit must be at least 1", file=sys.stderr)
         return EXIT_ERROR
     datasets = [load_squad(path) for path in args.files]  # every file is checked before any work
     quiet = bool(args.json)
-    progress = None if quiet else _tqdm_progress
+    progress = None if quiet else _bar
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
     analyzer = Analyzer(workers=settings.workers)
@@ -46,17 +47,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _tqdm_progress(label: str, total: int) -> Callable[[int], None]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=label, unit="q" if label == "questions" else "passage", leave=False, file=sys.stderr)
-
-    def tick(n: int) -> None:
-        bar.update(n)
-        if bar.n >= total:
-            bar.close()
-
-    return tick
+def _bar(label: str, total: int) -> Callable[[int], None]:
+    """evaluate() counts questions and indexed passages; the bar closes itself at the total."""
+    return progress_bar(label, total, unit="q" if label == "questions" else "passage")
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]

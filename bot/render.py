@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from retrieval.analyze import HANGUL
+from retrieval.engine import SyncReport
 from retrieval.models import Answer, ArticleInfo, Quote, Source
 
 UiLang = Literal["ko", "en"]
@@ -57,7 +58,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "apology": "Sorry, something went wrong on my side. Please try again in a moment.",
         "refusal": "Sorry, this bot is not available in this chat.",
         "admins_only": "This command is for the bot's administrators.",
-        "reloaded": "Reloaded the corpus: {articles} articles.",
+        "reloaded": "Reloaded the corpus: {articles} articles ({added} added, {replaced} updated, {removed} removed).",
+        "reload_skipped": "Skipped {file}: {why}",
+        "reload_busy": "Another writer (an ingest or a reindex) is updating the index; the last good version keeps answering. Try /reload again when it is done.",
         "stats": (
             "<b>Since start</b>\nQuestions served: {served}\n"
             "Abstentions: {abstained} ({rate})\nMedian latency: {median}"
@@ -101,7 +104,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "apology": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
         "refusal": "죄송합니다. 이 대화에서는 이 봇을 사용할 수 없습니다.",
         "admins_only": "관리자만 사용할 수 있는 명령입니다.",
-        "reloaded": "기사를 다시 읽었습니다: {articles}개.",
+        "reloaded": "기사를 다시 읽었습니다: {articles}개 (추가 {added}, 갱신 {replaced}, 삭제 {removed}).",
+        "reload_skipped": "{file} 파일을 건너뛰었습니다: {why}",
+        "reload_busy": "다른 작업(기사 추가나 재색인)이 색인을 갱신하는 중입니다. 마지막으로 완성된 색인이 계속 답합니다. 끝난 뒤 /reload 를 다시 보내 주세요.",
         "stats": (
             "<b>시작 이후</b>\n답한 질문: {served}\n"
             "답하지 못한 질문: {abstained} ({rate})\n응답 시간 중앙값: {median}"
@@ -362,6 +367,26 @@ def answer_messages(answer: Answer, lang: UiLang, quotes: Sequence[Quote] | None
 def message_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Plain (user or engine) text as escaped HTML messages."""
     return [esc(c) for c in chunk_text(text, esc, limit)] or [esc(text[:limit])]
+
+
+def reload_messages(report: SyncReport, lang: UiLang) -> list[str]:
+    """What a /reload did, and every corpus file it skipped with the reason (escaped)."""
+    if report.busy:
+        return [t(lang, "reload_busy")]
+    lines = [t(lang, "reloaded", articles=report.articles, added=len(report.added), replaced=len(report.replaced), removed=len(report.removed))]
+    lines += [t(lang, "reload_skipped", file=esc(name[:200]), why=esc(why[:1000])) for name, why in report.skipped]
+    return chunk_lines(lines)
+
+
+def chunk_lines(lines: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Already-escaped lines (each shorter than a message) packed into as few messages as fit."""
+    out: list[str] = []
+    for line in lines:
+        if out and utf16_len(out[-1]) + 1 + utf16_len(line) <= limit:
+            out[-1] += "\n" + line
+        else:
+            out.append(line)
+    return out
 
 
 def paragraph_messages(text: str, source: Source, lang: UiLang) -> list[str]:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_quotes: int = Field(default=3, ge=1, le=10)
     max_question_chars: int = Field(default=2000, ge=10)
     workers: int = Field(default=0, ge=0, description="0 = all cores")
+    write_lock_seconds: float = Field(default=600.0, ge=0, description="how long a writer waits for another one")
     log_level: str = "WARNING"
 
     # Telegram

@@ -58,8 +58,8 @@ from telegram.request import HTTPXRequest
 
 from bot import render
 from bot.render import UiLang
-from bot.cli import open_engine
 from bot.settings import Settings
+from bot.wiring import open_engine
 from retrieval import Answer, Engine, QuoteQAError
 from retrieval.analyze import HANGUL
 
@@ -522,9 +522,8 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not state.is_admin(update):
         await _send(update.effective_message, [render.t(_user_lang(update), "admins_only")])
         return
-    await state.run(state.engine.reload)
-    articles = await state.run(state.engine.sources)
-    await _send(update.effective_message, [render.t(_user_lang(update), "reloaded", articles=len(articles))])
+    report = await state.run(state.engine.reload, False)  # never queue behind another writer
+    await _send(update.effective_message, render.reload_messages(report, _user_lang(update)))
 
 
 async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -739,7 +738,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     redact_secrets(token, webhook.secret if webhook else "")
     try:
-        engine = open_engine(settings)
+        engine = open_engine(settings, serving=True)
     except QuoteQAError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
         return 1

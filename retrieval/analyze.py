@@ -137,7 +137,7 @@ class Analyzer:
         # multi-word nouns into words anyway.
         self._kiwi = Kiwi(num_workers=self.workers, load_multi_dict=False)
         self._kiwi.tokenize("모델을 불러옵니다.")  # Kiwi loads its model lazily; pay for it here, not in a question
-        self._stemmer = Stemmer.Stemmer("english")
+        self._stemmers = threading.local()  # a PyStemmer object must not be shared by threads
         self._lock = threading.Lock()  # one Kiwi must not be entered from two threads at once
 
     # --- English ---------------------------------------------------------------------------
@@ -149,7 +149,10 @@ class Analyzer:
         if w in STOP_WORDS or len(w) == 1:
             return None
         w = IRREGULAR.get(w, w)
-        return self._stemmer.stemWord(w)
+        stemmer = getattr(self._stemmers, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._stemmers.stemmer = Stemmer.Stemmer("english")
+        return stemmer.stemWord(w)
 
     def english_terms(self, text: str) -> list[str]:
         out = []
@@ -225,9 +228,16 @@ class Analyzer:
         return out
 
     # --- Passages --------------------------------------------------------------------------
-    def analyze_passages(self, texts: Iterable[str]) -> Iterator[list[Sentence]]:
-        """Sentences with terms for many passages; Kiwi spreads Korean lines over all workers."""
+    def analyze_passages(self, texts: Iterable[str], chunk: int = 64) -> Iterator[list[Sentence]]:
+        """Sentences with terms for many passages; Kiwi spreads Korean lines over all workers.
+
+        Kiwi is held for `chunk` passages at a time, so a question that shares this analyser
+        waits for one chunk at most, never for a whole ingest."""
         texts = list(texts)
+        for lo in range(0, len(texts), chunk):
+            yield from self._analyze_chunk(texts[lo : lo + chunk])
+
+    def _analyze_chunk(self, texts: list[str]) -> Iterator[list[Sentence]]:
         lines_of: list[list[tuple[int, str, bool]]] = []
         korean_lines: list[str] = []
         for text in texts:
@@ -241,22 +251,18 @@ class Analyzer:
                         korean_lines.append(line)
                 pos += len(line) + 1
             lines_of.append(lines)
-        with self._lock:
-            parsed = iter(
-                self._kiwi.split_into_sents(iter(korean_lines), return_tokens=True)
-                if korean_lines
-                else ()
-            )
-            for lines in lines_of:
-                sentences: list[Sentence] = []
-                for pos, line, is_ko in lines:
-                    if is_ko:
-                        sentences.extend(self._korean_sentences(line, pos, next(parsed)))
-                    else:
-                        for s, e in split_english(line):
-                            terms = tuple(self.english_terms(line[s:e]))
-                            sentences.append(Sentence(pos + s, pos + e, terms))
-                yield sentences
+        with self._lock:  # only Kiwi itself needs it; turning tokens into terms happens outside
+            parsed = iter(list(self._kiwi.split_into_sents(iter(korean_lines), return_tokens=True)) if korean_lines else ())
+        for lines in lines_of:
+            sentences: list[Sentence] = []
+            for pos, line, is_ko in lines:
+                if is_ko:
+                    sentences.extend(self._korean_sentences(line, pos, next(parsed)))
+                else:
+                    for s, e in split_english(line):
+                        terms = tuple(self.english_terms(line[s:e]))
+                        sentences.append(Sentence(pos + s, pos + e, terms))
+            yield sentences
 
     def _korean_sentences(self, line: str, pos: int, kiwi_sents: Sequence[object]) -> list[Sentence]:
         out: list[Sentence] = []

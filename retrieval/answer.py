@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +21,8 @@ import numpy.typing as npt
 
 from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, normalize_space
 from .errors import QuestionError
-from .index import Index
 from .models import Answer, Language, Quote, Source
+from .store import PassageView, Store
 
 # --- question types --------------------------------------------------------------------------
 KINDS: dict[str, re.Pattern[str]] = {
@@ -96,19 +95,6 @@ class AnswerParams:
     window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
 
 
-def edits1(word: str) -> Iterator[str]:
-    """Every lower-case Latin string one deletion, swap of neighbours, change or insertion away."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    for i in range(len(word) + 1):
-        left, right = word[:i], word[i:]
-        if right:
-            yield left + right[1:]
-            if len(right) > 1:
-                yield left + right[1] + right[0] + right[2:]
-            yield from (left + c + right[1:] for c in letters if c != right[0])
-        yield from (left + c + right for c in letters)
-
-
 def question_kind(question: str) -> str:
     for kind, pattern in KINDS.items():
         if pattern.search(question):
@@ -145,16 +131,29 @@ def clean_question(question: object, max_chars: int) -> str:
 
 
 class Answerer:
-    """Holds what answering needs from one index; cheap to rebuild when the index changes."""
+    """Answers questions from one store snapshot, read only through the `Store` interface.
 
-    def __init__(self, index: Index, analyzer: Analyzer, params: AnswerParams | None = None) -> None:
-        self.index = index
+    Cheap to make: the engine makes one per question, on the snapshot that is live when the
+    question arrives, so a write that lands meanwhile cannot change the passages under it."""
+
+    def __init__(
+        self, store: Store, analyzer: Analyzer, params: AnswerParams | None = None,
+        title_terms: dict[str, frozenset[str]] | None = None,
+    ) -> None:  # fmt: skip
+        self.store = store.snapshot()
         self.analyzer = analyzer
         self.params = params or AnswerParams()
-        self.idf = index.idf()
-        n = max(index.n_passages, 1)
+        n = max(self.store.n_passages, 1)
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
-        self._title_terms: dict[str, frozenset[str]] = {}
+        self._title_terms = title_terms if title_terms is not None else {}
+        self._views: dict[int, PassageView] = {}
+
+    def view(self, uid: int) -> PassageView:
+        """A passage, read from the store once per question."""
+        v = self._views.get(uid)
+        if v is None:
+            v = self._views[uid] = self.store.passage(uid)
+        return v
 
     def answer(self, question: str, max_quotes: int = 3) -> Answer:
         lang = question_language(question)
@@ -197,14 +196,13 @@ class Answerer:
         """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
         words = [self._known_form(w) for w in words]
         content = [w for w in words if w.term not in FRAME_TERMS] or words
-        ids = self.index.term_ids
-        weights = {w.term: (float(self.idf[ids[w.term]]) if w.term in ids else self.oov_idf) for w in content}
-        known = sorted((ids[t], w) for t, w in weights.items() if t in ids)
+        uniq = list(dict.fromkeys(w.term for w in content))
+        df = [self.store.df(t) for t in uniq]
+        idf = self.store.idf(uniq).tolist()
+        weights = {t: (w if d else self.oov_idf) for t, d, w in zip(uniq, df, idf)}
+        known = [t for t, d in zip(uniq, df) if d]
         total = sum(weights.values()) or 1.0
-        return _Query(
-            [w.term for w in words], weights, np.array([t for t, _ in known], np.int64),
-            np.array([w for _, w in known], np.float64) / total,
-        )  # fmt: skip
+        return _Query([w.term for w in words], weights, known, np.array([weights[t] for t in known], np.float64) / total)
 
     def _known_form(self, word: Term) -> Term:
         """An English word the index lacks, searched as an index term it most likely means.
@@ -215,15 +213,14 @@ class Answerer:
         Then, for a word of eight letters or more, the commonest index term one typo away
         ("ctenophhores", "Maastrich"): long words have few real neighbours at one edit, while
         shorter ones do ("pertain" is one letter from "certain")."""
-        term, ids = word.term, self.index.term_ids
-        if term in ids or len(term) < 7 or not term.isascii() or not term.isalpha():
+        term, store = word.term, self.store
+        if len(term) < 7 or not term.isascii() or not term.isalpha() or store.df(term):
             return word
         for cut in (1, 2):
-            if len(term) - cut >= 6 and term[:-cut] in ids:
+            if len(term) - cut >= 6 and store.df(term[:-cut]):
                 return Term(term[:-cut], word.surface, word.tag)
         if len(term) >= 8:
-            ptr = self.index.arrays["post_ptr"]  # a term's document frequency is the length of its postings
-            near = [(int(ptr[ids[e] + 1] - ptr[ids[e]]), e) for e in set(edits1(term)) if e in ids]
+            near = [(df, e) for e, df in store.near_terms(term).items()]
             if near:
                 return Term(max(near)[1], word.surface, word.tag)
         return word
@@ -235,19 +232,19 @@ class Answerer:
         question's neighbouring words stand side by side in the passage too."""
         p = self.params
         depth = max(k, p.rerank_depth)
-        hits = self.index.search(query.terms, k=depth)
+        hits = self.store.search(query.terms, k=depth)
         if not hits:
             return [], {}
         coverage = self._coverage([h for h, _ in hits], query)
         if any(w > 0 for w in (p.rerank_sentence, p.rerank_passage, p.rerank_title, p.rerank_phrase, p.rerank_window)):
             top = hits[0][1]
             total = sum(query.weights.values()) or 1.0
-            pairs = self._pairs(query.terms) if p.rerank_phrase > 0 else set()
             rescored = []
             for h, score in hits:
                 c = coverage[h]
                 title = self._title_of(h) if p.rerank_title > 0 else frozenset()
                 in_title = sum(w for t, w in query.weights.items() if t in title) / total
+                pairs = self._pairs(self.view(h), query.terms) if p.rerank_phrase > 0 else set()
                 phrases = len(pairs & _adjacent(c.tokens)) / len(pairs) if pairs else 0.0
                 window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
                 rescored.append((
@@ -258,17 +255,17 @@ class Answerer:
             hits = rescored
         return hits[:k], coverage
 
-    def _pairs(self, terms: list[str]) -> set[tuple[int, int]]:
-        """Neighbouring question words as term-id pairs: "national anthem" in a passage is more
-        than "national" and "anthem" somewhere in it."""
-        ids = self.index.term_ids
-        seq = [ids.get(t, -1) for t in terms]
+    @staticmethod
+    def _pairs(view: PassageView, terms: list[str]) -> set[tuple[int, int]]:
+        """Neighbouring question words as term-id pairs (in the passage's id space): "national
+        anthem" in a passage is more than "national" and "anthem" somewhere in it."""
+        seq = view.ids(terms).tolist()
         return {(x, y) for x, y in zip(seq, seq[1:]) if x >= 0 and y >= 0 and x != y}
 
     def _title_of(self, passage: int) -> frozenset[str]:
         """Terms of the passage's article title, analysed once per title: titles are not in the
         index, and a question that names an article's subject should favour that article."""
-        title = self.index.passage_article(passage).title
+        title = self.view(passage).article.title
         terms = self._title_terms.get(title)
         if terms is None:
             terms = self._title_terms[title] = frozenset(self.analyzer.terms(title))
@@ -276,23 +273,25 @@ class Answerer:
 
     def _coverage(self, passages: list[int], query: _Query) -> dict[int, _Coverage]:
         """Per passage, which question terms each sentence holds and their share of idf mass."""
-        a = self.index.arrays
-        sent_ptr, tok_ptr, tokens = a["sent_ptr"], a["sent_tok_ptr"], a["tokens"]
-        qids, qw = query.ids, query.weights_arr
-        nq = len(qids)
+        qw = query.weights_arr
+        nq = len(query.known)
         out: dict[int, _Coverage] = {}
         for p in passages:
-            r0, r1 = int(sent_ptr[p]), int(sent_ptr[p + 1])
-            if nq == 0 or r1 == r0:
-                out[p] = _Coverage(np.zeros((r1 - r0, nq), bool), np.zeros(r1 - r0), 0.0, 0.0, np.zeros(0, np.int64))
+            view = self.view(p)
+            ns = view.n_sentences
+            qids = view.ids(query.known)  # the question's known terms in this passage's id space
+            valid = np.flatnonzero(qids >= 0)
+            if nq == 0 or ns == 0 or len(valid) == 0:
+                out[p] = _Coverage(np.zeros((ns, nq), bool), np.zeros(ns), 0.0, 0.0, np.asarray(view.tokens))
                 continue
-            ptr = np.asarray(tok_ptr[r0 : r1 + 1], np.int64)
-            toks = np.asarray(tokens[int(ptr[0]) : int(ptr[-1])])
-            where = np.searchsorted(qids, toks)
-            np.minimum(where, nq - 1, out=where)
-            pos = np.flatnonzero(qids[where] == toks)
-            present = np.zeros((r1 - r0, nq), bool)
-            present[np.searchsorted(ptr, pos + ptr[0], side="right") - 1, where[pos]] = True
+            ptr, toks = view.tok_ptr, view.tokens
+            order = valid[np.argsort(qids[valid])]
+            sq = qids[order]
+            where = np.searchsorted(sq, toks)
+            np.minimum(where, len(sq) - 1, out=where)
+            pos = np.flatnonzero(sq[where] == toks)
+            present = np.zeros((ns, nq), bool)
+            present[np.searchsorted(ptr, pos, side="right") - 1, order[where[pos]]] = True
             cov = present @ qw
             out[p] = _Coverage(present, cov, float(cov.max()), float(present.any(axis=0) @ qw), toks)
         return out
@@ -313,14 +312,14 @@ class Answerer:
             cov_by_sent = pc.sentences
             if pc.best <= 0:
                 continue
-            text = self.index.passage_text(p)
-            rows = self.index.sentence_rows(p)
+            view = self.view(p)
+            text = view.text
             present = pc.present
-            local = qw * np.log1p(len(rows) / np.maximum(present.sum(axis=0), 1))
+            local = qw * np.log1p(view.n_sentences / np.maximum(present.sum(axis=0), 1))
             local_cov = present @ (local / (local.sum() or 1.0))
             count_cov = present.mean(axis=1)
             for i in np.flatnonzero(cov_by_sent > 0).tolist():
-                s, e = self.index.sentence_span(rows.start + i)
+                s, e = view.sentence(i)
                 sentence = text[s:e]
                 score = (
                     prm.passage_weight * (pscore / top) + prm.local_weight * float(local_cov[i])
@@ -331,8 +330,7 @@ class Answerer:
                 out.append(_Cand(p, i, s, e, score, detect_language(sentence)))
         if not out:  # the passages matched only through frame words: keep their best sentences
             for p, pscore in hits[:1]:
-                rows = self.index.sentence_rows(p)
-                s, e = self.index.sentence_span(rows.start)
+                s, e = self.view(p).sentence(0)
                 out.append(_Cand(p, 0, s, e, pscore / top, "en"))
         return out
 
@@ -403,11 +401,12 @@ class Answerer:
         chance = np.exp(prm.window_temperature * (scores - scores.max()))
         chance /= chance.sum()
         mine = {c.sent: (float(pr), c) for c, pr in zip(pool, chance) if c.passage == head.passage}
-        rows = self.index.sentence_rows(head.passage)
-        spans = {i: self.index.sentence_span(rows.start + i) for i in range(max(head.sent - 2, 0), min(head.sent + 3, len(rows)))}
+        view = self.view(head.passage)
+        n = view.n_sentences
+        spans = {i: view.sentence(i) for i in range(max(head.sent - 2, 0), min(head.sent + 3, n))}
         best = (float("-inf"), head.sent, head.sent)
         for lo in range(max(head.sent - 2, 0), head.sent + 1):
-            for hi in range(head.sent, min(lo + 3, len(rows))):
+            for hi in range(head.sent, min(lo + 3, n)):
                 mass = sum(mine[i][0] for i in range(lo, hi + 1) if i in mine)
                 value = mass - cost * (spans[hi][1] - spans[lo][0])
                 if value > best[0]:
@@ -425,12 +424,12 @@ class Answerer:
         if limit <= 0 or last.end - first.start >= limit:
             return group
         p = first.passage
-        rows = self.index.sentence_rows(p)
+        view = self.view(p)
         cov = coverage[p].sentences
         options = []
         for i in (first.sent - 1, last.sent + 1):
-            if 0 <= i < len(rows) and (p, i) not in used:
-                s, e = self.index.sentence_span(rows.start + i)
+            if 0 <= i < view.n_sentences and (p, i) not in used:
+                s, e = view.sentence(i)
                 if max(e, last.end) - min(s, first.start) <= limit and cov[i] >= self.params.context_min:
                     options.append((float(cov[i]), i, s, e))
         if not options:
@@ -442,10 +441,9 @@ class Answerer:
     def _quote(self, group: list[_Cand], terms: set[str]) -> Quote:
         group = sorted(group, key=lambda c: c.sent)
         p = group[0].passage
-        text = normalize_space(self.index.passage_text(p)[group[0].start : group[-1].end])
-        art = self.index.passage_article(p)
-        para = int(self.index.arrays["passage_paragraph"][p])
-        source = Source(art.id, art.title, para, self.index.passage_language(p), art.source, art.url, art.date)
+        view = self.view(p)
+        text = normalize_space(view.text[group[0].start : group[-1].end])
+        source = source_of(view)
         spans = self._highlights(text, terms)
         return Quote(text, source, max(c.score for c in group), p, tuple(c.sent for c in group), spans)
 
@@ -472,11 +470,16 @@ class Answerer:
         return Answer(question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind, terms=_surfaces(words))
 
 
+def source_of(view: PassageView) -> Source:
+    art = view.article
+    return Source(art.id, art.title, view.paragraph, view.language, art.source, art.url, art.date)
+
+
 @dataclass(frozen=True, slots=True)
 class _Query:
     terms: list[str]  # every analysed word, for BM25
     weights: dict[str, float]  # content term -> idf (unknown terms get the idf of a one-off term)
-    ids: npt.NDArray[np.int64]  # sorted ids of the content terms the index knows
+    known: list[str]  # the content terms the store knows
     weights_arr: npt.NDArray[np.float64]  # their idf as a share of all content idf
 
 

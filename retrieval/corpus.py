@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .fsutil import atomic_write
 from .models import Article
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -73,7 +72,7 @@ def parse_text_file(path: Path) -> Article:
                 raise CorpusError(f"{path}:{n}: front matter lines look like `title: ...`; got {line.strip()[:60]!r}")
             meta[key.strip().lower()] = value.strip().strip("\"'")
         body = raw.lstrip("\ufeff")[m.end() :]
-    sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
+    sidecar = sidecar_of(path)
     if sidecar.exists():
         try:
             side = json.loads(_read_text(sidecar))
@@ -145,27 +144,31 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )  # fmt: skip
 
 
-def file_digests(corpus_dir: Path) -> dict[str, str]:
-    """SHA-1 of every corpus file (and of its metadata sidecar, after a '+'), by file name."""
-    out: dict[str, str] = {}
-    for path in corpus_files(corpus_dir):
-        digest = hashlib.sha1(path.read_bytes()).hexdigest()
-        sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
-        if sidecar.exists():
-            digest += "+" + hashlib.sha1(sidecar.read_bytes()).hexdigest()
-        out[path.name] = digest
-    return out
+def sidecar_of(path: Path) -> Path:
+    return path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
 
 
-def fingerprint_of(digests: dict[str, str]) -> str:
-    """The folder fingerprint: it changes whenever any corpus file's bytes change, so a stale
-    index is never served."""
-    h = hashlib.sha256()
-    for name, digest in digests.items():
-        h.update(name.encode())
-        for part in digest.split("+"):
-            h.update(bytes.fromhex(part))
-    return h.hexdigest()
+def file_stamp(path: Path) -> list[int]:
+    """Size and modification time of a corpus file and of its metadata sidecar: when they are
+    unchanged the file is not read again (as git trusts its index), so opening a large corpus
+    costs a `stat` per file, not a hash of every byte."""
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, -1, -1]
+    try:
+        side = sidecar_of(path).stat()
+        stamp[2:] = [side.st_size, side.st_mtime_ns]
+    except OSError:
+        pass
+    return stamp
+
+
+def file_digest(path: Path) -> str:
+    """SHA-1 of a corpus file (and of its metadata sidecar, after a '+')."""
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    sidecar = sidecar_of(path)
+    if sidecar.exists():
+        digest += "+" + hashlib.sha1(sidecar.read_bytes()).hexdigest()
+    return digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,38 +183,6 @@ class ArticleKey:
 
 def article_key(article: Article) -> ArticleKey:
     return ArticleKey(article.id, article_hash(article), text_hash(article), article.file)
-
-
-def scan_corpus(
-    corpus_dir: Path, digests: dict[str, str], known: dict[str, tuple[str, list[ArticleKey]]]
-) -> tuple[list[ArticleKey], dict[str, Article], dict[str, tuple[str, list[ArticleKey]]]]:
-    """`load_corpus`, reading only files whose digest is not in `known` (file -> (digest, keys)).
-
-    Returns the corpus's articles in `load_corpus` order as keys, the parsed `Article` of every
-    key that comes from a re-read file (by hash), and the new `known` table for every file.
-    The same duplicate rules apply: one id with two different texts is an error naming both files.
-    """
-    seen: dict[str, ArticleKey] = {}
-    parsed: dict[str, Article] = {}
-    table: dict[str, tuple[str, list[ArticleKey]]] = {}
-    for name, digest in digests.items():
-        cached = known.get(name)
-        if cached is not None and cached[0] == digest:
-            keys = cached[1]
-        else:
-            keys = []
-            for art in parse_file(corpus_dir / name):
-                if art.paragraphs:
-                    key = article_key(art)
-                    keys.append(key)
-                    parsed.setdefault(key.hash, art)
-        table[name] = (digest, keys)
-        for key in keys:
-            prior = seen.get(key.id)
-            if prior is not None and prior.hash != key.hash:
-                raise CorpusError(f"article id {key.id!r} is in both {prior.file} and {key.file} with different text; rename one")
-            seen.setdefault(key.id, key)
-    return list(seen.values()), parsed, table
 
 
 def load_corpus(corpus_dir: Path) -> list[Article]:
@@ -233,6 +204,7 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already in the corpus, byte for byte
     written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # corpus files the index sync skipped, and why
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -287,16 +259,16 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, known: Sequence[ArticleKey] 
             plans.append((path, target, fresh))
     for path, target, fresh in plans:
         if path.suffix.lower() in TEXT_SUFFIXES:
-            _atomic_write(target, path.read_bytes())
-            sidecar = path.with_name(path.name[: -len(path.suffix)] + META_SUFFIX)
-            if sidecar.exists():
-                _atomic_write(corpus_dir / sidecar.name, sidecar.read_bytes())
+            sidecar = sidecar_of(path)
+            if sidecar.exists():  # the sidecar first: the article must never be read without it
+                atomic_write(corpus_dir / sidecar.name, sidecar.read_bytes())
+            atomic_write(target, path.read_bytes())
         else:
             old = target.read_bytes() if target.exists() else b""
             if old and not old.endswith(b"\n"):
                 old += b"\n"
             lines = "".join(json.dumps(_jsonl_row(a), ensure_ascii=False) + "\n" for a in fresh)
-            _atomic_write(target, old + lines.encode("utf-8"))
+            atomic_write(target, old + lines.encode("utf-8"))
         report.added.extend(a.id for a in fresh)
         report.written.append(target)
     return report
@@ -306,16 +278,3 @@ def _jsonl_row(a: Article) -> dict[str, str]:
     row = {"id": a.id, "title": a.title, "text": a.text}
     row.update({k: getattr(a, k) for k in ("source", "url", "date") if getattr(a, k)})
     return row
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

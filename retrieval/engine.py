@@ -1,49 +1,62 @@
-"""The one object front ends hold: corpus + analyser + persisted index, answering questions.
+"""The one object front ends hold: corpus folder + analyser + store, answering questions.
 
-Opening never serves a stale index: the corpus folder's content fingerprint is stored in the
-index, and on a mismatch only the articles that changed are removed or analysed again.
+The corpus folder is the source of truth and the store follows it. What the store last saw of
+each file (size, modification time, SHA-1) lives in its commit; a file whose size and time did
+not change is not read again, and the articles of a file whose content did not change are known
+from a small manifest kept by content digest (`manifests/`), so a sync reads and analyses only
+what changed. A broken file never stops serving: it is skipped with a warning that names it and
+says how to fix it, and what it held before stays.
+
+Writers (ingest, reindex, reload) hold the store's lock on the data folder; a question never
+takes it and is answered from the commit that was live when it arrived.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import re
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .analyze import Analyzer
 from .answer import AnswerParams, Answerer, clean_question
 from .bm25 import SearchParams
-from .corpus import ArticleKey, IngestReport, article_hash, file_digests, fingerprint_of, ingest, scan_corpus
-from .errors import EmptyCorpusError, IndexFormatError, QuoteQAError
-from .index import ArticleMeta, Index, PassageInput
+from .corpus import (
+    ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file,
+)  # fmt: skip
+from .errors import CorpusError, EmptyCorpusError, QuoteQAError
+from .fsutil import atomic_write, mkdir
 from .models import Answer, Article, ArticleInfo, Source
+from .segstore import SegmentStore
+from .store import Change, Store
 
 log = logging.getLogger(__name__)
 
-
-def _known_files(stored: object) -> dict[str, tuple[str, list[ArticleKey]]]:
-    """The per-file article table saved with the index (empty if absent or malformed)."""
-    if not isinstance(stored, dict):
-        return {}
-    try:
-        return {
-            name: (digest, [ArticleKey(i, h, t, name) for i, h, t in keys])
-            for name, (digest, keys) in stored.items()
-        }  # fmt: skip
-    except (TypeError, ValueError):
-        return {}
+ProgressFactory = Callable[[str, int], Callable[[int], None]]  # (label, total) -> update(n); n < 0 closes
+LIVE_BATCH = 1_000  # a serving engine analyses a batch this large with a Kiwi of its own
 
 
-def article_rows(articles: Sequence[Article]) -> tuple[list[ArticleMeta], list[PassageInput]]:
-    metas: list[ArticleMeta] = []
-    passages: list[PassageInput] = []
-    for i, art in enumerate(articles):
-        metas.append(ArticleMeta(art.id, art.title, art.source, art.url, art.date, art.file, article_hash(art)))
-        passages.extend(PassageInput(i, n, text) for n, text in enumerate(art.paragraphs, start=1))
-    return metas, passages
+@dataclass
+class SyncReport:
+    """What a sync of the store with the corpus folder did."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why and how to fix it)
+    articles: int = 0
+    busy: bool = False  # another writer held the store, so nothing was synced
+
+    def warnings(self) -> list[str]:
+        return [f"skipped {name}: {why}" for name, why in self.skipped]
 
 
 class Engine:
@@ -52,31 +65,22 @@ class Engine:
         corpus_dir: Path,
         data_dir: Path,
         analyzer: Analyzer,
-        index: Index,
-        params: SearchParams,
+        store: Store,
         answer_params: AnswerParams | None = None,
         max_question_chars: int = 2000,
-        progress: bool = False,
+        progress: ProgressFactory | None = None,
+        serving: bool = False,
     ) -> None:
         self.corpus_dir = corpus_dir
         self.data_dir = data_dir
         self.analyzer = analyzer
-        self.params = params
+        self.store = store
         self.answer_params = answer_params or AnswerParams()
         self.max_question_chars = max_question_chars
         self.progress = progress
-        self._answerer = Answerer(index, analyzer, self.answer_params)
-        self._write_lock = threading.Lock()
-        self._version: str | None = None  # the saved version the serving index was loaded from
-        self._known: dict[str, tuple[str, list[ArticleKey]]] | None = None  # the serving index's file table
-
-    @property
-    def index(self) -> Index:
-        return self._answerer.index
-
-    @property
-    def index_dir(self) -> Path:
-        return self.data_dir / "index"
+        self.serving = serving  # questions arrive while writes run: big batches get their own Kiwi
+        self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
+        self.last_sync = SyncReport()
 
     @classmethod
     def open(
@@ -88,143 +92,284 @@ class Engine:
         max_question_chars: int = 2000,
         analyzer: Analyzer | None = None,
         answer_params: AnswerParams | None = None,
-        progress: bool = False,
+        progress: ProgressFactory | None = None,
+        lock_timeout: float = 600.0,
+        serving: bool = False,
+        sync: bool = True,
     ) -> Engine:
-        params = params or SearchParams()
+        """Open the store and (unless `sync` is off) bring it in line with the corpus folder.
+        When another writer holds the store, the last commit is served as it is (unless there
+        is none yet: then the first build is waited for)."""
         analyzer = analyzer or Analyzer(workers=workers)
-        engine = cls(corpus_dir, data_dir, analyzer, Index.empty(params), params, answer_params, max_question_chars, progress)
-        engine.reload()
+        store = SegmentStore(data_dir / "index", analyzer, params or SearchParams(), lock_dir=data_dir, lock_timeout=lock_timeout)
+        engine = cls(corpus_dir, data_dir, analyzer, store, answer_params, max_question_chars, progress, serving)
+        if sync:
+            engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
         return engine
+
+    @property
+    def params(self) -> SearchParams:
+        return self.store.params
 
     # --- questions -------------------------------------------------------------------------
     def ask(self, question: str, max_quotes: int = 3) -> Answer:
         """Answer one question; raises QuestionError for input that cannot be asked."""
         t0 = time.perf_counter()
         text = clean_question(question, self.max_question_chars)
-        answerer = self._answerer  # one consistent snapshot even if a reload swaps it meanwhile
-        if answerer.index.n_passages == 0:
+        self.store.refresh()  # a commit another process made since (one stat when there is none)
+        snapshot = self.store.snapshot()
+        if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = answerer.answer(text, max_quotes=max_quotes)
+        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles).answer(text, max_quotes=max_quotes)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
+    def answerer(self) -> Answerer:
+        """An answerer on the live snapshot (for evaluation, which also reads its ranking)."""
+        return Answerer(self.store.snapshot(), self.analyzer, self.answer_params, self._titles)
+
     def sources(self) -> list[ArticleInfo]:
-        index = self.index
-        counts: dict[int, int] = {}
-        langs: dict[int, set[str]] = {}
-        for p, a in enumerate(index.arrays["passage_article"].tolist()):
-            counts[a] = counts.get(a, 0) + 1
-            lang = index.passage_language(p)
-            langs.setdefault(a, set()).update(("ko", "en") if lang == "mixed" else (lang,))
+        self.store.refresh()
         return [
-            ArticleInfo(art.id, art.title, art.source, counts.get(i, 0), tuple(sorted(langs.get(i, ()))), art.url, art.date)
-            for i, art in enumerate(index.articles)
+            ArticleInfo(a.meta.id, a.meta.title, a.meta.source, a.passages, tuple(a.languages), a.meta.url, a.meta.date)
+            for a in self.store.snapshot().articles()
         ]
 
-    def passage(self, passage: int) -> tuple[str, Source]:
-        index = self.index
-        if not 0 <= passage < index.n_passages:
-            raise QuoteQAError("that paragraph is no longer in the corpus; ask the question again")
-        art = index.passage_article(passage)
-        para = int(index.arrays["passage_paragraph"][passage])
-        src = Source(art.id, art.title, para, index.passage_language(passage), art.source, art.url, art.date)
-        return index.passage_text(passage), src
+    def passage(self, uid: int) -> tuple[str, Source]:
+        """A whole paragraph by its uid (the Telegram "Paragraph" button)."""
+        from .answer import source_of
+
+        try:
+            view = self.store.snapshot().passage(uid)
+        except KeyError:
+            raise QuoteQAError("that paragraph is no longer in the corpus; ask the question again") from None
+        return view.text, source_of(view)
 
     # --- corpus changes --------------------------------------------------------------------
-    def reload(self) -> dict[str, int]:
-        """Bring the index in line with the corpus folder; returns what changed.
-
-        Only files whose content digest differs from the one stored with the index are read
-        again; what the other files hold is remembered in the index (`extra["files"]`).
-        """
-        with self._write_lock:
-            return self._reload()
-
-    def _reload(self) -> dict[str, int]:
-        digests = file_digests(self.corpus_dir)
-        fp = fingerprint_of(digests)
-        index = self._load_saved()
-        if index is not None and index.extra.get("fingerprint") == fp:
-            if index is not self.index:
-                self._swap(index)
-                self._known = None
-            return {"added": 0, "removed": 0, "articles": len(index.articles)}
-        if index is None:
-            known = {}
-        elif index is self.index and self._known is not None:
-            known = self._known
-        else:
-            known = _known_files(index.extra.get("files"))
-        keys, parsed, table = scan_corpus(self.corpus_dir, digests, known)
-        if index is None:
-            index = Index.empty(self.params)
-        elif index is self.index:
-            index = index.copy()  # the serving index stays untouched until the swap
-        wanted = {k.hash for k in keys}
-        removed = index.remove_articles(lambda a: a.hash in wanted)
-        present = {a.hash for a in index.articles}
-        fresh = [parsed[k.hash] for k in keys if k.hash not in present]
-        if fresh:
-            metas, passages = article_rows(fresh)
-            with _progress_bar(self.progress, len(passages), "indexing") as bar:
-                index.add(metas, passages, self.analyzer, progress=bar)
-        index.extra["fingerprint"] = fp
-        index.extra["files"] = {name: [digest, [[k.id, k.hash, k.text] for k in ks]] for name, (digest, ks) in table.items()}
-        self._version = index.save(self.index_dir)
-        self._swap(index)
-        self._known = table
-        log.info("index updated: %d articles added, %d removed", len(fresh), removed)
-        return {"added": len(fresh), "removed": removed, "articles": len(index.articles)}
-
-    def ingest(self, paths: Sequence[Path]) -> IngestReport:
-        """Add files to the corpus folder, then index only what is new (nothing else is re-read)."""
-        with self._write_lock:
-            self._reload()  # cheap when the folder has not changed; makes `known` current
-            files = self._known if self._known is not None else _known_files(self.index.extra.get("files"))
-            known = [k for _, keys in files.values() for k in keys]
-            report = ingest(paths, self.corpus_dir, known=known)
-            self._reload()
+    def reload(self, blocking: bool = True) -> SyncReport:
+        """Bring the store in line with the corpus folder; returns what changed and what was
+        skipped. With `blocking` off, a busy store is left as it is (`busy` in the report)."""
+        with self.store.writing(blocking) as got:
+            if not got:
+                log.info("another writer holds %s; answering from the last commit", self.data_dir)
+                report = SyncReport(articles=len(self.store.article_hashes()), busy=True)
+            else:
+                report = self._sync()
+        self.last_sync = report
         return report
 
-    def _load_saved(self) -> Index | None:
-        """The saved index; the one in memory when it is the version saved last (no re-read)."""
+    def rebuild(self) -> SyncReport:
+        """Analyse the whole corpus again into a fresh store (`quoteqa reindex`)."""
+        with self.store.writing():
+            return self._sync(fresh=True)
+
+    def ingest(self, paths: Sequence[Path]) -> IngestReport:
+        """Copy files into the corpus folder, then index only what is new, under the writer
+        lock from start to end: two ingests at once run one after the other."""
+        with self.store.writing():
+            self._sync()
+            report = ingest(paths, self.corpus_dir, known=self._known_keys())
+            sync = self._sync()
+        report.skipped = sync.skipped
+        self.last_sync = sync
+        return report
+
+    def _known_keys(self) -> list[ArticleKey]:
+        """Every article the corpus folder holds, from the manifests (no file is parsed unless
+        its manifest is missing)."""
+        keys: list[ArticleKey] = []
+        for name, (_, digest) in sorted(_file_table(self.store.extra().get("files")).items()):
+            found = self._manifest(digest)
+            if found is None:
+                try:
+                    found = [article_key(a) for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+                except (CorpusError, OSError):
+                    continue
+            keys.extend(found)
+        return keys
+
+    def _sync(self, full: bool = False, fresh: bool = False) -> SyncReport:
+        """Make the store hold what the folder holds. `full` compares every article (after a
+        damaged segment was dropped); `fresh` analyses everything again into new segments."""
+        store = self.store
+        full = full or fresh or bool(store.damaged)
+        files = corpus_files(self.corpus_dir)
+        old_table = {} if fresh else _file_table(store.extra().get("files"))
+        table: dict[str, list[Any]] = {}
+        changed: list[Path] = []
+        for path in files:
+            try:
+                stamp = file_stamp(path)
+            except OSError:
+                continue  # removed while we looked
+            prior = old_table.get(path.name)
+            if prior is not None and prior[0] == stamp:
+                table[path.name] = prior
+            else:
+                changed.append(path)
+        gone = [name for name in old_table if name not in {p.name for p in files}]
+        report = SyncReport()
+        parsed: dict[str, list[Article]] = {}
+        for path in changed:
+            prior = old_table.get(path.name)
+            try:
+                stamp, digest = file_stamp(path), file_digest(path)
+                if prior is not None and prior[1] == digest:
+                    table[path.name] = [stamp, digest]  # touched, not changed
+                    continue
+                articles = [a for a in parse_file(path) if a.paragraphs]
+            except (CorpusError, OSError) as exc:
+                report.skipped.append((path.name, _skip_reason(path, exc)))
+                if prior is not None:
+                    table[path.name] = prior  # what the file held before stays until it is fixed
+                continue
+            parsed[path.name] = articles
+            table[path.name] = [stamp, digest]
+        if not parsed and not gone and not full:
+            if table != old_table:
+                store.apply(Change(extra={**store.extra(), "files": table}))
+            report.articles = len(store.article_hashes())
+            self._warn(report)
+            return report
+
+        # What the folder asks for, in file order; the first file to name an id wins.
+        wanted: dict[str, ArticleKey] = {}
+        seen_hash: set[str] = set()
+        for name in sorted(table):
+            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1])
+            if keys is None:  # no manifest (first run after an upgrade, or lost): read the file
+                try:
+                    parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+                except (CorpusError, OSError) as exc:
+                    report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
+                    continue
+                keys = [article_key(a) for a in parsed[name]]
+            for key in keys:
+                prior = wanted.get(key.id)
+                if prior is not None:
+                    if prior.hash != key.hash:
+                        report.skipped.append((name, f"article id {key.id!r} is also in {prior.file} with different text; rename one"))
+                    continue
+                if key.hash in seen_hash:
+                    continue  # the same article under another id: indexed once
+                seen_hash.add(key.hash)
+                wanted[key.id] = key
+        live = store.article_hashes()
+        remove = [aid for aid, h in live.items() if fresh or aid not in wanted or wanted[aid].hash != h]
+        needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
+        for name in {k.file for k in needed} - parsed.keys():
+            parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+        by_file = {name: {a.id: a for a in arts} for name, arts in parsed.items()}
+        adds = [by_file[k.file][k.id] for k in needed]
+        for name, arts in parsed.items():
+            self._write_manifest(table[name][1], [article_key(a) for a in arts])
+        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.extra(), "files": table}))
+        self._collect_manifests(table)
+        report.replaced = [] if fresh else sorted({a.id for a in adds} & set(live))
+        report.added = [a.id for a in adds if fresh or a.id not in live]
+        report.removed = [] if fresh else sorted(set(remove) - {a.id for a in adds})
+        report.articles = len(wanted)
+        self._warn(report)
+        if report.added or report.removed or report.replaced:
+            log.info("index updated: %d added, %d replaced, %d removed", len(report.added), len(report.replaced), len(report.removed))
+        return report
+
+    def _apply(self, change: Change) -> None:
+        """Write one change; analysis shows a progress bar when asked for, and in a serving
+        process a big batch is analysed by a Kiwi of its own so questions never wait for it."""
+        store = self.store
+        passages = sum(len(a.paragraphs) for a in change.add)
+        update = self.progress("indexing", passages) if self.progress and passages else None
+        own = self.serving and passages >= LIVE_BATCH and isinstance(store, SegmentStore)
+        if own:
+            assert isinstance(store, SegmentStore)
+            store.analyzer = _background_analyzer(max(1, self.analyzer.workers - 1))
+        if isinstance(store, SegmentStore):
+            store.progress = update
+        switch = sys.getswitchinterval()
+        if own:  # hand the GIL to a waiting question within 1 ms instead of 5 while the batch runs
+            sys.setswitchinterval(min(switch, 0.001))
         try:
-            version = (self.index_dir / "CURRENT").read_text("utf-8").strip()
-        except OSError:
-            version = None
-        if version is not None and version == self._version and self.index.n_passages:
-            return self.index
+            store.apply(change)
+        finally:
+            sys.setswitchinterval(switch)
+            if isinstance(store, SegmentStore):
+                store.progress = None
+                store.analyzer = self.analyzer
+            if update:
+                update(-1)
+
+    # --- manifests: the article keys of a corpus file, by content digest ------------------------
+    @property
+    def _manifest_dir(self) -> Path:
+        return self.data_dir / "manifests"
+
+    def _manifest(self, digest: str) -> list[ArticleKey] | None:
         try:
-            index = Index.load(self.index_dir, self.params)
-        except IndexFormatError as exc:
-            if (self.index_dir / "CURRENT").exists():
-                log.warning("rebuilding the index in %s: %s", self.index_dir, exc)
+            rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
+            return [ArticleKey(*row) for row in rows]
+        except (OSError, ValueError, TypeError):
             return None
-        self._version = version
-        return index
 
-    def _swap(self, index: Index) -> None:
-        index.set_params(self.params)
-        _ = index.weights  # derive BM25 weights now, not in the first question after a change
-        self._answerer = Answerer(index, self.analyzer, self.answer_params)
+    def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
+        path = self._manifest_dir / f"{digest}.json"
+        if path.exists():
+            return
+        mkdir(self._manifest_dir)
+        atomic_write(path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8"))
+
+    def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
+        keep = {f"{entry[1]}.json" for entry in table.values()}
+        if not self._manifest_dir.is_dir():
+            return
+        for path in self._manifest_dir.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _warn(report: SyncReport) -> None:
+        for line in report.warnings():
+            log.warning("%s", line)
 
 
-class _progress_bar:
-    """A tqdm bar on stderr when asked for, a no-op callable otherwise."""
+def _background_analyzer(workers: int) -> Analyzer:
+    """An analyser with a Kiwi of its own whose worker threads run at a lower CPU priority.
 
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self._bar = None
-        if enabled and total:
-            from tqdm import tqdm
+    Kiwi starts its threads when it is built, and on Linux a thread inherits the niceness of
+    the thread that starts it: so it is built in a short-lived thread that lowered its own.
+    Questions then keep their core while a big batch is analysed beside them."""
+    made: list[Analyzer] = []
 
-            self._bar = tqdm(total=total, desc=label, unit="passage", leave=False)
+    def build() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (OSError, AttributeError):
+            pass  # not Linux, or not allowed: the analyser still works, at normal priority
+        made.append(Analyzer(workers=workers))
 
-    def __enter__(self) -> _progress_bar:
-        return self
+    thread = threading.Thread(target=build, name="quoteqa-kiwi-ingest")
+    thread.start()
+    thread.join()
+    if not made:
+        raise QuoteQAError("could not start a second Kiwi for this ingest")
+    return made[0]
 
-    def __call__(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
+def _file_table(stored: object) -> dict[str, list[Any]]:
+    """The commit's file table, name -> [stamp, digest]; empty when absent or malformed."""
+    if not isinstance(stored, dict):
+        return {}
+    out = {}
+    for name, entry in stored.items():
+        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and isinstance(entry[1], str):
+            out[name] = entry
+    return out
+
+
+def _skip_reason(path: Path, exc: Exception) -> str:
+    """Why a corpus file was skipped (its line, when known), and what to do about it."""
+    reason = str(exc)
+    if reason.startswith(str(path)):
+        reason = reason[len(str(path)) :]
+        line = re.match(r":(\d+): ", reason)
+        reason = f"line {line.group(1)}: {reason[line.end():]}" if line else reason.lstrip(": ")
+    return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"

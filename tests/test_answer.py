@@ -6,7 +6,8 @@ import pytest
 
 from retrieval import Analyzer, Engine, QuestionError
 from retrieval.answer import AnswerParams, Answerer, question_kind
-from retrieval.index import ArticleMeta, Index, PassageInput
+from retrieval.memstore import MemoryStore
+from retrieval.models import Article
 from tests.conftest import normalize
 
 ANSWERABLE = [
@@ -89,7 +90,7 @@ def test_at_most_max_quotes_best_first(engine: Engine) -> None:
 def test_neighbouring_sentences_are_joined(engine: Engine) -> None:
     # A later quote takes in a matching neighbour from its paragraph, in text order.
     windows_off = AnswerParams(window_temperature=0.0)
-    answer = Answerer(engine.index, engine.analyzer, windows_off).answer("Clubhouse downloads blocked in China, U.S. social media platforms")
+    answer = Answerer(engine.store, engine.analyzer, windows_off).answer("Clubhouse downloads blocked in China, U.S. social media platforms")
     joined = [q for q in answer.quotes if len(q.sentences) > 1]
     assert joined, [q.text for q in answer.quotes]
     q = joined[0]
@@ -162,9 +163,10 @@ def test_korean_questions_get_korean_refusals(engine: Engine) -> None:
 
 # --- ranking signals beyond BM25, each shown on a tiny index where BM25 alone gets it wrong ---
 def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **params: Any) -> Answerer:
-    metas = [ArticleMeta(id=f"a{i}", title=title, source="test", file="test.txt") for i, (title, _) in enumerate(articles)]
-    rows = [PassageInput(i, n, text) for i, (_, texts) in enumerate(articles) for n, text in enumerate(texts, start=1)]
-    return Answerer(Index.build(metas, rows, analyzer), analyzer, AnswerParams(**params))
+    """Tiny corpora on the in-memory store: the answer pipeline reads any `Store` alike."""
+    store = MemoryStore(analyzer)
+    store.add([Article(f"a{i}", title, tuple(texts), source="test", file="test.txt") for i, (title, texts) in enumerate(articles)])
+    return Answerer(store, analyzer, AnswerParams(**params))
 
 
 FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spring."])
@@ -230,3 +232,21 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
     assert plain.answer(question).quotes[0].text != "Tesla held around 300 patents."
     chosen = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], **alone).answer(question).quotes[0]
     assert chosen.text == "Tesla held around 300 patents."
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "Who invited Putin to Clubhouse?", "클럽하우스 이용자 수는?", "What is the capital of France?"],
+)
+def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
+    """The seam holds: the shipped corpus in memory answers exactly as the segments on disk."""
+    from retrieval.corpus import load_corpus
+
+    memory = MemoryStore(engine.analyzer)
+    memory.add(load_corpus(engine.corpus_dir))
+    on_disk = Answerer(engine.store, engine.analyzer).answer(question)
+    in_memory = Answerer(memory, engine.analyzer).answer(question)
+    assert on_disk.answered == in_memory.answered and on_disk.kind == in_memory.kind
+    assert [(q.text, q.source, q.sentences, round(q.score, 9)) for q in on_disk.quotes] == [
+        (q.text, q.source, q.sentences, round(q.score, 9)) for q in in_memory.quotes
+    ]

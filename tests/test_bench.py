@@ -14,7 +14,7 @@ import pytest
 
 from bot.bench_cli import markdown_table, rows
 from bot.cli import main
-from retrieval.bench import DEFAULT_SOURCES, read_sources, run_bench, synthesize
+from measure.bench import DEFAULT_SOURCES, read_sources, run_bench, synthesize
 from tests.conftest import SHARED_DATA
 
 SOURCES = [SHARED_DATA / name for name in DEFAULT_SOURCES]
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not all(p.exists() for p in SOURCES), reason="sh
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("bench")
-    result = run_bench(SOURCES, n_passages=2000, n_questions=100, seed=5, workdir=work, workers=2, raw_sample_chars=150_000)
+    result = run_bench(SOURCES, n_passages=2000, n_questions=100, seed=5, workdir=work, workers=2, raw_sample_chars=150_000, live_passages=300)
     return result.to_json()
 
 
@@ -53,12 +53,21 @@ def test_okapi_top10_agrees_with_rank_bm25(small: dict[str, Any]) -> None:
     assert small["queries"]["top10_agreement_okapi"] == 1.0
 
 
-def test_adding_one_article_analyses_only_that_article(small: dict[str, Any]) -> None:
-    runs = small["ingest"]["runs"]
+def test_adding_one_article_analyses_and_writes_only_that_article(small: dict[str, Any]) -> None:
+    i = small["ingest"]
+    runs = i["runs"]
     assert len(runs) == 3
     for run in runs:
-        assert run["passages_analysed"] == run["paragraphs"] and len(run["added"]) == 1
-    assert small["ingest"]["passages_after"] == 2000 + sum(r["paragraphs"] for r in runs)
+        assert run["paragraphs"] == 10 and run["passages_analysed"] == 10 and len(run["added"]) == 1
+        assert run["answerable"] and run["article_bytes"] < run["bytes_written"] < run["article_bytes"] + (1 << 20)
+    assert i["replaced_answerable"] and i["folder_replaced"] == [runs[2]["added"][0]] and i["folder_removed"] == [runs[1]["added"][0]]
+    assert 0 < i["replace_s"] and 0 < i["remove_s"] and i["cli_ingest_s"] > 0 and i["cli_ask_s"] > 0
+
+
+def test_questions_are_answered_while_a_batch_is_ingested(small: dict[str, Any]) -> None:
+    u = small["under_ingest"]
+    assert u["ingest_passages"] == 300 and u["articles_added"] > 0 and u["questions"] > 0
+    assert 0 < u["p50_ms"] <= u["p95_ms"] and u["ratio_p95"] > 0
 
 
 def test_result_is_one_json_object_and_a_table(small: dict[str, Any]) -> None:

@@ -88,12 +88,23 @@ def test_empty_corpus_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> N
     assert r.returncode == 2 and "no articles" in r.stderr and "quoteqa ingest" in r.stderr
 
 
-def test_broken_corpus_file_is_named(env: dict[str, str], tmp_path: Path) -> None:
+def test_broken_corpus_file_is_named_and_skipped(env: dict[str, str], tmp_path: Path) -> None:
+    """A broken file never stops serving: every command still works, and says what to fix."""
     corpus = tmp_path / "c"
     shutil.copytree(CORPUS, corpus)
     (corpus / "feed.jsonl").write_text('{"id": "a", "title": "T", "text": "x"}\n{oops\n', "utf-8")
-    r = quoteqa({**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}, "ask", "Kremlin?")
-    assert r.returncode == 2 and "feed.jsonl:2" in r.stderr
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me.\n".encode("latin-1"))
+    e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}
+    r = quoteqa(e, "ask", "What did the Kremlin say?", "--json")
+    assert r.returncode == 0 and "Peskov" in json.loads(r.stdout)["quotes"][0]["text"]
+    assert "skipped feed.jsonl: line 2: not valid JSON" in r.stderr and "skipped latin1.txt: not UTF-8" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = quoteqa(e, "sources", "--json")
+    assert r.returncode == 0 and [row["id"] for row in json.loads(r.stdout)] == ["clubhouse-putin-musk"]
+    feed = tmp_path / "okapi.jsonl"
+    feed.write_text(json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8")
+    r = quoteqa(e, "ingest", str(feed))
+    assert r.returncode == 0 and "1 added" in r.stdout and "latin1.txt" in r.stderr
 
 
 def test_ingest_command(env: dict[str, str], tmp_path: Path) -> None:

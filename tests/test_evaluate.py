@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Analyzer
-from retrieval.evaluate import (
+from measure.evaluate import (
     SparseBM25,
     answer_metrics,
     evaluate,

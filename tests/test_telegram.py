@@ -611,6 +611,22 @@ async def test_allowed_chat_ids(new_api: Any, tg_engine: Engine, tg_corpus: Path
     assert api.calls_of("answerInlineQuery")[0].params["results"] == []
 
 
+async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, analyzer: Analyzer, tmp_path: Path) -> None:
+    """One undecodable file must not stop the bot: /reload says which file and how to fix it
+    (escaped: the name holds markup), and the last good index keeps answering."""
+    shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
+    engine = Engine.open(tmp_path / "corpus", tmp_path / "data", analyzer=analyzer)
+    (tmp_path / "corpus" / "<b>wire&.txt").write_bytes("Caf\xe9 cr\xe8me.\n".encode("latin-1"))
+    api = await new_api()
+    app = build_application(make_settings(api, tmp_path, admin_user_ids=[ADMIN]), engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        reply = sent_html((await ask_private(api, ADMIN, "/reload"))[0])
+        assert reply.startswith("Reloaded the corpus: 1 articles")
+        assert "Skipped &lt;b&gt;wire&amp;.txt: not UTF-8 text (byte 3); save it as UTF-8" in reply and "<b>wire" not in reply
+        answer = await ask_private(api, ADMIN, EN_Q, count=1)
+        assert "Musk <b>invited</b> <b>Putin</b>" in sent_html(answer[0])
+
+
 # --------------------------------------------------------------------------- webhook
 
 

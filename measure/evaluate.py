@@ -11,8 +11,8 @@ whitespace tokens and Kiwi nouns (NN*); English sets also get lowercase + stop w
 
 from __future__ import annotations
 
-import json
 import random
+import tempfile
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -23,13 +23,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from . import bm25
-from .analyze import WORD, Analyzer, normalize_space
-from .answer import AnswerParams, Answerer, clean_question
-from .bm25 import SearchParams
-from .english import STOP_WORDS
-from .errors import QuoteQAError
-from .index import ArticleMeta, Index, PassageInput
+from retrieval import bm25
+from retrieval.analyze import HANGUL, WORD, Analyzer, normalize_space
+from retrieval.answer import AnswerParams, Answerer, clean_question
+from retrieval.bm25 import SearchParams
+from retrieval.english import STOP_WORDS
+from retrieval.errors import QuoteQAError
+from retrieval.models import Article
+from retrieval.segstore import SegmentStore
+from retrieval.store import ArticleMeta, Store
+
+from .squad import read_squad
+from .stats import percentile
 
 K_VALUES = (1, 5, 20)
 MRR_AT = 10
@@ -37,6 +42,15 @@ DEPTH = max(max(K_VALUES), MRR_AT)
 BASELINE_PARAMS = SearchParams("okapi", 1.5, 0.75)  # rank-bm25 BM25Okapi defaults
 
 Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PassageInput:
+    """One paragraph of the evaluation set: its article's row, its number there, its text."""
+
+    article: int
+    paragraph: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,46 +72,31 @@ class Dataset:
     @property
     def language(self) -> str:
         sample = " ".join(q.question for q in self.questions[:50])
-        from .analyze import HANGUL
-
         return "ko" if HANGUL.search(sample) else "en"
 
 
 def load_squad(path: Path) -> Dataset:
-    """A SQuAD-format file (data → paragraphs → context, qas → question, answers)."""
-    try:
-        raw = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise QuoteQAError(f"{path}: no such file") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise QuoteQAError(f"{path}: not a readable SQuAD JSON file ({exc})") from exc
-    data = raw.get("data") if isinstance(raw, dict) else None
-    if not isinstance(data, list):
-        raise QuoteQAError(f"{path}: expected a SQuAD file with a top-level 'data' list")
+    """A SQuAD-format file as an evaluation set: one passage per distinct context, answerable questions."""
     articles: list[ArticleMeta] = []
     passages: list[PassageInput] = []
     questions: list[QAItem] = []
     seen: dict[str, int] = {}
     duplicates = 0
-    try:
-        for a_no, art in enumerate(data):
-            title = str(art.get("title") or f"article {a_no + 1}").replace("_", " ")
-            articles.append(ArticleMeta(id=f"a{a_no}", title=title, source=path.name, file=path.name))
-            for p_no, para in enumerate(art["paragraphs"], start=1):
-                context = para["context"]
-                gold = seen.get(context)
-                if gold is None:
-                    gold = seen[context] = len(passages)
-                    passages.append(PassageInput(a_no, p_no, context))
-                else:
-                    duplicates += 1
-                for qa in para.get("qas", []):
-                    answers = tuple(dict.fromkeys(normalize_space(x["text"]) for x in qa.get("answers", []) if x["text"].strip()))
-                    if qa.get("is_impossible") or not answers:
-                        continue  # SQuAD 2.0 unanswerables have no gold passage to find
-                    questions.append(QAItem(str(qa.get("id", len(questions))), qa["question"], answers, gold))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise QuoteQAError(f"{path}: not SQuAD format (missing {exc})") from exc
+    for a_no, art in enumerate(read_squad(path)):
+        title = art.title or f"article {a_no + 1}"
+        articles.append(ArticleMeta(id=f"a{a_no}", title=title, source=path.name, file=path.name))
+        for p_no, para in enumerate(art.paragraphs, start=1):
+            gold = seen.get(para.context)
+            if gold is None:
+                gold = seen[para.context] = len(passages)
+                passages.append(PassageInput(a_no, p_no, para.context))
+            else:
+                duplicates += 1
+            for qa in para.qas:
+                answers = tuple(dict.fromkeys(normalize_space(x) for x in qa.answers if x.strip()))
+                if qa.impossible or not answers:
+                    continue  # SQuAD 2.0 unanswerables have no gold passage to find
+                questions.append(QAItem(qa.id if qa.id is not None else str(len(questions)), qa.question, answers, gold))
     if not passages or not questions:
         raise QuoteQAError(f"{path}: no paragraphs with questions in it")
     return Dataset(path.name, articles, passages, questions, duplicates)
@@ -145,21 +144,14 @@ def answer_metrics(
         hits = quote_hits(quotes[:3], gold)
         hit1 += hits[0]
         hit3 += any(hits)
-    lat = sorted(latencies_ms)
     return {
         "hit@1": hit1 / n if n else 0.0,
         "hit@3": hit3 / n if n else 0.0,
         "first_quote_chars": statistics.fmean(first_len) if first_len else 0.0,
         "abstain": abstained / n if n else 0.0,
-        "p50_ms": _percentile(lat, 50),
-        "p95_ms": _percentile(lat, 95),
+        "p50_ms": percentile(latencies_ms, 50, empty=0.0),
+        "p95_ms": percentile(latencies_ms, 95, empty=0.0),
     }
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return float(np.percentile(np.asarray(sorted_values), q))
 
 
 # --- baselines ----------------------------------------------------------------------------------
@@ -266,8 +258,21 @@ class FileReport:
         }
 
 
-def build_index(dataset: Dataset, analyzer: Analyzer, params: SearchParams, progress: Callable[[int], None] | None = None) -> Index:
-    return Index.build(dataset.articles, dataset.passages, analyzer, params=params, progress=progress)
+def build_store(dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None) -> Store:
+    """The evaluation set in a segment store of its own, one write: passage uids are positions
+    in `dataset.passages`, which is what the gold numbers point at."""
+    paragraphs: dict[int, list[str]] = {}
+    for p in dataset.passages:
+        paragraphs.setdefault(p.article, []).append(p.text)
+    articles = [
+        Article(meta.id, meta.title, tuple(paragraphs[i]), source=meta.source, file=meta.file)
+        for i, meta in enumerate(dataset.articles) if i in paragraphs
+    ]  # fmt: skip
+    store = SegmentStore(directory, analyzer, params)
+    store.progress = progress
+    store.add(articles)
+    store.progress = None
+    return store
 
 
 def evaluate(
@@ -278,7 +283,7 @@ def evaluate(
     questions: Sequence[QAItem] | None = None,
     baselines: bool = True,
     progress: Progress | None = None,
-    index: Index | None = None,
+    store: Store | None = None,
     max_quotes: int = 3,
     keep_details: bool = False,
 ) -> FileReport:
@@ -286,12 +291,20 @@ def evaluate(
     params = params or SearchParams()
     questions = list(dataset.questions if questions is None else questions)
     t0 = time.perf_counter()
-    if index is None:
-        index = build_index(dataset, analyzer, params, progress("indexing", len(dataset.passages)) if progress else None)
-    else:
-        index.set_params(params)
-    index_seconds = time.perf_counter() - t0
-    answerer = Answerer(index, analyzer, answer_params)
+    with tempfile.TemporaryDirectory(prefix="quoteqa-eval-") as tmp:
+        if store is None:
+            store = build_store(dataset, analyzer, params, Path(tmp) / "index", progress("indexing", len(dataset.passages)) if progress else None)
+        else:
+            store.set_params(params)
+        return _evaluate(dataset, analyzer, store, params, answer_params, questions, baselines, progress, max_quotes, keep_details, t_start, time.perf_counter() - t0)
+
+
+def _evaluate(
+    dataset: Dataset, analyzer: Analyzer, store: Store, params: SearchParams, answer_params: AnswerParams | None,
+    questions: list[QAItem], baselines: bool, progress: Progress | None, max_quotes: int, keep_details: bool,
+    t_start: float, index_seconds: float,
+) -> FileReport:  # fmt: skip
+    answerer = Answerer(store, analyzer, answer_params)
 
     rankings: list[list[int]] = []
     quotes: list[list[str]] = []
@@ -323,7 +336,7 @@ def evaluate(
     return FileReport(
         file=dataset.name,
         language=dataset.language,
-        passages=index.n_passages,
+        passages=store.n_passages,
         questions=len(questions),
         ours=ours,
         baselines=base,

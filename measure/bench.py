@@ -32,9 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from .analyze import HANGUL, Analyzer
-from .bm25 import SearchParams
-from .corpus import split_paragraphs
+from retrieval.analyze import HANGUL, Analyzer
+from retrieval.bm25 import SearchParams
+from retrieval.corpus import split_paragraphs
+from retrieval.models import Article
+
+from .squad import read_squad
+from .stats import percentile
 
 SENTENCE_CUT = re.compile(r"(?<=[.!?。])[\"'”’)\]]*\s+")
 DEFAULT_SOURCES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
@@ -70,12 +74,10 @@ def read_sources(paths: Sequence[Path]) -> dict[str, SourceText]:
                     row = json.loads(line)
                     paragraphs.extend((row.get("title", ""), p) for p in split_paragraphs(row.get("text", "")))
         else:
-            data = json.loads(path.read_text("utf-8"))["data"]
-            for art in data:
-                title = str(art.get("title", "")).replace("_", " ")
-                for para in art["paragraphs"]:
-                    paragraphs.append((title, para["context"]))
-                    questions.extend(qa["question"] for qa in para.get("qas", ()))
+            for art in read_squad(path):
+                for para in art.paragraphs:
+                    paragraphs.append((art.title, para.context))
+                    questions.extend(qa.question for qa in para.qas)
         for title, para in paragraphs:
             lang = "ko" if HANGUL.search(para) else "en"
             src = out[lang]
@@ -149,10 +151,6 @@ def write_corpus(corpus: BenchCorpus, folder: Path, per_file: int = 5000) -> lis
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, np.float64), q)) if values else float("nan")
-
-
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far.
 
@@ -223,6 +221,7 @@ class BenchResult:
     queries: dict[str, Any]
     answers: dict[str, Any]
     ingest: dict[str, Any]
+    under_ingest: dict[str, Any]
     serving: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
@@ -241,6 +240,7 @@ def run_bench(
     progress: Progress | None = None,
     show_build_progress: bool = False,
     command: str = "",
+    live_passages: int = 10_000,
 ) -> BenchResult:
     """The whole benchmark; `workdir` keeps the corpus and index (a temp folder otherwise)."""
     progress = progress or _no_progress
@@ -249,7 +249,7 @@ def run_bench(
     try:
         return _run(
             sources, n_passages, n_questions, baseline_questions, seed, work, workers,
-            raw_sample_chars, progress, show_build_progress, command,
+            raw_sample_chars, progress, show_build_progress, command, live_passages,
         )  # fmt: skip
     finally:
         if own_tmp:
@@ -259,8 +259,9 @@ def run_bench(
 def _run(
     sources: Sequence[Path], n_passages: int, n_questions: int, baseline_questions: int | None, seed: int,
     work: Path, workers: int, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
+    live_passages: int,
 ) -> BenchResult:  # fmt: skip
-    from .engine import Engine
+    from retrieval.engine import Engine
 
     texts_by_lang = read_sources(sources)
     corpus = synthesize(texts_by_lang, n_passages, n_questions, seed)
@@ -304,10 +305,11 @@ def _run(
     analysed = _count_analysed(analyzer)
     rss_before = rss_mib()
     w0, c0 = time.perf_counter(), time.process_time()
-    engine = Engine.open(corpus_dir, data_dir, params=okapi, analyzer=analyzer, progress=show_build_progress)
+    engine = Engine.open(corpus_dir, data_dir, params=okapi, analyzer=analyzer, progress=progress if show_build_progress else None)
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     build_peak = peak_rss_mib()
-    index = engine.index
+    store = engine.store
+    segments = store.snapshot().segs  # type: ignore[attr-defined]
     index_bytes = dir_size(data_dir / "index")
     raw_rate = size / raw_wall
     build_rate = corpus.n_chars / build_wall
@@ -329,8 +331,9 @@ def _run(
         "peak_rss_mib": round(build_peak, 1),
         "rss_before_mib": round(rss_before, 1),
         "index_mib_on_disk": round(index_bytes / (1 << 20), 1),
-        "vocabulary": len(index.vocab),
-        "postings": int(len(index.arrays["post_doc"])),
+        "segments": len(segments),
+        "vocabulary": max((s.seg.n_terms for s in segments), default=0),
+        "postings": int(sum(len(s.seg.a["post_doc"]) for s in segments)),
     }
 
     # Cold start, query and answer latency: a fresh process that loads the persisted index.
@@ -339,18 +342,19 @@ def _run(
     n_base = baseline_questions or default_baseline_questions(corpus.n_passages, len(corpus.questions))
     n_base = min(n_base, len(corpus.questions))
     base_rows = sample_questions(len(corpus.questions), n_base, seed)
-    served = _serve_in_child(corpus_dir, data_dir, qfile, base_rows, workers)
+    live = work / "incoming" / "live-batch.jsonl"  # ingested while the child answers
+    live.parent.mkdir(parents=True, exist_ok=True)
+    live_corpus = synthesize(texts_by_lang, live_passages, 1, seed + 2)
+    live.write_text("".join(json.dumps({**a, "id": "live-" + a["id"]}, ensure_ascii=False) + "\n" for a in live_corpus.articles), "utf-8")
+    served = _serve_in_child(corpus_dir, data_dir, qfile, base_rows, workers, live)
 
     # rank-bm25 on exactly the same tokens (the index's own terms), in this process.
     from rank_bm25 import BM25Okapi
 
-    vocab = index.vocab
-    tok = np.asarray(index.arrays["tokens"])
-    doc_ptr = np.asarray(index.arrays["sent_tok_ptr"])[np.asarray(index.arrays["sent_ptr"])]
     update = progress("rank-bm25 corpus", corpus.n_passages)
     docs = []
-    for p in range(corpus.n_passages):
-        docs.append([vocab[t] for t in tok[doc_ptr[p] : doc_ptr[p + 1]].tolist()])
+    for p, uid in enumerate(store.uids().tolist()):  # uid order: rank-bm25's row p is uid p
+        docs.append(store.passage_terms(uid))
         if p % 10_000 == 9_999:
             update(10_000)
     t = time.perf_counter()
@@ -391,28 +395,63 @@ def _run(
     }
     del oracle
 
-    # Incremental ingestion: one new article into the built index, three times.
+    # Live writes in this running process: three 10-paragraph articles ingested one by one (copy
+    # into the corpus, analyse, write a segment, commit), each answerable right after; then one
+    # replaced and one removed, both through the store and through the corpus folder.
+    fresh = ten_paragraph_articles(texts_by_lang, 6, seed + 1)  # each step below gets text of its own
     ingest_runs = []
-    extra = synthesize(texts_by_lang, 15, 1, seed + 1)
-    for n, art in enumerate(extra.articles[:3]):
+    for n, art in enumerate(fresh[:3]):
         path = work / "incoming" / f"breaking-{n}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        art = {**art, "id": f"breaking-{seed}-{n}"}
-        path.write_text(json.dumps(art, ensure_ascii=False) + "\n", "utf-8")
-        before = analysed[0]
+        line = json.dumps(art, ensure_ascii=False) + "\n"
+        path.write_text(line, "utf-8")
+        before, files = analysed[0], file_states(corpus_dir, data_dir)
         t = time.perf_counter()
         report = engine.ingest([path])
+        seconds = time.perf_counter() - t
         ingest_runs.append({
-            "seconds": round(time.perf_counter() - t, 3),
+            "seconds": round(seconds, 3),
             "paragraphs": len(split_paragraphs(art["text"])),
             "passages_analysed": analysed[0] - before,
             "added": report.added,
+            "answerable": answerable(engine, art, analyzer),
+            "bytes_written": written_since(files, corpus_dir, data_dir),
+            "article_bytes": len(line.encode("utf-8")),
         })  # fmt: skip
+    store = engine.store
+    # Through the corpus folder, as an editor would: rewrite a file, delete one, reload.
+    (corpus_dir / "breaking-2.jsonl").write_text(json.dumps({**fresh[2], "text": fresh[3]["text"]}, ensure_ascii=False) + "\n", "utf-8")
+    t = time.perf_counter()
+    folder_replace = engine.reload()
+    folder_replace_s = time.perf_counter() - t
+    (corpus_dir / "breaking-1.jsonl").unlink()
+    t = time.perf_counter()
+    folder_remove = engine.reload()
+    folder_remove_s = time.perf_counter() - t
+    cli = cli_ingest_minus_ask(corpus_dir, data_dir, fresh[4], work, workers)
+    # Through the store itself (what the targets name): replace one article, remove one.
+    replacement = Article(fresh[0]["id"], fresh[5]["title"], split_paragraphs(fresh[5]["text"]))
+    t = time.perf_counter()
+    store.replace([replacement])
+    replace_s = time.perf_counter() - t
+    replaced_ok = answerable(engine, {"id": replacement.id, "text": fresh[5]["text"]}, analyzer)
+    t = time.perf_counter()
+    store.remove([fresh[2]["id"]])
+    remove_s = time.perf_counter() - t
     ingest = {
         "runs": ingest_runs,
         "median_s": round(statistics.median(r["seconds"] for r in ingest_runs), 3),
-        "passages_after": engine.index.n_passages,
+        "passages_after": store.n_passages,
+        "replace_s": round(replace_s, 4),
+        "replaced_answerable": replaced_ok,
+        "remove_s": round(remove_s, 4),
+        "folder_replace_s": round(folder_replace_s, 4),
+        "folder_replaced": folder_replace.replaced,
+        "folder_remove_s": round(folder_remove_s, 4),
+        "folder_removed": folder_remove.removed,
+        "segments_after": len(store.snapshot().segs),  # type: ignore[attr-defined]
     }
+    ingest.update(cli)
 
     return BenchResult(
         machine=machine(),
@@ -434,6 +473,7 @@ def _run(
             "breakdown_p50_ms": served["breakdown_p50_ms"],
         },
         ingest=ingest,
+        under_ingest=served["under_ingest"],
         serving={
             "rss_mib": round(served["rss_mib"], 1),
             "peak_rss_mib": round(served["peak_rss_mib"], 1),
@@ -476,19 +516,66 @@ def _agreement(ours: Sequence[int], ref: Sequence[int], ref_scores: np.ndarray) 
     return len(set(ours) & set(ref)) / len(ref), False
 
 
+# --- live writes --------------------------------------------------------------------------------
+def ten_paragraph_articles(sources: dict[str, SourceText], n: int, seed: int) -> list[dict[str, str]]:
+    """n articles of exactly ten paragraphs each (news-length), from the same sources."""
+    pool = synthesize(sources, 10 * n + 40, 1, seed).articles
+    paragraphs = [p for art in pool for p in split_paragraphs(art["text"])]
+    return [
+        {"id": f"breaking-{seed}-{i}", "title": pool[i]["title"], "text": "\n\n".join(paragraphs[10 * i : 10 * i + 10])}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def file_states(*folders: Path) -> dict[Path, tuple[int, int, int]]:
+    return {p: (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns) for f in folders for p in f.rglob("*") if p.is_file()}
+
+
+def written_since(before: dict[Path, tuple[int, int, int]], *folders: Path) -> int:
+    """Bytes of every file that is new or was rewritten since `before` (deleted files cost nothing)."""
+    return sum(state[1] for p, state in file_states(*folders).items() if before.get(p) != state)
+
+
+def answerable(engine: Any, art: dict[str, str], analyzer: Analyzer) -> bool:
+    """The article's own first paragraph, asked as a query, finds that article first."""
+    first = split_paragraphs(art["text"])[0]
+    hits = engine.store.search(analyzer.terms(first), 1)
+    return bool(hits) and engine.store.passage(hits[0][0]).article.id == art["id"]
+
+
+def cli_ingest_minus_ask(corpus_dir: Path, data_dir: Path, art: dict[str, str], work: Path, workers: int) -> dict[str, float]:
+    """`quoteqa ingest one.md` and `quoteqa ask` as a user runs them, on the same index: the
+    difference is what an ingest costs beyond starting up (both load Kiwi)."""
+    env = {**os.environ, "QUOTEQA_CORPUS_DIR": str(corpus_dir), "QUOTEQA_DATA_DIR": str(data_dir), "QUOTEQA_WORKERS": str(workers)}
+    one = work / "incoming" / "one.md"
+    one.write_text(f"---\ntitle: {art['title']}\n---\n{art['text']}\n", "utf-8")
+
+    def run(*args: str) -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, check=False, capture_output=True)
+        return time.perf_counter() - t
+
+    ask = min(run("ask", "What did the Kremlin say?") for _ in range(2))
+    ingest = run("ingest", str(one))
+    if not (corpus_dir / "one.md").exists():
+        raise RuntimeError("the timed `quoteqa ingest` did not add its article")
+    return {"cli_ask_s": round(ask, 3), "cli_ingest_s": round(ingest, 3), "cli_ingest_minus_ask_s": round(ingest - ask, 3)}
+
+
 # --- the serving child -----------------------------------------------------------------------
-def _serve_in_child(corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int) -> dict[str, Any]:
+def _serve_in_child(corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int, live: Path) -> dict[str, Any]:
     rows = qfile.with_name("baseline_rows.json")
     rows.write_text(json.dumps(base_rows), "utf-8")
     out = qfile.with_name("served.json")
-    cmd = [sys.executable, "-m", "retrieval.bench", "serve", str(corpus_dir), str(data_dir), str(qfile), str(rows), str(out), str(workers)]
+    cmd = [sys.executable, "-m", "measure.bench", "serve", str(corpus_dir), str(data_dir), str(qfile), str(rows), str(out), str(workers), str(live)]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text("utf-8"))
 
 
-def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: Path, workers: int) -> None:
-    """Runs in a fresh process: load, answer every question, report timings and memory."""
-    from .engine import Engine
+def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: Path, workers: int, live: Path) -> None:
+    """Runs in a fresh process: load, answer every question, report timings and memory; then
+    answer again while `live` (a big JSONL batch) is ingested by the same process."""
+    from retrieval.engine import Engine
 
     questions: list[str] = json.loads(qfile.read_text("utf-8"))
     base_rows: list[int] = json.loads(rows_file.read_text("utf-8"))
@@ -497,11 +584,10 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
     kiwi_load = time.perf_counter() - t
     kiwi_rss = rss_mib()
     t = time.perf_counter()
-    engine = Engine.open(corpus_dir, data_dir, params=SearchParams("okapi"), analyzer=analyzer)
+    engine = Engine.open(corpus_dir, data_dir, params=SearchParams("okapi"), analyzer=analyzer, serving=True)
     index_load = time.perf_counter() - t
-    index = engine.index
-    index.search(["warm"], 10)
-    _ = index.weights  # BM25 weights are derived at load; the first query would pay for them
+    store = engine.store
+    store.search(["warm"], 10)
     ready = time.perf_counter() - t
 
     terms = [analyzer.terms(q) for q in questions]
@@ -510,7 +596,7 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
     base = set(base_rows)
     for i, q in enumerate(terms):
         t = time.perf_counter()
-        hits = index.search(q, 10)
+        hits = store.search(q, 10)
         query_ms.append((time.perf_counter() - t) * 1000)
         if i in base:
             tops[i] = [p for p, _ in hits]
@@ -529,6 +615,10 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
             pass
         answer_ms.append((time.perf_counter() - t) * 1000)
     p50_a, p50_q, p50_all = percentile(analysis_ms, 50), percentile(query_ms, 50), percentile(answer_ms, 50)
+    rss, peak = rss_mib(), peak_rss_mib()
+    under = _answer_during_ingest(engine, questions, live)
+    under["idle_p95_ms"] = round(percentile(answer_ms, 95), 2)
+    under["ratio_p95"] = round(under["p95_ms"] / max(under["idle_p95_ms"], 1e-9), 2)
     out.write_text(json.dumps({
         "kiwi_load_s": kiwi_load,
         "index_load_s": index_load,
@@ -543,14 +633,53 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
             "retrieval": round(p50_q, 2),
             "sentence_choice_and_rest": round(max(p50_all - p50_a - p50_q, 0.0), 2),
         },
-        "rss_mib": rss_mib(),
-        "peak_rss_mib": peak_rss_mib(),
+        "rss_mib": rss,
+        "peak_rss_mib": peak,
         "kiwi_rss_mib": kiwi_rss,
+        "under_ingest": under,
     }, ensure_ascii=False), "utf-8")  # fmt: skip
 
 
+def _answer_during_ingest(engine: Any, questions: list[str], live: Path) -> dict[str, Any]:
+    """Questions asked in a loop while another thread of the same process ingests `live`."""
+    import threading
+
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def write() -> None:
+        t = time.perf_counter()
+        try:
+            result["added"] = len(engine.ingest([live]).added)
+        finally:
+            result["seconds"] = time.perf_counter() - t
+            done.set()
+
+    writer = threading.Thread(target=write, name="bench-ingest")
+    writer.start()
+    latencies: list[float] = []
+    i = 0
+    while not done.is_set():
+        t = time.perf_counter()
+        try:
+            engine.ask(questions[i % len(questions)])
+        except Exception:  # noqa: BLE001 - refused questions still count their time
+            pass
+        latencies.append((time.perf_counter() - t) * 1000)
+        i += 1
+    writer.join()
+    return {
+        "ingest_passages": sum(len(split_paragraphs(json.loads(line)["text"])) for line in live.read_text("utf-8").splitlines() if line.strip()),
+        "ingest_s": round(result.get("seconds", 0.0), 1),
+        "articles_added": result.get("added", 0),
+        "questions": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+    }
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 8 and sys.argv[1] == "serve":
-        serve(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), Path(sys.argv[6]), int(sys.argv[7]))
+    if len(sys.argv) == 9 and sys.argv[1] == "serve":
+        serve(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), Path(sys.argv[6]), int(sys.argv[7]), Path(sys.argv[8]))
     else:
-        sys.exit("usage: python -m retrieval.bench serve CORPUS DATA QUESTIONS ROWS OUT WORKERS")
+        sys.exit("usage: python -m measure.bench serve CORPUS DATA QUESTIONS ROWS OUT WORKERS LIVE_JSONL")

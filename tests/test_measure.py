@@ -1,0 +1,52 @@
+"""The shared pieces of the measuring tools: the SQuAD reader, the percentile, the progress bar."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bot.progress import progress_bar
+from measure.squad import read_squad
+from measure.stats import percentile
+from retrieval import QuoteQAError
+
+
+def test_percentile_is_numpy_linear_in_any_order() -> None:
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
+    assert math.isnan(percentile([], 50)) and percentile([], 50, empty=0.0) == 0.0
+
+
+def test_read_squad_keeps_articles_paragraphs_and_questions(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    data = {"data": [
+        {"title": "New_York", "paragraphs": [{"context": "C1", "qas": [
+            {"id": 7, "question": "Q1", "answers": [{"text": "A"}, {"text": " "}]},
+            {"question": "Q2", "answers": [], "is_impossible": True},
+        ]}]},
+        {"paragraphs": []},
+    ]}  # fmt: skip
+    path.write_text(json.dumps(data), "utf-8")
+    first, empty = read_squad(path)
+    assert first.title == "New York" and empty.title == "" and empty.paragraphs == ()
+    (para,) = first.paragraphs
+    assert para.context == "C1" and [q.question for q in para.qas] == ["Q1", "Q2"]
+    assert para.qas[0].id == "7" and para.qas[0].answers == ("A", " ") and not para.qas[0].impossible
+    assert para.qas[1].id is None and para.qas[1].impossible
+
+
+def test_read_squad_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    for text, message in (('{"data": [{"title": "x"}]}', "missing 'paragraphs'"), ("[1]", "top-level 'data'"), ("{", "readable")):
+        bad.write_text(text, "utf-8")
+        with pytest.raises(QuoteQAError, match=message):
+            read_squad(bad)
+
+
+def test_progress_bar_disabled_is_a_no_op() -> None:
+    update = progress_bar("x", 10, enabled=False)
+    update(3)
+    update(-1)
