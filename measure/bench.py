@@ -403,7 +403,7 @@ def _run(
     for n, art in enumerate(fresh[:3]):
         path = work / "incoming" / f"breaking-{n}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(art, ensure_ascii=False) + "\n"
+        line = json.dumps({k: v for k, v in art.items() if k != "marker"}, ensure_ascii=False) + "\n"
         path.write_text(line, "utf-8")
         before, files = analysed[0], file_states(corpus_dir, data_dir)
         t = time.perf_counter()
@@ -414,13 +414,13 @@ def _run(
             "paragraphs": len(split_paragraphs(art["text"])),
             "passages_analysed": analysed[0] - before,
             "added": report.added,
-            "answerable": answerable(engine, art, analyzer),
+            "answerable": answerable(engine, art),
             "bytes_written": written_since(files, corpus_dir, data_dir),
             "article_bytes": len(line.encode("utf-8")),
         })  # fmt: skip
     store = engine.store
     # Through the corpus folder, as an editor would: rewrite a file, delete one, reload.
-    (corpus_dir / "breaking-2.jsonl").write_text(json.dumps({**fresh[2], "text": fresh[3]["text"]}, ensure_ascii=False) + "\n", "utf-8")
+    (corpus_dir / "breaking-2.jsonl").write_text(json.dumps({"id": fresh[2]["id"], "title": fresh[2]["title"], "text": fresh[3]["text"]}, ensure_ascii=False) + "\n", "utf-8")
     t = time.perf_counter()
     folder_replace = engine.reload()
     folder_replace_s = time.perf_counter() - t
@@ -434,7 +434,7 @@ def _run(
     t = time.perf_counter()
     store.replace([replacement])
     replace_s = time.perf_counter() - t
-    replaced_ok = answerable(engine, {"id": replacement.id, "text": fresh[5]["text"]}, analyzer)
+    replaced_ok = answerable(engine, {"id": replacement.id, "marker": fresh[5]["marker"]})
     t = time.perf_counter()
     store.remove([fresh[2]["id"]])
     remove_s = time.perf_counter() - t
@@ -518,13 +518,22 @@ def _agreement(ours: Sequence[int], ref: Sequence[int], ref_scores: np.ndarray) 
 
 # --- live writes --------------------------------------------------------------------------------
 def ten_paragraph_articles(sources: dict[str, SourceText], n: int, seed: int) -> list[dict[str, str]]:
-    """n articles of exactly ten paragraphs each (news-length), from the same sources."""
+    """n articles of exactly ten paragraphs each (news-length), from the same sources. The
+    first paragraph of each names a made-up word (`marker`), so a question about it has one
+    right answer in a corpus whose sentences otherwise recur."""
     pool = synthesize(sources, 10 * n + 40, 1, seed).articles
     paragraphs = [p for art in pool for p in split_paragraphs(art["text"])]
-    return [
-        {"id": f"breaking-{seed}-{i}", "title": pool[i]["title"], "text": "\n\n".join(paragraphs[10 * i : 10 * i + 10])}
-        for i in range(n)
-    ]  # fmt: skip
+    out = []
+    for i in range(n):
+        marker = marker_word(seed, i)
+        paras = paragraphs[10 * i : 10 * i + 10]
+        paras[0] = f"The {marker} report: {paras[0]}"
+        out.append({"id": f"breaking-{seed}-{i}", "title": pool[i]["title"], "text": "\n\n".join(paras), "marker": marker})
+    return out
+
+
+def marker_word(seed: int, i: int) -> str:
+    return "zq" + "".join(chr(97 + int(d)) for d in f"{seed}{i:03d}")
 
 
 def file_states(*folders: Path) -> dict[Path, tuple[int, int, int]]:
@@ -536,11 +545,10 @@ def written_since(before: dict[Path, tuple[int, int, int]], *folders: Path) -> i
     return sum(state[1] for p, state in file_states(*folders).items() if before.get(p) != state)
 
 
-def answerable(engine: Any, art: dict[str, str], analyzer: Analyzer) -> bool:
-    """The article's own first paragraph, asked as a query, finds that article first."""
-    first = split_paragraphs(art["text"])[0]
-    hits = engine.store.search(analyzer.terms(first), 1)
-    return bool(hits) and engine.store.passage(hits[0][0]).article.id == art["id"]
+def answerable(engine: Any, art: dict[str, str]) -> bool:
+    """A question about the article's made-up word is answered from that article."""
+    answer = engine.ask(f"What is the {art['marker']} report?")
+    return answer.answered and answer.quotes[0].source.article == art["id"]
 
 
 def cli_ingest_minus_ask(corpus_dir: Path, data_dir: Path, art: dict[str, str], work: Path, workers: int) -> dict[str, float]:

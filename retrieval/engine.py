@@ -16,16 +16,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .analysis_pool import AnalysisPool
 from .analyze import Analyzer
 from .answer import AnswerParams, Answerer, clean_question
 from .bm25 import SearchParams
@@ -80,6 +78,7 @@ class Engine:
         self.progress = progress
         self.serving = serving  # questions arrive while writes run: big batches get their own Kiwi
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
+        self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
         self.last_sync = SyncReport()
 
     @classmethod
@@ -275,26 +274,22 @@ class Engine:
 
     def _apply(self, change: Change) -> None:
         """Write one change; analysis shows a progress bar when asked for, and in a serving
-        process a big batch is analysed by a Kiwi of its own so questions never wait for it."""
+        process a big batch is analysed in a child process so questions never wait for it."""
         store = self.store
         passages = sum(len(a.paragraphs) for a in change.add)
         update = self.progress("indexing", passages) if self.progress and passages else None
-        own = self.serving and passages >= LIVE_BATCH and isinstance(store, SegmentStore)
-        if own:
-            assert isinstance(store, SegmentStore)
-            store.analyzer = _background_analyzer(max(1, self.analyzer.workers - 1))
+        pool = None
         if isinstance(store, SegmentStore):
+            if self.serving and passages >= LIVE_BATCH:
+                pool = store.pool = AnalysisPool(max(1, self.analyzer.workers - 1))
             store.progress = update
-        switch = sys.getswitchinterval()
-        if own:  # hand the GIL to a waiting question within 1 ms instead of 5 while the batch runs
-            sys.setswitchinterval(min(switch, 0.001))
         try:
             store.apply(change)
         finally:
-            sys.setswitchinterval(switch)
             if isinstance(store, SegmentStore):
-                store.progress = None
-                store.analyzer = self.analyzer
+                store.progress = store.pool = None
+            if pool is not None:
+                pool.close()
             if update:
                 update(-1)
 
@@ -304,11 +299,14 @@ class Engine:
         return self.data_dir / "manifests"
 
     def _manifest(self, digest: str) -> list[ArticleKey] | None:
-        try:
-            rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
-            return [ArticleKey(*row) for row in rows]
-        except (OSError, ValueError, TypeError):
-            return None
+        keys = self._manifests.get(digest)
+        if keys is None:
+            try:
+                rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
+                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
+            except (OSError, ValueError, TypeError):
+                return None
+        return keys
 
     def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
         path = self._manifest_dir / f"{digest}.json"
@@ -316,9 +314,11 @@ class Engine:
             return
         mkdir(self._manifest_dir)
         atomic_write(path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8"))
+        self._manifests[digest] = keys
 
     def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
         keep = {f"{entry[1]}.json" for entry in table.values()}
+        self._manifests = {d: k for d, k in self._manifests.items() if f"{d}.json" in keep}
         if not self._manifest_dir.is_dir():
             return
         for path in self._manifest_dir.iterdir():
@@ -329,29 +329,6 @@ class Engine:
     def _warn(report: SyncReport) -> None:
         for line in report.warnings():
             log.warning("%s", line)
-
-
-def _background_analyzer(workers: int) -> Analyzer:
-    """An analyser with a Kiwi of its own whose worker threads run at a lower CPU priority.
-
-    Kiwi starts its threads when it is built, and on Linux a thread inherits the niceness of
-    the thread that starts it: so it is built in a short-lived thread that lowered its own.
-    Questions then keep their core while a big batch is analysed beside them."""
-    made: list[Analyzer] = []
-
-    def build() -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (OSError, AttributeError):
-            pass  # not Linux, or not allowed: the analyser still works, at normal priority
-        made.append(Analyzer(workers=workers))
-
-    thread = threading.Thread(target=build, name="quoteqa-kiwi-ingest")
-    thread.start()
-    thread.join()
-    if not made:
-        raise QuoteQAError("could not start a second Kiwi for this ingest")
-    return made[0]
 
 
 def _file_table(stored: object) -> dict[str, list[Any]]:

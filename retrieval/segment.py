@@ -43,6 +43,7 @@ VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every op
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+Encoded = tuple[dict[str, np.ndarray], list[str]]  # one batch as arrays, over its own term list
 
 
 # --- building -------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ class SegmentBuilder:
         """One article whose paragraphs were analysed (in order) by the caller."""
         self.articles.append(meta)
         self._art_passages.append(len(paragraphs))
-        self._parts.append(self._encode(analysed, len(paragraphs)))
+        self._parts.append(self.encode(analysed, len(paragraphs)))
         self._texts.extend(p.encode("utf-8") for p in paragraphs)
 
     def add_batch(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], analysed: Iterable[list[Sentence]]) -> None:
@@ -74,10 +75,28 @@ class SegmentBuilder:
         n = sum(len(p) for p in paragraphs)
         self.articles.extend(metas)
         self._art_passages.extend(len(p) for p in paragraphs)
-        self._parts.append(self._encode(analysed, n))
+        self._parts.append(self.encode(analysed, n))
         self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
 
-    def _encode(self, analysed: Iterable[list[Sentence]], n: int) -> dict[str, np.ndarray]:
+    def add_encoded(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], encoded: Encoded) -> None:
+        """A batch another builder encoded (in a child process): its term ids are mapped into
+        this builder's dictionary."""
+        part, vocab = encoded
+        get, term_ids = self.term_ids.get, self.term_ids
+        remap = np.empty(len(vocab), np.int32)
+        for i, t in enumerate(vocab):
+            tid = get(t)
+            if tid is None:
+                tid = term_ids[t] = len(self.vocab)
+                self.vocab.append(t)
+            remap[i] = tid
+        self.articles.extend(metas)
+        self._art_passages.extend(len(p) for p in paragraphs)
+        self._parts.append({**part, "tokens": remap[part["tokens"]] if len(part["tokens"]) else part["tokens"]})
+        self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
+
+    def encode(self, analysed: Iterable[list[Sentence]], n: int) -> dict[str, np.ndarray]:
+        """n analysed passages as flat arrays, new terms added to this builder's dictionary."""
         term_ids, vocab = self.term_ids, self.vocab
         tokens: list[str] = []
         sent_start: list[int] = []
@@ -207,6 +226,7 @@ class Segment:
         self.max_uid = int(arrays["uid"][-1]) if self.n_passages else -1
         self._term_ids: dict[str, int] | None = None
         self._vocab: list[str] | None = None
+        self._columns: dict[str, list[str]] = {}
         self._ids: dict[str, int] | None = None
         self._df: I64 | None = None
 
@@ -233,6 +253,13 @@ class Segment:
             self._df = np.diff(np.asarray(self.a["post_ptr"], np.int64))
         return self._df
 
+    def column(self, name: str) -> list[str]:
+        """A string column decoded once (a segment never changes): ids and hashes for syncs."""
+        col = self._columns.get(name)
+        if col is None:
+            col = self._columns[name] = self.strings(name)
+        return col
+
     def strings(self, name: str) -> list[str]:
         blob = bytes(self.a[name])
         ptr = np.asarray(self.a[f"{name}_ptr"]).tolist()
@@ -250,7 +277,7 @@ class Segment:
     def article_rows(self) -> dict[str, int]:
         """Article id -> row; built once per segment (segments never change)."""
         if self._ids is None:
-            self._ids = {aid: i for i, aid in enumerate(self.strings("art_id"))}
+            self._ids = {aid: i for i, aid in enumerate(self.column("art_id"))}
         return self._ids
 
     def article_passages(self, row: int) -> range:
@@ -301,39 +328,39 @@ class Segment:
         was written against its checksums, and return the segment opened from disk."""
         table: dict[str, dict[str, Any]] = {}
         offset = _align(len(MAGIC))
-        chunks: list[tuple[int, bytes | memoryview]] = [(0, MAGIC)]
-        for name, arr in self.a.items():
+        chunks: list[bytes | memoryview] = [MAGIC + bytes(offset - len(MAGIC))]
+        for name, arr in self.a.items():  # each array, then zeros up to the next 64-byte boundary
             arr = np.ascontiguousarray(arr)
             raw = memoryview(arr).cast("B") if arr.size else memoryview(b"")
             table[name] = {"offset": offset, "dtype": arr.dtype.str, "length": int(arr.shape[0])}
-            chunks.append((offset, raw))
-            offset = _align(offset + raw.nbytes)
-        buf = bytearray(offset)
-        for off, raw in chunks:
-            buf[off : off + len(raw)] = raw
+            end = _align(offset + raw.nbytes)
+            chunks += [raw, bytes(end - offset - raw.nbytes)]
+            offset = end
+        seg_path, meta_path = directory / f"{self.name}.seg", directory / f"{self.name}.json"
+        crc = 0
+        fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:  # written piece by piece: no second copy of a large segment in memory
+            for i, chunk in enumerate(chunks):
+                if i == len(chunks) // 2:
+                    crash_point("segment-write")  # half a segment on disk, no commit names it
+                crc = zlib.crc32(chunk, crc)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view[: 1 << 24]) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         meta = {
             "format": FORMAT_VERSION,
             "analyzer": ANALYZER_VERSION,
             "name": self.name,
-            "size": len(buf),
-            "crc32": zlib.crc32(buf),
+            "size": offset,
+            "crc32": crc,
             "passages": self.n_passages,
             "articles": self.n_articles,
             "terms": self.n_terms,
             "arrays": table,
         }
-        seg_path, meta_path = directory / f"{self.name}.seg", directory / f"{self.name}.json"
-        half = len(buf) // 2
-        fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            os.write(fd, bytes(buf[:half]))
-            crash_point("segment-write")  # half a segment on disk, no commit names it
-            view = memoryview(buf)[half:]
-            while view:
-                view = view[os.write(fd, view[: 1 << 24]) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         write_new(meta_path, json.dumps(meta).encode("utf-8"))
         fsync_dir(directory)
         return Segment.open(directory, self.name, verify=True)

@@ -33,14 +33,14 @@ import numpy as np
 import numpy.typing as npt
 
 from . import bm25
-from .analyze import ANALYZER_VERSION, Analyzer
+from .analysis_pool import AnalysisPool
+from .analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
 from .bm25 import SearchParams
 from .errors import IndexFormatError
 from .fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
+from .models import Article
 from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge
 from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1
-from .models import Article
-from .analyze import LANG_CODES
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ class Snapshot(StoreWrites):
     def article_hashes(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for s in self.segs:
-            ids, hashes = s.seg.strings("art_id"), s.seg.strings("art_hash")
+            ids, hashes = s.seg.column("art_id"), s.seg.column("art_hash")
             for r in s.live_articles().tolist():
                 out[ids[r]] = hashes[r]
         return out
@@ -365,6 +365,7 @@ class SegmentStore(StoreWrites):
         self._commit_stat: tuple[int, int, int] | None = None
         self.damaged: list[str] = []  # what was wrong when the last commit was opened
         self.progress: Progress | None = None
+        self.pool: AnalysisPool | None = None  # when set, batches are analysed in its child process
         self._snap = Snapshot(0, (), 0, {}, self._params)
         self.refresh(force=True)
 
@@ -384,18 +385,47 @@ class SegmentStore(StoreWrites):
     def generation(self) -> int:
         return self._snap.generation
 
-    def __getattr__(self, name: str) -> Any:
-        # Reads (search, passage, df, …) go to the current snapshot.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._snap, name)
-
+    # Reads go to the current snapshot; a caller that needs several consistent reads (a
+    # question) takes `snapshot()` once instead.
     @property
     def n_passages(self) -> int:
         return self._snap.n_passages
 
     def extra(self) -> dict[str, Any]:
         return self._snap.extra()
+
+    def df(self, term: str) -> int:
+        return self._snap.df(term)
+
+    def idf(self, terms: Sequence[str]) -> F64:
+        return self._snap.idf(terms)
+
+    def near_terms(self, term: str) -> dict[str, int]:
+        return self._snap.near_terms(term)
+
+    def search(self, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
+        return self._snap.search(terms, k)
+
+    def scores(self, terms: Sequence[str]) -> tuple[I64, F64]:
+        return self._snap.scores(terms)
+
+    def passage(self, uid: int) -> PassageView:
+        return self._snap.passage(uid)
+
+    def passage_terms(self, uid: int) -> list[str]:
+        return self._snap.passage_terms(uid)
+
+    def uids(self) -> I64:
+        return self._snap.uids()
+
+    def articles(self) -> list[StoredArticle]:
+        return self._snap.articles()
+
+    def article(self, article_id: str) -> ArticleMeta | None:
+        return self._snap.article(article_id)
+
+    def article_hashes(self) -> dict[str, str]:
+        return self._snap.article_hashes()
 
     def refresh(self, force: bool = False) -> bool:
         """Open the newest commit if another writer made one; True when the snapshot changed."""
@@ -543,26 +573,25 @@ class SegmentStore(StoreWrites):
         if self.analyzer is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
         builder = SegmentBuilder()
-        batch_arts: list[Article] = []
-        batch_n = 0
-
-        def flush() -> None:
-            nonlocal batch_arts, batch_n
-            if not batch_arts:
-                return
-            texts = [p for a in batch_arts for p in a.paragraphs]
-            builder.add_batch([ArticleMeta.of(a) for a in batch_arts], [a.paragraphs for a in batch_arts], self.analyzer.analyze_passages(texts))  # type: ignore[union-attr]
-            crash_point("analysis")  # one batch analysed, nothing written
-            if self.progress:
-                self.progress(len(texts))
-            batch_arts, batch_n = [], 0
-
+        batches: list[list[Article]] = [[]]
+        size = 0
         for art in articles:
-            batch_arts.append(art)
-            batch_n += len(art.paragraphs)
-            if batch_n >= ANALYSIS_BATCH:
-                flush()
-        flush()
+            if size >= ANALYSIS_BATCH:
+                batches.append([])
+                size = 0
+            batches[-1].append(art)
+            size += len(art.paragraphs)
+        texts = [[p for a in batch for p in a.paragraphs] for batch in batches if batch]
+        remote = self.pool.encode(texts) if self.pool is not None else None
+        for batch, batch_texts in zip((b for b in batches if b), texts):
+            metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
+            if remote is not None:
+                builder.add_encoded(metas, paragraphs, next(remote))
+            else:
+                builder.add_batch(metas, paragraphs, self.analyzer.analyze_passages(batch_texts))
+            crash_point("analysis")  # a batch analysed, nothing written
+            if self.progress:
+                self.progress(len(batch_texts))
         mkdir(self.directory)
         return Segment(name, builder.finish(first_uid)).write(self.directory)
 

@@ -198,3 +198,30 @@ def test_another_process_commit_is_picked_up_by_a_running_engine(make_engine, tm
     (other.corpus_dir / "heron.txt").write_text("Grey herons nest in tall trees near water.\n", "utf-8")
     other.reload()
     assert engine.ask("Where do grey herons nest?").quotes[0].text == "Grey herons nest in tall trees near water."
+
+
+def test_a_paragraph_button_survives_merges_and_restarts(make_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine()
+    for i in range(3):
+        (engine.corpus_dir / f"note-{i}.txt").write_text(f"Note {i}: the ferry to the island runs twice a day.\n", "utf-8")
+        engine.reload()
+    quote = engine.ask("What did the Kremlin say?").quotes[0]
+    text, source = engine.passage(quote.passage)
+    assert len(engine.store.snapshot().segs) > 1
+    engine.store.force_merge()
+    assert len(engine.store.snapshot().segs) == 1
+    assert make_engine().passage(quote.passage) == (text, source) and quote.text in " ".join(text.split())
+
+
+def test_corpus_and_index_files_follow_the_umask(make_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    old = os.umask(0o027)
+    try:
+        engine = make_engine()
+        src = tmp_path / "in" / "heron.md"
+        src.parent.mkdir()
+        src.write_text("Herons wade in shallow water.\n", "utf-8")
+        engine.ingest([src])
+    finally:
+        os.umask(old)
+    written = [engine.corpus_dir / "heron.md", *(engine.data_dir / "index").iterdir(), *(engine.data_dir / "manifests").iterdir()]
+    assert {p.stat().st_mode & 0o777 for p in written if p.is_file()} == {0o640}

@@ -163,3 +163,28 @@ def test_deleted_passages_never_score(tmp_path: Path, analyzer: Analyzer) -> Non
     uids, scores = store.scores(["aardvark"])
     assert uids.tolist() == [3] and np.all(scores > 0)
     assert [u for u, _ in store.search(["aardvark"], 10)] == [3]
+
+
+def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
+    """What a serving bot does with a big batch: Kiwi in another process, same segment."""
+    from retrieval.analysis_pool import AnalysisPool
+
+    articles = [Article(f"n{i}", f"N{i}", tuple(SEED[i : i + 4])) for i in range(0, len(SEED), 4)]
+    here = SegmentStore(tmp_path / "here", analyzer)
+    here.add(articles)
+    there = SegmentStore(tmp_path / "there", analyzer)
+    there.pool = AnalysisPool(1)
+    try:
+        there.add([Article("first", "F", (SEED[0],))])  # the child's term list differs from ours
+        there.remove(["first"])
+        there.add(articles)
+    finally:
+        there.pool.close()
+    for q in ["Kremlin said", "크렘린궁 대변인", "Clubhouse Musk invited"]:
+        terms = analyzer.terms(q)
+        assert [(here.passage(u).text, round(s, 9)) for u, s in here.search(terms, 20)] == [
+            (there.passage(u).text, round(s, 9)) for u, s in there.search(terms, 20)
+        ]
+    a, b = here.passage(int(here.uids()[3])), there.passage(int(there.uids()[3]))
+    assert (a.text, a.starts, a.ends) == (b.text, b.starts, b.ends)
+    assert [a.ids([t])[0] in a.tokens for t in analyzer.terms(a.text)] == [b.ids([t])[0] in b.tokens for t in analyzer.terms(b.text)]
