@@ -362,6 +362,7 @@ class SegmentStore(StoreWrites):
         self._holder: int | None = None
         self._thread_lock = threading.RLock()
         self._cache: dict[str, Segment] = {}
+        self._state_lock = threading.Lock()  # question threads may refresh at once
         self._commit_stat: tuple[int, int, int] | None = None
         self.damaged: list[str] = []  # what was wrong when the last commit was opened
         self.progress: Progress | None = None
@@ -439,15 +440,18 @@ class SegmentStore(StoreWrites):
             stamp = None
         if not force and stamp == self._commit_stat:
             return False
-        for _ in range(5):  # a writer may delete a segment between our reading COMMIT and opening it
-            try:
-                snap, damaged = self._open_commit()
-                break
-            except _Retry:
-                continue
-        else:
-            snap, damaged = self._open_commit(final=True)
-        self._snap, self.damaged, self._commit_stat = snap, damaged, stamp
+        with self._state_lock:
+            if not force and stamp == self._commit_stat:
+                return False  # another thread opened it meanwhile
+            for _ in range(5):  # a writer may delete a segment between our reading COMMIT and opening it
+                try:
+                    snap, damaged = self._open_commit()
+                    break
+                except _Retry:
+                    continue
+            else:
+                snap, damaged = self._open_commit(final=True)
+            self._snap, self.damaged, self._commit_stat = snap, damaged, stamp
         for d in damaged:
             log.warning("index in %s: %s; what it held will be rebuilt", self.directory, d)
         return True
@@ -494,7 +498,7 @@ class SegmentStore(StoreWrites):
         live_names = {e.get("name") for e in entries}
         for name in list(self._cache):
             if name not in live_names:
-                del self._cache[name]
+                self._cache.pop(name, None)
         return Snapshot(generation, lives, next_uid, extra, self._params), damaged
 
     # --- writing -------------------------------------------------------------------------------
@@ -607,13 +611,14 @@ class SegmentStore(StoreWrites):
         mkdir(self.directory)
         atomic_write(self.directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit")
         kept = [s for s in lives if s.n_live > 0]
-        for s in kept:
-            self._cache[s.seg.name] = s.seg
-        self._snap = Snapshot(generation, kept, next_uid, extra, self._params)
-        st = (self.directory / COMMIT).stat()
-        self._commit_stat = (st.st_mtime_ns, st.st_ino, st.st_size)
-        self.damaged = []
-        self._collect(commit)
+        with self._state_lock:
+            for s in kept:
+                self._cache[s.seg.name] = s.seg
+            self._snap = Snapshot(generation, kept, next_uid, extra, self._params)
+            st = (self.directory / COMMIT).stat()
+            self._commit_stat = (st.st_mtime_ns, st.st_ino, st.st_size)
+            self.damaged = []
+            self._collect(commit)
 
     def _collect(self, commit: dict[str, Any]) -> None:
         """Delete files no commit names any more (a reader elsewhere keeps its mapped copy)."""
@@ -635,7 +640,7 @@ class SegmentStore(StoreWrites):
                 pass
         for name in list(self._cache):
             if f"{name}.seg" not in keep:
-                del self._cache[name]
+                self._cache.pop(name, None)
 
     # --- merging -------------------------------------------------------------------------------
     def merge_plan(self) -> list[_Live]:

@@ -225,3 +225,34 @@ def test_corpus_and_index_files_follow_the_umask(make_engine, tmp_path: Path) ->
         os.umask(old)
     written = [engine.corpus_dir / "heron.md", *(engine.data_dir / "index").iterdir(), *(engine.data_dir / "manifests").iterdir()]
     assert {p.stat().st_mode & 0o777 for p in written if p.is_file()} == {0o640}
+
+
+def test_questions_from_many_threads_while_commits_land(make_engine) -> None:  # type: ignore[no-untyped-def]
+    """The bot asks from a pool of threads; a commit by another process must reach each of them
+    without a half-opened snapshot or a shared-cache race."""
+    import threading
+
+    engine = make_engine()
+    other = make_engine()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                assert engine.ask("What did the Kremlin say?").answered
+            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(6):
+        (other.corpus_dir / f"tick-{i}.txt").write_text(f"Tick {i}: the tide came in at dawn.\n", "utf-8")
+        other.reload()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert engine.ask("When did the tide come in?").answered
