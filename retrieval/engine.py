@@ -177,7 +177,7 @@ class Engine:
         its manifest is missing)."""
         keys: list[ArticleKey] = []
         for name, (_, digest) in sorted(_file_table(self.store.extra().get("files")).items()):
-            found = self._manifest(digest)
+            found = self._manifest(digest, name)
             if found is None:
                 try:
                     found = [article_key(a) for a in parse_file(self.corpus_dir / name) if a.paragraphs]
@@ -234,7 +234,7 @@ class Engine:
         wanted: dict[str, ArticleKey] = {}
         seen_hash: set[str] = set()
         for name in sorted(table):
-            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1])
+            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1], name)
             if keys is None:  # no manifest (first run after an upgrade, or lost): read the file
                 try:
                     parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
@@ -255,8 +255,12 @@ class Engine:
         live = store.article_hashes()
         remove = [aid for aid, h in live.items() if fresh or aid not in wanted or wanted[aid].hash != h]
         needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
-        for name in {k.file for k in needed} - parsed.keys():
-            parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+        for name in sorted({k.file for k in needed} - parsed.keys()):  # known, but not in the store
+            try:
+                parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+            except (CorpusError, OSError) as exc:
+                report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
+                needed = [k for k in needed if k.file != name]
         by_file = {name: {a.id: a for a in arts} for name, arts in parsed.items()}
         adds = [by_file[k.file][k.id] for k in needed]
         for name, arts in parsed.items():
@@ -298,7 +302,9 @@ class Engine:
     def _manifest_dir(self) -> Path:
         return self.data_dir / "manifests"
 
-    def _manifest(self, digest: str) -> list[ArticleKey] | None:
+    def _manifest(self, digest: str, name: str) -> list[ArticleKey] | None:
+        """The article keys of file `name`, whose content has this digest (two files with the
+        same bytes share one manifest, so the file name comes from the caller)."""
         keys = self._manifests.get(digest)
         if keys is None:
             try:
@@ -306,7 +312,7 @@ class Engine:
                 keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
             except (OSError, ValueError, TypeError):
                 return None
-        return keys
+        return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
 
     def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
         path = self._manifest_dir / f"{digest}.json"

@@ -136,7 +136,8 @@ class Store(Protocol):
         """Each term's idf under the configured variant (0 for a term no passage holds)."""
 
     def near_terms(self, term: str) -> dict[str, int]:
-        """Index terms one edit (deletion, swap, change, insertion) away, with their df."""
+        """Index terms one edit (deletion, swap, change, insertion) away, with their df. (The
+        other unknown-word lookup, "the stem this word extends", is `df` of its prefixes.)"""
 
     # --- search -----------------------------------------------------------------------------
     def search(self, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:

@@ -256,3 +256,33 @@ def test_questions_from_many_threads_while_commits_land(make_engine) -> None:  #
         t.join()
     assert not errors, errors[0]
     assert engine.ask("When did the tide come in?").answered
+
+
+def test_the_engine_runs_on_the_in_memory_store_too(tmp_path: Path, analyzer: Analyzer) -> None:
+    """The engine needs a Store, not the segment store: sync, ask, sources and paragraphs."""
+    from retrieval import Engine, MemoryStore
+    from tests.conftest import CORPUS
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    engine = Engine(tmp_path / "corpus", tmp_path / "data", analyzer, MemoryStore(analyzer))
+    assert engine.reload().added == ["clubhouse-putin-musk"]
+    quote = engine.ask("What did the Kremlin say?").quotes[0]
+    assert "Peskov" in quote.text and engine.passage(quote.passage)[1] == quote.source
+    (tmp_path / "corpus" / "heron.txt").write_text("Grey herons nest in tall trees near water.\n", "utf-8")
+    assert engine.reload().added == ["heron"] and [a.id for a in engine.sources()] == ["clubhouse-putin-musk", "heron"]
+
+
+def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> None:  # type: ignore[no-untyped-def]
+    """Two files with the same bytes share a manifest; the survivor must be read by its own name."""
+    engine = make_engine()
+    row = json.dumps({"id": "twin", "title": "Twin", "text": "Twin okapis were born at the zoo."}) + "\n"
+    (engine.corpus_dir / "a.jsonl").write_text(row)
+    (engine.corpus_dir / "b.jsonl").write_text(row)
+    engine.reload()
+    (engine.corpus_dir / "a.jsonl").unlink()
+    engine.reload()
+    [name] = _segments(engine)[-1:]
+    (engine.data_dir / "index" / f"{name}.seg").write_bytes(b"damaged")
+    again = make_engine()
+    assert again.ask("Where were the twin okapis born?").quotes[0].source.article == "twin"
+    assert again.store.article("twin").file == "b.jsonl"  # type: ignore[union-attr]
