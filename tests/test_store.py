@@ -180,3 +180,19 @@ def test_empty_store(make_store: MakeStore) -> None:
     store = make_store()
     assert store.n_passages == 0 and store.search(["x"], 10) == [] and store.articles() == []
     assert store.uids().tolist() == [] and store.df("x") == 0
+
+
+def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, analyzer: Analyzer) -> None:
+    from retrieval.store import ArticleMeta
+
+    store = make_store()
+    a = Article("a", "A", ("Okapis live in the Ituri rainforest.",))
+    b = Article("b", "B", ("Zebras have stripes.",))
+    store.add([a])
+    store.add([b])
+    ma, mb = ArticleMeta.of(a), ArticleMeta.of(b)
+    assert store.article_by("hash", mb.hash).id == "b" and store.article_by("text_hash", ma.text_hash).id == "a"  # type: ignore[union-attr]
+    assert store.article_by("id", "a").title == "A" and store.article_by("hash", "0" * 40) is None  # type: ignore[union-attr]
+    assert store.n_articles == 2
+    store.remove(["a"])
+    assert store.article_by("text_hash", ma.text_hash) is None and store.n_articles == 1
