@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import weakref
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +243,28 @@ class Segment:
         self._vocab: list[str] | None = None
         self._columns: dict[str, list[str]] = {}
         self._df: I64 | None = None
+        self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
+        self._offsets: dict[str, tuple[int, np.dtype]] = {}
+
+    def _attach(self, path: Path, table: dict[str, dict[str, Any]]) -> None:
+        """Read passage texts, sentences and term ids with `pread` instead of through the map.
+
+        A question reads ~20 passages scattered over the file; through the map, every page
+        fault also maps the cached pages around it (the kernel's fault-around), so a serving
+        process's resident memory filled with index pages no question asked for (at 1M
+        passages, nearly the whole 960 MB file). Postings stay mapped: they are read in runs."""
+        fd = os.open(path, os.O_RDONLY)
+        self._fd = fd
+        self._offsets = {k: (t["offset"], np.dtype(t["dtype"])) for k, t in table.items()}
+        weakref.finalize(self, os.close, fd)
+
+    def _slice(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """array[lo:hi] of a column, read from the file when the segment is on disk."""
+        if self._fd is None or hi <= lo:
+            return np.asarray(self.a[name][lo:hi])
+        offset, dtype = self._offsets[name]
+        size = dtype.itemsize
+        return np.frombuffer(os.pread(self._fd, (hi - lo) * size, offset + lo * size), dtype)
 
     # terms
     @property
@@ -279,8 +302,8 @@ class Segment:
         return [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
 
     def string(self, name: str, row: int) -> str:
-        ptr = self.a[f"{name}_ptr"]
-        return bytes(self.a[name][int(ptr[row]) : int(ptr[row + 1])]).decode("utf-8")
+        lo, hi = (int(x) for x in self._slice(f"{name}_ptr", row, row + 2))
+        return self._slice(name, lo, hi).tobytes().decode("utf-8")
 
     # articles
     def article(self, row: int) -> ArticleMeta:
@@ -317,14 +340,17 @@ class Segment:
         return i if i < self.n_passages and int(self.a["uid"][i]) == uid else -1
 
     def passage_text(self, p: int) -> str:
-        ptr = self.a["text_ptr"]
-        return bytes(self.a["texts"][int(ptr[p]) : int(ptr[p + 1])]).decode("utf-8")
+        lo, hi = (int(x) for x in self._slice("text_ptr", p, p + 2))
+        return self._slice("texts", lo, hi).tobytes().decode("utf-8")
+
+    def _sentences(self, p: int) -> tuple[int, int, I64]:
+        s0, s1 = (int(x) for x in self._slice("sent_ptr", p, p + 2))
+        return s0, s1, self._slice("sent_tok_ptr", s0, s1 + 1).astype(np.int64)
 
     def view(self, p: int) -> PassageView:
         a = self.a
-        s0, s1 = int(a["sent_ptr"][p]), int(a["sent_ptr"][p + 1])
-        tok_ptr = np.asarray(a["sent_tok_ptr"][s0 : s1 + 1], np.int64)
-        tokens = np.asarray(a["tokens"][int(tok_ptr[0]) : int(tok_ptr[-1])])
+        s0, s1, tok_ptr = self._sentences(p)
+        tokens = self._slice("tokens", int(tok_ptr[0]), int(tok_ptr[-1]))
         ids = self.term_ids
         return PassageView(
             uid=int(a["uid"][p]),
@@ -332,8 +358,8 @@ class Segment:
             paragraph=int(a["paragraph"][p]),
             language=LANG_CODES[int(a["lang"][p])],
             article=self.article(int(a["article"][p])),
-            starts=tuple(a["sent_start"][s0:s1].tolist()),
-            ends=tuple(a["sent_end"][s0:s1].tolist()),
+            starts=tuple(self._slice("sent_start", s0, s1).tolist()),
+            ends=tuple(self._slice("sent_end", s0, s1).tolist()),
             tok_ptr=tok_ptr - tok_ptr[0],
             tokens=tokens,
             lookup=lambda t: ids.get(t, -1),
@@ -342,9 +368,8 @@ class Segment:
     def passage_terms(self, p: int) -> list[str]:
         """The passage's terms as strings, in text order (for checks against other BM25 code)."""
         vocab = self.vocab
-        ptr = self.a["sent_tok_ptr"]
-        s0, s1 = int(self.a["sent_ptr"][p]), int(self.a["sent_ptr"][p + 1])
-        return [vocab[t] for t in self.a["tokens"][int(ptr[s0]) : int(ptr[s1])].tolist()]
+        _, _, tok_ptr = self._sentences(p)
+        return [vocab[t] for t in self._slice("tokens", int(tok_ptr[0]), int(tok_ptr[-1])).tolist()]
 
     # --- persistence --------------------------------------------------------------------------
     def write(self, directory: Path) -> Segment:
@@ -425,6 +450,8 @@ class Segment:
                     raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
                 arrays[key] = raw[t["offset"] : end].view(dtype)
             segment = cls(name, arrays)
+            if size:
+                segment._attach(seg_path, meta["arrays"])
         except IndexFormatError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as exc:
