@@ -147,6 +147,7 @@ class Answerer:
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
         self._title_terms = title_terms if title_terms is not None else {}
         self._views: dict[int, PassageView] = {}
+        self._bm25_hits: list[tuple[int, float]] = []
 
     def view(self, uid: int) -> PassageView:
         """A passage, read from the store once per question."""
@@ -165,10 +166,11 @@ class Answerer:
         hits, coverage = self._retrieve(query, MAX_PASSAGES)
         if not hits:
             return self._abstain(question, lang, kind, words)
+        signals = self._signals(query, hits, coverage, kind)
 
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
-            return self._abstain(question, lang, kind, words)
+            return self._abstain(question, lang, kind, words, signals)
         candidates = self._candidates(hits, coverage, kind, question, query.weights_arr)  # only once we know we will answer
 
         # Prefer the question's language when it answers nearly as well as the best overall.
@@ -182,10 +184,39 @@ class Answerer:
         message = ""
         if cross:
             message = CROSS_MESSAGE[lang]
+        signals["cross_language"] = float(cross)
         return Answer(
             question=question, language=lang, answered=True, quotes=tuple(quotes), message=message,
-            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross,
+            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, signals=signals,
         )  # fmt: skip
+
+    def _signals(self, query: _Query, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str) -> dict[str, float]:
+        """Per-question evidence that means the same on any corpus: what a confidence model
+        reads. Scores are relative (to the attainable maximum, to the runner-up), coverages are
+        shares of the question's idf mass."""
+        p = self.store.params
+        bm25_top = self._bm25_hits[0][1] if self._bm25_hits else 0.0
+        bm25_second = self._bm25_hits[1][1] if len(self._bm25_hits) > 1 else 0.0
+        attainable = float(np.sum(self.store.idf(query.terms))) * (p.k1 + 1.0) or 1.0
+        top, c = hits[0], coverage[hits[0][0]]
+        total = sum(query.weights.values()) or 1.0
+        unknown = sum(w for t, w in query.weights.items() if t not in set(query.known)) / total
+        title = self._title_of(top[0])
+        window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
+        out = {
+            "bm25_top_share": bm25_top / attainable,
+            "bm25_gap": (bm25_top - bm25_second) / bm25_top if bm25_top else 0.0,
+            "rerank_gap": (top[1] - hits[1][1]) / top[1] if len(hits) > 1 and top[1] else 1.0,
+            "passage_coverage": max((x.passage for x in coverage.values()), default=0.0),
+            "top_passage_coverage": c.passage,
+            "sentence_coverage": c.best,
+            "window_coverage": window,
+            "unknown_share": unknown,
+            "title_share": sum(w for t, w in query.weights.items() if t in title) / total,
+            "content_terms": float(len(query.weights)),
+        }
+        out.update({f"kind_{k}": float(kind == k) for k in (*KINDS, "other")})
+        return out
 
     def rank(self, question: str, k: int = 10) -> list[tuple[int, float]]:
         """The passage ranking the answer path reads sentences from (for evaluation)."""
@@ -233,6 +264,7 @@ class Answerer:
         p = self.params
         depth = max(k, p.rerank_depth)
         hits = self.store.search(query.terms, k=depth)
+        self._bm25_hits = hits
         if not hits:
             return [], {}
         coverage = self._coverage([h for h, _ in hits], query)
@@ -466,8 +498,11 @@ class Answerer:
                 i = text.find(t, i + len(t))
         return tuple(sorted(set(spans)))
 
-    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term]) -> Answer:
-        return Answer(question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind, terms=_surfaces(words))
+    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], signals: dict[str, float] | None = None) -> Answer:
+        return Answer(
+            question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind,
+            terms=_surfaces(words), signals=signals or {},
+        )  # fmt: skip
 
 
 def source_of(view: PassageView) -> Source:
