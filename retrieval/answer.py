@@ -415,7 +415,10 @@ class Answerer:
                 g = [free[i] for i in range(lo, hi + 1)]
             g = self._extend(g, coverage, used)
             used.update((c.passage, c.sent) for c in g)
-            quotes.append(self._quote(g, terms))
+            quote = self._quote(g, terms)
+            if any(_same_text(quote.text, q.text) for q in quotes):
+                continue  # the same sentences in another article (an updated copy, a wire story reprinted)
+            quotes.append(quote)
         return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
 
     def _best_window(self, pool: list[_Cand]) -> list[_Cand] | None:
@@ -535,6 +538,12 @@ class _Cand:
     end: int
     score: float
     sentence_lang: Language
+
+
+def _same_text(a: str, b: str) -> bool:
+    """One quote repeats another: the same words, or one inside the other."""
+    a, b = a.casefold(), b.casefold()
+    return a in b or b in a
 
 
 def _adjacent(tokens: npt.NDArray[np.integer]) -> set[tuple[int, int]]:

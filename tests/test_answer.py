@@ -250,3 +250,13 @@ def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
     assert [(q.text, q.source, q.sentences, round(q.score, 9)) for q in on_disk.quotes] == [
         (q.text, q.source, q.sentences, round(q.score, 9)) for q in in_memory.quotes
     ]
+
+
+def test_the_same_sentence_is_never_quoted_twice(analyzer: Analyzer) -> None:
+    """An updated copy of an article holds the same sentences: each is quoted once."""
+    text = ["The ferry to Jeju leaves at noon.", "Tickets cost 30,000 won and the ferry is often full."]
+    answerer = _answerer(analyzer, [("Ferry", text), ("Ferry (updated)", [*text, "A second ferry was added in May."])], window_temperature=0.0)
+    answer = answerer.answer("When does the ferry to Jeju leave and what do tickets cost?", max_quotes=5)
+    texts = [q.text for q in (*answer.quotes, *answer.more)]
+    assert texts and all(not (a in b or b in a) for i, a in enumerate(texts) for b in texts[i + 1 :]), texts
+    assert any("noon" in t for t in texts) and any("30,000" in t for t in texts)
