@@ -64,6 +64,7 @@ ANSWER_CUES: dict[str, re.Pattern[str]] = {
 NUMBER = re.compile(r"\d+")
 NAME = re.compile(r"\b[A-Z][A-Za-z]+")  # a capitalised word (searched from the 2nd character: not the sentence start)
 
+KOREAN_NOUNS = frozenset({"NNG", "NNP", "NNC", "XR"})  # question words that may be part of an index compound
 MAX_PASSAGES = 12  # sentences are looked for in this many top passages
 MORE_QUOTES = 6  # extra quotes kept for "More"
 
@@ -93,6 +94,7 @@ class AnswerParams:
     window_temperature: float = 7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
     window_char_cost: float = 0.002  # chance of holding the answer each character of the first quote must buy...
     window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
+    affix_discount: float = 0.7  # weight of an index compound found for an unknown Korean noun (크렘린 → 크렘린궁); 0 turns it off
 
 
 def question_kind(question: str) -> str:
@@ -225,18 +227,24 @@ class Answerer:
 
     def _query(self, words: list[Term]) -> _Query:
         """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
-        words = [self._known_form(w) for w in words]
+        found = [self._known_form(w) for w in words]
+        words = [w for w, _ in found]
+        discounted = {w.term for w, affix in found if affix}
         content = [w for w in words if w.term not in FRAME_TERMS] or words
         uniq = list(dict.fromkeys(w.term for w in content))
         df = [self.store.df(t) for t in uniq]
         idf = self.store.idf(uniq).tolist()
-        weights = {t: (w if d else self.oov_idf) for t, d, w in zip(uniq, df, idf)}
+        weights = {t: (w * (self.params.affix_discount if t in discounted else 1.0) if d else self.oov_idf) for t, d, w in zip(uniq, df, idf)}
         known = [t for t, d in zip(uniq, df) if d]
         total = sum(weights.values()) or 1.0
         return _Query([w.term for w in words], weights, known, np.array([weights[t] for t in known], np.float64) / total)
 
-    def _known_form(self, word: Term) -> Term:
-        """An English word the index lacks, searched as an index term it most likely means.
+    def _known_form(self, word: Term) -> tuple[Term, bool]:
+        """A question word the index lacks, searched as an index term it most likely means
+        (the flag says the stand-in is discounted).
+
+        A Korean noun: the commonest index noun that begins or ends with it (Kiwi keeps
+        "크렘린궁" whole, so "크렘린" alone matches nothing). An English word:
 
         First the term of six letters or more that it extends by one or two letters: the stemmer
         leaves "septicemia" whole but cuts "septicemic" to "septicem", and "Californian" should
@@ -245,16 +253,23 @@ class Answerer:
         ("ctenophhores", "Maastrich"): long words have few real neighbours at one edit, while
         shorter ones do ("pertain" is one letter from "certain")."""
         term, store = word.term, self.store
-        if len(term) < 7 or not term.isascii() or not term.isalpha() or store.df(term):
-            return word
+        if store.df(term):
+            return word, False
+        if word.tag in KOREAN_NOUNS and len(term) >= 2 and HANGUL.search(term) and self.params.affix_discount > 0:
+            # Kiwi reads "크렘린궁" as one proper noun, so a question's "크렘린" matches nothing;
+            # the commonest index noun that begins or ends with it stands in, at a discount.
+            near = [(df, t) for t, df in store.affix_terms(term).items() if HANGUL.search(t)]
+            return (Term(max(near)[1], word.surface, word.tag), True) if near else (word, False)
+        if len(term) < 7 or not term.isascii() or not term.isalpha():
+            return word, False
         for cut in (1, 2):
             if len(term) - cut >= 6 and store.df(term[:-cut]):
-                return Term(term[:-cut], word.surface, word.tag)
+                return Term(term[:-cut], word.surface, word.tag), False
         if len(term) >= 8:
             near = [(df, e) for e, df in store.near_terms(term).items()]
             if near:
-                return Term(max(near)[1], word.surface, word.tag)
-        return word
+                return Term(max(near)[1], word.surface, word.tag), False
+        return word, False
 
     def _retrieve(self, query: _Query, k: int) -> tuple[list[tuple[int, float]], dict[int, _Coverage]]:
         """BM25 over passages, then the top `rerank_depth` re-scored with what BM25 cannot see:

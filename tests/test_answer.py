@@ -260,3 +260,19 @@ def test_the_same_sentence_is_never_quoted_twice(analyzer: Analyzer) -> None:
     texts = [q.text for q in (*answer.quotes, *answer.more)]
     assert texts and all(not (a in b or b in a) for i, a in enumerate(texts) for b in texts[i + 1 :]), texts
     assert any("noon" in t for t in texts) and any("30,000" in t for t in texts)
+
+
+def test_a_korean_noun_finds_the_compound_the_article_uses(engine: Engine, corpus_text: str) -> None:
+    """Kiwi reads "크렘린궁" as one noun, so "크렘린" alone matched nothing and the question was refused."""
+    answer = engine.ask("크렘린 대변인의 반응은?")
+    assert answer.answered and "크렘린궁 대변인은" in answer.quotes[0].text
+    assert normalize(answer.quotes[0].text) in corpus_text
+
+
+def test_the_compound_stand_in_is_discounted_and_can_be_turned_off(analyzer: Analyzer) -> None:
+    articles = [("궁", ["크렘린궁 대변인은 제안이 흥미롭다고 말했다."]), ("기타", ["서울의 날씨는 맑았다."])]
+    on = _answerer(analyzer, articles)
+    query = on._query(analyzer.question_words("크렘린 반응"))
+    assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(0.7 * on.store.idf(["크렘린궁"])[0])
+    off = _answerer(analyzer, articles, affix_discount=0.0)
+    assert "크렘린궁" not in off._query(analyzer.question_words("크렘린 반응")).weights
