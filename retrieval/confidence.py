@@ -133,11 +133,11 @@ class ConfidenceModel:
             "format": FORMAT,
             "version": self.version,
             "features": list(self.features),
-            "means": [round(v, 10) for v in self.means],
-            "scales": [round(v, 10) for v in self.scales],
-            "coefficients": [round(v, 10) for v in self.coefficients],
-            "intercept": round(self.intercept, 10),
-            "thresholds": {"sure": round(self.sure, 6), "min": round(self.minimum, 6)},
+            "means": list(self.means),
+            "scales": list(self.scales),
+            "coefficients": list(self.coefficients),
+            "intercept": self.intercept,
+            "thresholds": {"sure": self.sure, "min": self.minimum},
             "l2": self.l2,
             "fitted": self.fitted,
         }
@@ -175,8 +175,11 @@ class ConfidenceModel:
 def load(path: Path | None = None) -> ConfidenceModel:
     """A model from its JSON file; without a path, the one shipped as `retrieval/confidence.json`."""
     if path is None:
-        ref = resources.files(__package__).joinpath(DEFAULT_FILE)
-        text, where = ref.read_text("utf-8"), f"retrieval/{DEFAULT_FILE}"
+        where = f"retrieval/{DEFAULT_FILE}"
+        try:
+            text = resources.files(__package__).joinpath(DEFAULT_FILE).read_text("utf-8")
+        except OSError as exc:
+            raise QuoteQAError(f"{where}: cannot read the shipped confidence model ({exc})") from exc
     else:
         try:
             text, where = Path(path).read_text("utf-8"), str(path)
