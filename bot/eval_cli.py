@@ -151,6 +151,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
                 for p, ds in zip(files, datasets, strict=True)
             ] + [{"file": splits.OFFTOPIC_FILE.name, "questions": len(everyday)}],
             date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            code=_code_version(),
             fit_rows=sum(1 for r in rows if r.half == "fit"),
             targets="thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
         )  # fmt: skip
@@ -166,6 +167,21 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_splits(out)
     return EXIT_OK
+
+
+def _code_version() -> str:
+    """The commit the answer path was measured at (with "+changes" when the tree differs from
+    it), so a fitted model can be matched to the signals it read; "" outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode:
+        return ""
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 SPLIT_COLUMNS = (
