@@ -23,6 +23,7 @@ from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, norma
 from .errors import QuestionError
 from .models import Answer, Language, Quote, Source
 from .store import PassageView, Store
+from .suggest import suggestions
 
 # --- question types --------------------------------------------------------------------------
 KINDS: dict[str, re.Pattern[str]] = {
@@ -123,7 +124,7 @@ def clean_question(question: object, max_chars: int) -> str:
         )  # fmt: skip
     text = normalize_space(question)
     if not text:
-        raise QuestionError('the question is empty; ask something like "What did the Kremlin say?" / "크렘린궁은 뭐라고 했나요?"')
+        raise QuestionError(EMPTY_QUESTION)
     if len(text) > max_chars:
         raise QuestionError(
             f"질문이 {len(text):,}자로 너무 깁니다. 최대 {max_chars:,}자까지 받습니다. 더 짧게 물어 주세요." if ko
@@ -517,8 +518,9 @@ class Answerer:
         return tuple(sorted(set(spans)))
 
     def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], signals: dict[str, float] | None = None) -> Answer:
+        message = with_examples(ABSTAIN_MESSAGE[lang], lang, suggestions(self.store, lang, 1))
         return Answer(
-            question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind,
+            question=question, language=lang, answered=False, message=message, kind=kind,
             terms=_surfaces(words), signals=signals or {},
         )  # fmt: skip
 
@@ -575,12 +577,19 @@ def _surfaces(words: list[Term]) -> tuple[str, ...]:
 
 
 ABSTAIN_MESSAGE: dict[Language, str] = {
-    "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources), "
-    "e.g. \"What did the Kremlin say?\"",
-    "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요. "
-    "예: \"크렘린궁은 뭐라고 했나요?\"",
-    "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다.",
+    "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources)",
+    "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요",
+    "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다",
 }
+EXAMPLE_LEAD: dict[Language, str] = {"en": ", e.g. ", "ko": ". 예: ", "mixed": ". e.g. "}
+EMPTY_QUESTION = "the question is empty; type a question about the articles (`quoteqa sources` lists them)"
+
+
+def with_examples(message: str, lang: Language, examples: list[str]) -> str:
+    """A message, then example questions made from the corpus (none when it is empty)."""
+    if not examples:
+        return message + "."
+    return message + EXAMPLE_LEAD[lang] + " / ".join(f"“{e}”" for e in examples)
 CROSS_MESSAGE: dict[Language, str] = {
     "en": "No English passage answers this; quoting the Korean text.",
     "ko": "한국어 기사에는 답이 없어 영어 원문을 인용합니다.",
