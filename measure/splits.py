@@ -47,12 +47,22 @@ MAX_ANSWERABLE_ABSTAIN = 0.02  # `min` keeps at most this share of answerable qu
 MIN_PRECISION = 0.95  # `sure` is the lowest threshold whose answers are at least this precise
 ECE_BINS = 10
 
-# What the model reads: every signal, plus monotone bends of the coverages and score shares (a
-# linear model cannot otherwise say that 0.3 coverage is far worse than half of 0.6).
+# What the model reads: the signals (question kinds left out: they did not help), bends of the
+# coverages, gaps and score shares (a linear model cannot otherwise say that 0.3 coverage is far
+# worse than half of 0.6), and products where one piece of evidence only counts with another
+# (full coverage of one common word is not full coverage of five). Chosen by 5-fold log loss
+# inside the FIT half (0.130 with the plain signals, 0.112 with these), never on the REPORT half.
 DEFAULT_FEATURES: tuple[str, ...] = (
     "bm25_top_share", "bm25_gap", "rerank_gap", "passage_coverage", "top_passage_coverage",
-    "sentence_coverage", "window_coverage", "unknown_share", "title_share", "content_terms",
-    "kind_say", "kind_who", "kind_when", "kind_where", "kind_number", "cross_language",
+    "sentence_coverage", "window_coverage", "unknown_share", "title_share", "content_terms", "cross_language",
+    "log1p(content_terms)", "inv(content_terms)",
+    "sq(passage_coverage)", "sq(top_passage_coverage)", "sq(sentence_coverage)", "sq(window_coverage)",
+    "sqrt(rerank_gap)", "sqrt(bm25_gap)", "sq(bm25_top_share)", "sq(unknown_share)", "sqrt(unknown_share)",
+    "sqrt(title_share)",
+    "top_passage_coverage*log1p(content_terms)", "top_passage_coverage*rerank_gap",
+    "window_coverage*rerank_gap", "sentence_coverage*rerank_gap", "unknown_share*log1p(content_terms)",
+    "top_passage_coverage*neg(unknown_share)", "bm25_top_share*top_passage_coverage",
+    "title_share*top_passage_coverage", "cross_language*top_passage_coverage",
 )  # fmt: skip
 
 # The targets, read on the REPORT halves: (metric, "<=" or ">=", bound, where). "each"

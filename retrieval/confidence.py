@@ -13,7 +13,8 @@ Verdicts: `answer` when confidence >= `sure`, `unsure` when `minimum` <= confide
 `abstain` below `minimum`.
 
 Features are signal names, or derived ones written `fn(signal)` for a monotone transform of one
-signal (`log1p`, `sqrt`, `sq`) or `a*b` for a product of two signals: a transform lets a linear
+signal (`log1p`, `sqrt`, `sq`, `inv` = 1/(1+x), `neg` = 1-x), and `a*b` for a product of such
+factors: a transform lets a linear
 model bend (a coverage of 0.3 is far worse than half of 0.6), a product lets two weak pieces of
 evidence count only together. A signal the answer did not report (e.g. `cross_language` when the
 answer path abstained) counts as 0. Empty signals mean retrieval found nothing: confidence 0.
@@ -44,27 +45,31 @@ _TRANSFORMS = {
     "log1p": lambda x: math.log1p(max(x, 0.0)),
     "sqrt": lambda x: math.sqrt(max(x, 0.0)),
     "sq": lambda x: x * x,
+    "inv": lambda x: 1.0 / (1.0 + max(x, 0.0)),
+    "neg": lambda x: 1.0 - x,
 }
 _CALL = re.compile(r"^(\w+)\((\w+)\)$")
 
 
 def feature_value(name: str, signals: Mapping[str, float]) -> float:
     """One feature of the model from an answer's signals (see the module docstring for names)."""
-    m = _CALL.match(name)
-    if m:
-        return float(_TRANSFORMS[m.group(1)](float(signals.get(m.group(2), 0.0))))
-    if "*" in name:
-        a, b = name.split("*", 1)
-        return float(signals.get(a, 0.0)) * float(signals.get(b, 0.0))
-    return float(signals.get(name, 0.0))
+    value = 1.0
+    for factor in name.split("*"):
+        m = _CALL.match(factor)
+        if m:
+            value *= _TRANSFORMS[m.group(1)](float(signals.get(m.group(2), 0.0)))
+        else:
+            value *= float(signals.get(factor, 0.0))
+    return float(value)
 
 
 def check_feature(name: str) -> None:
-    m = _CALL.match(name)
-    if m and m.group(1) not in _TRANSFORMS:
-        raise QuoteQAError(f"confidence model: unknown transform {m.group(1)!r} in feature {name!r}")
-    if not m and not re.fullmatch(r"\w+(\*\w+)?", name):
-        raise QuoteQAError(f"confidence model: feature {name!r} is not a signal name, fn(signal) or a*b")
+    for factor in name.split("*"):
+        m = _CALL.match(factor)
+        if m and m.group(1) not in _TRANSFORMS:
+            raise QuoteQAError(f"confidence model: unknown transform {m.group(1)!r} in feature {name!r}")
+        if not m and not re.fullmatch(r"\w+", factor):
+            raise QuoteQAError(f"confidence model: feature {name!r} is not made of signal names, fn(signal) and '*'")
 
 
 def feature_matrix(rows: Sequence[Mapping[str, float]], features: Sequence[str]) -> npt.NDArray[np.float64]:

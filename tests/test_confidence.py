@@ -77,12 +77,16 @@ def test_derived_features() -> None:
     assert feature_value("sqrt(b)", s) == pytest.approx(0.5)
     assert feature_value("sq(b)", s) == pytest.approx(0.0625)
     assert feature_value("a*b", s) == pytest.approx(0.75)
+    assert feature_value("inv(a)", s) == pytest.approx(0.25)
+    assert feature_value("neg(b)", s) == pytest.approx(0.75)
+    assert feature_value("sqrt(b)*log1p(a)*a", s) == pytest.approx(0.5 * math.log1p(3.0) * 3.0)
     assert feature_value("missing", s) == 0.0
     rows, labels = toy()
     model = fit(rows, labels, features=["sqrt(coverage)", "coverage*noise"])
     assert model.features == ("sqrt(coverage)", "coverage*noise")
-    with pytest.raises(QuoteQAError):
-        fit(rows, labels, features=["cube(coverage)"])
+    for bad in ("cube(coverage)", "coverage*cube(noise)", "coverage+noise"):
+        with pytest.raises(QuoteQAError):
+            fit(rows, labels, features=[bad])
 
 
 def test_verdicts_follow_the_thresholds() -> None:
