@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bar(label: str, total: int) -> Callable[[int], None]:
     """evaluate() counts questions and indexed passages; the bar closes itself at the total."""
-    return progress_bar(label, total, unit="q" if label == "questions" else "passage")
+    return progress_bar(label, total, unit="q" if label.endswith("questions") else "passage")
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]
@@ -184,11 +184,10 @@ def _code_version() -> str:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-SPLIT_COLUMNS = (
+SPLIT_ROWS = (
     ("auroc", "AUROC", "f"), ("ece", "ECE", "f"), ("answerable_abstain", "answerable abstain", "%"),
     ("unanswerable_answer", "unanswerable answered", "%"), ("answer_precision", "answer precision", "%"),
-    ("first_quote_accuracy", "1st-quote acc.", "%"), ("offtopic_abstain", "off-topic abstain", "%"),
-    ("answer_share", "answer", "%"), ("unsure_share", "unsure", "%"), ("abstain_share", "abstain", "%"),
+    ("first_quote_accuracy", "1st-quote accuracy", "%"), ("offtopic_abstain", "off-topic abstain", "%"),
 )  # fmt: skip
 
 
@@ -198,7 +197,13 @@ def _cell(value: object, kind: str) -> str:
     return f"{value:.1%}" if kind == "%" else f"{value:.3f}"  # type: ignore[str-format]
 
 
+def _short(name: str) -> str:
+    """KorQuAD_v1.0_dev.json -> KorQuAD, xquad.en.json -> xquad: column headers must be narrow."""
+    return name.split("_")[0].split(".")[0] or name
+
+
 def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
+    from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -206,27 +211,39 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     console = Console(highlight=False, soft_wrap=True)
     th = out["thresholds"]
     console.print(
-        f"confidence model: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below; "
-        f"fitted on the FIT halves{' and written' if out['written'] else ''}. Today's rule: abstain iff passage_coverage < 0.34."
+        f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "
+        f"(fitted on the FIT halves{', written to retrieval/confidence.json' if out['written'] else ''}). "
+        "Today's rule: abstain iff passage_coverage < 0.34. An unsure verdict still quotes."
     )
     for half in ("report", "fit"):
-        title = (
-            "REPORT half (held out: the figures to quote)" if half == "report"
-            else "FIT half (the model and thresholds were fitted here: for reference only)"
-        )  # fmt: skip
-        table = Table(title=title)
-        table.add_column("questions")
-        table.add_column("rule")
-        table.add_column("n (ans/unans/off)", justify="right")
-        for _, label, _ in SPLIT_COLUMNS:
-            table.add_column(label, justify="right")
-        for name, m in out[half].items():
-            counts = f"{m['n']} ({m['answerable']}/{m['unanswerable']}/{m['offtopic']})"
-            table.add_row(escape(name), "model", counts, *(_cell(m.get(k), kind) for k, _, kind in SPLIT_COLUMNS))
-            today = m["today"]
-            table.add_row("", "[dim]today[/]", "", *(f"[dim]{_cell(today.get(k), kind)}[/]" if k in today else "" for k, _, kind in SPLIT_COLUMNS))
-        console.print(table)
-    targets = Table(title="targets on the REPORT half")
+        groups = out[half]
+        main = sorted((g for g in groups if not g.startswith("offtopic ")), key=lambda g: (g == "all", g == "offtopic", g))
+        what = "held out: the figures to quote" if half == "report" else "model and thresholds fitted here: for reference only"
+        for rule in ("model", "today"):
+            name = "confidence model" if rule == "model" else "today's rule"
+            table = Table(title=f"{half.upper()} half, {name} ({what})", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table.add_column("")
+            for g in main:
+                table.add_column(escape(_short(g)), justify="right")
+            for key, label, kind in SPLIT_ROWS:
+                if rule == "today" and key == "ece":
+                    continue
+                table.add_row(label, *(_cell((groups[g] if rule == "model" else groups[g]["today"]).get(key), kind) for g in main))
+            if rule == "model":
+                table.add_row("answer/unsure/abstain %", *(
+                    f"{groups[g]['answer_share']:.0%}/{groups[g]['unsure_share']:.0%}/{groups[g]['abstain_share']:.0%}".replace("%", "") for g in main
+                ))  # fmt: skip
+                table.add_row("answerable/unans./off", *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main))
+            console.print(table)
+        off = Table(title=f"{half.upper()} half, off-topic by index and origin", box=box.SIMPLE_HEAD, padding=(0, 1))
+        for col in ("index <- questions", "n", "abstain", "today"):
+            off.add_column(col, justify="left" if col.startswith("index") else "right")
+        for g in groups:
+            if g.startswith("offtopic "):
+                m = groups[g]
+                off.add_row(escape(g.removeprefix("offtopic ")), str(m["n"]), _cell(m["offtopic_abstain"], "%"), _cell(m["today"]["offtopic_abstain"], "%"))
+        console.print(off)
+    targets = Table(title="targets on the REPORT half", box=box.SIMPLE_HEAD, padding=(0, 1))
     for col in ("questions", "metric", "target", "value", "met"):
         targets.add_column(col)
     for t in out["targets"]:
