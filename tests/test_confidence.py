@@ -123,3 +123,17 @@ def test_load_rejects_other_files(tmp_path: Path) -> None:
         confidence.load(bad)
     with pytest.raises(QuoteQAError):
         confidence.load(tmp_path / "missing.json")
+
+
+def test_shipped_model_loads_and_is_sane() -> None:
+    model = confidence.load()
+    assert isinstance(model, ConfidenceModel)
+    assert 0.0 <= model.minimum <= model.sure <= 1.0
+    assert model.fitted.get("command", "").startswith("quoteqa eval --splits --fit")
+    strong = {f: 0.0 for f in model.features} | {
+        "passage_coverage": 1.0, "top_passage_coverage": 1.0, "sentence_coverage": 1.0, "window_coverage": 1.0,
+        "bm25_top_share": 0.8, "bm25_gap": 0.5, "rerank_gap": 0.5, "content_terms": 5.0,
+    }  # fmt: skip
+    weak = strong | {"passage_coverage": 0.1, "top_passage_coverage": 0.1, "sentence_coverage": 0.1, "window_coverage": 0.1, "unknown_share": 0.8}
+    assert model.predict(strong) > model.predict(weak)
+    assert model.predict({}) == 0.0
