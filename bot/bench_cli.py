@@ -93,7 +93,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("answer latency while ingesting", (f"p50 {u['p50_ms']:.1f} ms · p95 {u['p95_ms']:.1f} ms = {u['ratio_p95']:.2f}× idle p95 "
                                             f"({u['questions']:,} questions during a {u['ingest_passages']:,}-passage ingest of {u['ingest_s']:.0f} s)")
          if u else "not measured", "p95 ≤ 2× idle" if big and not huge else ""),
-        ("serving RSS", f"{s['rss_mib']:,.0f} MiB (peak {s['peak_rss_mib']:,.0f}; Kiwi alone {s['kiwi_only_rss_mib']:,.0f})",
+        ("serving RSS", f"{s['rss_mib']:,.0f} MiB (peak {s['peak_rss_mib']:,.0f}; Kiwi alone {s['kiwi_only_rss_mib']:,.0f}"
+                        + (f"; {s['anon_mib']:,.0f} anonymous + {s['file_mib']:,.0f} mapped index pages" if s.get("anon_mib") is not None else "") + ")",
          target("≤ 600 MiB", "≤ 1 GiB")),
         ("add one 10-paragraph article (running process)", f"median {i['median_s']:.3f} s · " + ", ".join(
             f"{x['seconds']:.3f} s" for x in runs) + " · " + ("answerable right after" if all(x.get("answerable") for x in runs)

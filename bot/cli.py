@@ -166,7 +166,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"already in the corpus: {article}")
     if report.skipped:
         print(f"{len(report.skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr)
-    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {len(engine.store.article_hashes())} article(s)")
+    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {engine.store.n_articles} article(s)")
     return EXIT_OK
 
 

@@ -166,6 +166,20 @@ def peak_rss_mib() -> float:
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
+def rss_split_mib() -> dict[str, float]:
+    """Resident memory by kind (Linux): anonymous (the process's own) and file-backed (pages of
+    the memory-mapped index, which the kernel can drop and read again)."""
+    out = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile", "RssShmem"):
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
 def rss_mib() -> float:
     import psutil
 
@@ -476,6 +490,8 @@ def _run(
         under_ingest=served["under_ingest"],
         serving={
             "rss_mib": round(served["rss_mib"], 1),
+            "anon_mib": served.get("rss_split_mib", {}).get("RssAnon"),
+            "file_mib": served.get("rss_split_mib", {}).get("RssFile"),
             "peak_rss_mib": round(served["peak_rss_mib"], 1),
             "kiwi_only_rss_mib": round(served["kiwi_rss_mib"], 1),
         },
@@ -623,7 +639,7 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
             pass
         answer_ms.append((time.perf_counter() - t) * 1000)
     p50_a, p50_q, p50_all = percentile(analysis_ms, 50), percentile(query_ms, 50), percentile(answer_ms, 50)
-    rss, peak = rss_mib(), peak_rss_mib()
+    rss, peak, split = rss_mib(), peak_rss_mib(), rss_split_mib()
     under = _answer_during_ingest(engine, questions, live)
     under["idle_p95_ms"] = round(percentile(answer_ms, 95), 2)
     under["ratio_p95"] = round(under["p95_ms"] / max(under["idle_p95_ms"], 1e-9), 2)
@@ -642,6 +658,7 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
             "sentence_choice_and_rest": round(max(p50_all - p50_a - p50_q, 0.0), 2),
         },
         "rss_mib": rss,
+        "rss_split_mib": split,
         "peak_rss_mib": peak,
         "kiwi_rss_mib": kiwi_rss,
         "under_ingest": under,

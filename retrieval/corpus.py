@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .errors import CorpusError
 from .fsutil import atomic_write
@@ -219,16 +220,44 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def ingest(paths: Sequence[Path], corpus_dir: Path, known: Sequence[ArticleKey] | None = None) -> IngestReport:
+class KnownArticles(Protocol):
+    """What is in the corpus already, asked one article at a time (an index answers it without
+    listing every article)."""
+
+    def by_id(self, article_id: str) -> ArticleKey | None: ...
+
+    def by_text(self, text: str) -> str | None:
+        """The id of an article with this text hash."""
+
+
+@dataclass
+class KeyTable:
+    """`KnownArticles` over a plain list of keys."""
+
+    keys: Iterable[ArticleKey]
+
+    def __post_init__(self) -> None:
+        self._ids: dict[str, ArticleKey] = {}
+        for k in self.keys:
+            self._ids.setdefault(k.id, k)
+        self._texts = {k.text: k.id for k in self._ids.values()}
+
+    def by_id(self, article_id: str) -> ArticleKey | None:
+        return self._ids.get(article_id)
+
+    def by_text(self, text: str) -> str | None:
+        return self._texts.get(text)
+
+
+def ingest(paths: Sequence[Path], corpus_dir: Path, known: KnownArticles | None = None) -> IngestReport:
     """Validate every file first, then write; a broken file means nothing at all is added.
 
-    `known` is what the corpus folder holds (from `scan_corpus`), to avoid re-reading it all.
+    `known` says what the corpus holds (the index answers it); without it the folder is read.
     """
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    existing: dict[str, ArticleKey] = {}
-    for k in known if known is not None else map(article_key, load_corpus(corpus_dir)):
-        existing.setdefault(k.id, k)
-    existing_text = {k.text: k.id for k in existing.values()}
+    table = known if known is not None else KeyTable(map(article_key, load_corpus(corpus_dir)))
+    existing: dict[str, ArticleKey] = {}  # what this batch adds, checked before the corpus
+    existing_text: dict[str, str] = {}
     report = IngestReport()
     plans: list[tuple[Path, Path, list[Article]]] = []
     for path in expand_paths(paths):
@@ -236,7 +265,7 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, known: Sequence[ArticleKey] 
             continue
         fresh: list[Article] = []
         for art in parse_file(path):
-            prior = existing.get(art.id)
+            prior = existing.get(art.id) or table.by_id(art.id)
             key = article_key(art)
             if prior is not None:
                 if prior.hash == key.hash or prior.text == key.text:
@@ -246,8 +275,9 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, known: Sequence[ArticleKey] 
                     f"{path}: article id {art.id!r} is already in the corpus ({prior.file}) with different text; "
                     "remove the old file first to replace it, or give this one another id"
                 )
-            if key.text in existing_text:
-                report.unchanged.append(existing_text[key.text])
+            same_text = existing_text.get(key.text) or table.by_text(key.text)
+            if same_text is not None:
+                report.unchanged.append(same_text)
                 continue
             existing[art.id] = key
             existing_text[key.text] = art.id

@@ -162,7 +162,7 @@ class Engine:
         with self.store.writing(blocking) as got:
             if not got:
                 log.info("another writer holds %s; answering from the last commit", self.data_dir)
-                report = SyncReport(articles=len(self.store.article_hashes()), busy=True)
+                report = SyncReport(articles=self.store.n_articles, busy=True)
             else:
                 report = self._sync()
         self.last_sync = report
@@ -178,25 +178,11 @@ class Engine:
         lock from start to end: two ingests at once run one after the other."""
         with self.store.writing():
             self._sync()
-            report = ingest(paths, self.corpus_dir, known=self._known_keys())
+            report = ingest(paths, self.corpus_dir, known=_StoreKeys(self.store))
             sync = self._sync()
         report.skipped = sync.skipped
         self.last_sync = sync
         return report
-
-    def _known_keys(self) -> list[ArticleKey]:
-        """Every article the corpus folder holds, from the manifests (no file is parsed unless
-        its manifest is missing)."""
-        keys: list[ArticleKey] = []
-        for name, (_, digest) in sorted(_file_table(self.store.extra().get("files")).items()):
-            found = self._manifest(digest, name)
-            if found is None:
-                try:
-                    found = [article_key(a) for a in parse_file(self.corpus_dir / name) if a.paragraphs]
-                except (CorpusError, OSError):
-                    continue
-            keys.extend(found)
-        return keys
 
     def _sync(self, full: bool = False, fresh: bool = False) -> SyncReport:
         """Make the store hold what the folder holds. `full` compares every article (after a
@@ -238,11 +224,16 @@ class Engine:
         if not parsed and not gone and not full:
             if table != old_table:
                 store.apply(Change(extra={**store.extra(), "files": table}))
-            report.articles = len(store.article_hashes())
+            report.articles = store.n_articles
             self._warn(report)
             return report
+        if not full and not gone and all(self._keeps_ids(name, arts, old_table) for name, arts in parsed.items()):
+            return self._sync_additions(parsed, table, report)
 
-        # What the folder asks for, in file order; the first file to name an id wins.
+        # What the folder asks for, in file order. An id named twice with different text: the
+        # version in the store wins (a new file cannot push an indexed article out), else the
+        # first file by name.
+        live = store.article_hashes()
         wanted: dict[str, ArticleKey] = {}
         seen_hash: set[str] = set()
         for name in sorted(table):
@@ -258,13 +249,17 @@ class Engine:
                 prior = wanted.get(key.id)
                 if prior is not None:
                     if prior.hash != key.hash:
-                        report.skipped.append((name, f"article id {key.id!r} is also in {prior.file} with different text; rename one"))
+                        newer_is_live = live.get(key.id) == key.hash
+                        loser, winner = (prior, key) if newer_is_live else (key, prior)
+                        report.skipped.append((loser.file, _conflict(key.id, winner.file)))
+                        if newer_is_live:
+                            wanted[key.id] = key
+                            seen_hash.add(key.hash)
                     continue
                 if key.hash in seen_hash:
                     continue  # the same article under another id: indexed once
                 seen_hash.add(key.hash)
                 wanted[key.id] = key
-        live = store.article_hashes()
         remove = [aid for aid, h in live.items() if fresh or aid not in wanted or wanted[aid].hash != h]
         needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
         for name in sorted({k.file for k in needed} - parsed.keys()):  # known, but not in the store
@@ -286,6 +281,52 @@ class Engine:
         self._warn(report)
         if report.added or report.removed or report.replaced:
             log.info("index updated: %d added, %d replaced, %d removed", len(report.added), len(report.replaced), len(report.removed))
+        return report
+
+    def _keeps_ids(self, name: str, articles: list[Article], old_table: dict[str, list[Any]]) -> bool:
+        """A changed file still names every article it named before (so nothing leaves)."""
+        if name not in old_table:
+            return True
+        before = self._manifest(old_table[name][1], name)
+        return before is not None and {k.id for k in before} <= {a.id for a in articles}
+
+    def _sync_additions(self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport) -> SyncReport:
+        """The common case (new files, or files whose articles only grew or changed): look each
+        article up in the store instead of comparing the whole corpus, so an ingest costs what
+        the new files cost at any corpus size."""
+        store = self.store
+        adds: dict[str, Article] = {}
+        replaced: list[str] = []
+        new_hashes: set[str] = set()
+        for name in sorted(parsed):
+            for art in parsed[name]:
+                key = article_key(art)
+                if key.id in adds:
+                    if article_key(adds[key.id]).hash != key.hash:
+                        report.skipped.append((name, _conflict(key.id, adds[key.id].file)))
+                    continue
+                live = store.article(key.id)
+                if live is not None:
+                    if live.hash == key.hash:
+                        continue
+                    if live.file != name:  # another file holds this id: the indexed article wins
+                        report.skipped.append((name, _conflict(key.id, live.file)))
+                        continue
+                    replaced.append(key.id)  # its own file was edited
+                elif key.hash in new_hashes or store.article_by("hash", key.hash) is not None:
+                    continue  # the same article under another id: indexed once
+                adds[key.id] = art
+                new_hashes.add(key.hash)
+        for name, arts in parsed.items():
+            self._write_manifest(table[name][1], [article_key(a) for a in arts])
+        self._apply(Change(add=tuple(adds.values()), extra={**store.extra(), "files": table}))
+        self._collect_manifests(table)
+        report.replaced = sorted(replaced)
+        report.added = [aid for aid in adds if aid not in set(replaced)]
+        report.articles = store.n_articles
+        self._warn(report)
+        if adds:
+            log.info("index updated: %d added, %d replaced", len(report.added), len(report.replaced))
         return report
 
     def _apply(self, change: Change) -> None:
@@ -358,6 +399,25 @@ def _file_table(stored: object) -> dict[str, list[Any]]:
         if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and isinstance(entry[1], str):
             out[name] = entry
     return out
+
+
+def _conflict(article_id: str, other_file: str) -> str:
+    return f"article id {article_id!r} is also in {other_file} with different text; rename one"
+
+
+@dataclass(frozen=True)
+class _StoreKeys:
+    """What `corpus.ingest` asks of the corpus, answered by the store (no listing)."""
+
+    store: Store
+
+    def by_id(self, article_id: str) -> ArticleKey | None:
+        m = self.store.article(article_id)
+        return ArticleKey(m.id, m.hash, m.text_hash, m.file) if m else None
+
+    def by_text(self, text: str) -> str | None:
+        m = self.store.article_by("text_hash", text)
+        return m.id if m else None
 
 
 def _skip_reason(path: Path, exc: Exception) -> str:

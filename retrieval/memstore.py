@@ -165,6 +165,13 @@ class MemoryStore(StoreWrites):
         found = self._state.articles.get(article_id)
         return found[0] if found else None
 
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        return next((m for m, _ in self._state.articles.values() if getattr(m, field) == value), None)
+
+    @property
+    def n_articles(self) -> int:
+        return len(self._state.articles)
+
     def article_hashes(self) -> dict[str, str]:
         return {aid: meta.hash for aid, (meta, _) in self._state.articles.items()}
 

@@ -169,14 +169,28 @@ class SegmentBuilder:
             "art_pass_ptr": _ptr(art_counts),
         }
         arrays.update(_strings("vocab", self.vocab))
-        for name in ARTICLE_FIELDS:
-            arrays.update(_strings(f"art_{name}", [getattr(a, name) for a in self.articles]))
+        arrays.update(_article_columns({f: [getattr(a, f) for a in self.articles] for f in ARTICLE_FIELDS}))
         return arrays
 
 
 def _ptr(lengths: np.ndarray) -> I64:
     out = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=out[1:])
+    return out
+
+
+LOOKUP_FIELDS = ("id", "hash", "text_hash")  # article columns with a sorted order, for lookups
+
+
+def _article_columns(cols: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """The article table as string columns, plus a sorted order of the columns looked up by
+    value, so finding an article by id or hash is a binary search, not a dict of every article."""
+    out: dict[str, np.ndarray] = {}
+    for f in ARTICLE_FIELDS:
+        values = cols[f]
+        out.update(_strings(f"art_{f}", values))
+        if f in LOOKUP_FIELDS:
+            out[f"art_{f}_order"] = np.array(sorted(range(len(values)), key=values.__getitem__), np.int32)
     return out
 
 
@@ -229,7 +243,6 @@ class Segment:
         self._vocab: list[str] | None = None
         self._columns: dict[str, list[str]] = {}
         self._sorted: tuple[list[str], list[str]] | None = None
-        self._ids: dict[str, int] | None = None
         self._df: I64 | None = None
 
     # terms
@@ -289,12 +302,23 @@ class Segment:
     def article(self, row: int) -> ArticleMeta:
         return ArticleMeta(*(self.string(f"art_{f}", row) for f in ARTICLE_FIELDS))
 
-    @property
-    def article_rows(self) -> dict[str, int]:
-        """Article id -> row; built once per segment (segments never change)."""
-        if self._ids is None:
-            self._ids = {aid: i for i, aid in enumerate(self.column("art_id"))}
-        return self._ids
+    def find(self, field: str, value: str) -> list[int]:
+        """Rows whose `field` (id, hash or text_hash) equals `value`: a binary search over the
+        column's sorted order, decoding a few strings instead of the whole column."""
+        order = self.a[f"art_{field}_order"]
+        name = f"art_{field}"
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.string(name, int(order[mid])) < value:
+                lo = mid + 1
+            else:
+                hi = mid
+        rows = []
+        while lo < len(order) and self.string(name, int(order[lo])) == value:
+            rows.append(int(order[lo]))
+            lo += 1
+        return rows
 
     def article_passages(self, row: int) -> range:
         ptr = self.a["art_pass_ptr"]
@@ -440,6 +464,7 @@ class Segment:
             int(a["post_ptr"][-1]) == len(a["post_doc"]) == len(a["post_tf"]),
             len(a["vocab_ptr"]) == self.n_terms + 1,
             int(a["art_pass_ptr"][-1]) == n,
+            all(len(a[f"art_{f}_order"]) == self.n_articles for f in LOOKUP_FIELDS),
         ]
         if not all(checks):
             raise IndexFormatError(f"segment {self.name}: arrays do not fit together (truncated or mixed versions)")
@@ -523,8 +548,7 @@ def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[st
         "art_pass_ptr": _ptr(np.bincount(article, minlength=n_art).astype(np.int64)),
     }  # fmt: skip
     arrays.update(_strings("vocab", vocab))
-    for f in ARTICLE_FIELDS:
-        arrays.update(_strings(f"art_{f}", art_cols[f]))
+    arrays.update(_article_columns(art_cols))
     return Segment(name, arrays)
 
 

@@ -319,16 +319,24 @@ class Snapshot(StoreWrites):
         rows.sort(key=lambda x: x[0])
         return [r for _, r in rows]
 
-    def _find(self, article_id: str) -> tuple[_Live, int] | None:
+    def _find(self, article_id: str, field: str = "id") -> tuple[_Live, int] | None:
         for s in reversed(self.segs):
-            row = s.seg.article_rows.get(article_id)
-            if row is not None and s.is_live_row(row):
-                return s, row
+            for row in s.seg.find(field, article_id):
+                if s.is_live_row(row):
+                    return s, row
         return None
 
     def article(self, article_id: str) -> ArticleMeta | None:
         found = self._find(article_id)
         return found[0].seg.article(found[1]) if found else None
+
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        found = self._find(value, field)
+        return found[0].seg.article(found[1]) if found else None
+
+    @property
+    def n_articles(self) -> int:
+        return sum(len(s.live_articles()) for s in self.segs)
 
     def article_hashes(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -434,6 +442,13 @@ class SegmentStore(StoreWrites):
 
     def article_hashes(self) -> dict[str, str]:
         return self._snap.article_hashes()
+
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        return self._snap.article_by(field, value)
+
+    @property
+    def n_articles(self) -> int:
+        return self._snap.n_articles
 
     def refresh(self, force: bool = False) -> bool:
         """Open the newest commit if another writer made one; True when the snapshot changed."""

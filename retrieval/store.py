@@ -168,6 +168,13 @@ class Store(Protocol):
     def article_hashes(self) -> dict[str, str]:
         """Every live article id -> its `article_hash`: the cheap listing a corpus sync compares."""
 
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        """A live article whose `id`, `hash` or `text_hash` is `value` (no full listing)."""
+
+    @property
+    def n_articles(self) -> int:
+        """Live articles."""
+
     def extra(self) -> dict[str, object]:
         """Small data the owner keeps with each commit (the engine keeps its corpus file table)."""
 

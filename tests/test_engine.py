@@ -286,3 +286,21 @@ def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> 
     again = make_engine()
     assert again.ask("Where were the twin okapis born?").quotes[0].source.article == "twin"
     assert again.store.article("twin").file == "b.jsonl"  # type: ignore[union-attr]
+
+
+def test_ingesting_a_new_file_never_lists_the_corpus(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An ingest must cost what the new file costs: no step may walk every article."""
+    from retrieval.segstore import Snapshot
+
+    engine = make_engine()
+
+    def listing(self: object) -> None:
+        raise AssertionError("the whole corpus was listed")
+
+    monkeypatch.setattr(Snapshot, "article_hashes", listing)
+    monkeypatch.setattr(Snapshot, "articles", listing)
+    src = tmp_path / "in" / "heron.md"
+    src.parent.mkdir()
+    src.write_text("---\ntitle: Herons\n---\nHerons wade in shallow water.\n", "utf-8")
+    assert engine.ingest([src]).added == ["heron"]
+    assert engine.ingest([src]).unchanged == ["heron"]

@@ -191,3 +191,19 @@ def test_affix_terms_find_compounds_across_writes(make_store: MakeStore, analyze
     assert found.get("크렘린궁") == 2 and found.get("신크렘린") == 1 and "크렘린" not in found
     store.remove(["b"])
     assert store.affix_terms("크렘린") == {"크렘린궁": 1}
+
+
+def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, analyzer: Analyzer) -> None:
+    from retrieval.store import ArticleMeta
+
+    store = make_store()
+    a = Article("a", "A", ("Okapis live in the Ituri rainforest.",))
+    b = Article("b", "B", ("Zebras have stripes.",))
+    store.add([a])
+    store.add([b])
+    ma, mb = ArticleMeta.of(a), ArticleMeta.of(b)
+    assert store.article_by("hash", mb.hash).id == "b" and store.article_by("text_hash", ma.text_hash).id == "a"  # type: ignore[union-attr]
+    assert store.article_by("id", "a").title == "A" and store.article_by("hash", "0" * 40) is None  # type: ignore[union-attr]
+    assert store.n_articles == 2
+    store.remove(["a"])
+    assert store.article_by("text_hash", ma.text_hash) is None and store.n_articles == 1
