@@ -169,7 +169,7 @@ class Answerer:
         hits, coverage = self._retrieve(query, MAX_PASSAGES)
         if not hits:
             return self._abstain(question, lang, kind, words)
-        signals = self._signals(query, hits, coverage, kind)
+        signals = self._signals(query, hits, coverage, kind, lang)
 
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
@@ -184,6 +184,7 @@ class Answerer:
         cross = pool[0].sentence_lang != lang
         first = self._best_window(pool)
         quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr, first)
+        signals["first_cue"] = self._first_cue(first or pool[:1], kind)
         message = ""
         if cross:
             message = CROSS_MESSAGE[lang]
@@ -193,10 +194,21 @@ class Answerer:
             kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, signals=signals,
         )  # fmt: skip
 
-    def _signals(self, query: _Query, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str) -> dict[str, float]:
+    def _signals(
+        self, query: _Query, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str, lang: Language
+    ) -> dict[str, float]:  # fmt: skip
         """Per-question evidence that means the same on any corpus: what a confidence model
         reads. Scores are relative (to the attainable maximum, to the runner-up), coverages are
-        shares of the question's idf mass."""
+        shares of the question's idf mass, and idfs are counted in units of the idf of a term
+        one passage holds (1.0: as rare as a word can be), so "rare" means nearly the same in a
+        20-passage and a 1M-passage index.
+
+        Shares alone cannot tell "What did the Kremlin say?" (one rare word, fully covered) from
+        a vague question whose one common word is everywhere: `idf_max`/`idf_mean` (how rare the
+        question's known words are) and `matched_idf` (how much rare evidence the top passage
+        holds, in absolute terms) can. `top2_same_article` says a small gap is between two
+        paragraphs of one article, which is not real ambiguity. `first_cue` is added by
+        `answer()` once the first quote is chosen."""
         p = self.store.params
         bm25_top = self._bm25_hits[0][1] if self._bm25_hits else 0.0
         bm25_second = self._bm25_hits[1][1] if len(self._bm25_hits) > 1 else 0.0
@@ -206,6 +218,11 @@ class Answerer:
         unknown = sum(w for t, w in query.weights.items() if t not in set(query.known)) / total
         title = self._title_of(top[0])
         window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
+        one_off = float(np.log1p((max(self.store.n_passages, 2) - 0.5) / 1.5))  # idf of a term one passage holds
+        known_idf = self.store.idf(query.known) / one_off if query.known else np.zeros(0)
+        same_article = (
+            self.view(hits[0][0]).article.id == self.view(hits[1][0]).article.id if len(hits) > 1 else True
+        )  # fmt: skip
         out = {
             "bm25_top_share": bm25_top / attainable,
             "bm25_gap": (bm25_top - bm25_second) / bm25_top if bm25_top else 0.0,
@@ -217,9 +234,24 @@ class Answerer:
             "unknown_share": unknown,
             "title_share": sum(w for t, w in query.weights.items() if t in title) / total,
             "content_terms": float(len(query.weights)),
+            "idf_mean": float(known_idf.mean()) if len(known_idf) else 0.0,
+            "idf_max": float(known_idf.max()) if len(known_idf) else 0.0,
+            "matched_idf": c.passage * total / one_off,
+            "sentence_idf": c.best * total / one_off,
+            "question_ko": float(lang == "ko"),
+            "top2_same_article": float(same_article),
         }
         out.update({f"kind_{k}": float(kind == k) for k in (*KINDS, "other")})
         return out
+
+    def _first_cue(self, first: list[_Cand], kind: str) -> float:
+        """1.0 when the first quote holds what the question kind asks for (ANSWER_CUES: a quote
+        or a speech verb for "say", a date for "when", a name for "who"...), else 0.0."""
+        cue = ANSWER_CUES.get(kind)
+        if cue is None or not first:
+            return 0.0
+        text = self.view(first[0].passage).text
+        return float(any(cue.search(text[c.start : c.end]) for c in first))
 
     def rank(self, question: str, k: int = 10) -> list[tuple[int, float]]:
         """The passage ranking the answer path reads sentences from (for evaluation)."""
