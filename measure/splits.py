@@ -63,6 +63,14 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "window_coverage*rerank_gap", "sentence_coverage*rerank_gap", "unknown_share*log1p(content_terms)",
     "top_passage_coverage*neg(unknown_share)", "bm25_top_share*top_passage_coverage",
     "title_share*top_passage_coverage", "cross_language*top_passage_coverage",
+    # Evidence in absolute terms, so a short question on rare words is not judged as a vague one:
+    # how rare the question's words are, how much of that rarity the top passage (and sentence)
+    # holds, the question's language, whether the runner-up is a paragraph of the same article,
+    # and whether the first quote carries what the question kind asks for.
+    "idf_mean", "idf_max", "matched_idf", "sentence_idf", "question_ko", "top2_same_article", "first_cue",
+    "log1p(matched_idf)", "log1p(sentence_idf)", "sq(idf_max)",
+    "idf_max*top_passage_coverage", "first_cue*top_passage_coverage", "first_cue*sentence_coverage",
+    "top2_same_article*rerank_gap", "top2_same_article*sqrt(bm25_gap)", "question_ko*top_passage_coverage",
 )  # fmt: skip
 
 # The targets, read on the REPORT halves: (metric, "<=" or ">=", bound, where). "each"
