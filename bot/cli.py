@@ -55,11 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     telegram.add_argument("--drop-pending-updates", action="store_true", help="skip questions that arrived while the bot was down")
 
-    ev = sub.add_parser("eval", help="measure retrieval and answer quality on SQuAD-format files")
-    ev.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    ev.add_argument("--json", action="store_true", help="one JSON object per file")
+    ev = sub.add_parser(
+        "eval", help="measure retrieval and answer quality on SQuAD-format files",
+        description="Answer quality per file; with --splits, the confidence model on half-indexed dev splits.",
+    )  # fmt: skip
+    ev.add_argument("files", nargs="*", type=Path, metavar="FILE", help="SQuAD-format files (with --splits: default the two shared dev files)")
+    ev.add_argument("--json", action="store_true", help="one JSON object per file (with --splits: one in all)")
     ev.add_argument("--limit", type=int, help="sample this many questions per file")
     ev.add_argument("--seed", type=int, default=13)
+    ev.add_argument("--splits", action="store_true", help="index half of each file's articles, ask every question plus off-topic ones, fit and report the confidence model")
+    ev.add_argument("--fit", action="store_true", help="with --splits: write the fitted model to retrieval/confidence.json")
+    ev.add_argument("--model", type=Path, help="with --splits: report this model file (its thresholds too) instead of fitting one")
+    ev.add_argument("--l2", type=float, default=1.0, help="with --splits: L2 penalty of the fit (default 1)")
+    ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
+    ev.add_argument("--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)")
 
     bench = sub.add_parser("bench", help="measure index build, load, query and answer speed")
     bench.add_argument("--source", type=Path, action="append", help="SQuAD JSON or JSONL corpus to draw text from")

@@ -13,8 +13,14 @@ from retrieval import Engine, QuoteQAError
 
 from .render_text import print_answer, print_sources
 
-HELP = """Ask a question in Korean or English, e.g. [bold]What did the Kremlin say?[/] or [bold]크렘린궁은 뭐라고 했나요?[/]
+HELP = """Ask a question in Korean or English{examples}
   :sources  list the articles      :help  this text      :quit  leave (Ctrl-D and Ctrl-C too)"""
+
+
+def help_text(engine: Engine) -> str:
+    """The help, with example questions about the newest articles in the corpus."""
+    examples = [escape(q) for lang in ("en", "ko") for q in engine.suggestions(lang, 1)]  # type: ignore[arg-type]
+    return HELP.format(examples=", e.g. " + " or ".join(f"[bold]{q}[/]" for q in examples) if examples else "")
 
 
 def _lines(history: Path) -> Iterator[str]:
@@ -36,7 +42,7 @@ def _lines(history: Path) -> Iterator[str]:
 
 def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
     console = Console(highlight=False, soft_wrap=True)
-    console.print(HELP)
+    console.print(help_text(engine))
     for line in _lines(history):
         text = line.strip()
         if not text:
@@ -44,7 +50,7 @@ def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
         if text in (":quit", ":q", ":exit"):
             break
         if text == ":help":
-            console.print(HELP)
+            console.print(help_text(engine))
         elif text == ":sources":
             print_sources(console, engine.sources())
         elif text.startswith(":"):

@@ -1,4 +1,8 @@
-"""`quoteqa eval FILE...`: answer quality on SQuAD-format files, ours beside two BM25 baselines."""
+"""`quoteqa eval FILE...`: answer quality on SQuAD-format files, ours beside two BM25 baselines.
+
+`quoteqa eval --splits [FILE...]`: the confidence model on dev splits (measure/splits.py): fitted
+on the FIT halves, reported on the REPORT halves beside today's abstention rule; `--fit` also
+writes the model to retrieval/confidence.json."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from .progress import progress_bar
-from .settings import Settings
+from .settings import PROJECT_ROOT, Settings
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -20,12 +24,26 @@ BASELINE_LABELS = {
 }
 
 
+# The shared dev sets, where the tests look for them too (beside the project folder).
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SPLIT_FILES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from measure.evaluate import evaluate, load_squad, sample_questions
     from retrieval import Analyzer, SearchParams
 
     if args.limit is not None and args.limit < 1:
         print("quoteqa: --limit must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    if getattr(args, "splits", False):
+        return run_splits(args, settings)
+    if not args.files:
+        print("quoteqa: eval needs at least one FILE (or --splits)", file=sys.stderr)
+        return EXIT_ERROR
+    split_only = [f"--{n}" for n in ("fit", "model", "rows") if getattr(args, n, None)]
+    if split_only:
+        print(f"quoteqa: {', '.join(split_only)} only goes with --splits", file=sys.stderr)
         return EXIT_ERROR
     datasets = [load_squad(path) for path in args.files]  # every file is checked before any work
     quiet = bool(args.json)
@@ -49,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bar(label: str, total: int) -> Callable[[int], None]:
     """evaluate() counts questions and indexed passages; the bar closes itself at the total."""
-    return progress_bar(label, total, unit="q" if label == "questions" else "passage")
+    return progress_bar(label, total, unit="q" if label.endswith("questions") else "passage")
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]
@@ -85,3 +103,151 @@ def _print_table(row: dict) -> None:  # type: ignore[type-arg]
         f"{ours['abstain']:.1%}", f"{ours['p50_ms']:.1f}", f"{ours['p95_ms']:.1f}",
     )  # fmt: skip
     console.print(answers)
+
+
+# --- --splits -----------------------------------------------------------------------------------
+def run_splits(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime
+    import hashlib
+    from pathlib import Path
+
+    from measure import splits
+    from measure.evaluate import load_squad
+    from retrieval import Analyzer, SearchParams, confidence
+
+    if args.fit and args.model:
+        print("quoteqa: --fit writes a newly fitted model; --model reports an existing one: pick one", file=sys.stderr)
+        return EXIT_ERROR
+    if args.l2 <= 0 or args.offtopic_sample < 0:
+        print("quoteqa: --l2 must be positive and --offtopic-sample at least 0", file=sys.stderr)
+        return EXIT_ERROR
+    files: list[Path] = list(args.files) or [SHARED_DATA / name for name in SPLIT_FILES]
+    datasets = [load_squad(path) for path in files]  # every file is checked before any work
+    given = confidence.load(args.model) if args.model else None
+    everyday = splits.read_offtopic()
+    quiet = bool(args.json)
+    if not quiet:
+        print("loading the Kiwi model…", file=sys.stderr)
+    analyzer = Analyzer(workers=settings.workers)
+    params = SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b)
+    rows = splits.collect(
+        datasets, analyzer, params, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
+        progress=None if quiet else _bar, limit=args.limit,
+    )  # fmt: skip
+    if args.rows:
+        with open(args.rows, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    model = given or splits.fit_model(rows, l2=args.l2)
+    if args.fit:
+        command = ["quoteqa", "eval", "--splits", "--fit", "--seed", str(args.seed), "--l2", str(args.l2), "--offtopic-sample", str(args.offtopic_sample)]
+        if args.limit is not None:
+            command += ["--limit", str(args.limit)]
+        model = model.with_fitted(
+            command=" ".join([*command, *(str(p) for p in files)]),
+            data=[
+                {"file": ds.name, "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "articles": len(ds.articles),
+                 "questions": len(ds.questions)}
+                for p, ds in zip(files, datasets, strict=True)
+            ] + [{"file": splits.OFFTOPIC_FILE.name, "questions": len(everyday)}],
+            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            code=_code_version(),
+            fit_rows=sum(1 for r in rows if r.half == "fit"),
+            targets="thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
+        )  # fmt: skip
+    report = splits.evaluate_model(rows, model)
+    if args.fit:
+        path = confidence.default_path()
+        model.save(path)
+        if not quiet:
+            print(f"wrote {path}", file=sys.stderr)
+    out = report.to_json() | {"files": [str(p) for p in files], "seed": args.seed, "written": bool(args.fit)}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    else:
+        _print_splits(out)
+    return EXIT_OK
+
+
+def _code_version() -> str:
+    """The commit the answer path was measured at (with "+changes" when the tree differs from
+    it), so a fitted model can be matched to the signals it read; "" outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode:
+        return ""
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+SPLIT_ROWS = (
+    ("auroc", "AUROC", "f"), ("ece", "ECE", "f"), ("answerable_abstain", "answerable abstain", "%"),
+    ("unanswerable_answer", "unanswerable answered", "%"), ("answer_precision", "answer precision", "%"),
+    ("first_quote_accuracy", "1st-quote accuracy", "%"), ("offtopic_abstain", "off-topic abstain", "%"),
+)  # fmt: skip
+
+
+def _cell(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if kind == "%" else f"{value:.3f}"  # type: ignore[str-format]
+
+
+def _short(name: str) -> str:
+    """KorQuAD_v1.0_dev.json -> KorQuAD, xquad.en.json -> xquad: column headers must be narrow."""
+    return name.split("_")[0].split(".")[0] or name
+
+
+def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    th = out["thresholds"]
+    console.print(
+        f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "
+        f"(fitted on the FIT halves{', written to retrieval/confidence.json' if out['written'] else ''}). "
+        "Today's rule: abstain iff passage_coverage < 0.34. An unsure verdict still quotes."
+    )
+    for half in ("report", "fit"):
+        groups = out[half]
+        main = sorted((g for g in groups if not g.startswith("offtopic ")), key=lambda g: (g == "all", g == "offtopic", g))
+        what = "held out: the figures to quote" if half == "report" else "model and thresholds fitted here: for reference only"
+        for rule in ("model", "today"):
+            name = "confidence model" if rule == "model" else "today's rule"
+            table = Table(title=f"{half.upper()} half, {name} ({what})", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table.add_column("")
+            for g in main:
+                table.add_column(escape(_short(g)), justify="right")
+            for key, label, kind in SPLIT_ROWS:
+                if rule == "today" and key == "ece":
+                    continue
+                table.add_row(label, *(_cell((groups[g] if rule == "model" else groups[g]["today"]).get(key), kind) for g in main))
+            if rule == "model":
+                table.add_row("answer/unsure/abstain %", *(
+                    f"{groups[g]['answer_share']:.0%}/{groups[g]['unsure_share']:.0%}/{groups[g]['abstain_share']:.0%}".replace("%", "") for g in main
+                ))  # fmt: skip
+                table.add_row("answerable/unans./off", *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main))
+            console.print(table)
+        off = Table(title=f"{half.upper()} half, off-topic by index and origin", box=box.SIMPLE_HEAD, padding=(0, 1))
+        for col in ("index <- questions", "n", "abstain", "today"):
+            off.add_column(col, justify="left" if col.startswith("index") else "right")
+        for g in groups:
+            if g.startswith("offtopic "):
+                m = groups[g]
+                off.add_row(escape(g.removeprefix("offtopic ")), str(m["n"]), _cell(m["offtopic_abstain"], "%"), _cell(m["today"]["offtopic_abstain"], "%"))
+        console.print(off)
+    targets = Table(title="targets on the REPORT half", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in ("questions", "metric", "target", "value", "met"):
+        targets.add_column(col)
+    for t in out["targets"]:
+        met = "–" if t["met"] is None else "[bold green]yes[/]" if t["met"] else "[bold red]no[/]"
+        value = "–" if t["value"] is None else f"{t['value']:.4f}"
+        targets.add_row(escape(t["group"]), t["metric"], t["target"], value, met)
+    console.print(targets)

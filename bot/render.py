@@ -44,7 +44,7 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "Every answer is copied word for word from an article."
         ),
         "how_to_ask": "Please add a question, e.g. <code>/ask {example}</code>",
-        "example": "Who invited Putin to Clubhouse?",
+        "example": "What did the minister say?",  # only while the corpus is empty
         "sources_title": "<b>Articles I can quote</b> ({count})",
         "sources_empty": "I have no articles yet.",
         "paragraphs": "{n} paragraphs",
@@ -90,7 +90,7 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "모든 답은 기사 문장을 그대로 옮긴 것입니다."
         ),
         "how_to_ask": "질문을 함께 적어 주세요. 예: <code>/ask {example}</code>",
-        "example": "머스크가 푸틴을 어디에 초대했나요?",
+        "example": "장관은 뭐라고 했나요?",  # 기사가 아직 없을 때만
         "sources_title": "<b>인용할 수 있는 기사</b> ({count})",
         "sources_empty": "아직 읽은 기사가 없습니다.",
         "paragraphs": "{n}개 문단",
@@ -420,21 +420,21 @@ def sources_messages(articles: Sequence[ArticleInfo], lang: UiLang) -> list[str]
     return pack(lines, sep="\n")
 
 
-def welcome(lang: UiLang) -> str:
-    return t(
-        lang,
-        "welcome",
-        example_en=esc(STRINGS["en"]["example"]),
-        example_ko=esc(STRINGS["ko"]["example"]),
-    )
+def welcome(lang: UiLang, examples: dict[UiLang, str] | None = None) -> str:
+    """`examples`: a question per language made from the corpus (`Engine.suggestions`)."""
+    return t(lang, "welcome", example_en=esc(_example("en", examples)), example_ko=esc(_example("ko", examples)))
 
 
 def help_text(lang: UiLang, bot_username: str) -> str:
     return t(lang, "help", bot=esc(bot_username))
 
 
-def how_to_ask(lang: UiLang) -> str:
-    return t(lang, "how_to_ask", example=esc(t(lang, "example")))
+def how_to_ask(lang: UiLang, examples: dict[UiLang, str] | None = None) -> str:
+    return t(lang, "how_to_ask", example=esc(_example(lang, examples)))
+
+
+def _example(lang: UiLang, examples: dict[UiLang, str] | None) -> str:
+    return (examples or {}).get(lang) or STRINGS[lang]["example"]
 
 
 def stats_text(lang: UiLang, served: int, abstained: int, median_ms: float | None) -> str:
@@ -563,6 +563,6 @@ def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
     return results
 
 
-def inline_help(lang: UiLang, bot_username: str) -> InlineResult:
-    text = t(lang, "inline_help_text", bot=bot_username, example=t(lang, "example"))
+def inline_help(lang: UiLang, bot_username: str, examples: dict[UiLang, str] | None = None) -> InlineResult:
+    text = t(lang, "inline_help_text", bot=bot_username, example=_example(lang, examples))
     return InlineResult("help", t(lang, "inline_help_title"), text, esc(text) + "\n\n" + help_text(lang, bot_username))

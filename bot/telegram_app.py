@@ -210,6 +210,15 @@ class BotState:
             self.more.popitem(last=False)
         return key
 
+    def examples(self) -> dict[UiLang, str]:
+        """A question per language about the newest articles, for help texts."""
+        out: dict[UiLang, str] = {}
+        for lang in ("en", "ko"):
+            found = self.engine.suggestions(lang, 1)
+            if found:
+                out[lang] = found[0]
+        return out
+
     def allowed(self, update: Update) -> bool:
         ids = self.settings.allowed_chat_ids
         if not ids:
@@ -415,7 +424,7 @@ async def _send(
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Bilingual welcome; a deep-link payload (`/start xyz`) is accepted and ignored."""
-    await _send(update.effective_message, [render.welcome(_user_lang(update))])
+    await _send(update.effective_message, [render.welcome(_user_lang(update), _state(context).examples())])
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -435,7 +444,7 @@ async def on_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     message, state = update.effective_message, _state(context)
     if not question:
-        await _send(message, [render.how_to_ask(_text_lang(question, update))])
+        await _send(message, [render.how_to_ask(_text_lang(question, update), state.examples())])
         return
     try:
         answer = await state.ask(question)
@@ -501,7 +510,7 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, state, username = update.inline_query, _state(context), context.bot.username
     lang = _text_lang(query.query, update)
     if not query.query.strip():
-        results = [render.inline_help(lang, username)]
+        results = [render.inline_help(lang, username, state.examples())]
     else:
         try:
             answer = await state.ask(query.query)

@@ -23,6 +23,7 @@ from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, norma
 from .errors import QuestionError
 from .models import Answer, Language, Quote, Source
 from .store import PassageView, Store
+from .suggest import suggestions
 
 # --- question types --------------------------------------------------------------------------
 KINDS: dict[str, re.Pattern[str]] = {
@@ -64,6 +65,7 @@ ANSWER_CUES: dict[str, re.Pattern[str]] = {
 NUMBER = re.compile(r"\d+")
 NAME = re.compile(r"\b[A-Z][A-Za-z]+")  # a capitalised word (searched from the 2nd character: not the sentence start)
 
+KOREAN_NOUNS = frozenset({"NNG", "NNP", "NNC", "XR"})  # question words that may be part of an index compound
 MAX_PASSAGES = 12  # sentences are looked for in this many top passages
 MORE_QUOTES = 6  # extra quotes kept for "More"
 
@@ -93,6 +95,7 @@ class AnswerParams:
     window_temperature: float = 7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
     window_char_cost: float = 0.002  # chance of holding the answer each character of the first quote must buy...
     window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
+    affix_discount: float = 0.7  # weight of an index compound found for an unknown Korean noun (크렘린 → 크렘린궁); 0 turns it off
 
 
 def question_kind(question: str) -> str:
@@ -121,7 +124,7 @@ def clean_question(question: object, max_chars: int) -> str:
         )  # fmt: skip
     text = normalize_space(question)
     if not text:
-        raise QuestionError('the question is empty; ask something like "What did the Kremlin say?" / "크렘린궁은 뭐라고 했나요?"')
+        raise QuestionError(EMPTY_QUESTION)
     if len(text) > max_chars:
         raise QuestionError(
             f"질문이 {len(text):,}자로 너무 깁니다. 최대 {max_chars:,}자까지 받습니다. 더 짧게 물어 주세요." if ko
@@ -147,6 +150,7 @@ class Answerer:
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
         self._title_terms = title_terms if title_terms is not None else {}
         self._views: dict[int, PassageView] = {}
+        self._bm25_hits: list[tuple[int, float]] = []
 
     def view(self, uid: int) -> PassageView:
         """A passage, read from the store once per question."""
@@ -165,10 +169,11 @@ class Answerer:
         hits, coverage = self._retrieve(query, MAX_PASSAGES)
         if not hits:
             return self._abstain(question, lang, kind, words)
+        signals = self._signals(query, hits, coverage, kind, lang)
 
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
         if best_passage_cov < self.params.min_coverage:
-            return self._abstain(question, lang, kind, words)
+            return self._abstain(question, lang, kind, words, signals)
         candidates = self._candidates(hits, coverage, kind, question, query.weights_arr)  # only once we know we will answer
 
         # Prefer the question's language when it answers nearly as well as the best overall.
@@ -179,13 +184,74 @@ class Answerer:
         cross = pool[0].sentence_lang != lang
         first = self._best_window(pool)
         quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr, first)
+        signals["first_cue"] = self._first_cue(first or pool[:1], kind)
         message = ""
         if cross:
             message = CROSS_MESSAGE[lang]
+        signals["cross_language"] = float(cross)
         return Answer(
             question=question, language=lang, answered=True, quotes=tuple(quotes), message=message,
-            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross,
+            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, signals=signals,
         )  # fmt: skip
+
+    def _signals(
+        self, query: _Query, hits: list[tuple[int, float]], coverage: dict[int, _Coverage], kind: str, lang: Language
+    ) -> dict[str, float]:  # fmt: skip
+        """Per-question evidence that means the same on any corpus: what a confidence model
+        reads. Scores are relative (to the attainable maximum, to the runner-up), coverages are
+        shares of the question's idf mass, and idfs are counted in units of the idf of a term
+        one passage holds (1.0: as rare as a word can be), so "rare" means nearly the same in a
+        20-passage and a 1M-passage index.
+
+        Shares alone cannot tell "What did the Kremlin say?" (one rare word, fully covered) from
+        a vague question whose one common word is everywhere: `idf_max`/`idf_mean` (how rare the
+        question's known words are) and `matched_idf` (how much rare evidence the top passage
+        holds, in absolute terms) can. `top2_same_article` says a small gap is between two
+        paragraphs of one article, which is not real ambiguity. `first_cue` is added by
+        `answer()` once the first quote is chosen."""
+        p = self.store.params
+        bm25_top = self._bm25_hits[0][1] if self._bm25_hits else 0.0
+        bm25_second = self._bm25_hits[1][1] if len(self._bm25_hits) > 1 else 0.0
+        attainable = float(np.sum(self.store.idf(query.terms))) * (p.k1 + 1.0) or 1.0
+        top, c = hits[0], coverage[hits[0][0]]
+        total = sum(query.weights.values()) or 1.0
+        unknown = sum(w for t, w in query.weights.items() if t not in set(query.known)) / total
+        title = self._title_of(top[0])
+        window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
+        one_off = float(np.log1p((max(self.store.n_passages, 2) - 0.5) / 1.5))  # idf of a term one passage holds
+        known_idf = self.store.idf(query.known) / one_off if query.known else np.zeros(0)
+        same_article = (
+            self.view(hits[0][0]).article.id == self.view(hits[1][0]).article.id if len(hits) > 1 else True
+        )  # fmt: skip
+        out = {
+            "bm25_top_share": bm25_top / attainable,
+            "bm25_gap": (bm25_top - bm25_second) / bm25_top if bm25_top else 0.0,
+            "rerank_gap": (top[1] - hits[1][1]) / top[1] if len(hits) > 1 and top[1] else 1.0,
+            "passage_coverage": max((x.passage for x in coverage.values()), default=0.0),
+            "top_passage_coverage": c.passage,
+            "sentence_coverage": c.best,
+            "window_coverage": window,
+            "unknown_share": unknown,
+            "title_share": sum(w for t, w in query.weights.items() if t in title) / total,
+            "content_terms": float(len(query.weights)),
+            "idf_mean": float(known_idf.mean()) if len(known_idf) else 0.0,
+            "idf_max": float(known_idf.max()) if len(known_idf) else 0.0,
+            "matched_idf": c.passage * total / one_off,
+            "sentence_idf": c.best * total / one_off,
+            "question_ko": float(lang == "ko"),
+            "top2_same_article": float(same_article),
+        }
+        out.update({f"kind_{k}": float(kind == k) for k in (*KINDS, "other")})
+        return out
+
+    def _first_cue(self, first: list[_Cand], kind: str) -> float:
+        """1.0 when the first quote holds what the question kind asks for (ANSWER_CUES: a quote
+        or a speech verb for "say", a date for "when", a name for "who"...), else 0.0."""
+        cue = ANSWER_CUES.get(kind)
+        if cue is None or not first:
+            return 0.0
+        text = self.view(first[0].passage).text
+        return float(any(cue.search(text[c.start : c.end]) for c in first))
 
     def rank(self, question: str, k: int = 10) -> list[tuple[int, float]]:
         """The passage ranking the answer path reads sentences from (for evaluation)."""
@@ -194,18 +260,24 @@ class Answerer:
 
     def _query(self, words: list[Term]) -> _Query:
         """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
-        words = [self._known_form(w) for w in words]
+        found = [self._known_form(w) for w in words]
+        words = [w for w, _ in found]
+        discounted = {w.term for w, affix in found if affix}
         content = [w for w in words if w.term not in FRAME_TERMS] or words
         uniq = list(dict.fromkeys(w.term for w in content))
         df = [self.store.df(t) for t in uniq]
         idf = self.store.idf(uniq).tolist()
-        weights = {t: (w if d else self.oov_idf) for t, d, w in zip(uniq, df, idf)}
+        weights = {t: (w * (self.params.affix_discount if t in discounted else 1.0) if d else self.oov_idf) for t, d, w in zip(uniq, df, idf)}
         known = [t for t, d in zip(uniq, df) if d]
         total = sum(weights.values()) or 1.0
         return _Query([w.term for w in words], weights, known, np.array([weights[t] for t in known], np.float64) / total)
 
-    def _known_form(self, word: Term) -> Term:
-        """An English word the index lacks, searched as an index term it most likely means.
+    def _known_form(self, word: Term) -> tuple[Term, bool]:
+        """A question word the index lacks, searched as an index term it most likely means
+        (the flag says the stand-in is discounted).
+
+        A Korean noun: the commonest index noun that begins or ends with it (Kiwi keeps
+        "크렘린궁" whole, so "크렘린" alone matches nothing). An English word:
 
         First the term of six letters or more that it extends by one or two letters: the stemmer
         leaves "septicemia" whole but cuts "septicemic" to "septicem", and "Californian" should
@@ -214,16 +286,23 @@ class Answerer:
         ("ctenophhores", "Maastrich"): long words have few real neighbours at one edit, while
         shorter ones do ("pertain" is one letter from "certain")."""
         term, store = word.term, self.store
-        if len(term) < 7 or not term.isascii() or not term.isalpha() or store.df(term):
-            return word
+        if store.df(term):
+            return word, False
+        if word.tag in KOREAN_NOUNS and len(term) >= 2 and HANGUL.search(term) and self.params.affix_discount > 0:
+            # Kiwi reads "크렘린궁" as one proper noun, so a question's "크렘린" matches nothing;
+            # the commonest index noun that begins or ends with it stands in, at a discount.
+            near = [(df, t) for t, df in store.affix_terms(term).items() if HANGUL.search(t)]
+            return (Term(max(near)[1], word.surface, word.tag), True) if near else (word, False)
+        if len(term) < 7 or not term.isascii() or not term.isalpha():
+            return word, False
         for cut in (1, 2):
             if len(term) - cut >= 6 and store.df(term[:-cut]):
-                return Term(term[:-cut], word.surface, word.tag)
+                return Term(term[:-cut], word.surface, word.tag), False
         if len(term) >= 8:
             near = [(df, e) for e, df in store.near_terms(term).items()]
             if near:
-                return Term(max(near)[1], word.surface, word.tag)
-        return word
+                return Term(max(near)[1], word.surface, word.tag), False
+        return word, False
 
     def _retrieve(self, query: _Query, k: int) -> tuple[list[tuple[int, float]], dict[int, _Coverage]]:
         """BM25 over passages, then the top `rerank_depth` re-scored with what BM25 cannot see:
@@ -233,6 +312,7 @@ class Answerer:
         p = self.params
         depth = max(k, p.rerank_depth)
         hits = self.store.search(query.terms, k=depth)
+        self._bm25_hits = hits
         if not hits:
             return [], {}
         coverage = self._coverage([h for h, _ in hits], query)
@@ -383,7 +463,10 @@ class Answerer:
                 g = [free[i] for i in range(lo, hi + 1)]
             g = self._extend(g, coverage, used)
             used.update((c.passage, c.sent) for c in g)
-            quotes.append(self._quote(g, terms))
+            quote = self._quote(g, terms)
+            if any(_same_text(quote.text, q.text) for q in quotes):
+                continue  # the same sentences in another article (an updated copy, a wire story reprinted)
+            quotes.append(quote)
         return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
 
     def _best_window(self, pool: list[_Cand]) -> list[_Cand] | None:
@@ -466,8 +549,12 @@ class Answerer:
                 i = text.find(t, i + len(t))
         return tuple(sorted(set(spans)))
 
-    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term]) -> Answer:
-        return Answer(question=question, language=lang, answered=False, message=ABSTAIN_MESSAGE[lang], kind=kind, terms=_surfaces(words))
+    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], signals: dict[str, float] | None = None) -> Answer:
+        message = with_examples(ABSTAIN_MESSAGE[lang], lang, suggestions(self.store, lang, 1))
+        return Answer(
+            question=question, language=lang, answered=False, message=message, kind=kind,
+            terms=_surfaces(words), signals=signals or {},
+        )  # fmt: skip
 
 
 def source_of(view: PassageView) -> Source:
@@ -502,6 +589,12 @@ class _Cand:
     sentence_lang: Language
 
 
+def _same_text(a: str, b: str) -> bool:
+    """One quote repeats another: the same words, or one inside the other."""
+    a, b = a.casefold(), b.casefold()
+    return a in b or b in a
+
+
 def _adjacent(tokens: npt.NDArray[np.integer]) -> set[tuple[int, int]]:
     ids = tokens.tolist()
     return set(zip(ids, ids[1:]))
@@ -516,12 +609,19 @@ def _surfaces(words: list[Term]) -> tuple[str, ...]:
 
 
 ABSTAIN_MESSAGE: dict[Language, str] = {
-    "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources), "
-    "e.g. \"What did the Kremlin say?\"",
-    "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요. "
-    "예: \"크렘린궁은 뭐라고 했나요?\"",
-    "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다.",
+    "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources)",
+    "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요",
+    "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다",
 }
+EXAMPLE_LEAD: dict[Language, str] = {"en": ", e.g. ", "ko": ". 예: ", "mixed": ". e.g. "}
+EMPTY_QUESTION = "the question is empty; type a question about the articles (`quoteqa sources` lists them)"
+
+
+def with_examples(message: str, lang: Language, examples: list[str]) -> str:
+    """A message, then example questions made from the corpus (none when it is empty)."""
+    if not examples:
+        return message + "."
+    return message + EXAMPLE_LEAD[lang] + " / ".join(f"“{e}”" for e in examples)
 CROSS_MESSAGE: dict[Language, str] = {
     "en": "No English passage answers this; quoting the Korean text.",
     "ko": "한국어 기사에는 답이 없어 영어 원문을 인용합니다.",

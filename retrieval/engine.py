@@ -25,16 +25,17 @@ from typing import Any
 
 from .analysis_pool import AnalysisPool
 from .analyze import Analyzer
-from .answer import AnswerParams, Answerer, clean_question
+from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question
 from .bm25 import SearchParams
 from .corpus import (
     ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file,
 )  # fmt: skip
-from .errors import CorpusError, EmptyCorpusError, QuoteQAError
+from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
 from .fsutil import atomic_write, mkdir
-from .models import Answer, Article, ArticleInfo, Source
+from .models import Answer, Article, ArticleInfo, Language, Source
 from .segstore import SegmentStore
 from .store import Change, Store
+from .suggest import suggestions
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,24 @@ class Engine:
     def ask(self, question: str, max_quotes: int = 3) -> Answer:
         """Answer one question; raises QuestionError for input that cannot be asked."""
         t0 = time.perf_counter()
-        text = clean_question(question, self.max_question_chars)
+        try:
+            text = clean_question(question, self.max_question_chars)
+        except QuestionError as exc:
+            examples = self.suggestions("en", 1) + self.suggestions("ko", 1) if str(exc) == EMPTY_QUESTION else []
+            if examples:  # say what can be asked of this corpus
+                raise QuestionError("the question is empty; ask something like " + " / ".join(f"“{e}”" for e in examples)) from None
+            raise
         self.store.refresh()  # a commit another process made since (one stat when there is none)
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
         answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles).answer(text, max_quotes=max_quotes)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def suggestions(self, lang: Language, n: int = 2) -> list[str]:
+        """Example questions about the newest articles (for help texts and empty questions)."""
+        self.store.refresh()
+        return suggestions(self.store.snapshot(), lang, n)
 
     def answerer(self) -> Answerer:
         """An answerer on the live snapshot (for evaluation, which also reads its ranking)."""

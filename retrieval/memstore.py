@@ -102,6 +102,9 @@ class MemoryStore(StoreWrites):
             floor = bm25.OKAPI_EPSILON * float(np.mean(np.log(n - every + 0.5) - np.log(every + 0.5))) if len(every) else 0.0
         return bm25.idf(df, self.n_passages, self._params.variant, floor=floor)
 
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        return {t: len(d) for t, d in self._state.postings.items() if t != fragment and (t.startswith(fragment) or t.endswith(fragment))}
+
     def near_terms(self, term: str) -> dict[str, int]:
         return {e: self.df(e) for e in set(edits1(term)) if self.df(e)}
 

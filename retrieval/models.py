@@ -65,6 +65,8 @@ class Answer:
     more: tuple[Quote, ...] = field(default=(), repr=False)  # further quotes, for a "More" button
     elapsed_ms: float = 0.0
     cross_language: bool = False  # quotes are in another language than the question
+    # Per-question evidence (shares and ratios that mean the same on any corpus), for confidence.
+    signals: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -16,6 +16,7 @@ Arrays, ragged data as values + pointers (as bm25s and the old monolithic index 
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -242,6 +243,7 @@ class Segment:
         self._term_ids: dict[str, int] | None = None
         self._vocab: list[str] | None = None
         self._columns: dict[str, list[str]] = {}
+        self._sorted: tuple[list[str], list[str]] | None = None
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
@@ -279,6 +281,20 @@ class Segment:
         if self._term_ids is None:
             self._term_ids = {w: i for i, w in enumerate(self.vocab)}
         return self._term_ids
+
+    def affix_terms(self, fragment: str) -> list[str]:
+        """Terms longer than `fragment` that begin or end with it: a binary search over the
+        dictionary sorted forwards and backwards (built on first use; segments never change)."""
+        if self._sorted is None:
+            self._sorted = (sorted(self.vocab), sorted(t[::-1] for t in self.vocab))
+        forward, backward = self._sorted
+        out = []
+        for words, key, flip in ((forward, fragment, False), (backward, fragment[::-1], True)):
+            i = bisect.bisect_right(words, key)
+            while i < len(words) and words[i].startswith(key):
+                out.append(words[i][::-1] if flip else words[i])
+                i += 1
+        return out
 
     def term_id(self, term: str) -> int:
         return self.term_ids.get(term, -1)

@@ -185,6 +185,10 @@ class Snapshot(StoreWrites):
             self._okapi_mean = float(np.mean(np.log(n - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
         return self._okapi_mean
 
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        found = {t for s in self.segs for t in s.seg.affix_terms(fragment)}
+        return {t: d for t in sorted(found) if (d := self.df(t))}
+
     def near_terms(self, term: str) -> dict[str, int]:
         out = {}
         for e in set(edits1(term)):
@@ -408,6 +412,9 @@ class SegmentStore(StoreWrites):
 
     def idf(self, terms: Sequence[str]) -> F64:
         return self._snap.idf(terms)
+
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        return self._snap.affix_terms(fragment)
 
     def near_terms(self, term: str) -> dict[str, int]:
         return self._snap.near_terms(term)

@@ -135,6 +135,10 @@ class Store(Protocol):
     def idf(self, terms: Sequence[str]) -> npt.NDArray[np.float64]:
         """Each term's idf under the configured variant (0 for a term no passage holds)."""
 
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        """Index terms that begin or end with `fragment` (longer than it), with their df: how a
+        Korean question noun finds the compound the articles use (크렘린 → 크렘린궁)."""
+
     def near_terms(self, term: str) -> dict[str, int]:
         """Index terms one edit (deletion, swap, change, insertion) away, with their df. (The
         other unknown-word lookup, "the stem this word extends", is `df` of its prefixes.)"""

@@ -250,3 +250,57 @@ def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
     assert [(q.text, q.source, q.sentences, round(q.score, 9)) for q in on_disk.quotes] == [
         (q.text, q.source, q.sentences, round(q.score, 9)) for q in in_memory.quotes
     ]
+
+
+def test_the_same_sentence_is_never_quoted_twice(analyzer: Analyzer) -> None:
+    """An updated copy of an article holds the same sentences: each is quoted once."""
+    text = ["The ferry to Jeju leaves at noon.", "Tickets cost 30,000 won and the ferry is often full."]
+    answerer = _answerer(analyzer, [("Ferry", text), ("Ferry (updated)", [*text, "A second ferry was added in May."])], window_temperature=0.0)
+    answer = answerer.answer("When does the ferry to Jeju leave and what do tickets cost?", max_quotes=5)
+    texts = [q.text for q in (*answer.quotes, *answer.more)]
+    assert texts and all(not (a in b or b in a) for i, a in enumerate(texts) for b in texts[i + 1 :]), texts
+    assert any("noon" in t for t in texts) and any("30,000" in t for t in texts)
+
+
+def test_a_korean_noun_finds_the_compound_the_article_uses(engine: Engine, corpus_text: str) -> None:
+    """Kiwi reads "크렘린궁" as one noun, so "크렘린" alone matched nothing and the question was refused."""
+    answer = engine.ask("크렘린 대변인의 반응은?")
+    assert answer.answered and "크렘린궁 대변인은" in answer.quotes[0].text
+    assert normalize(answer.quotes[0].text) in corpus_text
+
+
+def test_the_compound_stand_in_is_discounted_and_can_be_turned_off(analyzer: Analyzer) -> None:
+    articles = [("궁", ["크렘린궁 대변인은 제안이 흥미롭다고 말했다."]), ("기타", ["서울의 날씨는 맑았다."])]
+    on = _answerer(analyzer, articles)
+    query = on._query(analyzer.question_words("크렘린 반응"))
+    assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(0.7 * on.store.idf(["크렘린궁"])[0])
+    off = _answerer(analyzer, articles, affix_discount=0.0)
+    assert "크렘린궁" not in off._query(analyzer.question_words("크렘린 반응")).weights
+
+
+# --- signals for the confidence model, in units that mean the same on any corpus --------------
+def test_signals_in_corpus_free_units(engine: Engine) -> None:
+    s = engine.ask("What did the Kremlin say?").signals
+    assert 0.0 < s["idf_mean"] <= s["idf_max"] <= 1.0  # a word one passage holds is 1.0
+    assert s["matched_idf"] == pytest.approx(s["idf_max"])  # the one content word is in the top passage
+    assert s["question_ko"] == 0.0 and s["top2_same_article"] == 1.0 and s["first_cue"] == 1.0
+    assert engine.ask("크렘린궁은 뭐라고 했나요?").signals["question_ko"] == 1.0
+
+
+def test_first_cue_needs_the_cue_in_the_first_quote(analyzer: Analyzer) -> None:
+    articles = [("Bridge", ["The old bridge was painted red.", "The bridge opened in 1932."]), FILLER]
+    answerer = _answerer(analyzer, articles, window_temperature=0.0, context_chars=0)
+    when = answerer.answer("When did the old bridge open?")
+    assert "1932" in when.quotes[0].text and when.signals["first_cue"] == 1.0
+    other = answerer.answer("Why was the old bridge painted red?")  # no cue for "other" questions
+    assert other.signals["first_cue"] == 0.0
+
+
+def test_rarity_is_one_for_a_word_one_passage_holds_and_same_article_is_seen(analyzer: Analyzer) -> None:
+    articles = [("Bridge", ["The bridge opened in 1932."]), ("Ferry", ["The ferry and the bridge cross the harbour."]), FILLER]
+    s = _answerer(analyzer, articles).answer("When did the bridge open?").signals
+    assert s["idf_max"] == pytest.approx(1.0)  # "open": one passage holds it
+    assert s["idf_mean"] < 1.0  # "bridge": two do
+    assert s["top2_same_article"] == 0.0  # the runner-up is the other article
+    # both words are in the top passage: the evidence it holds is their rarity summed
+    assert s["top_passage_coverage"] == pytest.approx(1.0) and s["matched_idf"] == pytest.approx(2 * s["idf_mean"])

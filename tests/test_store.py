@@ -182,6 +182,17 @@ def test_empty_store(make_store: MakeStore) -> None:
     assert store.uids().tolist() == [] and store.df("x") == 0
 
 
+def test_affix_terms_find_compounds_across_writes(make_store: MakeStore, analyzer: Analyzer) -> None:
+    store = make_store()
+    store.add([Article("a", "A", ("크렘린궁 대변인이 말했다.",))])
+    store.add([Article("b", "B", ("크렘린궁과 백악관.", "신크렘린 운동."))])
+    store.remove(["nothing"])
+    found = store.affix_terms("크렘린")
+    assert found.get("크렘린궁") == 2 and found.get("신크렘린") == 1 and "크렘린" not in found
+    store.remove(["b"])
+    assert store.affix_terms("크렘린") == {"크렘린궁": 1}
+
+
 def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, analyzer: Analyzer) -> None:
     from retrieval.store import ArticleMeta
 

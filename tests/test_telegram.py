@@ -286,9 +286,11 @@ async def test_private_question_in_korean_uses_korean_interface(bot: Any, api: F
     assert "더 보기 ▸" in labels and any(x.startswith("문단") for x in labels)
 
 
-async def test_start_help_sources_and_unknown_command(bot: Any, api: FakeBotApi) -> None:
+async def test_start_help_sources_and_unknown_command(bot: Any, api: FakeBotApi, tg_corpus: Path) -> None:
     (start,) = await ask_private(api, 103, "/start")
     assert "Try:" in sent_html(start) and "예:" in sent_html(start)
+    # The examples are made from the corpus's own titles, not fixed text.
+    assert any(render.esc(a.title.split(" / ")[0][:30]) in sent_html(start) for a in load_corpus(tg_corpus))
     (deep,) = await ask_private(api, 103, "/start some-deep-link_payload")
     assert sent_html(deep) == sent_html(start)
     (ko_start,) = await ask_private(api, 103, "/start", lang="ko")
