@@ -258,11 +258,15 @@ class FileReport:
         }
 
 
-def build_store(dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None) -> Store:
-    """The evaluation set in a segment store of its own, one write: passage uids are positions
-    in `dataset.passages`, which is what the gold numbers point at."""
+def build_store(
+    dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path,
+    progress: Callable[[int], None] | None = None, passages: Sequence[int] | None = None,
+) -> Store:  # fmt: skip
+    """The evaluation set (or the `passages` given, in order) in a segment store of its own, one
+    write: uid i holds the i-th of them, which is what gold numbers point at."""
     paragraphs: dict[int, list[str]] = {}
-    for p in dataset.passages:
+    for n in range(len(dataset.passages)) if passages is None else passages:
+        p = dataset.passages[n]
         paragraphs.setdefault(p.article, []).append(p.text)
     articles = [
         Article(meta.id, meta.title, tuple(paragraphs[i]), source=meta.source, file=meta.file)

@@ -34,11 +34,9 @@ from retrieval.answer import AnswerParams, Answerer, clean_question
 from retrieval.bm25 import SearchParams
 from retrieval.confidence import ConfidenceModel, fit
 from retrieval.errors import QuoteQAError
-from retrieval.models import Article
-from retrieval.segstore import SegmentStore
 from retrieval.store import Store
 
-from .evaluate import Dataset
+from .evaluate import Dataset, build_store
 
 OFFTOPIC_FILE = Path(__file__).with_name("offtopic.txt")
 OTHER_LANGUAGE_SAMPLE = 300
@@ -184,18 +182,7 @@ def make_split(dataset: Dataset, seed: int, offtopic: Sequence[tuple[str, str, s
 def build_split_store(split: Split, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None) -> Store:
     """The indexed half in a store of its own, one write; checks that uid i holds `split.passages[i]`."""
     ds = split.dataset
-    paragraphs: dict[int, list[str]] = {}
-    for n in split.passages:
-        p = ds.passages[n]
-        paragraphs.setdefault(p.article, []).append(p.text)
-    articles = [
-        Article(meta.id, meta.title, tuple(paragraphs[i]), source=meta.source, file=meta.file)
-        for i, meta in enumerate(ds.articles) if i in paragraphs
-    ]  # fmt: skip
-    store = SegmentStore(directory, analyzer, params)
-    store.progress = progress
-    store.add(articles)
-    store.progress = None
+    store = build_store(ds, analyzer, params, directory, progress, passages=split.passages)
     uids = store.uids().tolist()
     if uids != list(range(len(split.passages))) or any(
         normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text) for u, n in zip(uids, split.passages)
