@@ -25,7 +25,7 @@ from typing import Any
 
 from .analysis_pool import AnalysisPool
 from .analyze import Analyzer
-from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question
+from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question, source_of
 from .bm25 import SearchParams
 from .corpus import (
     ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file,
@@ -107,10 +107,6 @@ class Engine:
             engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
         return engine
 
-    @property
-    def params(self) -> SearchParams:
-        return self.store.params
-
     # --- questions -------------------------------------------------------------------------
     def ask(self, question: str, max_quotes: int = 3) -> Answer:
         """Answer one question; raises QuestionError for input that cannot be asked."""
@@ -134,10 +130,6 @@ class Engine:
         self.store.refresh()
         return suggestions(self.store.snapshot(), lang, n)
 
-    def answerer(self) -> Answerer:
-        """An answerer on the live snapshot (for evaluation, which also reads its ranking)."""
-        return Answerer(self.store.snapshot(), self.analyzer, self.answer_params, self._titles)
-
     def sources(self) -> list[ArticleInfo]:
         self.store.refresh()
         return [
@@ -147,8 +139,6 @@ class Engine:
 
     def passage(self, uid: int) -> tuple[str, Source]:
         """A whole paragraph by its uid (the Telegram "Paragraph" button)."""
-        from .answer import source_of
-
         try:
             view = self.store.snapshot().passage(uid)
         except KeyError:
