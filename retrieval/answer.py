@@ -215,9 +215,10 @@ class Answerer:
         attainable = float(np.sum(self.store.idf(query.terms))) * (p.k1 + 1.0) or 1.0
         top, c = hits[0], coverage[hits[0][0]]
         total = sum(query.weights.values()) or 1.0
-        unknown = sum(w for t, w in query.weights.items() if t not in set(query.known)) / total
+        known = set(query.known)
+        unknown = sum(w for t, w in query.weights.items() if t not in known) / total
         title = self._title_of(top[0])
-        window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
+        window = c.window(query.weights_arr)
         one_off = float(np.log1p((max(self.store.n_passages, 2) - 0.5) / 1.5))  # idf of a term one passage holds
         known_idf = self.store.idf(query.known) / one_off if query.known else np.zeros(0)
         same_article = (
@@ -326,7 +327,7 @@ class Answerer:
                 in_title = sum(w for t, w in query.weights.items() if t in title) / total
                 pairs = self._pairs(self.view(h), query.terms) if p.rerank_phrase > 0 else set()
                 phrases = len(pairs & _adjacent(c.tokens)) / len(pairs) if pairs else 0.0
-                window = float(((c.present[1:] | c.present[:-1]) @ query.weights_arr).max()) if len(c.present) > 1 else c.best
+                window = c.window(query.weights_arr)
                 rescored.append((
                     h, score / top + p.rerank_sentence * c.best + p.rerank_passage * c.passage
                     + p.rerank_title * in_title + p.rerank_phrase * phrases + p.rerank_window * window,
@@ -577,6 +578,13 @@ class _Coverage:
     best: float  # the best sentence's share
     passage: float  # the whole passage's share
     tokens: npt.NDArray[np.integer]  # the passage's term ids in text order (read here once, for phrases too)
+
+    def window(self, weights: npt.NDArray[np.float64]) -> float:
+        """The best two neighbouring sentences' share of the question (a question often spans
+        a sentence and the one that says "it")."""
+        if len(self.present) < 2:
+            return self.best
+        return float(((self.present[1:] | self.present[:-1]) @ weights).max())
 
 
 @dataclass(slots=True)

@@ -520,7 +520,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
         if len(arts) == 0:
             continue
         art_ptr = np.asarray(a["art_pass_ptr"], np.int64)
-        keep = np.concatenate([np.arange(art_ptr[r], art_ptr[r + 1]) for r in arts]).astype(np.int64)
+        keep = take_ragged(art_ptr, np.arange(seg.n_passages, dtype=np.int64), arts)[1]
         remap_art = np.full(seg.n_articles, -1, np.int64)
         remap_art[arts] = np.arange(n_art, n_art + len(arts))
         n_art += len(arts)

@@ -39,7 +39,7 @@ from .bm25 import SearchParams
 from .errors import IndexFormatError
 from .fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
 from .models import Article
-from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge
+from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
 from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,8 @@ class _Live:
             a = self.seg.a
             docs = np.flatnonzero(self.deleted)
             doc_ptr = np.asarray(a["sent_tok_ptr"])[np.asarray(a["sent_ptr"])]
-            lens = doc_ptr[docs + 1] - doc_ptr[docs]
-            idx = np.concatenate([np.arange(doc_ptr[d], doc_ptr[d + 1]) for d in docs]) if len(docs) else np.zeros(0, np.int64)
-            toks = np.asarray(a["tokens"])[idx].astype(np.int64)
-            keys = np.unique(toks * (self.seg.n_passages + 1) + np.repeat(docs, lens))
+            ptr, toks = take_ragged(doc_ptr, a["tokens"], docs)
+            keys = np.unique(toks.astype(np.int64) * (self.seg.n_passages + 1) + np.repeat(docs, np.diff(ptr)))
             self._del_df = np.bincount(keys // (self.seg.n_passages + 1), minlength=self.seg.n_terms).astype(np.int64)
         return self._del_df
 
