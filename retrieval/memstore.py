@@ -21,7 +21,7 @@ from . import bm25
 from .analyze import Analyzer, detect_language
 from .bm25 import SearchParams
 from .models import Article, Language
-from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1
+from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +155,8 @@ class MemoryStore(StoreWrites):
     def articles(self) -> list[StoredArticle]:
         out = []
         for meta, uids in sorted(self._state.articles.values(), key=lambda x: x[1][0]):
-            langs = {self._state.passages[u].language for u in uids}
-            if "mixed" in langs:
-                langs = (langs - {"mixed"}) | {"ko", "en"}
-            out.append(StoredArticle(meta, len(uids), tuple(sorted(langs))))  # type: ignore[arg-type]
+            langs = listed_languages(self._state.passages[u].language for u in uids)
+            out.append(StoredArticle(meta, len(uids), langs))
         return out
 
     def article(self, article_id: str) -> ArticleMeta | None:

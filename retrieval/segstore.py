@@ -40,7 +40,7 @@ from .errors import IndexFormatError
 from .fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
 from .models import Article
 from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
-from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1
+from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
 
 log = logging.getLogger(__name__)
 
@@ -310,10 +310,8 @@ class Snapshot(StoreWrites):
             uid = np.asarray(a["uid"])
             for r in s.live_articles().tolist():
                 lo, hi = int(ptr[r]), int(ptr[r + 1])
-                found = {LANG_CODES[c] for c in set(langs[lo:hi].tolist())}
-                if "mixed" in found:
-                    found = (found - {"mixed"}) | {"ko", "en"}
-                rows.append((int(uid[lo]), StoredArticle(s.seg.article(r), hi - lo, tuple(sorted(found)))))  # type: ignore[arg-type]
+                found = listed_languages(LANG_CODES[c] for c in set(langs[lo:hi].tolist()))
+                rows.append((int(uid[lo]), StoredArticle(s.seg.article(r), hi - lo, found)))
         rows.sort(key=lambda x: x[0])
         return [r for _, r in rows]
 

@@ -199,6 +199,14 @@ class Store(Protocol):
     def remove(self, article_ids: Sequence[str]) -> ChangeReport: ...
 
 
+def listed_languages(langs: Iterable[Language]) -> tuple[Language, ...]:
+    """An article's languages for a listing: a mixed paragraph counts as both."""
+    found = set(langs)
+    if "mixed" in found:
+        found = (found - {"mixed"}) | {"ko", "en"}
+    return tuple(sorted(found))  # type: ignore[arg-type]
+
+
 class StoreWrites:
     """`add`, `replace` and `remove` in terms of `apply`, shared by both stores."""
 
