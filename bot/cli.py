@@ -145,7 +145,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def _print_plain(row: dict[str, object]) -> None:
     print(f"Q: {row['question']}")
     quotes = row.get("quotes") or []
-    if not quotes:
+    if not quotes or row.get("message"):
         print(f"   {row.get('message', '')}")
     for q in quotes:  # type: ignore[union-attr]
         print(f"   “{q['text']}” — {q['title']}, paragraph {q['paragraph']}")

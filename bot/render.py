@@ -53,6 +53,7 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "paragraph_button": "Paragraph",
         "paragraph_button_n": "¶ {n}",
         "cross_language": "<i>(These sentences are in another language than your question.)</i>",
+        "unsure": "<i>Closest passage — it may not answer exactly.</i>",
         "expired": "This button is from an older answer. Please ask the question again.",
         "no_more": "There are no more quotes for this question.",
         "apology": "Sorry, something went wrong on my side. Please try again in a moment.",
@@ -99,6 +100,7 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "paragraph_button": "문단 전체",
         "paragraph_button_n": "문단 {n}",
         "cross_language": "<i>(질문과 다른 언어의 문장입니다.)</i>",
+        "unsure": "<i>가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.</i>",
         "expired": "이전 답변의 버튼입니다. 질문을 다시 보내 주세요.",
         "no_more": "이 질문에 대한 인용문이 더 없습니다.",
         "apology": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
@@ -356,12 +358,19 @@ def answer_messages(answer: Answer, lang: UiLang, quotes: Sequence[Quote] | None
         quotes = answer.quotes
     elif not quotes:
         return [t(lang, "no_more")]
-    blocks: list[str] = []
-    if answer.cross_language:
-        blocks.append(t(lang, "cross_language"))
+    blocks = caveats(answer, lang)
     for quote in quotes:
         blocks.extend(quote_blocks(quote, answer.terms, lang))
     return pack(blocks)
+
+
+def caveats(answer: Answer, lang: UiLang) -> list[str]:
+    """What a reader must know before the quotes: that the closest passage may not answer
+    (verdict `unsure`), and that the quotes are in the other language."""
+    out = [t(lang, "unsure")] if answer.verdict == "unsure" else []
+    if answer.cross_language:
+        out.append(t(lang, "cross_language"))
+    return out
 
 
 def message_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
@@ -556,6 +565,8 @@ def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
         blocks = quote_blocks(quote, answer.terms, lang)
         # A quote too long for one message: send its first part, with the source line.
         html_text = blocks[0] if len(blocks) == 1 else f"{blocks[0]}\n{source_line(quote.source, lang)}"
+        if answer.verdict == "unsure":
+            html_text = f"{t(lang, 'unsure')}\n{html_text}"
         title = f"{quote.source.title or quote.source.article} · {t(lang, 'paragraph', n=quote.source.paragraph)}"
         results.append(
             InlineResult(f"q{i}-{quote.passage}", _shorten(title, 100), _shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)

@@ -36,8 +36,8 @@ def print_answer(console: Console, answer: Answer) -> None:
     if not answer.answered:
         console.print(f"[yellow]{escape(answer.message)}[/]")
         return
-    if answer.message:
-        console.print(f"[dim]{escape(answer.message)}[/]")
+    if answer.message:  # the unsure caveat (and the other-language note) come before the quotes
+        console.print(f"[{'yellow' if answer.verdict == 'unsure' else 'dim'}]{escape(answer.message)}[/]")
     for i, quote in enumerate(answer.quotes, start=1):
         console.print(f"[bold]{i}.[/] “{highlighted(quote)}”")
         console.print(f"   [cyan]— {escape(source_line(quote))}[/]")

@@ -35,4 +35,6 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
         lock_timeout=settings.write_lock_seconds,
         serving=serving,
         sync=sync,
+        sure_confidence=settings.sure_confidence,
+        min_confidence=settings.min_confidence,
     )

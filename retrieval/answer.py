@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from . import confidence as confidence_model
 from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, normalize_space
+from .confidence import ConfidenceModel
 from .errors import QuestionError
 from .models import Answer, Language, Quote, Source
 from .store import PassageView, Store
@@ -80,7 +82,7 @@ class AnswerParams:
     cue_weight: float = 0.1  # holds what the question type asks for (a quote, a date, a name)
     new_number_weight: float = 0.22  # a "how many"/"when" sentence holds a number the question lacks
     new_name_weight: float = 0.1  # a "who"/"where" sentence holds a capitalised name the question lacks
-    min_coverage: float = 0.34  # share of the question's idf mass the best passage must contain
+    min_coverage: float = 0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
     keep_ratio: float = 0.45  # a further quote must score at least this share of the best
     join_gain: float = 0.2  # share of idf mass a neighbouring sentence must add to join a quote
     join_chars: int = 220  # ...and only while the joined quote stays within this length
@@ -141,11 +143,19 @@ class Answerer:
 
     def __init__(
         self, store: Store, analyzer: Analyzer, params: AnswerParams | None = None,
-        title_terms: dict[str, frozenset[str]] | None = None,
+        title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | str = "shipped",
     ) -> None:  # fmt: skip
+        """`judge` is the confidence model whose thresholds give the verdict: by default the
+        one shipped in `retrieval/confidence.json`. With None the old rule decides instead
+        (abstain when the best passage holds less than `min_coverage` of the question), and a
+        question that is answered gets the verdict `answer` with confidence 0: that is how the
+        dev splits collect every answer, with `min_coverage=0`, for the model to be fitted on."""
         self.store = store.snapshot()
         self.analyzer = analyzer
         self.params = params or AnswerParams()
+        self.judge = confidence_model.shipped() if judge == "shipped" else judge
+        if isinstance(self.judge, str):
+            raise ValueError(f"judge must be a ConfidenceModel, None or 'shipped', not {judge!r}")
         n = max(self.store.n_passages, 1)
         self.oov_idf = float(np.log1p((n + 0.5) / 0.5))
         self._title_terms = title_terms if title_terms is not None else {}
@@ -172,7 +182,7 @@ class Answerer:
         signals = self._signals(query, hits, coverage, kind, lang)
 
         best_passage_cov = max((c.passage for c in coverage.values()), default=0.0)
-        if best_passage_cov < self.params.min_coverage:
+        if self.judge is None and best_passage_cov < self.params.min_coverage:
             return self._abstain(question, lang, kind, words, signals)
         candidates = self._candidates(hits, coverage, kind, question, query.weights_arr)  # only once we know we will answer
 
@@ -185,13 +195,20 @@ class Answerer:
         first = self._best_window(pool)
         quotes, more = self._group(pool, max_quotes, set(query.weights), coverage, query.weights_arr, first)
         signals["first_cue"] = self._first_cue(first or pool[:1], kind)
-        message = ""
-        if cross:
-            message = CROSS_MESSAGE[lang]
         signals["cross_language"] = float(cross)
+        chance, verdict = 0.0, "answer"
+        if self.judge is not None:
+            chance = self.judge.predict(signals)
+            verdict = self.judge.verdict(chance)
+            if verdict == "abstain":
+                return self._abstain(question, lang, kind, words, signals, chance)
+        notes = [CAVEAT[lang]] if verdict == "unsure" else []
+        if cross:
+            notes.append(CROSS_MESSAGE[lang])
         return Answer(
-            question=question, language=lang, answered=True, quotes=tuple(quotes), message=message,
-            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, signals=signals,
+            question=question, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
+            kind=kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
+            verdict=verdict, signals=signals,
         )  # fmt: skip
 
     def _signals(
@@ -550,11 +567,14 @@ class Answerer:
                 i = text.find(t, i + len(t))
         return tuple(sorted(set(spans)))
 
-    def _abstain(self, question: str, lang: Language, kind: str, words: list[Term], signals: dict[str, float] | None = None) -> Answer:
+    def _abstain(
+        self, question: str, lang: Language, kind: str, words: list[Term], signals: dict[str, float] | None = None,
+        chance: float = 0.0,
+    ) -> Answer:  # fmt: skip
         message = with_examples(ABSTAIN_MESSAGE[lang], lang, suggestions(self.store, lang, 1))
         return Answer(
             question=question, language=lang, answered=False, message=message, kind=kind,
-            terms=_surfaces(words), signals=signals or {},
+            terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},
         )  # fmt: skip
 
 
@@ -630,6 +650,11 @@ def with_examples(message: str, lang: Language, examples: list[str]) -> str:
     if not examples:
         return message + "."
     return message + EXAMPLE_LEAD[lang] + " / ".join(f"“{e}”" for e in examples)
+CAVEAT: dict[Language, str] = {
+    "en": "Closest passage — it may not answer exactly.",
+    "ko": "가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.",
+    "mixed": "Closest passage — it may not answer exactly. / 가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.",
+}
 CROSS_MESSAGE: dict[Language, str] = {
     "en": "No English passage answers this; quoting the Korean text.",
     "ko": "한국어 기사에는 답이 없어 영어 원문을 인용합니다.",

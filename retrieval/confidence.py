@@ -24,6 +24,7 @@ Only numpy and scipy; nothing here imports the front ends or the measuring tools
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -38,7 +39,7 @@ import numpy.typing as npt
 from .errors import QuoteQAError
 
 FORMAT = "quoteqa-confidence"
-VERSION = 1
+VERSION = 2  # 2: standardised features are clipped to ±`clip`
 DEFAULT_FILE = "confidence.json"
 
 _TRANSFORMS = {
@@ -89,6 +90,7 @@ class ConfidenceModel:
     sure: float = 1.0  # answer at or above this confidence
     minimum: float = 0.0  # abstain below this confidence; between the two: unsure
     l2: float = 1.0
+    clip: float = 3.0  # standardised features are held to ±clip: a corpus unlike the dev data must not extrapolate a line
     fitted: dict[str, object] = field(default_factory=dict, compare=False)  # command, data, date, counts
 
     def __post_init__(self) -> None:
@@ -100,10 +102,21 @@ class ConfidenceModel:
         if any(s <= 0 for s in self.scales):
             raise QuoteQAError("confidence model: every scale must be positive")
 
+    def standardised(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Features in units of their dev-data spread, held to ±clip. A news headline can hold
+        every word of a question, which no dev question came near (11 spreads out on one
+        product): unclipped, that one feature decided the answer alone."""
+        z = (x - np.array(self.means)) / np.array(self.scales)
+        return np.clip(z, -self.clip, self.clip) if self.clip > 0 else z
+
     def logit(self, signals: Mapping[str, float]) -> float:
         x = np.array([feature_value(f, signals) for f in self.features], np.float64)
-        z = (x - np.array(self.means)) / np.array(self.scales)
-        return float(self.intercept + z @ np.array(self.coefficients))
+        return float(self.intercept + self.standardised(x) @ np.array(self.coefficients))
+
+    def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
+        """Each feature's share of the logit: what a reader checks when a confidence looks wrong."""
+        x = np.array([feature_value(f, signals) for f in self.features], np.float64)
+        return dict(zip(self.features, (self.standardised(x) * np.array(self.coefficients)).tolist()))
 
     def predict(self, signals: Mapping[str, float]) -> float:
         """Chance in [0, 1] that the first quote is from the right passage; 0.0 without signals."""
@@ -114,8 +127,7 @@ class ConfidenceModel:
     def predict_many(self, rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float64]:
         if not rows:
             return np.zeros(0)
-        x = feature_matrix(rows, self.features)
-        z = (x - np.array(self.means)) / np.array(self.scales)
+        z = self.standardised(feature_matrix(rows, self.features))
         p = _sigmoid_arr(self.intercept + z @ np.array(self.coefficients))
         p[np.array([not r for r in rows])] = 0.0
         return p
@@ -128,6 +140,13 @@ class ConfidenceModel:
 
     def with_thresholds(self, sure: float, minimum: float) -> ConfidenceModel:
         return _replace(self, sure=float(sure), minimum=float(minimum))
+
+    def with_levels(self, sure: float | None, minimum: float | None) -> ConfidenceModel:
+        """The model with the levels a user set (None keeps the fitted one). A `minimum` above
+        the fitted `sure` lifts `sure` to it: there is no unsure band then, never a gap."""
+        minimum = self.minimum if minimum is None else minimum
+        sure = self.sure if sure is None else sure
+        return self.with_thresholds(max(sure, minimum), minimum)
 
     def with_fitted(self, **info: object) -> ConfidenceModel:
         return _replace(self, fitted=dict(self.fitted) | info)
@@ -144,6 +163,7 @@ class ConfidenceModel:
             "intercept": self.intercept,
             "thresholds": {"sure": self.sure, "min": self.minimum},
             "l2": self.l2,
+            "clip": self.clip,
             "fitted": self.fitted,
         }
 
@@ -165,6 +185,7 @@ class ConfidenceModel:
                 sure=float(th.get("sure", 1.0)),
                 minimum=float(th.get("min", 0.0)),
                 l2=float(raw.get("l2", 1.0)),
+                clip=float(raw.get("clip", 0.0)),
                 fitted=dict(raw.get("fitted") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -197,6 +218,12 @@ def load(path: Path | None = None) -> ConfidenceModel:
     return ConfidenceModel.from_json(raw, where)
 
 
+@functools.cache
+def shipped() -> ConfidenceModel:
+    """The shipped model, read once per process (every question is judged by it)."""
+    return load()
+
+
 def save(model: ConfidenceModel, path: Path) -> None:
     model.save(path)
 
@@ -208,7 +235,8 @@ def default_path() -> Path:
 
 # --- fitting ------------------------------------------------------------------------------------
 def fit(
-    rows: Sequence[Mapping[str, float]], labels: Sequence[int], l2: float = 1.0, features: Sequence[str] | None = None
+    rows: Sequence[Mapping[str, float]], labels: Sequence[int], l2: float = 1.0, features: Sequence[str] | None = None,
+    clip: float = 3.0,
 ) -> ConfidenceModel:
     """Logistic regression by L-BFGS on the log loss summed over rows plus l2/2·|w|² (the
     intercept is not penalised), over features standardised to mean 0 and scale 1, so one l2 means
@@ -233,6 +261,8 @@ def fit(
     scales = x.std(axis=0)
     scales[scales < 1e-12] = 1.0
     z = (x - means) / scales
+    if clip > 0:
+        z = np.clip(z, -clip, clip)  # fitted as it will be read
     n, d = z.shape
 
     def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
@@ -249,7 +279,7 @@ def fit(
     w, b = res.x[:d], float(res.x[d])
     return ConfidenceModel(
         features=features, means=tuple(means.tolist()), scales=tuple(scales.tolist()),
-        coefficients=tuple(w.tolist()), intercept=b, l2=float(l2),
+        coefficients=tuple(w.tolist()), intercept=b, l2=float(l2), clip=float(clip),
     )  # fmt: skip
 
 

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import confidence
 from .analysis_pool import AnalysisPool
 from .analyze import Analyzer
 from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question, source_of
 from .bm25 import SearchParams
+from .confidence import ConfidenceModel
 from .corpus import (
     ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file,
 )  # fmt: skip
@@ -69,6 +71,7 @@ class Engine:
         max_question_chars: int = 2000,
         progress: ProgressFactory | None = None,
         serving: bool = False,
+        judge: ConfidenceModel | None = None,
     ) -> None:
         self.corpus_dir = corpus_dir
         self.data_dir = data_dir
@@ -81,6 +84,7 @@ class Engine:
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
         self.last_sync = SyncReport()
+        self.judge = judge or confidence.shipped()  # confidence model and verdict thresholds
 
     @classmethod
     def open(
@@ -96,13 +100,17 @@ class Engine:
         lock_timeout: float = 600.0,
         serving: bool = False,
         sync: bool = True,
+        sure_confidence: float | None = None,
+        min_confidence: float | None = None,
     ) -> Engine:
         """Open the store and (unless `sync` is off) bring it in line with the corpus folder.
         When another writer holds the store, the last commit is served as it is (unless there
-        is none yet: then the first build is waited for)."""
+        is none yet: then the first build is waited for). The verdict thresholds default to
+        the ones fitted with the shipped confidence model."""
         analyzer = analyzer or Analyzer(workers=workers)
         store = SegmentStore(data_dir / "index", analyzer, params or SearchParams(), lock_dir=data_dir, lock_timeout=lock_timeout)
-        engine = cls(corpus_dir, data_dir, analyzer, store, answer_params, max_question_chars, progress, serving)
+        judge = confidence.shipped().with_levels(sure_confidence, min_confidence)
+        engine = cls(corpus_dir, data_dir, analyzer, store, answer_params, max_question_chars, progress, serving, judge)
         if sync:
             engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
         return engine
@@ -122,7 +130,7 @@ class Engine:
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles).answer(text, max_quotes=max_quotes)
+        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge).answer(text, max_quotes=max_quotes)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Language = Literal["ko", "en", "mixed"]
+Verdict = Literal["answer", "unsure", "abstain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,19 @@ class Answer:
     more: tuple[Quote, ...] = field(default=(), repr=False)  # further quotes, for a "More" button
     elapsed_ms: float = 0.0
     cross_language: bool = False  # quotes are in another language than the question
+    # Chance that the first quote's passage answers the question (retrieval/confidence.py), and
+    # what it makes of the answer: `answer` (confident), `unsure` (quoted with a caveat: the
+    # closest passage, which may not answer exactly), `abstain` (nothing quoted).
+    confidence: float = 0.0
+    verdict: Verdict = "abstain"
     # Per-question evidence (shares and ratios that mean the same on any corpus), for confidence.
     signals: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, object]:
         return {
             "answered": self.answered,
+            "verdict": self.verdict,
+            "confidence": round(self.confidence, 3),
             "question": self.question,
             "language": self.language,
             "kind": self.kind,

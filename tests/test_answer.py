@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from retrieval import Analyzer, Engine, QuestionError
-from retrieval.answer import AnswerParams, Answerer, question_kind
+from retrieval.answer import CAVEAT, AnswerParams, Answerer, question_kind
 from retrieval.memstore import MemoryStore
 from retrieval.models import Article
 from tests.conftest import normalize
@@ -163,10 +163,12 @@ def test_korean_questions_get_korean_refusals(engine: Engine) -> None:
 
 # --- ranking signals beyond BM25, each shown on a tiny index where BM25 alone gets it wrong ---
 def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **params: Any) -> Answerer:
-    """Tiny corpora on the in-memory store: the answer pipeline reads any `Store` alike."""
+    """Tiny corpora on the in-memory store: the answer pipeline reads any `Store` alike. These
+    tests are about which sentence is quoted, so the verdict is the old coverage rule: a
+    two-article corpus is nothing like the data the confidence model was fitted on."""
     store = MemoryStore(analyzer)
     store.add([Article(f"a{i}", title, tuple(texts), source="test", file="test.txt") for i, (title, texts) in enumerate(articles)])
-    return Answerer(store, analyzer, AnswerParams(**params))
+    return Answerer(store, analyzer, AnswerParams(**params), judge=None)
 
 
 FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spring."])
@@ -304,3 +306,36 @@ def test_rarity_is_one_for_a_word_one_passage_holds_and_same_article_is_seen(ana
     assert s["top2_same_article"] == 0.0  # the runner-up is the other article
     # both words are in the top passage: the evidence it holds is their rarity summed
     assert s["top_passage_coverage"] == pytest.approx(1.0) and s["matched_idf"] == pytest.approx(2 * s["idf_mean"])
+
+
+# --- confidence and verdict ------------------------------------------------------------------
+VERDICT_QUESTIONS = [
+    "What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "Did Musk invite Putin to Clubhouse?",
+    "Peskov는 뭐라고 말했어?", "What is the capital of France?", "오늘 서울 날씨 어때?", "How much is Clubhouse worth?",
+]
+
+
+@pytest.mark.parametrize("question", VERDICT_QUESTIONS)
+def test_verdict_follows_confidence_and_the_levels(engine: Engine, corpus_text: str, question: str) -> None:
+    answer = engine.ask(question)
+    judge = engine.judge
+    assert 0.0 <= answer.confidence <= 1.0
+    expected = "answer" if answer.confidence >= judge.sure else "unsure" if answer.confidence >= judge.minimum else "abstain"
+    assert answer.verdict == expected
+    assert answer.answered == (expected != "abstain") == bool(answer.quotes)
+    assert (CAVEAT[answer.language] in answer.message) == (expected == "unsure")
+    assert all(normalize(q.text) in corpus_text for q in answer.quotes)
+
+
+def test_levels_set_the_bands(make_engine: Any) -> None:
+    """Every answered question is `unsure` (quoted, with the caveat) when nothing reaches `sure`,
+    and every question abstains when nothing reaches `min`."""
+    unsure = make_engine(sure_confidence=1.0, min_confidence=0.0)
+    for question, lang in (("What did the Kremlin say?", "en"), ("크렘린궁은 뭐라고 했나요?", "ko")):
+        answer = unsure.ask(question)
+        assert answer.verdict == "unsure" and answer.answered and answer.quotes
+        assert answer.message.startswith(CAVEAT[lang])
+    none = make_engine(min_confidence=1.0)
+    answer = none.ask("What did the Kremlin say?")
+    assert answer.verdict == "abstain" and not answer.answered and not answer.quotes
+    assert answer.confidence == pytest.approx(unsure.ask("What did the Kremlin say?").confidence)

@@ -43,6 +43,20 @@ def test_ask_json_shape(env: dict[str, str]) -> None:
     assert "Peskov" in out["quotes"][0]["text"]
 
 
+def test_ask_json_carries_confidence_and_verdict_and_the_levels_are_settings(env: dict[str, str]) -> None:
+    out = json.loads(quoteqa(env, "ask", "Did Musk invite Putin to Clubhouse?", "--json").stdout)
+    assert 0.0 <= out["confidence"] <= 1.0 and out["verdict"] in ("answer", "unsure") and out["answered"]
+    r = quoteqa(env | {"QUOTEQA_SURE_CONFIDENCE": "1"}, "ask", "Did Musk invite Putin to Clubhouse?", "--json")
+    unsure = json.loads(r.stdout)
+    assert r.returncode == 0 and unsure["verdict"] == "unsure" and unsure["answered"] and unsure["quotes"]
+    assert unsure["message"].startswith("Closest passage") and unsure["confidence"] == out["confidence"]
+    r = quoteqa(env | {"QUOTEQA_MIN_CONFIDENCE": "1"}, "ask", "Did Musk invite Putin to Clubhouse?", "--json")
+    refused = json.loads(r.stdout)
+    assert r.returncode == 1 and refused["verdict"] == "abstain" and not refused["answered"] and refused["quotes"] == []
+    r = quoteqa(env | {"QUOTEQA_MIN_CONFIDENCE": "1.5"}, "ask", "Did Musk invite Putin to Clubhouse?")
+    assert r.returncode == 2 and "min_confidence" in r.stderr.lower() and "Traceback" not in r.stderr
+
+
 def test_ask_readable(env: dict[str, str]) -> None:
     r = quoteqa(env, "ask", "크렘린궁은 뭐라고 했나요?")
     assert r.returncode == 0, r.stderr

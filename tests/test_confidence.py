@@ -133,7 +133,30 @@ def test_shipped_model_loads_and_is_sane() -> None:
     strong = {f: 0.0 for f in model.features} | {
         "passage_coverage": 1.0, "top_passage_coverage": 1.0, "sentence_coverage": 1.0, "window_coverage": 1.0,
         "bm25_top_share": 0.8, "bm25_gap": 0.5, "rerank_gap": 0.5, "content_terms": 5.0,
+        "idf_max": 1.0, "idf_mean": 0.8, "matched_idf": 4.0, "sentence_idf": 4.0,
     }  # fmt: skip
-    weak = strong | {"passage_coverage": 0.1, "top_passage_coverage": 0.1, "sentence_coverage": 0.1, "window_coverage": 0.1, "unknown_share": 0.8}
+    weak = strong | {
+        "passage_coverage": 0.1, "top_passage_coverage": 0.1, "sentence_coverage": 0.1, "window_coverage": 0.1,
+        "unknown_share": 0.8, "matched_idf": 0.4, "sentence_idf": 0.4,
+    }  # fmt: skip
     assert model.predict(strong) > model.predict(weak)
     assert model.predict({}) == 0.0
+
+
+def test_levels_override_the_fitted_thresholds_without_a_gap() -> None:
+    model = confidence.load()
+    assert model.with_levels(None, None) == model
+    assert model.with_levels(0.9, 0.2).sure == 0.9 and model.with_levels(0.9, 0.2).minimum == 0.2
+    lifted = model.with_levels(None, min(model.sure + 0.1, 1.0))
+    assert lifted.sure == lifted.minimum == min(model.sure + 0.1, 1.0)  # no unsure band, never sure < min
+    assert [lifted.verdict(c) for c in (0.0, lifted.minimum, 1.0)] == ["abstain", "answer", "answer"]
+
+
+def test_features_far_outside_the_dev_data_are_clipped() -> None:
+    """A news headline can hold every word of a question, which no dev question came near: one
+    feature must not decide the verdict alone."""
+    model = confidence.load()
+    far = {name: 1e6 for name in ("bm25_top_share", "title_share", "top_passage_coverage", "matched_idf", "content_terms")}
+    parts = model.contributions(far)
+    assert all(abs(parts[f]) <= abs(w) * model.clip + 1e-9 for f, w in zip(model.features, model.coefficients))
+    assert model.logit(far) == pytest.approx(model.intercept + sum(parts.values()))

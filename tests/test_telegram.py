@@ -613,6 +613,26 @@ async def test_allowed_chat_ids(new_api: Any, tg_engine: Engine, tg_corpus: Path
     assert api.calls_of("answerInlineQuery")[0].params["results"] == []
 
 
+async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(new_api: Any, analyzer: Analyzer, tg_corpus: Path, tg_corpus_text: str) -> None:
+    """With `sure` out of reach every answer is `unsure`: quoted, after an escaped caveat line
+    in the interface language."""
+    engine = Engine.open(tg_corpus, tg_corpus.parent / "data", analyzer=analyzer, sure_confidence=1.0, min_confidence=0.0)
+    api = await new_api()
+    app = build_application(make_settings(api, tg_corpus.parent), engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        (en,) = await ask_private(api, 901, EN_Q)
+        (ko,) = await ask_private(api, 902, KO_Q, lang="ko")
+        api.inline_query(903, EN_Q)
+        await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) == 1)
+    for call, caveat in ((en, "Closest passage — it may not answer exactly."), (ko, "가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.")):
+        html_text = sent_html(call)
+        parsed = check_html(html_text)
+        assert html_text.startswith(f"<i>{caveat}</i>") and parsed.blockquotes
+        assert_verbatim(parsed, tg_corpus_text)
+    results = api.calls_of("answerInlineQuery")[0].params["results"]
+    assert results and all(r["input_message_content"]["message_text"].startswith("<i>Closest passage") for r in results)
+
+
 async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, analyzer: Analyzer, tmp_path: Path) -> None:
     """One undecodable file must not stop the bot: /reload says which file and how to fix it
     (escaped: the name holds markup), and the last good index keeps answering."""
