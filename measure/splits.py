@@ -36,7 +36,8 @@ import numpy.typing as npt
 from scipy.stats import rankdata
 
 from retrieval.analyze import HANGUL, Analyzer, normalize_space
-from retrieval.answer import FRAME_TERMS, AnswerParams, Answerer, clean_question, question_kind
+from retrieval.answer import AnswerParams, Answerer, clean_question
+from retrieval.question import FRAME_TERMS, question_kind
 from retrieval.bm25 import SearchParams
 from retrieval.confidence import ConfidenceModel, fit
 from retrieval.errors import QuoteQAError

@@ -292,6 +292,13 @@ class Analyzer:
             tokens = self._kiwi.tokenize(text)
         return [t for _, t in self._korean_words(text, tokens)]
 
+    def morphemes(self, text: str) -> list[tuple[str, str, int, int]]:
+        """(form, tag, start, end) of each Kiwi morpheme: for reading a Korean question's
+        grammar (which noun a topic particle marks), not for search."""
+        with self._lock:
+            tokens = self._kiwi.tokenize(text)
+        return [(t.form, t.tag, t.start, t.start + t.len) for t in tokens]  # type: ignore[attr-defined]
+
     def raw_korean_tokens(self, texts: Iterable[str]) -> Iterator[list[object]]:
         """Plain Kiwi tokenization on all workers: the yardstick for index-build overhead."""
         with self._lock:

@@ -339,3 +339,35 @@ def test_levels_set_the_bands(make_engine: Any) -> None:
     answer = none.ask("What did the Kremlin say?")
     assert answer.verdict == "abstain" and not answer.answered and not answer.quotes
     assert answer.confidence == pytest.approx(unsure.ask("What did the Kremlin say?").confidence)
+
+
+# --- the shipped article's hard questions (issue 12): the right sentence, whatever the verdict ---
+@pytest.mark.parametrize(
+    ("question", "fragment"),
+    [
+        ("크렘린 대변인의 반응은?", "크렘린궁 대변인은"),  # 크렘린 → 크렘린궁, a compound Kiwi keeps whole
+        ("How much is Clubhouse worth?", "$1 billion"),  # an amount, not the sentence with "Jan. 30"
+        ("What did the Kremlin say about Musk's Clubhouse invitation?", "Peskov"),  # the speaker, not the invitation
+        ("How did the Kremlin respond to Musk?", "Peskov"),
+        ("What is Clubhouse?", "which is an audio-only app"),  # a sentence that says what it is
+        ("Who is Peskov?", "Kremlin spokesperson Dmitry Peskov"),
+    ],
+)
+def test_hard_questions_quote_the_right_sentence(engine: Engine, corpus_text: str, question: str, fragment: str) -> None:
+    answer = engine.ask(question)
+    assert answer.answered and answer.quotes, (answer.verdict, answer.confidence)
+    assert fragment in answer.quotes[0].text
+    assert normalize(answer.quotes[0].text) in corpus_text
+
+
+def test_speaker_and_definition_rules_can_be_turned_off(analyzer: Analyzer) -> None:
+    """Both rules change which sentence is quoted: with their weights at 0 the plain scores decide."""
+    articles = [("Talks", [
+        "The mayor invited the union to talks on the port strike on Friday.",
+        "The union said it would answer next week.",
+    ])]  # fmt: skip
+    on = _answerer(analyzer, articles, window_temperature=0.0, context_chars=0)
+    off = _answerer(analyzer, articles, window_temperature=0.0, context_chars=0, speaker_weight=0.0)
+    question = "What did the union say about the mayor's invitation to talks?"
+    assert on.answer(question).quotes[0].text.startswith("The union said")
+    assert off.answer(question).quotes[0].text.startswith("The mayor invited")
