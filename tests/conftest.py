@@ -67,5 +67,6 @@ def web_server() -> Iterator[HTTPServer]:
 def web(web_server: HTTPServer) -> Iterator[HTTPServer]:
     """The server with no pages yet; whatever a test serves is gone after it."""
     web_server.clear()
+    web_server.no_handler_status_code = 404  # a path no test serves is missing, as on a real site
     yield web_server
     web_server.clear()
