@@ -203,9 +203,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     added = counts["added"] + (len(files.added) if files else 0)
     updated = counts["updated"] + counts["corrected"] + (len(files.updated) if files else 0)
     unchanged = counts["unchanged"] + (len(files.unchanged) if files else 0)
-    extra = f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
+    extra = f", {updated} updated" if updated else ""
+    extra += f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
     extra += f", {len(result.failed)} failed" if result.failed else ""
-    print(f"{added} added, {updated} updated, {unchanged} unchanged{extra}; corpus has {engine.store.n_articles} article(s)")
+    print(f"{added} added, {unchanged} unchanged{extra}; corpus has {engine.store.n_articles} article(s)")
     return EXIT_OK if result.ok else EXIT_NO_ANSWER
 
 
