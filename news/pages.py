@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from retrieval.analyze import detect_language
 from retrieval.corpus import parse_text_file, text_hash
 from retrieval.errors import CorpusError
 from retrieval.fsutil import atomic_write
@@ -57,6 +58,7 @@ class Outcome:
     paragraphs: int
     origin: str
     duplicate_of: str = ""
+    language: str = ""  # ko, en or mixed, by script
 
     def line(self) -> str:
         what = f"{self.article_id} “{self.title}” ({self.paragraphs} paragraph{'s' * (self.paragraphs != 1)})"
@@ -148,7 +150,7 @@ def store_pages(pages: Sequence[WebPage], corpus_dir: Path, store: Store) -> lis
         atomic_write(corpus_dir / f"{art.id}{RAW_SUFFIX}", page.raw)
         atomic_write(path, markdown(art, page.encoding, page.origin))
         batch_texts[th] = art.id
-        outcomes.append(Outcome(status, art.id, art.title, len(art.paragraphs), page.origin))
+        outcomes.append(Outcome(status, art.id, art.title, len(art.paragraphs), page.origin, language=detect_language(art.text)))
     return outcomes
 
 
