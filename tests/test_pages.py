@@ -138,3 +138,19 @@ def test_failing_feed_backs_off(web: HTTPServer, make_engine: Callable[..., Engi
     [feed] = book.feeds()
     assert report.failed and feed.failures == 1 and "HTTP 503" in feed.last_error and feed.next_try > 0
     assert not poll(engine, book, OPEN, 900).polled  # not due yet: skipped, not hammered
+
+
+def test_hundred_pages_ingest_in_parallel(web: HTTPServer, make_engine: Callable[..., Engine]) -> None:
+    """Target: 100 pages from the local server in ≤ 30 s (fetched in parallel, indexed as one batch)."""
+    import time
+
+    for i in range(100):
+        paragraphs = tuple(f"{p} (report {i}, item {j})" for j, p in enumerate(EN_PARAGRAPHS if i % 2 else KO_PARAGRAPHS))
+        web.expect_request(f"/p{i}").respond_with_data(article_page(f"Story {i}", paragraphs, canonical=f"https://example.org/p/{i}"), content_type="text/html")
+    engine = make_engine()
+    t0 = time.perf_counter()
+    result = ingest_sources(engine, [web.url_for(f"/p{i}") for i in range(100)], OPEN)
+    elapsed = time.perf_counter() - t0
+    assert result.ok and sum(o.status == "added" for o in result.pages) == 100 and engine.store.n_articles == 101
+    assert elapsed < 30, f"100 pages took {elapsed:.1f} s"
+    print(f"100 pages ingested in {elapsed:.2f} s")
