@@ -205,7 +205,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     unchanged = counts["unchanged"] + (len(files.unchanged) if files else 0)
     extra = f", {updated} updated" if updated else ""
     extra += f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
-    extra += f", {len(result.failed)} failed" if result.failed else ""
+    failed = len(result.failed) + counts["conflict"]
+    extra += f", {failed} failed" if failed else ""
     print(f"{added} added, {unchanged} unchanged{extra}; corpus has {engine.store.n_articles} article(s)")
     return EXIT_OK if result.ok else EXIT_NO_ANSWER
 

@@ -105,6 +105,7 @@ def result_lines(result: IngestResult, engine: Engine) -> list[str]:
             "corrected": f"🔄 Updated the title/date of {what}",
             "unchanged": f"☑️ Already in the corpus: {what}",
             "duplicate": f"⚠️ Not added: {esc(o.origin[:300])} has the same text as {esc(o.duplicate_of[:300])}",
+            "conflict": f"❌ Not added: {esc(o.origin[:300])}: a different article with the id {esc(o.article_id)} is already in the corpus; rename the file",
         }[o.status])  # fmt: skip
     if result.files:
         snap = engine.store.snapshot()
@@ -122,13 +123,18 @@ async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not news.is_admin(update):
         await message.reply_html(TEXTS["not_admin_link"])
         return
-    links = links_in(message)[:MAX_LINKS]
+    await _ingest_and_reply(news, message, links_in(message)[:MAX_LINKS])
+
+
+async def _ingest_and_reply(news: NewsState, message: Message, sources: list[str], hide: str = "") -> None:
+    """Ingest on the ingest thread and say what happened; `hide` (a temporary folder) is taken
+    out of error messages."""
     try:
-        result = await news.run(ingest_sources, news.engine, links, news.settings.fetch_policy())
+        result = await news.run(ingest_sources, news.engine, sources, news.settings.fetch_policy())
+        lines = result_lines(result, news.engine)
     except QuoteQAError as exc:
-        await _reply(message, [f"❌ {esc(str(exc))}"])
-        return
-    await _reply(message, result_lines(result, news.engine))
+        lines = [f"❌ {esc(str(exc))}"]
+    await _reply(message, [line.replace(esc(hide), "") for line in lines] if hide else lines)
 
 
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -149,12 +155,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     with tempfile.TemporaryDirectory(prefix="quoteqa-doc-") as tmp:
         path = Path(tmp) / name
         await (await doc.get_file()).download_to_drive(path)
-        try:
-            result = await news.run(ingest_sources, news.engine, [str(path)], news.settings.fetch_policy())
-        except QuoteQAError as exc:
-            await _reply(message, [f"❌ {esc(str(exc).replace(tmp + '/', ''))}"])
-            return
-    await _reply(message, result_lines(result, news.engine))
+        await _ingest_and_reply(news, message, [str(path)], hide=tmp + "/")
 
 
 async def on_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

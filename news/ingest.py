@@ -37,7 +37,7 @@ class IngestResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and all(o.status != "conflict" for o in self.pages)
 
     def lines(self) -> list[str]:
         out = [o.line() for o in self.pages]

@@ -34,7 +34,7 @@ from .fetch import Fetched
 
 RAW_SUFFIX = ".raw.html"
 HTML_SUFFIXES = (".html", ".htm")
-Status = Literal["added", "updated", "corrected", "unchanged", "duplicate"]
+Status = Literal["added", "updated", "corrected", "unchanged", "duplicate", "conflict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,7 @@ class Outcome:
             "corrected": f"updated the citation data of {what}",
             "unchanged": f"already in the corpus: {what}",
             "duplicate": f"not added: {self.origin} has the same text as {self.duplicate_of}",
+            "conflict": f"not added: {self.origin}: a different article with the id {self.article_id} is already in the corpus; rename the file",
         }[self.status]
 
 
@@ -133,12 +134,21 @@ def store_pages(pages: Sequence[WebPage], corpus_dir: Path, store: Store) -> lis
         path = corpus_dir / art.file
         th = text_hash(art)
         prior = _existing(path)
+        live = store.article(art.id)
         status: Status
+        if live is not None and live.file != art.file:  # the id is another file's article
+            outcomes.append(Outcome("conflict", art.id, art.title, len(art.paragraphs), page.origin))
+            continue
         if prior is not None and text_hash(prior) == th:
             if _same_citation(prior, art):
                 outcomes.append(Outcome("unchanged", art.id, prior.title, len(art.paragraphs), page.origin))
                 continue
             art, status = replace(art, updated=prior.updated), "corrected"
+        elif prior is not None and (not art.url or prior.url != art.url):
+            # Only a page's own URL may replace it: a saved file without a canonical link whose
+            # name matches another article's id is a different article.
+            outcomes.append(Outcome("conflict", art.id, art.title, len(art.paragraphs), page.origin))
+            continue
         elif prior is not None:
             art, status = replace(art, updated=_now()), "updated"
         else:

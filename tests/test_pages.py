@@ -102,6 +102,24 @@ def test_html_file_ingested_by_its_canonical_url(tmp_path: Path, make_engine: Ca
     assert outcome.article_id.startswith("news-example-kr-article-77-")
 
 
+def test_folder_with_html_and_a_name_clash(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
+    """A folder's .html pages go in with its text files; a saved page without a canonical link
+    whose name is another article's id is refused, not written over it."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "kremlin.htm").write_text(en_page(), "utf-8")
+    (folder / "okapi.txt").write_text("The okapi lives in the Congo.\n", "utf-8")
+    engine = make_engine()
+    result = ingest_sources(engine, [str(folder)], OPEN)
+    assert result.ok and [o.status for o in result.pages] == ["added"] and result.files and result.files.added == ["okapi"]
+    assert engine.article("kremlin").paragraphs == EN_PARAGRAPHS
+    clash = tmp_path / "okapi.html"
+    clash.write_text(ko_page(), "utf-8")
+    result = ingest_sources(engine, [str(clash)], OPEN)
+    assert not result.ok and [o.status for o in result.pages] == ["conflict"]
+    assert engine.article("okapi").paragraphs == ("The okapi lives in the Congo.",)
+
+
 def test_feeds_rss_and_atom_conditional_and_seen(web: HTTPServer, make_engine: Callable[..., Engine], tmp_path: Path) -> None:
     etag = '"v1"'
     web.expect_request("/rss.xml", headers={"If-None-Match": etag}).respond_with_data("", status=304)
