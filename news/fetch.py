@@ -1,12 +1,14 @@
 """Fetching a page or a feed over HTTP, with the guards a bot that fetches strangers' links needs.
 
 - Only `http` and `https`, at most `max_redirects` hops, each hop's host checked.
-- The host must resolve to public addresses only (unless `allow_private`), and the address the
-  connection actually reached is checked again before any byte of the body is read, so a DNS
-  answer that changes between the check and the connect (rebinding) gains nothing.
+- The host must resolve to public addresses only (unless `allow_private`): checked before each
+  hop, and again by the connection itself, which resolves the name once and connects only to
+  an address it has checked, so a DNS answer that changes between the check and the connect
+  (rebinding) reaches nothing.
 - Connect and read timeouts, plus an overall deadline (a server dripping one byte a second
   never trips a read timeout).
-- The body is counted *after* decompression and cut off at `max_bytes` (gzip bombs).
+- The body is decompressed here, never more than `max_bytes` at a time, and cut off there
+  (a gzip bomb costs at most the cap in memory).
 - Only the content types the caller accepts (HTML/XHTML for pages, XML for feeds).
 
 Fetching is blocking; the bot runs it in a worker thread, the CLI in a thread pool.
@@ -17,10 +19,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from .errors import BlockedAddressError, FetchError, TemporaryFetchError
@@ -126,12 +131,27 @@ def _guard_addresses(url: str, host: str, addresses: Iterable[str]) -> None:
             )
 
 
-def _connected_address(response: httpx.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None
-    addr = stream.get_extra_info("server_addr")
-    return str(addr[0]) if addr else None
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to an address it resolved and checked itself: the gap between a check and
+    the connect (DNS rebinding) closes because there is one resolution, not two."""
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:  # fmt: skip
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host} ({exc.strerror})") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        _guard_addresses(host, host, addresses)
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error
 
 
 def _media_type(value: str) -> tuple[str, str | None]:
@@ -168,7 +188,13 @@ def fetch(
 
 def new_client(policy: FetchPolicy) -> httpx.Client:
     """One client per batch, so connections to the same site are reused."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    if not policy.allow_private:
+        # httpx has no public hook for how its pool connects; the pool is swapped for the same
+        # one with a checking backend (httpx is pinned below 1.0 for this).
+        transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend())
     return httpx.Client(
+        transport=transport,
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
         follow_redirects=False,  # followed by hand, to check every hop
         headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -185,14 +211,12 @@ def _fetch(url: str, policy: FetchPolicy, accept: tuple[str, ...], headers: dict
             guard_host(url, host, port)
         try:
             with client.stream("GET", url, headers=headers) as response:
-                if not policy.allow_private:
-                    connected = _connected_address(response)
-                    if connected is not None:
-                        _guard_addresses(url, host, [connected])
                 if response.status_code in REDIRECTS and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue
                 return _read(url, response, policy, accept, start)
+        except BlockedAddressError as exc:  # from the connection: name the page, not the host
+            raise BlockedAddressError(f"{url}: {str(exc).split(': ', 1)[-1]}") from None
         except httpx.TimeoutException:
             raise TemporaryFetchError(f"{url}: the site did not answer in time; try again later") from None
         except httpx.HTTPError as exc:
@@ -219,19 +243,52 @@ def _read(url: str, response: httpx.Response, policy: FetchPolicy, accept: tuple
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > policy.max_bytes and "content-encoding" not in response.headers:
         raise FetchError(f"{url}: larger than {policy.max_bytes:,} bytes; not fetched")
+    decoder = _Decoder(url, response.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
-    try:
-        for chunk in response.iter_bytes():  # decompressed: the cap counts what we would hold
-            size += len(chunk)
-            if size > policy.max_bytes:
-                raise FetchError(f"{url}: larger than {policy.max_bytes:,} bytes once decompressed; not fetched")
-            if time.monotonic() - start > policy.deadline:
-                raise TemporaryFetchError(f"{url}: the site is sending too slowly (over {policy.deadline:.0f} s); try again later")
-            chunks.append(chunk)
-    except httpx.DecodingError:
-        raise FetchError(f"{url}: the compressed body is broken; try again later") from None
+    for raw in response.iter_raw():
+        chunk = decoder.decode(raw, policy.max_bytes - size + 1)
+        size += len(chunk)
+        if size > policy.max_bytes:
+            raise FetchError(f"{url}: larger than {policy.max_bytes:,} bytes once decompressed; not fetched")
+        if time.monotonic() - start > policy.deadline:
+            raise TemporaryFetchError(f"{url}: the site is sending too slowly (over {policy.deadline:.0f} s); try again later")
+        chunks.append(chunk)
+    chunks.append(decoder.flush())
     body = b"".join(chunks)
     if not body.strip():
         raise FetchError(f"{url}: the page is empty")
     return Fetched(url, body, media, charset, status, keep)
+
+
+class _Decoder:
+    """gzip / deflate decompression that never produces more than it is allowed at once
+    (httpx's own decoders inflate a whole network chunk: up to ~1,000× its size)."""
+
+    def __init__(self, url: str, encoding: str) -> None:
+        self.url = url
+        enc = encoding.strip().lower()
+        if enc in ("", "identity"):
+            self._z = None
+        elif enc in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise FetchError(f"{url}: the page is compressed as {enc!r}, which quoteqa does not read")
+        self._raw_deflate = enc == "deflate"
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` bytes out; more than `limit - 1` means the cap is passed anyway."""
+        if self._z is None:
+            return data
+        try:
+            return self._z.decompress(data, limit)
+        except zlib.error:
+            if self._raw_deflate and not self._z.eof:  # some servers send deflate without its zlib header
+                self._z, self._raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), False
+                return self.decode(data, limit)
+            raise FetchError(f"{self.url}: the compressed body is broken; try again later") from None
+
+    def flush(self) -> bytes:
+        return self._z.flush() if self._z is not None else b""

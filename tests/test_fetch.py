@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import time
+import zlib
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -105,6 +106,10 @@ def test_oversized_page_and_gzip_bomb(web: HTTPServer) -> None:
     with pytest.raises(FetchError, match="once decompressed"):
         fetch(web.url_for("/bomb"), FetchPolicy(allow_private=True))  # the default 5 MB cap
     assert time.perf_counter() - t0 < 5
+    page = en_page().encode()
+    for encoding, packed in (("gzip", gzip.compress(page)), ("deflate", zlib.compress(page)), ("deflate", zlib.compress(page)[2:-4])):
+        web.expect_oneshot_request("/z").respond_with_data(packed, content_type="text/html", headers={"Content-Encoding": encoding})
+        assert fetch(web.url_for("/z"), OPEN).body == page  # gzip, zlib deflate and raw deflate
 
 
 def test_slow_server_times_out(web: HTTPServer) -> None:
@@ -153,20 +158,22 @@ def _public_dns(monkeypatch: pytest.MonkeyPatch, names: set[str]) -> None:
 
 
 def test_connected_address_checked_dns_rebinding(web: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The name looked public when checked, but the connection reached 127.0.0.1: refused
-    before the body is read."""
+    """The name looked public when checked, but resolves to 127.0.0.1 when connecting: the
+    connection checks what it connects to, so the request never leaves."""
     _public_dns(monkeypatch, {"localhost"})
     port = web.port
     web.expect_request("/en").respond_with_data(en_page(), content_type="text/html")
-    with pytest.raises(BlockedAddressError, match=r"loopback address \(127\.0\.0\.1\)"):
+    with pytest.raises(BlockedAddressError, match=r"localhost:\d+/en: localhost is a loopback address \(127\.0\.0\.1\)"):
         fetch(f"http://localhost:{port}/en", FetchPolicy())
+    assert not web.log
 
 
 def test_redirect_to_private_address_refused(web: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every hop is checked: a public page that redirects to 127.0.0.1 is refused at the hop,
     and the private address is never asked for anything."""
     _public_dns(monkeypatch, {"localhost"})
-    monkeypatch.setattr(fetch_mod, "_connected_address", lambda response: None)  # as if the first hop were public
+    # as if the first hop's server were public: its connection is not checked
+    monkeypatch.setattr(fetch_mod._GuardedBackend, "connect_tcp", fetch_mod.httpcore.SyncBackend.connect_tcp)
     port = web.port
     web.expect_request("/start").respond_with_response(_redirect(f"http://127.0.0.1:{port}/admin"))
     web.expect_request("/admin").respond_with_data("secret", content_type="text/html")
