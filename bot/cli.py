@@ -29,14 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Answer questions about Korean and English news articles with quoted sentences.",
     )
     _global_options(parser, None)
-    # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS keeps
-    # a subcommand that was not given them from resetting what came before it.
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    real_add = sub.add_parser
-    sub.add_parser = lambda name, **kw: real_add(name, parents=[common], **kw)  # type: ignore[method-assign]
 
     ask = sub.add_parser("ask", help="answer one question (or one per line from stdin with '-')")
     ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
@@ -94,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=13)
     bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
     bench.add_argument("--json", action="store_true")
+    for command in sub.choices.values():
+        # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS
+        # keeps a subcommand that was not given them from resetting what came before it.
+        _global_options(command, argparse.SUPPRESS)
     return parser
 
 

@@ -61,6 +61,7 @@ async def test_admin_link_document_and_others(news_bot: tuple[FakeBotApi, Engine
     elapsed = time.perf_counter() - t0
     assert "<b>Peskov</b> told <b>reporters</b> that the invitation from Elon Musk" in answer and f'<a href="{CANON}">' in answer
     assert elapsed < 3.0, f"link to answer took {elapsed:.2f} s"
+    print(f"link sent -> added -> question answered: {elapsed:.2f} s")
 
     [bad] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, web.url_for("/missing")))
     assert "❌" in bad and "HTTP 404" in bad
