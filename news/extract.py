@@ -110,6 +110,10 @@ def extract(html: str, url: str = "") -> Extracted:
     if not paragraphs:
         raise ExtractError(f"{where}: no article text found (is it an article page, not a front page or a login wall?)")
     canonical = canonical_url(doc.url or "", url) or canonical_url(url)
+    if url and urlsplit(canonical).path == "/" and urlsplit(url).path not in ("", "/"):
+        # Some sites point every page's canonical link at the front page; taken at its word
+        # that would make every article of the site one article.
+        canonical = canonical_url(url)
     return Extracted(
         title=title or (paragraphs[0][:80]),
         paragraphs=paragraphs,

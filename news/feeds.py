@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin
 
-from retrieval import Engine
+from retrieval import Engine, QuoteQAError
 from retrieval.fsutil import atomic_write, mkdir
 
 from .errors import FetchError
@@ -150,22 +150,23 @@ def poll(
         new = dataclasses.replace(feed, seen=list(feed.seen), last_polled=_stamp())
         try:
             items = _poll_one(new, policy, report)
-        except FetchError as exc:
+            if items:
+                result = ingest_links(engine, [link for _, link in items], policy, progress)
+                report.pages += result.pages
+                report.failed += result.failed
+                keys = [key for key, link in items if link not in result.retry]  # a timeout is tried again next poll
+                new.seen = (new.seen + keys)[-SEEN_LIMIT:]
+        except Exception as exc:  # whatever one feed does, the others are still polled
+            new.etag, new.last_modified = feed.etag, feed.last_modified  # so the items are fetched again
             new.failures += 1
-            new.last_error = str(exc)
+            new.last_error = str(exc) if isinstance(exc, QuoteQAError) else f"unexpected error ({type(exc).__name__})"
             wait = min(MAX_BACKOFF_SECONDS, interval_seconds * 2 ** min(new.failures, 10))
             new.next_try = now + wait
-            report.failed.append((feed.url, str(exc)))
-            log.warning("feed %s failed (%d in a row; next try in %.0f min): %s", feed.url, new.failures, wait / 60, exc)
-            updates[feed.url] = new
-            continue
-        new.failures, new.last_error, new.next_try = 0, "", 0.0
-        if items:
-            result = ingest_links(engine, [link for _, link in items], policy, progress)
-            report.pages += result.pages
-            report.failed += result.failed
-            keys = [key for key, link in items if link not in result.retry]  # a timeout is tried again next poll
-            new.seen = (new.seen + keys)[-SEEN_LIMIT:]
+            report.failed.append((feed.url, new.last_error))
+            log.warning("feed %s failed (%d in a row; next try in %.0f min): %s", feed.url, new.failures, wait / 60, new.last_error,
+                        exc_info=not isinstance(exc, QuoteQAError))  # fmt: skip
+        else:
+            new.failures, new.last_error, new.next_try = 0, "", 0.0
         updates[feed.url] = new
     with book.changing() as feeds:
         for url, feed in updates.items():

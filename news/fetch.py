@@ -192,7 +192,12 @@ def new_client(policy: FetchPolicy) -> httpx.Client:
     if not policy.allow_private:
         # httpx has no public hook for how its pool connects; the pool is swapped for the same
         # one with a checking backend (httpx is pinned below 1.0 for this).
-        transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend())
+        limits = httpx.Limits()  # httpx's defaults, as HTTPTransport would use them
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(),
+        )  # fmt: skip
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),

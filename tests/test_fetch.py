@@ -58,6 +58,11 @@ def test_meta_charset_far_in_and_euc_kr_is_cp949() -> None:
     assert decode_html("똠방각하".encode("cp949"), "euc-kr") == ("똠방각하", "cp949")  # 똠 is cp949-only
 
 
+def test_canonical_link_to_the_front_page_is_ignored() -> None:
+    page = extract(en_page(canonical="https://example.org/"), "https://example.org/world/2021/kremlin?utm_medium=x")
+    assert page.url == "https://example.org/world/2021/kremlin"
+
+
 def test_byline_cleaning() -> None:
     assert clean_author("홍길동 기자 hong@example.co.kr; 김철수 특파원") == "홍길동; 김철수"
     assert clean_author("이영희기자") == "이영희" and clean_author(None) == ""
