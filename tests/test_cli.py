@@ -189,6 +189,7 @@ def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "2 added" in r.stdout and "skipped" in r.stderr and "notes.json" in r.stderr
     shown = json.loads(quoteqa(e, "show", "okapi", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
+    # the CRLF front matter was read as such, and neither the BOM nor "title:" is in the passages
     assert shown["title"] == "Okapis of the Congo" and shown["paragraphs"] == ["The okapi lives in the Congo."]
     (inbox / "okapi.md").write_text("---\ntitle: Okapis, the forest giraffes\nsource: Zoo News\n---\n\nThe okapi lives in the Congo.\n", "utf-8")
     (inbox / "bad1.jsonl").write_text("{oops\n", "utf-8")
@@ -201,8 +202,6 @@ def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
     assert "1 updated" in r.stdout, r.stdout + r.stderr
     rows = json.loads(quoteqa(e, "sources", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
     assert {row["id"]: row["title"] for row in rows}["okapi"] == "Okapis, the forest giraffes"
-    r = quoteqa(e, "ask", "Where does the okapi live?", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"))
-    assert json.loads(r.stdout)["quotes"][0]["text"] == "The okapi lives in the Congo."  # no BOM, no "title:" in quotes
 
 
 def test_feeds_commands(env: dict[str, str], tmp_path: Path, web: object) -> None:
