@@ -210,7 +210,7 @@ def new_client(policy: FetchPolicy) -> httpx.Client:
 def _fetch(url: str, policy: FetchPolicy, accept: tuple[str, ...], headers: dict[str, str], client: httpx.Client) -> Fetched:
     start = time.monotonic()
     original = url
-    for hop in range(policy.max_redirects + 1):
+    for _hop in range(policy.max_redirects + 1):
         host, port = check_url(url)
         if not policy.allow_private:
             guard_host(url, host, port)
