@@ -53,19 +53,19 @@ def meta_charset(body: bytes) -> str | None:
 def decode_html(body: bytes, http_charset: str | None = None) -> tuple[str, str]:
     """(text, encoding used). A declared encoding that does not fit the bytes is passed over."""
     candidates: list[str | None] = [normalize(http_charset)]
-    for bom, name in BOMS:
+    for bom, bom_codec in BOMS:
         if body.startswith(bom):
-            candidates.insert(0 if candidates[0] is None else 1, name)
+            candidates.insert(0 if candidates[0] is None else 1, bom_codec)
             break
     candidates.append(meta_charset(body))
-    for name in candidates:
-        if name is None:
+    for codec in candidates:
+        if codec is None:
             continue
         try:
-            text = body.decode("utf-8-sig" if name == "utf-8" else name)
+            text = body.decode("utf-8-sig" if codec == "utf-8" else codec)
         except (UnicodeDecodeError, LookupError):
             continue
-        return text.lstrip("\ufeff"), name
+        return text.lstrip("\ufeff"), codec
     return detect(body)
 
 

@@ -97,13 +97,14 @@ def body_paragraphs(body: object, title: str) -> tuple[str, ...]:
 def extract(html: str, url: str = "") -> Extracted:
     """The article in a decoded page; ExtractError when there is no body to index."""
     import trafilatura
+    from trafilatura.settings import Document
 
     doc = trafilatura.bare_extraction(
         html, url=url or None, with_metadata=True, favor_precision=True,
         include_comments=False, include_tables=False, include_images=False,
     )  # fmt: skip
     where = url or "the page"
-    if doc is None or doc.body is None:
+    if not isinstance(doc, Document) or doc.body is None:
         raise ExtractError(f"{where}: no article text found (is it an article page, not a front page or a login wall?)")
     title = _one_line(doc.title or "")
     paragraphs = body_paragraphs(doc.body, title)
