@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.render import chunk_lines, esc
+from bot.render import UiLang, chunk_lines, esc, ui_language
 from bot.settings import Settings
 from news.feeds import FeedBook, poll
 from news.ingest import IngestResult, ingest_sources
@@ -34,13 +34,24 @@ MAX_LINKS = 10  # per message: a pasted list longer than this is more likely a m
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean and English"}
 T = TypeVar("T")
 
+# What anyone may see comes in both interface languages; the rest is for the admins.
+STRANGER_TEXTS: dict[UiLang, dict[str, str]] = {
+    "en": {
+        "not_admin_link": (
+            "I answer questions about the articles I have; I don't read links people send. "
+            "Ask me a question instead, e.g. <code>{example}</code> — only the bot's administrators can add articles."
+        ),
+        "not_admin": "Only the bot's administrators can add articles or manage feeds.",
+    },
+    "ko": {
+        "not_admin_link": (
+            "저는 가진 기사에 대한 질문에 답하며, 보내 주신 링크는 읽지 않습니다. "
+            "대신 질문해 보세요. 예: <code>{example}</code> — 기사 추가는 관리자만 할 수 있습니다."
+        ),
+        "not_admin": "기사 추가와 피드 관리는 관리자만 할 수 있습니다.",
+    },
+}
 TEXTS = {
-    "not_admin_link": (
-        "I answer questions about the articles I have; I don't read links people send. "
-        "Ask me a question instead, e.g. <code>What did the Kremlin say?</code> — "
-        "only the bot's administrators can add articles."
-    ),
-    "not_admin": "Only the bot's administrators can add articles or manage feeds.",
     "bad_document": "I can add .txt, .md, .jsonl and .html files; {name} is none of these.",
     "too_big": "{name} is larger than {limit:,} bytes; split it into smaller files.",
     "working": "Fetching {count} link(s)…",
@@ -68,6 +79,13 @@ class NewsState:
     def is_admin(self, update: Update) -> bool:
         user = update.effective_user
         return user is not None and user.id in self.settings.admin_user_ids
+
+    async def refuse(self, update: Update, message: Message, key: str) -> None:
+        """Tell a non-admin, in their language, what they can do instead."""
+        user = update.effective_user
+        lang = ui_language(None, user.language_code if user else None)
+        example = next(iter(self.engine.suggestions(lang, 1)), "What did the Kremlin say?" if lang == "en" else "크렘린궁은 뭐라고 했나요?")
+        await message.reply_html(STRANGER_TEXTS[lang][key].format(example=esc(example)))
 
 
 def _news(context: ContextTypes.DEFAULT_TYPE) -> NewsState:
@@ -128,7 +146,7 @@ async def on_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A link in a private chat: an admin's is ingested; anyone else is told how to ask."""
     news, message = _news(context), _message(update)
     if not news.is_admin(update):
-        await message.reply_html(TEXTS["not_admin_link"])
+        await news.refuse(update, message, "not_admin_link")
         return
     await _ingest_and_reply(news, message, links_in(message)[:MAX_LINKS])
 
@@ -148,7 +166,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """An admin's .txt / .md / .jsonl / .html file is ingested as if given to `quoteqa ingest`."""
     news, message = _news(context), _message(update)
     if not news.is_admin(update):
-        await message.reply_html(TEXTS["not_admin"])
+        await news.refuse(update, message, "not_admin")
         return
     doc = message.document
     if doc is None:  # pragma: no cover - excluded by the filter
@@ -170,7 +188,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def on_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     news, message = _news(context), _message(update)
     if not news.is_admin(update):
-        await message.reply_html(TEXTS["not_admin"])
+        await news.refuse(update, message, "not_admin")
         return
     feeds = await news.run(news.book.feeds)
     lines = []
@@ -185,7 +203,7 @@ async def on_feed_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     news, message = _news(context), _message(update)
     command = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
     if not news.is_admin(update):
-        await message.reply_html(TEXTS["not_admin"])
+        await news.refuse(update, message, "not_admin")
         return
     if not context.args:
         await message.reply_html(TEXTS["feed_usage"].format(command=command))

@@ -78,7 +78,9 @@ async def test_admin_link_document_and_others(news_bot: tuple[FakeBotApi, Engine
 
     stranger = 4242
     [told] = await _said(api, stranger, lambda: api.private_text(stranger, web.url_for("/en")))
-    assert "Ask me a question instead" in told
+    assert "Ask me a question instead, e.g. <code>" in told
+    [told_ko] = await _said(api, stranger, lambda: api.private_text(stranger, web.url_for("/en"), language_code="ko"))
+    assert "대신 질문해 보세요" in told_ko
     [no_doc] = await _said(api, stranger, lambda: api.private_document(stranger, "x.md", doc))
     assert "administrators" in no_doc
     api.group_text(-500, 4243, f"look at this {web.url_for('/en')}")  # group chatter: ignored
