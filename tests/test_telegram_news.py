@@ -115,3 +115,29 @@ async def _wait(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_a_slow_link_never_delays_answers(news_bot: tuple[FakeBotApi, Engine], web: HTTPServer) -> None:
+    """An admin's link to a slow site is being fetched; someone else's question is answered
+    meanwhile, well before the link's reply."""
+    import asyncio
+
+    from werkzeug import Request, Response
+
+    api, _ = news_bot
+
+    def slow(request: Request) -> Response:
+        time.sleep(2.0)
+        return Response(en_page(canonical="https://example.org/slow"), content_type="text/html")
+
+    web.expect_request("/slow").respond_with_handler(slow)
+    before = len(api.calls_of("sendMessage", ADMIN))
+    api.private_text(ADMIN, web.url_for("/slow"))
+    await asyncio.sleep(0.3)  # the fetch is under way
+    t0 = time.perf_counter()
+    [answer] = await _said(api, 5151, lambda: api.private_text(5151, "Who invited Putin to Clubhouse?"))
+    waited = time.perf_counter() - t0
+    assert "<blockquote>" in answer and waited < 1.0, f"the question waited {waited:.2f} s"
+    assert len(api.calls_of("sendMessage", ADMIN)) == before  # the link is still being fetched
+    sent = await api.wait_sent(ADMIN, before + 1, timeout=10)
+    assert "Added “Kremlin says Putin" in sent[-1].params["text"]
