@@ -11,7 +11,8 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -27,9 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="quoteqa",
         description="Answer questions about Korean and English news articles with quoted sentences.",
     )
-    parser.add_argument("--corpus-dir", type=Path, help="corpus folder (default: QUOTEQA_CORPUS_DIR or ./corpus)")
-    parser.add_argument("--data-dir", type=Path, help="where the index lives (default: QUOTEQA_DATA_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    _global_options(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -40,11 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("console", help="interactive question session")
 
-    ingest = sub.add_parser("ingest", help="add .txt/.md/.jsonl articles to the corpus and index them")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest = sub.add_parser("ingest", help="add web pages (URLs, .html) and .txt/.md/.jsonl articles to the corpus and index them")
+    ingest.add_argument("paths", nargs="+", metavar="URL_OR_PATH")
 
     sources = sub.add_parser("sources", help="list the articles in the corpus")
-    sources.add_argument("--json", action="store_true")
+    sources.add_argument("--json", action="store_true", help="id, title, url, date (and counts) of each article, newest first")
+
+    show = sub.add_parser("show", help="print one stored article")
+    show.add_argument("article_id", metavar="ARTICLE_ID")
+    show.add_argument("--json", action="store_true", help="id, title, url, date, author, source, paragraphs")
+
+    remove = sub.add_parser("remove", help="remove an article from the corpus and the index")
+    remove.add_argument("article_id", metavar="ARTICLE_ID")
+
+    feeds = sub.add_parser("feeds", help="RSS / Atom subscriptions: add URL | list | remove URL | poll")
+    feeds.add_argument("action", choices=["add", "list", "remove", "poll"])
+    feeds.add_argument("url", nargs="?", help="the feed's URL (for add and remove)")
 
     sub.add_parser("reindex", help="rebuild the index from scratch")
 
@@ -78,7 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=13)
     bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
     bench.add_argument("--json", action="store_true")
+    for command in sub.choices.values():
+        # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS
+        # keeps a subcommand that was not given them from resetting what came before it.
+        _global_options(command, argparse.SUPPRESS)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--corpus-dir", type=Path, default=default, help="corpus folder (default: QUOTEQA_CORPUS_DIR or ./corpus); created if missing")
+    parser.add_argument("--data-dir", type=Path, default=default, help="where the index lives (default: QUOTEQA_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default if default is not None else False, help="log progress to stderr")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if args.corpus_dir:
         settings.corpus_dir = args.corpus_dir
+        args.corpus_dir.mkdir(parents=True, exist_ok=True)
     if args.data_dir:
         settings.data_dir = args.data_dir
     level = logging.INFO if args.verbose else getattr(logging, settings.log_level.upper(), logging.WARNING)
@@ -158,15 +179,94 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from news.fetch import check_url, is_url
+    from news.ingest import ingest_sources
+
+    for source in args.paths:
+        if is_url(source):
+            check_url(source)  # an ftp:// link fails here, before Kiwi loads
     engine = open_engine(settings)
-    report = engine.ingest(args.paths)
-    for article in report.added:
-        print(f"added {article}")
-    for article in report.unchanged:
-        print(f"already in the corpus: {article}")
-    if report.skipped:
-        print(f"{len(report.skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr)
-    print(f"{len(report.added)} added, {len(report.unchanged)} unchanged; corpus has {engine.store.n_articles} article(s)")
+    result = ingest_sources(engine, args.paths, settings.fetch_policy(), progress=_progress())
+    for line in result.lines():
+        print(line)
+    for path in result.ignored:
+        print(f"skipped {path}: not a format quoteqa reads (.txt, .md, .markdown, .jsonl, .html, .htm)", file=sys.stderr)
+    skipped = result.files.skipped if result.files else engine.last_sync.skipped
+    if skipped:
+        print(f"{len(skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr)
+    for where, why in result.failed:
+        print(f"failed {where}: {why.removeprefix(where + ': ')}", file=sys.stderr)
+    counts = Counter(o.status for o in result.pages)
+    files = result.files
+    added = counts["added"] + (len(files.added) if files else 0)
+    updated = counts["updated"] + counts["corrected"] + (len(files.updated) if files else 0)
+    unchanged = counts["unchanged"] + (len(files.unchanged) if files else 0)
+    extra = f", {updated} updated" if updated else ""
+    extra += f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
+    failed = len(result.failed) + counts["conflict"]
+    extra += f", {failed} failed" if failed else ""
+    print(f"{added} added, {unchanged} unchanged{extra}; corpus has {engine.store.n_articles} article(s)")
+    return EXIT_OK if result.ok else EXIT_NO_ANSWER
+
+
+def _progress() -> Callable[[str, int], Callable[[int], None]] | None:
+    from .progress import progress_bar
+
+    return (lambda label, total: progress_bar(label, total, unit="page")) if sys.stderr.isatty() else None
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    article = open_engine(settings, progress=False).article(args.article_id)
+    row = {
+        "id": article.id, "title": article.title, "url": article.url, "date": article.date, "author": article.author,
+        "source": article.source, "updated": article.updated, "file": article.file, "paragraphs": list(article.paragraphs),
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(row, ensure_ascii=False))
+        return EXIT_OK
+    print(article.title)
+    for key in ("url", "date", "author", "source", "updated", "file"):
+        if row[key]:
+            print(f"{key}: {row[key]}")
+    for n, paragraph in enumerate(article.paragraphs, start=1):
+        print(f"\n[{n}] {paragraph}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings, progress=False)
+    engine.remove(args.article_id)
+    print(f"removed {args.article_id}; corpus has {engine.store.n_articles} article(s)")
+    return EXIT_OK
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from news.feeds import FeedBook, poll
+
+    book = FeedBook(settings.data_dir)
+    if args.action in ("add", "remove") and not args.url:
+        print(f"quoteqa: feeds {args.action} needs the feed's URL", file=sys.stderr)
+        return EXIT_ERROR
+    if args.action == "add":
+        feed = book.add(args.url, settings.fetch_policy())
+        print(f"subscribed to {feed.url}" + (f" ({feed.title})" if feed.title else "") + "; `quoteqa feeds poll` fetches its items")
+    elif args.action == "remove":
+        if not book.remove(args.url):
+            print(f"quoteqa: not subscribed to {args.url}; `quoteqa feeds list` shows the feeds", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"unsubscribed from {args.url} (its articles stay; `quoteqa remove ID` takes one out)")
+    elif args.action == "list":
+        for feed in book.feeds():
+            state = f"failing ({feed.failures}×): {feed.last_error}" if feed.failures else f"{len(feed.seen)} item(s) seen"
+            print(f"{feed.url}\t{feed.title}\t{state}")
+    else:
+        engine = open_engine(settings)
+        report = poll(engine, book, settings.fetch_policy(), settings.feed_interval_minutes * 60, force=True, progress=_progress())
+        for line in report.lines():
+            print(line, file=sys.stderr if line.startswith("failed") else sys.stdout)
+        added = sum(o.status in ("added", "updated") for o in report.pages)
+        print(f"polled {len(report.polled)} feed(s), {len(report.not_modified)} unchanged; {added} article(s) added or updated")
+        return EXIT_OK if not report.failed else EXIT_NO_ANSWER
     return EXIT_OK
 
 
@@ -174,7 +274,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     sources = engine.sources()
     if args.json:
-        print(json.dumps([dataclasses.asdict(s) for s in sources], ensure_ascii=False))
+        newest_first = sorted(sources, key=lambda s: s.date, reverse=True)  # ISO dates sort as text; undated last
+        print(json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False))
     else:
         from rich.console import Console
 
@@ -214,6 +315,9 @@ COMMANDS = {
     "console": cmd_console,
     "ingest": cmd_ingest,
     "sources": cmd_sources,
+    "show": cmd_show,
+    "remove": cmd_remove,
+    "feeds": cmd_feeds,
     "reindex": cmd_reindex,
     "telegram": cmd_telegram,
     "eval": cmd_eval,

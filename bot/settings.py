@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from news.fetch import FetchPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,12 @@ class Settings(BaseSettings):
     min_confidence: float | None = Field(default=None, ge=0, le=1)
     log_level: str = "WARNING"
 
+    # Web pages and feeds
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0, description="read timeout; connecting gets at most 5 s")
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1024, description="largest page or feed, decompressed")
+    fetch_allow_private: bool = False  # fetch from loopback / private / link-local hosts (intranets, tests)
+    feed_interval_minutes: float = Field(default=15.0, gt=0, description="how often the bot polls its feeds")
+
     # Telegram
     telegram_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN")
@@ -54,6 +63,17 @@ class Settings(BaseSettings):
     webhook_path: str = "telegram"
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    def fetch_policy(self) -> FetchPolicy:
+        """The fetch limits as the plain value `news` takes."""
+        from news.fetch import FetchPolicy
+
+        return FetchPolicy(
+            connect_timeout=min(5.0, self.fetch_timeout_seconds),
+            read_timeout=self.fetch_timeout_seconds,
+            max_bytes=self.fetch_max_bytes,
+            allow_private=self.fetch_allow_private,
+        )
 
     @field_validator("allowed_chat_ids", "admin_user_ids", mode="before")
     @classmethod

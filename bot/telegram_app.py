@@ -56,7 +56,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import render
+from bot import render, telegram_news
 from bot.render import UiLang
 from bot.settings import Settings
 from bot.wiring import open_engine
@@ -609,6 +609,7 @@ async def _post_shutdown(application: Application) -> None:
     state: BotState | None = application.bot_data.get(STATE_KEY)
     if state is not None:
         state.executor.shutdown(wait=False, cancel_futures=True)
+    telegram_news.shutdown(application)
 
 
 def build_application(settings: Settings, engine: Engine) -> Application:
@@ -643,6 +644,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
     new = filters.UpdateType.MESSAGE  # edited messages are not asked again
     text = filters.TEXT & ~filters.COMMAND & new
     application.add_handler(TypeHandler(Update, on_gate), group=-1)
+    telegram_news.install(application, settings, engine)  # first: a pasted link is not a question
     application.add_handlers(
         [
             CommandHandler("start", on_start, filters=new),

@@ -19,10 +19,10 @@ from .errors import CorpusError
 from .fsutil import atomic_write
 from .models import Article
 
-TEXT_SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
 META_SUFFIX = ".meta.json"
-META_KEYS = ("title", "source", "url", "date")
+META_KEYS = ("title", "source", "url", "date", "author", "updated")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0\u3000]*(?:\n[ \t\u00a0\u3000]*)+")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 ID_OK = re.compile(r"^[\w.\-]{1,200}$")
@@ -36,7 +36,10 @@ def split_paragraphs(text: str) -> tuple[str, ...]:
 
 def article_hash(article: Article) -> str:
     """Content identity: same text and citation data means the same article."""
-    payload = json.dumps([article.title, article.source, article.url, article.date, article.paragraphs], ensure_ascii=False)
+    fields: list[object] = [article.title, article.source, article.url, article.date, article.paragraphs]
+    if article.author or article.updated:  # only then, so hashes stored before these fields stay valid
+        fields += [article.author, article.updated]
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
@@ -48,11 +51,22 @@ def _read_text(path: Path) -> str:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise CorpusError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; split it into smaller files")
-        return path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from exc
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read it ({exc.strerror})") from exc
+    # Editors on Windows save a BOM and CRLF line ends: neither may reach a quote or hide the
+    # front matter.
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def unquote(value: str) -> str:
+    """One layer of matching quotes off a front matter value (a title may itself start with one)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def _default_title(stem: str) -> str:
@@ -63,7 +77,7 @@ def parse_text_file(path: Path) -> Article:
     raw = _read_text(path)
     meta: dict[str, str] = {}
     body = raw
-    m = FRONT_MATTER.match(raw.lstrip("\ufeff"))
+    m = FRONT_MATTER.match(raw)
     if m:
         for n, line in enumerate(m.group(1).splitlines(), start=2):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -71,8 +85,8 @@ def parse_text_file(path: Path) -> Article:
             key, sep, value = line.partition(":")
             if not sep:
                 raise CorpusError(f"{path}:{n}: front matter lines look like `title: ...`; got {line.strip()[:60]!r}")
-            meta[key.strip().lower()] = value.strip().strip("\"'")
-        body = raw.lstrip("\ufeff")[m.end() :]
+            meta[key.strip().lower()] = unquote(value)
+        body = raw[m.end() :]
     sidecar = sidecar_of(path)
     if sidecar.exists():
         try:
@@ -93,6 +107,8 @@ def parse_text_file(path: Path) -> Article:
         url=meta.get("url", ""),
         date=meta.get("date", ""),
         file=path.name,
+        author=meta.get("author", ""),
+        updated=meta.get("updated", ""),
     )
 
 
@@ -122,6 +138,7 @@ def parse_jsonl_file(path: Path) -> list[Article]:
                 url=str(row.get("url") or ""),
                 date=str(row.get("date") or ""),
                 file=path.name,
+                author=str(row.get("author") or ""),
             )
         )
     return articles
@@ -204,20 +221,31 @@ def load_corpus(corpus_dir: Path) -> list[Article]:
 class IngestReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already in the corpus, byte for byte
+    updated: list[str] = field(default_factory=list)  # same text, corrected citation data
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # corpus files the index sync skipped, and why
+    ignored: list[Path] = field(default_factory=list)  # files in the given folders of no known format
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
+INPUT_SKIP = (META_SUFFIX, ".raw.html")  # read along with their article, never on their own
+
+
+def scan_paths(paths: Iterable[Path], suffixes: Sequence[str] = SUFFIXES) -> tuple[list[Path], list[Path]]:
+    """The files to read (folders searched recursively) and the files in those folders that
+    are of no format we read, so a report can name every one of them."""
     out: list[Path] = []
+    ignored: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUFFIXES))
+            for q in sorted(p.rglob("*")):
+                if not q.is_file() or q.name.startswith(".") or q.name.endswith(INPUT_SKIP):
+                    continue
+                (out if q.suffix.lower() in suffixes else ignored).append(q)
         elif not p.exists():
             raise CorpusError(f"{p}: no such file")
         else:
             out.append(p)
-    return out
+    return out, ignored
 
 
 class KnownArticles(Protocol):
@@ -250,7 +278,8 @@ class KeyTable:
 
 
 def ingest(paths: Sequence[Path], corpus_dir: Path, known: KnownArticles | None = None) -> IngestReport:
-    """Validate every file first, then write; a broken file means nothing at all is added.
+    """Validate every file first, then write; a broken file means nothing at all is added, and
+    every broken file is named (not just the first).
 
     `known` says what the corpus holds (the index answers it); without it the folder is read.
     """
@@ -260,33 +289,22 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, known: KnownArticles | None 
     existing_text: dict[str, str] = {}
     report = IngestReport()
     plans: list[tuple[Path, Path, list[Article]]] = []
-    for path in expand_paths(paths):
+    corrections: list[tuple[Article, ArticleKey, Path]] = []
+    errors: list[str] = []
+    files, report.ignored = scan_paths(paths)
+    for path in files:
         if path.name.endswith(META_SUFFIX):
             continue
-        fresh: list[Article] = []
-        for art in parse_file(path):
-            prior = existing.get(art.id) or table.by_id(art.id)
-            key = article_key(art)
-            if prior is not None:
-                if prior.hash == key.hash or prior.text == key.text:
-                    report.unchanged.append(art.id)
-                    continue
-                raise CorpusError(
-                    f"{path}: article id {art.id!r} is already in the corpus ({prior.file}) with different text; "
-                    "remove the old file first to replace it, or give this one another id"
-                )
-            same_text = existing_text.get(key.text) or table.by_text(key.text)
-            if same_text is not None:
-                report.unchanged.append(same_text)
-                continue
-            existing[art.id] = key
-            existing_text[key.text] = art.id
-            fresh.append(art)
+        try:
+            fresh = _plan_file(path, corpus_dir, table, existing, existing_text, report, corrections)
+        except CorpusError as exc:
+            errors.append(str(exc))
+            continue
         if fresh:
-            target = corpus_dir / path.name
-            if path.suffix.lower() in TEXT_SUFFIXES and target.exists():
-                raise CorpusError(f"{path}: a different file named {path.name} is already in the corpus; rename it")
-            plans.append((path, target, fresh))
+            plans.append((path, corpus_dir / path.name, fresh))
+    if errors:
+        more = f" ({len(errors)} files)" if len(errors) > 1 else ""
+        raise CorpusError("nothing was added; fix these and ingest again" + more + ":\n  " + "\n  ".join(errors))
     for path, target, fresh in plans:
         if path.suffix.lower() in TEXT_SUFFIXES:
             sidecar = sidecar_of(path)
@@ -301,10 +319,106 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, known: KnownArticles | None 
             atomic_write(target, old + lines.encode("utf-8"))
         report.added.extend(a.id for a in fresh)
         report.written.append(target)
+    for art, prior, path in corrections:
+        report.written.append(_correct(art, prior, path, corpus_dir))
+        report.updated.append(art.id)
     return report
+
+
+def _plan_file(
+    path: Path,
+    corpus_dir: Path,
+    table: KnownArticles,
+    existing: dict[str, ArticleKey],
+    existing_text: dict[str, str],
+    report: IngestReport,
+    corrections: list[tuple[Article, ArticleKey, Path]],
+) -> list[Article]:
+    """The articles of one input file that are new; unchanged ones go to the report, and an
+    article already stored with the same text but other citation data goes to `corrections`."""
+    fresh: list[Article] = []
+    for art in parse_file(path):
+        prior = existing.get(art.id) or table.by_id(art.id)
+        key = article_key(art)
+        if prior is not None:
+            if prior.hash == key.hash:
+                report.unchanged.append(art.id)
+            elif prior.text == key.text:
+                if prior.file and (corpus_dir / prior.file).exists():
+                    corrections.append((art, prior, path))
+                else:
+                    report.unchanged.append(art.id)
+            else:
+                raise CorpusError(
+                    f"{path}: article id {art.id!r} is already in the corpus ({prior.file}) with different text; "
+                    "remove it first (quoteqa remove ID) to replace it, or give this one another id"
+                )
+            continue
+        same_text = existing_text.get(key.text) or table.by_text(key.text)
+        if same_text is not None:
+            report.unchanged.append(same_text)
+            continue
+        existing[art.id] = key
+        existing_text[key.text] = art.id
+        fresh.append(art)
+    if fresh and path.suffix.lower() in TEXT_SUFFIXES and (corpus_dir / path.name).exists():
+        raise CorpusError(f"{path}: a different file named {path.name} is already in the corpus; rename it")
+    return fresh
+
+
+def _correct(art: Article, prior: ArticleKey, source: Path, corpus_dir: Path) -> Path:
+    """Write an article's corrected citation data into the corpus file that holds it."""
+    target = corpus_dir / prior.file
+    if source.suffix.lower() in TEXT_SUFFIXES and target.suffix.lower() in TEXT_SUFFIXES:
+        sidecar = sidecar_of(source)
+        if sidecar.exists():
+            atomic_write(sidecar_of(target), sidecar.read_bytes())
+        atomic_write(target, source.read_bytes())  # the new file as given, byte for byte
+        return target
+    if target.suffix.lower() == ".jsonl":
+        rows = []
+        for line in _read_text(target).splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.append(_jsonl_row(art) if isinstance(row, dict) and row.get("id") == art.id else row)
+        atomic_write(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+        return target
+    meta = {"title": art.title, "source": art.source, "url": art.url, "date": art.date, "author": art.author}
+    sidecar = sidecar_of(target)
+    if sidecar.exists():  # a sidecar keeps the text byte for byte: correct it there
+        side = json.loads(_read_text(sidecar))
+        side.update({k: v for k, v in meta.items() if v or k in side})
+        atomic_write(sidecar, (json.dumps(side, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        return sidecar
+    head = "".join(f'{k}: "{v}"\n' for k, v in meta.items() if v)
+    atomic_write(target, f"---\n{head}---\n\n{art.text}\n".encode("utf-8"))
+    return target
+
+
+def remove_article(corpus_dir: Path, file: str, article_id: str) -> None:
+    """Delete an article's corpus file (with its sidecar and raw page), or its line of a
+    .jsonl file that holds others too."""
+    path = corpus_dir / file
+    if path.suffix.lower() == ".jsonl" and path.exists():
+        lines = _read_text(path).splitlines()
+        keep = [line for line in lines if line.strip() and _row_id(line) != article_id]
+        if keep:
+            atomic_write(path, "".join(line + "\n" for line in keep).encode("utf-8"))
+            return
+    for extra in (sidecar_of(path), path.with_suffix(".raw.html")):
+        extra.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
+def _row_id(line: str) -> object:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row.get("id") if isinstance(row, dict) else None
 
 
 def _jsonl_row(a: Article) -> dict[str, str]:
     row = {"id": a.id, "title": a.title, "text": a.text}
-    row.update({k: getattr(a, k) for k in ("source", "url", "date") if getattr(a, k)})
+    row.update({k: getattr(a, k) for k in ("source", "url", "date", "author") if getattr(a, k)})
     return row

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import confidence
 from .analysis_pool import AnalysisPool
@@ -30,7 +30,8 @@ from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question, sour
 from .bm25 import SearchParams
 from .confidence import ConfidenceModel
 from .corpus import (
-    ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file,
+    ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file, remove_article,
+    text_hash,
 )  # fmt: skip
 from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
 from .fsutil import atomic_write, mkdir
@@ -42,6 +43,7 @@ from .suggest import suggestions
 log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]  # (label, total) -> update(n); n < 0 closes
+T = TypeVar("T")
 LIVE_BATCH = 1_000  # a serving engine analyses a batch this large with a Kiwi of its own
 
 
@@ -174,13 +176,44 @@ class Engine:
     def ingest(self, paths: Sequence[Path]) -> IngestReport:
         """Copy files into the corpus folder, then index only what is new, under the writer
         lock from start to end: two ingests at once run one after the other."""
+        report, sync = self.write_corpus(lambda store: ingest(paths, self.corpus_dir, known=_StoreKeys(store)))
+        report.skipped = sync.skipped
+        return report
+
+    def write_corpus(self, write: Callable[[Store], T]) -> tuple[T, SyncReport]:
+        """Run `write` (which changes files in the corpus folder, asking the store what it
+        holds) under the writer lock, then index what it wrote."""
         with self.store.writing():
             self._sync()
-            report = ingest(paths, self.corpus_dir, known=_StoreKeys(self.store))
+            result = write(self.store)
             sync = self._sync()
-        report.skipped = sync.skipped
         self.last_sync = sync
-        return report
+        return result, sync
+
+    def remove(self, article_id: str) -> SyncReport:
+        """Take an article out of the corpus folder (its file, or its line of a .jsonl file)
+        and out of the index."""
+
+        def drop(store: Store) -> None:
+            meta = store.article(article_id)
+            if meta is None or not meta.file:
+                raise CorpusError(f"no article {article_id!r} in the corpus; `quoteqa sources` lists the ids")
+            remove_article(self.corpus_dir, meta.file, article_id)
+
+        return self.write_corpus(drop)[1]
+
+    def article(self, article_id: str) -> Article:
+        """A stored article as its corpus file gives it (the paragraphs are the passages)."""
+        meta = self.store.snapshot().article(article_id)
+        if meta is None:
+            raise CorpusError(f"no article {article_id!r} in the corpus; `quoteqa sources` lists the ids")
+        try:
+            found = [a for a in parse_file(self.corpus_dir / meta.file) if a.id == article_id]
+        except (CorpusError, OSError):
+            found = []
+        if not found or text_hash(found[0]) != meta.text_hash:
+            raise CorpusError(f"{meta.file}: changed or unreadable since it was indexed; run `quoteqa reindex`")
+        return found[0]
 
     def _sync(self, full: bool = False, fresh: bool = False) -> SyncReport:
         """Make the store hold what the folder holds. `full` compares every article (after a

@@ -20,6 +20,8 @@ class Article:
     url: str = ""
     date: str = ""
     file: str = ""
+    author: str = ""
+    updated: str = ""  # when a web article was last seen with changed text
 
     @property
     def text(self) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from retrieval import Analyzer, Engine
 
@@ -50,3 +51,22 @@ def make_engine(tmp_path: Path, analyzer: Analyzer) -> Callable[..., Engine]:
         return Engine.open(corpus, tmp_path / "data", analyzer=analyzer, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def web_server() -> Iterator[HTTPServer]:
+    """A real HTTP server on 127.0.0.1 (threaded, so a slow page does not hold up the others)."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def web(web_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The server with no pages yet; whatever a test serves is gone after it."""
+    web_server.clear()
+    web_server.no_handler_status_code = 404  # a path no test serves is missing, as on a real site
+    yield web_server
+    web_server.clear()

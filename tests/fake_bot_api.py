@@ -89,12 +89,14 @@ class FakeBotApi:
         self._chats: dict[int, JSON] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
         self._runner: web.AppRunner | None = None
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and the download
         self.port = 0
 
     # ------------------------------------------------------------------ server
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -255,6 +257,40 @@ class FakeBotApi:
             msg["reply_to_message"] = reply_to
         self.messages[(chat["id"], msg["message_id"])] = msg
         return msg
+
+    def private_document(self, chat_id: int, file_name: str, content: bytes, mime_type: str = "text/plain") -> JSON:
+        """A user sends a file in a private chat (its bytes are served by getFile + download)."""
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = content
+        chat = self.chat(chat_id, "private")
+        msg: JSON = {
+            "message_id": self._next_message_id(chat_id), "date": int(time.time()), "chat": chat,
+            "from": self.user(chat_id), "document": {
+                "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
+                "mime_type": mime_type, "file_size": len(content),
+            },
+        }  # fmt: skip
+        self.messages[(chat_id, msg["message_id"])] = msg
+        return self.push({"message": msg})
+
+    async def _m_getfile(self, params: JSON) -> JSON:
+        file_id = str(params.get("file_id"))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=404)
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
+    @property
+    def file_url(self) -> str:
+        """The value for QUOTEQA_TELEGRAM_FILE_API_URL."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
 
     def private_text(self, chat_id: int, text: str, language_code: str | None = "en") -> JSON:
         chat = self.chat(chat_id, "private")

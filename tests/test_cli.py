@@ -145,3 +145,92 @@ def test_console_session_over_a_pipe(env: dict[str, str]) -> None:
     assert r.returncode == 0, r.stderr
     assert "Peskov" in r.stdout and "unknown command :bogus" in r.stdout and "clubhouse-putin-musk" in r.stdout
     assert r.stdout.rstrip().endswith("bye")
+
+
+# --- web pages, show / remove / sources, and corpus management (issue 13) -----------------------
+
+
+def _web_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    corpus = tmp_path / "c"
+    shutil.copytree(CORPUS, corpus)
+    return {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d"), "QUOTEQA_FETCH_ALLOW_PRIVATE": "true"}
+
+
+def test_ingest_urls_show_sources_remove(env: dict[str, str], tmp_path: Path, web: object) -> None:
+    from tests.news_pages import EN_PARAGRAPHS, en_page, ko_page
+
+    web.expect_request("/en").respond_with_data(en_page(canonical="https://example.org/world/k1"), content_type="text/html")  # type: ignore[attr-defined]
+    web.expect_request("/ko").respond_with_data(ko_page(charset="euc-kr", published="2021-02-16T10:00:00+09:00").encode("cp949"), content_type="text/html")  # type: ignore[attr-defined]
+    e = _web_env(env, tmp_path)
+    urls = [web.url_for("/en"), web.url_for("/missing"), web.url_for("/ko")]  # type: ignore[attr-defined]
+    r = quoteqa(e, "ingest", *urls)
+    assert r.returncode == 1, r.stderr  # one link failed: the exit code says so, the others went in
+    assert f"failed {urls[1]}: HTTP 404" in r.stderr and "2 added" in r.stdout and "1 failed" in r.stdout
+    rows = json.loads(quoteqa(e, "sources", "--json").stdout)
+    assert [row["date"] for row in rows][:2] == ["2021-02-16T10:00:00+09:00", "2021-02-15T09:30:00+09:00"]  # newest first
+    assert {"id", "title", "url", "date"} <= rows[0].keys() and len(rows) == 3
+    en_id = rows[1]["id"]
+    shown = json.loads(quoteqa(e, "show", en_id, "--json").stdout)
+    assert shown["paragraphs"] == list(EN_PARAGRAPHS) and shown["url"] == "https://example.org/world/k1"
+    assert (shown["author"], shown["date"], shown["source"]) == ("Jane Doe", "2021-02-15T09:30:00+09:00", "Example Daily News")
+    r = quoteqa(e, "ask", "What did Peskov tell reporters?", "--json")
+    assert json.loads(r.stdout)["quotes"][0]["url"] == "https://example.org/world/k1"
+    r = quoteqa(e, "remove", en_id)
+    assert r.returncode == 0 and "removed" in r.stdout
+    assert en_id not in quoteqa(e, "sources", "--json").stdout
+    assert not list(Path(e["QUOTEQA_CORPUS_DIR"]).glob(f"{en_id}*"))  # the article and its raw page
+    r = quoteqa(e, "show", en_id)
+    assert r.returncode == 2 and "no article" in r.stderr
+
+
+def test_ingest_refuses_private_hosts_by_default(env: dict[str, str], tmp_path: Path, web: object) -> None:
+    e = {**_web_env(env, tmp_path), "QUOTEQA_FETCH_ALLOW_PRIVATE": "false"}
+    r = quoteqa(e, "ingest", web.url_for("/en"))  # type: ignore[attr-defined]
+    assert r.returncode == 1 and "loopback address" in r.stderr and "0 added" in r.stdout
+
+
+def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
+    """CRLF front matter, a BOM, a folder with stray and broken files, a missing corpus folder,
+    global options after the subcommand, a corrected title."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "okapi.md").write_bytes(b"\xef\xbb\xbf---\r\ntitle: Okapis of the Congo\r\nsource: Zoo News\r\n---\r\n\r\nThe okapi lives in the Congo.\r\n")
+    (inbox / "notes.json").write_text("{}", "utf-8")
+    (inbox / "readme.markdown").write_text("Giraffes are the okapi's only living relatives.\n", "utf-8")
+    e = {k: v for k, v in env.items() if k not in ("QUOTEQA_CORPUS_DIR", "QUOTEQA_DATA_DIR")}
+    corpus = tmp_path / "new" / "corpus"
+    r = quoteqa(e, "ingest", str(inbox), "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    assert "2 added" in r.stdout and "skipped" in r.stderr and "notes.json" in r.stderr
+    shown = json.loads(quoteqa(e, "show", "okapi", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
+    # the CRLF front matter was read as such, and neither the BOM nor "title:" is in the passages
+    assert shown["title"] == "Okapis of the Congo" and shown["paragraphs"] == ["The okapi lives in the Congo."]
+    (inbox / "okapi.md").write_text("---\ntitle: Okapis, the forest giraffes\nsource: Zoo News\n---\n\nThe okapi lives in the Congo.\n", "utf-8")
+    (inbox / "bad1.jsonl").write_text("{oops\n", "utf-8")
+    (inbox / "bad2.txt").write_bytes(b"caf\xe9\n")
+    r = quoteqa(e, "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"), "ingest", str(inbox))
+    assert r.returncode == 2 and "bad1.jsonl" in r.stderr and "bad2.txt" in r.stderr  # every broken file named
+    (inbox / "bad1.jsonl").unlink()
+    (inbox / "bad2.txt").unlink()
+    r = quoteqa(e, "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"), "ingest", str(inbox / "okapi.md"))
+    assert "1 updated" in r.stdout, r.stdout + r.stderr
+    rows = json.loads(quoteqa(e, "sources", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
+    assert {row["id"]: row["title"] for row in rows}["okapi"] == "Okapis, the forest giraffes"
+
+
+def test_feeds_commands(env: dict[str, str], tmp_path: Path, web: object) -> None:
+    from tests.news_pages import en_page, rss
+
+    web.expect_request("/rss").respond_with_data(rss([("Kremlin", web.url_for("/en"))]), content_type="application/rss+xml")  # type: ignore[attr-defined]
+    web.expect_request("/en").respond_with_data(en_page(), content_type="text/html")  # type: ignore[attr-defined]
+    web.expect_request("/page").respond_with_data(en_page(), content_type="text/html")  # type: ignore[attr-defined]
+    e = _web_env(env, tmp_path)
+    feed = web.url_for("/rss")  # type: ignore[attr-defined]
+    r = quoteqa(e, "feeds", "add", web.url_for("/page"))  # type: ignore[attr-defined]
+    assert r.returncode == 2 and "not a feed" in r.stderr
+    assert quoteqa(e, "feeds", "add", feed).returncode == 0
+    assert feed in quoteqa(e, "feeds", "list").stdout
+    r = quoteqa(e, "feeds", "poll")
+    assert r.returncode == 0 and "added" in r.stdout and "1 article(s) added" in r.stdout, r.stderr
+    assert quoteqa(e, "feeds", "remove", feed).returncode == 0
+    assert feed not in quoteqa(e, "feeds", "list").stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import Analyzer
+from retrieval import Analyzer, CorpusError
 from retrieval.segstore import COMMIT, SegmentStore
 
 
@@ -305,3 +305,30 @@ def test_ingesting_a_new_file_never_lists_the_corpus(make_engine, tmp_path: Path
     src.write_text("---\ntitle: Herons\n---\nHerons wade in shallow water.\n", "utf-8")
     assert engine.ingest([src]).added == ["heron"]
     assert engine.ingest([src]).unchanged == ["heron"]
+
+
+def test_jsonl_correction_and_removal_touch_only_their_row(make_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A corrected title in a .jsonl re-ingest rewrites that row; `remove` drops one row of a
+    file that holds others, and a whole single-article file (with its sidecar)."""
+    rows = [
+        {"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."},
+        {"id": "quokka", "title": "Quokkas", "text": "The quokka lives on Rottnest Island."},
+    ]
+    feed = tmp_path / "animals.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    engine = make_engine()
+    assert engine.ingest([feed]).added == ["okapi", "quokka"]
+    rows[0]["title"] = "Okapis, the forest giraffes"
+    fix = tmp_path / "fix.jsonl"
+    fix.write_text(json.dumps(rows[0]) + "\n", "utf-8")
+    report = engine.ingest([fix])
+    assert report.updated == ["okapi"] and not report.added
+    assert engine.store.article("okapi").title == "Okapis, the forest giraffes"
+    assert not (engine.corpus_dir / "fix.jsonl").exists()  # corrected in place, in animals.jsonl
+    engine.remove("okapi")
+    assert engine.store.article("okapi") is None and engine.store.article("quokka") is not None
+    assert [json.loads(line)["id"] for line in (engine.corpus_dir / "animals.jsonl").read_text("utf-8").splitlines()] == ["quokka"]
+    engine.remove("clubhouse-putin-musk")
+    assert not list(engine.corpus_dir.glob("clubhouse-putin-musk*")) and engine.store.n_articles == 1
+    with pytest.raises(CorpusError, match="no article .clubhouse-putin-musk."):
+        engine.remove("clubhouse-putin-musk")
