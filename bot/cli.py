@@ -101,18 +101,27 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default if default is not None else False, help="log progress to stderr")
 
 
+def env_name(loc: Sequence[object]) -> str:
+    """The environment variable a setting error is about (what the user sets), not the field."""
+    field = str(loc[0]) if loc else ""
+    return "TELEGRAM_BOT_TOKEN" if field == "telegram_bot_token" else f"QUOTEQA_{field.upper()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]).upper()
-        print(f"quoteqa: setting {name}: {first['msg']} (check the environment and .env)", file=sys.stderr)
+        print(f"quoteqa: setting {env_name(first['loc'])}: {first['msg']} (check the environment and .env)", file=sys.stderr)
         return EXIT_ERROR
     if args.corpus_dir:
         settings.corpus_dir = args.corpus_dir
-        args.corpus_dir.mkdir(parents=True, exist_ok=True)
+    try:  # a corpus folder that does not exist yet is an empty corpus (ingest fills it), not an error
+        settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"quoteqa: cannot create the corpus folder {settings.corpus_dir} ({exc.strerror}); check QUOTEQA_CORPUS_DIR or --corpus-dir", file=sys.stderr)
+        return EXIT_ERROR
     if args.data_dir:
         settings.data_dir = args.data_dir
     level = logging.INFO if args.verbose else getattr(logging, settings.log_level.upper(), logging.WARNING)
