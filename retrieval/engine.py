@@ -35,7 +35,7 @@ from .corpus import (
 )  # fmt: skip
 from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
 from .fsutil import atomic_write, mkdir
-from .models import Answer, Article, ArticleInfo, Language, Source
+from .models import Answer, Article, ArticleInfo, Language, Source, Turn
 from .segstore import SegmentStore
 from .store import Change, Store
 from .suggest import suggestions
@@ -118,8 +118,9 @@ class Engine:
         return engine
 
     # --- questions -------------------------------------------------------------------------
-    def ask(self, question: str, max_quotes: int = 3) -> Answer:
-        """Answer one question; raises QuestionError for input that cannot be asked."""
+    def ask(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question; raises QuestionError for input that cannot be asked. `history`
+        is the conversation's recent turns, oldest first (issue 14: not read yet)."""
         t0 = time.perf_counter()
         try:
             text = clean_question(question, self.max_question_chars)

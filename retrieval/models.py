@@ -55,6 +55,17 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of a conversation, as a front end keeps it: the question, and the
+    articles its answer quoted. `Engine.ask(question, history=...)` reads the recent ones to
+    tell a follow-up ("And what did the Kremlin say?") from a new question."""
+
+    question: str
+    articles: tuple[str, ...] = ()
+    answered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What the core returns for one question; front ends only render it."""
 
@@ -73,6 +84,8 @@ class Answer:
     # closest passage, which may not answer exactly), `abstain` (nothing quoted).
     confidence: float = 0.0
     verdict: Verdict = "abstain"
+    # The earlier question this one was read as following up on ("" when it stood alone).
+    context: str = ""
     # Per-question evidence (shares and ratios that mean the same on any corpus), for confidence.
     signals: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
@@ -87,8 +100,14 @@ class Answer:
             "quotes": [quote_json(q) for q in self.quotes],
             "message": self.message,
             "cross_language": self.cross_language,
+            "context": self.context,
             "elapsed_ms": round(self.elapsed_ms, 2),
         }
+
+    def turn(self) -> Turn:
+        """This exchange as history for the next question of the conversation."""
+        articles = tuple(dict.fromkeys(q.source.article for q in self.quotes))
+        return Turn(self.question, articles, self.answered)
 
 
 def quote_json(q: Quote) -> dict[str, object]:
