@@ -13,7 +13,6 @@ whose chance of holding the answer is worth the characters it adds. The weights 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +21,9 @@ import numpy.typing as npt
 from . import confidence as confidence_model
 from .analyze import HANGUL, LATIN, WORD, Analyzer, Term, detect_language, normalize_space
 from .confidence import ConfidenceModel
-from .errors import QuestionError
+from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples  # noqa: F401 - EMPTY_QUESTION re-exported
 from .models import Answer, Language, Quote, Source
-from .question import FRAME_TERMS, KINDS, Question, definition_pattern, read_question
+from .question import FRAME_TERMS, KINDS, Question, clean_question, definition_pattern, read_question  # noqa: F401 - clean_question re-exported
 from .question import question_kind, question_language  # noqa: F401 - re-exported: callers read kinds from here
 from .store import PassageView, Store
 from .suggest import suggestions
@@ -92,30 +91,6 @@ class AnswerParams:
     affix_discount: float = 0.7  # weight of an index compound found for an unknown Korean noun (크렘린 → 크렘린궁); 0 turns it off
     speaker_weight: float = 1.0  # "what did X say" and the best sentence has no speech: X speaking (in it or right before) gains this share of the best score
     definition_weight: float = 0.3  # "what is X": a sentence that says what X is ("X, which is…", "spokesperson X")
-
-
-def clean_question(question: object, max_chars: int) -> str:
-    """The question as we will search it, or a QuestionError that says how to fix it (in Korean
-    when the question is Korean, since that is who will read it)."""
-    if not isinstance(question, str):
-        raise QuestionError("a question must be text")
-    ko = bool(HANGUL.search(question))
-    bad = sorted({f"U+{ord(c):04X}" for c in question if unicodedata.category(c) == "Cc" and c not in "\t\n\r"})
-    if bad:
-        codes = ", ".join(bad[:5])
-        raise QuestionError(
-            f"질문에 제어 문자({codes})가 들어 있습니다. 일반 텍스트로 입력해 주세요." if ko
-            else f"the question contains control characters ({codes}); type it as plain text"
-        )  # fmt: skip
-    text = normalize_space(question)
-    if not text:
-        raise QuestionError(EMPTY_QUESTION)
-    if len(text) > max_chars:
-        raise QuestionError(
-            f"질문이 {len(text):,}자로 너무 깁니다. 최대 {max_chars:,}자까지 받습니다. 더 짧게 물어 주세요." if ko
-            else f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask it in fewer words."
-        )  # fmt: skip
-    return text
 
 
 class Answerer:
@@ -651,29 +626,3 @@ def _surfaces(words: list[Term]) -> tuple[str, ...]:
         if w.term not in FRAME_TERMS:
             seen.setdefault(w.surface, None)
     return tuple(seen)
-
-
-ABSTAIN_MESSAGE: dict[Language, str] = {
-    "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources)",
-    "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요",
-    "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다",
-}
-EXAMPLE_LEAD: dict[Language, str] = {"en": ", e.g. ", "ko": ". 예: ", "mixed": ". e.g. "}
-EMPTY_QUESTION = "the question is empty; type a question about the articles (`quoteqa sources` lists them)"
-
-
-def with_examples(message: str, lang: Language, examples: list[str]) -> str:
-    """A message, then example questions made from the corpus (none when it is empty)."""
-    if not examples:
-        return message + "."
-    return message + EXAMPLE_LEAD[lang] + " / ".join(f"“{e}”" for e in examples)
-CAVEAT: dict[Language, str] = {
-    "en": "Closest passage — it may not answer exactly.",
-    "ko": "가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.",
-    "mixed": "Closest passage — it may not answer exactly. / 가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.",
-}
-CROSS_MESSAGE: dict[Language, str] = {
-    "en": "No English passage answers this; quoting the Korean text.",
-    "ko": "한국어 기사에는 답이 없어 영어 원문을 인용합니다.",
-    "mixed": "Quoting the other language.",
-}
