@@ -344,8 +344,7 @@ def _evaluate(
         questions=len(questions),
         ours=ours,
         baselines=base,
-        params={"variant": params.variant, "k1": params.k1, "b": params.b}
-        | {k: getattr(ap, k) for k in ap.__dataclass_fields__},
+        params={"variant": params.variant, "k1": params.k1, "b": params.b} | ap.flat(),
         index_seconds=index_seconds,
         seconds=time.perf_counter() - t_start,
         per_question=details,

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from . import confidence
 from .analysis_pool import AnalysisPool
 from .analyze import Analyzer
-from .answer import EMPTY_QUESTION, AnswerParams, Answerer, clean_question, source_of
+from .answer import AnswerParams, Answerer
 from .bm25 import SearchParams
 from .confidence import ConfidenceModel
 from .corpus import (
@@ -35,7 +35,10 @@ from .corpus import (
 )  # fmt: skip
 from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
 from .fsutil import atomic_write, mkdir
+from .messages import EMPTY_QUESTION
 from .models import Answer, Article, ArticleInfo, Language, Source, Turn
+from .question import clean_question
+from .quotes import source_of
 from .segstore import SegmentStore
 from .store import Change, Store
 from .suggest import suggestions

@@ -15,10 +15,13 @@ answers elsewhere.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analyze import HANGUL
+from .analyze import HANGUL, normalize_space
+from .errors import QuestionError
+from .messages import EMPTY_QUESTION
 from .models import Language
 
 KINDS: dict[str, re.Pattern[str]] = {
@@ -75,6 +78,30 @@ class Question:
     speaker: str = ""  # who is asked about in a "say" question, as written
     subject: str = ""  # what a "What is X?" / "Who is X?" question asks to be defined
     amount: bool = False  # a "how much" question: an amount answers it, not any number
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question as we will search it, or a QuestionError that says how to fix it (in Korean
+    when the question is Korean, since that is who will read it)."""
+    if not isinstance(question, str):
+        raise QuestionError("a question must be text")
+    ko = bool(HANGUL.search(question))
+    bad = sorted({f"U+{ord(c):04X}" for c in question if unicodedata.category(c) == "Cc" and c not in "\t\n\r"})
+    if bad:
+        codes = ", ".join(bad[:5])
+        raise QuestionError(
+            f"질문에 제어 문자({codes})가 들어 있습니다. 일반 텍스트로 입력해 주세요." if ko
+            else f"the question contains control characters ({codes}); type it as plain text"
+        )  # fmt: skip
+    text = normalize_space(question)
+    if not text:
+        raise QuestionError(EMPTY_QUESTION)
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"질문이 {len(text):,}자로 너무 깁니다. 최대 {max_chars:,}자까지 받습니다. 더 짧게 물어 주세요." if ko
+            else f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask it in fewer words."
+        )  # fmt: skip
+    return text
 
 
 def question_kind(question: str) -> str:

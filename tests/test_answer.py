@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -89,7 +90,7 @@ def test_at_most_max_quotes_best_first(engine: Engine) -> None:
 
 def test_neighbouring_sentences_are_joined(engine: Engine) -> None:
     # A later quote takes in a matching neighbour from its paragraph, in text order.
-    windows_off = AnswerParams(window_temperature=0.0)
+    windows_off = AnswerParams.of(window_temperature=0.0)
     answer = Answerer(engine.store, engine.analyzer, windows_off).answer("Clubhouse downloads blocked in China, U.S. social media platforms")
     joined = [q for q in answer.quotes if len(q.sentences) > 1]
     assert joined, [q.text for q in answer.quotes]
@@ -168,7 +169,7 @@ def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **param
     two-article corpus is nothing like the data the confidence model was fitted on."""
     store = MemoryStore(analyzer)
     store.add([Article(f"a{i}", title, tuple(texts), source="test", file="test.txt") for i, (title, texts) in enumerate(articles)])
-    return Answerer(store, analyzer, AnswerParams(**params), judge=None)
+    return Answerer(store, analyzer, AnswerParams.of(**params), judge=None)
 
 
 FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spring."])
@@ -274,10 +275,10 @@ def test_a_korean_noun_finds_the_compound_the_article_uses(engine: Engine, corpu
 def test_the_compound_stand_in_is_discounted_and_can_be_turned_off(analyzer: Analyzer) -> None:
     articles = [("궁", ["크렘린궁 대변인은 제안이 흥미롭다고 말했다."]), ("기타", ["서울의 날씨는 맑았다."])]
     on = _answerer(analyzer, articles)
-    query = on._query(analyzer.question_words("크렘린 반응"))
+    query = on.query(analyzer.question_words("크렘린 반응"))
     assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(0.7 * on.store.idf(["크렘린궁"])[0])
     off = _answerer(analyzer, articles, affix_discount=0.0)
-    assert "크렘린궁" not in off._query(analyzer.question_words("크렘린 반응")).weights
+    assert "크렘린궁" not in off.query(analyzer.question_words("크렘린 반응")).weights
 
 
 # --- signals for the confidence model, in units that mean the same on any corpus --------------
@@ -371,3 +372,24 @@ def test_speaker_and_definition_rules_can_be_turned_off(analyzer: Analyzer) -> N
     question = "What did the union say about the mayor's invitation to talks?"
     assert on.answer(question).quotes[0].text.startswith("The union said")
     assert off.answer(question).quotes[0].text.startswith("The mayor invited")
+
+
+# --- the weights, grouped by stage and set by their flat names --------------------------------
+def test_answer_params_of_sets_weights_by_name_in_their_stage() -> None:
+    p = AnswerParams.of(window_temperature=0.0, speaker_weight=0.0, rerank_title=0.2, min_coverage=0.1)
+    assert p.quotes.window_temperature == 0.0 and p.sentences.speaker_weight == 0.0
+    assert p.rerank.rerank_title == 0.2 and p.min_coverage == 0.1
+    assert p.sentences.local_weight == AnswerParams().sentences.local_weight  # the rest keep their defaults
+    assert AnswerParams.of(**p.flat()) == p
+
+
+def test_answer_params_of_rejects_an_unknown_name() -> None:
+    with pytest.raises(TypeError, match="'speaker_wieght'"):
+        AnswerParams.of(speaker_wieght=0.0)
+
+
+def test_every_weight_has_its_own_flat_name() -> None:
+    # A name that two stages shared would collapse into one entry of `flat()`.
+    p = AnswerParams()
+    stages = (p.query, p.rerank, p.sentences, p.quotes)
+    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 24  # + min_coverage

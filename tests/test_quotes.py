@@ -1,0 +1,22 @@
+"""Quote assembly helpers of `retrieval/quotes.py` on tiny inputs."""
+
+from __future__ import annotations
+
+from retrieval.quotes import answer_pool, same_text
+from retrieval.sentences import Candidate
+
+
+def _c(score: float, lang: str) -> Candidate:
+    return Candidate(0, int(score * 10), 0, 1, score, lang)  # type: ignore[arg-type]
+
+
+def test_the_question_language_is_preferred_while_it_answers_nearly_as_well() -> None:
+    pool, cross = answer_pool([_c(1.0, "en"), _c(0.7, "ko")], "ko")
+    assert [c.sentence_lang for c in pool] == ["ko"] and not cross
+    pool, cross = answer_pool([_c(1.0, "en"), _c(0.5, "ko")], "ko")
+    assert [c.score for c in pool] == [1.0, 0.5] and cross
+
+
+def test_same_text_is_one_quote_inside_another_whatever_the_case() -> None:
+    assert same_text("The ferry leaves at noon.", "the ferry leaves at noon. Tickets cost 30,000 won.")
+    assert not same_text("The ferry leaves at noon.", "The bus leaves at noon.")
