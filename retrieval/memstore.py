@@ -89,12 +89,6 @@ class MemoryStore(StoreWrites):
     def extra(self) -> dict[str, Any]:
         return self._state.extra
 
-    def language_counts(self) -> dict[Language, int]:
-        counts: dict[Language, int] = {"ko": 0, "en": 0, "mixed": 0}
-        for p in self._state.passages.values():
-            counts[p.language] += 1
-        return counts
-
     # --- terms and scores ----------------------------------------------------------------------
     def df(self, term: str) -> int:
         return len(self._state.postings.get(term, ()))

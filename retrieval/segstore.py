@@ -38,7 +38,7 @@ from .analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
 from .bm25 import SearchParams
 from .errors import IndexFormatError
 from .fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
-from .models import Article, Language
+from .models import Article
 from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
 from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
 
@@ -67,7 +67,6 @@ class _Live:
     del_crc: int | None = None
     _del_df: I64 | None = field(default=None, repr=False)
     _norm: tuple[tuple[float, float, float], F64] | None = field(default=None, repr=False)
-    _langs: tuple[int, I64] | None = field(default=None, repr=False)
 
     @property
     def n_live(self) -> int:
@@ -107,15 +106,6 @@ class _Live:
             dl = np.asarray(self.seg.a["doc_len"], np.float64)
             self._norm = (key, params.k1 * (1.0 - params.b + params.b * dl / avgdl))
         return self._norm[1]
-
-    def lang_counts(self) -> I64:
-        """Live passages per LANG_CODES position, counted once per tombstone state."""
-        if self._langs is None or self._langs[0] != self.n_deleted:
-            codes = np.asarray(self.seg.a["lang"], np.int64)
-            if self.deleted is not None:
-                codes = codes[~self.deleted]
-            self._langs = (self.n_deleted, np.bincount(codes, minlength=len(LANG_CODES)).astype(np.int64))
-        return self._langs[1]
 
     def live_articles(self) -> npt.NDArray[np.int64]:
         """Rows of articles none of whose passages is deleted (articles go all at once)."""
@@ -165,12 +155,6 @@ class Snapshot(StoreWrites):
 
     def extra(self) -> dict[str, Any]:
         return self._extra
-
-    def language_counts(self) -> dict[Language, int]:
-        total = np.zeros(len(LANG_CODES), np.int64)
-        for s in self.segs:
-            total += s.lang_counts()
-        return dict(zip(LANG_CODES, total.tolist()))
 
     # --- terms ---------------------------------------------------------------------------------
     def df(self, term: str) -> int:
@@ -418,9 +402,6 @@ class SegmentStore(StoreWrites):
 
     def extra(self) -> dict[str, Any]:
         return self._snap.extra()
-
-    def language_counts(self) -> dict[Language, int]:
-        return self._snap.language_counts()
 
     def df(self, term: str) -> int:
         return self._snap.df(term)

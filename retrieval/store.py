@@ -175,10 +175,6 @@ class Store(Protocol):
     def n_articles(self) -> int:
         """Live articles."""
 
-    def language_counts(self) -> dict[Language, int]:
-        """Live passages per language ("ko", "en", "mixed"): whether the corpus holds any text in
-        a question's language at all (a question matched only through loan words is off-topic)."""
-
     def extra(self) -> dict[str, object]:
         """Small data the owner keeps with each commit (the engine keeps its corpus file table)."""
 

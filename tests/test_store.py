@@ -207,19 +207,3 @@ def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, an
     assert store.n_articles == 2
     store.remove(["a"])
     assert store.article_by("text_hash", ma.text_hash) is None and store.n_articles == 1
-
-
-def test_language_counts_follow_adds_removals_and_snapshots(make_store: MakeStore) -> None:
-    store = make_store()
-    assert store.language_counts() == {"ko": 0, "en": 0, "mixed": 0}
-    store.add([
-        Article("en", "E", ("Zebras have stripes.", "Aardvarks eat ants.")),
-        Article("ko", "K", ("크렘린궁은 논평을 거부했다.",)),
-        Article("mix", "M", ("Tesla의 CEO 일론 머스크는 클럽하우스에 푸틴을 초대했다.",)),
-    ])  # fmt: skip
-    before = store.snapshot()
-    counts = store.language_counts()
-    assert counts == {"ko": 2, "en": 2, "mixed": 0} and store.n_passages == 4
-    store.remove(["en"])
-    assert store.language_counts()["en"] == 0 and sum(store.language_counts().values()) == 2
-    assert before.language_counts() == counts  # a snapshot keeps its own
