@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--l2", type=float, default=1.0, help="with --splits: L2 penalty of the fit (default 1)")
     ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
     ev.add_argument("--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)")
+    ev.add_argument(
+        "--conversations", type=Path, nargs="?", const=Path("-"), metavar="FILE",
+        help="follow-up questions with and without history: FILE (default measure/conversations.jsonl) on the shipped corpus, plus follow-ups generated from each SQuAD FILE (default the two shared dev files)",
+    )  # fmt: skip
 
     bench = sub.add_parser("bench", help="measure index build, load, query and answer speed")
     bench.add_argument("--source", type=Path, action="append", help="SQuAD JSON or JSONL corpus to draw text from")

@@ -38,6 +38,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     if getattr(args, "splits", False):
         return run_splits(args, settings)
+    if getattr(args, "conversations", None) is not None:
+        return run_conversations(args, settings)
     if not args.files:
         print("quoteqa: eval needs at least one FILE (or --splits)", file=sys.stderr)
         return EXIT_ERROR
@@ -103,6 +105,49 @@ def _print_table(row: dict) -> None:  # type: ignore[type-arg]
         f"{ours['abstain']:.1%}", f"{ours['p50_ms']:.1f}", f"{ours['p95_ms']:.1f}",
     )  # fmt: skip
     console.print(answers)
+
+
+# --- --conversations ------------------------------------------------------------------------------
+def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from measure import conversations
+    from measure.evaluate import load_squad
+    from retrieval import Analyzer, SearchParams
+    from retrieval.corpus import load_corpus
+
+    path = conversations.DEFAULT_FILE if str(args.conversations) == "-" else args.conversations
+    convs = conversations.load_conversations(path)
+    files: list[Path] = list(args.files) or [SHARED_DATA / name for name in SPLIT_FILES]
+    datasets = [load_squad(p) for p in files]
+    corpus = load_corpus(PROJECT_ROOT / "corpus")
+    if not args.json:
+        print("loading the Kiwi model…", file=sys.stderr)
+    analyzer = Analyzer(workers=settings.workers)
+    params = SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b)
+    out = conversations.evaluate_conversations(
+        convs, corpus, datasets, analyzer, params, seed=args.seed,
+        progress=None if args.json else (lambda name: print(f"{name}: follow-ups and self-contained questions…", file=sys.stderr)),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Follow-up first-quote accuracy")
+    for col in ("set", "follow-ups", "with history", "without", "gain"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    for r in out["sets"]:  # type: ignore[union-attr]
+        table.add_row(r["set"], str(r["followups"]), f"{r['accuracy_with_history']:.3f}", f"{r['accuracy_without_history']:.3f}", f"{r['gain']:+.3f}")
+    a = out["all"]
+    table.add_row("all", str(a["followups"]), f"{a['accuracy_with_history']:.3f}", f"{a['accuracy_without_history']:.3f}",
+                  f"{a['accuracy_with_history'] - a['accuracy_without_history']:+.3f}")  # type: ignore[index,operator]
+    console = Console()
+    console.print(table)
+    for u in out["self_contained"]:  # type: ignore[union-attr]
+        console.print(f"{u['file']}: {u['changed']} of {u['asked']} self-contained questions changed after an unrelated question")
+    return EXIT_OK
 
 
 # --- --splits -----------------------------------------------------------------------------------

@@ -15,15 +15,19 @@ with `quoteqa eval` as the judge; docs/quality.md says what each one bought and 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from . import confidence as confidence_model
 from .analyze import Analyzer, Term
 from .confidence import ConfidenceModel
 from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
-from .models import Answer
-from .query import Query, QueryWeights, build_query, term_columns, unknown_idf
+from .models import Answer, Turn
+from .conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
+from .query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
 from .question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
 from .quotes import QuoteShape, answer_pool, best_window, group_quotes, source_of
 from .rerank import Hits, RerankWeights, retrieve
@@ -103,14 +107,60 @@ class Answerer:
         self._title_terms = title_terms if title_terms is not None else {}
         self._views: dict[int, PassageView] = {}
 
-    def answer(self, question: str, max_quotes: int = 3) -> Answer:
+    def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
+        """The answer to `question`; with `history` (the conversation's earlier turns, oldest
+        first) a question that leans on them is answered with their words and articles, and
+        the answer names the question it followed up on. A question that does not lean on its
+        context, or that the context makes no surer of, is answered exactly as without it."""
+        alone = self._answer(question, max_quotes)
+        if not history:
+            return alone
+        words = self.analyzer.question_words(question)
+        asked_terms = {w.term for w in words}
+        if not depends(question, alone.language, len(asked_terms - FRAME_TERMS)):
+            return alone
+        context = context_of(history, asked_terms, self.analyzer.question_words, self.store)
+        if context is None:
+            return alone
+        followed = self._answer(question, max_quotes, context)
+        own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
+        if not self._leans_on(followed, context, own) or (self.judge is not None and not followed.confidence > alone.confidence):
+            return alone  # the conversation made it no surer, or its answer owes nothing to it
+        if not alone.answered and followed.verdict != "answer":
+            return alone  # a question that alone matched nothing takes its context's answer only when sure of it
+        return dataclasses.replace(followed, context=context.question)
+
+    def _leans_on(self, answer: Answer, context: Context, own: list[str]) -> bool:
+        """The first quote still answers the question's own words (when it has any the index
+        knows) and owes something to the conversation: it is from an article the conversation
+        was about, or holds one of its words. An answer that got surer only through the
+        context's words, or by chance after an unrelated question, is not a follow-up."""
+        if not answer.quotes:
+            return False
+        first = answer.quotes[0]
+        view = self.view(first.passage)
+
+        def holds(terms: list[str]) -> bool:
+            ids = view.ids(terms)
+            return bool(np.isin(ids[ids >= 0], view.tokens).any())
+
+        if own and not holds(own):
+            return False
+        return first.source.article in context.articles or holds([w.term for w in context.terms])
+
+    def _answer(self, question: str, max_quotes: int, context: Context | None = None) -> Answer:
         prm = self.params
         asked = read_question(question, self.analyzer.morphemes)
         words = self.analyzer.question_words(question)
+        highlight = {w.term for w in words}
         query = self.query(words)
+        if context is not None:
+            added = {w.term for w in context.terms} - highlight
+            query = with_expansion(self.query([*words, *(w for w in context.terms if w.term in added)]), added, EXPANSION_WEIGHT)
         if not query.weights:
             return self._abstain(asked, words)
-        found = retrieve(self.store, query, MAX_PASSAGES, prm.rerank, self.view, self.title_of)
+        prefer = context.articles if context is not None else frozenset()
+        found = retrieve(self.store, query, MAX_PASSAGES, prm.rerank, self.view, self.title_of, prefer, ARTICLE_PRIOR)
         if not found.hits:
             return self._abstain(asked, words)
         signals = question_signals(self.store, query, found, asked.kind, asked.language, self.view, self.title_of)
@@ -122,7 +172,7 @@ class Answerer:
         pool, cross = answer_pool(candidates, asked.language)
         first = best_window(pool, prm.quotes, self.view)
         quotes, more = group_quotes(
-            pool, max_quotes, set(query.weights), found.coverage, query.weights_arr, first, prm.quotes, self.view,
+            pool, max_quotes, set(query.weights) & highlight or set(query.weights), found.coverage, query.weights_arr, first, prm.quotes, self.view,
             self.analyzer.english_term,
         )  # fmt: skip
         signals |= quote_signals(first or pool[:1], asked.kind, cross, self.view)

@@ -123,7 +123,7 @@ class Engine:
     # --- questions -------------------------------------------------------------------------
     def ask(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; raises QuestionError for input that cannot be asked. `history`
-        is the conversation's recent turns, oldest first (issue 14: not read yet)."""
+        is the conversation's recent turns, oldest first: a follow-up is read in their light."""
         t0 = time.perf_counter()
         try:
             text = clean_question(question, self.max_question_chars)
@@ -136,7 +136,7 @@ class Engine:
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge).answer(text, max_quotes=max_quotes)
+        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge).answer(text, max_quotes=max_quotes, history=history)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:

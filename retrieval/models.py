@@ -57,7 +57,7 @@ class Quote:
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier exchange of a conversation, as a front end keeps it: the question, and the
-    articles its answer quoted. `Engine.ask(question, history=...)` reads the recent ones to
+    article(s) its answer was about. `Engine.ask(question, history=...)` reads the recent ones to
     tell a follow-up ("And what did the Kremlin say?") from a new question."""
 
     question: str
@@ -105,9 +105,9 @@ class Answer:
         }
 
     def turn(self) -> Turn:
-        """This exchange as history for the next question of the conversation."""
-        articles = tuple(dict.fromkeys(q.source.article for q in self.quotes))
-        return Turn(self.question, articles, self.answered)
+        """This exchange as history for the next question of the conversation: the article of
+        its first quote is what the conversation is about (later quotes may be from anywhere)."""
+        return Turn(self.question, (self.quotes[0].source.article,) if self.quotes else (), self.answered)
 
 
 def quote_json(q: Quote) -> dict[str, object]:

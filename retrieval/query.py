@@ -110,3 +110,11 @@ def term_columns(
     terms = {known_form(w, store, weights)[0].term for w in question_words(phrase)}
     cols = [i for i, t in enumerate(query.known) if t in terms]
     return cols or None
+
+
+def with_expansion(query: Query, added: set[str], factor: float) -> Query:
+    """The query with the weights of `added` terms (a conversation's words, not the question's)
+    scaled by `factor`: they steer retrieval but count for less than what was asked."""
+    weight = {t: w * factor if t in added else w for t, w in query.weights.items()}
+    total = sum(weight.values()) or 1.0
+    return Query(query.terms, weight, query.known, np.array([weight[t] for t in query.known], np.float64) / total)

@@ -60,9 +60,10 @@ class Retrieved:
 
 def retrieve(
     store: Store, query: Query, k: int, weights: RerankWeights, view: Callable[[int], PassageView],
-    title_of: Callable[[int], frozenset[str]],
+    title_of: Callable[[int], frozenset[str]], prefer: frozenset[str] = frozenset(), prior: float = 0.0,
 ) -> Retrieved:  # fmt: skip
-    """BM25 over passages, then the top `rerank_depth` re-scored (see the module docstring)."""
+    """BM25 over passages, then the top `rerank_depth` re-scored (see the module docstring);
+    a passage of an article in `prefer` (the one a conversation is about) gains `prior`."""
     w = weights
     hits = store.search(query.terms, k=max(k, w.rerank_depth))
     if not hits:
@@ -79,7 +80,8 @@ def retrieve(
             window = c.window(query.weights_arr)
             rescored.append((
                 h, score / top + w.rerank_sentence * c.best + w.rerank_passage * c.passage
-                + w.rerank_title * in_title + w.rerank_phrase * phrases + w.rerank_window * window,
+                + w.rerank_title * in_title + w.rerank_phrase * phrases + w.rerank_window * window
+                + (prior if prefer and view(h).article.id in prefer else 0.0),
             ))  # fmt: skip
         rescored.sort(key=lambda x: -x[1])
         hits = rescored
