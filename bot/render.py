@@ -400,7 +400,7 @@ def caveats(answer: Answer, lang: UiLang) -> list[str]:
 
 def following_up(question: str, lang: UiLang) -> str:
     """The short, escaped line that says which earlier question an answer was read with."""
-    return t(lang, "following_up", question=esc(_shorten(question, 80)))
+    return t(lang, "following_up", question=esc(shorten(question, 80)))
 
 
 def message_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
@@ -593,7 +593,7 @@ class InlineResult:
     html: str
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -613,7 +613,7 @@ def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
             html_text = f"{t(lang, 'unsure')}\n{html_text}"
         title = f"{quote.source.title or quote.source.article} · {t(lang, 'paragraph', n=quote.source.paragraph)}"
         results.append(
-            InlineResult(f"q{i}-{quote.passage}", _shorten(title, 100), _shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)
+            InlineResult(f"q{i}-{quote.passage}", shorten(title, 100), shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)
         )
     return results
 

@@ -8,6 +8,8 @@ from rich.table import Table
 
 from retrieval import Answer, ArticleInfo, Quote
 
+from .render import shorten
+
 LANG_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean/English"}
 
 
@@ -33,6 +35,8 @@ def source_line(quote: Quote) -> str:
 
 
 def print_answer(console: Console, answer: Answer) -> None:
+    if answer.context:
+        console.print(f"[dim]following up on: {escape(shorten(answer.context, 80))}[/]")
     if not answer.answered:
         console.print(f"[yellow]{escape(answer.message)}[/]")
         return

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.errors import QuoteQAError
 from retrieval.models import Answer, Quote, Source, Turn
 
 FILE_NAME = "bot.sqlite3"
@@ -60,7 +61,7 @@ CREATE TABLE IF NOT EXISTS feedback(
 """
 
 
-class StateError(Exception):
+class StateError(QuoteQAError):
     """The state file cannot be used; the message says which file and what to do."""
 
 

@@ -86,7 +86,7 @@ class FakeBotApi:
     def __post_init__(self) -> None:
         self._updates: list[JSON] = []
         self._update_ids = itertools.count(next(_INSTANCES) * 10_000_000 + 1)
-        self._hold: dict[str, tuple[int, asyncio.Event]] = {}
+        self._hold: dict[str, tuple[Callable[[JSON], bool], asyncio.Event]] = {}
         self.offsets: list[int] = []  # every getUpdates offset asked for (acknowledgements)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._failures: dict[str, list[Failure]] = {}
@@ -137,7 +137,7 @@ class FakeBotApi:
                 failures.pop(0)
             return self._error(method, params, failure.status, failure.description, failure.retry_after)
         hold = self._hold.get(method.lower())
-        if hold is not None and len(self.calls_of(method)) >= hold[0]:
+        if hold is not None and hold[0](params):
             await hold[1].wait()  # cancelled with the request when the client dies meanwhile
             if request.transport is None or request.transport.is_closing():
                 raise ConnectionResetError("the client went away while the call was held")
@@ -194,10 +194,14 @@ class FakeBotApi:
             }.get(status, "Internal Server Error")
         self._failures.setdefault(method.lower(), []).append(Failure(status, retry_after, description, times))
 
-    def hold(self, method: str, after: int) -> None:
-        """Let `after` successful calls of `method` through, then keep the next ones waiting
-        (unanswered, unrecorded) until `release` — a bot killed meanwhile never got them through."""
-        self._hold[method.lower()] = (after, asyncio.Event())
+    def hold(self, method: str, when: Callable[[JSON], bool]) -> None:
+        """Keep calls of `method` whose parameters satisfy `when` waiting (unanswered,
+        unrecorded) until `release`: a bot killed meanwhile never got them through."""
+        self._hold[method.lower()] = (when, asyncio.Event())
+
+    def hold_after(self, method: str, count: int) -> None:
+        """Let calls of `method` through until `count` have succeeded, then hold the rest."""
+        self.hold(method, lambda _: len(self.calls_of(method)) >= count)
 
     def release(self, method: str) -> None:
         after, event = self._hold.pop(method.lower())
