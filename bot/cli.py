@@ -195,11 +195,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        from rich.console import Console
+        from .render_text import print_answer, terminal
 
-        from .render_text import print_answer
-
-        print_answer(Console(highlight=False, soft_wrap=True), answer)
+        print_answer(terminal(), answer)
     return EXIT_OK if answer.answered else EXIT_NO_ANSWER
 
 
@@ -317,11 +315,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         newest_first = sorted(sources, key=lambda s: s.date, reverse=True)  # ISO dates sort as text; undated last
         print(json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False))
     else:
-        from rich.console import Console
+        from .render_text import print_sources, terminal
 
-        from .render_text import print_sources
-
-        print_sources(Console(highlight=False, soft_wrap=True), sources)
+        print_sources(terminal(), sources)
     return EXIT_OK
 
 

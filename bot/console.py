@@ -6,12 +6,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
 from retrieval import Engine, QuoteQAError, Turn
 
-from .render_text import print_answer, print_sources
+from .render_text import print_answer, print_sources, terminal
 
 HELP = """Ask a question in Korean or English{examples}
 Follow-ups are read with your last questions ("And what did the Kremlin say?").
@@ -48,7 +47,7 @@ MAX_TURNS = 3  # as the bot: follow-ups look back a little, not at the whole ses
 def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
     """`history` is the prompt's line history file; the conversation's turns (what a
     follow-up is read with) live in memory and `:new` clears them."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = terminal()
     turns: list[Turn] = []
     console.print(help_text(engine))
     for line in _lines(history):

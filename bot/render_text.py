@@ -10,6 +10,17 @@ from retrieval import Answer, ArticleInfo, Quote
 
 from .render import shorten
 
+class Terminal(Console):
+    """rich's Console, but a closed pipe is left to `bot.cli.main` (rich itself exits with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def terminal() -> Console:
+    return Terminal(highlight=False, soft_wrap=True)
+
+
 LANG_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean/English"}
 
 

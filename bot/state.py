@@ -312,7 +312,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "quotes": [_quote_json(q) for q in answer.quotes], "more": [_quote_json(q) for q in answer.more],
         "message": answer.message, "kind": answer.kind, "terms": list(answer.terms),
         "cross_language": answer.cross_language, "confidence": answer.confidence, "verdict": answer.verdict,
-        "context": answer.context,
+        "context": answer.context, "elapsed_ms": answer.elapsed_ms,
     }  # fmt: skip
 
 
@@ -322,4 +322,5 @@ def answer_from_json(d: dict[str, Any]) -> Answer:
         quotes=tuple(_quote(q) for q in d["quotes"]), more=tuple(_quote(q) for q in d["more"]),
         message=d["message"], kind=d["kind"], terms=tuple(d["terms"]), cross_language=d["cross_language"],
         confidence=d["confidence"], verdict=d["verdict"], context=d.get("context", ""),
+        elapsed_ms=d.get("elapsed_ms", 0.0),
     )  # fmt: skip
