@@ -202,8 +202,14 @@ class StateStore:
 
     def turn_of_message(self, chat_id: int, message_id: int) -> Turn | None:
         """The exchange a bot message belongs to, so a reply to it follows up on that answer."""
-        answer = self._answer_where("key = (SELECT answer_key FROM messages WHERE chat_id = ? AND message_id = ?)", (chat_id, message_id))
-        return answer.turn() if answer is not None else None
+        found = self.answer_of_message(chat_id, message_id)
+        return found[1].turn() if found is not None else None
+
+    def answer_of_message(self, chat_id: int, message_id: int) -> tuple[str, Answer] | None:
+        """The key and answer a bot message showed (for replies and reactions to it)."""
+        rows = self._read("SELECT answer_key FROM messages WHERE chat_id = ? AND message_id = ?", (chat_id, message_id))
+        answer = self.answer(rows[0][0]) if rows else None
+        return (rows[0][0], answer) if answer is not None else None
 
     def answer(self, key: str) -> Answer | None:
         """An answer whose buttons are still live (QUOTEQA_BUTTON_DAYS)."""

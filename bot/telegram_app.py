@@ -49,6 +49,7 @@ from telegram.ext import (
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    MessageReactionHandler,
     TypeHandler,
     filters,
 )
@@ -65,7 +66,9 @@ from retrieval.analyze import HANGUL
 log = logging.getLogger("quoteqa.telegram")
 
 STATE_KEY = "quoteqa"
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY]
+# Reactions reach a bot only where it is an administrator, and only when asked for here.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY, Update.MESSAGE_REACTION]
+VOTES = {"👍": True, "👎": False}
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 T = TypeVar("T")
@@ -501,9 +504,23 @@ async def _record_feedback(update: Update, state: BotState, press: render.Button
     if answer is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
-    paragraphs = await state.run(_paragraphs, state.engine, answer)
-    state.store.record_feedback(press.key, query.from_user.id, "up" if press.helpful else "down", answer, paragraphs)
+    await _vote(state, press.key, answer, query.from_user.id, press.helpful)
     await query.answer(render.t(press.lang, "thanks"))
+
+
+async def on_reaction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A 👍 or 👎 reaction to one of the bot's answers counts as that button (other emoji and
+    anonymous admins' reactions are not votes)."""
+    reaction, state = update.message_reaction, _state(context)
+    votes = [VOTES[r.emoji] for r in reaction.new_reaction if getattr(r, "emoji", None) in VOTES]
+    found = state.store.answer_of_message(reaction.chat.id, reaction.message_id)
+    if votes and found is not None and reaction.user is not None:
+        await _vote(state, found[0], found[1], reaction.user.id, votes[-1])
+
+
+async def _vote(state: BotState, key: str, answer: Answer, user_id: int, helpful: bool) -> None:
+    paragraphs = await state.run(_paragraphs, state.engine, answer)
+    state.store.record_feedback(key, user_id, "up" if helpful else "down", answer, paragraphs)
 
 
 def _paragraphs(engine: Engine, answer: Answer) -> list[str]:
@@ -717,6 +734,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
             MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT & CHANNEL_QUESTION, on_question),
             MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE & new, on_help),
             InlineQueryHandler(on_inline),
+            MessageReactionHandler(on_reaction),
             CallbackQueryHandler(on_button),
         ]
     )

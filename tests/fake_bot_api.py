@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,6 +333,15 @@ class FakeBotApi:
     def channel_post(self, chat_id: int, text: str) -> JSON:
         chat = self.chat(chat_id, "channel", title="News channel")
         return self.push({"channel_post": self.message(chat, text, None)})
+
+    def reaction(self, user_id: int, message: JSON, emoji: Sequence[str], old: Sequence[str] = ()) -> JSON:
+        """A user's reactions to a message changed (sent to bots that are admins)."""
+        kinds = lambda es: [{"type": "emoji", "emoji": e} for e in es]  # noqa: E731
+        mr = {
+            "chat": message["chat"], "message_id": message["message_id"], "date": int(time.time()),
+            "user": self.user(user_id), "old_reaction": kinds(old), "new_reaction": kinds(emoji),
+        }  # fmt: skip
+        return self.push({"message_reaction": mr})
 
     def inline_query(self, user_id: int, query: str, language_code: str | None = "en") -> JSON:
         iq = {"id": f"iq{user_id}-{time.monotonic_ns()}", "from": self.user(user_id, language_code), "query": query, "offset": "", "chat_type": "sender"}

@@ -141,14 +141,22 @@ async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp
         api.callback_query(chat + 1, api.bot_message(answer), up)  # another reader agrees
         api.callback_query(chat + 1, api.bot_message(answer), buttons(answer)["👎"])  # ... and changes their mind
         await api.wait_for(lambda _: len(api.calls_of("answerCallbackQuery")) >= 4)
+        api.reaction(chat + 2, api.bot_message(ko), ["🔥"])  # not a vote
+        api.reaction(chat + 2, api.bot_message(ko), ["👍"], old=["🔥"])  # a reaction where the bot is admin
+        last = api.reaction(chat + 2, {"chat": api.chat(chat + 2), "message_id": 1}, ["👍"])["update_id"]  # not an answer
+        store = StateStore.in_dir(tmp_path / "data")
+        for _ in range(100):  # reactions get no reply to wait for: wait until the update is handled
+            if store.is_done(last):
+                break
+            await asyncio.sleep(0.05)
         assert all(c.params["text"].startswith(("Thanks", "감사합니다")) for c in api.calls_of("answerCallbackQuery"))
         (stats,) = await sent_after(api, ADMIN, lambda: api.private_text(ADMIN, "/stats"))
-        assert "Helpful: 33% (3 rated: 1 👍, 2 👎)" in text(stats)
+        assert "Helpful: 50% (4 rated: 2 👍, 2 👎)" in text(stats)
         assert "Questions served: 2" in text(stats)
 
     rows = StateStore.in_dir(tmp_path / "data").feedback()
-    assert sorted(r.vote for r in rows) == ["down", "down", "up"]
-    (liked,) = [r for r in rows if r.vote == "up"]
+    assert sorted(r.vote for r in rows) == ["down", "down", "up", "up"]
+    (liked,) = [r for r in rows if r.vote == "up" and r.language == "en"]
     assert liked.question == "What did the Kremlin say?" and liked.verdict in ("answer", "unsure") and 0 < liked.confidence <= 1
     assert "Peskov" in liked.quotes[0].text and liked.quotes[0].text.split()[0] in liked.paragraphs[0]
     # the command, as a script would run it
@@ -161,10 +169,12 @@ async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp
     )  # fmt: skip
     _, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
-    assert "1 helpful answer(s) from 1 article(s) exported; left out: 2 👎" in err.decode()
+    assert "2 helpful answer(s) from 1 article(s) exported; left out: 2 👎" in err.decode()
     squad = json.loads(out.read_text("utf-8"))
-    (article,) = squad["data"]
-    (paragraph,) = article["paragraphs"]
+    (article,) = squad["data"]  # the English and the Korean text are one article in the shipped corpus
+    qas = [qa for p in article["paragraphs"] for qa in p["qas"]]
+    assert sorted(qa["question"] for qa in qas) == ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?"]
+    (paragraph,) = [p for p in article["paragraphs"] if p["qas"][0]["question"] == "What did the Kremlin say?"]
     (qa,) = paragraph["qas"]
     (gold,) = qa["answers"]
     context, start = paragraph["context"], gold["answer_start"]
