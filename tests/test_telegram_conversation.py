@@ -30,7 +30,7 @@ from bot.state import StateStore
 from bot.telegram_app import build_application, running
 from retrieval import Answer, Engine, Turn
 from tests.fake_bot_api import Call, FakeBotApi
-from tests.test_telegram import ADMIN, BOT, TOKEN, check_html, make_settings, new_api  # noqa: F401 (fixture)
+from tests.test_telegram import ADMIN, TOKEN, check_html, make_settings, new_api  # noqa: F401 (new_api is a fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
