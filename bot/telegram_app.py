@@ -470,7 +470,8 @@ async def on_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """More / Paragraph; a button from before a restart or reload gets a polite 'expired'."""
+    """More / Full paragraph / 👍 👎; a button past QUOTEQA_BUTTON_DAYS, or one that no longer
+    matches its paragraph after a reload, gets a polite 'expired'."""
     query, state = update.callback_query, _state(context)
     press = render.parse_data(query.data)
     if press is None:
@@ -493,7 +494,7 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     texts = render.answer_messages(answer, press.lang, answer.more)
     await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
     with suppress(BadRequest):  # "message is not modified" on a double tap
-        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None)))
+        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
 
 
 async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:

@@ -445,6 +445,7 @@ async def test_more_and_paragraph_buttons(bot: Any, api: FakeBotApi, tg_corpus_t
     await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
     edited = api.calls_of("editMessageReplyMarkup", chat)[0].params["reply_markup"]["inline_keyboard"]
     assert all(b["text"] != "더 보기 ▸" for row in edited for b in row)
+    assert [b["text"] for b in edited[-1]] == ["👍", "👎"]  # the answer can still be rated
     assert api.calls_of("answerCallbackQuery")
 
     paragraph_button = buttons["1번 인용의 전체 문단"]
