@@ -237,7 +237,7 @@ class StateStore:
         with self._tx() as db:
             if key is not None:
                 db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, now, json.dumps(answer_to_json(answer), ensure_ascii=False)))
-                db.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?)", [(chat_id, m, key) for m in message_ids])
+                _link(db, key, chat_id, message_ids)
             if conversation is not None:
                 row = db.execute("SELECT updated, turns FROM history WHERE conversation = ?", (conversation,)).fetchone()
                 turns = json.loads(row[1]) if row and row[0] >= now - self.history_seconds else []
@@ -247,6 +247,11 @@ class StateStore:
             _served(db, now, elapsed_ms, answer.answered)
             if update_id is not None:
                 _done(db, update_id)
+
+    def link_messages(self, key: str, chat_id: int, message_ids: Iterable[int]) -> None:
+        """More messages belong to their answer too: a reply to one follows up on it."""
+        with self._tx() as db:
+            _link(db, key, chat_id, message_ids)
 
     def record_served(self, answer: Answer, elapsed_ms: float) -> None:
         """A question answered outside a conversation (inline mode)."""
@@ -284,6 +289,10 @@ def _done(db: sqlite3.Connection, update_id: int) -> None:
         "ON CONFLICT(update_id) DO UPDATE SET done = excluded.done, payload = NULL",
         (update_id, time.time(), time.time()),
     )
+
+
+def _link(db: sqlite3.Connection, key: str, chat_id: int, message_ids: Iterable[int]) -> None:
+    db.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?)", [(chat_id, m, key) for m in message_ids])
 
 
 def _served(db: sqlite3.Connection, now: float, elapsed_ms: float, answered: bool) -> None:

@@ -492,7 +492,8 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
         return
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
-    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    state.store.link_messages(press.key, query.message.chat.id, [m.message_id for m in sent])  # replies to them follow up too
     with suppress(BadRequest):  # "message is not modified" on a double tap
         await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
 
@@ -550,16 +551,18 @@ async def _show_paragraph(update: Update, state: BotState, press: render.ButtonP
     await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
 
 
-async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> None:
+async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> list[Message]:
     """Send below the message whose button was pressed (it may be too old to reply to), in
     its forum topic."""
     original = update.callback_query.message
     assert original is not None
     bot = update.get_bot()
     thread = original.message_thread_id if isinstance(original, Message) and original.is_topic_message else None
+    sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread)
+        sent.append(await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread))
+    return sent
 
 
 async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -682,6 +685,10 @@ async def _post_shutdown(application: Application) -> None:
     telegram_news.shutdown(application)
 
 
+async def _prune(context: ContextTypes.DEFAULT_TYPE) -> None:
+    _state(context).store.prune()
+
+
 def _app_state(application: Application) -> BotState:
     return application.bot_data[STATE_KEY]
 
@@ -713,6 +720,8 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .post_shutdown(_post_shutdown)
         .build()
     )
+    if application.job_queue is not None:  # expiry is checked on read; this only keeps the file small
+        application.job_queue.run_repeating(_prune, interval=3600, first=3600, name="prune-state")
     workers = max(1, min(4, os.cpu_count() or 1))
     application.bot_data[STATE_KEY] = BotState(
         engine=engine, settings=settings, executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask"), store=store

@@ -127,6 +127,13 @@ async def test_forum_topics_and_replies_as_context(new_api: Any, engine: Engine,
         paragraph = next(v for k, v in buttons(second).items() if k.startswith("Full paragraph"))
         (shown,) = await sent_after(api, chat, lambda: api.callback_query(alice, pressed, paragraph))
         assert shown.params["message_thread_id"] == 7 and "<blockquote expandable>" in text(shown)
+        # a reply to what "More" sent follows up on that answer too
+        asked = "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?"
+        (ko,) = await sent_after(api, chat, lambda: api.group_text(chat, bob, f"/ask {asked}", thread=7, language_code="ko"))
+        (more,) = await sent_after(api, chat, lambda: api.callback_query(bob, api.bot_message(ko), buttons(ko)["더 보기 ▸"]))
+        assert more.params["message_thread_id"] == 7
+        await sent_after(api, chat, lambda: api.group_text(chat, bob, "And 크렘린궁은?", reply_to=api.bot_message(more), thread=7))
+        assert fake.history_of("And 크렘린궁은?") == [asked]
 
 
 async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp_path: Path) -> None:
