@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question (or one per line from stdin with '-')")
     ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
-    ask.add_argument("-n", "--max-quotes", type=int, help="how many quotes at most (default 3)")
+    ask.add_argument("-n", "--max-quotes", type=positive_int, help="how many quotes at most (default 3)")
 
     sub.add_parser("console", help="interactive question session")
 
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_argument("url", nargs="?", help="the feed's URL (for add and remove)")
 
     sub.add_parser("reindex", help="rebuild the index from scratch")
+
+    fb = sub.add_parser("feedback", help="readers' 👍 / 👎 on the bot's answers: export them as evaluation data")
+    fb.add_argument("action", choices=["export"])
+    fb.add_argument("--format", choices=["squad"], default="squad", help="SQuAD 1.1 JSON (👍 answers; see the README)")
+    fb.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
 
     telegram = sub.add_parser("telegram", help="run the Telegram bot (long polling, or --webhook)")
     telegram.add_argument(
@@ -105,6 +111,17 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default if default is not None else False, help="log progress to stderr")
 
 
+def positive_int(text: str) -> int:
+    """`-n 0` used to mean the default and `-n -2` "all but the last": refuse both (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def env_name(loc: Sequence[object]) -> str:
     """The environment variable a setting error is about (what the user sets), not the field."""
     field = str(loc[0]) if loc else ""
@@ -112,6 +129,20 @@ def env_name(loc: Sequence[object]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; a reader that closes the pipe early (`| head`) ends it quietly with 0."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here at the latest
+        return code
+    except BrokenPipeError:
+        # Python would print a traceback, then "Exception ignored" when it flushes stdout at
+        # exit: point stdout at /dev/null so that last flush has nowhere to fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
@@ -168,11 +199,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        from rich.console import Console
+        from .render_text import print_answer, terminal
 
-        from .render_text import print_answer
-
-        print_answer(Console(highlight=False, soft_wrap=True), answer)
+        print_answer(terminal(), answer)
     return EXIT_OK if answer.answered else EXIT_NO_ANSWER
 
 
@@ -290,11 +319,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         newest_first = sorted(sources, key=lambda s: s.date, reverse=True)  # ISO dates sort as text; undated last
         print(json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False))
     else:
-        from rich.console import Console
+        from .render_text import print_sources, terminal
 
-        from .render_text import print_sources
-
-        print_sources(Console(highlight=False, soft_wrap=True), sources)
+        print_sources(terminal(), sources)
     return EXIT_OK
 
 
@@ -302,6 +329,28 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings, sync=False)
     report = engine.rebuild()
     print(f"indexed {report.articles} article(s), {engine.store.n_passages} passage(s)")
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from .feedback import squad_export
+    from .state import FILE_NAME, StateStore
+
+    path = settings.data_dir / FILE_NAME
+    if not path.exists():
+        print(f"quoteqa: no bot state at {path}; feedback is collected by `quoteqa telegram` (check QUOTEQA_DATA_DIR or --data-dir)", file=sys.stderr)
+        return EXIT_ERROR
+    export = squad_export(StateStore(path, history_minutes=settings.history_minutes, button_days=settings.button_days).feedback())
+    text = json.dumps(export.squad, ensure_ascii=False, indent=1)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    print(
+        f"{export.questions} helpful answer(s) from {len(export.articles)} article(s) exported; "
+        f"left out: {export.unhelpful} 👎, {export.unplaced} whose paragraph is gone",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -332,6 +381,7 @@ COMMANDS = {
     "remove": cmd_remove,
     "feeds": cmd_feeds,
     "reindex": cmd_reindex,
+    "feedback": cmd_feedback,
     "telegram": cmd_telegram,
     "eval": cmd_eval,
     "bench": cmd_bench,

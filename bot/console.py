@@ -6,15 +6,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
-from retrieval import Engine, QuoteQAError
+from retrieval import Engine, QuoteQAError, Turn
 
-from .render_text import print_answer, print_sources
+from .render_text import print_answer, print_sources, terminal
 
 HELP = """Ask a question in Korean or English{examples}
-  :sources  list the articles      :help  this text      :quit  leave (Ctrl-D and Ctrl-C too)"""
+Follow-ups are read with your last questions ("And what did the Kremlin say?").
+  :new  start a new conversation    :sources  list the articles
+  :help  this text                  :quit  leave (Ctrl-D and Ctrl-C too)"""
 
 
 def help_text(engine: Engine) -> str:
@@ -40,8 +41,14 @@ def _lines(history: Path) -> Iterator[str]:
             return
 
 
+MAX_TURNS = 3  # as the bot: follow-ups look back a little, not at the whole session
+
+
 def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
-    console = Console(highlight=False, soft_wrap=True)
+    """`history` is the prompt's line history file; the conversation's turns (what a
+    follow-up is read with) live in memory and `:new` clears them."""
+    console = terminal()
+    turns: list[Turn] = []
     console.print(help_text(engine))
     for line in _lines(history):
         text = line.strip()
@@ -51,14 +58,20 @@ def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
             break
         if text == ":help":
             console.print(help_text(engine))
+        elif text == ":new":
+            turns.clear()
+            console.print("[dim]new conversation: the next question stands on its own[/]")
         elif text == ":sources":
             print_sources(console, engine.sources())
         elif text.startswith(":"):
             console.print(f"[red]unknown command {escape(text.split()[0])}[/]; try :help")
         else:
             try:
-                print_answer(console, engine.ask(text, max_quotes=max_quotes))
+                answer = engine.ask(text, max_quotes=max_quotes, history=tuple(turns))
             except QuoteQAError as exc:
                 console.print(f"[red]{escape(str(exc))}[/]")
+                continue
+            print_answer(console, answer)
+            turns[:] = [*turns, answer.turn()][-MAX_TURNS:]
     console.print("bye")
     return 0

@@ -40,6 +40,8 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "• In a private chat, just send a question.\n"
             "• In a group: <code>/ask your question</code>, mention me, or reply to my message.\n"
             "• In any chat: type <code>@{bot} your question</code> (inline mode).\n\n"
+            "Ask a follow-up (<i>And what did the Kremlin say?</i>) and I read it with your last questions; "
+            "reply to one of my answers to follow up on that one. /new starts a new conversation.\n\n"
             "/sources lists the articles I can quote. "
             "Every answer is copied word for word from an article."
         ),
@@ -50,8 +52,15 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "paragraphs": "{n} paragraphs",
         "paragraph": "¶ {n}",
         "more": "More ▸",
-        "paragraph_button": "Paragraph",
-        "paragraph_button_n": "¶ {n}",
+        "paragraph_button": "Full paragraph",
+        "paragraph_button_n": "Full paragraph of quote {n}",
+        "helpful": "👍",
+        "unhelpful": "👎",
+        "thanks": "Thanks — your feedback was saved.",
+        "following_up": "<i>following up on: {question}</i>",
+        "new_conversation": "Starting a new conversation: your next question stands on its own.",
+        "inline_how_to_ask": "No quote found · how to ask",
+        "inline_refused": "Not available here · ask in your group with /ask",
         "cross_language": "<i>(These sentences are in another language than your question.)</i>",
         "unsure": "<i>Closest passage — it may not answer exactly.</i>",
         "expired": "This button is from an older answer. Please ask the question again.",
@@ -63,8 +72,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "reload_skipped": "Skipped {file}: {why}",
         "reload_busy": "Another writer (an ingest or a reindex) is updating the index; the last good version keeps answering. Try /reload again when it is done.",
         "stats": (
-            "<b>Since start</b>\nQuestions served: {served}\n"
-            "Abstentions: {abstained} ({rate})\nMedian latency: {median}"
+            "<b>Usage</b>\nQuestions served: {served}\n"
+            "Abstentions: {abstained} ({rate})\nMedian latency: {median}\n"
+            "Helpful: {helpful} ({votes} rated: {up} 👍, {down} 👎)"
         ),
         "inline_help_title": "Ask about the news",
         "inline_help_text": "Type a question after my name, e.g. @{bot} {example}",
@@ -87,6 +97,8 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "• 개인 대화에서는 질문을 그대로 보내세요.\n"
             "• 그룹에서는 <code>/ask 질문</code>, 저를 언급하거나 제 메시지에 답장하세요.\n"
             "• 어느 대화에서나 <code>@{bot} 질문</code> 을 입력하세요 (인라인 모드).\n\n"
+            "이어지는 질문(<i>그럼 크렘린궁은 뭐라고 했나요?</i>)은 최근 질문과 함께 읽습니다. "
+            "제 답변에 답장하면 그 답변에 이어서 묻는 것이 됩니다. /new 로 새 대화를 시작합니다.\n\n"
             "/sources 로 인용할 수 있는 기사를 볼 수 있습니다. "
             "모든 답은 기사 문장을 그대로 옮긴 것입니다."
         ),
@@ -98,7 +110,14 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "paragraph": "{n}번째 문단",
         "more": "더 보기 ▸",
         "paragraph_button": "문단 전체",
-        "paragraph_button_n": "문단 {n}",
+        "paragraph_button_n": "{n}번 인용의 전체 문단",
+        "helpful": "👍",
+        "unhelpful": "👎",
+        "thanks": "감사합니다 — 의견을 저장했습니다.",
+        "following_up": "<i>이전 질문에 이어서: {question}</i>",
+        "new_conversation": "새 대화를 시작합니다. 다음 질문은 앞의 질문과 상관없이 답합니다.",
+        "inline_how_to_ask": "인용할 문장 없음 · 질문하는 법",
+        "inline_refused": "여기서는 쓸 수 없습니다 · 그룹에서 /ask 로 질문하세요",
         "cross_language": "<i>(질문과 다른 언어의 문장입니다.)</i>",
         "unsure": "<i>가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.</i>",
         "expired": "이전 답변의 버튼입니다. 질문을 다시 보내 주세요.",
@@ -110,8 +129,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "reload_skipped": "{file} 파일을 건너뛰었습니다: {why}",
         "reload_busy": "다른 작업(기사 추가나 재색인)이 색인을 갱신하는 중입니다. 마지막으로 완성된 색인이 계속 답합니다. 끝난 뒤 /reload 를 다시 보내 주세요.",
         "stats": (
-            "<b>시작 이후</b>\n답한 질문: {served}\n"
-            "답하지 못한 질문: {abstained} ({rate})\n응답 시간 중앙값: {median}"
+            "<b>사용 현황</b>\n답한 질문: {served}\n"
+            "답하지 못한 질문: {abstained} ({rate})\n응답 시간 중앙값: {median}\n"
+            "도움이 됨: {helpful} (평가 {votes}건: 👍 {up}, 👎 {down})"
         ),
         "inline_help_title": "뉴스에 대해 질문하기",
         "inline_help_text": "제 이름 뒤에 질문을 입력하세요. 예: @{bot} {example}",
@@ -127,12 +147,14 @@ PRIVATE_COMMANDS: dict[UiLang, list[tuple[str, str]]] = {
     "en": [
         ("ask", "Ask a question about the news"),
         ("sources", "List the articles"),
+        ("new", "Start a new conversation"),
         ("help", "How to ask"),
         ("start", "Welcome"),
     ],
     "ko": [
         ("ask", "뉴스에 대해 질문하기"),
         ("sources", "기사 목록"),
+        ("new", "새 대화 시작"),
         ("help", "질문하는 법"),
         ("start", "시작"),
     ],
@@ -354,7 +376,8 @@ def answer_messages(answer: Answer, lang: UiLang, quotes: Sequence[Quote] | None
     """The HTML messages for an answer, or for its "more" quotes when `quotes` is given."""
     if quotes is None:
         if not answer.answered or not answer.quotes:
-            return message_text(answer.message or t(lang, "inline_no_answer"))
+            texts = message_text(answer.message or t(lang, "inline_no_answer"), MAX_MESSAGE - 300)
+            return [f"{following_up(answer.context, lang)}\n{texts[0]}", *texts[1:]] if answer.context else texts
         quotes = answer.quotes
     elif not quotes:
         return [t(lang, "no_more")]
@@ -367,10 +390,17 @@ def answer_messages(answer: Answer, lang: UiLang, quotes: Sequence[Quote] | None
 def caveats(answer: Answer, lang: UiLang) -> list[str]:
     """What a reader must know before the quotes: that the closest passage may not answer
     (verdict `unsure`), and that the quotes are in the other language."""
-    out = [t(lang, "unsure")] if answer.verdict == "unsure" else []
+    out = [following_up(answer.context, lang)] if answer.context else []
+    if answer.verdict == "unsure":
+        out.append(t(lang, "unsure"))
     if answer.cross_language:
         out.append(t(lang, "cross_language"))
     return out
+
+
+def following_up(question: str, lang: UiLang) -> str:
+    """The short, escaped line that says which earlier question an answer was read with."""
+    return t(lang, "following_up", question=esc(shorten(question, 80)))
 
 
 def message_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
@@ -446,10 +476,12 @@ def _example(lang: UiLang, examples: dict[UiLang, str] | None) -> str:
     return (examples or {}).get(lang) or STRINGS[lang]["example"]
 
 
-def stats_text(lang: UiLang, served: int, abstained: int, median_ms: float | None) -> str:
+def stats_text(lang: UiLang, served: int, abstained: int, median_ms: float | None, up: int = 0, down: int = 0) -> str:
+    """Usage since the state file was made; helpfulness is 👍 over all rated answers."""
     rate = f"{abstained / served:.0%}" if served else "–"
     median = f"{median_ms:.0f} ms" if median_ms is not None else "–"
-    return t(lang, "stats", served=served, abstained=abstained, rate=rate, median=median)
+    helpful = f"{up / (up + down):.0%}" if up + down else "–"
+    return t(lang, "stats", served=served, abstained=abstained, rate=rate, median=median, helpful=helpful, votes=up + down, up=up, down=down)
 
 
 # --------------------------------------------------------------------------- buttons
@@ -484,6 +516,10 @@ def more_data(lang: UiLang, key: str) -> str:
     return _fit(f"m|{lang}|{key}")
 
 
+def feedback_data(lang: UiLang, key: str, helpful: bool) -> str:
+    return _fit(f"f|{lang}|{key}|{'u' if helpful else 'd'}")
+
+
 def paragraph_data(lang: UiLang, quote: Quote) -> str:
     return _fit(f"p|{lang}|{quote.passage}|{_check(quote.source)}")
 
@@ -498,11 +534,12 @@ def _fit(data: str) -> str:
 class ButtonPress:
     """Decoded callback data."""
 
-    action: Literal["more", "paragraph"]
+    action: Literal["more", "paragraph", "feedback"]
     lang: UiLang
     key: str = ""
     passage: int = -1
     check: str = ""
+    helpful: bool = False
 
     def matches(self, source: Source) -> bool:
         return self.check == _check(source)
@@ -518,22 +555,28 @@ def parse_data(data: str | None) -> ButtonPress | None:
     lang: UiLang = parts[1]  # type: ignore[assignment]
     if parts[0] == "m" and len(parts) == 3:
         return ButtonPress("more", lang, key=parts[2])
+    if parts[0] == "f" and len(parts) == 4 and parts[3] in ("u", "d"):
+        return ButtonPress("feedback", lang, key=parts[2], helpful=parts[3] == "u")
     if parts[0] == "p" and len(parts) == 4 and parts[2].isdigit():
         return ButtonPress("paragraph", lang, passage=int(parts[2]), check=parts[3])
     return None
 
 
-def answer_buttons(quotes: Sequence[Quote], lang: UiLang, more_key: str | None) -> list[list[Button]]:
-    """Rows: [More] when there are further quotes, then one Paragraph button per quote."""
+def answer_buttons(
+    quotes: Sequence[Quote], lang: UiLang, more_key: str | None, feedback_key: str | None = None
+) -> list[list[Button]]:
+    """Rows: [More] when there are further quotes, one "Full paragraph of quote n" per quote
+    (labelled by quote, since the source lines beside them name paragraph numbers), then
+    [👍 | 👎] when the answer can be rated."""
     rows: list[list[Button]] = []
     if more_key:
         rows.append([Button(t(lang, "more"), more_data(lang, more_key))])
     if len(quotes) == 1:
         rows.append([Button(t(lang, "paragraph_button"), paragraph_data(lang, quotes[0]))])
-    elif quotes:
-        rows.append(
-            [Button(t(lang, "paragraph_button_n", n=i), paragraph_data(lang, q)) for i, q in enumerate(quotes, 1)]
-        )
+    else:
+        rows.extend([Button(t(lang, "paragraph_button_n", n=i), paragraph_data(lang, q))] for i, q in enumerate(quotes, 1))
+    if feedback_key:
+        rows.append([Button(t(lang, "helpful"), feedback_data(lang, feedback_key, True)), Button(t(lang, "unhelpful"), feedback_data(lang, feedback_key, False))])
     return rows
 
 
@@ -550,16 +593,17 @@ class InlineResult:
     html: str
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
-    """Top quotes as inline articles; an unanswerable question gives one explanatory result."""
+    """Top quotes as inline articles. An unanswerable question gives no result at all (the
+    Telegram layer shows a "how to ask" button instead): any result can be chosen, and
+    choosing it would post a non-answer into someone else's chat."""
     if not answer.answered or not answer.quotes:
-        text = answer.message or t(lang, "inline_no_answer")
-        return [InlineResult("none", t(lang, "inline_no_answer"), _shorten(text, MAX_INLINE_DESCRIPTION), message_text(text)[0])]
+        return []
     results: list[InlineResult] = []
     for i, quote in enumerate(answer.quotes):
         blocks = quote_blocks(quote, answer.terms, lang)
@@ -569,7 +613,7 @@ def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
             html_text = f"{t(lang, 'unsure')}\n{html_text}"
         title = f"{quote.source.title or quote.source.article} · {t(lang, 'paragraph', n=quote.source.paragraph)}"
         results.append(
-            InlineResult(f"q{i}-{quote.passage}", _shorten(title, 100), _shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)
+            InlineResult(f"q{i}-{quote.passage}", shorten(title, 100), shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)
         )
     return results
 

@@ -8,6 +8,19 @@ from rich.table import Table
 
 from retrieval import Answer, ArticleInfo, Quote
 
+from .render import shorten
+
+class Terminal(Console):
+    """rich's Console, but a closed pipe is left to `bot.cli.main` (rich itself exits with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def terminal() -> Console:
+    return Terminal(highlight=False, soft_wrap=True)
+
+
 LANG_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean/English"}
 
 
@@ -33,6 +46,8 @@ def source_line(quote: Quote) -> str:
 
 
 def print_answer(console: Console, answer: Answer) -> None:
+    if answer.context:
+        console.print(f"[dim]following up on: {escape(shorten(answer.context, 80))}[/]")
     if not answer.answered:
         console.print(f"[yellow]{escape(answer.message)}[/]")
         return

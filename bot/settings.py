@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "telegram"
+    # Conversations: a question follows up on the recent turns of its conversation for this long;
+    # answers' buttons (More, Full paragraph, 👍/👎) keep working across restarts for this many days.
+    history_minutes: float = Field(default=30.0, gt=0, description="a conversation's history expires after this quiet time")
+    button_days: float = Field(default=7.0, gt=0, description="how long buttons under an answer keep working")
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 

@@ -12,12 +12,9 @@ import asyncio
 import logging
 import os
 import re
-import secrets
 import signal
-import statistics
 import sys
 import time
-from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
@@ -31,6 +28,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
@@ -51,25 +49,28 @@ from telegram.ext import (
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    MessageReactionHandler,
     TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
-from bot import render, telegram_news
+from bot import delivery, render, telegram_news
 from bot.render import UiLang
 from bot.settings import Settings
+from bot.state import StateStore, Usage, conversation_key, new_key
 from bot.wiring import open_engine
-from retrieval import Answer, Engine, QuoteQAError
+from retrieval import Answer, Engine, QuoteQAError, Turn
 from retrieval.analyze import HANGUL
 
 log = logging.getLogger("quoteqa.telegram")
 
 STATE_KEY = "quoteqa"
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY]
+# Reactions reach a bot only where it is an administrator, and only when asked for here.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY, Update.MESSAGE_REACTION]
+VOTES = {"👍": True, "👎": False}
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-MORE_CACHE_SIZE = 2000
 T = TypeVar("T")
 
 
@@ -162,31 +163,14 @@ def redact_secrets(*secrets_: str) -> None:
 
 
 @dataclass
-class Stats:
-    """Counters for `/stats`, since start."""
-
-    served: int = 0
-    abstained: int = 0
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-
-    def record(self, answer: Answer, elapsed_ms: float) -> None:
-        self.served += 1
-        self.abstained += not answer.answered
-        self.latencies_ms.append(elapsed_ms)
-
-    def median_ms(self) -> float | None:
-        return statistics.median(self.latencies_ms) if self.latencies_ms else None
-
-
-@dataclass
 class BotState:
-    """Everything the handlers share, kept in `application.bot_data`."""
+    """Everything the handlers share, kept in `application.bot_data`; what must outlive the
+    process (histories, buttons, stats, feedback, handled updates) is in `store`."""
 
     engine: Engine
     settings: Settings
     executor: ThreadPoolExecutor
-    stats: Stats = field(default_factory=Stats)
-    more: OrderedDict[str, Answer] = field(default_factory=OrderedDict)
+    store: StateStore
     refused: set[int] = field(default_factory=set)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -194,21 +178,21 @@ class BotState:
         starve the default executor, which asyncio also uses for DNS look-ups)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def ask(self, question: str) -> Answer:
+    async def ask(self, question: str, history: Sequence[Turn] = ()) -> tuple[Answer, float]:
+        """The answer and how long it took (ms), for the stats row stored with it."""
         started = time.perf_counter()
-        answer: Answer = await self.run(self.engine.ask, question, self.settings.max_quotes)
-        self.stats.record(answer, (time.perf_counter() - started) * 1000)
-        return answer
+        answer: Answer = await self.run(self.engine.ask, question, self.settings.max_quotes, tuple(history))
+        return answer, (time.perf_counter() - started) * 1000
 
-    def remember_more(self, answer: Answer) -> str | None:
-        """Keep the answer for its "More" button; bounded, and empty after a restart."""
-        if not answer.more:
-            return None
-        key = secrets.token_urlsafe(6)
-        self.more[key] = answer
-        while len(self.more) > MORE_CACHE_SIZE:
-            self.more.popitem(last=False)
-        return key
+    def history_for(self, message: Message, conversation: str) -> tuple[Turn, ...]:
+        """A reply to one of the bot's answers follows up on *that* answer; anything else on
+        the conversation's recent turns (none after QUOTEQA_HISTORY_MINUTES or /new)."""
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == message.get_bot().id:
+            turn = self.store.turn_of_message(message.chat.id, reply.message_id)
+            if turn is not None:
+                return (turn,)
+        return self.store.history(conversation)
 
     def examples(self) -> dict[UiLang, str]:
         """A question per language about the newest articles, for help texts."""
@@ -220,6 +204,9 @@ class BotState:
         return out
 
     def allowed(self, update: Update) -> bool:
+        """Chats on QUOTEQA_ALLOWED_CHAT_IDS. Inline queries carry no chat id (Telegram sends
+        only the chat's type), so they are allowed for *user* ids on the list: allowlisting a
+        group lets its members use /ask there, not inline mode (see the README)."""
         ids = self.settings.allowed_chat_ids
         if not ids:
             return True
@@ -247,11 +234,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     its chat before running, so a burst is answered in order per chat.
     """
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    def __init__(self, store: StateStore, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
         self._tails: dict[int, asyncio.Future[None]] = {}
+        self._store = store
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # After a restart one update can arrive twice (replayed from the journal and re-sent by
+        # Telegram); both copies share a chat, so the second runs after the first is done.
+        coroutine = delivery.once(self._store, update, coroutine)
         key = _order_key(update)
         if key is None:
             await coroutine
@@ -410,13 +401,15 @@ async def _send(
     message: Message,
     texts: Sequence[str],
     rows: Sequence[Sequence[render.Button]] = (),
-) -> None:
+) -> list[Message]:
     """Send HTML messages in order; in groups and channels the first one replies to `message`;
-    buttons go under the last one."""
+    buttons go under the last one. PTB's reply_* keep a forum topic's `message_thread_id`."""
     quote = message.chat.type != "private"
+    sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        await message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0)
+        sent.append(await message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0))
+    return sent
 
 
 # --------------------------------------------------------------------------- handlers
@@ -446,40 +439,103 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     if not question:
         await _send(message, [render.how_to_ask(_text_lang(question, update), state.examples())])
         return
+    conversation = _conversation(update)
     try:
-        answer = await state.ask(question)
+        answer, elapsed_ms = await state.ask(question, state.history_for(message, conversation))
     except QuoteQAError as exc:  # QuestionError, or an empty corpus: the message says what to do
         reason = str(exc)
         await _send(message, render.message_text(reason[:1].upper() + reason[1:]))
         return
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
-    rows = render.answer_buttons(answer.quotes, lang, state.remember_more(answer)) if answer.answered else []
-    await _send(message, render.answer_messages(answer, lang), rows)
+    key = new_key() if answer.answered else None
+    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key) if key else []
+    sent = await _send(message, render.answer_messages(answer, lang), rows)
+    state.store.record_answer(
+        update_id=update.update_id, conversation=conversation, answer=answer, key=key,
+        chat_id=message.chat.id, message_ids=[m.message_id for m in sent], elapsed_ms=elapsed_ms,
+    )  # fmt: skip
+
+
+def _conversation(update: Update) -> str:
+    message = update.effective_message
+    user = update.effective_user
+    thread = message.message_thread_id if message.is_topic_message else None
+    return conversation_key(message.chat.type, message.chat.id, thread, user.id if user else None)
+
+
+async def on_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new: the next question stands on its own."""
+    _state(context).store.clear_history(_conversation(update))
+    await _send(update.effective_message, [render.t(_user_lang(update), "new_conversation")])
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """More / Paragraph; a button from before a restart or reload gets a polite 'expired'."""
+    """More / Full paragraph / 👍 👎; a button past QUOTEQA_BUTTON_DAYS, or one that no longer
+    matches its paragraph after a reload, gets a polite 'expired'."""
     query, state = update.callback_query, _state(context)
     press = render.parse_data(query.data)
     if press is None:
         await query.answer(render.t(_user_lang(update), "expired"), show_alert=True)
     elif press.action == "more":
         await _show_more(update, state, press)
+    elif press.action == "feedback":
+        await _record_feedback(update, state, press)
     else:
         await _show_paragraph(update, state, press)
 
 
 async def _show_more(update: Update, state: BotState, press: render.ButtonPress) -> None:
     query = update.callback_query
-    answer = state.more.get(press.key)
+    answer = state.store.answer(press.key)
     if answer is None or query.message is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
-    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    state.store.link_messages(press.key, query.message.chat.id, [m.message_id for m in sent])  # replies to them follow up too
     with suppress(BadRequest):  # "message is not modified" on a double tap
-        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None)))
+        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
+
+
+async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:
+    """👍 / 👎: stored with the question, the quotes and each quote's whole paragraph (read
+    now, while the index still has it, so `quoteqa feedback export` needs no index)."""
+    query = update.callback_query
+    answer = state.store.answer(press.key)
+    if answer is None:
+        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        return
+    await _vote(state, press.key, answer, query.from_user.id, press.helpful)
+    await query.answer(render.t(press.lang, "thanks"))
+
+
+async def on_reaction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A 👍 or 👎 reaction to one of the bot's answers counts as that button (other emoji and
+    anonymous admins' reactions are not votes)."""
+    reaction, state = update.message_reaction, _state(context)
+    votes = [VOTES[r.emoji] for r in reaction.new_reaction if getattr(r, "emoji", None) in VOTES]
+    found = state.store.answer_of_message(reaction.chat.id, reaction.message_id)
+    if votes and found is not None and reaction.user is not None:
+        await _vote(state, found[0], found[1], reaction.user.id, votes[-1])
+
+
+async def _vote(state: BotState, key: str, answer: Answer, user_id: int, helpful: bool) -> None:
+    paragraphs = await state.run(_paragraphs, state.engine, answer)
+    state.store.record_feedback(key, user_id, "up" if helpful else "down", answer, paragraphs)
+
+
+def _paragraphs(engine: Engine, answer: Answer) -> list[str]:
+    """Each quote's paragraph text, "" where the index no longer holds that paragraph."""
+    out = []
+    for quote in answer.quotes:
+        try:
+            text, source = engine.passage(quote.passage)
+        except QuoteQAError:
+            text, source = "", None
+        same = source is not None and (source.article, source.paragraph) == (quote.source.article, quote.source.paragraph)
+        out.append(text if same else "")
+    return out
 
 
 async def _show_paragraph(update: Update, state: BotState, press: render.ButtonPress) -> None:
@@ -495,14 +551,18 @@ async def _show_paragraph(update: Update, state: BotState, press: render.ButtonP
     await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
 
 
-async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> None:
-    """Send below the message whose button was pressed (it may be too old to reply to)."""
+async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> list[Message]:
+    """Send below the message whose button was pressed (it may be too old to reply to), in
+    its forum topic."""
     original = update.callback_query.message
     assert original is not None
     bot = update.get_bot()
+    thread = original.message_thread_id if isinstance(original, Message) and original.is_topic_message else None
+    sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None)
+        sent.append(await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread))
+    return sent
 
 
 async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -513,11 +573,15 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         results = [render.inline_help(lang, username, state.examples())]
     else:
         try:
-            answer = await state.ask(query.query)
+            answer, elapsed_ms = await state.ask(query.query)
+            state.store.record_served(answer, elapsed_ms)
             results = render.inline_results(answer, render.ui_language(answer.language, query.from_user.language_code))
-        except QuoteQAError as exc:
-            results = [render.InlineResult("error", render.t(lang, "inline_no_answer"), str(exc)[:200], render.message_text(str(exc))[0])]
-    await query.answer([_article(r) for r in results], cache_time=30, is_personal=False)
+        except QuoteQAError:
+            results = []
+    # Nothing to quote: no result (choosing one would post a non-answer into the chat), and a
+    # button above the list that opens a private chat with the help instead.
+    button = None if results else InlineQueryResultsButton(render.t(lang, "inline_how_to_ask"), start_parameter="help")
+    await query.answer([_article(r) for r in results], cache_time=30, is_personal=False, button=button)
 
 
 def _article(result: render.InlineResult) -> InlineQueryResultArticle:
@@ -536,13 +600,13 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admins: questions served, abstention rate and median latency since start."""
+    """Admins: questions served, abstention rate, median latency and helpfulness (👍 share)."""
     state, lang = _state(context), _user_lang(update)
     if not state.is_admin(update):
         await _send(update.effective_message, [render.t(lang, "admins_only")])
         return
-    s = state.stats
-    await _send(update.effective_message, [render.stats_text(lang, s.served, s.abstained, s.median_ms())])
+    u: Usage = state.store.usage()
+    await _send(update.effective_message, [render.stats_text(lang, u.served, u.abstained, u.median_ms, u.helpful, u.unhelpful)])
 
 
 async def on_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -556,8 +620,9 @@ async def on_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _refuse_once(update: Update, state: BotState) -> None:
     lang = _user_lang(update)
-    if update.inline_query is not None:
-        await update.inline_query.answer([], cache_time=300, is_personal=True)
+    if update.inline_query is not None:  # say why, instead of a silently empty list
+        button = InlineQueryResultsButton(render.t(lang, "inline_refused"), start_parameter="help")
+        await update.inline_query.answer([], cache_time=300, is_personal=True, button=button)
     elif update.callback_query is not None:
         await update.callback_query.answer(render.t(lang, "refusal"), show_alert=True)
     elif update.effective_message is not None and update.effective_chat is not None:
@@ -605,11 +670,27 @@ async def _register_commands(application: Application) -> None:
             raise result
 
 
+async def _post_init(application: Application) -> None:
+    """Command menus, then the updates received but not handled before the last stop (they
+    are queued ahead of anything the Updater fetches now)."""
+    await _register_commands(application)
+    await delivery.replay(_app_state(application).store, application.update_queue, application.bot)
+
+
 async def _post_shutdown(application: Application) -> None:
     state: BotState | None = application.bot_data.get(STATE_KEY)
     if state is not None:
         state.executor.shutdown(wait=False, cancel_futures=True)
+        state.store.close()
     telegram_news.shutdown(application)
+
+
+async def _prune(context: ContextTypes.DEFAULT_TYPE) -> None:
+    _state(context).store.prune()
+
+
+def _app_state(application: Application) -> BotState:
+    return application.bot_data[STATE_KEY]
 
 
 def build_application(settings: Settings, engine: Engine) -> Application:
@@ -629,17 +710,21 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         rate_limiter=RetryingRateLimiter(max_retries=3),
     )
+    store = StateStore.in_dir(settings.data_dir, history_minutes=settings.history_minutes, button_days=settings.button_days)
     application = (
         Application.builder()
         .bot(bot)
-        .concurrent_updates(PerChatUpdateProcessor())
-        .post_init(_register_commands)
+        .update_queue(delivery.JournalingQueue(store))
+        .concurrent_updates(PerChatUpdateProcessor(store))
+        .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
+    if application.job_queue is not None:  # expiry is checked on read; this only keeps the file small
+        application.job_queue.run_repeating(_prune, interval=3600, first=3600, name="prune-state")
     workers = max(1, min(4, os.cpu_count() or 1))
     application.bot_data[STATE_KEY] = BotState(
-        engine=engine, settings=settings, executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask")
+        engine=engine, settings=settings, executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask"), store=store
     )
     new = filters.UpdateType.MESSAGE  # edited messages are not asked again
     text = filters.TEXT & ~filters.COMMAND & new
@@ -650,6 +735,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
             CommandHandler("start", on_start, filters=new),
             CommandHandler("help", on_help, filters=new),
             CommandHandler("sources", on_sources, filters=new),
+            CommandHandler("new", on_new, filters=new),
             CommandHandler("ask", on_question, filters=new),
             CommandHandler("reload", on_reload, filters=new),
             CommandHandler("stats", on_stats, filters=new),
@@ -658,6 +744,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
             MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT & CHANNEL_QUESTION, on_question),
             MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE & new, on_help),
             InlineQueryHandler(on_inline),
+            MessageReactionHandler(on_reaction),
             CallbackQueryHandler(on_button),
         ]
     )
@@ -682,6 +769,8 @@ async def running(
     """
     await application.initialize()
     try:
+        if drop_pending_updates:
+            _app_state(application).store.drop_pending()
         if application.post_init is not None:
             await application.post_init(application)
         if webhook is not None:

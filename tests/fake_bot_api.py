@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,9 @@ _TEXT_FIELDS = {
     "parse_mode", "ip_address",
 }  # fmt: skip
 _MENTION = re.compile(r"@[A-Za-z0-9_]{3,}")
+# Update ids grow per bot on Telegram; each fake server starts far from the last one, so bots of
+# different tests that share a state file never see each other's ids as already handled.
+_INSTANCES = itertools.count(1)
 
 
 def utf16_len(text: str) -> int:
@@ -82,7 +85,9 @@ class FakeBotApi:
 
     def __post_init__(self) -> None:
         self._updates: list[JSON] = []
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(next(_INSTANCES) * 10_000_000 + 1)
+        self._hold: dict[str, tuple[Callable[[JSON], bool], asyncio.Event]] = {}
+        self.offsets: list[int] = []  # every getUpdates offset asked for (acknowledgements)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._changed = asyncio.Condition()
@@ -131,6 +136,11 @@ class FakeBotApi:
             if failure.times <= 0:
                 failures.pop(0)
             return self._error(method, params, failure.status, failure.description, failure.retry_after)
+        hold = self._hold.get(method.lower())
+        if hold is not None and hold[0](params):
+            await hold[1].wait()  # cancelled with the request when the client dies meanwhile
+            if request.transport is None or request.transport.is_closing():
+                raise ConnectionResetError("the client went away while the call was held")
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             return self._error(method, params, 404, "Not Found: method not found")
@@ -183,6 +193,19 @@ class FakeBotApi:
                 400: "Bad Request: something was wrong with the request",
             }.get(status, "Internal Server Error")
         self._failures.setdefault(method.lower(), []).append(Failure(status, retry_after, description, times))
+
+    def hold(self, method: str, when: Callable[[JSON], bool]) -> None:
+        """Keep calls of `method` whose parameters satisfy `when` waiting (unanswered,
+        unrecorded) until `release`: a bot killed meanwhile never got them through."""
+        self._hold[method.lower()] = (when, asyncio.Event())
+
+    def hold_after(self, method: str, count: int) -> None:
+        """Let calls of `method` through until `count` have succeeded, then hold the rest."""
+        self.hold(method, lambda _: len(self.calls_of(method)) >= count)
+
+    def release(self, method: str) -> None:
+        after, event = self._hold.pop(method.lower())
+        event.set()
 
     def clear_failures(self) -> None:
         self._failures.clear()
@@ -244,8 +267,10 @@ class FakeBotApi:
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    def message(self, chat: JSON, text: str, sender: JSON | None, reply_to: JSON | None = None) -> JSON:
+    def message(self, chat: JSON, text: str, sender: JSON | None, reply_to: JSON | None = None, thread: int | None = None) -> JSON:
         msg: JSON = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat, "text": text}
+        if thread is not None:  # a message in a forum topic
+            msg["message_thread_id"], msg["is_topic_message"] = thread, True
         if sender is not None:
             msg["from"] = sender
         else:
@@ -297,14 +322,26 @@ class FakeBotApi:
         return self.push({"message": self.message(chat, text, self.user(chat_id, language_code))})
 
     def group_text(
-        self, chat_id: int, user_id: int, text: str, reply_to: JSON | None = None, kind: str = "supergroup", language_code: str | None = "en"
+        self, chat_id: int, user_id: int, text: str, reply_to: JSON | None = None, kind: str = "supergroup",
+        language_code: str | None = "en", thread: int | None = None,
     ) -> JSON:
         chat = self.chat(chat_id, kind)
-        return self.push({"message": self.message(chat, text, self.user(user_id, language_code), reply_to)})
+        if thread is not None:
+            chat["is_forum"] = True
+        return self.push({"message": self.message(chat, text, self.user(user_id, language_code), reply_to, thread)})
 
     def channel_post(self, chat_id: int, text: str) -> JSON:
         chat = self.chat(chat_id, "channel", title="News channel")
         return self.push({"channel_post": self.message(chat, text, None)})
+
+    def reaction(self, user_id: int, message: JSON, emoji: Sequence[str], old: Sequence[str] = ()) -> JSON:
+        """A user's reactions to a message changed (sent to bots that are admins)."""
+        kinds = lambda es: [{"type": "emoji", "emoji": e} for e in es]  # noqa: E731
+        mr = {
+            "chat": message["chat"], "message_id": message["message_id"], "date": int(time.time()),
+            "user": self.user(user_id), "old_reaction": kinds(old), "new_reaction": kinds(emoji),
+        }  # fmt: skip
+        return self.push({"message_reaction": mr})
 
     def inline_query(self, user_id: int, query: str, language_code: str | None = "en") -> JSON:
         iq = {"id": f"iq{user_id}-{time.monotonic_ns()}", "from": self.user(user_id, language_code), "query": query, "offset": "", "chat_type": "sender"}
@@ -320,6 +357,7 @@ class FakeBotApi:
 
     async def _m_getupdates(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)
+        self.offsets.append(offset)
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), self.max_poll)
         if offset:
@@ -343,6 +381,8 @@ class FakeBotApi:
             msg["from"] = self.bot_user
         if params.get("reply_markup"):
             msg["reply_markup"] = params["reply_markup"]
+        if params.get("message_thread_id"):
+            msg["message_thread_id"], msg["is_topic_message"] = params["message_thread_id"], True
         reply = params.get("reply_parameters")
         if isinstance(reply, dict) and (chat_id, reply.get("message_id")) in self.messages:
             msg["reply_to_message"] = self.messages[(chat_id, reply["message_id"])]

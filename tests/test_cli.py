@@ -236,3 +236,52 @@ def test_feeds_commands(env: dict[str, str], tmp_path: Path, web: object) -> Non
     assert r.returncode == 0 and "added" in r.stdout and "1 article(s) added" in r.stdout, r.stderr
     assert quoteqa(e, "feeds", "remove", feed).returncode == 0
     assert feed not in quoteqa(e, "feeds", "list").stdout
+
+
+# --- issue 14: small things a new user found, and the console's conversation ----------------------
+
+
+@pytest.mark.parametrize("n", ["0", "-2", "two"])
+def test_ask_refuses_a_quote_count_below_one(env: dict[str, str], n: str) -> None:
+    r = quoteqa(env, "ask", "What did the Kremlin say?", "-n", n)
+    assert r.returncode == 2 and "--max-quotes" in r.stderr and r.stdout == ""
+    assert ("must be 1 or more" in r.stderr) if n != "two" else ("not a whole number" in r.stderr)
+
+
+@pytest.mark.parametrize("args", [("sources", "--json"), ("ask", "What did the Kremlin say?")])
+def test_a_closed_pipe_ends_the_command_quietly(env: dict[str, str], args: tuple[str, ...]) -> None:
+    """`quoteqa … | head` where head has gone before anything is written: exit 0, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before Kiwi has loaded
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == "", err
+
+
+def test_console_keeps_a_conversation_and_new_resets_it(engine: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The console passes its last turns (at most three) to `Engine.ask`, prints the earlier
+    question an answer followed up on, and `:new` starts afresh."""
+    import dataclasses
+    import io
+
+    from bot.console import run_console
+
+    seen: list[list[str]] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> object:
+            return getattr(engine, name)
+
+        def ask(self, question: str, max_quotes: int = 3, history: tuple = ()) -> object:
+            seen.append([t.question for t in history])
+            answer = engine.ask(question, max_quotes, history)  # type: ignore[attr-defined]
+            return dataclasses.replace(answer, context=history[-1].question) if history else answer
+
+    lines = ["Who invited Putin to Clubhouse?", "What did the Kremlin say?", ":new", "What did [bold]Peskov[/] say?", "a", "b", "c"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert run_console(Recording(), Path("/nonexistent/history")) == 0  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert seen[:3] == [[], ["Who invited Putin to Clubhouse?"], []]
+    assert seen[-1] == ["What did [bold]Peskov[/] say?", "a", "b"]
+    assert "following up on: Who invited Putin to Clubhouse?" in out and "new conversation" in out
+    assert "following up on: What did [bold]Peskov[/] say?" in out  # markup in a question is text

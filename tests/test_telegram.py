@@ -274,7 +274,10 @@ async def test_private_question_in_english(bot: Any, api: FakeBotApi, tg_corpus_
     assert "Musk invites Putin to Clubhouse" in text and "¶ 14" in text and "English" in text
     buttons = [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
     assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
-    assert any(b["text"].startswith("¶") or b["text"] == "Paragraph" for b in buttons)
+    labels = [b["text"] for b in buttons]
+    assert "Full paragraph of quote 1" in labels or "Full paragraph" in labels
+    assert not any(x.startswith("¶") for x in labels)  # quotes are not paragraph numbers
+    assert labels[-2:] == ["👍", "👎"]
 
 
 async def test_private_question_in_korean_uses_korean_interface(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
@@ -283,7 +286,7 @@ async def test_private_question_in_korean_uses_korean_interface(bot: Any, api: F
     assert_verbatim(parsed, tg_corpus_text)
     assert "<b>머스크</b>" in sent_html(call) and "번째 문단" in sent_html(call) and "한국어" in sent_html(call)
     labels = [b["text"] for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert "더 보기 ▸" in labels and any(x.startswith("문단") for x in labels)
+    assert "더 보기 ▸" in labels and "1번 인용의 전체 문단" in labels
 
 
 async def test_start_help_sources_and_unknown_command(bot: Any, api: FakeBotApi, tg_corpus: Path) -> None:
@@ -442,9 +445,10 @@ async def test_more_and_paragraph_buttons(bot: Any, api: FakeBotApi, tg_corpus_t
     await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
     edited = api.calls_of("editMessageReplyMarkup", chat)[0].params["reply_markup"]["inline_keyboard"]
     assert all(b["text"] != "더 보기 ▸" for row in edited for b in row)
+    assert [b["text"] for b in edited[-1]] == ["👍", "👎"]  # the answer can still be rated
     assert api.calls_of("answerCallbackQuery")
 
-    paragraph_button = next(v for k, v in buttons.items() if k.startswith("문단"))
+    paragraph_button = buttons["1번 인용의 전체 문단"]
     api.callback_query(chat, message, paragraph_button)
     sent = await api.wait_sent(chat, 3)
     parsed = check_html(sent_html(sent[2]))
@@ -457,7 +461,7 @@ async def test_paragraph_longer_than_a_message_is_split(bot: Any, api: FakeBotAp
     chat = 402
     (answer,) = await ask_private(api, chat, "How many quokkas did the census count?")
     assert "Quokka census" in sent_html(answer)
-    button = next(v for k, v in _buttons(answer).items() if k.startswith("¶") or k == "Paragraph")
+    button = next(v for k, v in _buttons(answer).items() if k.startswith("Full paragraph"))
     before = len(api.calls_of("sendMessage", chat))
     api.callback_query(chat, api.bot_message(answer), button)
     await api.wait_for(lambda _: any("Island &lt;Gazette&gt;" in c.params["text"] for c in api.calls_of("sendMessage", chat)[before:]))
@@ -474,30 +478,37 @@ async def test_paragraph_longer_than_a_message_is_split(bot: Any, api: FakeBotAp
     assert joined == long_paragraph
 
 
-async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path) -> None:
+async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str) -> None:
+    """A new Application over the same data dir (the state file) serves old buttons: More shows
+    the same further quotes, 👍 is stored; a forged or foreign button is still refused."""
     chat = 403
     (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
     buttons = _buttons(answer)
     message = api.bot_message(answer)
-    paragraph = next(v for k, v in buttons.items() if k.startswith("문단"))
+    paragraph = buttons["1번 인용의 전체 문단"]
 
-    other = await new_api()  # "restart": a fresh Application with empty memory
+    other = await new_api()  # "restart": a fresh Application, nothing kept in memory
     app = build_application(make_settings(other, tg_corpus.parent), tg_engine)
     async with running(app, poll_timeout=1, bootstrap_retries=0):
         other.callback_query(chat, message, buttons["더 보기 ▸"])
-        await other.wait_for(lambda _: len(other.calls_of("answerCallbackQuery")) >= 1)
-        expired = other.calls_of("answerCallbackQuery")[0].params
-        assert expired["text"].startswith("이전 답변의 버튼") and expired["show_alert"] is True
-        other.callback_query(chat, message, paragraph)  # stateless: still works
-        (shown,) = await other.wait_sent(chat, 1)
+        (more,) = await other.wait_sent(chat, 1)
+        parsed = check_html(sent_html(more))
+        assert parsed.blockquotes
+        assert_verbatim(parsed, tg_corpus_text)
+        first_quotes = {norm("".join(p)) for _, p in check_html(sent_html(answer)).blockquotes}
+        assert not first_quotes & {norm("".join(p)) for _, p in parsed.blockquotes}
+        other.callback_query(chat, message, paragraph)
+        shown = (await other.wait_sent(chat, 2))[1]
         assert "<blockquote expandable>" in sent_html(shown)
         forged = paragraph.rsplit("|", 1)[0] + "|zzz"  # same passage number, other paragraph
         other.callback_query(chat, message, forged)
         other.callback_query(chat, message, "garbage-from-an-old-version")
-        await other.wait_for(lambda _: len(other.calls_of("answerCallbackQuery")) >= 4)
+        other.callback_query(chat, message, "m|ko|nosuchkey")
+        await other.wait_for(lambda _: len(other.calls_of("answerCallbackQuery")) >= 5)
         texts = [c.params.get("text", "") for c in other.calls_of("answerCallbackQuery")[2:]]
         assert texts[0].startswith("이전 답변의 버튼") and texts[1].startswith("This button is from an older answer")
-        assert len(other.calls_of("sendMessage", chat)) == 1
+        assert texts[2].startswith("이전 답변의 버튼")
+        assert len(other.calls_of("sendMessage", chat)) == 2
 
 
 # --------------------------------------------------------------------------- trouble
