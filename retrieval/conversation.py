@@ -48,11 +48,12 @@ class Context:
 
 
 def depends(text: str, lang: Language, content_terms: int) -> str:
-    """Why a question leans on what came before ("" when it stands alone)."""
-    key: Language = "ko" if lang == "ko" else "en"
-    if FOLLOW_CUE[key].search(text):
+    """Why a question leans on what came before ("" when it stands alone). `lang` is kept for
+    callers; the cue and pronoun patterns of both languages are read."""
+    # Both languages' cues: "And 크렘린궁은?" mixes them, and the cues cannot be mistaken for each other.
+    if any(p.search(text) for p in FOLLOW_CUE.values()):
         return "cue"
-    if PRONOUN[key].search(text):
+    if any(p.search(text) for p in PRONOUN.values()):
         return "pronoun"
     if content_terms <= FEW_TERMS:
         return "few words"

@@ -87,7 +87,7 @@ def test_a_self_contained_question_ignores_an_unrelated_conversation(chat_answer
 
 
 @pytest.mark.parametrize(("question", "reason"), [
-    ("And what did the Kremlin say about it?", "cue"), ("그럼 페이스북은?", "cue"), ("When did he invite Putin?", "pronoun"),
+    ("And what did the Kremlin say about it?", "cue"), ("그럼 페이스북은?", "cue"), ("When did he invite Putin?", "pronoun"), ("And 크렘린궁은?", "cue"),
     ("그는 푸틴 대통령에 대해 뭐라고 했나요?", "pronoun"), ("Facebook?", "few words"),
     ("Who did Musk invite to Clubhouse?", ""), ("크렘린궁은 푸틴 대통령에 대해 뭐라고 했나요?", ""),
 ])  # fmt: skip
