@@ -253,16 +253,19 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     from rich.markup import escape
     from rich.table import Table
 
+    from measure.splits import TODAY_MIN_COVERAGE
+
     console = Console(highlight=False, soft_wrap=True)
     th = out["thresholds"]
     console.print(
         f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "
         f"(fitted on the FIT halves{', written to retrieval/confidence.json' if out['written'] else ''}). "
-        "Today's rule: abstain iff passage_coverage < 0.34. An unsure verdict still quotes."
+        f"Today's rule: abstain iff passage_coverage < {TODAY_MIN_COVERAGE}. An unsure verdict still quotes."
     )
     for half in ("report", "fit"):
         groups = out[half]
-        main = sorted((g for g in groups if not g.startswith("offtopic ")), key=lambda g: (g == "all", g == "offtopic", g))
+        main = sorted((g for g in groups if not g.startswith(("offtopic ", "short"))), key=lambda g: (g == "all", g == "offtopic", g))
+        short = sorted(g for g in groups if g.startswith("short"))
         what = "held out: the figures to quote" if half == "report" else "model and thresholds fitted here: for reference only"
         for rule in ("model", "today"):
             name = "confidence model" if rule == "model" else "today's rule"
@@ -280,6 +283,15 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
                 ))  # fmt: skip
                 table.add_row("answerable/unans./off", *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main))
             console.print(table)
+        if short:  # the short news-style forms: fitted on, never part of the target figures
+            forms = Table(title=f"{half.upper()} half, short forms of the questions (own groups; not in the targets)", box=box.SIMPLE_HEAD, padding=(0, 1))
+            forms.add_column("")
+            for g in short:
+                forms.add_column(escape(_short(g.removeprefix("short ")) if g != "short" else "all"), justify="right")
+            for key, label, kind in SPLIT_ROWS:
+                if key != "offtopic_abstain":
+                    forms.add_row(label, *(_cell(groups[g].get(key), kind) for g in short))
+            console.print(forms)
         off = Table(title=f"{half.upper()} half, off-topic by index and origin", box=box.SIMPLE_HEAD, padding=(0, 1))
         for col in ("index <- questions", "n", "abstain", "today"):
             off.add_column(col, justify="left" if col.startswith("index") else "right")

@@ -348,7 +348,7 @@ def verdict_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], su
 
 
 def group_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float) -> dict[str, object]:
-    """Our model's figures and, beside them, today's rule (abstain iff passage_coverage < 0.34,
+    """Our model's figures and, beside them, today's rule (abstain iff passage_coverage < TODAY_MIN_COVERAGE,
     answer otherwise: no unsure band) on the same questions."""
     c = np.asarray(confidence, np.float64)
     labels = np.array([r.correct for r in rows], int)
