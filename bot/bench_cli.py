@@ -47,9 +47,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        from rich.console import Console
+        from .render_text import terminal
 
-        print_table(Console(highlight=False, soft_wrap=True), result.to_json())
+        print_table(terminal(), result.to_json())
     return 0
 
 

@@ -73,11 +73,11 @@ def _bar(label: str, total: int) -> Callable[[int], None]:
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]
-    from rich.console import Console
+    from .render_text import terminal
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = terminal()
     ours = row["ours"]
     title = (
         f"{escape(row['file'])}: {row['questions']:,} questions, {row['passages']:,} passages "
@@ -132,7 +132,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False), flush=True)
         return EXIT_OK
-    from rich.console import Console
+    from .render_text import terminal
     from rich.table import Table
 
     table = Table(title="Follow-up first-quote accuracy")
@@ -143,7 +143,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     a = out["all"]
     table.add_row("all", str(a["followups"]), f"{a['accuracy_with_history']:.3f}", f"{a['accuracy_without_history']:.3f}",
                   f"{a['accuracy_with_history'] - a['accuracy_without_history']:+.3f}")  # type: ignore[index,operator]
-    console = Console()
+    console = terminal()
     console.print(table)
     for u in out["self_contained"]:  # type: ignore[union-attr]
         console.print(f"{u['file']}: {u['changed']} of {u['asked']} self-contained questions changed after an unrelated question")
@@ -249,13 +249,13 @@ def _short(name: str) -> str:
 
 def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     from rich import box
-    from rich.console import Console
+    from .render_text import terminal
     from rich.markup import escape
     from rich.table import Table
 
     from measure.splits import TODAY_MIN_COVERAGE
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = terminal()
     th = out["thresholds"]
     console.print(
         f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "

@@ -1,4 +1,4 @@
-"""Answer -> terminal text (rich markup), shared by `quoteqa ask` and the console."""
+"""Answer -> terminal text (rich markup), shared by `quoteqa ask`, the console, eval and bench."""
 
 from __future__ import annotations
 
