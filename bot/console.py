@@ -13,7 +13,7 @@ from retrieval import Engine, QuoteQAError, Turn
 from .render_text import print_answer, print_sources, terminal
 
 HELP = """Ask a question in Korean or English{examples}
-Follow-ups are read with your last questions ("And what did the Kremlin say?").
+Follow-ups are read with your last questions ("And what did they say?", "그럼 …은?").
   :new  start a new conversation    :sources  list the articles
   :help  this text                  :quit  leave (Ctrl-D and Ctrl-C too)"""
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.render import UiLang, chunk_lines, esc, ui_language
+from bot.render import UiLang, chunk_lines, esc, t, ui_language
 from bot.settings import Settings
 from news.feeds import FeedBook, poll
 from news.ingest import IngestResult, ingest_sources
@@ -84,7 +84,7 @@ class NewsState:
         """Tell a non-admin, in their language, what they can do instead."""
         user = update.effective_user
         lang = ui_language(None, user.language_code if user else None)
-        example = next(iter(self.engine.suggestions(lang, 1)), "What did the Kremlin say?" if lang == "en" else "크렘린궁은 뭐라고 했나요?")
+        example = next(iter(self.engine.suggestions(lang, 1)), t(lang, "example"))  # a question about this corpus
         await message.reply_html(STRANGER_TEXTS[lang][key].format(example=esc(example)))
 
 
