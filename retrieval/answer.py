@@ -15,7 +15,7 @@ with `quoteqa eval` as the judge; docs/quality.md says what each one bought and 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from . import confidence as confidence_model
 from .analyze import Analyzer, Term
 from .confidence import ConfidenceModel
 from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
-from .models import Answer, Turn
+from .models import Answer, Language, Turn
 from .conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
 from .query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
 from .question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
@@ -91,6 +91,7 @@ class Answerer:
     def __init__(
         self, store: Store, analyzer: Analyzer, params: AnswerParams | None = None,
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | str = "shipped",
+        examples: Callable[[Language], list[str]] | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/confidence.json`. With None the old rule decides instead
@@ -105,6 +106,9 @@ class Answerer:
             raise ValueError(f"judge must be a ConfidenceModel, None or 'shipped', not {judge!r}")
         self.oov_idf = unknown_idf(self.store.n_passages)
         self._title_terms = title_terms if title_terms is not None else {}
+        # Example questions for the abstain message: the engine keeps them per commit, since
+        # finding the newest articles walks the whole index (55 ms a refusal at 1M passages).
+        self._examples = examples or (lambda lang: suggestions(self.store, lang, 1))
         self._views: dict[int, PassageView] = {}
 
     def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
@@ -222,7 +226,7 @@ class Answerer:
 
     def _abstain(self, asked: Question, words: list[Term], signals: dict[str, float] | None = None, chance: float = 0.0) -> Answer:
         lang = asked.language
-        message = with_examples(ABSTAIN_MESSAGE[lang], lang, suggestions(self.store, lang, 1))
+        message = with_examples(ABSTAIN_MESSAGE[lang], lang, self._examples(lang))
         return Answer(
             question=asked.text, language=lang, answered=False, message=message, kind=asked.kind,
             terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},

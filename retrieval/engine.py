@@ -89,6 +89,7 @@ class Engine:
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
         self.last_sync = SyncReport()
+        self._examples_cache: tuple[object, dict[Language, list[str]]] = (None, {})
         self.judge = judge or confidence.shipped()  # confidence model and verdict thresholds
 
     @classmethod
@@ -136,13 +137,28 @@ class Engine:
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge).answer(text, max_quotes=max_quotes, history=history)
+        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot)).answer(text, max_quotes=max_quotes, history=history)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""
         self.store.refresh()
         return suggestions(self.store.snapshot(), lang, n)
+
+    def _examples_of(self, snapshot: Store) -> Callable[[Language], list[str]]:
+        """The abstain message's example question, made once per commit and language: finding
+        the newest articles walks the whole index, and most refusals come in a row."""
+        cache = self._examples_cache
+        if cache[0] is not snapshot:
+            cache = self._examples_cache = (snapshot, {})
+        made = cache[1]
+
+        def examples(lang: Language) -> list[str]:
+            if lang not in made:
+                made[lang] = suggestions(snapshot, lang, 1)
+            return made[lang]
+
+        return examples
 
     def sources(self) -> list[ArticleInfo]:
         self.store.refresh()

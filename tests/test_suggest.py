@@ -26,6 +26,7 @@ def test_no_answer_and_empty_question_suggest_the_corpus(make_engine) -> None:  
     from retrieval import QuestionError
 
     engine: Engine = make_engine()
+    assert "Herons" not in engine.ask("What is the capital of France?").message  # kept per commit: must follow the next one
     lede = "Grey herons have returned to the river, a wildlife report says; they nest near water."  # a lede repeats its headline
     (engine.corpus_dir / "heron.txt").write_text(f"---\ntitle: Herons return to the river\n---\n{lede}\n", "utf-8")
     engine.reload()
