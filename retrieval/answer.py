@@ -116,17 +116,18 @@ class Answerer:
         first) a question that leans on them is answered with their words and articles, and
         the answer names the question it followed up on. A question that does not lean on its
         context, or that the context makes no surer of, is answered exactly as without it."""
-        alone = self._answer(question, max_quotes)
+        asked = read_question(question, self.analyzer.morphemes)
+        words = self.analyzer.question_words(question)  # read once: a follow-up is answered twice
+        alone = self._answer(asked, words, max_quotes)
         if not history:
             return alone
-        words = self.analyzer.question_words(question)
         asked_terms = {w.term for w in words}
         if not depends(question, alone.language, len(asked_terms - FRAME_TERMS)):
             return alone
         context = context_of(history, asked_terms, self.analyzer.question_words, self.store)
         if context is None:
             return alone
-        followed = self._answer(question, max_quotes, context)
+        followed = self._answer(asked, words, max_quotes, context)
         own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
         if not self._leans_on(followed, context, own) or (self.judge is not None and not followed.confidence > alone.confidence):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
@@ -152,10 +153,8 @@ class Answerer:
             return False
         return first.source.article in context.articles or holds([w.term for w in context.terms])
 
-    def _answer(self, question: str, max_quotes: int, context: Context | None = None) -> Answer:
+    def _answer(self, asked: Question, words: list[Term], max_quotes: int, context: Context | None = None) -> Answer:
         prm = self.params
-        asked = read_question(question, self.analyzer.morphemes)
-        words = self.analyzer.question_words(question)
         highlight = {w.term for w in words}
         query = self.query(words)
         if context is not None:
@@ -189,7 +188,7 @@ class Answerer:
         if cross:
             notes.append(CROSS_MESSAGE[lang])
         return Answer(
-            question=question, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
+            question=asked.text, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
             kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
             verdict=verdict, signals=signals,
         )  # fmt: skip
