@@ -89,7 +89,7 @@ class Engine:
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
         self.last_sync = SyncReport()
-        self._examples_cache: tuple[object, dict[Language, list[str]]] = (None, {})
+        self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
         self.judge = judge or confidence.shipped()  # confidence model and verdict thresholds
 
     @classmethod
@@ -143,22 +143,22 @@ class Engine:
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""
         self.store.refresh()
-        return suggestions(self.store.snapshot(), lang, n)
+        return self._suggestions(self.store.snapshot(), lang, n)
 
-    def _examples_of(self, snapshot: Store) -> Callable[[Language], list[str]]:
-        """The abstain message's example question, made once per commit and language: finding
-        the newest articles walks the whole index, and most refusals come in a row."""
+    def _suggestions(self, snapshot: Store, lang: Language, n: int) -> list[str]:
+        """`suggestions` made once per commit, language and count: finding the newest articles
+        walks the whole index (55 ms at 1M passages), and refusals and help texts come often."""
         cache = self._examples_cache
         if cache[0] is not snapshot:
             cache = self._examples_cache = (snapshot, {})
         made = cache[1]
+        if (lang, n) not in made:
+            made[(lang, n)] = suggestions(snapshot, lang, n)
+        return made[(lang, n)]
 
-        def examples(lang: Language) -> list[str]:
-            if lang not in made:
-                made[lang] = suggestions(snapshot, lang, 1)
-            return made[lang]
-
-        return examples
+    def _examples_of(self, snapshot: Store) -> Callable[[Language], list[str]]:
+        """The abstain message's example question, from the same per-commit cache."""
+        return lambda lang: self._suggestions(snapshot, lang, 1)
 
     def sources(self) -> list[ArticleInfo]:
         self.store.refresh()
