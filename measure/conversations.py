@@ -241,11 +241,11 @@ def _rarest_words(analyzer: Analyzer, store: Store) -> Callable[[str, int], list
     """Surfaces of a text's content words, the k rarest in the index, in text order."""
     from retrieval.question import FRAME_TERMS
 
+    from .splits import rarest_surfaces
+
     def rarest(text: str, k: int) -> list[str]:
-        words = [w for w in analyzer.question_words(text) if w.term not in FRAME_TERMS and store.df(w.term)]
-        uniq = list({w.term: w for w in words}.values())
-        keep = sorted(range(len(uniq)), key=lambda i: (store.df(uniq[i].term), i))[:k]
-        return [uniq[i].surface for i in sorted(keep)]
+        words = [w for w in analyzer.question_words(text) if w.term not in FRAME_TERMS]
+        return rarest_surfaces(words, store, k, unknown_first=False)
 
     return rarest
 

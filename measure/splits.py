@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
-from retrieval.analyze import HANGUL, Analyzer, normalize_space
+from retrieval.analyze import HANGUL, Analyzer, Term, normalize_space
 from retrieval.answer import AnswerParams, Answerer, clean_question
 from retrieval.question import FRAME_TERMS, question_kind
 from retrieval.bm25 import SearchParams
@@ -252,14 +252,20 @@ def short_form(question: str, qid: str, analyzer: Analyzer, store: Store) -> str
     kind = question_kind(question)
     ko = bool(HANGUL.search(question))
     words = [w for w in analyzer.question_words(question) if w.term not in FRAME_TERMS and (not ko or w.tag in SHORT_TAGS)]
-    uniq = list({w.term: w for w in words}.values())
-    if not uniq:
-        return None
     k = 1 + hashlib.sha1(qid.encode()).digest()[0] % 2
+    kept = rarest_surfaces(words, store, k, unknown_first=True)
+    return SHORT_TEMPLATES["ko" if ko else "en"][kind].format(" ".join(kept)) if kept else None
+
+
+def rarest_surfaces(words: Sequence[Term], store: Store, k: int, unknown_first: bool) -> list[str]:
+    """The surfaces of the k rarest distinct words in the index, in text order. Words the
+    index lacks count as the rarest with `unknown_first`, and are left out without it."""
+    if not unknown_first:
+        words = [w for w in words if store.df(w.term)]
+    uniq = list({w.term: w for w in words}.values())
     df = [store.df(w.term) for w in uniq]
     rank = sorted(range(len(uniq)), key=lambda i: (df[i] if df[i] else -1, i))[:k]
-    phrase = " ".join(uniq[i].surface for i in sorted(rank))
-    return SHORT_TEMPLATES["ko" if ko else "en"][kind].format(phrase)
+    return [uniq[i].surface for i in sorted(rank)]
 
 
 def is_short(row: Row) -> bool:
