@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -76,6 +78,23 @@ T = TypeVar("T")
 
 class ConfigError(Exception):
     """A setting that makes starting pointless; the message is printed as one line."""
+
+
+class UnreadableReply(TelegramError):
+    """Telegram accepted a send or an edit (it answered `ok`), but its reply could not be read
+    into a `Message` (a Bot API server that echoes fields in the wrong type, as the npm
+    telegram-test-api does with `link_preview_options`). The message is out there: treat it as
+    sent. `message_id` is taken from the raw reply when it has one."""
+
+    def __init__(self, endpoint: str, message_id: int | None, cause: BaseException) -> None:
+        super().__init__(f"{endpoint} was accepted but its reply could not be read ({type(cause).__name__}: {cause})")
+        self.endpoint = endpoint
+        self.message_id = message_id
+
+
+# The raw `result` of the last Bot API call of the running task (set by QuoteQABot._post), so
+# `_send_message` can tell "Telegram refused" from "Telegram accepted, we could not parse".
+_LAST_RESULT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("quoteqa_last_result", default=None)
 
 
 # --------------------------------------------------------------------------- secrets & logging
@@ -306,23 +325,58 @@ class RetryingRateLimiter(AIORateLimiter):
             except (BadRequest, TimedOut):
                 raise
             except NetworkError as exc:
-                if attempt == self._network_retries:
+                if attempt == self._network_retries or _maybe_delivered(endpoint, exc):
                     raise
-                log.warning("%s failed (%s); retrying in %.2fs", endpoint, exc, delay)
+                log.log(_retry_level.get(), "%s failed (%s); retrying in %.2fs", endpoint, exc, delay)
                 await asyncio.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
 
+# Start-up retries are logged at DEBUG: a wrong URL or an unreachable server ends in one line.
+_retry_level: contextvars.ContextVar[int] = contextvars.ContextVar("quoteqa_retry_level", default=logging.WARNING)
+
+
+def _maybe_delivered(endpoint: str, exc: NetworkError) -> bool:
+    """A send whose connection broke after the request went out (the reply was never read) may
+    have reached the chat; sending it again could show the answer twice."""
+    sent = isinstance(exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError))
+    return sent and endpoint.lower().startswith(("send", "edit"))
+
+
 class QuoteQABot(ExtBot):
     """PTB's bot, minus the token in its repr (PTB prints `Bot[token=...]`, which would end up
-    in tracebacks, test reports and any log line that formats the application)."""
+    in tracebacks, test reports and any log line that formats the application), and with a
+    send whose reply cannot be parsed reported as `UnreadableReply` (it was delivered)."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         name = self._bot_user.username if self._bot_user is not None else "?"
         return f"{type(self).__name__}[username={name}]"
+
+    async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, *args, **kwargs)
+        holder = _LAST_RESULT.get()
+        if holder is not None:
+            holder.append(result)
+        return result
+
+    async def _send_message(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        holder: list[Any] = []
+        token = _LAST_RESULT.set(holder)
+        try:
+            return await super()._send_message(endpoint, *args, **kwargs)
+        except TelegramError:
+            raise
+        except Exception as exc:
+            if not holder:  # nothing came back: the request itself failed
+                raise
+            raw = holder[-1]
+            message_id = raw.get("message_id") if isinstance(raw, dict) else None
+            raise UnreadableReply(endpoint, message_id if isinstance(message_id, int) else None, exc) from exc
+        finally:
+            _LAST_RESULT.reset(token)
 
 
 # --------------------------------------------------------------------------- message helpers
@@ -397,18 +451,37 @@ def _markup(rows: Sequence[Sequence[render.Button]]) -> InlineKeyboardMarkup | N
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
+SentHook = Callable[[int], None]
+
+
+async def _delivered(send: Awaitable[Message], on_sent: SentHook | None) -> int | None:
+    """One send: its message id (None when Telegram accepted it but the id could not be read),
+    handed to `on_sent` at once, so what is out there is linked even if a later part fails."""
+    try:
+        message_id: int | None = (await send).message_id
+    except UnreadableReply as exc:
+        log.warning("%s; carrying on as sent", exc)
+        message_id = exc.message_id
+    if message_id is not None and on_sent is not None:
+        on_sent(message_id)
+    return message_id
+
+
 async def _send(
     message: Message,
     texts: Sequence[str],
     rows: Sequence[Sequence[render.Button]] = (),
-) -> list[Message]:
+    on_sent: SentHook | None = None,
+) -> list[int]:
     """Send HTML messages in order; in groups and channels the first one replies to `message`;
-    buttons go under the last one. PTB's reply_* keep a forum topic's `message_thread_id`."""
+    buttons go under the last one. PTB's reply_* keep a forum topic's `message_thread_id`.
+    Returns the ids read back (see `_delivered`)."""
     quote = message.chat.type != "private"
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        sent.append(await message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0))
+        found = await _delivered(message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0), on_sent)
+        sent.extend([found] if found is not None else [])
     return sent
 
 
@@ -449,11 +522,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     key = new_key() if answer.answered else None
     rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key) if key else []
-    sent = await _send(message, render.answer_messages(answer, lang), rows)
+    # Recorded before sending: a send that fails after Telegram accepted it still leaves an
+    # answer on the reader's screen, whose follow-ups and buttons must work (after a restart too).
     state.store.record_answer(
         update_id=update.update_id, conversation=conversation, answer=answer, key=key,
-        chat_id=message.chat.id, message_ids=[m.message_id for m in sent], elapsed_ms=elapsed_ms,
+        chat_id=message.chat.id, message_ids=(), elapsed_ms=elapsed_ms, mark_done=False,
     )  # fmt: skip
+    on_sent = (lambda message_id: state.store.link_messages(key, message.chat.id, [message_id])) if key else None
+    await _send(message, render.answer_messages(answer, lang), rows, on_sent)
 
 
 def _conversation(update: Update) -> str:
@@ -490,12 +566,19 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     if answer is None or query.message is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
+    chat_id = query.message.chat.id
+    state.store.link_messages(press.key, chat_id, [query.message.message_id])  # its id may not have been read when sent
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
-    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
-    state.store.link_messages(press.key, query.message.chat.id, [m.message_id for m in sent])  # replies to them follow up too
-    with suppress(BadRequest):  # "message is not modified" on a double tap
+    link = lambda message_id: state.store.link_messages(press.key, chat_id, [message_id])  # noqa: E731 (replies to them follow up too)
+    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None), link)
+    # Taking More off the first message is cosmetic: what was sent stays usable if it fails.
+    try:
         await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
+    except BadRequest:  # "message is not modified" on a double tap
+        pass
+    except TelegramError as exc:
+        log.warning("could not take More off message %s (%s); the More messages were sent", query.message.message_id, redact(str(exc)))
 
 
 async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:
@@ -506,6 +589,8 @@ async def _record_feedback(update: Update, state: BotState, press: render.Button
     if answer is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
+    if query.message is not None:  # its id may not have been read when it was sent
+        state.store.link_messages(press.key, query.message.chat.id, [query.message.message_id])
     await _vote(state, press.key, answer, query.from_user.id, press.helpful)
     await query.answer(render.t(press.lang, "thanks"))
 
@@ -551,7 +636,9 @@ async def _show_paragraph(update: Update, state: BotState, press: render.ButtonP
     await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
 
 
-async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> list[Message]:
+async def _send_to_chat(
+    update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = (), on_sent: SentHook | None = None
+) -> list[int]:
     """Send below the message whose button was pressed (it may be too old to reply to), in
     its forum topic."""
     original = update.callback_query.message
@@ -561,7 +648,9 @@ async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Seq
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        sent.append(await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread))
+        send = bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread)
+        found = await _delivered(send, on_sent)
+        sent.extend([found] if found is not None else [])
     return sent
 
 

@@ -25,7 +25,7 @@ import pytest_asyncio
 
 from bot import render
 from bot.settings import PROJECT_ROOT, Settings
-from bot.telegram_app import ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram_app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
 from bot.telegram_app import run as run_cli
 from retrieval import Analyzer, Engine
 from retrieval.corpus import load_corpus
@@ -512,6 +512,76 @@ async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg
 
 
 # --------------------------------------------------------------------------- trouble
+
+
+def _store(app: Any) -> Any:
+    return app.bot_data[STATE_KEY].store
+
+
+async def test_answer_accepted_but_unreadable_is_remembered(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    """Telegram takes the answer, but its reply cannot be parsed (telegram-test-api echoes
+    link_preview_options as a string): the reader has the answer, so no apology, and its More
+    button, replies to it and follow-ups must know it."""
+    chat = 1101
+    api.accept_then_fail("sendMessage", "unreadable")
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    message = api.bot_message(answer)
+    store = _store(bot)
+    assert store.turn_of_message(chat, message["message_id"]) is not None, "the message id was read from the raw reply"
+    assert [t.question for t in store.history(str(chat))] == [KO_Q]
+    api.callback_query(chat, message, _buttons(answer)["더 보기 ▸"])
+    more = (await api.wait_sent(chat, 2))[1]
+    parsed = check_html(sent_html(more))
+    assert parsed.blockquotes and "Sorry" not in sent_html(more)
+    assert_verbatim(parsed, tg_corpus_text)
+    await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
+    assert all("text" not in c.params for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-"))
+
+
+async def test_answer_whose_connection_drops_is_sent_once_and_its_buttons_survive_a_restart(
+    api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str
+) -> None:
+    """The connection breaks after Telegram accepted the answer: not sent again (it may be on
+    screen), and its More button works, in this process and after a restart."""
+    chat = 1102
+    api.accept_then_fail("sendMessage", "drop")
+    api.private_text(chat, KO_Q, "ko")
+    await api.wait_sent(chat, 2)  # the answer, then the apology (the bot cannot know it arrived)
+    await asyncio.sleep(0.3)
+    sent = api.calls_of("sendMessage", chat)
+    assert len(sent) == 2 and "죄송합니다" in sent_html(sent[1]), [sent_html(c)[:60] for c in sent]
+    answer, message = sent[0], api.bot_message(sent[0])
+
+    other = await new_api()  # "restart"
+    app = build_application(make_settings(other, tg_corpus.parent), tg_engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        other.callback_query(chat, message, _buttons(answer)["더 보기 ▸"])
+        (more,) = await other.wait_sent(chat, 1)
+        parsed = check_html(sent_html(more))
+        assert parsed.blockquotes
+        assert_verbatim(parsed, tg_corpus_text)
+        assert _store(app).turn_of_message(chat, message["message_id"]) is not None  # linked when pressed
+
+
+async def test_more_whose_edit_fails_leaves_what_it_sent_usable(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat = 1103
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    api.accept_then_fail("sendMessage", "unreadable")
+    api.accept_then_fail("editMessageReplyMarkup", "unreadable")
+    api.callback_query(chat, api.bot_message(answer), _buttons(answer)["더 보기 ▸"])
+    more = (await api.wait_sent(chat, 2))[1]
+    await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
+    await asyncio.sleep(0.3)
+    assert len(api.calls_of("sendMessage", chat)) == 2, "no apology"
+    presses = [c for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-")]
+    assert presses and all("text" not in c.params for c in presses), "no apology alert"
+    more_message = api.bot_message(more)
+    assert _store(bot).turn_of_message(chat, more_message["message_id"]) is not None, "a reply to More follows up"
+    api.callback_query(chat, more_message, _buttons(more)[next(k for k in _buttons(more) if "전체 문단" in k)])
+    shown = (await api.wait_sent(chat, 3))[2]
+    assert_verbatim(check_html(sent_html(shown)), tg_corpus_text)
+
+
 
 
 async def test_retry_after_429_is_honoured(bot: Any, api: FakeBotApi) -> None:
