@@ -847,6 +847,7 @@ async def running(
     *,
     webhook: WebhookConfig | None = None,
     poll_timeout: float = 10.0,
+    poll_interval: float = 0.0,
     bootstrap_retries: int = 3,
     drop_pending_updates: bool = False,
 ) -> AsyncIterator[Application]:
@@ -876,6 +877,7 @@ async def running(
         else:
             await application.updater.start_polling(
                 timeout=poll_timeout,
+                poll_interval=poll_interval,  # for servers that answer getUpdates without waiting
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=bootstrap_retries,
                 drop_pending_updates=drop_pending_updates,

@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
@@ -728,6 +729,91 @@ async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, anal
         assert "Skipped &lt;b&gt;wire&amp;.txt: not UTF-8 text (byte 3); save it as UTF-8" in reply and "<b>wire" not in reply
         answer = await ask_private(api, ADMIN, EN_Q, count=1)
         assert "Musk <b>invited</b> <b>Putin</b>" in sent_html(answer[0])
+
+
+# --------------------------------------------------------------------------- telegram-test-api
+
+TELEGRAM_TEST_API = "telegram-test-api@4.2.1"
+
+
+@pytest.fixture(scope="session")
+def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
+    """telegram-test-api installed (once) into pytest's cache folder with npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("telegram-test-api (the npm Bot API emulator) needs Node.js and npm on PATH, and `node` or `npm` is not there")
+    root = Path(request.config.cache.mkdir("telegram-test-api"))
+    package = root / "node_modules" / "telegram-test-api" / "package.json"
+    version = TELEGRAM_TEST_API.rsplit("@", 1)[1]
+    if not package.exists() or f'"version": "{version}"' not in package.read_text("utf-8"):
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(root), TELEGRAM_TEST_API],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"npm could not install {TELEGRAM_TEST_API}: {done.stderr.strip().splitlines()[-1:]}")
+    return root / "node_modules"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def telegram_test_api(telegram_test_api_modules: Path) -> AsyncIterator[str]:
+    """A telegram-test-api server on a free loopback port; yields its base URL."""
+    port = free_port()
+    script = Path(__file__).with_name("telegram_test_api.js")
+    process = await asyncio.create_subprocess_exec(
+        "node", str(script), str(telegram_test_api_modules), str(port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 20)
+        assert b"listening" in line, line.decode(errors="replace")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def test_against_telegram_test_api(telegram_test_api: str, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str, tmp_path: Path) -> None:
+    """The bot against the npm Bot API emulator, which echoes a sent message's fields as strings
+    (so python-telegram-bot cannot read the reply to any send): the answer and its More
+    still work, verbatim, and nothing apologises."""
+    settings = Settings(
+        _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, telegram_api_url=f"{telegram_test_api}/bot",
+        corpus_dir=tg_corpus, data_dir=tmp_path / "data", max_quotes=2,
+    )  # fmt: skip
+    user = {"id": 1201, "first_name": "Min", "is_bot": False, "language_code": "ko"}
+    chat = {"id": 1201, "type": "private", "first_name": "Min"}
+
+    async def bot_messages(http: aiohttp.ClientSession, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            async with http.post(f"{telegram_test_api}/getUpdatesHistory", json={"token": TOKEN}) as resp:
+                found = [u for u in (await resp.json())["result"] if "chat_id" in u.get("message", {})]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.1)
+
+    app = build_application(settings, tg_engine)
+    async with running(app, poll_timeout=0, poll_interval=0.1, bootstrap_retries=0), aiohttp.ClientSession() as http:
+        question = {"botToken": TOKEN, "from": user, "chat": chat, "date": int(time.time()), "text": KO_Q}
+        async with http.post(f"{telegram_test_api}/sendMessage", json=question) as resp:
+            assert resp.status == 200
+        (answer,) = await bot_messages(http, 1)
+        assert_verbatim(check_html(answer["message"]["text"]), tg_corpus_text)
+        more = next(b["callback_data"] for row in answer["message"]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "더 보기 ▸")
+        pressed = {"message_id": answer["messageId"], "chat": chat, "date": int(time.time()), "text": "…"}
+        press = {"botToken": TOKEN, "from": user, "message": pressed, "data": more}
+        async with http.post(f"{telegram_test_api}/sendCallback", json=press) as resp:
+            assert resp.status == 200
+        sent = await bot_messages(http, 2)
+        assert len(sent) == 2, [m["message"]["text"][:80] for m in sent]
+        parsed = check_html(sent[1]["message"]["text"])
+        assert parsed.blockquotes, sent[1]["message"]["text"][:200]
+        assert_verbatim(parsed, tg_corpus_text)
+        first = {norm("".join(p)) for _, p in check_html(answer["message"]["text"]).blockquotes}
+        assert not first & {norm("".join(p)) for _, p in parsed.blockquotes}, "More shows further quotes"
+        assert len(await bot_messages(http, 3, timeout=1)) == 2, "no apology after the answer or the More"
 
 
 # --------------------------------------------------------------------------- webhook
