@@ -16,9 +16,10 @@ import re
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -74,6 +75,7 @@ VOTES = {"👍": True, "👎": False}
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 T = TypeVar("T")
+DEFAULT_API_URL: str = Settings.model_fields["telegram_api_url"].default
 
 
 class ConfigError(Exception):
@@ -108,6 +110,15 @@ def bot_token(settings: Settings) -> str:
     if not TOKEN_FORMAT.match(token):
         raise ConfigError("TELEGRAM_BOT_TOKEN is malformed; it looks like 123456789:AAH... (digits, a colon, 35 characters)")
     return token
+
+
+def check_api_url(settings: Settings) -> None:
+    """QUOTEQA_TELEGRAM_API_URL must at least be a web address (else every try fails alike)."""
+    url = urllib.parse.urlsplit(settings.telegram_api_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(
+            f"QUOTEQA_TELEGRAM_API_URL must be an http:// or https:// address like {DEFAULT_API_URL}, not {settings.telegram_api_url!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -850,39 +861,20 @@ async def running(
     poll_interval: float = 0.0,
     bootstrap_retries: int = 3,
     drop_pending_updates: bool = False,
+    quiet_start: bool = False,
 ) -> AsyncIterator[Application]:
     """Start the bot (polling or webhook) for the duration of the block.
 
     The same sequence as PTB's run_polling/run_webhook (initialize, post_init, updater,
     start; then the reverse), but without owning the event loop, so the CLI and the tests
-    run exactly the same code.
+    run exactly the same code. With `quiet_start`, failed tries while starting are not logged
+    (the caller reports the failure once).
     """
-    await application.initialize()
+    with _startup_logs(quiet_start):
+        await application.initialize()
     try:
-        if drop_pending_updates:
-            _app_state(application).store.drop_pending()
-        if application.post_init is not None:
-            await application.post_init(application)
-        if webhook is not None:
-            await application.updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.url_path,
-                webhook_url=webhook.url,
-                secret_token=webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=bootstrap_retries,
-                drop_pending_updates=drop_pending_updates,
-            )
-        else:
-            await application.updater.start_polling(
-                timeout=poll_timeout,
-                poll_interval=poll_interval,  # for servers that answer getUpdates without waiting
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=bootstrap_retries,
-                drop_pending_updates=drop_pending_updates,
-            )
-        await application.start()
+        with _startup_logs(quiet_start):
+            await _start(application, webhook, poll_timeout, poll_interval, bootstrap_retries, drop_pending_updates)
         try:
             yield application
         finally:
@@ -898,17 +890,80 @@ async def running(
             await application.post_shutdown(application)
 
 
-async def serve(application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False) -> None:
-    """Run until SIGINT/SIGTERM."""
+@contextmanager
+def _startup_logs(quiet: bool) -> Iterator[None]:
+    """Retries at DEBUG and python-telegram-bot's own request errors (a traceback for every try
+    when the reply is not JSON) off, while starting."""
+    if not quiet:
+        yield
+        return
+    ptb = logging.getLogger("telegram")
+    level, token = ptb.level, _retry_level.set(logging.DEBUG)
+    ptb.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        ptb.setLevel(level)
+        _retry_level.reset(token)
+
+
+async def _start(
+    application: Application, webhook: WebhookConfig | None, poll_timeout: float, poll_interval: float, bootstrap_retries: int, drop_pending_updates: bool
+) -> None:
+    if drop_pending_updates:
+        _app_state(application).store.drop_pending()
+    if application.post_init is not None:
+        await application.post_init(application)
+    if webhook is not None:
+        await application.updater.start_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            url_path=webhook.url_path,
+            webhook_url=webhook.url,
+            secret_token=webhook.secret,
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=bootstrap_retries,
+            drop_pending_updates=drop_pending_updates,
+        )
+    else:
+        await application.updater.start_polling(
+            timeout=poll_timeout,
+            poll_interval=poll_interval,  # for servers that answer getUpdates without waiting
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=bootstrap_retries,
+            drop_pending_updates=drop_pending_updates,
+        )
+    await application.start()
+
+
+async def serve(
+    application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False, started: asyncio.Event | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; `started` is set once the bot is up."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with running(application, webhook=webhook, drop_pending_updates=drop_pending_updates):
+    async with running(application, webhook=webhook, drop_pending_updates=drop_pending_updates, quiet_start=True):
+        if started is not None:
+            started.set()
         mode = f"webhook on {webhook.listen}:{webhook.port}/{webhook.url_path}" if webhook else "long polling"
         log.warning("@%s is running (%s); Ctrl+C stops it", application.bot.username, mode)
         await stop.wait()
+
+
+def start_failure(exc: BaseException, api_url: str) -> str:
+    """The one line for a start that failed on the way to the Bot API, whatever broke: no
+    connection, no such host, TLS, a reply that is not the Bot API's, a server error."""
+    reason = " ".join(redact(str(exc)).split()) or type(exc).__name__
+    if ". Parsing the server response" in reason:  # PTB quotes the whole HTML page
+        reason = reason.split(". Parsing the server response")[0] + ", and the reply is not JSON"
+    elif not isinstance(exc, TelegramError):  # the reply was JSON, but not shaped like the Bot API's
+        reason = f"the reply is not a Bot API reply ({type(exc).__name__})"
+    if len(reason) > 160:
+        reason = reason[:159] + "…"
+    return f"quoteqa: cannot reach the Telegram Bot API at {api_url} ({reason}); check QUOTEQA_TELEGRAM_API_URL and the network"
 
 
 # --------------------------------------------------------------------------- CLI hook
@@ -918,6 +973,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """`quoteqa telegram`: check settings, open the engine, serve until interrupted."""
     try:
         token = bot_token(settings)
+        check_api_url(settings)
         webhook = webhook_config(settings) if getattr(args, "webhook", False) else None
     except ConfigError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
@@ -928,20 +984,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     redact_secrets(token, webhook.secret if webhook else "")
+    try:  # before opening the engine, which can take minutes when the index is built
+        asyncio.run(_reach(settings, token))
+    except Exception as exc:
+        return _start_failed(exc, settings)
     try:
         engine = open_engine(settings, serving=True)
     except QuoteQAError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
         return 1
     application = build_application(settings, engine)
+    started = asyncio.Event()
     try:
-        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False)))
-    except InvalidToken:
-        print("quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?); check it with @BotFather", file=sys.stderr)
-        return 2
-    except TelegramError as exc:
-        print(f"quoteqa: could not start the Telegram bot: {redact(str(exc))}", file=sys.stderr)
-        return 1
+        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False), started=started))
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        if started.is_set() and not isinstance(exc, TelegramError):
+            raise
+        return _start_failed(exc, settings)
     return 0
+
+
+async def _reach(settings: Settings, token: str) -> None:
+    """getMe, with the bot's own retries: is the Bot API there, and does it take the token?"""
+    bot = QuoteQABot(token=token, base_url=settings.telegram_api_url, rate_limiter=RetryingRateLimiter(max_retries=3))
+    with _startup_logs(True):
+        async with bot:
+            pass
+
+
+def _start_failed(exc: BaseException, settings: Settings) -> int:
+    log.debug("start-up failed", exc_info=exc)  # the traceback, with QUOTEQA_LOG_LEVEL=DEBUG
+    if isinstance(exc, InvalidToken):
+        where = "" if settings.telegram_api_url == DEFAULT_API_URL else f", or QUOTEQA_TELEGRAM_API_URL ({settings.telegram_api_url}) is not a Bot API"
+        print(f"quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather){where}", file=sys.stderr)
+        return 2
+    print(start_failure(exc, settings.telegram_api_url), file=sys.stderr)
+    return 1

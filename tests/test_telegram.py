@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import pytest
 import pytest_asyncio
 
@@ -865,6 +868,58 @@ async def test_missing_and_malformed_token_are_one_line_errors(capsys: pytest.Ca
     webhook_args = parser.parse_args(["telegram", "--webhook"])
     assert run_cli(webhook_args, Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN)) == 2
     assert "QUOTEQA_WEBHOOK_URL" in capsys.readouterr().err
+
+
+async def test_every_start_up_network_failure_is_one_line(tg_engine: Engine, tg_corpus: Path, tmp_path: Path) -> None:
+    """`quoteqa telegram` (a real process) against a closed port, TLS to a plain-HTTP server, a
+    web server that answers HTML, one that answers JSON of another shape, and a Bot API that
+    keeps failing: stderr is one line, the same sentence each time, and exit code 1."""
+
+    async def html(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(status=501, text="<!DOCTYPE html>\n<html><body><h1>Unsupported method</h1></body></html>\n", content_type="text/html")
+
+    async def other_json(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.json_response({"ok": True, "result": {"id": 1}})
+
+    async def failing(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.json_response({"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500)
+
+    app = aiohttp.web.Application()
+    app.router.add_route("*", "/html/{tail:.*}", html)
+    app.router.add_route("*", "/json/{tail:.*}", other_json)
+    app.router.add_route("*", "/failing/{tail:.*}", failing)
+    runner = aiohttp.web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    urls = [
+        f"http://127.0.0.1:{free_port()}/bot", f"https://127.0.0.1:{port}/html/bot", f"http://127.0.0.1:{port}/html/bot",
+        f"http://127.0.0.1:{port}/json/bot", f"http://127.0.0.1:{port}/failing/bot",
+    ]  # fmt: skip
+    script = Path(sys.executable).with_name("quoteqa")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+    async def start(n: int, url: str) -> tuple[int | None, str]:
+        data = tmp_path / f"data{n}"  # the built index, without the other bots' state file
+        shutil.copytree(tg_corpus.parent / "data", data, ignore=shutil.ignore_patterns("bot.sqlite3*"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_") and k != "TELEGRAM_BOT_TOKEN"}
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, QUOTEQA_TELEGRAM_API_URL=url, QUOTEQA_CORPUS_DIR=str(tg_corpus), QUOTEQA_DATA_DIR=str(data))
+        process = await asyncio.create_subprocess_exec(
+            *command, "telegram", env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 120)
+        return process.returncode, err.decode()
+
+    try:
+        results = await asyncio.gather(*(start(n, url) for n, url in enumerate(urls)))
+    finally:
+        await runner.cleanup()
+    for url, (code, err) in zip(urls, results, strict=True):
+        assert code == 1, (url, err[-2000:])
+        assert err.count("\n") == 1, f"{url}: {err[-3000:]}"
+        assert err.startswith(f"quoteqa: cannot reach the Telegram Bot API at {url} (") and err.endswith("; check QUOTEQA_TELEGRAM_API_URL and the network\n"), err
+        assert TOKEN not in err and "<html" not in err.lower()
 
 
 async def test_token_never_reaches_logs(new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
