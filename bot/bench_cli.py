@@ -10,22 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from .progress import progress_bar
-from .settings import PROJECT_ROOT, Settings
+from .settings import Settings
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-
-
-def default_sources() -> list[Path]:
+def default_sources(settings: Settings) -> list[Path]:
     from measure.bench import DEFAULT_SOURCES
 
-    return [SHARED_DATA / name for name in DEFAULT_SOURCES]
+    return [settings.eval_data_dir / name for name in DEFAULT_SOURCES]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from measure.bench import run_bench
     from retrieval import CorpusError
 
-    sources = args.source or default_sources()
+    sources = args.source or default_sources(settings)
     missing = [str(p) for p in sources if not p.is_file()]
     if missing:
         raise CorpusError(f"bench source not found: {', '.join(missing)} (pass --source FILE: SQuAD JSON or JSONL)")

@@ -167,6 +167,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, settings)
     except QuoteQAError as exc:
+        if getattr(args, "json", False):  # a script reading stdout gets JSON either way
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}, ensure_ascii=False))
         print(f"quoteqa: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -183,11 +185,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         clean_question(args.question, settings.max_question_chars)  # fail fast, before Kiwi loads
     engine = open_engine(settings, progress=not args.json)
     if args.question == "-":
-        for line in sys.stdin:
-            if not line.strip():
-                continue
+        for line in sys.stdin:  # one output line per input line, so a script can pair them
             try:
-                row = engine.ask(line.rstrip("\n"), max_quotes=max_quotes).to_json()
+                row = engine.ask(line.rstrip("\r\n"), max_quotes=max_quotes).to_json()
             except QuestionError as exc:
                 row = {"answered": False, "question": line.strip(), "quotes": [], "error": str(exc), "message": str(exc)}
             if args.json:
@@ -290,14 +290,20 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         print(f"quoteqa: feeds {args.action} needs the feed's URL", file=sys.stderr)
         return EXIT_ERROR
     if args.action == "add":
-        feed = book.add(args.url, settings.fetch_policy())
-        print(f"subscribed to {feed.url}" + (f" ({feed.title})" if feed.title else "") + "; `quoteqa feeds poll` fetches its items")
+        feed, new = book.add(args.url, settings.fetch_policy())
+        title = f" ({feed.title})" if feed.title else ""
+        if new:
+            print(f"subscribed to {feed.url}{title}; `quoteqa feeds poll` fetches its items")
+        else:
+            print(f"already subscribed to {feed.url}{title}; nothing changed (`quoteqa feeds list` shows the feeds)")
     elif args.action == "remove":
         if not book.remove(args.url):
             print(f"quoteqa: not subscribed to {args.url}; `quoteqa feeds list` shows the feeds", file=sys.stderr)
             return EXIT_ERROR
         print(f"unsubscribed from {args.url} (its articles stay; `quoteqa remove ID` takes one out)")
     elif args.action == "list":
+        if not book.feeds():
+            print("no feeds yet; `quoteqa feeds add URL` subscribes to one (an RSS or Atom address)")
         for feed in book.feeds():
             state = f"failing ({feed.failures}×): {feed.last_error}" if feed.failures else f"{len(feed.seen)} item(s) seen"
             print(f"{feed.url}\t{feed.title}\t{state}")

@@ -24,8 +24,7 @@ BASELINE_LABELS = {
 }
 
 
-# The shared dev sets, where the tests look for them too (beside the project folder).
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+# The public dev sets read by default, in QUOTEQA_EVAL_DATA_DIR (README, "Evaluation data").
 SPLIT_FILES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
 
 
@@ -118,7 +117,12 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
 
     path = conversations.DEFAULT_FILE if str(args.conversations) == "-" else args.conversations
     convs = conversations.load_conversations(path)
-    files: list[Path] = list(args.files) or [SHARED_DATA / name for name in SPLIT_FILES]
+    files: list[Path] = list(args.files) or [settings.eval_data_dir / name for name in SPLIT_FILES]
+    if not args.files:  # the hand-written set needs nothing else; the generated sets need the data
+        missing = [p for p in files if not p.exists()]
+        for p in missing:
+            print(f"quoteqa: {p} is not here: the follow-ups generated from it are left out (README, \"Evaluation data\", says where to get it)", file=sys.stderr)
+        files = [p for p in files if p not in missing]
     datasets = [load_squad(p) for p in files]
     corpus = load_corpus(PROJECT_ROOT / "corpus")
     if not args.json:
@@ -166,7 +170,10 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     if args.l2 <= 0 or args.offtopic_sample < 0:
         print("quoteqa: --l2 must be positive and --offtopic-sample at least 0", file=sys.stderr)
         return EXIT_ERROR
-    files: list[Path] = list(args.files) or [SHARED_DATA / name for name in SPLIT_FILES]
+    files: list[Path] = list(args.files) or [settings.eval_data_dir / name for name in SPLIT_FILES]
+    if not args.files and not all(p.exists() for p in files):
+        print(f"quoteqa: --splits needs {' and '.join(SPLIT_FILES)} in {settings.eval_data_dir} (QUOTEQA_EVAL_DATA_DIR); README, \"Evaluation data\", says where each is published", file=sys.stderr)
+        return EXIT_ERROR
     datasets = [load_squad(path) for path in files]  # every file is checked before any work
     given = confidence.load(args.model) if args.model else None
     everyday = splits.read_offtopic()

@@ -59,9 +59,28 @@ def print_answer(console: Console, answer: Answer) -> None:
 
 
 def print_sources(console: Console, sources: list[ArticleInfo]) -> None:
-    table = Table(title=f"{len(sources)} article(s) in the corpus")
-    for col in ("id", "title", "source", "passages", "languages"):
-        table.add_column(col)
+    """A table when it fits the terminal, else one block per article. The id is what `show`
+    and `remove` take: it is never cut (titles and sources wrap instead)."""
+    title = f"{len(sources)} article(s) in the corpus"
+    longest = max((len(a.id) for a in sources), default=2)
+    if console.width >= longest + SOURCES_TABLE_MIN_REST:
+        table = Table(title=title)
+        table.add_column("id", no_wrap=True, min_width=longest)
+        table.add_column("title", overflow="fold", ratio=3)
+        table.add_column("source", overflow="fold", ratio=1)
+        table.add_column("passages", no_wrap=True, justify="right")
+        table.add_column("languages", no_wrap=True)
+        for a in sources:
+            table.add_row(escape(a.id), escape(a.title), escape(a.source), str(a.passages), ", ".join(a.languages))
+        console.print(table)
+        return
+    console.print(title)
     for a in sources:
-        table.add_row(escape(a.id), escape(a.title), escape(a.source), str(a.passages), ", ".join(a.languages))
-    console.print(table)
+        console.print(f"[bold]{escape(a.id)}[/]", overflow="ignore", crop=False)
+        details = [a.title, a.source, f"{a.passages} passage(s)", ", ".join(a.languages)]
+        console.print("   " + escape(" · ".join(d for d in details if d)))
+
+
+# Columns the table needs besides the id: title and source that can still be read, the two
+# counts, and the borders.
+SOURCES_TABLE_MIN_REST = 24 + 12 + 10 + 11 + 16

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     data_dir: Path = PROJECT_ROOT / ".data"
+    # The public dev sets `quoteqa eval` reads by default (README, "Evaluation data").
+    eval_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
 
     # Retrieval
     bm25_variant: Literal["okapi", "lucene"] = "lucene"

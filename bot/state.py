@@ -4,8 +4,10 @@ Why not python-telegram-bot's persistence: `BasePersistence` writes its dicts on
 (`update_interval`, 60 s by default), detached from the update that changed them, so a hard
 kill loses up to a minute of state and nothing ties the state to the update that made it;
 `PicklePersistence` can also corrupt its file on a hard kill (python-telegram-bot#3196). Here
-every answer commits its history, its button cache, its stats row and its update id in one
-transaction, right after it was sent.
+every answer commits its history, its button cache and its stats row in one transaction *before*
+it is sent (a send can fail after Telegram accepted the message — a dropped connection, a timeout,
+a reply that cannot be parsed — and the reader then holds an answer whose follow-ups and buttons
+must work), and each message id is linked to its answer as soon as Telegram returns it.
 
 Delivery (long polling acknowledges a batch with the *next* getUpdates, before it is handled):
 - every update is journalled here the moment it leaves the update queue's `put` — before the
@@ -13,7 +15,8 @@ Delivery (long polling acknowledges a batch with the *next* getUpdates, before i
 - at start the journalled updates not marked done are replayed, and an update already marked
   done is skipped (Telegram re-sends what was never acknowledged);
 - so nothing is lost, and an update is answered twice only if the process dies between
-  Telegram accepting the reply and the commit that follows it (a few milliseconds).
+  Telegram accepting the reply and the commit that marks the update done (a few milliseconds);
+  the answer recorded before such a kill is not added to the history a second time.
 
 WAL with `synchronous=NORMAL`: a commit survives the process being killed (not a power cut);
 readers never block the writer.
@@ -231,8 +234,12 @@ class StateStore:
         chat_id: int,
         message_ids: Iterable[int],
         elapsed_ms: float,
+        mark_done: bool = True,
     ) -> None:
-        """Everything one answered question changes, in one transaction with its update id."""
+        """Everything one answered question changes, in one transaction, before it is sent
+        (see the module docstring). `update_id` is the update that asked: a replay of the same
+        update after a kill adds no second turn. With `mark_done` the update is also marked
+        handled (for callers that record after sending; the bot marks it in `delivery.once`)."""
         now = time.time()
         with self._tx() as db:
             if key is not None:
@@ -242,14 +249,17 @@ class StateStore:
                 row = db.execute("SELECT updated, turns FROM history WHERE conversation = ?", (conversation,)).fetchone()
                 turns = json.loads(row[1]) if row and row[0] >= now - self.history_seconds else []
                 turn = answer.turn()
-                turns = (turns + [{"question": turn.question, "articles": list(turn.articles), "answered": turn.answered}])[-MAX_TURNS:]
+                if update_id is None or all(t.get("update") != update_id for t in turns):
+                    entry = {"question": turn.question, "articles": list(turn.articles), "answered": turn.answered, "update": update_id}
+                    turns = (turns + [entry])[-MAX_TURNS:]
                 db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (conversation, now, json.dumps(turns, ensure_ascii=False)))
             _served(db, now, elapsed_ms, answer.answered)
-            if update_id is not None:
+            if update_id is not None and mark_done:
                 _done(db, update_id)
 
     def link_messages(self, key: str, chat_id: int, message_ids: Iterable[int]) -> None:
-        """More messages belong to their answer too: a reply to one follows up on it."""
+        """Messages that show an answer (its parts as each is sent, its More messages, a message
+        whose button was pressed) belong to it: a reply or a reaction to one follows up on it."""
         with self._tx() as db:
             _link(db, key, chat_id, message_ids)
 

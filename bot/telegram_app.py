@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import logging
 import os
 import re
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -72,10 +75,28 @@ VOTES = {"👍": True, "👎": False}
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 T = TypeVar("T")
+DEFAULT_API_URL: str = Settings.model_fields["telegram_api_url"].default
 
 
 class ConfigError(Exception):
     """A setting that makes starting pointless; the message is printed as one line."""
+
+
+class UnreadableReply(TelegramError):
+    """Telegram accepted a send or an edit (it answered `ok`), but its reply could not be read
+    into a `Message` (a Bot API server that echoes fields in the wrong type, as the npm
+    telegram-test-api does with `link_preview_options`). The message is out there: treat it as
+    sent. `message_id` is taken from the raw reply when it has one."""
+
+    def __init__(self, endpoint: str, message_id: int | None, cause: BaseException) -> None:
+        super().__init__(f"{endpoint} was accepted but its reply could not be read ({type(cause).__name__}: {cause})")
+        self.endpoint = endpoint
+        self.message_id = message_id
+
+
+# The raw `result` of the last Bot API call of the running task (set by QuoteQABot._post), so
+# `_send_message` can tell "Telegram refused" from "Telegram accepted, we could not parse".
+_LAST_RESULT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("quoteqa_last_result", default=None)
 
 
 # --------------------------------------------------------------------------- secrets & logging
@@ -89,6 +110,15 @@ def bot_token(settings: Settings) -> str:
     if not TOKEN_FORMAT.match(token):
         raise ConfigError("TELEGRAM_BOT_TOKEN is malformed; it looks like 123456789:AAH... (digits, a colon, 35 characters)")
     return token
+
+
+def check_api_url(settings: Settings) -> None:
+    """QUOTEQA_TELEGRAM_API_URL must at least be a web address (else every try fails alike)."""
+    url = urllib.parse.urlsplit(settings.telegram_api_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(
+            f"QUOTEQA_TELEGRAM_API_URL must be an http:// or https:// address like {DEFAULT_API_URL}, not {settings.telegram_api_url!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,23 +336,58 @@ class RetryingRateLimiter(AIORateLimiter):
             except (BadRequest, TimedOut):
                 raise
             except NetworkError as exc:
-                if attempt == self._network_retries:
+                if attempt == self._network_retries or _maybe_delivered(endpoint, exc):
                     raise
-                log.warning("%s failed (%s); retrying in %.2fs", endpoint, exc, delay)
+                log.log(_retry_level.get(), "%s failed (%s); retrying in %.2fs", endpoint, exc, delay)
                 await asyncio.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
 
+# Start-up retries are logged at DEBUG: a wrong URL or an unreachable server ends in one line.
+_retry_level: contextvars.ContextVar[int] = contextvars.ContextVar("quoteqa_retry_level", default=logging.WARNING)
+
+
+def _maybe_delivered(endpoint: str, exc: NetworkError) -> bool:
+    """A send whose connection broke after the request went out (the reply was never read) may
+    have reached the chat; sending it again could show the answer twice."""
+    sent = isinstance(exc.__cause__, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError))
+    return sent and endpoint.lower().startswith(("send", "edit"))
+
+
 class QuoteQABot(ExtBot):
     """PTB's bot, minus the token in its repr (PTB prints `Bot[token=...]`, which would end up
-    in tracebacks, test reports and any log line that formats the application)."""
+    in tracebacks, test reports and any log line that formats the application), and with a
+    send whose reply cannot be parsed reported as `UnreadableReply` (it was delivered)."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         name = self._bot_user.username if self._bot_user is not None else "?"
         return f"{type(self).__name__}[username={name}]"
+
+    async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, *args, **kwargs)
+        holder = _LAST_RESULT.get()
+        if holder is not None:
+            holder.append(result)
+        return result
+
+    async def _send_message(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        holder: list[Any] = []
+        token = _LAST_RESULT.set(holder)
+        try:
+            return await super()._send_message(endpoint, *args, **kwargs)
+        except TelegramError:
+            raise
+        except Exception as exc:
+            if not holder:  # nothing came back: the request itself failed
+                raise
+            raw = holder[-1]
+            message_id = raw.get("message_id") if isinstance(raw, dict) else None
+            raise UnreadableReply(endpoint, message_id if isinstance(message_id, int) else None, exc) from exc
+        finally:
+            _LAST_RESULT.reset(token)
 
 
 # --------------------------------------------------------------------------- message helpers
@@ -397,18 +462,37 @@ def _markup(rows: Sequence[Sequence[render.Button]]) -> InlineKeyboardMarkup | N
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
 
 
+SentHook = Callable[[int], None]
+
+
+async def _delivered(send: Awaitable[Message], on_sent: SentHook | None) -> int | None:
+    """One send: its message id (None when Telegram accepted it but the id could not be read),
+    handed to `on_sent` at once, so what is out there is linked even if a later part fails."""
+    try:
+        message_id: int | None = (await send).message_id
+    except UnreadableReply as exc:
+        log.warning("%s; carrying on as sent", exc)
+        message_id = exc.message_id
+    if message_id is not None and on_sent is not None:
+        on_sent(message_id)
+    return message_id
+
+
 async def _send(
     message: Message,
     texts: Sequence[str],
     rows: Sequence[Sequence[render.Button]] = (),
-) -> list[Message]:
+    on_sent: SentHook | None = None,
+) -> list[int]:
     """Send HTML messages in order; in groups and channels the first one replies to `message`;
-    buttons go under the last one. PTB's reply_* keep a forum topic's `message_thread_id`."""
+    buttons go under the last one. PTB's reply_* keep a forum topic's `message_thread_id`.
+    Returns the ids read back (see `_delivered`)."""
     quote = message.chat.type != "private"
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        sent.append(await message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0))
+        found = await _delivered(message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0), on_sent)
+        sent.extend([found] if found is not None else [])
     return sent
 
 
@@ -449,11 +533,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     key = new_key() if answer.answered else None
     rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key) if key else []
-    sent = await _send(message, render.answer_messages(answer, lang), rows)
+    # Recorded before sending: a send that fails after Telegram accepted it still leaves an
+    # answer on the reader's screen, whose follow-ups and buttons must work (after a restart too).
     state.store.record_answer(
         update_id=update.update_id, conversation=conversation, answer=answer, key=key,
-        chat_id=message.chat.id, message_ids=[m.message_id for m in sent], elapsed_ms=elapsed_ms,
+        chat_id=message.chat.id, message_ids=(), elapsed_ms=elapsed_ms, mark_done=False,
     )  # fmt: skip
+    on_sent = (lambda message_id: state.store.link_messages(key, message.chat.id, [message_id])) if key else None
+    await _send(message, render.answer_messages(answer, lang), rows, on_sent)
 
 
 def _conversation(update: Update) -> str:
@@ -490,12 +577,19 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     if answer is None or query.message is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
+    chat_id = query.message.chat.id
+    state.store.link_messages(press.key, chat_id, [query.message.message_id])  # its id may not have been read when sent
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
-    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
-    state.store.link_messages(press.key, query.message.chat.id, [m.message_id for m in sent])  # replies to them follow up too
-    with suppress(BadRequest):  # "message is not modified" on a double tap
+    link = lambda message_id: state.store.link_messages(press.key, chat_id, [message_id])  # noqa: E731 (replies to them follow up too)
+    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None), link)
+    # Taking More off the first message is cosmetic: what was sent stays usable if it fails.
+    try:
         await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
+    except BadRequest:  # "message is not modified" on a double tap
+        pass
+    except TelegramError as exc:
+        log.warning("could not take More off message %s (%s); the More messages were sent", query.message.message_id, redact(str(exc)))
 
 
 async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:
@@ -506,6 +600,8 @@ async def _record_feedback(update: Update, state: BotState, press: render.Button
     if answer is None:
         await query.answer(render.t(press.lang, "expired"), show_alert=True)
         return
+    if query.message is not None:  # its id may not have been read when it was sent
+        state.store.link_messages(press.key, query.message.chat.id, [query.message.message_id])
     await _vote(state, press.key, answer, query.from_user.id, press.helpful)
     await query.answer(render.t(press.lang, "thanks"))
 
@@ -551,7 +647,9 @@ async def _show_paragraph(update: Update, state: BotState, press: render.ButtonP
     await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
 
 
-async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = ()) -> list[Message]:
+async def _send_to_chat(
+    update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = (), on_sent: SentHook | None = None
+) -> list[int]:
     """Send below the message whose button was pressed (it may be too old to reply to), in
     its forum topic."""
     original = update.callback_query.message
@@ -561,7 +659,9 @@ async def _send_to_chat(update: Update, texts: Sequence[str], rows: Sequence[Seq
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        sent.append(await bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread))
+        send = bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread)
+        found = await _delivered(send, on_sent)
+        sent.extend([found] if found is not None else [])
     return sent
 
 
@@ -758,40 +858,23 @@ async def running(
     *,
     webhook: WebhookConfig | None = None,
     poll_timeout: float = 10.0,
+    poll_interval: float = 0.0,
     bootstrap_retries: int = 3,
     drop_pending_updates: bool = False,
+    quiet_start: bool = False,
 ) -> AsyncIterator[Application]:
     """Start the bot (polling or webhook) for the duration of the block.
 
     The same sequence as PTB's run_polling/run_webhook (initialize, post_init, updater,
     start; then the reverse), but without owning the event loop, so the CLI and the tests
-    run exactly the same code.
+    run exactly the same code. With `quiet_start`, failed tries while starting are not logged
+    (the caller reports the failure once).
     """
-    await application.initialize()
+    with _startup_logs(quiet_start):
+        await application.initialize()
     try:
-        if drop_pending_updates:
-            _app_state(application).store.drop_pending()
-        if application.post_init is not None:
-            await application.post_init(application)
-        if webhook is not None:
-            await application.updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.url_path,
-                webhook_url=webhook.url,
-                secret_token=webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=bootstrap_retries,
-                drop_pending_updates=drop_pending_updates,
-            )
-        else:
-            await application.updater.start_polling(
-                timeout=poll_timeout,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=bootstrap_retries,
-                drop_pending_updates=drop_pending_updates,
-            )
-        await application.start()
+        with _startup_logs(quiet_start):
+            await _start(application, webhook, poll_timeout, poll_interval, bootstrap_retries, drop_pending_updates)
         try:
             yield application
         finally:
@@ -807,17 +890,80 @@ async def running(
             await application.post_shutdown(application)
 
 
-async def serve(application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False) -> None:
-    """Run until SIGINT/SIGTERM."""
+@contextmanager
+def _startup_logs(quiet: bool) -> Iterator[None]:
+    """Retries at DEBUG and python-telegram-bot's own request errors (a traceback for every try
+    when the reply is not JSON) off, while starting."""
+    if not quiet:
+        yield
+        return
+    ptb = logging.getLogger("telegram")
+    level, token = ptb.level, _retry_level.set(logging.DEBUG)
+    ptb.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        ptb.setLevel(level)
+        _retry_level.reset(token)
+
+
+async def _start(
+    application: Application, webhook: WebhookConfig | None, poll_timeout: float, poll_interval: float, bootstrap_retries: int, drop_pending_updates: bool
+) -> None:
+    if drop_pending_updates:
+        _app_state(application).store.drop_pending()
+    if application.post_init is not None:
+        await application.post_init(application)
+    if webhook is not None:
+        await application.updater.start_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            url_path=webhook.url_path,
+            webhook_url=webhook.url,
+            secret_token=webhook.secret,
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=bootstrap_retries,
+            drop_pending_updates=drop_pending_updates,
+        )
+    else:
+        await application.updater.start_polling(
+            timeout=poll_timeout,
+            poll_interval=poll_interval,  # for servers that answer getUpdates without waiting
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=bootstrap_retries,
+            drop_pending_updates=drop_pending_updates,
+        )
+    await application.start()
+
+
+async def serve(
+    application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False, started: asyncio.Event | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; `started` is set once the bot is up."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with running(application, webhook=webhook, drop_pending_updates=drop_pending_updates):
+    async with running(application, webhook=webhook, drop_pending_updates=drop_pending_updates, quiet_start=True):
+        if started is not None:
+            started.set()
         mode = f"webhook on {webhook.listen}:{webhook.port}/{webhook.url_path}" if webhook else "long polling"
         log.warning("@%s is running (%s); Ctrl+C stops it", application.bot.username, mode)
         await stop.wait()
+
+
+def start_failure(exc: BaseException, api_url: str) -> str:
+    """The one line for a start that failed on the way to the Bot API, whatever broke: no
+    connection, no such host, TLS, a reply that is not the Bot API's, a server error."""
+    reason = " ".join(redact(str(exc)).split()) or type(exc).__name__
+    if ". Parsing the server response" in reason:  # PTB quotes the whole HTML page
+        reason = reason.split(". Parsing the server response")[0] + ", and the reply is not JSON"
+    elif not isinstance(exc, TelegramError):  # the reply was JSON, but not shaped like the Bot API's
+        reason = f"the reply is not a Bot API reply ({type(exc).__name__})"
+    if len(reason) > 160:
+        reason = reason[:159] + "…"
+    return f"quoteqa: cannot reach the Telegram Bot API at {api_url} ({reason}); check QUOTEQA_TELEGRAM_API_URL and the network"
 
 
 # --------------------------------------------------------------------------- CLI hook
@@ -827,6 +973,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """`quoteqa telegram`: check settings, open the engine, serve until interrupted."""
     try:
         token = bot_token(settings)
+        check_api_url(settings)
         webhook = webhook_config(settings) if getattr(args, "webhook", False) else None
     except ConfigError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
@@ -837,20 +984,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     redact_secrets(token, webhook.secret if webhook else "")
+    try:  # before opening the engine, which can take minutes when the index is built
+        asyncio.run(_reach(settings, token))
+    except Exception as exc:
+        return _start_failed(exc, settings)
     try:
         engine = open_engine(settings, serving=True)
     except QuoteQAError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
         return 1
     application = build_application(settings, engine)
+    started = asyncio.Event()
     try:
-        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False)))
-    except InvalidToken:
-        print("quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?); check it with @BotFather", file=sys.stderr)
-        return 2
-    except TelegramError as exc:
-        print(f"quoteqa: could not start the Telegram bot: {redact(str(exc))}", file=sys.stderr)
-        return 1
+        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False), started=started))
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        if started.is_set() and not isinstance(exc, TelegramError):
+            raise
+        return _start_failed(exc, settings)
     return 0
+
+
+async def _reach(settings: Settings, token: str) -> None:
+    """getMe, with the bot's own retries: is the Bot API there, and does it take the token?"""
+    bot = QuoteQABot(token=token, base_url=settings.telegram_api_url, rate_limiter=RetryingRateLimiter(max_retries=3))
+    with _startup_logs(True):
+        async with bot:
+            pass
+
+
+def _start_failed(exc: BaseException, settings: Settings) -> int:
+    log.debug("start-up failed", exc_info=exc)  # the traceback, with QUOTEQA_LOG_LEVEL=DEBUG
+    if isinstance(exc, InvalidToken):
+        where = "" if settings.telegram_api_url == DEFAULT_API_URL else f", or QUOTEQA_TELEGRAM_API_URL ({settings.telegram_api_url}) is not a Bot API"
+        print(f"quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather){where}", file=sys.stderr)
+        return 2
+    print(start_failure(exc, settings.telegram_api_url), file=sys.stderr)
+    return 1

@@ -59,6 +59,7 @@ TEXTS = {
     "feeds_none": "No feeds yet. Add one with <code>/addfeed URL</code>.",
     "feed_usage": "Give the feed's address: <code>/{command} https://example.org/rss</code>",
     "feed_added": "Subscribed to {url}{title}. New items are fetched every {minutes:g} minutes.",
+    "feed_known": "Already subscribed to {url}{title}; nothing changed. /feeds lists the feeds.",
     "feed_removed": "Unsubscribed from {url}. Its articles stay in the corpus.",
     "feed_unknown": "Not subscribed to {url}; /feeds lists the feeds.",
 }
@@ -211,9 +212,9 @@ async def on_feed_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     url = context.args[0]
     try:
         if command == "addfeed":
-            feed = await news.run(news.book.add, url, news.settings.fetch_policy())
+            feed, new = await news.run(news.book.add, url, news.settings.fetch_policy())
             title = f" ({esc(feed.title)})" if feed.title else ""
-            text = TEXTS["feed_added"].format(url=esc(url), title=title, minutes=news.settings.feed_interval_minutes)
+            text = TEXTS["feed_added" if new else "feed_known"].format(url=esc(url), title=title, minutes=news.settings.feed_interval_minutes)
         elif await news.run(news.book.remove, url):
             text = TEXTS["feed_removed"].format(url=esc(url))
         else:

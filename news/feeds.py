@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 from retrieval import Engine, QuoteQAError
@@ -66,6 +67,13 @@ class PollReport:
         return out
 
 
+class Subscription(NamedTuple):
+    """What `FeedBook.add` did: the feed, and whether it was added now."""
+
+    feed: Feed
+    new: bool
+
+
 class FeedBook:
     """The subscriptions file, read and changed under a lock."""
 
@@ -97,17 +105,21 @@ class FeedBook:
         names = {f.name for f in dataclasses.fields(Feed)}
         return {row["url"]: Feed(**{k: v for k, v in row.items() if k in names}) for row in data.get("feeds", [])}
 
-    def add(self, url: str, policy: FetchPolicy) -> Feed:
-        """Subscribe after checking that the URL is a feed (its items come in on the next poll)."""
+    def add(self, url: str, policy: FetchPolicy) -> Subscription:
+        """Subscribe after checking that the URL is a feed (its items come in on the next poll).
+        A feed already subscribed is returned as it is, with `new` false, and not fetched."""
         check_url(url)
+        known = self._load().get(url)
+        if known is not None:
+            return Subscription(known, new=False)
         got = fetch(url, policy, accept=FEED_TYPES)
         title, items = parse_feed(got.body, got.url, got.content_type)
         with self.changing() as feeds:
-            if url in feeds:
-                return feeds[url]
+            if url in feeds:  # added meanwhile by another process
+                return Subscription(feeds[url], new=False)
             feeds[url] = Feed(url, title=title)
         log.info("subscribed to %s (%d items listed)", url, len(items))
-        return feeds[url]
+        return Subscription(feeds[url], new=True)
 
     def remove(self, url: str) -> bool:
         with self.changing() as feeds:

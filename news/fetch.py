@@ -243,6 +243,8 @@ def _read(url: str, response: httpx.Response, policy: FetchPolicy, accept: tuple
         raise FetchError(f"{url}: HTTP {status}; expected a page (200)")
     media, charset = _media_type(response.headers.get("content-type", ""))
     if media and media not in accept:
+        if accept == HTML_TYPES and media in FEED_TYPES and media != "text/plain":
+            raise FetchError(f"{url}: this is a feed ({media}), not a web page; subscribe to it with `quoteqa feeds add {url}` (in Telegram: /addfeed)")
         wanted = "a web page (HTML)" if accept == HTML_TYPES else "a feed (RSS or Atom)"
         raise FetchError(f"{url}: this is {media}, not {wanted}")
     declared = response.headers.get("content-length", "")

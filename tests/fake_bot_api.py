@@ -68,6 +68,14 @@ class Failure:
     times: int
 
 
+@dataclass
+class AfterAccepting:
+    """Carry out the call, then fail to answer it properly (see `FakeBotApi.accept_then_fail`)."""
+
+    how: str  # "unreadable" or "drop"
+    times: int
+
+
 class ApiError(Exception):
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
@@ -90,6 +98,7 @@ class FakeBotApi:
         self.offsets: list[int] = []  # every getUpdates offset asked for (acknowledgements)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._failures: dict[str, list[Failure]] = {}
+        self._after: dict[str, list[AfterAccepting]] = {}
         self._changed = asyncio.Condition()
         self._chats: dict[int, JSON] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
@@ -149,6 +158,17 @@ class FakeBotApi:
         except ApiError as exc:
             return self._error(method, params, exc.status, exc.description)
         self._record(method, params, 200, result)
+        after = self._after.get(method.lower())
+        if after:
+            spoil = after[0]
+            spoil.times -= 1
+            if spoil.times <= 0:
+                after.pop(0)
+            if spoil.how == "drop":  # the call took effect; the connection breaks before the answer
+                assert request.transport is not None
+                request.transport.close()
+                raise ConnectionResetError("dropped after accepting")
+            return web.json_response({"ok": True, "result": _as_test_api_echoes(result, params)})
         return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> JSON:
@@ -193,6 +213,16 @@ class FakeBotApi:
                 400: "Bad Request: something was wrong with the request",
             }.get(status, "Internal Server Error")
         self._failures.setdefault(method.lower(), []).append(Failure(status, retry_after, description, times))
+
+    def accept_then_fail(self, method: str, how: str = "unreadable", *, times: int = 1) -> None:
+        """Carry out the next `times` calls of `method` (the message is sent or edited and the
+        call is recorded as successful), then answer badly: "unreadable" answers `ok` with a
+        result python-telegram-bot cannot parse, as telegram-test-api does (a sent message
+        echoes `link_preview_options` as a string; an edit answers `null`); "drop" closes the
+        connection without an answer."""
+        if how not in ("unreadable", "drop"):
+            raise ValueError(f"how must be 'unreadable' or 'drop', not {how!r}")
+        self._after.setdefault(method.lower(), []).append(AfterAccepting(how, times))
 
     def hold(self, method: str, when: Callable[[JSON], bool]) -> None:
         """Keep calls of `method` whose parameters satisfy `when` waiting (unanswered,
@@ -440,3 +470,11 @@ class FakeBotApi:
 
     async def _m_logout(self, params: JSON) -> bool:
         return True
+
+
+def _as_test_api_echoes(result: Any, params: JSON) -> Any:
+    """What telegram-test-api answers: a new message echoes the request's fields as they came
+    (so `link_preview_options` is a JSON string); an edit's result is `null`."""
+    if isinstance(result, dict) and "message_id" in result and "text" in params:
+        return {**result, "link_preview_options": json.dumps(params.get("link_preview_options") or {"is_disabled": True})}
+    return None

@@ -68,8 +68,11 @@ def test_ask_many_from_stdin_one_json_line_each(env: dict[str, str]) -> None:
     r = quoteqa(env, "ask", "--json", "-", stdin="\n".join(questions) + "\n")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [row["answered"] for row in rows] == [True, False, False, True]
-    assert "limit" in rows[2]["error"]
+    assert len(rows) == len(questions), "one output line per input line, blank ones too"
+    assert [row["answered"] for row in rows] == [True, False, False, False, True]
+    assert "empty" in rows[1]["error"] and rows[1]["question"] == ""
+    assert "limit" in rows[3]["error"]
+    assert [row["question"] for row in rows[::2]] == questions[::2]
 
 
 @pytest.mark.parametrize(("question", "code", "fragment"), [("", 2, "empty"), ("x" * 2001, 2, "limit"), ("bad\x01", 2, "control")])
@@ -236,6 +239,67 @@ def test_feeds_commands(env: dict[str, str], tmp_path: Path, web: object) -> Non
     assert r.returncode == 0 and "added" in r.stdout and "1 article(s) added" in r.stdout, r.stderr
     assert quoteqa(e, "feeds", "remove", feed).returncode == 0
     assert feed not in quoteqa(e, "feeds", "list").stdout
+
+
+def test_feeds_say_what_is_already_there_and_what_to_do(env: dict[str, str], tmp_path: Path, web: object) -> None:
+    """Issue 20, item 10: adding a feed twice, listing none, ingesting a feed's address."""
+    from tests.news_pages import rss
+
+    web.expect_request("/rss").respond_with_data(rss([("Kremlin", "http://example.org/a")]), content_type="application/xml")  # type: ignore[attr-defined]
+    e = _web_env(env, tmp_path)
+    feed = web.url_for("/rss")  # type: ignore[attr-defined]
+    r = quoteqa(e, "feeds", "list")
+    assert r.returncode == 0 and "no feeds yet" in r.stdout and "quoteqa feeds add URL" in r.stdout
+    assert quoteqa(e, "feeds", "add", feed).stdout.startswith("subscribed to")
+    r = quoteqa(e, "feeds", "add", feed)
+    assert r.returncode == 0 and r.stdout.startswith(f"already subscribed to {feed}") and "nothing changed" in r.stdout
+    assert quoteqa(e, "feeds", "list").stdout.count(feed) == 1
+    r = quoteqa(e, "ingest", feed)
+    assert r.returncode == 1 and f"quoteqa feeds add {feed}" in r.stderr and "not a web page" in r.stderr
+
+
+def test_sources_never_cut_an_id_and_show_json_errors_are_json(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 20, item 9: at 80 columns the id `show` and `remove` need is printed whole; with
+    --json an error is a JSON object on stdout as well as exit code 2."""
+    corpus = tmp_path / "c"
+    shutil.copytree(CORPUS, corpus)
+    long_id = "127-0-0-1-a-htm-world-news-kremlin-clubhouse-story-1a2b3c4d"
+    (corpus / f"{long_id}.md").write_text(
+        "---\ntitle: A very long title about the Kremlin, Clubhouse and Elon Musk inviting Vladimir Putin to talk\n"
+        "source: Example Daily News Service\n---\n\nPeskov said the invitation was interesting.\n", "utf-8"
+    )
+    e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d"), "COLUMNS": "80"}
+    r = quoteqa(e, "sources")
+    assert r.returncode == 0 and long_id in r.stdout.split(), r.stdout
+    assert "clubhouse-putin-musk" in r.stdout.split() and "…" not in r.stdout
+    e["COLUMNS"] = "200"
+    assert long_id in quoteqa(e, "sources").stdout
+    r = quoteqa(e, "show", "no-such-article", "--json")
+    assert r.returncode == 2
+    error = json.loads(r.stdout)
+    assert "no article" in error["error"] and "no-such-article" in error["error"]
+    r = quoteqa(e, "ask", "bad\x01", "--json")
+    assert r.returncode == 2 and "control" in json.loads(r.stdout)["error"]
+
+
+def test_ask_after_an_interrupted_ingest_says_it_is_catching_up(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 20, item 11: files in the corpus folder that the index does not hold (an ingest
+    killed after writing them) are indexed by the next command; it says so on stderr, with
+    progress, and stdout stays the answer."""
+    corpus = tmp_path / "c"
+    shutil.copytree(CORPUS, corpus)
+    e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}
+    first = quoteqa(e, "ask", "What did the Kremlin say?", "--json")
+    assert first.returncode == 0 and "for the first time" in first.stderr, first.stderr
+    paragraphs = [f"Wombat survey {n} counted {n * 3} wombats near burrow {n}." for n in range(1, 301)]
+    (corpus / "wombat-survey.md").write_text("---\ntitle: Wombat survey\n---\n\n" + "\n\n".join(paragraphs) + "\n", "utf-8")
+    r = quoteqa(e, "ask", "How many wombats near burrow 17?", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "indexing 300 passage(s) that are in the corpus folder but not in the index yet" in r.stderr, r.stderr
+    assert "quoteqa: indexed 300 passage(s) in" in r.stderr
+    assert json.loads(r.stdout)["quotes"][0]["text"] == paragraphs[16]
+    again = quoteqa(e, "ask", "How many wombats near burrow 17?", "--json")
+    assert again.stderr == "", "caught up once"
 
 
 # --- issue 14: small things a new user found, and the console's conversation ----------------------

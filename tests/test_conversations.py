@@ -119,3 +119,22 @@ def test_eval_conversations_command(analyzer, tmp_path, monkeypatch, capsys) -> 
     assert 0.0 <= hand["accuracy_without_history"] <= 1.0 and hand["accuracy_with_history"] > hand["accuracy_without_history"]
     assert [u["file"] for u in out["self_contained"]] == ["tiny_ko.json", "tiny_en.json"]
     assert all(u["changed"] == 0 for u in out["self_contained"])
+
+
+def test_eval_conversations_runs_the_hand_written_set_without_the_public_data(analyzer, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A clone has no ../shared/data: `eval --conversations` still measures its own hand-written
+    set and says which public files it left out; `eval --splits` says where to get them."""
+    import json
+
+    import retrieval
+    from bot.cli import main
+
+    monkeypatch.setattr(retrieval, "Analyzer", lambda **_: analyzer)
+    monkeypatch.setenv("QUOTEQA_EVAL_DATA_DIR", str(tmp_path / "not-downloaded"))
+    assert main(["eval", "--conversations", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert [s["set"] for s in out["sets"]] == ["conversations.jsonl"] and out["self_contained"] == []
+    assert "KorQuAD_v1.0_dev.json is not here" in captured.err and "Evaluation data" in captured.err
+    assert main(["eval", "--splits"]) == 2
+    assert "QUOTEQA_EVAL_DATA_DIR" in capsys.readouterr().err

@@ -131,7 +131,8 @@ def test_feeds_rss_and_atom_conditional_and_seen(web: HTTPServer, make_engine: C
     web.expect_request("/ko").respond_with_data(ko_page(), content_type="text/html")
     engine = make_engine()
     book = FeedBook(tmp_path / "state")
-    assert book.add(web.url_for("/rss.xml"), OPEN).title == "Example Daily News"
+    assert book.add(web.url_for("/rss.xml"), OPEN) == (book.feeds()[0], True) and book.feeds()[0].title == "Example Daily News"
+    assert book.add(web.url_for("/rss.xml"), OPEN).new is False  # already there: not added, not fetched again
     book.add(web.url_for("/atom.xml"), OPEN)
     report = poll(engine, book, OPEN, 900)
     assert sorted(o.title for o in report.pages) == sorted(["Kremlin says Putin has no plans to join Clubhouse", '크렘린궁 "푸틴, 클럽하우스 참여 계획 없어"'])

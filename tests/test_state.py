@@ -68,3 +68,15 @@ def test_a_broken_state_file_is_a_typed_error(tmp_path: Path) -> None:
 def test_wal_mode(tmp_path: Path) -> None:
     StateStore.in_dir(tmp_path).close()
     assert sqlite3.connect(tmp_path / "bot.sqlite3").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_answer_recorded_before_sending_is_one_turn_when_replayed(tmp_path: Path, engine: Engine) -> None:
+    """The bot records an answer before sending it; killed mid-send, it answers the replayed
+    update again: the conversation gets the turn once, and the update is not done until sent."""
+    store = StateStore.in_dir(tmp_path)
+    answer = engine.ask("What did the Kremlin say?")
+    for key in ("first", "replayed"):
+        store.record_answer(update_id=7, conversation="c", answer=answer, key=key, chat_id=1, message_ids=(), elapsed_ms=1, mark_done=False)
+    assert store.history("c") == (answer.turn(),) and not store.is_done(7)
+    store.link_messages("replayed", 1, [42])
+    assert store.turn_of_message(1, 42) == answer.turn()

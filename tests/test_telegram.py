@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
@@ -20,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import pytest
 import pytest_asyncio
 
 from bot import render
 from bot.settings import PROJECT_ROOT, Settings
-from bot.telegram_app import ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram_app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
 from bot.telegram_app import run as run_cli
 from retrieval import Analyzer, Engine
 from retrieval.corpus import load_corpus
@@ -514,6 +518,76 @@ async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg
 # --------------------------------------------------------------------------- trouble
 
 
+def _store(app: Any) -> Any:
+    return app.bot_data[STATE_KEY].store
+
+
+async def test_answer_accepted_but_unreadable_is_remembered(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    """Telegram takes the answer, but its reply cannot be parsed (telegram-test-api echoes
+    link_preview_options as a string): the reader has the answer, so no apology, and its More
+    button, replies to it and follow-ups must know it."""
+    chat = 1101
+    api.accept_then_fail("sendMessage", "unreadable")
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    message = api.bot_message(answer)
+    store = _store(bot)
+    assert store.turn_of_message(chat, message["message_id"]) is not None, "the message id was read from the raw reply"
+    assert [t.question for t in store.history(str(chat))] == [KO_Q]
+    api.callback_query(chat, message, _buttons(answer)["더 보기 ▸"])
+    more = (await api.wait_sent(chat, 2))[1]
+    parsed = check_html(sent_html(more))
+    assert parsed.blockquotes and "Sorry" not in sent_html(more)
+    assert_verbatim(parsed, tg_corpus_text)
+    await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
+    assert all("text" not in c.params for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-"))
+
+
+async def test_answer_whose_connection_drops_is_sent_once_and_its_buttons_survive_a_restart(
+    api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str
+) -> None:
+    """The connection breaks after Telegram accepted the answer: not sent again (it may be on
+    screen), and its More button works, in this process and after a restart."""
+    chat = 1102
+    api.accept_then_fail("sendMessage", "drop")
+    api.private_text(chat, KO_Q, "ko")
+    await api.wait_sent(chat, 2)  # the answer, then the apology (the bot cannot know it arrived)
+    await asyncio.sleep(0.3)
+    sent = api.calls_of("sendMessage", chat)
+    assert len(sent) == 2 and "죄송합니다" in sent_html(sent[1]), [sent_html(c)[:60] for c in sent]
+    answer, message = sent[0], api.bot_message(sent[0])
+
+    other = await new_api()  # "restart"
+    app = build_application(make_settings(other, tg_corpus.parent), tg_engine)
+    async with running(app, poll_timeout=1, bootstrap_retries=0):
+        other.callback_query(chat, message, _buttons(answer)["더 보기 ▸"])
+        (more,) = await other.wait_sent(chat, 1)
+        parsed = check_html(sent_html(more))
+        assert parsed.blockquotes
+        assert_verbatim(parsed, tg_corpus_text)
+        assert _store(app).turn_of_message(chat, message["message_id"]) is not None  # linked when pressed
+
+
+async def test_more_whose_edit_fails_leaves_what_it_sent_usable(bot: Any, api: FakeBotApi, tg_corpus_text: str) -> None:
+    chat = 1103
+    (answer,) = await ask_private(api, chat, KO_Q, lang="ko")
+    api.accept_then_fail("sendMessage", "unreadable")
+    api.accept_then_fail("editMessageReplyMarkup", "unreadable")
+    api.callback_query(chat, api.bot_message(answer), _buttons(answer)["더 보기 ▸"])
+    more = (await api.wait_sent(chat, 2))[1]
+    await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
+    await asyncio.sleep(0.3)
+    assert len(api.calls_of("sendMessage", chat)) == 2, "no apology"
+    presses = [c for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-")]
+    assert presses and all("text" not in c.params for c in presses), "no apology alert"
+    more_message = api.bot_message(more)
+    assert _store(bot).turn_of_message(chat, more_message["message_id"]) is not None, "a reply to More follows up"
+    api.callback_query(chat, more_message, _buttons(more)[next(k for k in _buttons(more) if "전체 문단" in k)])
+    shown = (await api.wait_sent(chat, 3))[2]
+    assert_verbatim(check_html(sent_html(shown)), tg_corpus_text)
+
+
+
+
 async def test_retry_after_429_is_honoured(bot: Any, api: FakeBotApi) -> None:
     chat = 501
     api.fail("sendMessage", 429, retry_after=1)
@@ -660,6 +734,91 @@ async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, anal
         assert "Musk <b>invited</b> <b>Putin</b>" in sent_html(answer[0])
 
 
+# --------------------------------------------------------------------------- telegram-test-api
+
+TELEGRAM_TEST_API = "telegram-test-api@4.2.1"
+
+
+@pytest.fixture(scope="session")
+def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
+    """telegram-test-api installed (once) into pytest's cache folder with npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("telegram-test-api (the npm Bot API emulator) needs Node.js and npm on PATH, and `node` or `npm` is not there")
+    root = Path(request.config.cache.mkdir("telegram-test-api"))
+    package = root / "node_modules" / "telegram-test-api" / "package.json"
+    version = TELEGRAM_TEST_API.rsplit("@", 1)[1]
+    if not package.exists() or f'"version": "{version}"' not in package.read_text("utf-8"):
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(root), TELEGRAM_TEST_API],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"npm could not install {TELEGRAM_TEST_API}: {done.stderr.strip().splitlines()[-1:]}")
+    return root / "node_modules"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def telegram_test_api(telegram_test_api_modules: Path) -> AsyncIterator[str]:
+    """A telegram-test-api server on a free loopback port; yields its base URL."""
+    port = free_port()
+    script = Path(__file__).with_name("telegram_test_api.js")
+    process = await asyncio.create_subprocess_exec(
+        "node", str(script), str(telegram_test_api_modules), str(port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 20)
+        assert b"listening" in line, line.decode(errors="replace")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def test_against_telegram_test_api(telegram_test_api: str, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str, tmp_path: Path) -> None:
+    """The bot against the npm Bot API emulator, which echoes a sent message's fields as strings
+    (so python-telegram-bot cannot read the reply to any send): the answer and its More
+    still work, verbatim, and nothing apologises."""
+    settings = Settings(
+        _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, telegram_api_url=f"{telegram_test_api}/bot",
+        corpus_dir=tg_corpus, data_dir=tmp_path / "data", max_quotes=2,
+    )  # fmt: skip
+    user = {"id": 1201, "first_name": "Min", "is_bot": False, "language_code": "ko"}
+    chat = {"id": 1201, "type": "private", "first_name": "Min"}
+
+    async def bot_messages(http: aiohttp.ClientSession, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            async with http.post(f"{telegram_test_api}/getUpdatesHistory", json={"token": TOKEN}) as resp:
+                found = [u for u in (await resp.json())["result"] if "chat_id" in u.get("message", {})]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.1)
+
+    app = build_application(settings, tg_engine)
+    async with running(app, poll_timeout=0, poll_interval=0.1, bootstrap_retries=0), aiohttp.ClientSession() as http:
+        question = {"botToken": TOKEN, "from": user, "chat": chat, "date": int(time.time()), "text": KO_Q}
+        async with http.post(f"{telegram_test_api}/sendMessage", json=question) as resp:
+            assert resp.status == 200
+        (answer,) = await bot_messages(http, 1)
+        assert_verbatim(check_html(answer["message"]["text"]), tg_corpus_text)
+        more = next(b["callback_data"] for row in answer["message"]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "더 보기 ▸")
+        pressed = {"message_id": answer["messageId"], "chat": chat, "date": int(time.time()), "text": "…"}
+        press = {"botToken": TOKEN, "from": user, "message": pressed, "data": more}
+        async with http.post(f"{telegram_test_api}/sendCallback", json=press) as resp:
+            assert resp.status == 200
+        sent = await bot_messages(http, 2)
+        assert len(sent) == 2, [m["message"]["text"][:80] for m in sent]
+        parsed = check_html(sent[1]["message"]["text"])
+        assert parsed.blockquotes, sent[1]["message"]["text"][:200]
+        assert_verbatim(parsed, tg_corpus_text)
+        first = {norm("".join(p)) for _, p in check_html(answer["message"]["text"]).blockquotes}
+        assert not first & {norm("".join(p)) for _, p in parsed.blockquotes}, "More shows further quotes"
+        assert len(await bot_messages(http, 3, timeout=1)) == 2, "no apology after the answer or the More"
+
+
 # --------------------------------------------------------------------------- webhook
 
 
@@ -709,6 +868,58 @@ async def test_missing_and_malformed_token_are_one_line_errors(capsys: pytest.Ca
     webhook_args = parser.parse_args(["telegram", "--webhook"])
     assert run_cli(webhook_args, Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN)) == 2
     assert "QUOTEQA_WEBHOOK_URL" in capsys.readouterr().err
+
+
+async def test_every_start_up_network_failure_is_one_line(tg_engine: Engine, tg_corpus: Path, tmp_path: Path) -> None:
+    """`quoteqa telegram` (a real process) against a closed port, TLS to a plain-HTTP server, a
+    web server that answers HTML, one that answers JSON of another shape, and a Bot API that
+    keeps failing: stderr is one line, the same sentence each time, and exit code 1."""
+
+    async def html(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(status=501, text="<!DOCTYPE html>\n<html><body><h1>Unsupported method</h1></body></html>\n", content_type="text/html")
+
+    async def other_json(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.json_response({"ok": True, "result": {"id": 1}})
+
+    async def failing(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.json_response({"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500)
+
+    app = aiohttp.web.Application()
+    app.router.add_route("*", "/html/{tail:.*}", html)
+    app.router.add_route("*", "/json/{tail:.*}", other_json)
+    app.router.add_route("*", "/failing/{tail:.*}", failing)
+    runner = aiohttp.web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    urls = [
+        f"http://127.0.0.1:{free_port()}/bot", f"https://127.0.0.1:{port}/html/bot", f"http://127.0.0.1:{port}/html/bot",
+        f"http://127.0.0.1:{port}/json/bot", f"http://127.0.0.1:{port}/failing/bot",
+    ]  # fmt: skip
+    script = Path(sys.executable).with_name("quoteqa")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+    async def start(n: int, url: str) -> tuple[int | None, str]:
+        data = tmp_path / f"data{n}"  # the built index, without the other bots' state file
+        shutil.copytree(tg_corpus.parent / "data", data, ignore=shutil.ignore_patterns("bot.sqlite3*"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_") and k != "TELEGRAM_BOT_TOKEN"}
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, QUOTEQA_TELEGRAM_API_URL=url, QUOTEQA_CORPUS_DIR=str(tg_corpus), QUOTEQA_DATA_DIR=str(data))
+        process = await asyncio.create_subprocess_exec(
+            *command, "telegram", env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 120)
+        return process.returncode, err.decode()
+
+    try:
+        results = await asyncio.gather(*(start(n, url) for n, url in enumerate(urls)))
+    finally:
+        await runner.cleanup()
+    for url, (code, err) in zip(urls, results, strict=True):
+        assert code == 1, (url, err[-2000:])
+        assert err.count("\n") == 1, f"{url}: {err[-3000:]}"
+        assert err.startswith(f"quoteqa: cannot reach the Telegram Bot API at {url} (") and err.endswith("; check QUOTEQA_TELEGRAM_API_URL and the network\n"), err
+        assert TOKEN not in err and "<html" not in err.lower()
 
 
 async def test_token_never_reaches_logs(new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
