@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="sample this many questions per file")
     ev.add_argument("--seed", type=int, default=13)
     ev.add_argument("--splits", action="store_true", help="index half of each file's articles, ask every question plus off-topic ones, fit and report the confidence model")
-    ev.add_argument("--fit", action="store_true", help="with --splits: write the fitted model to retrieval/confidence.json")
+    ev.add_argument("--fit", action="store_true", help="with --splits: write the fitted model to retrieval/answer/confidence.json")
     ev.add_argument("--model", type=Path, help="with --splits: report this model file (its thresholds too) instead of fitting one")
     ev.add_argument("--l2", type=float, default=1.0, help="with --splits: L2 penalty of the fit (default 1)")
     ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
@@ -178,7 +178,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     max_quotes = args.max_quotes or settings.max_quotes
     if args.question != "-":
-        from retrieval.answer import clean_question
+        from retrieval.answer.pipeline import clean_question
 
         clean_question(args.question, settings.max_question_chars)  # fail fast, before Kiwi loads
     engine = open_engine(settings, progress=not args.json)

@@ -2,7 +2,7 @@
 
 `quoteqa eval --splits [FILE...]`: the confidence model on dev splits (measure/splits.py): fitted
 on the FIT halves, reported on the REPORT halves beside today's abstention rule; `--fit` also
-writes the model to retrieval/confidence.json."""
+writes the model to retrieval/answer/confidence.json."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     from measure import conversations
     from measure.evaluate import load_squad
     from retrieval import Analyzer, SearchParams
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
 
     path = conversations.DEFAULT_FILE if str(args.conversations) == "-" else args.conversations
     convs = conversations.load_conversations(path)
@@ -158,7 +158,8 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
 
     from measure import splits
     from measure.evaluate import load_squad
-    from retrieval import Analyzer, SearchParams, confidence
+    from retrieval import Analyzer, SearchParams
+    from retrieval.answer import confidence
 
     if args.fit and args.model:
         print("quoteqa: --fit writes a newly fitted model; --model reports an existing one: pick one", file=sys.stderr)
@@ -221,7 +222,7 @@ def _code_version() -> str:
 
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/answer/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return ""
     if head.returncode:
@@ -259,7 +260,7 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     th = out["thresholds"]
     console.print(
         f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "
-        f"(fitted on the FIT halves{', written to retrieval/confidence.json' if out['written'] else ''}). "
+        f"(fitted on the FIT halves{', written to retrieval/answer/confidence.json' if out['written'] else ''}). "
         f"Today's rule: abstain iff passage_coverage < {TODAY_MIN_COVERAGE}. An unsure verdict still quotes."
     )
     for half in ("report", "fit"):

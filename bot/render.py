@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from retrieval.analyze import HANGUL
+from retrieval.text.analyze import HANGUL
 from retrieval.engine import SyncReport
 from retrieval.models import Answer, ArticleInfo, Quote, Source
 

@@ -61,7 +61,7 @@ from bot.settings import Settings
 from bot.state import StateStore, Usage, conversation_key, new_key
 from bot.wiring import open_engine
 from retrieval import Answer, Engine, QuoteQAError, Turn
-from retrieval.analyze import HANGUL
+from retrieval.text.analyze import HANGUL
 
 log = logging.getLogger("quoteqa.telegram")
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.analyze import HANGUL, Analyzer
-from retrieval.bm25 import SearchParams
-from retrieval.corpus import split_paragraphs
+from retrieval.text.analyze import HANGUL, Analyzer
+from retrieval.index.bm25 import SearchParams
+from retrieval.corpus.files import split_paragraphs
 from retrieval.models import Article
 
 from .squad import read_squad

@@ -23,15 +23,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from retrieval import bm25
-from retrieval.analyze import HANGUL, WORD, Analyzer, normalize_space
-from retrieval.answer import AnswerParams, Answerer, clean_question
-from retrieval.bm25 import SearchParams
-from retrieval.english import STOP_WORDS
+from retrieval.index import bm25
+from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
+from retrieval.answer.pipeline import AnswerParams, Answerer, clean_question
+from retrieval.index.bm25 import SearchParams
+from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
 from retrieval.models import Article
-from retrieval.segstore import SegmentStore
-from retrieval.store import ArticleMeta, Store
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import ArticleMeta, Store
 
 from .squad import read_squad
 from .stats import percentile

@@ -1,14 +1,14 @@
 """quoteqa's core: (corpus, question) -> Answer. Imports nothing from `bot` or `telegram`."""
 
-from .analyze import Analyzer
-from .answer import AnswerParams
-from .bm25 import SearchParams
-from .engine import Engine
-from .errors import CorpusError, EmptyCorpusError, IndexFormatError, QuestionError, QuoteQAError
-from .memstore import MemoryStore
-from .models import Answer, Article, ArticleInfo, Quote, Source, Turn
-from .segstore import SegmentStore
-from .store import Change, Store
+from retrieval.text.analyze import Analyzer
+from retrieval.answer.pipeline import AnswerParams
+from retrieval.index.bm25 import SearchParams
+from retrieval.engine import Engine
+from retrieval.errors import CorpusError, EmptyCorpusError, IndexFormatError, QuestionError, QuoteQAError
+from retrieval.index.memory import MemoryStore
+from retrieval.models import Answer, Article, ArticleInfo, Quote, Source, Turn
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import Change, Store
 
 __all__ = [
     "Analyzer", "Answer", "AnswerParams", "Article", "ArticleInfo", "Change", "CorpusError", "EmptyCorpusError",

@@ -23,25 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import confidence
-from .analysis_pool import AnalysisPool
-from .analyze import Analyzer
-from .answer import AnswerParams, Answerer
-from .bm25 import SearchParams
-from .confidence import ConfidenceModel
-from .corpus import (
+from retrieval.answer import confidence
+from retrieval.index.segments.pool import AnalysisPool
+from retrieval.text.analyze import Analyzer
+from retrieval.answer.pipeline import AnswerParams, Answerer
+from retrieval.index.bm25 import SearchParams
+from retrieval.answer.confidence import ConfidenceModel
+from retrieval.corpus.files import (
     ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file, remove_article,
     text_hash,
 )  # fmt: skip
-from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
-from .fsutil import atomic_write, mkdir
-from .messages import EMPTY_QUESTION
-from .models import Answer, Article, ArticleInfo, Language, Source, Turn
-from .question import clean_question
-from .quotes import source_of
-from .segstore import SegmentStore
-from .store import Change, Store
-from .suggest import suggestions
+from retrieval.errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
+from retrieval.index.fsutil import atomic_write, mkdir
+from retrieval.answer.messages import EMPTY_QUESTION
+from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn
+from retrieval.answer.question import clean_question
+from retrieval.answer.quotes import source_of
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import Change, Store
+from retrieval.answer.suggest import suggestions
 
 log = logging.getLogger(__name__)
 

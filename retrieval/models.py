@@ -79,7 +79,7 @@ class Answer:
     more: tuple[Quote, ...] = field(default=(), repr=False)  # further quotes, for a "More" button
     elapsed_ms: float = 0.0
     cross_language: bool = False  # quotes are in another language than the question
-    # Chance that the first quote's passage answers the question (retrieval/confidence.py), and
+    # Chance that the first quote's passage answers the question (retrieval/answer/confidence.py), and
     # what it makes of the answer: `answer` (confident), `unsure` (quoted with a caveat: the
     # closest passage, which may not answer exactly), `abstain` (nothing quoted).
     confidence: float = 0.0

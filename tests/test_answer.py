@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from retrieval import Analyzer, Engine, QuestionError
-from retrieval.answer import CAVEAT, AnswerParams, Answerer, question_kind
-from retrieval.memstore import MemoryStore
+from retrieval.answer.pipeline import CAVEAT, AnswerParams, Answerer, question_kind
+from retrieval.index.memory import MemoryStore
 from retrieval.models import Article
 from tests.conftest import normalize
 
@@ -243,7 +243,7 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
 )
 def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
     """The seam holds: the shipped corpus in memory answers exactly as the segments on disk."""
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
 
     memory = MemoryStore(engine.analyzer)
     memory.add(load_corpus(engine.corpus_dir))

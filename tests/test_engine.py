@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Analyzer, CorpusError
-from retrieval.segstore import COMMIT, SegmentStore
+from retrieval.index.segments.store import COMMIT, SegmentStore
 
 
 def _cited(quotes) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
@@ -185,7 +185,7 @@ def test_a_question_is_answered_from_the_commit_live_when_it_started(make_engine
     (engine.corpus_dir / "clubhouse-putin-musk.meta.json").unlink()
     (engine.corpus_dir / "x.txt").write_text("Something else entirely.\n")
     engine.reload()
-    from retrieval.answer import Answerer
+    from retrieval.answer.pipeline import Answerer
 
     old = Answerer(snapshot, engine.analyzer).answer("What did the Kremlin say?")
     assert old.answered and "Peskov" in old.quotes[0].text
@@ -291,7 +291,7 @@ def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> 
 
 def test_ingesting_a_new_file_never_lists_the_corpus(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """An ingest must cost what the new file costs: no step may walk every article."""
-    from retrieval.segstore import Snapshot
+    from retrieval.index.segments.store import Snapshot
 
     engine = make_engine()
 

@@ -1,9 +1,9 @@
-"""Quote assembly helpers of `retrieval/quotes.py` on tiny inputs."""
+"""Quote assembly helpers of `retrieval/answer/quotes.py` on tiny inputs."""
 
 from __future__ import annotations
 
-from retrieval.quotes import answer_pool, same_text
-from retrieval.sentences import Candidate
+from retrieval.answer.quotes import answer_pool, same_text
+from retrieval.answer.sentences import Candidate
 
 
 def _c(score: float, lang: str) -> Candidate:

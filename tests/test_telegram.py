@@ -28,7 +28,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.telegram_app import ConfigError, WebhookConfig, bot_token, build_application, running
 from bot.telegram_app import run as run_cli
 from retrieval import Analyzer, Engine
-from retrieval.corpus import load_corpus
+from retrieval.corpus.files import load_corpus
 try:
     from tests.fake_bot_api import Call, FakeBotApi, utf16_len
 except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path instead

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Analyzer, Engine
-from retrieval.segstore import COMMIT, MERGE_FACTOR, SegmentStore
+from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
 from tests.conftest import CORPUS
 
 WORDS = "walrus narwhal okapi pangolin quokka axolotl ibis heron lynx marten".split()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .query import Query
-from .store import PassageView, Store
+from retrieval.answer.query import Query
+from retrieval.index.store import PassageView, Store
 
 Hits = list[tuple[int, float]]  # (passage uid, score), best first
 

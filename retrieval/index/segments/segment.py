@@ -3,7 +3,7 @@
 A segment is two files: `NAME.seg`, every array back to back (64-byte aligned, memory-mapped
 on open), and `NAME.json`, the table of those arrays with a CRC-32 of each, the counts, and the
 format and analyser versions. Nothing in a segment ever changes after it is written; deletions
-live beside it as tombstone files named by the commit (`retrieval/segstore.py`).
+live beside it as tombstone files named by the commit (`retrieval/index/segments/store.py`).
 
 Arrays, ragged data as values + pointers (as bm25s and the old monolithic index kept them):
 - passages: `uid` (stable number), `article` (row in this segment's article table),
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
-from .errors import IndexFormatError
-from .fsutil import crash_point, fsync_dir, write_new
-from .store import ARTICLE_FIELDS, ArticleMeta, PassageView
+from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
+from retrieval.errors import IndexFormatError
+from retrieval.index.fsutil import crash_point, fsync_dir, write_new
+from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ fitted, and returns sigmoid(intercept + coefficients · standardised features). 
 `quoteqa eval --splits --fit` (measure/splits.py) on held-out dev splits: half of each SQuAD file's
 articles indexed, every question asked, off-topic questions added, and the label is "the first
 quote is from the gold passage". The fitted numbers, the two verdict thresholds and how they were
-made live in `retrieval/confidence.json`, which ships with the package.
+made live in `retrieval/answer/confidence.json`, which ships with the package.
 
 Verdicts: `answer` when confidence >= `sure`, `unsure` when `minimum` <= confidence < `sure`,
 `abstain` below `minimum`.
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .errors import QuoteQAError
+from retrieval.errors import QuoteQAError
 
 FORMAT = "quoteqa-confidence"
 VERSION = 2  # 2: standardised features are clipped to ±`clip`
@@ -199,7 +199,7 @@ class ConfidenceModel:
 
 
 def load(path: Path | None = None) -> ConfidenceModel:
-    """A model from its JSON file; without a path, the one shipped as `retrieval/confidence.json`."""
+    """A model from its JSON file; without a path, the one shipped as `retrieval/answer/confidence.json`."""
     if path is None:
         where = f"retrieval/{DEFAULT_FILE}"
         try:

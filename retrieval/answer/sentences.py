@@ -32,12 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .analyze import detect_language
-from .models import Language
-from .query import Query
-from .question import Question, definition_pattern
-from .rerank import Coverage, Hits
-from .store import PassageView
+from retrieval.text.analyze import detect_language
+from retrieval.models import Language
+from retrieval.answer.query import Query
+from retrieval.answer.question import Question, definition_pattern
+from retrieval.answer.rerank import Coverage, Hits
+from retrieval.index.store import PassageView
 
 ANSWER_CUES: dict[str, re.Pattern[str]] = {
     "say": re.compile(

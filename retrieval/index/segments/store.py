@@ -1,7 +1,7 @@
 """The local store: immutable segments, per-segment tombstones and a commit file (Lucene's design).
 
     index/COMMIT              {"generation", "next_uid", "segments": [{name, deletes, …}], "extra"}
-    index/NAME.seg, NAME.json one segment: arrays + their table and checksums (retrieval/segment.py)
+    index/NAME.seg, NAME.json one segment: arrays + their table and checksums (retrieval/index/segments/segment.py)
     index/NAME.GEN.del        the passages of NAME deleted as of commit GEN (a packed bitmap)
 
 Each write (an ingest batch, a removal, a merge) writes new files only, then replaces COMMIT
@@ -32,15 +32,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import bm25
-from .analysis_pool import AnalysisPool
-from .analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
-from .bm25 import SearchParams
-from .errors import IndexFormatError
-from .fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
-from .models import Article
-from .segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
-from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
+from retrieval.index import bm25
+from retrieval.index.segments.pool import AnalysisPool
+from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
+from retrieval.index.bm25 import SearchParams
+from retrieval.errors import IndexFormatError
+from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
+from retrieval.models import Article
+from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
+from retrieval.index.store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """From a question to an `Answer`, in stages; each stage is a module of its own with its weights
 and constants at its top:
 
-1. `retrieval/question.py`: what the question asks (its kind, language, speaker, subject);
-2. `retrieval/query.py`: its words as search terms and idf weights;
-3. `retrieval/rerank.py`: BM25 over passages, the top ones re-ranked;
-4. `retrieval/sentences.py`: every sentence that shares a word with the question, scored;
-5. `retrieval/quotes.py`: the first quote and the further ones;
-6. `retrieval/verdict.py`: the evidence, the confidence read from it and the verdict.
+1. `retrieval/answer/question.py`: what the question asks (its kind, language, speaker, subject);
+2. `retrieval/answer/query.py`: its words as search terms and idf weights;
+3. `retrieval/answer/rerank.py`: BM25 over passages, the top ones re-ranked;
+4. `retrieval/answer/sentences.py`: every sentence that shares a word with the question, scored;
+5. `retrieval/answer/quotes.py`: the first quote and the further ones;
+6. `retrieval/answer/verdict.py`: the evidence, the confidence read from it and the verdict.
 
-`retrieval/messages.py` holds what a person reads besides the quotes. Every weight was chosen
+`retrieval/answer/messages.py` holds what a person reads besides the quotes. Every weight was chosen
 with `quoteqa eval` as the judge; docs/quality.md says what each one bought and what was tried.
 """
 
@@ -21,20 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from . import confidence as confidence_model
-from .analyze import Analyzer, Term
-from .confidence import ConfidenceModel
-from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
-from .models import Answer, Language, Turn
-from .conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
-from .query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
-from .question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
-from .quotes import QuoteShape, answer_pool, best_window, group_quotes, source_of
-from .rerank import Hits, RerankWeights, retrieve
-from .sentences import SentenceWeights, score_sentences
-from .store import PassageView, Store
-from .suggest import suggestions
-from .verdict import decide, passes_coverage_rule, question_signals, quote_signals
+from retrieval.answer import confidence as confidence_model
+from retrieval.text.analyze import Analyzer, Term
+from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
+from retrieval.models import Answer, Language, Turn
+from retrieval.answer.conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
+from retrieval.answer.query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
+from retrieval.answer.question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
+from retrieval.answer.quotes import QuoteShape, answer_pool, best_window, group_quotes, source_of
+from retrieval.answer.rerank import Hits, RerankWeights, retrieve
+from retrieval.answer.sentences import SentenceWeights, score_sentences
+from retrieval.index.store import PassageView, Store
+from retrieval.answer.suggest import suggestions
+from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals
 
 __all__ = [
     "CAVEAT", "CROSS_MESSAGE", "EMPTY_QUESTION", "AnswerParams", "Answerer", "clean_question", "question_kind",
@@ -94,7 +94,7 @@ class Answerer:
         examples: Callable[[Language], list[str]] | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
-        one shipped in `retrieval/confidence.json`. With None the old rule decides instead
+        one shipped in `retrieval/answer/confidence.json`. With None the old rule decides instead
         (abstain when the best passage holds less than `min_coverage` of the question), and a
         question that is answered gets the verdict `answer` with confidence 0: that is how the
         dev splits collect every answer, with `min_coverage=0`, for the model to be fitted on."""

@@ -1,7 +1,7 @@
 """Stage 6 of the answer path: per-question evidence, the confidence read from it, the verdict.
 
-`question_signals` gives what the confidence model (`retrieval/confidence.py`, fitted numbers in
-`retrieval/confidence.json`) reads; `decide` turns its probability into `answer` / `unsure` /
+`question_signals` gives what the confidence model (`retrieval/answer/confidence.py`, fitted numbers in
+`retrieval/answer/confidence.json`) reads; `decide` turns its probability into `answer` / `unsure` /
 `abstain`. Without a model the old rule decides: abstain when the best passage holds less than
 `min_coverage` of the question. How the signals, the model and the thresholds were chosen is in
 docs/quality.md ("Fourth round: confidence groundwork").
@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .confidence import ConfidenceModel
-from .models import Language
-from .query import Query
-from .question import KINDS
-from .rerank import Coverage, Retrieved
-from .sentences import ANSWER_CUES, Candidate
-from .store import PassageView, Store
+from retrieval.answer.confidence import ConfidenceModel
+from retrieval.models import Language
+from retrieval.answer.query import Query
+from retrieval.answer.question import KINDS
+from retrieval.answer.rerank import Coverage, Retrieved
+from retrieval.answer.sentences import ANSWER_CUES, Candidate
+from retrieval.index.store import PassageView, Store
 
 
 def one_passage_idf(n_passages: int) -> float:

@@ -1,7 +1,7 @@
 """Stage 2 of the answer path: the question's words as a query the index can answer.
 
 Every analysed word goes to BM25; the content words (not the frame words of
-`retrieval/question.py`) carry idf weights for the stages after it. A word the index lacks is
+`retrieval/answer/question.py`) carry idf weights for the stages after it. A word the index lacks is
 looked up as the index term it most likely means: a Korean noun as the compound that holds it
 (크렘린 → 크렘린궁, docs/quality.md, "Fourth round"), an English word as the stem it extends or,
 when long, the term one typo away (docs/quality.md, "Second round").
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .analyze import HANGUL, Term
-from .question import FRAME_TERMS
-from .store import Store
+from retrieval.text.analyze import HANGUL, Term
+from retrieval.answer.question import FRAME_TERMS
+from retrieval.index.store import Store
 
 KOREAN_NOUNS = frozenset({"NNG", "NNP", "NNC", "XR"})  # question words that may be part of an index compound
 KOREAN_AFFIX_MIN = 2  # syllables a Korean noun needs before it is looked for inside compounds

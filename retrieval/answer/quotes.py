@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .analyze import HANGUL, LATIN, WORD, normalize_space
-from .models import Language, Quote, Source
-from .rerank import Coverage
-from .sentences import Candidate
-from .store import PassageView
+from retrieval.text.analyze import HANGUL, LATIN, WORD, normalize_space
+from retrieval.models import Language, Quote, Source
+from retrieval.answer.rerank import Coverage
+from retrieval.answer.sentences import Candidate
+from retrieval.index.store import PassageView
 
 MORE_QUOTES = 6  # extra quotes kept for "More"
 WINDOW_SENTENCES = 3  # the first quote is a run of at most this many neighbouring sentences

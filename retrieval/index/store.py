@@ -2,7 +2,7 @@
 
 Answering, `Engine`, `sources` and the Telegram "Paragraph" button read an index only through
 `Store`. Two implementations pass the same test suite: `SegmentStore` (immutable segments on
-disk, `retrieval/segstore.py`) and `MemoryStore` (plain dicts, `retrieval/memstore.py`). A third
+disk, `retrieval/index/segments/store.py`) and `MemoryStore` (plain dicts, `retrieval/index/memory.py`). A third
 one — a search server holding pre-tokenized fields — would slot in the same way.
 
 Passages are addressed by a *uid*: a number given when a passage is added and never reused or
@@ -19,8 +19,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from .bm25 import SearchParams
-from .models import Article, Language
+from retrieval.index.bm25 import SearchParams
+from retrieval.models import Article, Language
 
 I64 = npt.NDArray[np.int64]
 
@@ -40,7 +40,7 @@ class ArticleMeta:
 
     @classmethod
     def of(cls, article: Article) -> ArticleMeta:
-        from .corpus import article_hash, text_hash
+        from retrieval.corpus.files import article_hash, text_hash
 
         a = article
         return cls(a.id, a.title, a.source, a.url, a.date, a.file, article_hash(a), text_hash(a))

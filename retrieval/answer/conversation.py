@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analyze import Term
-from .models import Language, Turn
-from .question import FRAME_TERMS
-from .store import Store
+from retrieval.text.analyze import Term
+from retrieval.models import Language, Turn
+from retrieval.answer.question import FRAME_TERMS
+from retrieval.index.store import Store
 
 HISTORY_TURNS = 2  # the most recent turns read (a conversation drifts)
 EXPANSION_TERMS = 2  # rarest words brought in from those turns' questions (2 chosen on half of the follow-ups, docs/quality.md)

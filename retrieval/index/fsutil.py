@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import QuoteQAError
+from retrieval.errors import QuoteQAError
 
 CRASH_ENV = "QUOTEQA_CRASH_AT"  # test hook: the process kills itself (SIGKILL) at this point
 

@@ -19,10 +19,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .analyze import HANGUL, normalize_space
-from .errors import QuestionError
-from .messages import EMPTY_QUESTION
-from .models import Language
+from retrieval.text.analyze import HANGUL, normalize_space
+from retrieval.errors import QuestionError
+from retrieval.answer.messages import EMPTY_QUESTION
+from retrieval.models import Language
 
 KINDS: dict[str, re.Pattern[str]] = {
     "say": re.compile(

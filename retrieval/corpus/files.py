@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .errors import CorpusError
-from .fsutil import atomic_write
-from .models import Article
+from retrieval.errors import CorpusError
+from retrieval.index.fsutil import atomic_write
+from retrieval.models import Article
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from .analyze import detect_language
-from .models import Language
-from .store import Store
+from retrieval.text.analyze import detect_language
+from retrieval.models import Language
+from retrieval.index.store import Store
 
 MAX_TITLE = 60  # characters of a title inside an example question
 SCAN = 64  # newest passages looked at for distinct titles

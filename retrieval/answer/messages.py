@@ -2,12 +2,12 @@
 answer, the cross-language note and the empty-question error, in each language we answer in.
 
 Texts only, and the one helper that appends example questions made from the corpus (see
-`retrieval/suggest.py`): the answer path decides when each is shown (`retrieval/answer.py`).
+`retrieval/answer/suggest.py`): the answer path decides when each is shown (`retrieval/answer/pipeline.py`).
 """
 
 from __future__ import annotations
 
-from .models import Language
+from retrieval.models import Language
 
 ABSTAIN_MESSAGE: dict[Language, str] = {
     "en": "The articles I have do not answer that. Ask about what they cover (see the list of sources)",

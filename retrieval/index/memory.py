@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import bm25
-from .analyze import Analyzer, detect_language
-from .bm25 import SearchParams
-from .models import Article, Language
-from .store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
+from retrieval.index import bm25
+from retrieval.text.analyze import Analyzer, detect_language
+from retrieval.index.bm25 import SearchParams
+from retrieval.models import Article, Language
+from retrieval.index.store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
 
 
 @dataclass(frozen=True, slots=True)
