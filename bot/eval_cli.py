@@ -10,9 +10,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .progress import progress_bar
 from .settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from retrieval import Analyzer, SearchParams
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -31,7 +35,6 @@ SPLIT_FILES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from measure.evaluate import evaluate, load_squad, sample_questions
-    from retrieval import Analyzer, SearchParams
 
     if args.limit is not None and args.limit < 1:
         print("quoteqa: --limit must be at least 1", file=sys.stderr)
@@ -52,8 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     progress = None if quiet else _bar
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer = Analyzer(workers=settings.workers)
-    params = SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b)
+    analyzer, params = _core(settings)
     for path, dataset in zip(args.files, datasets, strict=True):
         questions = sample_questions(dataset.questions, args.limit, args.seed)
         if not quiet:
@@ -65,6 +67,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             _print_table(row)
     return EXIT_OK
+
+
+def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
+    """One analyser and the BM25 parameters, from the same `EngineConfig` the bot and `ask` use."""
+    from retrieval import Analyzer
+
+    from .wiring import engine_config
+
+    config = engine_config(settings)
+    return Analyzer(workers=config.workers), config.search
 
 
 def _bar(label: str, total: int) -> Callable[[int], None]:
@@ -113,7 +125,6 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
 
     from measure import conversations
     from measure.evaluate import load_squad
-    from retrieval import Analyzer, SearchParams
     from retrieval.corpus.files import load_corpus
 
     path = conversations.DEFAULT_FILE if str(args.conversations) == "-" else args.conversations
@@ -123,8 +134,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     corpus = load_corpus(PROJECT_ROOT / "corpus")
     if not args.json:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer = Analyzer(workers=settings.workers)
-    params = SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b)
+    analyzer, params = _core(settings)
     out = conversations.evaluate_conversations(
         convs, corpus, datasets, analyzer, params, seed=args.seed,
         progress=None if args.json else (lambda name: print(f"{name}: follow-ups and self-contained questions…", file=sys.stderr)),
@@ -158,7 +168,6 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
 
     from measure import splits
     from measure.evaluate import load_squad
-    from retrieval import Analyzer, SearchParams
     from retrieval.answer import confidence
 
     if args.fit and args.model:
@@ -174,8 +183,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     quiet = bool(args.json)
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer = Analyzer(workers=settings.workers)
-    params = SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b)
+    analyzer, params = _core(settings)
     rows = splits.collect(
         datasets, analyzer, params, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
         progress=None if quiet else _bar, limit=args.limit,

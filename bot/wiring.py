@@ -11,7 +11,25 @@ from typing import TYPE_CHECKING
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from retrieval import Engine
+    from retrieval import Engine, EngineConfig
+
+
+def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
+    """The one translation of `Settings` into the core's `EngineConfig` (the bot, the command
+    line and `quoteqa eval`/`bench` all go through it)."""
+    from retrieval import EngineConfig, SearchParams
+
+    return EngineConfig(
+        corpus_dir=settings.corpus_dir,
+        data_dir=settings.data_dir,
+        search=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
+        workers=settings.workers,
+        max_question_chars=settings.max_question_chars,
+        lock_timeout=settings.write_lock_seconds,
+        serving=serving,
+        sure_confidence=settings.sure_confidence,
+        min_confidence=settings.min_confidence,
+    )
 
 
 def open_engine(settings: Settings, progress: bool = True, serving: bool = False, sync: bool = True) -> Engine:
@@ -21,20 +39,12 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
     questions keep arriving while it ingests, so a big batch gets a Kiwi of its own. `retrieval` is imported
     here, not at module level, so `quoteqa --help` and settings errors stay fast.
     """
-    from retrieval import Engine, SearchParams
+    from retrieval import Engine
 
     from .progress import progress_bar
 
     return Engine.open(
-        settings.corpus_dir,
-        settings.data_dir,
-        params=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
-        workers=settings.workers,
-        max_question_chars=settings.max_question_chars,
+        engine_config(settings, serving),
         progress=(lambda label, total: progress_bar(label, total, unit="passage")) if progress and sys.stderr.isatty() else None,
-        lock_timeout=settings.write_lock_seconds,
-        serving=serving,
         sync=sync,
-        sure_confidence=settings.sure_confidence,
-        min_confidence=settings.min_confidence,
     )

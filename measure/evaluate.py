@@ -31,7 +31,7 @@ from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
 from retrieval.models import Article
 from retrieval.index.segments.store import SegmentStore
-from retrieval.index.store import ArticleMeta, Store
+from retrieval.index.store import ArticleMeta, Store, WriteOptions
 
 from .squad import read_squad
 from .stats import percentile
@@ -273,9 +273,7 @@ def build_store(
         for i, meta in enumerate(dataset.articles) if i in paragraphs
     ]  # fmt: skip
     store = SegmentStore(directory, analyzer, params)
-    store.progress = progress
-    store.add(articles)
-    store.progress = None
+    store.add(articles, WriteOptions(progress=progress))
     return store
 
 

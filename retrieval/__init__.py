@@ -1,8 +1,9 @@
 """quoteqa's core: (corpus, question) -> Answer. Imports nothing from `bot` or `telegram`."""
 
 from retrieval.text.analyze import Analyzer
-from retrieval.answer.pipeline import AnswerParams
+from retrieval.answer.params import AnswerParams
 from retrieval.index.bm25 import SearchParams
+from retrieval.config import EngineConfig
 from retrieval.engine import Engine
 from retrieval.errors import CorpusError, EmptyCorpusError, IndexFormatError, QuestionError, QuoteQAError
 from retrieval.index.memory import MemoryStore
@@ -12,6 +13,6 @@ from retrieval.index.store import Change, Store
 
 __all__ = [
     "Analyzer", "Answer", "AnswerParams", "Article", "ArticleInfo", "Change", "CorpusError", "EmptyCorpusError",
-    "Engine", "IndexFormatError", "MemoryStore", "Quote", "QuestionError", "QuoteQAError", "SearchParams",
+    "Engine", "EngineConfig", "IndexFormatError", "MemoryStore", "Quote", "QuestionError", "QuoteQAError", "SearchParams",
     "SegmentStore", "Source", "Store", "Turn",
 ]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +28,20 @@ class Article:
     @property
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+
+def article_hash(article: Article) -> str:
+    """Content identity: same text and citation data means the same article. (Here, beside
+    `Article`, because both the corpus reader and the index key articles by it.)"""
+    fields: list[object] = [article.title, article.source, article.url, article.date, article.paragraphs]
+    if article.author or article.updated:  # only then, so hashes stored before these fields stay valid
+        fields += [article.author, article.updated]
+    payload = json.dumps(fields, ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def text_hash(article: Article) -> str:
+    return hashlib.sha1("\n\n".join(article.paragraphs).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

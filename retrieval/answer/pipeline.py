@@ -27,11 +27,12 @@ from retrieval.answer.confidence import ConfidenceModel
 from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
 from retrieval.models import Answer, Language, Turn
 from retrieval.answer.conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
-from retrieval.answer.query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.query import Query, build_query, term_columns, unknown_idf, with_expansion
 from retrieval.answer.question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
-from retrieval.answer.quotes import QuoteShape, answer_pool, best_window, group_quotes, source_of
-from retrieval.answer.rerank import Hits, RerankWeights, retrieve
-from retrieval.answer.sentences import SentenceWeights, score_sentences
+from retrieval.answer.quotes import answer_pool, best_window, group_quotes, source_of
+from retrieval.answer.rerank import Hits, retrieve
+from retrieval.answer.sentences import score_sentences
 from retrieval.index.store import PassageView, Store
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals
@@ -42,44 +43,6 @@ __all__ = [
 ]  # fmt: skip
 
 MAX_PASSAGES = 12  # sentences are looked for in this many top passages
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerParams:
-    """Every weight of the answer path, grouped by the stage that reads it, and the abstention
-    threshold used without a confidence model. `AnswerParams.of(name=value, ...)` sets weights
-    by their own (flat) names, which are unique across the stages."""
-
-    query: QueryWeights = field(default_factory=QueryWeights)
-    rerank: RerankWeights = field(default_factory=RerankWeights)
-    sentences: SentenceWeights = field(default_factory=SentenceWeights)
-    quotes: QuoteShape = field(default_factory=QuoteShape)
-    min_coverage: float = 0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
-
-    @classmethod
-    def of(cls, **weights: Any) -> AnswerParams:
-        """The defaults with some weights changed, each named by its own (flat) name:
-        `AnswerParams.of(window_temperature=0.0, speaker_weight=0.0)`. An unknown name is a TypeError."""
-        unknown = [name for name in weights if name not in _STAGE_OF]
-        if unknown:
-            raise TypeError(f"AnswerParams has no weight {', '.join(map(repr, unknown))}; it has: {', '.join(_STAGE_OF)}")
-        base = cls()
-        stages = {s: {n: v for n, v in weights.items() if _STAGE_OF[n] == s} for s in _STAGES}
-        return cls(
-            **{s: dataclasses.replace(getattr(base, s), **kw) for s, kw in stages.items() if kw},
-            **{n: v for n, v in weights.items() if _STAGE_OF[n] is None},
-        )
-
-    def flat(self) -> dict[str, object]:
-        """Every weight by its flat name, as `of` takes them (for reports: feed them back to `of`)."""
-        return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
-
-
-_STAGES = ("query", "rerank", "sentences", "quotes")
-# flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
-_STAGE_OF: dict[str, str | None] = {
-    f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))
-} | {f.name: None for f in dataclasses.fields(AnswerParams) if f.name not in _STAGES}
 
 
 class Answerer:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from retrieval.errors import CorpusError
 from retrieval.index.fsutil import atomic_write
-from retrieval.models import Article
+from retrieval.models import Article, article_hash, text_hash
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUFFIXES = (*TEXT_SUFFIXES, ".jsonl")
@@ -32,19 +32,6 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 def split_paragraphs(text: str) -> tuple[str, ...]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return tuple(p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip())
-
-
-def article_hash(article: Article) -> str:
-    """Content identity: same text and citation data means the same article."""
-    fields: list[object] = [article.title, article.source, article.url, article.date, article.paragraphs]
-    if article.author or article.updated:  # only then, so hashes stored before these fields stay valid
-        fields += [article.author, article.updated]
-    payload = json.dumps(fields, ensure_ascii=False)
-    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
-
-
-def text_hash(article: Article) -> str:
-    return hashlib.sha1("\n\n".join(article.paragraphs).encode("utf-8")).hexdigest()
 
 
 def _read_text(path: Path) -> str:

@@ -21,7 +21,9 @@ from retrieval.index import bm25
 from retrieval.text.analyze import Analyzer, detect_language
 from retrieval.index.bm25 import SearchParams
 from retrieval.models import Article, Language
-from retrieval.index.store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
+from retrieval.index.store import (
+    NO_OPTIONS, ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, WriteOptions, edits1, listed_languages,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,8 @@ class MemoryStore(StoreWrites):
         return {aid: meta.hash for aid, (meta, _) in self._state.articles.items()}
 
     # --- writes --------------------------------------------------------------------------------
-    def apply(self, change: Change) -> ChangeReport:
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
+        """`options` change nothing here: analysis runs in this thread, and is quick."""
         if self._frozen:
             raise TypeError("a snapshot is read-only; write through the store it came from")
         with self.writing():

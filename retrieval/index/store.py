@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.index.bm25 import SearchParams
-from retrieval.models import Article, Language
+from retrieval.models import Article, Language, article_hash, text_hash
 
 I64 = npt.NDArray[np.int64]
 
@@ -40,8 +40,6 @@ class ArticleMeta:
 
     @classmethod
     def of(cls, article: Article) -> ArticleMeta:
-        from retrieval.corpus.files import article_hash, text_hash
-
         a = article
         return cls(a.id, a.title, a.source, a.url, a.date, a.file, article_hash(a), text_hash(a))
 
@@ -108,21 +106,31 @@ class ChangeReport:
     passages_added: int = 0
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Everything answering and the front ends need from an index.
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How one write runs, apart from what it writes: the caller (the engine) decides, the
+    store obeys. A store that has no use for an option ignores it (the memory store ignores both)."""
 
-    Reads on the object returned by `snapshot()` never change, whatever is written after: a
-    question is answered from the commit that was live when it started.
-    """
+    progress: Callable[[int], None] | None = None  # told how many passages were analysed, batch by batch
+    pool: BatchAnalyser | None = None  # analyses the batches in a process of its own (a serving bot's big ingest)
+
+
+class BatchAnalyser(Protocol):
+    """Analyses batches of paragraphs elsewhere (`index/segments/pool.py`: a child process)."""
+
+    def encode(self, batches: list[list[str]]) -> Iterator[object]: ...
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """Everything answering and the front ends read from an index: statistics, search, passages
+    and articles. Reads on the object returned by `snapshot()` never change, whatever is written
+    after: a question is answered from the commit that was live when it started."""
 
     @property
     def params(self) -> SearchParams: ...
 
-    def set_params(self, params: SearchParams) -> None:
-        """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing."""
-
-    def snapshot(self) -> Store: ...
+    def snapshot(self) -> Searcher: ...
 
     # --- statistics and terms -----------------------------------------------------------------
     @property
@@ -178,6 +186,15 @@ class Store(Protocol):
     def extra(self) -> dict[str, object]:
         """Small data the owner keeps with each commit (the engine keeps its corpus file table)."""
 
+
+@runtime_checkable
+class Store(Searcher, Protocol):
+    """A `Searcher` that can also be written (the index writer's side): its lifecycle and
+    atomic changes. Readers should take `snapshot()` and hold only a `Searcher`."""
+
+    def set_params(self, params: SearchParams) -> None:
+        """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing."""
+
     # --- lifecycle -----------------------------------------------------------------------------
     damaged: list[str]  # what could not be read when the store was last opened (it gets rebuilt)
 
@@ -189,14 +206,17 @@ class Store(Protocol):
         when `blocking` is off and someone else writes."""
 
     # --- writes -----------------------------------------------------------------------------
-    def apply(self, change: Change) -> ChangeReport:
+    def apply(self, change: Change, options: WriteOptions = ...) -> ChangeReport:
         """Commit one change atomically; later snapshots see it, earlier ones never do."""
 
-    def add(self, articles: Sequence[Article]) -> ChangeReport: ...
+    def add(self, articles: Sequence[Article], options: WriteOptions = ...) -> ChangeReport: ...
 
     def replace(self, articles: Sequence[Article]) -> ChangeReport: ...
 
     def remove(self, article_ids: Sequence[str]) -> ChangeReport: ...
+
+
+NO_OPTIONS = WriteOptions()
 
 
 def listed_languages(langs: Iterable[Language]) -> tuple[Language, ...]:
@@ -210,11 +230,11 @@ def listed_languages(langs: Iterable[Language]) -> tuple[Language, ...]:
 class StoreWrites:
     """`add`, `replace` and `remove` in terms of `apply`, shared by both stores."""
 
-    def apply(self, change: Change) -> ChangeReport:  # pragma: no cover - overridden
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def add(self, articles: Sequence[Article]) -> ChangeReport:
-        return self.apply(Change(add=tuple(articles)))
+    def add(self, articles: Sequence[Article], options: WriteOptions = NO_OPTIONS) -> ChangeReport:
+        return self.apply(Change(add=tuple(articles)), options)
 
     def replace(self, articles: Sequence[Article]) -> ChangeReport:
         arts = tuple(articles)

@@ -33,14 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.index import bm25
-from retrieval.index.segments.pool import AnalysisPool
 from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
 from retrieval.index.bm25 import SearchParams
 from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
 from retrieval.models import Article
 from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
-from retrieval.index.store import ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, edits1, listed_languages
+from retrieval.index.store import (
+    NO_OPTIONS, ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, WriteOptions, edits1, listed_languages,
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class Snapshot(StoreWrites):
     def snapshot(self) -> Snapshot:
         return self
 
-    def apply(self, change: Change) -> ChangeReport:
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
         raise TypeError("a snapshot is read-only; write through the SegmentStore")
 
     @property
@@ -373,8 +374,6 @@ class SegmentStore(StoreWrites):
         self._state_lock = threading.Lock()  # question threads may refresh at once
         self._commit_stat: tuple[int, int, int] | None = None
         self.damaged: list[str] = []  # what was wrong when the last commit was opened
-        self.progress: Progress | None = None
-        self.pool: AnalysisPool | None = None  # when set, batches are analysed in its child process
         self._snap = Snapshot(0, (), 0, {}, self._params)
         self.refresh(force=True)
 
@@ -547,11 +546,11 @@ class SegmentStore(StoreWrites):
                 self._held, self._holder = 0, None
                 self._lock.release()
 
-    def apply(self, change: Change) -> ChangeReport:
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
         with self.writing():
-            return self._apply(change)
+            return self._apply(change, options)
 
-    def _apply(self, change: Change) -> ChangeReport:
+    def _apply(self, change: Change, options: WriteOptions) -> ChangeReport:
         snap = self._snap
         adds = _last_per_id(change.add)
         gone = set(change.remove) | {a.id for a in adds}
@@ -569,7 +568,7 @@ class SegmentStore(StoreWrites):
         new_seg: Segment | None = None
         n_added = 0
         if adds:
-            new_seg = self._build(adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}")
+            new_seg = self._build(adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options)
             n_added = new_seg.n_passages
         lives: list[_Live] = []
         for s in snap.segs:
@@ -591,7 +590,7 @@ class SegmentStore(StoreWrites):
         self.maybe_merge()
         return report
 
-    def _build(self, articles: Sequence[Article], first_uid: int, name: str) -> Segment:
+    def _build(self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions) -> Segment:
         if self.analyzer is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
         builder = SegmentBuilder()
@@ -604,7 +603,7 @@ class SegmentStore(StoreWrites):
             batches[-1].append(art)
             size += len(art.paragraphs)
         texts = [[p for a in batch for p in a.paragraphs] for batch in batches if batch]
-        remote = self.pool.encode(texts) if self.pool is not None else None
+        remote = options.pool.encode(texts) if options.pool is not None else None
         for batch, batch_texts in zip((b for b in batches if b), texts):
             metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
             if remote is not None:
@@ -612,8 +611,8 @@ class SegmentStore(StoreWrites):
             else:
                 builder.add_batch(metas, paragraphs, self.analyzer.analyze_passages(batch_texts))
             crash_point("analysis")  # a batch analysed, nothing written
-            if self.progress:
-                self.progress(len(batch_texts))
+            if options.progress:
+                options.progress(len(batch_texts))
         mkdir(self.directory)
         return Segment(name, builder.finish(first_uid)).write(self.directory)
 
