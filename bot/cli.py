@@ -178,7 +178,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     max_quotes = args.max_quotes or settings.max_quotes
     if args.question != "-":
-        from retrieval.answer.pipeline import clean_question
+        from retrieval.answer.question import clean_question
 
         clean_question(args.question, settings.max_question_chars)  # fail fast, before Kiwi loads
     engine = open_engine(settings, progress=not args.json)

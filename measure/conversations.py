@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.text.analyze import Analyzer, normalize_space
-from retrieval.answer.pipeline import Answerer, clean_question
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
 from retrieval.index.bm25 import SearchParams
 from retrieval.errors import QuoteQAError
 from retrieval.index.memory import MemoryStore

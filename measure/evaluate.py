@@ -25,7 +25,9 @@ from scipy import sparse
 
 from retrieval.index import bm25
 from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
-from retrieval.answer.pipeline import AnswerParams, Answerer, clean_question
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
 from retrieval.index.bm25 import SearchParams
 from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError

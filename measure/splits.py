@@ -36,7 +36,9 @@ import numpy.typing as npt
 from scipy.stats import rankdata
 
 from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
-from retrieval.answer.pipeline import AnswerParams, Answerer, clean_question
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
 from retrieval.answer.question import FRAME_TERMS, question_kind
 from retrieval.index.bm25 import SearchParams
 from retrieval.answer.confidence import ConfidenceModel, fit

@@ -6,7 +6,10 @@ from typing import Any
 import pytest
 
 from retrieval import Analyzer, Engine, QuestionError
-from retrieval.answer.pipeline import CAVEAT, AnswerParams, Answerer, question_kind
+from retrieval.answer.messages import CAVEAT
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import question_kind
 from retrieval.index.memory import MemoryStore
 from retrieval.models import Article
 from tests.conftest import normalize
@@ -391,5 +394,5 @@ def test_answer_params_of_rejects_an_unknown_name() -> None:
 def test_every_weight_has_its_own_flat_name() -> None:
     # A name that two stages shared would collapse into one entry of `flat()`.
     p = AnswerParams()
-    stages = (p.query, p.rerank, p.sentences, p.quotes)
-    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 24  # + min_coverage
+    stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation)
+    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 33  # + min_coverage

@@ -20,13 +20,18 @@ from dataclasses import dataclass
 from retrieval.text.analyze import Term
 from retrieval.models import Language, Turn
 from retrieval.answer.question import FRAME_TERMS
-from retrieval.index.store import Store
+from retrieval.index.store import Searcher
 
-HISTORY_TURNS = 2  # the most recent turns read (a conversation drifts)
-EXPANSION_TERMS = 2  # rarest words brought in from those turns' questions (2 chosen on half of the follow-ups, docs/quality.md)
-EXPANSION_WEIGHT = 0.5  # their share of a question word's weight in the coverage stages
-ARTICLE_PRIOR = 0.3  # re-rank bonus of a passage from an article the conversation quoted
-FEW_TERMS = 1  # a question with at most this many content words leans on its context
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationWeights:
+    history_turns: int = 2  # the most recent turns read (a conversation drifts)
+    expansion_terms: int = 2  # rarest words brought in from those turns' questions (2 chosen on half of the follow-ups, docs/quality.md)
+    expansion_weight: float = 0.5  # their share of a question word's weight in the coverage stages
+    article_prior: float = 0.3  # re-rank bonus of a passage from an article the conversation quoted
+    few_terms: int = 1  # a question with at most this many content words leans on its context
+
 
 FOLLOW_CUE: dict[Language, re.Pattern[str]] = {
     "en": re.compile(r"^\W*(?:and|but|so|also|then|what about|how about|and what about)\b", re.I),
@@ -43,11 +48,11 @@ class Context:
     """What the conversation lends a question that depends on it."""
 
     question: str  # the latest earlier question, as the answer names it ("following up on: …")
-    terms: tuple[Term, ...]  # earlier questions' rarest words, at EXPANSION_WEIGHT
+    terms: tuple[Term, ...]  # earlier questions' rarest words, at `expansion_weight`
     articles: frozenset[str]  # articles the conversation quoted, preferred in the re-rank
 
 
-def depends(text: str, lang: Language, content_terms: int) -> str:
+def depends(text: str, lang: Language, content_terms: int, weights: ConversationWeights = ConversationWeights()) -> str:
     """Why a question leans on what came before ("" when it stands alone). `lang` is kept for
     callers; the cue and pronoun patterns of both languages are read."""
     # Both languages' cues: "And 크렘린궁은?" mixes them, and the cues cannot be mistaken for each other.
@@ -55,16 +60,17 @@ def depends(text: str, lang: Language, content_terms: int) -> str:
         return "cue"
     if any(p.search(text) for p in PRONOUN.values()):
         return "pronoun"
-    if content_terms <= FEW_TERMS:
+    if content_terms <= weights.few_terms:
         return "few words"
     return ""
 
 
 def context_of(
-    history: Sequence[Turn], asked_terms: set[str], question_words: Callable[[str], list[Term]], store: Store
+    history: Sequence[Turn], asked_terms: set[str], question_words: Callable[[str], list[Term]], store: Searcher,
+    weights: ConversationWeights = ConversationWeights(),
 ) -> Context | None:  # fmt: skip
     """The recent turns' rarest content words the question lacks, and their articles."""
-    recent = [t for t in history[-HISTORY_TURNS:] if t.question.strip()]
+    recent = [t for t in history[-weights.history_turns:] if t.question.strip()]
     if not recent:
         return None
     seen: dict[str, Term] = {}
@@ -72,7 +78,7 @@ def context_of(
         for w in question_words(turn.question):
             if w.term not in FRAME_TERMS and w.term not in asked_terms and w.term not in seen and store.df(w.term):
                 seen[w.term] = w
-    ranked = sorted(seen.values(), key=lambda w: store.df(w.term))[:EXPANSION_TERMS]
+    ranked = sorted(seen.values(), key=lambda w: store.df(w.term))[:weights.expansion_terms]
     articles = frozenset(a for t in recent for a in t.articles)
     if not ranked and not articles:
         return None

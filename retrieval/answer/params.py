@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from retrieval.answer.conversation import ConversationWeights
 from retrieval.answer.query import QueryWeights
 from retrieval.answer.quotes import QuoteShape
 from retrieval.answer.rerank import RerankWeights
@@ -26,6 +27,7 @@ class AnswerParams:
     rerank: RerankWeights = field(default_factory=RerankWeights)
     sentences: SentenceWeights = field(default_factory=SentenceWeights)
     quotes: QuoteShape = field(default_factory=QuoteShape)
+    conversation: ConversationWeights = field(default_factory=ConversationWeights)
     min_coverage: float = 0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
 
     @classmethod
@@ -47,7 +49,7 @@ class AnswerParams:
         return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
 
 
-_STAGES = ("query", "rerank", "sentences", "quotes")
+_STAGES = ("query", "rerank", "sentences", "quotes", "conversation")
 # flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))

@@ -2,7 +2,7 @@
 
 The first quote is a trade (docs/quality.md, "Third round: how much to quote"): sentence scores
 become chances of holding the answer through a softmax, and the first quote is the run of at most
-`WINDOW_SENTENCES` neighbouring sentences, always holding the best one, that maximises chance −
+`window_sentences` neighbouring sentences, always holding the best one, that maximises chance −
 cost × characters. Later quotes are the next best sentences, each joined by a neighbour only when
 that neighbour adds question words, and a short quote takes in its best-covered neighbour for
 context (the join and context lengths are in docs/quality.md, "First round" and "Second round").
@@ -17,15 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.text.analyze import HANGUL, LATIN, WORD, normalize_space
-from retrieval.models import Language, Quote, Source
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
 from retrieval.answer.sentences import Candidate
 from retrieval.index.store import PassageView
+from retrieval.models import Language, Quote, Source
+from retrieval.text.analyze import HANGUL, LATIN, WORD, normalize_space
 
-MORE_QUOTES = 6  # extra quotes kept for "More"
-WINDOW_SENTENCES = 3  # the first quote is a run of at most this many neighbouring sentences
-SAME_LANGUAGE_SHARE = 0.6  # the question's language is preferred while its best sentence scores this share of the best
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +37,23 @@ class QuoteShape:
     window_temperature: float = 7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
     window_char_cost: float = 0.002  # chance of holding the answer each character of the first quote must buy...
     window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
+    window_sentences: int = 3  # the first quote is a run of at most this many neighbouring sentences
+    more_quotes: int = 6  # extra quotes kept for "More"
+    same_language_share: float = 0.6  # the question's language is preferred while its best sentence scores this share of the best
 
 
-def answer_pool(candidates: list[Candidate], lang: Language) -> tuple[list[Candidate], bool]:
+def answer_pool(candidates: list[Candidate], lang: Language, shape: QuoteShape) -> tuple[list[Candidate], bool]:
     """The candidates to quote from, best first, and whether the best is in another language
     than the question: the question's language is preferred when it answers nearly as well as
     the best overall."""
     same = [c for c in candidates if c.sentence_lang == lang]
     best = max(c.score for c in candidates)
-    pool = same if same and max(c.score for c in same) >= SAME_LANGUAGE_SHARE * best else candidates
+    pool = same if same and max(c.score for c in same) >= shape.same_language_share * best else candidates
     pool.sort(key=lambda c: -c.score)
     return pool, pool[0].sentence_lang != lang
 
 
-def best_window(pool: list[Candidate], shape: QuoteShape, view: Callable[[int], PassageView]) -> list[Candidate] | None:
+def best_window(ctx: QuestionContext, pool: list[Candidate], shape: QuoteShape) -> list[Candidate] | None:
     """The first quote: the best sentence, in a run of at most three neighbouring sentences
     when the others add enough chance of holding the answer for their length. Scores become chances
     through a softmax over every candidate; a neighbour that shares no word with the
@@ -65,13 +67,14 @@ def best_window(pool: list[Candidate], shape: QuoteShape, view: Callable[[int], 
     chance = np.exp(shape.window_temperature * (scores - scores.max()))
     chance /= chance.sum()
     mine = {c.sent: (float(pr), c) for c, pr in zip(pool, chance) if c.passage == head.passage}
-    v = view(head.passage)
+    v = ctx.view(head.passage)
     n = v.n_sentences
-    reach = WINDOW_SENTENCES - 1
-    spans = {i: v.sentence(i) for i in range(max(head.sent - reach, 0), min(head.sent + WINDOW_SENTENCES, n))}
+    window = shape.window_sentences
+    reach = window - 1
+    spans = {i: v.sentence(i) for i in range(max(head.sent - reach, 0), min(head.sent + window, n))}
     best = (float("-inf"), head.sent, head.sent)
     for lo in range(max(head.sent - reach, 0), head.sent + 1):
-        for hi in range(head.sent, min(lo + WINDOW_SENTENCES, n)):
+        for hi in range(head.sent, min(lo + window, n)):
             mass = sum(mine[i][0] for i in range(lo, hi + 1) if i in mine)
             value = mass - cost * (spans[hi][1] - spans[lo][0])
             if value > best[0]:
@@ -81,21 +84,22 @@ def best_window(pool: list[Candidate], shape: QuoteShape, view: Callable[[int], 
 
 
 def group_quotes(
-    pool: list[Candidate], max_quotes: int, terms: set[str], coverage: dict[int, Coverage], qw: npt.NDArray[np.float64],
-    first: list[Candidate] | None, shape: QuoteShape, view: Callable[[int], PassageView],
-    english_term: Callable[[str], str],
+    ctx: QuestionContext, query: Query, coverage: dict[int, Coverage], pool: list[Candidate], first: list[Candidate] | None,
+    max_quotes: int, shape: QuoteShape,
 ) -> tuple[list[Quote], list[Quote]]:  # fmt: skip
     """Best sentences first; `first`, when given, is the first quote as `best_window` chose
-    it. A neighbour within the paragraph joins a later quote (in text order) only when it adds
+    it. Words of the question (not a conversation's) are highlighted. A neighbour within the paragraph joins a later quote (in text order) only when it adds
     question words the quote lacks: a neighbour that repeats the same words would only make
     the quote longer."""
+    qw = query.weights_arr
+    terms = set(query.weights) & {w.term for w in ctx.words} or set(query.weights)
     best = pool[0].score
     chosen: list[Candidate] = []
     for c in pool:
         if c.score < shape.keep_ratio * best and len(chosen) >= 1:
             break
         chosen.append(c)
-        if len(chosen) >= max_quotes + MORE_QUOTES:
+        if len(chosen) >= max_quotes + shape.more_quotes:
             break
     groups: list[list[Candidate]] = []
     taken = {(c.passage, c.sent) for c in first or ()}
@@ -116,7 +120,7 @@ def group_quotes(
     used: set[tuple[int, int]] = set()  # (passage, sentence) already quoted: no quote repeats another
     if first:
         used.update(taken)
-        quotes.append(make_quote(first, terms, view, english_term))
+        quotes.append(make_quote(ctx, first, terms))
     for g in groups:
         if any((c.passage, c.sent) in used for c in g):
             if (g[0].passage, g[0].sent) in used:  # g[0] is the group's best sentence
@@ -128,18 +132,17 @@ def group_quotes(
             while hi + 1 in free:
                 hi += 1
             g = [free[i] for i in range(lo, hi + 1)]
-        g = extend(g, coverage, used, shape, view)
+        g = extend(ctx, g, coverage, used, shape)
         used.update((c.passage, c.sent) for c in g)
-        quote = make_quote(g, terms, view, english_term)
+        quote = make_quote(ctx, g, terms)
         if any(same_text(quote.text, q.text) for q in quotes):
             continue  # the same sentences in another article (an updated copy, a wire story reprinted)
         quotes.append(quote)
-    return quotes[:max_quotes], quotes[max_quotes : max_quotes + MORE_QUOTES]
+    return quotes[:max_quotes], quotes[max_quotes : max_quotes + shape.more_quotes]
 
 
 def extend(
-    group: list[Candidate], coverage: dict[int, Coverage], used: set[tuple[int, int]], shape: QuoteShape,
-    view: Callable[[int], PassageView],
+    ctx: QuestionContext, group: list[Candidate], coverage: dict[int, Coverage], used: set[tuple[int, int]], shape: QuoteShape
 ) -> list[Candidate]:  # fmt: skip
     """A short quote takes in the neighbouring sentence that shares most of the question
     (context a reader needs, e.g. who "he" is), as long as the quote stays within
@@ -150,7 +153,7 @@ def extend(
     if limit <= 0 or last.end - first.start >= limit:
         return group
     p = first.passage
-    v = view(p)
+    v = ctx.view(p)
     cov = coverage[p].sentences
     options = []
     for i in (first.sent - 1, last.sent + 1):
@@ -165,12 +168,12 @@ def extend(
     return sorted([*group, extra], key=lambda x: x.sent)
 
 
-def make_quote(group: list[Candidate], terms: set[str], view: Callable[[int], PassageView], english_term: Callable[[str], str]) -> Quote:
+def make_quote(ctx: QuestionContext, group: list[Candidate], terms: set[str]) -> Quote:
     group = sorted(group, key=lambda c: c.sent)
     p = group[0].passage
-    v = view(p)
+    v = ctx.view(p)
     text = normalize_space(v.text[group[0].start : group[-1].end])
-    spans = highlights(text, terms, english_term)
+    spans = highlights(text, terms, ctx.english_term)
     return Quote(text, source_of(v), max(c.score for c in group), p, tuple(c.sent for c in group), spans)
 
 

@@ -1,5 +1,5 @@
-"""Stage 3 of the answer path: BM25 over passages, then the top few re-scored with what BM25
-cannot see.
+"""Stage 3 of the answer path: candidate passages from the sources (`answer/retrieve/`: BM25
+today), then the top few re-scored with what BM25 cannot see.
 
 Re-rank features, each a share in [0, 1] summed with its weight onto BM25 relative to the top
 hit: the best sentence's share of the question (the words said together, not scattered), the
@@ -10,16 +10,19 @@ The weights and what each one bought are in docs/quality.md ("First round", "Sec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
-from retrieval.index.store import PassageView, Store
+from retrieval.answer.retrieve import CandidateSource, Fuse, Hits, gather
+from retrieval.answer.retrieve.lexical import LEXICAL, Lexical
+from retrieval.index.store import PassageView
 
-Hits = list[tuple[int, float]]  # (passage uid, score), best first
+LEXICAL_ONLY: tuple[CandidateSource, ...] = (Lexical(),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,28 +57,32 @@ class Coverage:
 @dataclass(frozen=True, slots=True)
 class Retrieved:
     hits: Hits  # re-ranked, at most k
-    coverage: dict[int, Coverage]  # for every passage BM25 returned, re-ranked or not
+    coverage: dict[int, Coverage]  # for every passage the sources returned, re-ranked or not
     bm25: Hits  # BM25's own ranking, before the re-rank (the confidence model reads its scores)
+    by_source: Mapping[str, Hits]  # each candidate source's own list
 
 
 def retrieve(
-    store: Store, query: Query, k: int, weights: RerankWeights, view: Callable[[int], PassageView],
-    title_of: Callable[[int], frozenset[str]], prefer: frozenset[str] = frozenset(), prior: float = 0.0,
+    ctx: QuestionContext, query: Query, k: int, weights: RerankWeights, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
+    fuse: Fuse | None = None, prefer: frozenset[str] = frozenset(), prior: float = 0.0,
 ) -> Retrieved:  # fmt: skip
-    """BM25 over passages, then the top `rerank_depth` re-scored (see the module docstring);
-    a passage of an article in `prefer` (the one a conversation is about) gains `prior`."""
+    """Candidates from the `sources` (fused by `fuse` when there are several), then the top
+    `rerank_depth` re-scored (see the module docstring); a passage of an article in `prefer`
+    (the one a conversation is about) gains `prior`."""
     w = weights
-    hits = store.search(query.terms, k=max(k, w.rerank_depth))
+    gathered = gather(ctx, query, max(k, w.rerank_depth), sources, fuse)
+    hits = gathered.hits
+    bm25 = gathered.by_source.get(LEXICAL, hits)
     if not hits:
-        return Retrieved([], {}, hits)
-    bm25 = hits
-    coverage = coverage_of([h for h, _ in hits], query, view)
+        return Retrieved([], {}, bm25, gathered.by_source)
+    view = ctx.view
+    coverage = coverage_of([h for h, _ in hits], query, ctx)
     if w.any():
         top = hits[0][1]
         rescored = []
         for h, score in hits:
             c = coverage[h]
-            in_title = query.share_in(title_of(h) if w.rerank_title > 0 else frozenset())
+            in_title = query.share_in(ctx.title_of(h) if w.rerank_title > 0 else frozenset())
             phrases = phrase_share(view(h), query, c) if w.rerank_phrase > 0 else 0.0
             window = c.window(query.weights_arr)
             rescored.append((
@@ -85,7 +92,7 @@ def retrieve(
             ))  # fmt: skip
         rescored.sort(key=lambda x: -x[1])
         hits = rescored
-    return Retrieved(hits[:k], coverage, bm25)
+    return Retrieved(hits[:k], coverage, bm25, gathered.by_source)
 
 
 def phrase_share(view: PassageView, query: Query, coverage: Coverage) -> float:
@@ -106,13 +113,13 @@ def adjacent(tokens: npt.NDArray[np.integer]) -> set[tuple[int, int]]:
     return set(zip(ids, ids[1:]))
 
 
-def coverage_of(passages: list[int], query: Query, view: Callable[[int], PassageView]) -> dict[int, Coverage]:
+def coverage_of(passages: list[int], query: Query, ctx: QuestionContext) -> dict[int, Coverage]:
     """Per passage, which question terms each sentence holds and their share of idf mass."""
     qw = query.weights_arr
     nq = len(query.known)
     out: dict[int, Coverage] = {}
     for p in passages:
-        v = view(p)
+        v = ctx.view(p)
         ns = v.n_sentences
         qids = v.ids(query.known)  # the question's known terms in this passage's id space
         valid = np.flatnonzero(qids >= 0)

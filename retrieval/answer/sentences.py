@@ -36,7 +36,8 @@ from retrieval.text.analyze import detect_language
 from retrieval.models import Language
 from retrieval.answer.query import Query
 from retrieval.answer.question import Question, definition_pattern
-from retrieval.answer.rerank import Coverage, Hits
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.rerank import Retrieved
 from retrieval.index.store import PassageView
 
 ANSWER_CUES: dict[str, re.Pattern[str]] = {
@@ -82,6 +83,7 @@ class SentenceWeights:
     new_number_weight: float = 0.22  # a "how many"/"when" sentence holds a number the question lacks
     new_name_weight: float = 0.1  # a "who"/"where" sentence holds a capitalised name the question lacks
     definition_weight: float = 0.3  # "what is X": a sentence that says what X is ("X, which is…", "spokesperson X")
+    max_passages: int = 12  # sentences are looked for in this many top passages
     speaker_weight: float = 1.0  # "what did X say" and the best sentence has no speech: X speaking (in it or right before) gains this share of the best score
 
 
@@ -154,12 +156,12 @@ def speaker_rule(candidates: list[Candidate], weight: float) -> None:
 
 # --- the scorer ---------------------------------------------------------------------------------
 def score_sentences(
-    hits: Hits, coverage: dict[int, Coverage], asked: Question, query: Query, view: Callable[[int], PassageView],
-    weights: SentenceWeights, speaker: list[int] | None,
+    ctx: QuestionContext, found: Retrieved, query: Query, weights: SentenceWeights, speaker: list[int] | None
 ) -> list[Candidate]:  # fmt: skip
-    """Every sentence of the `hits` that shares a word with the question, scored (see the module
-    docstring); `speaker` is the query columns of the speaker a "say" question names."""
+    """Every sentence of the passages `found` that shares a word with the question, scored (see
+    the module docstring); `speaker` is the query columns of the speaker a "say" question names."""
     w = weights
+    hits, coverage, asked, view = found.hits, found.coverage, ctx.question, ctx.view
     top = hits[0][1]
     kind, qw = asked.kind, query.weights_arr
     cue = ANSWER_CUES.get(kind)

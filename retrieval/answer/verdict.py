@@ -2,8 +2,8 @@
 
 `question_signals` gives what the confidence model (`retrieval/answer/confidence.py`, fitted numbers in
 `retrieval/answer/confidence.json`) reads; `decide` turns its probability into `answer` / `unsure` /
-`abstain`. Without a model the old rule decides: abstain when the best passage holds less than
-`min_coverage` of the question. How the signals, the model and the thresholds were chosen is in
+`abstain`. Without a model the coverage rule decides: abstain when the best passage holds less than
+`min_coverage` of the question (the coverage rule). How the signals, the model and the thresholds were chosen is in
 docs/quality.md ("Fourth round: confidence groundwork").
 """
 
@@ -18,6 +18,7 @@ from retrieval.answer.confidence import ConfidenceModel
 from retrieval.models import Language
 from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
+from retrieval.answer.context import QuestionContext
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
 from retrieval.index.store import PassageView, Store
@@ -39,10 +40,7 @@ def passes_coverage_rule(coverage: dict[int, Coverage], min_coverage: float) -> 
     return best_passage_coverage(coverage) >= min_coverage
 
 
-def question_signals(
-    store: Store, query: Query, found: Retrieved, kind: str, lang: Language, view: Callable[[int], PassageView],
-    title_of: Callable[[int], frozenset[str]],
-) -> dict[str, float]:  # fmt: skip
+def question_signals(ctx: QuestionContext, query: Query, found: Retrieved) -> dict[str, float]:
     """Per-question evidence that means the same on any corpus: what a confidence model
     reads. Scores are relative (to the attainable maximum, to the runner-up), coverages are
     shares of the question's idf mass, and idfs are counted in units of `one_passage_idf`
@@ -55,6 +53,7 @@ def question_signals(
     paragraphs of one article, which is not real ambiguity. `first_cue` and `cross_language`
     are added once the first quote is chosen (`quote_signals`)."""
     hits, coverage, bm25 = found.hits, found.coverage, found.bm25
+    store, view, kind, lang = ctx.searcher, ctx.view, ctx.question.kind, ctx.question.language
     p = store.params
     bm25_top = bm25[0][1] if bm25 else 0.0
     bm25_second = bm25[1][1] if len(bm25) > 1 else 0.0
@@ -76,7 +75,7 @@ def question_signals(
         "sentence_coverage": c.best,
         "window_coverage": window,
         "unknown_share": unknown,
-        "title_share": query.share_in(title_of(top[0])),
+        "title_share": query.share_in(ctx.title_of(top[0])),
         "content_terms": float(len(query.weights)),
         "idf_mean": float(known_idf.mean()) if len(known_idf) else 0.0,
         "idf_max": float(known_idf.max()) if len(known_idf) else 0.0,
@@ -89,18 +88,18 @@ def question_signals(
     return out
 
 
-def quote_signals(first: list[Candidate], kind: str, cross: bool, view: Callable[[int], PassageView]) -> dict[str, float]:
+def quote_signals(ctx: QuestionContext, first: list[Candidate], cross: bool) -> dict[str, float]:
     """The signals only the chosen first quote can give."""
-    return {"first_cue": first_cue(first, kind, view), "cross_language": float(cross)}
+    return {"first_cue": first_cue(ctx, first), "cross_language": float(cross)}
 
 
-def first_cue(first: list[Candidate], kind: str, view: Callable[[int], PassageView]) -> float:
+def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
     """1.0 when the first quote holds what the question kind asks for (ANSWER_CUES: a quote
     or a speech verb for "say", a date for "when", a name for "who"...), else 0.0."""
-    cue: re.Pattern[str] | None = ANSWER_CUES.get(kind)
+    cue: re.Pattern[str] | None = ANSWER_CUES.get(ctx.question.kind)
     if cue is None or not first:
         return 0.0
-    text = view(first[0].passage).text
+    text = ctx.view(first[0].passage).text
     return float(any(cue.search(text[c.start : c.end]) for c in first))
 
 
