@@ -20,6 +20,7 @@ import numpy.typing as npt
 from retrieval.index import bm25
 from retrieval.text.analyze import Analyzer, detect_language
 from retrieval.index.bm25 import SearchParams
+from retrieval.index.segments import columns
 from retrieval.models import Article, Language
 from retrieval.index.store import (
     NO_OPTIONS, ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, WriteOptions, edits1, listed_languages,
@@ -35,6 +36,7 @@ class _Passage:
     article: str
     spans: tuple[tuple[int, int], ...]
     terms: tuple[tuple[str, ...], ...]  # per sentence, in text order
+    columns: dict[str, Any] = field(default_factory=dict)  # per-passage columns (index/segments/columns/)
 
     @property
     def length(self) -> int:
@@ -148,7 +150,7 @@ class MemoryStore(StoreWrites):
             article=self._state.articles[p.article][0],
             starts=tuple(s for s, _ in p.spans), ends=tuple(e for _, e in p.spans),
             tok_ptr=np.concatenate([[0], np.cumsum(lens, dtype=np.int64)]).astype(np.int64),
-            tokens=np.array(ids, np.int32), lookup=lambda t: vocab.get(t, -1),
+            tokens=np.array(ids, np.int32), lookup=lambda t: vocab.get(t, -1), columns=p.columns,
         )  # fmt: skip
 
     def passage_terms(self, uid: int) -> list[str]:
@@ -203,7 +205,8 @@ class MemoryStore(StoreWrites):
             uids = []
             for n, (text, sentences) in enumerate(zip(art.paragraphs, self._analyse(art.paragraphs)), start=1):
                 terms = tuple(s.terms for s in sentences)
-                passages[uid] = _Passage(uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms)
+                cols = columns.values_of(columns.compute_all([text]), 0) if columns.COLUMNS else {}
+                passages[uid] = _Passage(uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms, cols)
                 for sent in terms:
                     for t in sent:
                         self._vocab.setdefault(t, len(self._vocab))

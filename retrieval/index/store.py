@@ -11,10 +11,10 @@ changed by merges, so a button made before a merge or a restart still finds its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,7 @@ class PassageView:
     tok_ptr: I64  # sentence i's tokens are tokens[tok_ptr[i]:tok_ptr[i + 1]]
     tokens: npt.NDArray[np.int32]
     lookup: Callable[[str], int] = field(repr=False)  # term -> id in `tokens`' space, -1 if absent
+    columns: Mapping[str, Any] = field(default_factory=dict, repr=False)  # per-passage columns (index/segments/columns/)
 
     @property
     def n_sentences(self) -> int:

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
 from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import crash_point, fsync_dir, write_new
+from retrieval.index.segments import columns
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,13 @@ VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every op
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+CORE_PER_PASSAGE: tuple[tuple[str, type], ...] = (("paragraph", np.int32), ("lang", np.int8), ("doc_len", np.int32))
+
+
+def per_passage() -> tuple[tuple[str, type], ...]:
+    """Arrays with one row per passage, taken by row when merging and reordering: the core
+    ones, then the columns of `columns/` (their schema is listed there, once)."""
+    return CORE_PER_PASSAGE + tuple((c.name, c.dtype) for c in columns.COLUMNS)
 Encoded = tuple[dict[str, np.ndarray], list[str]]  # one batch as arrays, over its own term list
 
 
@@ -142,7 +150,8 @@ class SegmentBuilder:
         art_counts = np.array(self._art_passages, np.int64)
         texts = b"".join(self._texts)
         text_lens = np.fromiter((len(t) for t in self._texts), np.int64, n)
-        langs = passage_languages([t.decode("utf-8") for t in self._texts])
+        decoded = [t.decode("utf-8") for t in self._texts]
+        langs = passage_languages(decoded)
         sent_count = cat("sent_count", np.int64)
         sent_tok_len = cat("sent_tok_len", np.int64)
         tokens = cat("tokens", np.int32)
@@ -169,6 +178,7 @@ class SegmentBuilder:
             "post_tf": post_tf,
             "art_pass_ptr": _ptr(art_counts),
         }
+        arrays.update(columns.compute_all(decoded))
         arrays.update(_strings("vocab", self.vocab))
         arrays.update(_article_columns({f: [getattr(a, f) for a in self.articles] for f in ARTICLE_FIELDS}))
         return arrays
@@ -389,6 +399,7 @@ class Segment:
             tok_ptr=tok_ptr - tok_ptr[0],
             tokens=tokens,
             lookup=lambda t: ids.get(t, -1),
+            columns=columns.values_of(a, p) if columns.COLUMNS else {},
         )
 
     def passage_terms(self, p: int) -> list[str]:
@@ -460,6 +471,9 @@ class Segment:
             raise IndexFormatError(f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}")
         if size != meta.get("size"):
             raise IndexFormatError(f"segment {name} is {size} bytes, expected {meta.get('size')} (truncated?)")
+        lacking = [c.name for c in columns.COLUMNS if c.name not in (meta.get("arrays") or {})]
+        if lacking:
+            raise IndexFormatError(f"segment {name} was written before the column(s) {', '.join(lacking)} existed")
         try:
             raw = np.memmap(seg_path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
             if bytes(raw[: len(MAGIC)]) != MAGIC:
@@ -550,8 +564,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
         tok_ptr, tokens = take_ragged(a["sent_tok_ptr"], a["tokens"], sent_rows)
         pieces.append({
             "uid": np.asarray(a["uid"])[keep], "article": remap_art[np.asarray(a["article"])[keep]],
-            "paragraph": np.asarray(a["paragraph"])[keep], "lang": np.asarray(a["lang"])[keep],
-            "doc_len": np.asarray(a["doc_len"])[keep], "text_len": np.diff(text_ptr), "texts": texts,
+            **{col: np.asarray(a[col])[keep] for col, _ in per_passage()}, "text_len": np.diff(text_ptr), "texts": texts,
             "sent_count": np.diff(sent_ptr), "sent_start": np.asarray(a["sent_start"])[sent_rows],
             "sent_end": np.asarray(a["sent_end"])[sent_rows], "sent_tok_len": np.diff(tok_ptr),
             "tokens": remap_term[tokens] if len(tokens) else tokens.astype(np.int32),
@@ -577,8 +590,8 @@ def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[st
     post_ptr, post_doc, post_tf = postings(tokens, np.repeat(np.arange(n, dtype=np.int64), doc_len), len(vocab))
     n_art = len(art_cols[ARTICLE_FIELDS[0]])
     arrays: dict[str, np.ndarray] = {
-        "uid": cat("uid", np.int64), "article": article.astype(np.int32), "paragraph": cat("paragraph", np.int32),
-        "lang": cat("lang", np.int8), "doc_len": doc_len, "text_ptr": _ptr(cat("text_len", np.int64)),
+        "uid": cat("uid", np.int64), "article": article.astype(np.int32),
+        **{col: cat(col, dtype) for col, dtype in per_passage()}, "text_ptr": _ptr(cat("text_len", np.int64)),
         "texts": cat("texts", np.uint8), "sent_ptr": sent_ptr, "sent_start": cat("sent_start", np.int32),
         "sent_end": cat("sent_end", np.int32), "sent_tok_ptr": sent_tok_ptr, "tokens": tokens,
         "post_ptr": post_ptr, "post_doc": post_doc, "post_tf": post_tf,
@@ -601,8 +614,8 @@ def _reorder(name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: 
     new_row[art_order] = np.arange(len(art_order))
     cols = {f: [art_cols[f][r] for r in art_order.tolist()] for f in ARTICLE_FIELDS}
     piece = {
-        "uid": cat("uid", np.int64)[order], "article": new_row[article], "paragraph": cat("paragraph", np.int32)[order],
-        "lang": cat("lang", np.int8)[order], "doc_len": cat("doc_len", np.int32)[order], "text_len": np.diff(text_ptr),
+        "uid": cat("uid", np.int64)[order], "article": new_row[article],
+        **{col: cat(col, dtype)[order] for col, dtype in per_passage()}, "text_len": np.diff(text_ptr),
         "texts": texts, "sent_count": np.diff(sent_ptr), "sent_start": cat("sent_start", np.int32)[sent_rows],
         "sent_end": cat("sent_end", np.int32)[sent_rows], "sent_tok_len": np.diff(tok_ptr), "tokens": tokens,
     }  # fmt: skip
