@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import QuoteQAError
-from retrieval.models import Answer, Quote, Source, Turn
+from retrieval.models import Answer, Quote, Turn
 
 FILE_NAME = "bot.sqlite3"
 SCHEMA_VERSION = 1
@@ -304,38 +304,13 @@ def _served(db: sqlite3.Connection, now: float, elapsed_ms: float, answered: boo
 
 
 def _quote_json(q: Quote) -> dict[str, Any]:
-    s = q.source
-    return {
-        "text": q.text, "score": q.score, "passage": q.passage, "sentences": list(q.sentences),
-        "highlights": [list(h) for h in q.highlights],
-        "source": {"article": s.article, "title": s.title, "paragraph": s.paragraph, "language": s.language,
-                   "source": s.source, "url": s.url, "date": s.date},
-    }  # fmt: skip
-
-
-def _quote(d: dict[str, Any]) -> Quote:
-    return Quote(
-        text=d["text"], source=Source(**d["source"]), score=d["score"], passage=d["passage"],
-        sentences=tuple(d.get("sentences", ())), highlights=tuple((a, b) for a, b in d.get("highlights", ())),
-    )  # fmt: skip
+    return q.to_dict()
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
-    """What a button needs of an answer later: its quotes (shown and further), terms, verdict."""
-    return {
-        "question": answer.question, "language": answer.language, "answered": answer.answered,
-        "quotes": [_quote_json(q) for q in answer.quotes], "more": [_quote_json(q) for q in answer.more],
-        "message": answer.message, "kind": answer.kind, "terms": list(answer.terms),
-        "cross_language": answer.cross_language, "confidence": answer.confidence, "verdict": answer.verdict,
-        "context": answer.context, "elapsed_ms": answer.elapsed_ms,
-    }  # fmt: skip
+    """What a button needs of an answer later (the core's exact codec, `Answer.to_dict`)."""
+    return answer.to_dict()
 
 
 def answer_from_json(d: dict[str, Any]) -> Answer:
-    return Answer(
-        question=d["question"], language=d["language"], answered=d["answered"],
-        quotes=tuple(_quote(q) for q in d["quotes"]), more=tuple(_quote(q) for q in d["more"]),
-        message=d["message"], kind=d["kind"], terms=tuple(d["terms"]), cross_language=d["cross_language"],
-        confidence=d["confidence"], verdict=d["verdict"], context=d.get("context", ""),
-        elapsed_ms=d.get("elapsed_ms", 0.0),
-    )  # fmt: skip
+    return Answer.from_dict(d)
