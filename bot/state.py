@@ -272,7 +272,7 @@ class StateStore:
     def feedback(self) -> list[FeedbackRow]:
         rows = self._read("SELECT vote, question, language, confidence, verdict, quotes, paragraphs FROM feedback ORDER BY at")
         return [
-            FeedbackRow(vote, question, language, confidence, verdict, tuple(_quote(q) for q in json.loads(quotes)), tuple(json.loads(paragraphs)))
+            FeedbackRow(vote, question, language, confidence, verdict, tuple(Quote.from_dict(q) for q in json.loads(quotes)), tuple(json.loads(paragraphs)))
             for vote, question, language, confidence, verdict, quotes, paragraphs in rows
         ]
 

@@ -17,11 +17,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from retrieval.text.analyze import Term
-from retrieval.models import Language, Turn
 from retrieval.answer.question import FRAME_TERMS
 from retrieval.index.store import Searcher
-
+from retrieval.models import Language, Turn
+from retrieval.text.analyze import Term
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.text.analyze import HANGUL, Term
 from retrieval.answer.question import FRAME_TERMS
 from retrieval.index.store import Store
+from retrieval.text.analyze import HANGUL, Term
 
 KOREAN_NOUNS = frozenset({"NNG", "NNP", "NNC", "XR"})  # question words that may be part of an index compound
 KOREAN_AFFIX_MIN = 2  # syllables a Korean noun needs before it is looked for inside compounds

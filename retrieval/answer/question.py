@@ -19,10 +19,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from retrieval.text.analyze import HANGUL, normalize_space
-from retrieval.errors import QuestionError
 from retrieval.answer.messages import EMPTY_QUESTION
+from retrieval.errors import QuestionError
 from retrieval.models import Language
+from retrieval.text.analyze import HANGUL, normalize_space
 
 KINDS: dict[str, re.Pattern[str]] = {
     "say": re.compile(

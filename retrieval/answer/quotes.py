@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
@@ -24,7 +23,6 @@ from retrieval.answer.sentences import Candidate
 from retrieval.index.store import PassageView
 from retrieval.models import Language, Quote, Source
 from retrieval.text.analyze import HANGUL, LATIN, WORD, normalize_space
-
 
 
 @dataclass(frozen=True, slots=True)

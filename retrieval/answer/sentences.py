@@ -26,19 +26,17 @@ rules are checked in docs/quality.md ("Fifth round").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.text.analyze import detect_language
-from retrieval.models import Language
-from retrieval.answer.query import Query
-from retrieval.answer.question import Question, definition_pattern
 from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
+from retrieval.answer.question import definition_pattern
 from retrieval.answer.rerank import Retrieved
-from retrieval.index.store import PassageView
+from retrieval.models import Language
+from retrieval.text.analyze import detect_language
 
 ANSWER_CUES: dict[str, re.Pattern[str]] = {
     "say": re.compile(

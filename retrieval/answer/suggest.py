@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from retrieval.text.analyze import detect_language
-from retrieval.models import Language
 from retrieval.index.store import Store
+from retrieval.models import Language
+from retrieval.text.analyze import detect_language
 
 MAX_TITLE = 60  # characters of a title inside an example question
 SCAN = 64  # newest passages looked at for distinct titles

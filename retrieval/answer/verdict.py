@@ -10,18 +10,15 @@ docs/quality.md ("Fourth round: confidence groundwork").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import numpy as np
 
 from retrieval.answer.confidence import ConfidenceModel
-from retrieval.models import Language
+from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
-from retrieval.answer.context import QuestionContext
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
-from retrieval.index.store import PassageView, Store
 
 
 def one_passage_idf(n_passages: int) -> float:

@@ -18,13 +18,22 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.index import bm25
-from retrieval.text.analyze import Analyzer, detect_language
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.segments import columns
-from retrieval.models import Article, Language
 from retrieval.index.store import (
-    NO_OPTIONS, ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, WriteOptions, edits1, listed_languages,
+    NO_OPTIONS,
+    ArticleMeta,
+    Change,
+    ChangeReport,
+    PassageView,
+    StoredArticle,
+    StoreWrites,
+    WriteOptions,
+    edits1,
+    listed_languages,
 )  # fmt: skip
+from retrieval.models import Language
+from retrieval.text.analyze import Analyzer, detect_language
 
 
 @dataclass(frozen=True, slots=True)

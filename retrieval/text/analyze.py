@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 
-from retrieval.text.english import IRREGULAR, STOP_WORDS
 from retrieval.models import Language
+from retrieval.text.english import IRREGULAR, STOP_WORDS
 
 # Bumped whenever the terms produced for the same text change: stored indexes then rebuild.
 ANALYZER_VERSION = 5

@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from retrieval.text.analyze import Analyzer
 from retrieval.index.segments.segment import Encoded, SegmentBuilder
+from retrieval.text.analyze import Analyzer
 
 _analyzer: Analyzer | None = None
 

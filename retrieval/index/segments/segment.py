@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
 from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import crash_point, fsync_dir, write_new
 from retrieval.index.segments import columns
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
+from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Sentence, passage_languages
 
 log = logging.getLogger(__name__)
 

@@ -32,16 +32,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.index import bm25
-from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
-from retrieval.index.bm25 import SearchParams
 from retrieval.errors import IndexFormatError
+from retrieval.index import bm25
+from retrieval.index.bm25 import SearchParams
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
-from retrieval.models import Article
 from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
 from retrieval.index.store import (
-    NO_OPTIONS, ArticleMeta, Change, ChangeReport, PassageView, StoredArticle, StoreWrites, WriteOptions, edits1, listed_languages,
+    NO_OPTIONS,
+    ArticleMeta,
+    Change,
+    ChangeReport,
+    PassageView,
+    StoredArticle,
+    StoreWrites,
+    WriteOptions,
+    edits1,
+    listed_languages,
 )  # fmt: skip
+from retrieval.models import Article
+from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
 
 log = logging.getLogger(__name__)
 
