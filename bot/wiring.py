@@ -1,6 +1,6 @@
 """Settings → a ready `Engine`: the one place the front ends (cli, console, Telegram) open the core.
 
-Kept apart from `bot.cli` so `bot.telegram_app` can use it without importing the command line.
+Kept apart from `bot.cli` so `bot.telegram.app` can use it without importing the command line.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from .settings import Settings
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from retrieval import Engine, EngineConfig
@@ -41,7 +41,7 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
     """
     from retrieval import Engine
 
-    from .progress import progress_bar
+    from bot.cli.progress import progress_bar
 
     return Engine.open(
         engine_config(settings, serving),

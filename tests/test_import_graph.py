@@ -82,7 +82,7 @@ def _layer(module: str) -> int:
 
 
 def test_the_graph_was_read() -> None:
-    assert "retrieval.answer.pipeline" in MODULES and "bot.state" in MODULES
+    assert "retrieval.answer.pipeline" in MODULES and "bot.telegram.state" in MODULES
     assert any(dep == "retrieval.index.store" for dep, _, _ in GRAPH["retrieval.answer.pipeline"])
 
 

@@ -23,10 +23,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot import render
+from bot.telegram import render
 from bot.settings import PROJECT_ROOT, Settings
-from bot.telegram_app import ConfigError, WebhookConfig, bot_token, build_application, running
-from bot.telegram_app import run as run_cli
+from bot.telegram.app import ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram.app import run as run_cli
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.corpus.files import load_corpus
 try:

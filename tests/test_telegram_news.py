@@ -15,7 +15,7 @@ import pytest_asyncio
 from pytest_httpserver import HTTPServer
 
 from bot.settings import PROJECT_ROOT
-from bot.telegram_app import build_application, running
+from bot.telegram.app import build_application, running
 from retrieval import Analyzer, Engine, EngineConfig
 from tests.fake_bot_api import FakeBotApi
 from tests.news_pages import EN_PARAGRAPHS, KO_PARAGRAPHS, en_page, ko_page, rss

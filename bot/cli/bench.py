@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .progress import progress_bar
-from .settings import PROJECT_ROOT, Settings
+from bot.cli.progress import progress_bar
+from bot.settings import PROJECT_ROOT, Settings
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        from .render_text import terminal
+        from bot.terminal.render import terminal
 
         print_table(terminal(), result.to_json())
     return 0
@@ -127,5 +127,5 @@ def markdown_table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m bot.bench_cli RESULT.json -> the markdown table
+if __name__ == "__main__":  # python -m bot.cli.bench RESULT.json -> the markdown table
     print(markdown_table(json.loads(Path(sys.argv[1]).read_text("utf-8"))))

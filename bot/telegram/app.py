@@ -1,7 +1,7 @@
 """The Telegram front end: python-telegram-bot v22 wiring around the retrieval engine.
 
 Handlers only pick the question out of an update, call the engine (in a worker thread, so
-other chats keep flowing) and hand the `Answer` to `bot.render`. Everything that decides
+other chats keep flowing) and hand the `Answer` to `bot.telegram.render`. Everything that decides
 *what* to answer lives in the core; everything that decides *how it looks* lives in render.
 """
 
@@ -55,10 +55,11 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import delivery, render, telegram_news
-from bot.render import UiLang
+from bot.telegram import delivery, render
+from bot.telegram import news as telegram_news
+from bot.telegram.render import UiLang
 from bot.settings import Settings
-from bot.state import StateStore, Usage, conversation_key, new_key
+from bot.telegram.state import StateStore, Usage, conversation_key, new_key
 from bot.wiring import open_engine
 from retrieval import Answer, Engine, QuoteQAError, Turn
 from retrieval.text.analyze import HANGUL

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .progress import progress_bar
-from .settings import PROJECT_ROOT, Settings
+from bot.cli.progress import progress_bar
+from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     from retrieval import Analyzer, SearchParams
@@ -73,7 +73,7 @@ def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
     """One analyser and the BM25 parameters, from the same `EngineConfig` the bot and `ask` use."""
     from retrieval import Analyzer
 
-    from .wiring import engine_config
+    from bot.wiring import engine_config
 
     config = engine_config(settings)
     return Analyzer(workers=config.workers), config.search
@@ -85,7 +85,7 @@ def _bar(label: str, total: int) -> Callable[[int], None]:
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]
-    from .render_text import terminal
+    from bot.terminal.render import terminal
     from rich.markup import escape
     from rich.table import Table
 
@@ -142,7 +142,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False), flush=True)
         return EXIT_OK
-    from .render_text import terminal
+    from bot.terminal.render import terminal
     from rich.table import Table
 
     table = Table(title="Follow-up first-quote accuracy")
@@ -258,7 +258,7 @@ def _short(name: str) -> str:
 
 def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     from rich import box
-    from .render_text import terminal
+    from bot.terminal.render import terminal
     from rich.markup import escape
     from rich.table import Table
 

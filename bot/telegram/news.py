@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.render import UiLang, chunk_lines, esc, t, ui_language
+from bot.telegram.render import UiLang, chunk_lines, esc, t, ui_language
 from bot.settings import Settings
 from news.feeds import FeedBook, poll
 from news.ingest import IngestResult, ingest_sources

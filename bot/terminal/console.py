@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from retrieval import Engine, QuoteQAError, Turn
 
-from .render_text import print_answer, print_sources, terminal
+from bot.terminal.render import print_answer, print_sources, terminal
 
 HELP = """Ask a question in Korean or English{examples}
 Follow-ups are read with your last questions ("And what did they say?", "그럼 …은?").

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from retrieval import Answer, ArticleInfo, Quote
 
-from .render import shorten
+from bot.telegram.render import shorten
 
 class Terminal(Console):
     """rich's Console, but a closed pipe is left to `bot.cli.main` (rich itself exits with 1)."""

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .settings import Settings
-from .wiring import open_engine
+from bot.settings import Settings
+from bot.wiring import open_engine
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_ERROR = 0, 1, 2
 
@@ -199,7 +199,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        from .render_text import print_answer, terminal
+        from bot.terminal.render import print_answer, terminal
 
         print_answer(terminal(), answer)
     return EXIT_OK if answer.answered else EXIT_NO_ANSWER
@@ -215,7 +215,7 @@ def _print_plain(row: dict[str, object]) -> None:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
-    from .console import run_console
+    from bot.terminal.console import run_console
 
     return run_console(open_engine(settings), settings.data_dir / "console_history", settings.max_quotes)
 
@@ -252,7 +252,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress() -> Callable[[str, int], Callable[[int], None]] | None:
-    from .progress import progress_bar
+    from bot.cli.progress import progress_bar
 
     return (lambda label, total: progress_bar(label, total, unit="page")) if sys.stderr.isatty() else None
 
@@ -319,7 +319,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         newest_first = sorted(sources, key=lambda s: s.date, reverse=True)  # ISO dates sort as text; undated last
         print(json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False))
     else:
-        from .render_text import print_sources, terminal
+        from bot.terminal.render import print_sources, terminal
 
         print_sources(terminal(), sources)
     return EXIT_OK
@@ -333,8 +333,8 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from .feedback import squad_export
-    from .state import FILE_NAME, StateStore
+    from bot.telegram.feedback import squad_export
+    from bot.telegram.state import FILE_NAME, StateStore
 
     path = settings.data_dir / FILE_NAME
     if not path.exists():
@@ -355,19 +355,19 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from . import telegram_app
+    from bot.telegram import app as telegram_app
 
     return telegram_app.run(args, settings)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from . import eval_cli
+    from bot.cli import eval as eval_cli
 
     return eval_cli.run(args, settings)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from . import bench_cli
+    from bot.cli import bench as bench_cli
 
     return bench_cli.run(args, settings)
 

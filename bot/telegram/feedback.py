@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.state import FeedbackRow
+from bot.telegram.state import FeedbackRow
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Every update handled once, across restarts and `kill -9` (see `bot.state` for the why).
+"""Every update handled once, across restarts and `kill -9` (see `bot.telegram.state` for the why).
 
 Three small pieces around python-telegram-bot's own machinery:
 - `JournalingQueue` is the Application's update queue: the Updater (polling and webhook
@@ -17,7 +17,7 @@ from typing import Any
 
 from telegram import Bot, Update
 
-from bot.state import StateStore
+from bot.telegram.state import StateStore
 
 log = logging.getLogger("quoteqa.telegram.delivery")
 
