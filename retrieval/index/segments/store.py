@@ -23,7 +23,7 @@ import secrets
 import shutil
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +61,6 @@ EXPUNGE_SHARE = 0.5  # a segment with this share of passages deleted is rewritte
 ANALYSIS_BATCH = 2_000  # passages per analysis call: Kiwi spreads a batch over its workers
 SPARSE_FACTOR = 32  # a query with fewer postings than passages / this scores only its candidates
 
-Progress = Callable[[int], None]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
