@@ -48,6 +48,8 @@ T = TypeVar("T")
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 ARTICLE_ID = r"^[\w.\-]{1,200}$"  # the corpus's own rule for ids (retrieval.corpus.ID_OK)
 MAX_URLS = 100
+_OK = "[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]"
+QUESTION_PATTERN = f"^{_OK}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_OK}*$"
 API_VERSION = "1"
 
 
@@ -401,6 +403,10 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         """Answer one question, reading it in the light of `history` (a follow-up). The reply is
         exactly the JSON of `quoteqa ask --json`; `answered` false with a `message` is a refusal,
         not an error."""
+        if len(body.question) > config.max_question_chars:  # as documented: the limit is on the text sent
+            n, limit = len(body.question), config.max_question_chars
+            korean = any("\uac00" <= c <= "\ud7a3" for c in body.question[:200])
+            raise ApiError(422, "bad_question", f"질문이 {n:,}자로 너무 깁니다. 최대 {limit:,}자까지 받습니다." if korean else f"the question is {n:,} characters long; the limit is {limit:,}")
         if len(body.history) > config.max_history:
             raise ApiError(422, "history_too_long", f"history has {len(body.history)} turns; send the last {config.max_history} at most (QUOTEQA_API_MAX_HISTORY)")
         history = tuple(Turn(t.question, tuple(t.articles), t.answered) for t in body.history)
@@ -583,6 +589,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     schema = app.openapi()
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
     schema["components"]["schemas"]["IngestIn"] = IngestIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    # What the engine accepts as a question, in the document too: some text that is not all
+    # white space, no control characters but tab and line breaks, at most the configured length.
+    asked = schema["components"]["schemas"]["AskIn"]["properties"]
+    asked["question"].update(minLength=1, maxLength=config.max_question_chars, pattern=QUESTION_PATTERN)
+    asked["history"]["maxItems"] = config.max_history
 
     wrapped: Any = app
     if config.cors_origins:
