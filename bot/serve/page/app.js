@@ -89,7 +89,7 @@ function renderAnswer(a) {
   const head = el("div", {},
     el("span", { class: `verdict ${verdict}` }, TEXT[verdict]),
     el("span", { class: "confidence" }, `${TEXT.confidence} ${Math.round((a.confidence || 0) * 100)}%`));
-  const card = el("article", { class: "answer", "data-verdict": verdict }, el("h2", {}, a.question), head);
+  const card = el("article", { class: "reply", "data-verdict": verdict }, el("h2", {}, a.question), head);
   if (a.context) card.append(el("p", { class: "context" }, `${TEXT.followsOn} “${a.context}”`));
   if (a.message) card.append(el("p", { class: "message" }, a.message));
   (a.quotes || []).forEach((q, i) => card.append(renderQuote(q, i)));
@@ -121,7 +121,8 @@ async function ask(question) {
     session.turns.push({ question: body.question, articles: body.quotes && body.quotes.length ? [body.quotes[0].article] : [], answered: !!body.answered });
     session.turns = session.turns.slice(-MAX_HISTORY);
     save(session);
-    renderAll();
+    document.getElementById("answers").prepend(renderAnswer(body));  // earlier cards keep their state
+    document.getElementById("followup").hidden = false;
     status("");
     return true;
   } catch (e) {
