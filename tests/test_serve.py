@@ -282,6 +282,18 @@ def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str
     assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, True] and rows[1]["error"]
     r = subprocess.run([quoteqa, "ask", "--server", "http://127.0.0.1:9", EN_Q], capture_output=True, text=True, env=cli_env, timeout=60)
     assert r.returncode == 2 and "cannot reach the quoteqa server" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([quoteqa, "ask", "--server", "127.0.0.1:8080", EN_Q], capture_output=True, text=True, env=cli_env, timeout=60)
+    assert r.returncode == 2 and "http:// or https:// URL" in r.stderr
+    r = subprocess.run([quoteqa, "ask", "--server", live.url, EN_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER_TIMEOUT_SECONDS": "soon"}, timeout=60)
+    assert r.returncode == 2 and "QUOTEQA_SERVER_TIMEOUT_SECONDS" in r.stderr
+
+
+def test_ask_server_named_in_dot_env(live: Live, cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A server named only in .env is found through the settings (the longer path)."""
+    (tmp_path / ".env").write_text(f"QUOTEQA_SERVER={live.url}\n", "utf-8")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "ask", EN_Q, "--json"], capture_output=True, text=True, env={**cli_env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["quotes"][0]["article"] == "clubhouse-putin-musk"
 
 
 def test_ask_server_imports_no_analyser_encoder_or_numpy(live: Live, cli_env: dict[str, str]) -> None:
