@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .metrics import Metrics
@@ -475,8 +475,8 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                 raise ApiError(400, "invalid_json", "the body is not valid JSON; send {\"urls\": [\"https://...\"]}") from None
             try:
                 urls = IngestIn.model_validate(payload).urls
-            except Exception as exc:  # pydantic.ValidationError
-                raise RequestValidationError(getattr(exc, "errors", lambda: [])()) from None
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors()) from None
             sources = [u.strip() for u in urls]
             return await _ingest(sources, None)
         if kind in ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/markdown", "text/plain"):
