@@ -211,6 +211,13 @@ def ingest_while(url: str, bodies: list[bytes], stop: threading.Event, out: list
             out.append(row)
 
 
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 def cli_batch(corpus: Path, data: Path, questions: list[str]) -> dict[str, Any]:
     """`quoteqa ask --json -` on the same index: wall time with start-up, and the steady rate."""
     entry = Path(sys.executable).parent / "quoteqa"
@@ -226,10 +233,15 @@ def cli_batch(corpus: Path, data: Path, questions: list[str]) -> dict[str, Any]:
 
     threading.Thread(target=feed, daemon=True).start()
     stamps = [time.perf_counter() for _ in iter(proc.stdout.readline, b"")]
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     total = time.perf_counter() - t0
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    return {"questions": len(stamps), "wall_s": round(total, 1), "first_answer_s": round(stamps[0] - t0, 1) if stamps else None, "steady_qps": round(steady, 1), "overall_qps": round(len(stamps) / total, 1)}
+    return {"questions": len(stamps), "wall_s": round(total, 1), "first_answer_s": round(stamps[0] - t0, 1) if stamps else None, "steady_qps": round(steady, 1), "overall_qps": round(len(stamps) / total, 1), "cpu_s_with_start": round(cpu_s, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,9 +274,16 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             writer.join()
         figures["open_loop"] = {**samples.summary(took), "ingests": ingests, "rss": rss_open.summary()}
+        server_cpu, own_cpu = _cpu_seconds(proc.pid), time.process_time()
         with RssSampler(proc.pid) as rss_sat:
             sat, took = asyncio.run(closed_loop(url, questions, args.clients, args.saturation_seconds))
-        figures["saturation"] = {**sat.summary(took), "clients": args.clients, "rss": rss_sat.summary()}
+        answered = max(1, len(sat.latencies_ms))
+        cpu = {
+            # Where the two cores went: the server's CPU per question, and the load generator's.
+            "server_cpu_ms_per_question": round((_cpu_seconds(proc.pid) - server_cpu) * 1000 / answered, 2),
+            "generator_cpu_ms_per_question": round((time.process_time() - own_cpu) * 1000 / answered, 2),
+        }
+        figures["saturation"] = {**sat.summary(took), "clients": args.clients, "rss": rss_sat.summary(), **cpu}
         figures["passages_at_end"] = httpx.get(f"{url}/healthz").json()["passages"]
     finally:
         proc.send_signal(signal.SIGINT)
