@@ -348,3 +348,20 @@ def test_serve_command_starts_and_stops(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "writes on (bearer token)" in err and TOKEN not in err
+
+
+@pytest.mark.slow
+def test_the_load_script_runs_end_to_end(tmp_path: Path) -> None:
+    """`measure/serve_load.py` at toy size (run with -m slow): keeps the benchmark from rotting."""
+    from measure.serve_load import main
+
+    out = tmp_path / "figures.json"
+    code = main([
+        "--work", str(tmp_path / "work"), "--passages", "400", "--rate", "10", "--seconds", "3", "--clients", "5",
+        "--saturation-seconds", "2", "--ingest-batches", "1", "--ingest-passages", "50", "--cli-questions", "20", "--json", str(out),
+    ])  # fmt: skip
+    figures = json.loads(out.read_text("utf-8"))
+    assert code in (0, 1)  # 1: the p95 target missed (a toy run on a busy machine may)
+    assert figures["open_loop"]["errors"] == 0 and figures["open_loop"]["questions"] == 30
+    assert figures["open_loop"]["ingests"][0]["status"] == 200 and figures["passages_at_end"] > figures["passages_at_start"]
+    assert figures["saturation"]["throughput_qps"] > 0 and figures["cli_batch"]["questions"] == 20

@@ -235,10 +235,7 @@ class ApiError(Exception):
 
 
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-KO_MESSAGES = {
-    "empty_corpus": "아직 기사가 없습니다. 관리자가 기사를 추가하면 질문할 수 있습니다.",
-    "invalid_request": "요청 형식이 맞지 않습니다.",
-}
+KO_MESSAGES = {"empty_corpus": "아직 기사가 없습니다. 관리자가 기사를 추가하면 질문할 수 있습니다."}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -595,7 +592,6 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     asked["question"].update(minLength=1, maxLength=config.max_question_chars, pattern=QUESTION_PATTERN)
     asked["history"]["maxItems"] = config.max_history
 
-    wrapped: Any = app
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
@@ -603,5 +599,5 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"], max_age=600,
         )  # fmt: skip
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-    return wrapped
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)  # outermost: before CORS and routing
+    return app
