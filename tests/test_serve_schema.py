@@ -18,6 +18,9 @@ from retrieval import Engine
 from tests.live_server import Live, live_server
 
 
+HTTP_PARSER_REFUSAL = b"Invalid HTTP request received."
+
+
 @pytest.fixture(scope="module")
 def live(engine: Engine) -> Iterator[Live]:
     with live_server(engine) as server:  # with a token schemathesis does not know: writes get 401
@@ -33,8 +36,13 @@ def test_every_response_matches_the_document(live: Live, mode: GenerationMode) -
     @given(case=schema.as_strategy(generation_mode=mode))
     @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def check(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(timeout=30)
+        response = case.call(timeout=30)
         seen.add((f"{case.method} {case.path}", response.status_code))
+        if response.status_code == 400 and response.content == HTTP_PARSER_REFUSAL:
+            # Negative generation also spoils headers (an empty Content-Length): uvicorn's HTTP
+            # parser refuses that request before any application sees it. A 4xx, not the API's.
+            return
+        case.validate_response(response)
 
     check()
     # Negative data exists only where there is input to spoil: ask, ingest, the article paths.
