@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the JSON HTTP API (OpenAPI at /openapi.json) and the question page at /")
     serve.add_argument("--host", help="address to listen on (default QUOTEQA_API_HOST, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default QUOTEQA_API_PORT, 8080)")
+    serve.add_argument("--port", type=port_number, help="port (default QUOTEQA_API_PORT, 8080)")
 
     sub.add_parser("console", help="interactive question session")
 
@@ -125,6 +125,13 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
     return value
 
 

@@ -320,6 +320,12 @@ def test_ask_server_wall_time(live: Live, cli_env: dict[str, str]) -> None:
     assert min(times) <= 0.5, times
 
 
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_serve_refuses_a_port_that_is_not_one(port: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", port], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_serve_command_starts_and_stops(tmp_path: Path) -> None:
     """`quoteqa serve` as an operator runs it: the real subprocess, the real port, SIGINT stops it."""
     import signal
