@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import confidence as confidence_model
-from .analyze import Analyzer, Term
+from .analyze import Analyzer, Term, normalize_space
 from .confidence import ConfidenceModel
-from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, with_examples
-from .models import Answer, Language, Turn
-from .conversation import ARTICLE_PRIOR, EXPANSION_WEIGHT, Context, context_of, depends
+from .messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, EMPTY_QUESTION, STORY_END, with_examples
+from .models import Answer, Language, Quote, Turn
+from .conversation import ARTICLE_PRIOR, CONTINUE_SENTENCES, EXPANSION_WEIGHT, SHORT_TERMS, Context, context_of, continues, depends
 from .query import Query, QueryWeights, build_query, term_columns, unknown_idf, with_expansion
 from .question import FRAME_TERMS, Question, clean_question, question_kind, question_language, read_question
 from .quotes import QuoteShape, answer_pool, best_window, group_quotes, source_of
@@ -117,23 +118,96 @@ class Answerer:
         the answer names the question it followed up on. A question that does not lean on its
         context, or that the context makes no surer of, is answered exactly as without it."""
         asked = read_question(question, self.analyzer.morphemes)
+        last = history[-1] if history else None
+        if last is not None and continues(asked.text):
+            going_on = self._continue(asked, last)
+            if going_on is not None:
+                return going_on
         words = self.analyzer.question_words(question)  # read once: a follow-up is answered twice
         alone = self._answer(asked, words, max_quotes)
         if not history:
             return alone
         asked_terms = {w.term for w in words}
-        if not depends(question, alone.language, len(asked_terms - FRAME_TERMS)):
+        reason = depends(question, alone.language, len(asked_terms - FRAME_TERMS))
+        own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
+        story = self._story(last, own, pointing=reason in ("cue", "pronoun")) if last is not None else None
+        if story is not None:
+            # It points back to the last answer's story (or is short, and that story holds all
+            # its words): read it there, even when another story shares its words. Its own words
+            # pick the passage: the earlier question's words would pull it back to the last one.
+            there = self._answer(asked, words, max_quotes, within=story)
+            if there.answered:
+                return dataclasses.replace(there, context=last.question if last is not None else "")
+        if not reason:
             return alone
         context = context_of(history, asked_terms, self.analyzer.question_words, self.store)
         if context is None:
             return alone
         followed = self._answer(asked, words, max_quotes, context)
-        own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
         if not self._leans_on(followed, context, own) or (self.judge is not None and not followed.confidence > alone.confidence):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
         if not alone.answered and followed.verdict != "answer":
             return alone  # a question that alone matched nothing takes its context's answer only when sure of it
         return dataclasses.replace(followed, context=context.question)
+
+    def _story(self, last: Turn, own: list[str], pointing: bool) -> npt.NDArray[np.int64] | None:
+        """The passages of the story the last answer quoted, when a short question (at most
+        SHORT_TERMS content words) is read with it: it points back (a pronoun, "that offer",
+        "그 제안", "and what about …") and the story holds one of its words, or one passage of
+        the story holds them all. None when the story cannot answer it at all."""
+        if not last.answered or last.passage < 0 or not last.articles or len(own) > SHORT_TERMS or not (pointing or own):
+            return None  # a longer question names what it asks about: it stands on its own words
+        passages = self._article_passages(last.passage, last.articles[0])
+        if passages.size == 0:
+            return None
+        if not own:
+            return passages if pointing else None
+        views = [self.view(int(u)) for u in passages]
+        if pointing:
+            found = any(_holds(v, own) for v in views)
+        else:
+            found = any(all(_holds(v, [t]) for t in own) for v in views)
+        return passages if found else None
+
+    def _article_passages(self, uid: int, article: str) -> npt.NDArray[np.int64]:
+        """The uids of `article`'s passages, found from one of them (an article's passages have
+        neighbouring uids); empty when `uid` is gone or now holds another article."""
+        uids = self.store.uids()
+        at = int(np.searchsorted(uids, uid))
+        if at >= len(uids) or uids[at] != uid or self.view(uid).article.id != article:
+            return np.zeros(0, np.int64)
+        lo, hi = at, at + 1
+        while lo > 0 and self.view(int(uids[lo - 1])).article.id == article:
+            lo -= 1
+        while hi < len(uids) and self.view(int(uids[hi])).article.id == article:
+            hi += 1
+        return uids[lo:hi]
+
+    def _continue(self, asked: Question, last: Turn) -> Answer | None:
+        """"What next?": the sentences after the last answer's first quote, in its paragraph or
+        the article's next one; None when that quote cannot be found any more."""
+        if not last.answered or last.passage < 0 or not last.articles:
+            return None
+        passages = self._article_passages(last.passage, last.articles[0])
+        if passages.size == 0:
+            return None
+        view, first = self.view(last.passage), last.sentence + 1
+        if first >= view.n_sentences:
+            later = passages[passages > last.passage]
+            if later.size == 0:  # the story ends there
+                lang = asked.language
+                return Answer(
+                    question=asked.text, language=lang, answered=False, message=STORY_END[lang].format(title=view.article.title),
+                    kind="continue", verdict="abstain", context=last.question,
+                )  # fmt: skip
+            view, first = self.view(int(later[0])), 0
+        end = min(view.n_sentences, first + CONTINUE_SENTENCES) - 1
+        text = normalize_space(view.text[view.sentence(first)[0] : view.sentence(end)[1]])
+        quote = Quote(text, source_of(view), 1.0, view.uid, tuple(range(first, end + 1)))
+        return Answer(
+            question=asked.text, language=asked.language, answered=True, quotes=(quote,), kind="continue",
+            confidence=1.0, verdict="answer", context=last.question,
+        )  # fmt: skip
 
     def _leans_on(self, answer: Answer, context: Context, own: list[str]) -> bool:
         """The first quote still answers the question's own words (when it has any the index
@@ -153,7 +227,12 @@ class Answerer:
             return False
         return first.source.article in context.articles or holds([w.term for w in context.terms])
 
-    def _answer(self, asked: Question, words: list[Term], max_quotes: int, context: Context | None = None) -> Answer:
+    def _answer(
+        self, asked: Question, words: list[Term], max_quotes: int, context: Context | None = None, within: npt.NDArray[np.int64] | None = None
+    ) -> Answer:
+        """The answer from the whole store, or from the passages `within` (a story the
+        conversation points back to: there the closest passage is quoted as `unsure` rather
+        than refused, since the reader asked about that story)."""
         prm = self.params
         highlight = {w.term for w in words}
         query = self.query(words)
@@ -163,7 +242,7 @@ class Answerer:
         if not query.weights:
             return self._abstain(asked, words)
         prefer = context.articles if context is not None else frozenset()
-        found = retrieve(self.store, query, MAX_PASSAGES, prm.rerank, self.view, self.title_of, prefer, ARTICLE_PRIOR)
+        found = retrieve(self.store, query, MAX_PASSAGES, prm.rerank, self.view, self.title_of, prefer, ARTICLE_PRIOR, within)
         if not found.hits:
             return self._abstain(asked, words)
         signals = question_signals(self.store, query, found, asked.kind, asked.language, self.view, self.title_of)
@@ -181,6 +260,8 @@ class Answerer:
         signals |= quote_signals(first or pool[:1], asked.kind, cross, self.view)
 
         chance, verdict = decide(self.judge, signals)
+        if verdict == "abstain" and within is not None and quotes:
+            verdict = "unsure"
         if verdict == "abstain":
             return self._abstain(asked, words, signals, chance)
         lang = asked.language
@@ -230,6 +311,11 @@ class Answerer:
             question=asked.text, language=lang, answered=False, message=message, kind=asked.kind,
             terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},
         )  # fmt: skip
+
+
+def _holds(view: PassageView, terms: list[str]) -> bool:
+    ids = view.ids(terms)
+    return bool(np.isin(ids[ids >= 0], view.tokens).any())
 
 
 def _surfaces(words: list[Term]) -> tuple[str, ...]:

@@ -61,11 +61,19 @@ class Retrieved:
 def retrieve(
     store: Store, query: Query, k: int, weights: RerankWeights, view: Callable[[int], PassageView],
     title_of: Callable[[int], frozenset[str]], prefer: frozenset[str] = frozenset(), prior: float = 0.0,
+    within: npt.NDArray[np.int64] | None = None,
 ) -> Retrieved:  # fmt: skip
     """BM25 over passages, then the top `rerank_depth` re-scored (see the module docstring);
-    a passage of an article in `prefer` (the one a conversation is about) gains `prior`."""
+    a passage of an article in `prefer` (the one a conversation is about) gains `prior`.
+    With `within` (passage uids: the story a follow-up points back to) only those are searched."""
     w = weights
-    hits = store.search(query.terms, k=max(k, w.rerank_depth))
+    if within is None:
+        hits = store.search(query.terms, k=max(k, w.rerank_depth))
+    else:
+        uids, scores = store.scores(query.terms)
+        keep = np.isin(uids, within) & (scores > 0)
+        order = np.argsort(-scores[keep], kind="stable")[: max(k, w.rerank_depth)]
+        hits = [(int(u), float(s)) for u, s in zip(uids[keep][order], scores[keep][order], strict=True)]
     if not hits:
         return Retrieved([], {}, hits)
     bm25 = hits
