@@ -136,8 +136,8 @@ class Answerer:
             # its words): read it there, even when another story shares its words. Its own words
             # pick the passage: the earlier question's words would pull it back to the last one.
             there = self._answer(asked, words, max_quotes, within=story)
-            if there.answered:
-                return dataclasses.replace(there, context=last.question if last is not None else "")
+            if there.answered and last is not None:
+                return dataclasses.replace(there, context=last.question)
         if not reason:
             return alone
         context = context_of(history, asked_terms, self.analyzer.question_words, self.store)
@@ -155,7 +155,7 @@ class Answerer:
         SHORT_TERMS content words) is read with it: it points back (a pronoun, "that offer",
         "그 제안", "and what about …") and the story holds one of its words, or one passage of
         the story holds them all. None when the story cannot answer it at all."""
-        if not last.answered or last.passage < 0 or not last.articles or len(own) > SHORT_TERMS or not (pointing or own):
+        if not last.answered or last.passage < 0 or not last.articles or len(own) > SHORT_TERMS:
             return None  # a longer question names what it asks about: it stands on its own words
         passages = self._article_passages(last.passage, last.articles[0])
         if passages.size == 0:
@@ -218,14 +218,9 @@ class Answerer:
             return False
         first = answer.quotes[0]
         view = self.view(first.passage)
-
-        def holds(terms: list[str]) -> bool:
-            ids = view.ids(terms)
-            return bool(np.isin(ids[ids >= 0], view.tokens).any())
-
-        if own and not holds(own):
+        if own and not _holds(view, own):
             return False
-        return first.source.article in context.articles or holds([w.term for w in context.terms])
+        return first.source.article in context.articles or _holds(view, [w.term for w in context.terms])
 
     def _answer(
         self, asked: Question, words: list[Term], max_quotes: int, context: Context | None = None, within: npt.NDArray[np.int64] | None = None
@@ -314,6 +309,7 @@ class Answerer:
 
 
 def _holds(view: PassageView, terms: list[str]) -> bool:
+    """The passage holds at least one of `terms`."""
     ids = view.ids(terms)
     return bool(np.isin(ids[ids >= 0], view.tokens).any())
 
