@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=0, ge=0, description="0 = all cores")
     write_lock_seconds: float = Field(default=600.0, ge=0, description="how long a writer waits for another one")
     # Verdict levels on the answer's confidence (None: the levels fitted with the shipped model,
-    # retrieval/confidence.json): `answer` at or above sure, `unsure` (quoted with a caveat)
+    # retrieval/answer/confidence.json): `answer` at or above sure, `unsure` (quoted with a caveat)
     # between the two, `abstain` below min.
     sure_confidence: float | None = Field(default=None, ge=0, le=1)
     min_confidence: float | None = Field(default=None, ge=0, le=1)

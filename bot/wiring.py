@@ -1,6 +1,6 @@
 """Settings → a ready `Engine`: the one place the front ends (cli, console, Telegram) open the core.
 
-Kept apart from `bot.cli` so `bot.telegram_app` can use it without importing the command line.
+Kept apart from `bot.cli` so `bot.telegram.app` can use it without importing the command line.
 """
 
 from __future__ import annotations
@@ -8,10 +8,28 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from .settings import Settings
+from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from retrieval import Engine
+    from retrieval import Engine, EngineConfig
+
+
+def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
+    """The one translation of `Settings` into the core's `EngineConfig` (the bot, the command
+    line and `quoteqa eval`/`bench` all go through it)."""
+    from retrieval import EngineConfig, SearchParams
+
+    return EngineConfig(
+        corpus_dir=settings.corpus_dir,
+        data_dir=settings.data_dir,
+        search=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
+        workers=settings.workers,
+        max_question_chars=settings.max_question_chars,
+        lock_timeout=settings.write_lock_seconds,
+        serving=serving,
+        sure_confidence=settings.sure_confidence,
+        min_confidence=settings.min_confidence,
+    )
 
 
 def open_engine(settings: Settings, progress: bool = True, serving: bool = False, sync: bool = True) -> Engine:
@@ -22,23 +40,15 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
     questions keep arriving while it ingests, so a big batch gets a Kiwi of its own. `retrieval` is imported
     here, not at module level, so `quoteqa --help` and settings errors stay fast.
     """
-    from retrieval import Engine, SearchParams
+    from retrieval import Engine
 
-    from .progress import catch_up_report, progress_bar
+    from bot.cli.progress import catch_up_report, progress_bar
 
     first_build = not (settings.data_dir / "index").exists()
     engine = Engine.open(
-        settings.corpus_dir,
-        settings.data_dir,
-        params=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
-        workers=settings.workers,
-        max_question_chars=settings.max_question_chars,
+        engine_config(settings, serving),
         progress=catch_up_report(first_build),  # always said, on stderr: the command would otherwise sit silent
-        lock_timeout=settings.write_lock_seconds,
-        serving=serving,
         sync=sync,
-        sure_confidence=settings.sure_confidence,
-        min_confidence=settings.min_confidence,
     )
-    engine.progress = (lambda label, total: progress_bar(label, total, unit="passage")) if progress and sys.stderr.isatty() else None
+    engine.corpus.progress = (lambda label, total: progress_bar(label, total, unit="passage")) if progress and sys.stderr.isatty() else None
     return engine

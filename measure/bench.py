@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.analyze import HANGUL, Analyzer
-from retrieval.bm25 import SearchParams
-from retrieval.corpus import split_paragraphs
+from retrieval.text.analyze import HANGUL, Analyzer
+from retrieval.index.bm25 import SearchParams
+from retrieval.corpus.files import split_paragraphs
 from retrieval.models import Article
 
 from .squad import read_squad
@@ -275,7 +275,7 @@ def _run(
     work: Path, workers: int, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
     live_passages: int,
 ) -> BenchResult:  # fmt: skip
-    from retrieval.engine import Engine
+    from retrieval.engine import Engine, EngineConfig
 
     texts_by_lang = read_sources(sources)
     corpus = synthesize(texts_by_lang, n_passages, n_questions, seed)
@@ -319,7 +319,7 @@ def _run(
     analysed = _count_analysed(analyzer)
     rss_before = rss_mib()
     w0, c0 = time.perf_counter(), time.process_time()
-    engine = Engine.open(corpus_dir, data_dir, params=okapi, analyzer=analyzer, progress=progress if show_build_progress else None)
+    engine = Engine.open(EngineConfig(corpus_dir, data_dir, search=okapi), analyzer=analyzer, progress=progress if show_build_progress else None)
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     build_peak = peak_rss_mib()
     store = engine.store
@@ -603,7 +603,7 @@ def _serve_in_child(corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: li
 def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: Path, workers: int, live: Path) -> None:
     """Runs in a fresh process: load, answer every question, report timings and memory; then
     answer again while `live` (a big JSONL batch) is ingested by the same process."""
-    from retrieval.engine import Engine
+    from retrieval.engine import Engine, EngineConfig
 
     questions: list[str] = json.loads(qfile.read_text("utf-8"))
     base_rows: list[int] = json.loads(rows_file.read_text("utf-8"))
@@ -612,7 +612,7 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
     kiwi_load = time.perf_counter() - t
     kiwi_rss = rss_mib()
     t = time.perf_counter()
-    engine = Engine.open(corpus_dir, data_dir, params=SearchParams("okapi"), analyzer=analyzer, serving=True)
+    engine = Engine.open(EngineConfig(corpus_dir, data_dir, search=SearchParams("okapi"), serving=True), analyzer=analyzer)
     index_load = time.perf_counter() - t
     store = engine.store
     store.search(["warm"], 10)

@@ -31,13 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.analyze import Analyzer, normalize_space
-from retrieval.answer import Answerer, clean_question
-from retrieval.bm25 import SearchParams
+from retrieval.text.analyze import Analyzer, normalize_space
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
+from retrieval.index.bm25 import SearchParams
 from retrieval.errors import QuoteQAError
-from retrieval.memstore import MemoryStore
+from retrieval.index.memory import MemoryStore
 from retrieval.models import Answer, Article, Turn
-from retrieval.store import Store
+from retrieval.index.store import Store
 
 from .evaluate import Dataset, build_store
 
@@ -239,7 +240,7 @@ def self_contained_changes(answerer: Answerer, dataset: Dataset, seed: int = 13,
 
 def _rarest_words(analyzer: Analyzer, store: Store) -> Callable[[str, int], list[str]]:
     """Surfaces of a text's content words, the k rarest in the index, in text order."""
-    from retrieval.question import FRAME_TERMS
+    from retrieval.answer.question import FRAME_TERMS
 
     from .splits import rarest_surfaces
 

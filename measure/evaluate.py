@@ -23,15 +23,17 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from retrieval import bm25
-from retrieval.analyze import HANGUL, WORD, Analyzer, normalize_space
-from retrieval.answer import AnswerParams, Answerer, clean_question
-from retrieval.bm25 import SearchParams
-from retrieval.english import STOP_WORDS
+from retrieval.index import bm25
+from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
+from retrieval.index.bm25 import SearchParams
+from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
 from retrieval.models import Article
-from retrieval.segstore import SegmentStore
-from retrieval.store import ArticleMeta, Store
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import ArticleMeta, Store, WriteOptions
 
 from .squad import read_squad
 from .stats import percentile
@@ -273,9 +275,7 @@ def build_store(
         for i, meta in enumerate(dataset.articles) if i in paragraphs
     ]  # fmt: skip
     store = SegmentStore(directory, analyzer, params)
-    store.progress = progress
-    store.add(articles)
-    store.progress = None
+    store.add(articles, WriteOptions(progress=progress))
     return store
 
 

@@ -35,13 +35,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
-from retrieval.analyze import HANGUL, Analyzer, Term, normalize_space
-from retrieval.answer import AnswerParams, Answerer, clean_question
-from retrieval.question import FRAME_TERMS, question_kind
-from retrieval.bm25 import SearchParams
-from retrieval.confidence import ConfidenceModel, fit
+from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
+from retrieval.answer.question import FRAME_TERMS, question_kind
+from retrieval.index.bm25 import SearchParams
+from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.errors import QuoteQAError
-from retrieval.store import Store
+from retrieval.index.store import Store
 
 from .evaluate import Dataset, build_store
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin
 
 from retrieval import Engine, QuoteQAError
-from retrieval.fsutil import atomic_write, mkdir
+from retrieval.index.fsutil import atomic_write, mkdir
 
 from .errors import FetchError
 from .fetch import FEED_TYPES, FetchPolicy, check_url, fetch

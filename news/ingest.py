@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval import Engine, QuoteQAError
-from retrieval.corpus import SUFFIXES, IngestReport, scan_paths
+from retrieval.corpus.files import SUFFIXES, IngestReport, scan_paths
 
 from .errors import TemporaryFetchError
 from .fetch import FetchPolicy, fetch, is_url, new_client

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from retrieval.analyze import detect_language
-from retrieval.corpus import parse_text_file, text_hash
+from retrieval.text.analyze import detect_language
+from retrieval.corpus.files import parse_text_file, text_hash
 from retrieval.errors import CorpusError
-from retrieval.fsutil import atomic_write
+from retrieval.index.fsutil import atomic_write
 from retrieval.models import Article
-from retrieval.store import Store
+from retrieval.index.store import Store
 
 from .decode import decode_html
 from .extract import Extracted, extract

@@ -1,17 +1,18 @@
 """quoteqa's core: (corpus, question) -> Answer. Imports nothing from `bot` or `telegram`."""
 
-from .analyze import Analyzer
-from .answer import AnswerParams
-from .bm25 import SearchParams
-from .engine import Engine
-from .errors import CorpusError, EmptyCorpusError, IndexFormatError, QuestionError, QuoteQAError
-from .memstore import MemoryStore
-from .models import Answer, Article, ArticleInfo, Quote, Source, Turn
-from .segstore import SegmentStore
-from .store import Change, Store
+from retrieval.answer.params import AnswerParams
+from retrieval.config import EngineConfig
+from retrieval.engine import Engine
+from retrieval.errors import CorpusError, EmptyCorpusError, IndexFormatError, QuestionError, QuoteQAError
+from retrieval.index.bm25 import SearchParams
+from retrieval.index.memory import MemoryStore
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import Change, Store
+from retrieval.models import Answer, Article, ArticleInfo, Quote, Source, Turn
+from retrieval.text.analyze import Analyzer
 
 __all__ = [
     "Analyzer", "Answer", "AnswerParams", "Article", "ArticleInfo", "Change", "CorpusError", "EmptyCorpusError",
-    "Engine", "IndexFormatError", "MemoryStore", "Quote", "QuestionError", "QuoteQAError", "SearchParams",
+    "Engine", "EngineConfig", "IndexFormatError", "MemoryStore", "Quote", "QuestionError", "QuoteQAError", "SearchParams",
     "SegmentStore", "Source", "Store", "Turn",
 ]  # fmt: skip

@@ -1,125 +1,77 @@
-"""The one object front ends hold: corpus folder + analyser + store, answering questions.
+"""The one object front ends hold: a corpus folder, an analyser and a store, answering questions.
 
-The corpus folder is the source of truth and the store follows it. What the store last saw of
-each file (size, modification time, SHA-1) lives in its commit; a file whose size and time did
-not change is not read again, and the articles of a file whose content did not change are known
-from a small manifest kept by content digest (`manifests/`), so a sync reads and analyses only
-what changed. A broken file never stops serving: it is skipped with a warning that names it and
-says how to fix it, and what it held before stays.
-
-Writers (ingest, reindex, reload) hold the store's lock on the data folder; a question never
-takes it and is answered from the commit that was live when it arrived.
+The corpus folder is the source of truth; `retrieval/corpus/sync.py` keeps the store in line
+with it. Writers (ingest, reindex, reload) hold the store's lock on the data folder; a question
+never takes it and is answered from the commit that was live when it arrived.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from . import confidence
-from .analysis_pool import AnalysisPool
-from .analyze import Analyzer
-from .answer import AnswerParams, Answerer
-from .bm25 import SearchParams
-from .confidence import ConfidenceModel
-from .corpus import (
-    ArticleKey, IngestReport, article_key, corpus_files, file_digest, file_stamp, ingest, parse_file, remove_article,
-    text_hash,
-)  # fmt: skip
-from .errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
-from .fsutil import atomic_write, mkdir
-from .messages import EMPTY_QUESTION
-from .models import Answer, Article, ArticleInfo, Language, Source, Turn
-from .question import clean_question
-from .quotes import source_of
-from .segstore import SegmentStore
-from .store import Change, Store
-from .suggest import suggestions
+from retrieval.answer.messages import EMPTY_QUESTION
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
+from retrieval.answer.quotes import source_of
+from retrieval.answer.suggest import suggestions
+from retrieval.config import EngineConfig
+from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
+from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
+from retrieval.errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import Searcher, Store
+from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn, text_hash
+from retrieval.text.analyze import Analyzer
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[str, int], Callable[[int], None]]  # (label, total) -> update(n); n < 0 closes
 T = TypeVar("T")
-LIVE_BATCH = 1_000  # a serving engine analyses a batch this large with a Kiwi of its own
 
-
-@dataclass
-class SyncReport:
-    """What a sync of the store with the corpus folder did."""
-
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why and how to fix it)
-    articles: int = 0
-    busy: bool = False  # another writer held the store, so nothing was synced
-
-    def warnings(self) -> list[str]:
-        return [f"skipped {name}: {why}" for name, why in self.skipped]
+__all__ = ["Engine", "EngineConfig", "ProgressFactory", "SyncReport"]
 
 
 class Engine:
-    def __init__(
-        self,
-        corpus_dir: Path,
-        data_dir: Path,
-        analyzer: Analyzer,
-        store: Store,
-        answer_params: AnswerParams | None = None,
-        max_question_chars: int = 2000,
-        progress: ProgressFactory | None = None,
-        serving: bool = False,
-        judge: ConfidenceModel | None = None,
-    ) -> None:
-        self.corpus_dir = corpus_dir
-        self.data_dir = data_dir
+    def __init__(self, config: EngineConfig, analyzer: Analyzer, store: Store, progress: ProgressFactory | None = None) -> None:
+        """`progress` makes a bar for a long analysis (label, total); the command line's, say."""
+        self.config = config
         self.analyzer = analyzer
         self.store = store
-        self.answer_params = answer_params or AnswerParams()
-        self.max_question_chars = max_question_chars
-        self.progress = progress
-        self.serving = serving  # questions arrive while writes run: big batches get their own Kiwi
+        self.answer_params = config.answer
+        self.judge = config.judge()  # confidence model and verdict thresholds
+        child_workers = max(1, analyzer.workers - 1) if config.serving else 0
+        self.corpus = CorpusSync(config.corpus_dir, config.data_dir, store, progress, child_workers)
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
-        self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
         self.last_sync = SyncReport()
         self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
-        self.judge = judge or confidence.shipped()  # confidence model and verdict thresholds
 
     @classmethod
     def open(
-        cls,
-        corpus_dir: Path,
-        data_dir: Path,
-        params: SearchParams | None = None,
-        workers: int = 0,
-        max_question_chars: int = 2000,
-        analyzer: Analyzer | None = None,
-        answer_params: AnswerParams | None = None,
-        progress: ProgressFactory | None = None,
-        lock_timeout: float = 600.0,
-        serving: bool = False,
-        sync: bool = True,
-        sure_confidence: float | None = None,
-        min_confidence: float | None = None,
+        cls, config: EngineConfig, *, analyzer: Analyzer | None = None, progress: ProgressFactory | None = None, sync: bool = True
     ) -> Engine:
         """Open the store and (unless `sync` is off) bring it in line with the corpus folder.
         When another writer holds the store, the last commit is served as it is (unless there
-        is none yet: then the first build is waited for). The verdict thresholds default to
-        the ones fitted with the shipped confidence model."""
-        analyzer = analyzer or Analyzer(workers=workers)
-        store = SegmentStore(data_dir / "index", analyzer, params or SearchParams(), lock_dir=data_dir, lock_timeout=lock_timeout)
-        judge = confidence.shipped().with_levels(sure_confidence, min_confidence)
-        engine = cls(corpus_dir, data_dir, analyzer, store, answer_params, max_question_chars, progress, serving, judge)
+        is none yet: then the first build is waited for)."""
+        analyzer = analyzer or Analyzer(workers=config.workers)
+        store = SegmentStore(
+            config.data_dir / "index", analyzer, config.search, lock_dir=config.data_dir, lock_timeout=config.lock_timeout
+        )
+        engine = cls(config, analyzer, store, progress)
         if sync:
             engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
         return engine
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.config.corpus_dir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
 
     # --- questions -------------------------------------------------------------------------
     def ask(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
@@ -127,7 +79,7 @@ class Engine:
         is the conversation's recent turns, oldest first: a follow-up is read in their light."""
         t0 = time.perf_counter()
         try:
-            text = clean_question(question, self.max_question_chars)
+            text = clean_question(question, self.config.max_question_chars)
         except QuestionError as exc:
             examples = self.suggestions("en", 1) + self.suggestions("ko", 1) if str(exc) == EMPTY_QUESTION else []
             if examples:  # say what can be asked of this corpus
@@ -145,9 +97,9 @@ class Engine:
         self.store.refresh()
         return self._suggestions(self.store.snapshot(), lang, n)
 
-    def _suggestions(self, snapshot: Store, lang: Language, n: int) -> list[str]:
+    def _suggestions(self, snapshot: Searcher, lang: Language, n: int) -> list[str]:
         """`suggestions` made once per commit, language and count: finding the newest articles
-        walks the whole index (55 ms at 1M passages), and refusals and help texts come often."""
+        walks the whole index (tens of ms at 1M passages), and refusals and help texts come often."""
         cache = self._examples_cache
         if cache[0] is not snapshot:
             cache = self._examples_cache = (snapshot, {})
@@ -156,7 +108,7 @@ class Engine:
             made[(lang, n)] = suggestions(snapshot, lang, n)
         return made[(lang, n)]
 
-    def _examples_of(self, snapshot: Store) -> Callable[[Language], list[str]]:
+    def _examples_of(self, snapshot: Searcher) -> Callable[[Language], list[str]]:
         """The abstain message's example question, from the same per-commit cache."""
         return lambda lang: self._suggestions(snapshot, lang, 1)
 
@@ -184,19 +136,19 @@ class Engine:
                 log.info("another writer holds %s; answering from the last commit", self.data_dir)
                 report = SyncReport(articles=self.store.n_articles, busy=True)
             else:
-                report = self._sync()
+                report = self.corpus.run()
         self.last_sync = report
         return report
 
     def rebuild(self) -> SyncReport:
         """Analyse the whole corpus again into a fresh store (`quoteqa reindex`)."""
         with self.store.writing():
-            return self._sync(fresh=True)
+            return self.corpus.run(fresh=True)
 
     def ingest(self, paths: Sequence[Path]) -> IngestReport:
         """Copy files into the corpus folder, then index only what is new, under the writer
         lock from start to end: two ingests at once run one after the other."""
-        report, sync = self.write_corpus(lambda store: ingest(paths, self.corpus_dir, known=_StoreKeys(store)))
+        report, sync = self.write_corpus(lambda store: ingest(paths, self.corpus_dir, known=StoreKeys(store)))
         report.skipped = sync.skipped
         return report
 
@@ -204,9 +156,9 @@ class Engine:
         """Run `write` (which changes files in the corpus folder, asking the store what it
         holds) under the writer lock, then index what it wrote."""
         with self.store.writing():
-            self._sync()
+            self.corpus.run()
             result = write(self.store)
-            sync = self._sync()
+            sync = self.corpus.run()
         self.last_sync = sync
         return result, sync
 
@@ -234,248 +186,3 @@ class Engine:
         if not found or text_hash(found[0]) != meta.text_hash:
             raise CorpusError(f"{meta.file}: changed or unreadable since it was indexed; run `quoteqa reindex`")
         return found[0]
-
-    def _sync(self, full: bool = False, fresh: bool = False) -> SyncReport:
-        """Make the store hold what the folder holds. `full` compares every article (after a
-        damaged segment was dropped); `fresh` analyses everything again into new segments."""
-        store = self.store
-        full = full or fresh or bool(store.damaged)
-        files = corpus_files(self.corpus_dir)
-        old_table = {} if fresh else _file_table(store.extra().get("files"))
-        table: dict[str, list[Any]] = {}
-        changed: list[Path] = []
-        for path in files:
-            try:
-                stamp = file_stamp(path)
-            except OSError:
-                continue  # removed while we looked
-            prior = old_table.get(path.name)
-            if prior is not None and prior[0] == stamp:
-                table[path.name] = prior
-            else:
-                changed.append(path)
-        gone = [name for name in old_table if name not in {p.name for p in files}]
-        report = SyncReport()
-        parsed: dict[str, list[Article]] = {}
-        for path in changed:
-            prior = old_table.get(path.name)
-            try:
-                stamp, digest = file_stamp(path), file_digest(path)
-                if prior is not None and prior[1] == digest:
-                    table[path.name] = [stamp, digest]  # touched, not changed
-                    continue
-                articles = [a for a in parse_file(path) if a.paragraphs]
-            except (CorpusError, OSError) as exc:
-                report.skipped.append((path.name, _skip_reason(path, exc)))
-                if prior is not None:
-                    table[path.name] = prior  # what the file held before stays until it is fixed
-                continue
-            parsed[path.name] = articles
-            table[path.name] = [stamp, digest]
-        if not parsed and not gone and not full:
-            if table != old_table:
-                store.apply(Change(extra={**store.extra(), "files": table}))
-            report.articles = store.n_articles
-            self._warn(report)
-            return report
-        if not full and not gone and all(self._keeps_ids(name, arts, old_table) for name, arts in parsed.items()):
-            return self._sync_additions(parsed, table, report)
-
-        # What the folder asks for, in file order. An id named twice with different text: the
-        # version in the store wins (a new file cannot push an indexed article out), else the
-        # first file by name.
-        live = store.article_hashes()
-        wanted: dict[str, ArticleKey] = {}
-        seen_hash: set[str] = set()
-        for name in sorted(table):
-            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1], name)
-            if keys is None:  # no manifest (first run after an upgrade, or lost): read the file
-                try:
-                    parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
-                except (CorpusError, OSError) as exc:
-                    report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
-                    continue
-                keys = [article_key(a) for a in parsed[name]]
-            for key in keys:
-                prior = wanted.get(key.id)
-                if prior is not None:
-                    if prior.hash != key.hash:
-                        newer_is_live = live.get(key.id) == key.hash
-                        loser, winner = (prior, key) if newer_is_live else (key, prior)
-                        report.skipped.append((loser.file, _conflict(key.id, winner.file)))
-                        if newer_is_live:
-                            wanted[key.id] = key
-                            seen_hash.add(key.hash)
-                    continue
-                if key.hash in seen_hash:
-                    continue  # the same article under another id: indexed once
-                seen_hash.add(key.hash)
-                wanted[key.id] = key
-        remove = [aid for aid, h in live.items() if fresh or aid not in wanted or wanted[aid].hash != h]
-        needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
-        for name in sorted({k.file for k in needed} - parsed.keys()):  # known, but not in the store
-            try:
-                parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
-            except (CorpusError, OSError) as exc:
-                report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
-                needed = [k for k in needed if k.file != name]
-        by_file = {name: {a.id: a for a in arts} for name, arts in parsed.items()}
-        adds = [by_file[k.file][k.id] for k in needed]
-        for name, arts in parsed.items():
-            self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.extra(), "files": table}))
-        self._collect_manifests(table)
-        report.replaced = [] if fresh else sorted({a.id for a in adds} & set(live))
-        report.added = [a.id for a in adds if fresh or a.id not in live]
-        report.removed = [] if fresh else sorted(set(remove) - {a.id for a in adds})
-        report.articles = len(wanted)
-        self._warn(report)
-        if report.added or report.removed or report.replaced:
-            log.info("index updated: %d added, %d replaced, %d removed", len(report.added), len(report.replaced), len(report.removed))
-        return report
-
-    def _keeps_ids(self, name: str, articles: list[Article], old_table: dict[str, list[Any]]) -> bool:
-        """A changed file still names every article it named before (so nothing leaves)."""
-        if name not in old_table:
-            return True
-        before = self._manifest(old_table[name][1], name)
-        return before is not None and {k.id for k in before} <= {a.id for a in articles}
-
-    def _sync_additions(self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport) -> SyncReport:
-        """The common case (new files, or files whose articles only grew or changed): look each
-        article up in the store instead of comparing the whole corpus, so an ingest costs what
-        the new files cost at any corpus size."""
-        store = self.store
-        adds: dict[str, Article] = {}
-        replaced: list[str] = []
-        new_hashes: set[str] = set()
-        for name in sorted(parsed):
-            for art in parsed[name]:
-                key = article_key(art)
-                if key.id in adds:
-                    if article_key(adds[key.id]).hash != key.hash:
-                        report.skipped.append((name, _conflict(key.id, adds[key.id].file)))
-                    continue
-                live = store.article(key.id)
-                if live is not None:
-                    if live.hash == key.hash:
-                        continue
-                    if live.file != name:  # another file holds this id: the indexed article wins
-                        report.skipped.append((name, _conflict(key.id, live.file)))
-                        continue
-                    replaced.append(key.id)  # its own file was edited
-                elif key.hash in new_hashes or store.article_by("hash", key.hash) is not None:
-                    continue  # the same article under another id: indexed once
-                adds[key.id] = art
-                new_hashes.add(key.hash)
-        for name, arts in parsed.items():
-            self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds.values()), extra={**store.extra(), "files": table}))
-        self._collect_manifests(table)
-        report.replaced = sorted(replaced)
-        report.added = [aid for aid in adds if aid not in set(replaced)]
-        report.articles = store.n_articles
-        self._warn(report)
-        if adds:
-            log.info("index updated: %d added, %d replaced", len(report.added), len(report.replaced))
-        return report
-
-    def _apply(self, change: Change) -> None:
-        """Write one change; analysis shows a progress bar when asked for, and in a serving
-        process a big batch is analysed in a child process so questions never wait for it."""
-        store = self.store
-        passages = sum(len(a.paragraphs) for a in change.add)
-        update = self.progress("indexing", passages) if self.progress and passages else None
-        pool = None
-        if isinstance(store, SegmentStore):
-            if self.serving and passages >= LIVE_BATCH:
-                pool = store.pool = AnalysisPool(max(1, self.analyzer.workers - 1))
-            store.progress = update
-        try:
-            store.apply(change)
-        finally:
-            if isinstance(store, SegmentStore):
-                store.progress = store.pool = None
-            if pool is not None:
-                pool.close()
-            if update:
-                update(-1)
-
-    # --- manifests: the article keys of a corpus file, by content digest ------------------------
-    @property
-    def _manifest_dir(self) -> Path:
-        return self.data_dir / "manifests"
-
-    def _manifest(self, digest: str, name: str) -> list[ArticleKey] | None:
-        """The article keys of file `name`, whose content has this digest (two files with the
-        same bytes share one manifest, so the file name comes from the caller)."""
-        keys = self._manifests.get(digest)
-        if keys is None:
-            try:
-                rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
-                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
-            except (OSError, ValueError, TypeError):
-                return None
-        return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
-
-    def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
-        path = self._manifest_dir / f"{digest}.json"
-        if path.exists():
-            return
-        mkdir(self._manifest_dir)
-        atomic_write(path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8"))
-        self._manifests[digest] = keys
-
-    def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
-        keep = {f"{entry[1]}.json" for entry in table.values()}
-        self._manifests = {d: k for d, k in self._manifests.items() if f"{d}.json" in keep}
-        if not self._manifest_dir.is_dir():
-            return
-        for path in self._manifest_dir.iterdir():
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-
-    @staticmethod
-    def _warn(report: SyncReport) -> None:
-        for line in report.warnings():
-            log.warning("%s", line)
-
-
-def _file_table(stored: object) -> dict[str, list[Any]]:
-    """The commit's file table, name -> [stamp, digest]; empty when absent or malformed."""
-    if not isinstance(stored, dict):
-        return {}
-    out = {}
-    for name, entry in stored.items():
-        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and isinstance(entry[1], str):
-            out[name] = entry
-    return out
-
-
-def _conflict(article_id: str, other_file: str) -> str:
-    return f"article id {article_id!r} is also in {other_file} with different text; rename one"
-
-
-@dataclass(frozen=True)
-class _StoreKeys:
-    """What `corpus.ingest` asks of the corpus, answered by the store (no listing)."""
-
-    store: Store
-
-    def by_id(self, article_id: str) -> ArticleKey | None:
-        m = self.store.article(article_id)
-        return ArticleKey(m.id, m.hash, m.text_hash, m.file) if m else None
-
-    def by_text(self, text: str) -> str | None:
-        m = self.store.article_by("text_hash", text)
-        return m.id if m else None
-
-
-def _skip_reason(path: Path, exc: Exception) -> str:
-    """Why a corpus file was skipped (its line, when known), and what to do about it."""
-    reason = str(exc)
-    if reason.startswith(str(path)):
-        reason = reason[len(str(path)) :]
-        line = re.match(r":(\d+): ", reason)
-        reason = f"line {line.group(1)}: {reason[line.end():]}" if line else reason.lstrip(": ")
-    return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Language = Literal["ko", "en", "mixed"]
 Verdict = Literal["answer", "unsure", "abstain"]
@@ -26,6 +28,20 @@ class Article:
     @property
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+
+def article_hash(article: Article) -> str:
+    """Content identity: same text and citation data means the same article. (Here, beside
+    `Article`, because both the corpus reader and the index key articles by it.)"""
+    fields: list[object] = [article.title, article.source, article.url, article.date, article.paragraphs]
+    if article.author or article.updated:  # only then, so hashes stored before these fields stay valid
+        fields += [article.author, article.updated]
+    payload = json.dumps(fields, ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def text_hash(article: Article) -> str:
+    return hashlib.sha1("\n\n".join(article.paragraphs).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,23 @@ class Quote:
     sentences: tuple[int, ...] = ()  # sentence numbers inside the passage, 0-based
     # Character spans in `text` of words that match the question's terms, for bolding.
     highlights: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, exactly (no rounding): `Quote.from_dict` gives the same quote back."""
+        s = self.source
+        return {
+            "text": self.text, "score": self.score, "passage": self.passage, "sentences": list(self.sentences),
+            "highlights": [list(h) for h in self.highlights],
+            "source": {"article": s.article, "title": s.title, "paragraph": s.paragraph, "language": s.language,
+                       "source": s.source, "url": s.url, "date": s.date},
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Quote:
+        return cls(
+            text=d["text"], source=Source(**d["source"]), score=d["score"], passage=d["passage"],
+            sentences=tuple(d.get("sentences", ())), highlights=tuple((a, b) for a, b in d.get("highlights", ())),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +116,7 @@ class Answer:
     more: tuple[Quote, ...] = field(default=(), repr=False)  # further quotes, for a "More" button
     elapsed_ms: float = 0.0
     cross_language: bool = False  # quotes are in another language than the question
-    # Chance that the first quote's passage answers the question (retrieval/confidence.py), and
+    # Chance that the first quote's passage answers the question (retrieval/answer/confidence.py), and
     # what it makes of the answer: `answer` (confident), `unsure` (quoted with a caveat: the
     # closest passage, which may not answer exactly), `abstain` (nothing quoted).
     confidence: float = 0.0
@@ -93,7 +126,31 @@ class Answer:
     # Per-question evidence (shares and ratios that mean the same on any corpus), for confidence.
     signals: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
+    # Two JSON forms: `to_dict`/`from_dict` is the exact one (the bot keeps answers in it for
+    # its buttons; unchanged since the first bot state, so stored rows still read); `to_json`
+    # is the public view `quoteqa ask --json` prints (rounded, flat sources).
+    def to_dict(self) -> dict[str, Any]:
+        """Every field a front end needs later (not the signals), exactly."""
+        return {
+            "question": self.question, "language": self.language, "answered": self.answered,
+            "quotes": [q.to_dict() for q in self.quotes], "more": [q.to_dict() for q in self.more],
+            "message": self.message, "kind": self.kind, "terms": list(self.terms),
+            "cross_language": self.cross_language, "confidence": self.confidence, "verdict": self.verdict,
+            "context": self.context, "elapsed_ms": self.elapsed_ms,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Answer:
+        return cls(
+            question=d["question"], language=d["language"], answered=d["answered"],
+            quotes=tuple(Quote.from_dict(q) for q in d["quotes"]), more=tuple(Quote.from_dict(q) for q in d["more"]),
+            message=d["message"], kind=d["kind"], terms=tuple(d["terms"]), cross_language=d["cross_language"],
+            confidence=d["confidence"], verdict=d["verdict"], context=d.get("context", ""),
+            elapsed_ms=d.get("elapsed_ms", 0.0),
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, object]:
+        """The public view (`quoteqa ask --json`): rounded numbers, each quote's source flattened."""
         return {
             "answered": self.answered,
             "verdict": self.verdict,

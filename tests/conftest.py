@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from retrieval import Analyzer, Engine
+from retrieval import Analyzer, Engine, EngineConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -37,7 +37,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> Engi
     """The shipped corpus, indexed once for the session (read-only use)."""
     base = tmp_path_factory.mktemp("shipped")
     shutil.copytree(CORPUS, base / "corpus")
-    return Engine.open(base / "corpus", base / "data", analyzer=analyzer)
+    return Engine.open(EngineConfig(base / "corpus", base / "data"), analyzer=analyzer)
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def make_engine(tmp_path: Path, analyzer: Analyzer) -> Callable[..., Engine]:
         corpus = tmp_path / "corpus"
         if not corpus.exists():
             shutil.copytree(CORPUS, corpus)
-        return Engine.open(corpus, tmp_path / "data", analyzer=analyzer, **kwargs)  # type: ignore[arg-type]
+        return Engine.open(EngineConfig(corpus, tmp_path / "data", **kwargs), analyzer=analyzer)  # type: ignore[arg-type]
 
     return make
 

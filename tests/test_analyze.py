@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from retrieval.analyze import Analyzer, detect_language, split_english
+from retrieval.text.analyze import Analyzer, detect_language, split_english
 from tests.conftest import CORPUS
 
 

@@ -6,8 +6,11 @@ from typing import Any
 import pytest
 
 from retrieval import Analyzer, Engine, QuestionError
-from retrieval.answer import CAVEAT, AnswerParams, Answerer, question_kind
-from retrieval.memstore import MemoryStore
+from retrieval.answer.messages import CAVEAT
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import question_kind
+from retrieval.index.memory import MemoryStore
 from retrieval.models import Article
 from tests.conftest import normalize
 
@@ -243,7 +246,7 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
 )
 def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
     """The seam holds: the shipped corpus in memory answers exactly as the segments on disk."""
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
 
     memory = MemoryStore(engine.analyzer)
     memory.add(load_corpus(engine.corpus_dir))
@@ -391,5 +394,5 @@ def test_answer_params_of_rejects_an_unknown_name() -> None:
 def test_every_weight_has_its_own_flat_name() -> None:
     # A name that two stages shared would collapse into one entry of `flat()`.
     p = AnswerParams()
-    stages = (p.query, p.rerank, p.sentences, p.quotes)
-    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 24  # + min_coverage
+    stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation)
+    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 35  # + min_coverage (issue 20: short_terms, continue_sentences)

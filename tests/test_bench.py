@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.bench_cli import markdown_table, rows
+from bot.cli.bench import markdown_table, rows
 from bot.cli import main
 from measure.bench import DEFAULT_SOURCES, read_sources, run_bench, synthesize
 from tests.conftest import SHARED_DATA

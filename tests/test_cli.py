@@ -328,7 +328,7 @@ def test_console_keeps_a_conversation_and_new_resets_it(engine: object, monkeypa
     import dataclasses
     import io
 
-    from bot.console import run_console
+    from bot.terminal.console import run_console
 
     seen: list[list[str]] = []
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import QuoteQAError, confidence
-from retrieval.confidence import ConfidenceModel, feature_value, fit
+from retrieval import QuoteQAError
+from retrieval.answer import confidence
+from retrieval.answer.confidence import ConfidenceModel, feature_value, fit
 
 
 def toy(n: int = 200, seed: int = 1) -> tuple[list[dict[str, float]], list[int]]:

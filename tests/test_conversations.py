@@ -6,7 +6,7 @@ import pytest
 
 from measure import conversations
 from measure.conversations import load_conversations, subject_of, without_subject
-from retrieval.analyze import normalize_space
+from retrieval.text.analyze import normalize_space
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_subjects_drop_disambiguation() -> None:
 
 def test_the_hand_written_set_is_well_formed() -> None:
     """Every follow-up's gold words are in the shipped article, and distractors share its words."""
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
     from tests.conftest import CORPUS
 
     convs = load_conversations()
@@ -59,9 +59,9 @@ def test_a_broken_conversation_file_names_the_line(tmp_path) -> None:  # type: i
 def chat_answerer(analyzer):  # type: ignore[no-untyped-def]
     """The shipped article plus the set's distractors (another Kremlin statement, another
     Clubhouse story…), on the in-memory store."""
-    from retrieval.answer import Answerer
-    from retrieval.bm25 import SearchParams
-    from retrieval.corpus import load_corpus
+    from retrieval.answer.pipeline import Answerer
+    from retrieval.index.bm25 import SearchParams
+    from retrieval.corpus.files import load_corpus
     from tests.conftest import CORPUS
 
     convs = load_conversations()
@@ -92,8 +92,8 @@ def test_a_self_contained_question_ignores_an_unrelated_conversation(chat_answer
     ("Who did Musk invite to Clubhouse?", ""), ("크렘린궁은 푸틴 대통령에 대해 뭐라고 했나요?", ""),
 ])  # fmt: skip
 def test_what_makes_a_question_lean_on_its_context(question: str, reason: str, analyzer) -> None:  # type: ignore[no-untyped-def]
-    from retrieval.conversation import depends
-    from retrieval.question import FRAME_TERMS, question_language
+    from retrieval.answer.conversation import depends
+    from retrieval.answer.question import FRAME_TERMS, question_language
 
     content = {w.term for w in analyzer.question_words(question)} - FRAME_TERMS
     assert depends(question, question_language(question), len(content)) == reason
@@ -142,7 +142,7 @@ def test_eval_conversations_runs_the_hand_written_set_without_the_public_data(an
 
 # --- issue 20: follow-ups that point back, names, and "what next?" ----------------------------------
 def _corpus_text() -> str:
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
     from tests.conftest import CORPUS
 
     return normalize_space(" ".join(p for a in load_corpus(CORPUS) for p in a.paragraphs))
@@ -202,7 +202,7 @@ def test_what_next_continues_from_the_last_quote(chat_answerer) -> None:  # type
 
 
 def test_turns_keep_where_their_quote_ended_in_the_bot_state(tmp_path, chat_answerer) -> None:  # type: ignore[no-untyped-def]
-    from bot.state import StateStore
+    from bot.telegram.state import StateStore
 
     answer = chat_answerer.answer("Who did Musk invite to Clubhouse?")
     store = StateStore.in_dir(tmp_path)

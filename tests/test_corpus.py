@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import CorpusError
-from retrieval.corpus import ingest, load_corpus, parse_file, split_paragraphs
+from retrieval.corpus.files import ingest, load_corpus, parse_file, split_paragraphs
 from tests.conftest import CORPUS
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Analyzer, CorpusError
-from retrieval.segstore import COMMIT, SegmentStore
+from retrieval.index.segments.store import COMMIT, SegmentStore
 
 
 def _cited(quotes) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
@@ -96,9 +96,9 @@ def test_opening_a_current_index_reads_and_analyses_nothing(make_engine, monkeyp
     engine = make_engine()
     calls: list[str] = []
     monkeypatch.setattr(Analyzer, "analyze_passages", lambda self, texts: calls.append("analyse") or iter(()))
-    import retrieval.engine as engine_module
+    import retrieval.corpus.sync as sync_module
 
-    monkeypatch.setattr(engine_module, "file_digest", lambda path: calls.append(f"hash {path.name}") or "")
+    monkeypatch.setattr(sync_module, "file_digest", lambda path: calls.append(f"hash {path.name}") or "")
     again = make_engine()
     assert calls == [] and again.store.n_passages == engine.store.n_passages
 
@@ -106,11 +106,11 @@ def test_opening_a_current_index_reads_and_analyses_nothing(make_engine, monkeyp
 def test_ingest_reads_and_analyses_only_the_new_file(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
     n, segments = engine.store.n_passages, _segments(engine)
-    import retrieval.engine as engine_module
+    import retrieval.corpus.sync as sync_module
 
     parsed: list[str] = []
-    real_parse = engine_module.parse_file
-    monkeypatch.setattr(engine_module, "parse_file", lambda path: parsed.append(path.name) or real_parse(path))
+    real_parse = sync_module.parse_file
+    monkeypatch.setattr(sync_module, "parse_file", lambda path: parsed.append(path.name) or real_parse(path))
     src = tmp_path / "in" / "wire.jsonl"
     src.parent.mkdir()
     src.write_text(json.dumps({"id": "okapi-1", "title": "Okapis", "text": "Okapis live in the Ituri rainforest.\n\nThey eat leaves."}) + "\n")
@@ -185,7 +185,7 @@ def test_a_question_is_answered_from_the_commit_live_when_it_started(make_engine
     (engine.corpus_dir / "clubhouse-putin-musk.meta.json").unlink()
     (engine.corpus_dir / "x.txt").write_text("Something else entirely.\n")
     engine.reload()
-    from retrieval.answer import Answerer
+    from retrieval.answer.pipeline import Answerer
 
     old = Answerer(snapshot, engine.analyzer).answer("What did the Kremlin say?")
     assert old.answered and "Peskov" in old.quotes[0].text
@@ -261,11 +261,11 @@ def test_questions_from_many_threads_while_commits_land(make_engine) -> None:  #
 
 def test_the_engine_runs_on_the_in_memory_store_too(tmp_path: Path, analyzer: Analyzer) -> None:
     """The engine needs a Store, not the segment store: sync, ask, sources and paragraphs."""
-    from retrieval import Engine, MemoryStore
+    from retrieval import Engine, EngineConfig, MemoryStore
     from tests.conftest import CORPUS
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    engine = Engine(tmp_path / "corpus", tmp_path / "data", analyzer, MemoryStore(analyzer))
+    engine = Engine(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer, MemoryStore(analyzer))
     assert engine.reload().added == ["clubhouse-putin-musk"]
     quote = engine.ask("What did the Kremlin say?").quotes[0]
     assert "Peskov" in quote.text and engine.passage(quote.passage)[1] == quote.source
@@ -291,7 +291,7 @@ def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> 
 
 def test_ingesting_a_new_file_never_lists_the_corpus(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """An ingest must cost what the new file costs: no step may walk every article."""
-    from retrieval.segstore import Snapshot
+    from retrieval.index.segments.store import Snapshot
 
     engine = make_engine()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.progress import progress_bar
+from bot.cli.progress import progress_bar
 from measure.squad import read_squad
 from measure.stats import percentile
 from retrieval import QuoteQAError

@@ -19,6 +19,6 @@ def test_core_imports_no_measuring_tools() -> None:
 
 
 def test_cli_does_not_load_telegram() -> None:
-    code = "import sys, bot.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram' or m == 'bot.telegram_app'))"
+    code = "import sys, bot.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram' or m == 'bot.telegram.app'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval import Analyzer
-from retrieval.question import definition_pattern, read_question
+from retrieval.answer.question import definition_pattern, read_question
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-"""Quote assembly helpers of `retrieval/quotes.py` on tiny inputs."""
+"""Quote assembly helpers of `retrieval/answer/quotes.py` on tiny inputs."""
 
 from __future__ import annotations
 
-from retrieval.quotes import answer_pool, same_text
-from retrieval.sentences import Candidate
+from retrieval.answer.quotes import QuoteShape, answer_pool, same_text
+from retrieval.answer.sentences import Candidate
 
 
 def _c(score: float, lang: str) -> Candidate:
@@ -11,9 +11,9 @@ def _c(score: float, lang: str) -> Candidate:
 
 
 def test_the_question_language_is_preferred_while_it_answers_nearly_as_well() -> None:
-    pool, cross = answer_pool([_c(1.0, "en"), _c(0.7, "ko")], "ko")
+    pool, cross = answer_pool([_c(1.0, "en"), _c(0.7, "ko")], "ko", QuoteShape())
     assert [c.sentence_lang for c in pool] == ["ko"] and not cross
-    pool, cross = answer_pool([_c(1.0, "en"), _c(0.5, "ko")], "ko")
+    pool, cross = answer_pool([_c(1.0, "en"), _c(0.5, "ko")], "ko", QuoteShape())
     assert [c.score for c in pool] == [1.0, 0.5] and cross
 
 

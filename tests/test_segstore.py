@@ -11,8 +11,8 @@ import pytest
 
 from retrieval import Analyzer
 from retrieval.models import Article
-from retrieval.segment import VERIFY_BELOW, Segment
-from retrieval.segstore import COMMIT, MERGE_FACTOR, SegmentStore
+from retrieval.index.segments.segment import VERIFY_BELOW, Segment
+from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
 from tests.conftest import CORPUS
 
 SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
@@ -167,19 +167,21 @@ def test_deleted_passages_never_score(tmp_path: Path, analyzer: Analyzer) -> Non
 
 def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
     """What a serving bot does with a big batch: Kiwi in another process, same segment."""
-    from retrieval.analysis_pool import AnalysisPool
+    from retrieval.index.segments.pool import AnalysisPool
+    from retrieval.index.store import WriteOptions
 
     articles = [Article(f"n{i}", f"N{i}", tuple(SEED[i : i + 4])) for i in range(0, len(SEED), 4)]
     here = SegmentStore(tmp_path / "here", analyzer)
     here.add(articles)
     there = SegmentStore(tmp_path / "there", analyzer)
-    there.pool = AnalysisPool(1)
+    pool = AnalysisPool(1)
+    options = WriteOptions(pool=pool)
     try:
-        there.add([Article("first", "F", (SEED[0],))])  # the child's term list differs from ours
+        there.add([Article("first", "F", (SEED[0],))], options)  # the child's term list differs from ours
         there.remove(["first"])
-        there.add(articles)
+        there.add(articles, options)
     finally:
-        there.pool.close()
+        pool.close()
     for q in ["Kremlin said", "크렘린궁 대변인", "Clubhouse Musk invited"]:
         terms = analyzer.terms(q)
         assert [(here.passage(u).text, round(s, 9)) for u, s in here.search(terms, 20)] == [

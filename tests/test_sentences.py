@@ -1,11 +1,11 @@
-"""The sentence-score features of `retrieval/sentences.py`, each on a tiny input."""
+"""The sentence-score features of `retrieval/answer/sentences.py`, each on a tiny input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from retrieval.sentences import Candidate, local_idf_coverage, new_name, new_number, speaker_rule
+from retrieval.answer.sentences import Candidate, local_idf_coverage, new_name, new_number, speaker_rule
 
 
 def test_local_idf_coverage_weighs_words_by_their_rarity_in_the_passage() -> None:

@@ -12,8 +12,8 @@ from measure import splits
 from measure.evaluate import Dataset, PassageInput, QAItem, load_squad
 from measure.splits import Row, auroc, choose_thresholds, ece, make_split, question_half, split_articles
 from retrieval import Analyzer
-from retrieval.bm25 import SearchParams
-from retrieval.store import ArticleMeta
+from retrieval.index.bm25 import SearchParams
+from retrieval.index.store import ArticleMeta
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_eval_splits_command(tiny_files: tuple[Path, Path], analyzer: Analyzer, 
                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     import retrieval
     from bot.cli import main
-    from retrieval import confidence
+    from retrieval.answer import confidence
 
     monkeypatch.setattr(retrieval, "Analyzer", lambda **_: analyzer)  # the session's Kiwi, not a second one
     target = tmp_path / "confidence.json"
@@ -257,7 +257,7 @@ def test_eval_splits_command(tiny_files: tuple[Path, Path], analyzer: Analyzer, 
 
 
 def test_short_forms_keep_the_rarest_words_in_a_frame_of_the_same_kind(analyzer: Analyzer) -> None:
-    from retrieval.memstore import MemoryStore
+    from retrieval.index.memory import MemoryStore
     from retrieval.models import Article
 
     store = MemoryStore(analyzer)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import StateError, StateStore, answer_from_json, answer_to_json, conversation_key
+from bot.telegram.state import StateError, StateStore, answer_from_json, answer_to_json, conversation_key
 from retrieval import Engine
 
 

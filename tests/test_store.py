@@ -16,10 +16,10 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from retrieval import Analyzer, SearchParams
-from retrieval.memstore import MemoryStore
+from retrieval.index.memory import MemoryStore
 from retrieval.models import Article
-from retrieval.segstore import SegmentStore
-from retrieval.store import Store
+from retrieval.index.segments.store import SegmentStore
+from retrieval.index.store import Store
 from tests.conftest import CORPUS, SHARED_DATA
 
 SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
@@ -165,7 +165,7 @@ def test_terms_df_and_near_terms(make_store: MakeStore, analyzer: Analyzer) -> N
 def test_listing_extra_and_stable_uids(make_store: MakeStore, analyzer: Analyzer) -> None:
     store = make_store()
     store.add([Article("n1", "One", ("Korean 뉴스 기사 본문입니다.", "English text."), source="Wire")])
-    store.apply(__import__("retrieval.store", fromlist=["Change"]).Change(add=(Article("n2", "Two", ("둘째 기사.",)),), extra={"k": [1, 2]}))
+    store.apply(__import__("retrieval.index.store", fromlist=["Change"]).Change(add=(Article("n2", "Two", ("둘째 기사.",)),), extra={"k": [1, 2]}))
     rows = store.articles()
     assert [(r.meta.id, r.passages) for r in rows] == [("n1", 2), ("n2", 1)]
     assert rows[0].languages == ("en", "ko") and rows[1].languages == ("ko",) and rows[0].meta.source == "Wire"
@@ -194,7 +194,7 @@ def test_affix_terms_find_compounds_across_writes(make_store: MakeStore, analyze
 
 
 def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, analyzer: Analyzer) -> None:
-    from retrieval.store import ArticleMeta
+    from retrieval.index.store import ArticleMeta
 
     store = make_store()
     a = Article("a", "A", ("Okapis live in the Ituri rainforest.",))

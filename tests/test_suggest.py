@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from retrieval import Analyzer, Engine
-from retrieval.memstore import MemoryStore
+from retrieval.index.memory import MemoryStore
 from retrieval.models import Article
-from retrieval.suggest import MAX_TITLE, suggestions
+from retrieval.answer.suggest import MAX_TITLE, suggestions
 
 
 def test_newest_titles_first_in_the_asked_language(analyzer: Analyzer) -> None:

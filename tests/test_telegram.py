@@ -27,12 +27,12 @@ import aiohttp.web
 import pytest
 import pytest_asyncio
 
-from bot import render
+from bot.telegram import render
 from bot.settings import PROJECT_ROOT, Settings
-from bot.telegram_app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
-from bot.telegram_app import run as run_cli
-from retrieval import Analyzer, Engine
-from retrieval.corpus import load_corpus
+from bot.telegram.app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram.app import run as run_cli
+from retrieval import Analyzer, Engine, EngineConfig
+from retrieval.corpus.files import load_corpus
 try:
     from tests.fake_bot_api import Call, FakeBotApi, utf16_len
 except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path instead
@@ -187,7 +187,7 @@ def tg_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tg_engine(tg_corpus: Path, analyzer: Analyzer) -> Engine:
     """One real engine (real Kiwi, the session's analyser from conftest) for these tests."""
-    return Engine.open(tg_corpus, tg_corpus.parent / "data", analyzer=analyzer)
+    return Engine.open(EngineConfig(tg_corpus, tg_corpus.parent / "data"), analyzer=analyzer)
 
 
 @pytest.fixture(scope="session")
@@ -701,7 +701,7 @@ async def test_allowed_chat_ids(new_api: Any, tg_engine: Engine, tg_corpus: Path
 async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(new_api: Any, analyzer: Analyzer, tg_corpus: Path, tg_corpus_text: str) -> None:
     """With `sure` out of reach every answer is `unsure`: quoted, after an escaped caveat line
     in the interface language."""
-    engine = Engine.open(tg_corpus, tg_corpus.parent / "data", analyzer=analyzer, sure_confidence=1.0, min_confidence=0.0)
+    engine = Engine.open(EngineConfig(tg_corpus, tg_corpus.parent / "data", sure_confidence=1.0, min_confidence=0.0), analyzer=analyzer)
     api = await new_api()
     app = build_application(make_settings(api, tg_corpus.parent), engine)
     async with running(app, poll_timeout=1, bootstrap_retries=0):
@@ -722,7 +722,7 @@ async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, anal
     """One undecodable file must not stop the bot: /reload says which file and how to fix it
     (escaped: the name holds markup), and the last good index keeps answering."""
     shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
-    engine = Engine.open(tmp_path / "corpus", tmp_path / "data", analyzer=analyzer)
+    engine = Engine.open(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer=analyzer)
     (tmp_path / "corpus" / "<b>wire&.txt").write_bytes("Caf\xe9 cr\xe8me.\n".encode("latin-1"))
     api = await new_api()
     app = build_application(make_settings(api, tmp_path, admin_user_ids=[ADMIN]), engine)

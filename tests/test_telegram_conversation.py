@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from bot.feedback import squad_export
+from bot.telegram.feedback import squad_export
 from bot.settings import PROJECT_ROOT
-from bot.state import StateStore
-from bot.telegram_app import build_application, running
+from bot.telegram.state import StateStore
+from bot.telegram.app import build_application, running
 from retrieval import Answer, Engine, Turn
 from tests.fake_bot_api import Call, FakeBotApi
 from tests.test_telegram import ADMIN, TOKEN, check_html, make_settings, new_api  # noqa: F401 (new_api is a fixture)
@@ -209,7 +209,7 @@ async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp
 
 async def test_squad_export_places_quotes_across_whitespace() -> None:
     """The core normalizes whitespace in quotes; the exported answer is the paragraph's own text."""
-    from bot.state import FeedbackRow
+    from bot.telegram.state import FeedbackRow
     from retrieval.models import Quote, Source
 
     src = Source("a1", "Title", 2, "en")

@@ -1,0 +1,326 @@
+"""`quoteqa eval FILE...`: answer quality on SQuAD-format files, ours beside two BM25 baselines.
+
+`quoteqa eval --splits [FILE...]`: the confidence model on dev splits (measure/splits.py): fitted
+on the FIT halves, reported on the REPORT halves beside today's abstention rule; `--fit` also
+writes the model to retrieval/answer/confidence.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.cli.progress import progress_bar
+from bot.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from retrieval import Analyzer, SearchParams
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+RETRIEVAL_KEYS = ("R@1", "R@5", "R@20", "MRR@10")
+BASELINE_LABELS = {
+    "whitespace": "BM25, whitespace tokens",
+    "kiwi_nouns": "BM25, Kiwi nouns (NN*)",
+    "stemmed": "BM25, stemmed + stop words",
+}
+
+
+# The public dev sets read by default, in QUOTEQA_EVAL_DATA_DIR (README, "Evaluation data").
+SPLIT_FILES = ("KorQuAD_v1.0_dev.json", "xquad.en.json")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from measure.evaluate import evaluate, load_squad, sample_questions
+
+    if args.limit is not None and args.limit < 1:
+        print("quoteqa: --limit must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    if getattr(args, "splits", False):
+        return run_splits(args, settings)
+    if getattr(args, "conversations", None) is not None:
+        return run_conversations(args, settings)
+    if not args.files:
+        print("quoteqa: eval needs at least one FILE (or --splits)", file=sys.stderr)
+        return EXIT_ERROR
+    split_only = [f"--{n}" for n in ("fit", "model", "rows") if getattr(args, n, None)]
+    if split_only:
+        print(f"quoteqa: {', '.join(split_only)} only goes with --splits", file=sys.stderr)
+        return EXIT_ERROR
+    datasets = [load_squad(path) for path in args.files]  # every file is checked before any work
+    quiet = bool(args.json)
+    progress = None if quiet else _bar
+    if not quiet:
+        print("loading the Kiwi model…", file=sys.stderr)
+    analyzer, params = _core(settings)
+    for path, dataset in zip(args.files, datasets, strict=True):
+        questions = sample_questions(dataset.questions, args.limit, args.seed)
+        if not quiet:
+            print(f"{path}: {len(dataset.passages)} passages, {len(questions)} questions", file=sys.stderr)
+        report = evaluate(dataset, analyzer, params, questions=questions, progress=progress)
+        row = report.to_json() | {"path": str(path)}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        else:
+            _print_table(row)
+    return EXIT_OK
+
+
+def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
+    """One analyser and the BM25 parameters, from the same `EngineConfig` the bot and `ask` use."""
+    from retrieval import Analyzer
+
+    from bot.wiring import engine_config
+
+    config = engine_config(settings)
+    return Analyzer(workers=config.workers), config.search
+
+
+def _bar(label: str, total: int) -> Callable[[int], None]:
+    """evaluate() counts questions and indexed passages; the bar closes itself at the total."""
+    return progress_bar(label, total, unit="q" if label.endswith("questions") else "passage")
+
+
+def _print_table(row: dict) -> None:  # type: ignore[type-arg]
+    from bot.terminal.render import terminal
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = terminal()
+    ours = row["ours"]
+    title = (
+        f"{escape(row['file'])}: {row['questions']:,} questions, {row['passages']:,} passages "
+        f"({row['language']}; {row['params']['variant']} k1={row['params']['k1']} b={row['params']['b']})"
+    )
+    table = Table(title=title)
+    table.add_column("system")
+    for key in RETRIEVAL_KEYS:
+        table.add_column(key, justify="right")
+    best = {k: max(b[k] for b in row["baselines"].values()) for k in RETRIEVAL_KEYS} if row["baselines"] else {}
+    cells = []
+    for key in RETRIEVAL_KEYS:
+        mark = "bold green" if best and ours[key] > best[key] else "bold red" if best else "bold"
+        cells.append(f"[{mark}]{ours[key]:.3f}[/]")
+    table.add_row("quoteqa", *cells)
+    for name, figures in row["baselines"].items():
+        table.add_row(BASELINE_LABELS.get(name, name), *(f"{figures[k]:.3f}" for k in RETRIEVAL_KEYS))
+    console.print(table)
+
+    answers = Table(title="answer sentences (quoteqa)")
+    for col in ("hit@1", "hit@3", "first quote chars", "abstain", "p50 ms", "p95 ms"):
+        answers.add_column(col, justify="right")
+    answers.add_row(
+        f"{ours['hit@1']:.3f}", f"{ours['hit@3']:.3f}", f"{ours['first_quote_chars']:.0f}",
+        f"{ours['abstain']:.1%}", f"{ours['p50_ms']:.1f}", f"{ours['p95_ms']:.1f}",
+    )  # fmt: skip
+    console.print(answers)
+
+
+# --- --conversations ------------------------------------------------------------------------------
+def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from measure import conversations
+    from measure.evaluate import load_squad
+    from retrieval.corpus.files import load_corpus
+
+    path = conversations.DEFAULT_FILE if str(args.conversations) == "-" else args.conversations
+    convs = conversations.load_conversations(path)
+    files: list[Path] = list(args.files) or [settings.eval_data_dir / name for name in SPLIT_FILES]
+    if not args.files:  # the hand-written set needs nothing else; the generated sets need the data
+        missing = [p for p in files if not p.exists()]
+        for p in missing:
+            print(f"quoteqa: {p} is not here: the follow-ups generated from it are left out (README, \"Evaluation data\", says where to get it)", file=sys.stderr)
+        files = [p for p in files if p not in missing]
+    datasets = [load_squad(p) for p in files]
+    corpus = load_corpus(PROJECT_ROOT / "corpus")
+    if not args.json:
+        print("loading the Kiwi model…", file=sys.stderr)
+    analyzer, params = _core(settings)
+    out = conversations.evaluate_conversations(
+        convs, corpus, datasets, analyzer, params, seed=args.seed,
+        progress=None if args.json else (lambda name: print(f"{name}: follow-ups and self-contained questions…", file=sys.stderr)),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    from bot.terminal.render import terminal
+    from rich.table import Table
+
+    table = Table(title="Follow-up first-quote accuracy")
+    for col in ("set", "follow-ups", "with history", "without", "gain"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    for r in out["sets"]:  # type: ignore[union-attr]
+        table.add_row(r["set"], str(r["followups"]), f"{r['accuracy_with_history']:.3f}", f"{r['accuracy_without_history']:.3f}", f"{r['gain']:+.3f}")
+    a = out["all"]
+    table.add_row("all", str(a["followups"]), f"{a['accuracy_with_history']:.3f}", f"{a['accuracy_without_history']:.3f}",
+                  f"{a['accuracy_with_history'] - a['accuracy_without_history']:+.3f}")  # type: ignore[index,operator]
+    console = terminal()
+    console.print(table)
+    for u in out["self_contained"]:  # type: ignore[union-attr]
+        console.print(f"{u['file']}: {u['changed']} of {u['asked']} self-contained questions changed after an unrelated question")
+    return EXIT_OK
+
+
+# --- --splits -----------------------------------------------------------------------------------
+def run_splits(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime
+    import hashlib
+    from pathlib import Path
+
+    from measure import splits
+    from measure.evaluate import load_squad
+    from retrieval.answer import confidence
+
+    if args.fit and args.model:
+        print("quoteqa: --fit writes a newly fitted model; --model reports an existing one: pick one", file=sys.stderr)
+        return EXIT_ERROR
+    if args.l2 <= 0 or args.offtopic_sample < 0:
+        print("quoteqa: --l2 must be positive and --offtopic-sample at least 0", file=sys.stderr)
+        return EXIT_ERROR
+    files: list[Path] = list(args.files) or [settings.eval_data_dir / name for name in SPLIT_FILES]
+    if not args.files and not all(p.exists() for p in files):
+        print(f"quoteqa: --splits needs {' and '.join(SPLIT_FILES)} in {settings.eval_data_dir} (QUOTEQA_EVAL_DATA_DIR); README, \"Evaluation data\", says where each is published", file=sys.stderr)
+        return EXIT_ERROR
+    datasets = [load_squad(path) for path in files]  # every file is checked before any work
+    given = confidence.load(args.model) if args.model else None
+    everyday = splits.read_offtopic()
+    quiet = bool(args.json)
+    if not quiet:
+        print("loading the Kiwi model…", file=sys.stderr)
+    analyzer, params = _core(settings)
+    rows = splits.collect(
+        datasets, analyzer, params, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
+        progress=None if quiet else _bar, limit=args.limit,
+    )  # fmt: skip
+    if args.rows:
+        with open(args.rows, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    model = given or splits.fit_model(rows, l2=args.l2)
+    if args.fit:
+        command = ["quoteqa", "eval", "--splits", "--fit", "--seed", str(args.seed), "--l2", str(args.l2), "--offtopic-sample", str(args.offtopic_sample)]
+        if args.limit is not None:
+            command += ["--limit", str(args.limit)]
+        model = model.with_fitted(
+            command=" ".join([*command, *(str(p) for p in files)]),
+            data=[
+                {"file": ds.name, "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "articles": len(ds.articles),
+                 "questions": len(ds.questions)}
+                for p, ds in zip(files, datasets, strict=True)
+            ] + [{"file": splits.OFFTOPIC_FILE.name, "questions": len(everyday)}],
+            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            code=_code_version(),
+            fit_rows=sum(1 for r in rows if r.half == "fit"),
+            targets="thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
+        )  # fmt: skip
+    report = splits.evaluate_model(rows, model)
+    if args.fit:
+        path = confidence.default_path()
+        model.save(path)
+        if not quiet:
+            print(f"wrote {path}", file=sys.stderr)
+    out = report.to_json() | {"files": [str(p) for p in files], "seed": args.seed, "written": bool(args.fit)}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    else:
+        _print_splits(out)
+    return EXIT_OK
+
+
+def _code_version() -> str:
+    """The commit the answer path was measured at (with "+changes" when the tree differs from
+    it), so a fitted model can be matched to the signals it read; "" outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/answer/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode:
+        return ""
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+SPLIT_ROWS = (
+    ("auroc", "AUROC", "f"), ("ece", "ECE", "f"), ("answerable_abstain", "answerable abstain", "%"),
+    ("unanswerable_answer", "unanswerable answered", "%"), ("answer_precision", "answer precision", "%"),
+    ("first_quote_accuracy", "1st-quote accuracy", "%"), ("offtopic_abstain", "off-topic abstain", "%"),
+)  # fmt: skip
+
+
+def _cell(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if kind == "%" else f"{value:.3f}"  # type: ignore[str-format]
+
+
+def _short(name: str) -> str:
+    """KorQuAD_v1.0_dev.json -> KorQuAD, xquad.en.json -> xquad: column headers must be narrow."""
+    return name.split("_")[0].split(".")[0] or name
+
+
+def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
+    from rich import box
+    from bot.terminal.render import terminal
+    from rich.markup import escape
+    from rich.table import Table
+
+    from measure.splits import TODAY_MIN_COVERAGE
+
+    console = terminal()
+    th = out["thresholds"]
+    console.print(
+        f"confidence: answer at >= {th['sure']:.3f}, unsure at >= {th['min']:.3f}, abstain below "
+        f"(fitted on the FIT halves{', written to retrieval/answer/confidence.json' if out['written'] else ''}). "
+        f"Today's rule: abstain iff passage_coverage < {TODAY_MIN_COVERAGE}. An unsure verdict still quotes."
+    )
+    for half in ("report", "fit"):
+        groups = out[half]
+        main = sorted((g for g in groups if not g.startswith(("offtopic ", "short"))), key=lambda g: (g == "all", g == "offtopic", g))
+        short = sorted(g for g in groups if g.startswith("short"))
+        what = "held out: the figures to quote" if half == "report" else "model and thresholds fitted here: for reference only"
+        for rule in ("model", "today"):
+            name = "confidence model" if rule == "model" else "today's rule"
+            table = Table(title=f"{half.upper()} half, {name} ({what})", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table.add_column("")
+            for g in main:
+                table.add_column(escape(_short(g)), justify="right")
+            for key, label, kind in SPLIT_ROWS:
+                if rule == "today" and key == "ece":
+                    continue
+                table.add_row(label, *(_cell((groups[g] if rule == "model" else groups[g]["today"]).get(key), kind) for g in main))
+            if rule == "model":
+                table.add_row("answer/unsure/abstain %", *(
+                    f"{groups[g]['answer_share']:.0%}/{groups[g]['unsure_share']:.0%}/{groups[g]['abstain_share']:.0%}".replace("%", "") for g in main
+                ))  # fmt: skip
+                table.add_row("answerable/unans./off", *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main))
+            console.print(table)
+        if short:  # the short news-style forms: fitted on, never part of the target figures
+            forms = Table(title=f"{half.upper()} half, short forms of the questions (own groups; not in the targets)", box=box.SIMPLE_HEAD, padding=(0, 1))
+            forms.add_column("")
+            for g in short:
+                forms.add_column(escape(_short(g.removeprefix("short ")) if g != "short" else "all"), justify="right")
+            for key, label, kind in SPLIT_ROWS:
+                if key != "offtopic_abstain":
+                    forms.add_row(label, *(_cell(groups[g].get(key), kind) for g in short))
+            console.print(forms)
+        off = Table(title=f"{half.upper()} half, off-topic by index and origin", box=box.SIMPLE_HEAD, padding=(0, 1))
+        for col in ("index <- questions", "n", "abstain", "today"):
+            off.add_column(col, justify="left" if col.startswith("index") else "right")
+        for g in groups:
+            if g.startswith("offtopic "):
+                m = groups[g]
+                off.add_row(escape(g.removeprefix("offtopic ")), str(m["n"]), _cell(m["offtopic_abstain"], "%"), _cell(m["today"]["offtopic_abstain"], "%"))
+        console.print(off)
+    targets = Table(title="targets on the REPORT half", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in ("questions", "metric", "target", "value", "met"):
+        targets.add_column(col)
+    for t in out["targets"]:
+        met = "–" if t["met"] is None else "[bold green]yes[/]" if t["met"] else "[bold red]no[/]"
+        value = "–" if t["value"] is None else f"{t['value']:.4f}"
+        targets.add_row(escape(t["group"]), t["metric"], t["target"], value, met)
+    console.print(targets)

@@ -1,0 +1,109 @@
+"""Stage 6 of the answer path: per-question evidence, the confidence read from it, the verdict.
+
+`question_signals` gives what the confidence model (`retrieval/answer/confidence.py`, fitted numbers in
+`retrieval/answer/confidence.json`) reads; `decide` turns its probability into `answer` / `unsure` /
+`abstain`. Without a model the coverage rule decides: abstain when the best passage holds less than
+`min_coverage` of the question (the coverage rule). How the signals, the model and the thresholds were chosen is in
+docs/quality.md ("Fourth round: confidence groundwork").
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
+from retrieval.answer.question import KINDS
+from retrieval.answer.rerank import Coverage, Retrieved
+from retrieval.answer.sentences import ANSWER_CUES, Candidate
+
+
+def one_passage_idf(n_passages: int) -> float:
+    """The idf of a term one passage holds: the unit idfs are counted in, so that "rare" means
+    nearly the same in a 20-passage and a 1M-passage index."""
+    return float(np.log1p((max(n_passages, 2) - 0.5) / 1.5))
+
+
+def best_passage_coverage(coverage: dict[int, Coverage]) -> float:
+    return max((c.passage for c in coverage.values()), default=0.0)
+
+
+def passes_coverage_rule(coverage: dict[int, Coverage], min_coverage: float) -> bool:
+    """The rule that decides without a confidence model: the best passage holds at least
+    `min_coverage` of the question's idf mass."""
+    return best_passage_coverage(coverage) >= min_coverage
+
+
+def question_signals(ctx: QuestionContext, query: Query, found: Retrieved) -> dict[str, float]:
+    """Per-question evidence that means the same on any corpus: what a confidence model
+    reads. Scores are relative (to the attainable maximum, to the runner-up), coverages are
+    shares of the question's idf mass, and idfs are counted in units of `one_passage_idf`
+    (1.0: as rare as a word can be).
+
+    Shares alone cannot tell "What did the Kremlin say?" (one rare word, fully covered) from
+    a vague question whose one common word is everywhere: `idf_max`/`idf_mean` (how rare the
+    question's known words are) and `matched_idf` (how much rare evidence the top passage
+    holds, in absolute terms) can. `top2_same_article` says a small gap is between two
+    paragraphs of one article, which is not real ambiguity. `first_cue` and `cross_language`
+    are added once the first quote is chosen (`quote_signals`)."""
+    hits, coverage, bm25 = found.hits, found.coverage, found.bm25
+    store, view, kind, lang = ctx.searcher, ctx.view, ctx.question.kind, ctx.question.language
+    p = store.params
+    bm25_top = bm25[0][1] if bm25 else 0.0
+    bm25_second = bm25[1][1] if len(bm25) > 1 else 0.0
+    attainable = float(np.sum(store.idf(query.terms))) * (p.k1 + 1.0) or 1.0
+    top, c = hits[0], coverage[hits[0][0]]
+    total = query.total
+    known = set(query.known)
+    unknown = sum(w for t, w in query.weights.items() if t not in known) / total
+    window = c.window(query.weights_arr)
+    one_off = one_passage_idf(store.n_passages)
+    known_idf = store.idf(query.known) / one_off if query.known else np.zeros(0)
+    same_article = view(hits[0][0]).article.id == view(hits[1][0]).article.id if len(hits) > 1 else True
+    out = {
+        "bm25_top_share": bm25_top / attainable,
+        "bm25_gap": (bm25_top - bm25_second) / bm25_top if bm25_top else 0.0,
+        "rerank_gap": (top[1] - hits[1][1]) / top[1] if len(hits) > 1 and top[1] else 1.0,
+        "passage_coverage": best_passage_coverage(coverage),
+        "top_passage_coverage": c.passage,
+        "sentence_coverage": c.best,
+        "window_coverage": window,
+        "unknown_share": unknown,
+        "title_share": query.share_in(ctx.title_of(top[0])),
+        "content_terms": float(len(query.weights)),
+        "idf_mean": float(known_idf.mean()) if len(known_idf) else 0.0,
+        "idf_max": float(known_idf.max()) if len(known_idf) else 0.0,
+        "matched_idf": c.passage * total / one_off,
+        "sentence_idf": c.best * total / one_off,
+        "question_ko": float(lang == "ko"),
+        "top2_same_article": float(same_article),
+    }
+    out.update({f"kind_{k}": float(kind == k) for k in (*KINDS, "other")})
+    return out
+
+
+def quote_signals(ctx: QuestionContext, first: list[Candidate], cross: bool) -> dict[str, float]:
+    """The signals only the chosen first quote can give."""
+    return {"first_cue": first_cue(ctx, first), "cross_language": float(cross)}
+
+
+def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
+    """1.0 when the first quote holds what the question kind asks for (ANSWER_CUES: a quote
+    or a speech verb for "say", a date for "when", a name for "who"...), else 0.0."""
+    cue: re.Pattern[str] | None = ANSWER_CUES.get(ctx.question.kind)
+    if cue is None or not first:
+        return 0.0
+    text = ctx.view(first[0].passage).text
+    return float(any(cue.search(text[c.start : c.end]) for c in first))
+
+
+def decide(judge: ConfidenceModel | None, signals: dict[str, float]) -> tuple[float, str]:
+    """Confidence and verdict; without a model every answer that got this far is `answer`
+    with confidence 0 (the dev splits collect answers that way to fit a model on)."""
+    if judge is None:
+        return 0.0, "answer"
+    chance = judge.predict(signals)
+    return chance, judge.verdict(chance)

@@ -1,0 +1,306 @@
+"""Keeping the index in line with the corpus folder: what changed since the last commit, read
+and analysed only where it changed.
+
+The corpus folder is the source of truth and the store follows it. What the store last saw of
+each file (size, modification time, SHA-1) lives in its commit; a file whose size and time did
+not change is not read again, and the articles of a file whose content did not change are known
+from a small manifest kept by content digest (`manifests/`), so a sync reads and analyses only
+what changed. A broken file never stops serving: it is skipped with a warning that names it and
+says how to fix it, and what it held before stays.
+
+The caller (`Engine`) holds the store's writer lock around `run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.corpus.files import ArticleKey, article_key, corpus_files, file_digest, file_stamp, parse_file
+from retrieval.errors import CorpusError
+from retrieval.index.fsutil import atomic_write, mkdir
+from retrieval.index.segments.pool import AnalysisPool
+from retrieval.index.store import Change, Store, WriteOptions
+from retrieval.models import Article
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]  # (label, total) -> update(n); n < 0 closes
+LIVE_BATCH = 1_000  # a serving engine analyses a batch this large with a Kiwi of its own
+
+
+@dataclass
+class SyncReport:
+    """What a sync of the store with the corpus folder did."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why and how to fix it)
+    articles: int = 0
+    busy: bool = False  # another writer held the store, so nothing was synced
+
+    def warnings(self) -> list[str]:
+        return [f"skipped {name}: {why}" for name, why in self.skipped]
+
+
+class CorpusSync:
+    """Brings one store in line with one corpus folder (`run`); keeps the manifests under
+    `data_dir/manifests`. `child_workers` > 0 (a serving bot) analyses a batch of `LIVE_BATCH`
+    passages or more in a child process with that many Kiwi threads."""
+
+    def __init__(
+        self, corpus_dir: Path, data_dir: Path, store: Store, progress: ProgressFactory | None = None, child_workers: int = 0
+    ) -> None:
+        self.corpus_dir = corpus_dir
+        self.data_dir = data_dir
+        self.store = store
+        self.progress = progress
+        self.child_workers = child_workers
+        self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
+
+    def run(self, full: bool = False, fresh: bool = False) -> SyncReport:
+        """Make the store hold what the folder holds. `full` compares every article (after a
+        damaged segment was dropped); `fresh` analyses everything again into new segments."""
+        store = self.store
+        full = full or fresh or bool(store.damaged)
+        files = corpus_files(self.corpus_dir)
+        old_table = {} if fresh else _file_table(store.extra().get("files"))
+        table: dict[str, list[Any]] = {}
+        changed: list[Path] = []
+        for path in files:
+            try:
+                stamp = file_stamp(path)
+            except OSError:
+                continue  # removed while we looked
+            prior = old_table.get(path.name)
+            if prior is not None and prior[0] == stamp:
+                table[path.name] = prior
+            else:
+                changed.append(path)
+        gone = [name for name in old_table if name not in {p.name for p in files}]
+        report = SyncReport()
+        parsed: dict[str, list[Article]] = {}
+        for path in changed:
+            prior = old_table.get(path.name)
+            try:
+                stamp, digest = file_stamp(path), file_digest(path)
+                if prior is not None and prior[1] == digest:
+                    table[path.name] = [stamp, digest]  # touched, not changed
+                    continue
+                articles = [a for a in parse_file(path) if a.paragraphs]
+            except (CorpusError, OSError) as exc:
+                report.skipped.append((path.name, _skip_reason(path, exc)))
+                if prior is not None:
+                    table[path.name] = prior  # what the file held before stays until it is fixed
+                continue
+            parsed[path.name] = articles
+            table[path.name] = [stamp, digest]
+        if not parsed and not gone and not full:
+            if table != old_table:
+                store.apply(Change(extra={**store.extra(), "files": table}))
+            report.articles = store.n_articles
+            self._warn(report)
+            return report
+        if not full and not gone and all(self._keeps_ids(name, arts, old_table) for name, arts in parsed.items()):
+            return self._sync_additions(parsed, table, report)
+
+        # What the folder asks for, in file order. An id named twice with different text: the
+        # version in the store wins (a new file cannot push an indexed article out), else the
+        # first file by name.
+        live = store.article_hashes()
+        wanted: dict[str, ArticleKey] = {}
+        seen_hash: set[str] = set()
+        for name in sorted(table):
+            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1], name)
+            if keys is None:  # no manifest (first run after an upgrade, or lost): read the file
+                try:
+                    parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+                except (CorpusError, OSError) as exc:
+                    report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
+                    continue
+                keys = [article_key(a) for a in parsed[name]]
+            for key in keys:
+                prior = wanted.get(key.id)
+                if prior is not None:
+                    if prior.hash != key.hash:
+                        newer_is_live = live.get(key.id) == key.hash
+                        loser, winner = (prior, key) if newer_is_live else (key, prior)
+                        report.skipped.append((loser.file, _conflict(key.id, winner.file)))
+                        if newer_is_live:
+                            wanted[key.id] = key
+                            seen_hash.add(key.hash)
+                    continue
+                if key.hash in seen_hash:
+                    continue  # the same article under another id: indexed once
+                seen_hash.add(key.hash)
+                wanted[key.id] = key
+        remove = [aid for aid, h in live.items() if fresh or aid not in wanted or wanted[aid].hash != h]
+        needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
+        for name in sorted({k.file for k in needed} - parsed.keys()):  # known, but not in the store
+            try:
+                parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+            except (CorpusError, OSError) as exc:
+                report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
+                needed = [k for k in needed if k.file != name]
+        by_file = {name: {a.id: a for a in arts} for name, arts in parsed.items()}
+        adds = [by_file[k.file][k.id] for k in needed]
+        for name, arts in parsed.items():
+            self._write_manifest(table[name][1], [article_key(a) for a in arts])
+        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.extra(), "files": table}))
+        self._collect_manifests(table)
+        report.replaced = [] if fresh else sorted({a.id for a in adds} & set(live))
+        report.added = [a.id for a in adds if fresh or a.id not in live]
+        report.removed = [] if fresh else sorted(set(remove) - {a.id for a in adds})
+        report.articles = len(wanted)
+        self._warn(report)
+        if report.added or report.removed or report.replaced:
+            log.info("index updated: %d added, %d replaced, %d removed", len(report.added), len(report.replaced), len(report.removed))
+        return report
+
+    def _keeps_ids(self, name: str, articles: list[Article], old_table: dict[str, list[Any]]) -> bool:
+        """A changed file still names every article it named before (so nothing leaves)."""
+        if name not in old_table:
+            return True
+        before = self._manifest(old_table[name][1], name)
+        return before is not None and {k.id for k in before} <= {a.id for a in articles}
+
+    def _sync_additions(self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport) -> SyncReport:
+        """The common case (new files, or files whose articles only grew or changed): look each
+        article up in the store instead of comparing the whole corpus, so an ingest costs what
+        the new files cost at any corpus size."""
+        store = self.store
+        adds: dict[str, Article] = {}
+        replaced: list[str] = []
+        new_hashes: set[str] = set()
+        for name in sorted(parsed):
+            for art in parsed[name]:
+                key = article_key(art)
+                if key.id in adds:
+                    if article_key(adds[key.id]).hash != key.hash:
+                        report.skipped.append((name, _conflict(key.id, adds[key.id].file)))
+                    continue
+                live = store.article(key.id)
+                if live is not None:
+                    if live.hash == key.hash:
+                        continue
+                    if live.file != name:  # another file holds this id: the indexed article wins
+                        report.skipped.append((name, _conflict(key.id, live.file)))
+                        continue
+                    replaced.append(key.id)  # its own file was edited
+                elif key.hash in new_hashes or store.article_by("hash", key.hash) is not None:
+                    continue  # the same article under another id: indexed once
+                adds[key.id] = art
+                new_hashes.add(key.hash)
+        for name, arts in parsed.items():
+            self._write_manifest(table[name][1], [article_key(a) for a in arts])
+        self._apply(Change(add=tuple(adds.values()), extra={**store.extra(), "files": table}))
+        self._collect_manifests(table)
+        report.replaced = sorted(replaced)
+        report.added = [aid for aid in adds if aid not in set(replaced)]
+        report.articles = store.n_articles
+        self._warn(report)
+        if adds:
+            log.info("index updated: %d added, %d replaced", len(report.added), len(report.replaced))
+        return report
+
+    def _apply(self, change: Change) -> None:
+        """Write one change; analysis shows a progress bar when asked for, and in a serving
+        process a big batch is analysed in a child process so questions never wait for it."""
+        passages = sum(len(a.paragraphs) for a in change.add)
+        update = self.progress("indexing", passages) if self.progress and passages else None
+        pool = AnalysisPool(self.child_workers) if self.child_workers and passages >= LIVE_BATCH else None
+        try:
+            self.store.apply(change, WriteOptions(progress=update, pool=pool))
+        finally:
+            if pool is not None:
+                pool.close()
+            if update:
+                update(-1)
+
+    # --- manifests: the article keys of a corpus file, by content digest ------------------------
+    @property
+    def _manifest_dir(self) -> Path:
+        return self.data_dir / "manifests"
+
+    def _manifest(self, digest: str, name: str) -> list[ArticleKey] | None:
+        """The article keys of file `name`, whose content has this digest (two files with the
+        same bytes share one manifest, so the file name comes from the caller)."""
+        keys = self._manifests.get(digest)
+        if keys is None:
+            try:
+                rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
+                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
+            except (OSError, ValueError, TypeError):
+                return None
+        return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
+
+    def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
+        path = self._manifest_dir / f"{digest}.json"
+        if path.exists():
+            return
+        mkdir(self._manifest_dir)
+        atomic_write(path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8"))
+        self._manifests[digest] = keys
+
+    def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
+        keep = {f"{entry[1]}.json" for entry in table.values()}
+        self._manifests = {d: k for d, k in self._manifests.items() if f"{d}.json" in keep}
+        if not self._manifest_dir.is_dir():
+            return
+        for path in self._manifest_dir.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _warn(report: SyncReport) -> None:
+        for line in report.warnings():
+            log.warning("%s", line)
+
+
+
+
+def _file_table(stored: object) -> dict[str, list[Any]]:
+    """The commit's file table, name -> [stamp, digest]; empty when absent or malformed."""
+    if not isinstance(stored, dict):
+        return {}
+    out = {}
+    for name, entry in stored.items():
+        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and isinstance(entry[1], str):
+            out[name] = entry
+    return out
+
+
+def _conflict(article_id: str, other_file: str) -> str:
+    return f"article id {article_id!r} is also in {other_file} with different text; rename one"
+
+
+@dataclass(frozen=True)
+class StoreKeys:
+    """What `corpus.ingest` asks of the corpus, answered by the store (no listing)."""
+
+    store: Store
+
+    def by_id(self, article_id: str) -> ArticleKey | None:
+        m = self.store.article(article_id)
+        return ArticleKey(m.id, m.hash, m.text_hash, m.file) if m else None
+
+    def by_text(self, text: str) -> str | None:
+        m = self.store.article_by("text_hash", text)
+        return m.id if m else None
+
+
+def _skip_reason(path: Path, exc: Exception) -> str:
+    """Why a corpus file was skipped (its line, when known), and what to do about it."""
+    reason = str(exc)
+    if reason.startswith(str(path)):
+        reason = reason[len(str(path)) :]
+        line = re.match(r":(\d+): ", reason)
+        reason = f"line {line.group(1)}: {reason[line.end():]}" if line else reason.lstrip(": ")
+    return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"

@@ -1,0 +1,235 @@
+"""A second, deliberately plain `Store`: dicts of passages and postings, held in memory.
+
+It proves the seam: the answer pipeline and the store test suite run on it unchanged, and it is
+short enough to read as the definition of what a store must do. Each write builds new dicts, so
+a snapshot taken before it never changes (fine for tests and small corpora, not for a million
+passages).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.index import bm25
+from retrieval.index.bm25 import SearchParams
+from retrieval.index.segments import columns
+from retrieval.index.store import (
+    NO_OPTIONS,
+    ArticleMeta,
+    Change,
+    ChangeReport,
+    PassageView,
+    StoredArticle,
+    StoreWrites,
+    WriteOptions,
+    edits1,
+    listed_languages,
+)  # fmt: skip
+from retrieval.models import Language
+from retrieval.text.analyze import Analyzer, detect_language
+
+
+@dataclass(frozen=True, slots=True)
+class _Passage:
+    uid: int
+    text: str
+    paragraph: int
+    language: Language
+    article: str
+    spans: tuple[tuple[int, int], ...]
+    terms: tuple[tuple[str, ...], ...]  # per sentence, in text order
+    columns: dict[str, Any] = field(default_factory=dict)  # per-passage columns (index/segments/columns/)
+
+    @property
+    def length(self) -> int:
+        return sum(len(t) for t in self.terms)
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    passages: dict[int, _Passage] = field(default_factory=dict)
+    postings: dict[str, dict[int, int]] = field(default_factory=dict)  # term -> uid -> tf
+    articles: dict[str, tuple[ArticleMeta, tuple[int, ...]]] = field(default_factory=dict)
+    next_uid: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class MemoryStore(StoreWrites):
+    def __init__(self, analyzer: Analyzer | None = None, params: SearchParams | None = None) -> None:
+        self.analyzer = analyzer
+        self._params = params or SearchParams()
+        self._state = _State()
+        self._frozen = False
+        self._vocab: dict[str, int] = {}  # only grows, so ids stay valid in every snapshot
+        self._lock = threading.RLock()
+        self.damaged: list[str] = []
+
+    def refresh(self) -> bool:
+        return False  # nobody else writes to memory
+
+    @contextmanager
+    def writing(self, blocking: bool = True) -> Iterator[bool]:
+        got = self._lock.acquire(blocking=blocking)
+        try:
+            yield got
+        finally:
+            if got:
+                self._lock.release()
+
+    @property
+    def params(self) -> SearchParams:
+        return self._params
+
+    def set_params(self, params: SearchParams) -> None:
+        self._params = params
+
+    def snapshot(self) -> MemoryStore:
+        snap = MemoryStore(self.analyzer, self._params)
+        snap._state, snap._frozen, snap._vocab = self._state, True, self._vocab
+        return snap
+
+    @property
+    def n_passages(self) -> int:
+        return len(self._state.passages)
+
+    def extra(self) -> dict[str, Any]:
+        return self._state.extra
+
+    # --- terms and scores ----------------------------------------------------------------------
+    def df(self, term: str) -> int:
+        return len(self._state.postings.get(term, ()))
+
+    def idf(self, terms: Sequence[str]) -> npt.NDArray[np.float64]:
+        df = np.array([self.df(t) for t in terms], np.int64)
+        floor = None
+        if self._params.variant == "okapi":
+            every = np.array([len(p) for p in self._state.postings.values()], np.float64)
+            n = self.n_passages
+            floor = bm25.OKAPI_EPSILON * float(np.mean(np.log(n - every + 0.5) - np.log(every + 0.5))) if len(every) else 0.0
+        return bm25.idf(df, self.n_passages, self._params.variant, floor=floor)
+
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        return {t: len(d) for t, d in self._state.postings.items() if t != fragment and (t.startswith(fragment) or t.endswith(fragment))}
+
+    def near_terms(self, term: str) -> dict[str, int]:
+        return {e: self.df(e) for e in set(edits1(term)) if self.df(e)}
+
+    def _score_map(self, terms: Sequence[str]) -> dict[int, float]:
+        st, p = self._state, self._params
+        if not st.passages:
+            return {}
+        avgdl = (sum(x.length for x in st.passages.values()) / len(st.passages)) or 1.0
+        counts: dict[str, int] = {}
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        out: dict[int, float] = {}
+        for t, w in zip(counts, self.idf(list(counts)).tolist()):
+            for uid, tf in st.postings.get(t, {}).items():
+                norm = p.k1 * (1 - p.b + p.b * st.passages[uid].length / avgdl)
+                out[uid] = out.get(uid, 0.0) + counts[t] * w * tf * (p.k1 + 1) / (tf + norm)
+        return out
+
+    def search(self, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
+        ranked = sorted(((u, s) for u, s in self._score_map(terms).items() if s > 0), key=lambda x: (-x[1], x[0]))
+        return ranked[: max(k, 0)]
+
+    def scores(self, terms: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        got = self._score_map(terms)
+        uids = self.uids()
+        return uids, np.array([got.get(int(u), 0.0) for u in uids], np.float64)
+
+    # --- passages and articles -----------------------------------------------------------------
+    def uids(self) -> npt.NDArray[np.int64]:
+        return np.array(sorted(self._state.passages), np.int64)
+
+    def passage(self, uid: int) -> PassageView:
+        p = self._state.passages[int(uid)]
+        vocab = self._vocab
+        ids = [vocab[t] for sent in p.terms for t in sent]
+        lens = [len(s) for s in p.terms]
+        return PassageView(
+            uid=p.uid, text=p.text, paragraph=p.paragraph, language=p.language,
+            article=self._state.articles[p.article][0],
+            starts=tuple(s for s, _ in p.spans), ends=tuple(e for _, e in p.spans),
+            tok_ptr=np.concatenate([[0], np.cumsum(lens, dtype=np.int64)]).astype(np.int64),
+            tokens=np.array(ids, np.int32), lookup=lambda t: vocab.get(t, -1), columns=p.columns,
+        )  # fmt: skip
+
+    def passage_terms(self, uid: int) -> list[str]:
+        return [t for sent in self._state.passages[int(uid)].terms for t in sent]
+
+    def articles(self) -> list[StoredArticle]:
+        out = []
+        for meta, uids in sorted(self._state.articles.values(), key=lambda x: x[1][0]):
+            langs = listed_languages(self._state.passages[u].language for u in uids)
+            out.append(StoredArticle(meta, len(uids), langs))
+        return out
+
+    def article(self, article_id: str) -> ArticleMeta | None:
+        found = self._state.articles.get(article_id)
+        return found[0] if found else None
+
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        return next((m for m, _ in self._state.articles.values() if getattr(m, field) == value), None)
+
+    @property
+    def n_articles(self) -> int:
+        return len(self._state.articles)
+
+    def article_hashes(self) -> dict[str, str]:
+        return {aid: meta.hash for aid, (meta, _) in self._state.articles.items()}
+
+    # --- writes --------------------------------------------------------------------------------
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
+        """`options` change nothing here: analysis runs in this thread, and is quick."""
+        if self._frozen:
+            raise TypeError("a snapshot is read-only; write through the store it came from")
+        with self.writing():
+            return self._apply(change)
+
+    def _apply(self, change: Change) -> ChangeReport:
+        st = self._state
+        adds = {a.id: a for a in change.add}
+        gone = (set(change.remove) | set(adds)) & set(st.articles)
+        passages = dict(st.passages)
+        postings = {t: dict(d) for t, d in st.postings.items()}
+        articles = dict(st.articles)
+        for aid in gone:
+            for uid in articles.pop(aid)[1]:
+                p = passages.pop(uid)
+                for t in {t for sent in p.terms for t in sent}:
+                    del postings[t][uid]
+                    if not postings[t]:
+                        del postings[t]
+        uid = st.next_uid
+        added = 0
+        for art in adds.values():
+            uids = []
+            for n, (text, sentences) in enumerate(zip(art.paragraphs, self._analyse(art.paragraphs)), start=1):
+                terms = tuple(s.terms for s in sentences)
+                cols = columns.values_of(columns.compute_all([text]), 0) if columns.COLUMNS else {}
+                passages[uid] = _Passage(uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms, cols)
+                for sent in terms:
+                    for t in sent:
+                        self._vocab.setdefault(t, len(self._vocab))
+                        bucket = postings.setdefault(t, {})
+                        bucket[uid] = bucket.get(uid, 0) + 1
+                uids.append(uid)
+                uid += 1
+                added += 1
+            articles[art.id] = (ArticleMeta.of(art), tuple(uids))
+        extra = st.extra if change.extra is None else change.extra
+        self._state = replace(st, passages=passages, postings=postings, articles=articles, next_uid=uid, extra=extra)
+        return ChangeReport(tuple(adds), tuple(a for a in change.remove if a in gone), added)
+
+    def _analyse(self, paragraphs: Sequence[str]) -> list[list[Any]]:
+        if self.analyzer is None:
+            raise TypeError("this store was made without an analyser, so it cannot add articles")
+        return list(self.analyzer.analyze_passages(list(paragraphs)))

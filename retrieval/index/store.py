@@ -1,0 +1,258 @@
+"""The seam between answering and storage: what a question needs from an index, and nothing more.
+
+Answering, `Engine`, `sources` and the Telegram "Paragraph" button read an index only through
+`Store`. Two implementations pass the same test suite: `SegmentStore` (immutable segments on
+disk, `retrieval/index/segments/store.py`) and `MemoryStore` (plain dicts, `retrieval/index/memory.py`). A third
+one — a search server holding pre-tokenized fields — would slot in the same way.
+
+Passages are addressed by a *uid*: a number given when a passage is added and never reused or
+changed by merges, so a button made before a merge or a restart still finds its paragraph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.index.bm25 import SearchParams
+from retrieval.models import Article, Language, article_hash, text_hash
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleMeta:
+    """An article as stored: enough to cite it, and to tell whether a new copy differs."""
+
+    id: str
+    title: str
+    source: str = ""
+    url: str = ""
+    date: str = ""
+    file: str = ""  # the corpus file it was read from
+    hash: str = ""  # article_hash: text and citation data
+    text_hash: str = ""  # the text alone
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleMeta:
+        a = article
+        return cls(a.id, a.title, a.source, a.url, a.date, a.file, article_hash(a), text_hash(a))
+
+
+ARTICLE_FIELDS: tuple[str, ...] = ArticleMeta.__slots__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """A listing row: the article and what the index holds of it."""
+
+    meta: ArticleMeta
+    passages: int
+    languages: tuple[Language, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PassageView:
+    """One stored paragraph with its sentences and their terms.
+
+    `tokens` are term ids in text order, in an id space private to the store (one segment's
+    dictionary, say); `ids` maps question terms into that space, so coverage can be counted
+    with integer arrays instead of strings.
+    """
+
+    uid: int
+    text: str
+    paragraph: int  # 1-based, as a person counts
+    language: Language
+    article: ArticleMeta
+    starts: tuple[int, ...]  # sentence spans, character offsets into `text`
+    ends: tuple[int, ...]
+    tok_ptr: I64  # sentence i's tokens are tokens[tok_ptr[i]:tok_ptr[i + 1]]
+    tokens: npt.NDArray[np.int32]
+    lookup: Callable[[str], int] = field(repr=False)  # term -> id in `tokens`' space, -1 if absent
+    columns: Mapping[str, Any] = field(default_factory=dict, repr=False)  # per-passage columns (index/segments/columns/)
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.starts)
+
+    def sentence(self, i: int) -> tuple[int, int]:
+        return self.starts[i], self.ends[i]
+
+    def sentence_tokens(self, i: int) -> npt.NDArray[np.int32]:
+        return self.tokens[int(self.tok_ptr[i]) : int(self.tok_ptr[i + 1])]
+
+    def ids(self, terms: Iterable[str]) -> I64:
+        return np.array([self.lookup(t) for t in terms], np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One atomic write: everything in it is committed together, or nothing is."""
+
+    add: tuple[Article, ...] = ()
+    remove: tuple[str, ...] = ()  # article ids; an id both removed and added is a replacement
+    extra: dict[str, object] | None = None  # replaces the store's extra data when given
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReport:
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    passages_added: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How one write runs, apart from what it writes: the caller (the engine) decides, the
+    store obeys. A store that has no use for an option ignores it (the memory store ignores both)."""
+
+    progress: Callable[[int], None] | None = None  # told how many passages were analysed, batch by batch
+    pool: BatchAnalyser | None = None  # analyses the batches in a process of its own (a serving bot's big ingest)
+
+
+class BatchAnalyser(Protocol):
+    """Analyses batches of paragraphs elsewhere (`index/segments/pool.py`: a child process)."""
+
+    def encode(self, batches: list[list[str]]) -> Iterator[object]: ...
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """Everything answering and the front ends read from an index: statistics, search, passages
+    and articles. Reads on the object returned by `snapshot()` never change, whatever is written
+    after: a question is answered from the commit that was live when it started."""
+
+    @property
+    def params(self) -> SearchParams: ...
+
+    def snapshot(self) -> Searcher: ...
+
+    # --- statistics and terms -----------------------------------------------------------------
+    @property
+    def n_passages(self) -> int:
+        """Live passages (BM25's N)."""
+
+    def df(self, term: str) -> int:
+        """How many live passages hold the term."""
+
+    def idf(self, terms: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Each term's idf under the configured variant (0 for a term no passage holds)."""
+
+    def affix_terms(self, fragment: str) -> dict[str, int]:
+        """Index terms that begin or end with `fragment` (longer than it), with their df: how a
+        Korean question noun finds the compound the articles use (크렘린 → 크렘린궁)."""
+
+    def near_terms(self, term: str) -> dict[str, int]:
+        """Index terms one edit (deletion, swap, change, insertion) away, with their df. (The
+        other unknown-word lookup, "the stem this word extends", is `df` of its prefixes.)"""
+
+    # --- search -----------------------------------------------------------------------------
+    def search(self, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
+        """The k best (uid, BM25 score), best first; ties go to the lower uid. A repeated term
+        counts again, as in rank-bm25."""
+
+    def scores(self, terms: Sequence[str]) -> tuple[I64, npt.NDArray[np.float64]]:
+        """Every live passage's uid (ascending) and BM25 score: for checks against rank-bm25."""
+
+    # --- passages and articles ----------------------------------------------------------------
+    def passage(self, uid: int) -> PassageView:
+        """The live passage with this uid; KeyError when it is gone."""
+
+    def uids(self) -> I64:
+        """Every live passage's uid, ascending."""
+
+    def passage_terms(self, uid: int) -> list[str]:
+        """A passage's terms as strings in text order (to check scores against other BM25 code)."""
+
+    def articles(self) -> list[StoredArticle]: ...
+
+    def article(self, article_id: str) -> ArticleMeta | None: ...
+
+    def article_hashes(self) -> dict[str, str]:
+        """Every live article id -> its `article_hash`: the cheap listing a corpus sync compares."""
+
+    def article_by(self, field: str, value: str) -> ArticleMeta | None:
+        """A live article whose `id`, `hash` or `text_hash` is `value` (no full listing)."""
+
+    @property
+    def n_articles(self) -> int:
+        """Live articles."""
+
+    def extra(self) -> dict[str, object]:
+        """Small data the owner keeps with each commit (the engine keeps its corpus file table)."""
+
+
+@runtime_checkable
+class Store(Searcher, Protocol):
+    """A `Searcher` that can also be written (the index writer's side): its lifecycle and
+    atomic changes. Readers should take `snapshot()` and hold only a `Searcher`."""
+
+    def set_params(self, params: SearchParams) -> None:
+        """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing."""
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    damaged: list[str]  # what could not be read when the store was last opened (it gets rebuilt)
+
+    def refresh(self) -> bool:
+        """Pick up a commit another writer made; True when the snapshot changed."""
+
+    def writing(self, blocking: bool = True) -> AbstractContextManager[bool]:
+        """Exclusive right to write (across processes where the store is shared); yields False
+        when `blocking` is off and someone else writes."""
+
+    # --- writes -----------------------------------------------------------------------------
+    def apply(self, change: Change, options: WriteOptions = ...) -> ChangeReport:
+        """Commit one change atomically; later snapshots see it, earlier ones never do."""
+
+    def add(self, articles: Sequence[Article], options: WriteOptions = ...) -> ChangeReport: ...
+
+    def replace(self, articles: Sequence[Article]) -> ChangeReport: ...
+
+    def remove(self, article_ids: Sequence[str]) -> ChangeReport: ...
+
+
+NO_OPTIONS = WriteOptions()
+
+
+def listed_languages(langs: Iterable[Language]) -> tuple[Language, ...]:
+    """An article's languages for a listing: a mixed paragraph counts as both."""
+    found = set(langs)
+    if "mixed" in found:
+        found = (found - {"mixed"}) | {"ko", "en"}
+    return tuple(sorted(found))  # type: ignore[arg-type]
+
+
+class StoreWrites:
+    """`add`, `replace` and `remove` in terms of `apply`, shared by both stores."""
+
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def add(self, articles: Sequence[Article], options: WriteOptions = NO_OPTIONS) -> ChangeReport:
+        return self.apply(Change(add=tuple(articles)), options)
+
+    def replace(self, articles: Sequence[Article]) -> ChangeReport:
+        arts = tuple(articles)
+        return self.apply(Change(add=arts, remove=tuple(a.id for a in arts)))
+
+    def remove(self, article_ids: Sequence[str]) -> ChangeReport:
+        return self.apply(Change(remove=tuple(article_ids)))
+
+
+def edits1(word: str) -> Iterator[str]:
+    """Every lower-case Latin string one deletion, swap of neighbours, change or insertion away."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(len(word) + 1):
+        left, right = word[:i], word[i:]
+        if right:
+            yield left + right[1:]
+            if len(right) > 1:
+                yield left + right[1] + right[0] + right[2:]
+            yield from (left + c + right[1:] for c in letters if c != right[0])
+        yield from (left + c + right for c in letters)
