@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
+    # HTTP API and page (`quoteqa serve`)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    # Bearer token for the writes (POST /v1/ingest, DELETE /v1/articles/ID); unset: writes are off.
+    api_token: SecretStr | None = None
+    # Origins allowed to call the API from a browser (comma-separated); empty: no CORS headers.
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(default=2_000_000, ge=1024, description="largest request body (ingest bodies included)")
+    api_threads: int = Field(default=4, ge=1, le=64, description="worker threads answering questions")
+    api_max_history: int = Field(default=10, ge=0, le=100, description="turns of history a request may send")
+    # `quoteqa ask --server`: answer through a running `quoteqa serve` at this URL.
+    server: str = ""
+    server_timeout_seconds: float = Field(default=30.0, gt=0)
+
     def fetch_policy(self) -> FetchPolicy:
         """The fetch limits as the plain value `news` takes."""
         from news.fetch import FetchPolicy
@@ -80,6 +94,17 @@ class Settings(BaseSettings):
             max_bytes=self.fetch_max_bytes,
             allow_private=self.fetch_allow_private,
         )
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """`https://a.example,https://b.example` as well as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("allowed_chat_ids", "admin_user_ids", mode="before")
     @classmethod

@@ -15,11 +15,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # pydantic and the settings load in `_main`: `ask --server URL` needs neither
+    from retrieval import Engine
 
-from bot.settings import Settings
-from bot.wiring import open_engine
+    from bot.settings import Settings
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_ERROR = 0, 1, 2
 
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("-n", "--max-quotes", type=positive_int, help="how many quotes at most (default 3)")
+    ask.add_argument("--server", metavar="URL", help="ask a running `quoteqa serve` at URL instead of loading the index here (default: QUOTEQA_SERVER)")
+
+    serve = sub.add_parser("serve", help="serve the JSON HTTP API (OpenAPI at /openapi.json) and the question page at /")
+    serve.add_argument("--host", help="address to listen on (default QUOTEQA_API_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=port_number, help="port (default QUOTEQA_API_PORT, 8080)")
 
     sub.add_parser("console", help="interactive question session")
 
@@ -122,6 +128,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
 def env_name(loc: Sequence[object]) -> str:
     """The environment variable a setting error is about (what the user sets), not the field."""
     field = str(loc[0]) if loc else ""
@@ -142,8 +155,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def open_engine(settings: Settings, **kwargs: Any) -> Engine:
+    from bot.wiring import open_engine
+
+    return open_engine(settings, **kwargs)
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "ask" and (args.server or os.environ.get("QUOTEQA_SERVER")):
+        # A server named on the command line or in the environment: answer through it without
+        # loading pydantic or the settings (a server named only in .env takes the longer path).
+        from bot.serve.client import run_from_env
+
+        return run_from_env(args.server or os.environ["QUOTEQA_SERVER"], args.question, args.json, args.max_quotes)
+
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -161,6 +191,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         settings.data_dir = args.data_dir
     level = logging.INFO if args.verbose else getattr(logging, settings.log_level.upper(), logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+    if args.command == "ask" and settings.server:
+        return _ask_server(args, settings)  # before `retrieval` is imported: the client path stays light
 
     from retrieval import QuoteQAError
 
@@ -203,6 +236,23 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
         print_answer(terminal(), answer)
     return EXIT_OK if answer.answered else EXIT_NO_ANSWER
+
+
+def _ask_server(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve.client import Client, ServerError, check_url, run
+
+    try:
+        client = Client(check_url(settings.server), settings.server_timeout_seconds)
+    except ServerError as exc:
+        print(f"quoteqa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return run(client, args.question, args.json, args.max_quotes, sys.stdin if args.question == "-" else ())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve.run import serve
+
+    return serve(settings, host=args.host or settings.api_host, port=args.port or settings.api_port, verbose=args.verbose)
 
 
 def _print_plain(row: dict[str, object]) -> None:
@@ -389,6 +439,7 @@ COMMANDS = {
     "reindex": cmd_reindex,
     "feedback": cmd_feedback,
     "telegram": cmd_telegram,
+    "serve": cmd_serve,
     "eval": cmd_eval,
     "bench": cmd_bench,
 }
