@@ -325,7 +325,7 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     from news.ingest import ingest_sources
 
     from retrieval import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError, Turn
-    from retrieval.fsutil import LockBusyError
+    from retrieval.index.fsutil import LockBusyError
 
     metrics = Metrics()
     ask_pool = ThreadPoolExecutor(config.threads, thread_name_prefix="quoteqa-ask")
