@@ -80,18 +80,75 @@ def _one_line(text: str) -> str:
 
 
 def body_paragraphs(body: object, title: str) -> tuple[str, ...]:
-    """Paragraphs, list items and block quotes of trafilatura's body, in order; headings,
+    """Every block of text in trafilatura's body, in order: paragraphs, block quotes, list
+    items, and text trafilatura keeps elsewhere — in other block elements, as the tail of an
+    element, or split by `lb` line breaks (pages that use <br><br> instead of <p>). Headings,
     tables and images are not sentences to quote."""
     out: list[str] = []
+    if getattr(body, "tag", "") in SKIPPED_BLOCKS:  # a fallback extractor returned a menu as the body
+        return ()
     for el in body:  # type: ignore[attr-defined]
-        if el.tag == "p" or el.tag == "quote":
-            texts = [_one_line("".join(el.itertext()))]
-        elif el.tag == "list":
-            texts = [_one_line("".join(item.itertext())) for item in el.iter("item")]
-        else:
+        if el.tag == "list":
+            out.extend(_one_line("".join(item.itertext())) for item in el.iter("item"))
+        elif el.tag not in SKIPPED_BLOCKS:
+            out.extend(_lines(el))
+        if el.tail and el.tail.strip():
+            out.append(_one_line(el.tail))
+    lead = getattr(body, "text", None)
+    if lead and lead.strip():
+        out.insert(0, _one_line(lead))
+    return tuple(t for t in out if t and t != title)
+
+
+# Blocks of trafilatura's output that hold no sentences to quote: headings, tables, images,
+# and the page furniture its fallback extractors can let through as HTML.
+SKIPPED_BLOCKS = frozenset({"head", "table", "graphic", "figure", "figcaption", "nav", "header", "footer", "aside", "menu", "form", "button"})
+# A line that ends like this closes a paragraph; one that does not (a hard wrap with <br>)
+# continues on the next line.
+CLOSING = re.compile(r"""[.!?。！？…:;"'”’)\]]$|[다요죠음함됨임][.]?$""")
+
+
+def _lines(el: object) -> list[str]:
+    """The element's text split at its `lb` line breaks: a blank line (two breaks) always ends
+    a paragraph, a single break only after a line that closes a sentence."""
+    lines: list[list[str]] = [[]]
+
+    def walk(node: object, top: bool) -> None:
+        if not top and node.tag == "lb":  # type: ignore[attr-defined]
+            lines.append([])
+        elif node.text:  # type: ignore[attr-defined]
+            lines[-1].append(node.text)  # type: ignore[attr-defined]
+        for child in node:  # type: ignore[attr-defined]
+            walk(child, False)
+            if child.tail:
+                lines[-1].append(child.tail)
+
+    walk(el, True)
+    out: list[str] = []
+    joining = False
+    for parts in lines:
+        text = _one_line("".join(parts))
+        if not text:
+            joining = False
             continue
-        out.extend(t for t in texts if t and t != title)
-    return tuple(out)
+        if joining and out:
+            out[-1] = f"{out[-1]} {text}"
+        else:
+            out.append(text)
+        joining = not CLOSING.search(text)
+    return out
+
+
+# trafilatura's modes, tried in turn until one keeps ENOUGH_CHARS of body text: its default,
+# then recall mode. Measured on 39 news pages of readability's test suite (measure.extraction),
+# the default keeps 0.955 of the expected sentences with 0.069 of what it keeps outside them;
+# precision mode, used before, kept 0.918, and the old body reader refused a page with a body.
+MODES: tuple[dict[str, bool], ...] = ({}, {"favor_recall": True})
+ENOUGH_CHARS = 200
+
+
+def _chars(paragraphs: tuple[str, ...]) -> int:
+    return sum(len(p) for p in paragraphs)
 
 
 def extract(html: str, url: str = "") -> Extracted:
@@ -99,17 +156,33 @@ def extract(html: str, url: str = "") -> Extracted:
     import trafilatura
     from trafilatura.settings import Document
 
-    doc = trafilatura.bare_extraction(
-        html, url=url or None, with_metadata=True, favor_precision=True,
-        include_comments=False, include_tables=False, include_images=False,
-    )  # fmt: skip
+    doc: Document | None = None
+    paragraphs: tuple[str, ...] = ()
+    for mode in MODES:
+        found = trafilatura.bare_extraction(
+            html, url=url or None, with_metadata=True, include_comments=False, include_tables=False, include_images=False, **mode
+        )  # fmt: skip
+        if not isinstance(found, Document) or found.body is None:
+            continue
+        body = body_paragraphs(found.body, _one_line(found.title or ""))
+        if mode.get("favor_recall") and _chars(body) < ENOUGH_CHARS:
+            continue  # recall mode finds a few words in any menu: only a body's worth counts
+        if doc is None or _chars(body) > _chars(paragraphs):
+            doc, paragraphs = found, body
+        if _chars(paragraphs) >= ENOUGH_CHARS:
+            break
+    if _chars(paragraphs) < ENOUGH_CHARS:
+        # The promise: whatever plain `trafilatura.extract` finds (it keeps tables and
+        # comments too) is not refused when it is a body's worth of text.
+        plain = tuple(_one_line(line) for line in (trafilatura.extract(html, url=url or None) or "").splitlines() if line.strip())
+        if _chars(plain) >= ENOUGH_CHARS:
+            paragraphs = plain
+            if doc is None:
+                doc = trafilatura.extract_metadata(html, default_url=url or None)
     where = url or "the page"
-    if not isinstance(doc, Document) or doc.body is None:
+    if doc is None or not paragraphs:
         raise ExtractError(f"{where}: no article text found (is it an article page, not a front page or a login wall?)")
     title = _one_line(doc.title or "")
-    paragraphs = body_paragraphs(doc.body, title)
-    if not paragraphs:
-        raise ExtractError(f"{where}: no article text found (is it an article page, not a front page or a login wall?)")
     canonical = canonical_url(doc.url or "", url) or canonical_url(url)
     if url and urlsplit(canonical).path == "/" and urlsplit(url).path not in ("", "/"):
         # Some sites point every page's canonical link at the front page; taken at its word

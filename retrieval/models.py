@@ -96,6 +96,10 @@ class Turn:
     question: str
     articles: tuple[str, ...] = ()
     answered: bool = True
+    # Where its first quote ended: the passage uid and the quote's last sentence there (-1:
+    # unknown), for "what next?" and for reading a follow-up with the story it points back to.
+    passage: int = -1
+    sentence: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,10 @@ class Answer:
     def turn(self) -> Turn:
         """This exchange as history for the next question of the conversation: the article of
         its first quote is what the conversation is about (later quotes may be from anywhere)."""
-        return Turn(self.question, (self.quotes[0].source.article,) if self.quotes else (), self.answered)
+        if not self.quotes:
+            return Turn(self.question, (), self.answered)
+        first = self.quotes[0]
+        return Turn(self.question, (first.source.article,), self.answered, first.passage, max(first.sentences, default=-1))
 
 
 def quote_json(q: Quote) -> dict[str, object]:

@@ -395,4 +395,4 @@ def test_every_weight_has_its_own_flat_name() -> None:
     # A name that two stages shared would collapse into one entry of `flat()`.
     p = AnswerParams()
     stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation)
-    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 33  # + min_coverage
+    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 35  # + min_coverage (issue 20: short_terms, continue_sentences)

@@ -138,3 +138,74 @@ def test_eval_conversations_runs_the_hand_written_set_without_the_public_data(an
     assert "KorQuAD_v1.0_dev.json is not here" in captured.err and "Evaluation data" in captured.err
     assert main(["eval", "--splits"]) == 2
     assert "QUOTEQA_EVAL_DATA_DIR" in capsys.readouterr().err
+
+
+# --- issue 20: follow-ups that point back, names, and "what next?" ----------------------------------
+def _corpus_text() -> str:
+    from retrieval.corpus.files import load_corpus
+    from tests.conftest import CORPUS
+
+    return normalize_space(" ".join(p for a in load_corpus(CORPUS) for p in a.paragraphs))
+
+
+def _ask(answerer, *questions: str):  # type: ignore[no-untyped-def]
+    """Ask in turn, each with the turns before it; every quote must be verbatim corpus text."""
+    corpus = _corpus_text()
+    history, answers = [], []
+    for q in questions:
+        answer = answerer.answer(q, history=tuple(history))
+        assert all(normalize_space(x.text) in corpus for x in answer.quotes if x.source.article == "clubhouse-putin-musk")
+        answers.append(answer)
+        history.append(answer.turn())
+    return answers
+
+
+@pytest.mark.parametrize(("first", "followup", "gold"), [
+    ("Who did Musk invite to Clubhouse?", "What did the Kremlin spokesperson say about it?", "interesting"),
+    ("Who did Musk invite to Clubhouse?", "What did Peskov think of that offer?", "Peskov"),
+    ("머스크는 누구를 클럽하우스에 초대했나요?", "크렘린궁 대변인은 그거에 대해 뭐라고 했나요?", "흥미로운 제안"),
+    ("머스크는 누구를 클럽하우스에 초대했나요?", "그 제안에 대해 크렘린궁은 뭐라고 했나요?", "흥미로운 제안"),
+    # no pointing word, but short, and the last story holds every word of it
+    ("Who did Musk invite to Clubhouse?", "What did the Kremlin spokesperson say?", "interesting"),
+    ("머스크는 누구를 클럽하우스에 초대했나요?", "크렘린궁 대변인은 뭐라고 했나요?", "흥미로운 제안"),
+    # a name in the last answer's article
+    ("Who did Musk invite to Clubhouse?", "And what about Putin?", "Putin"),
+    ("머스크는 누구를 클럽하우스에 초대했나요?", "그럼 푸틴은?", "푸틴"),
+])  # fmt: skip
+def test_a_follow_up_is_read_with_the_story_it_points_back_to(chat_answerer, first: str, followup: str, gold: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, items 3-4: another story of the corpus shares the follow-up's words (another
+    statement by the same spokesperson, another Putin story); the reply quotes the story the
+    conversation is about, where it used to quote the other one or abstain."""
+    asked, followed = _ask(chat_answerer, first, followup)
+    assert asked.quotes[0].source.article == "clubhouse-putin-musk"
+    assert followed.answered and followed.context == first
+    assert followed.quotes[0].source.article == "clubhouse-putin-musk", followed.quotes[0]
+    assert gold in followed.quotes[0].text
+
+
+def test_what_next_continues_from_the_last_quote(chat_answerer) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, item 4: "what next?" / "그 다음은?" / "more" go on with the sentences after the
+    last answer's first quote, in its paragraph or the next one, until the story ends."""
+    asked, going_on, further = _ask(chat_answerer, "Who did Musk invite to Clubhouse?", "what next?", "more")
+    assert going_on.answered and going_on.kind == "continue" and going_on.context == "Who did Musk invite to Clubhouse?"
+    start = asked.quotes[0]
+    assert going_on.quotes[0].source.article == start.source.article
+    assert going_on.quotes[0].text.startswith("The Tesla and SpaceX CEO then said in Russian")  # the paragraph after ¶14
+    assert further.quotes[0].text.startswith("Clubhouse has been downloaded around five million times")
+    ko = _ask(chat_answerer, "머스크는 누구를 클럽하우스에 초대했나요?", "그 다음은?")[1]
+    assert ko.quotes[0].text == "그러자 푸틴 대통령 측은 “흥미로운 제안”이라는 공식 반응을 내놨다."  # the rest of ¶3
+    last = _ask(chat_answerer, "How much was Clubhouse valued at last month?", "what next?", "what next?", "what next?")
+    assert last[0].quotes[0].source.paragraph == 19
+    assert not last[-1].answered and "end of" in last[-1].message
+    alone = chat_answerer.answer("what next?")
+    assert alone.kind != "continue" and not alone.context  # with nothing before it, nothing to go on from
+
+
+def test_turns_keep_where_their_quote_ended_in_the_bot_state(tmp_path, chat_answerer) -> None:  # type: ignore[no-untyped-def]
+    from bot.telegram.state import StateStore
+
+    answer = chat_answerer.answer("Who did Musk invite to Clubhouse?")
+    store = StateStore.in_dir(tmp_path)
+    store.record_answer(update_id=1, conversation="c", answer=answer, key="k", chat_id=1, message_ids=[5], elapsed_ms=1)
+    (turn,) = store.history("c")
+    assert turn == answer.turn() and turn.passage == answer.quotes[0].passage and turn.sentence >= 0

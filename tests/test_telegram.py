@@ -745,7 +745,9 @@ def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("telegram-test-api (the npm Bot API emulator) needs Node.js and npm on PATH, and `node` or `npm` is not there")
-    root = Path(request.config.cache.mkdir("telegram-test-api"))
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    root = Path(cache.mkdir("telegram-test-api")) if cache is not None else Path.home() / ".cache" / "quoteqa-tests" / "telegram-test-api"
+    root.mkdir(parents=True, exist_ok=True)
     package = root / "node_modules" / "telegram-test-api" / "package.json"
     version = TELEGRAM_TEST_API.rsplit("@", 1)[1]
     if not package.exists() or f'"version": "{version}"' not in package.read_text("utf-8"):

@@ -102,6 +102,23 @@ async def test_follow_ups_in_private_chat_and_new(new_api: Any, engine: Engine, 
         assert ("new", "새 대화 시작") in [(x["command"], x["description"]) for x in menu.params["commands"]]
 
 
+async def test_what_next_goes_on_from_the_quote_the_chat_last_saw(new_api: Any, engine: Engine, tmp_path: Path) -> None:
+    """Issue 20, item 4 through the bot: the turn stored in the SQLite state keeps where its quote
+    ended, so "그 다음은?" quotes the sentence after it, verbatim, after a restart too."""
+    api = await new_api()
+    chat = 905
+    async with running(build_application(make_settings(api, tmp_path), engine), poll_timeout=1, bootstrap_retries=0):
+        (first,) = await sent_after(api, chat, lambda: api.private_text(chat, "머스크는 누구를 클럽하우스에 초대했나요?", "ko"))
+        assert "블라디미르 푸틴 러시아 대통령을" in text(first)
+    other = await new_api()  # a restart: only the state file remembers the conversation
+    async with running(build_application(make_settings(other, tmp_path), engine), poll_timeout=1, bootstrap_retries=0):
+        (next_,) = await sent_after(other, chat, lambda: other.private_text(chat, "그 다음은?", "ko"))
+    reply = text(next_)
+    check_html(reply)
+    assert "<blockquote>그러자 푸틴 대통령 측은 “흥미로운 제안”이라는 공식 반응을 내놨다.</blockquote>" in reply
+    assert reply.startswith("<i>이전 질문에 이어서: 머스크는 누구를 클럽하우스에 초대했나요?</i>")
+
+
 async def test_forum_topics_and_replies_as_context(new_api: Any, engine: Engine, tmp_path: Path) -> None:
     api, fake = await new_api(), FollowUpEngine(engine)
     async with running(build_application(make_settings(api, tmp_path), fake), poll_timeout=1, bootstrap_retries=0):

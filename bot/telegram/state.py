@@ -197,7 +197,9 @@ class StateStore:
         rows = self._read("SELECT updated, turns FROM history WHERE conversation = ?", (conversation,))
         if not rows or rows[0][0] < now - self.history_seconds:
             return ()
-        return tuple(Turn(t["question"], tuple(t["articles"]), t["answered"]) for t in json.loads(rows[0][1]))
+        return tuple(
+            Turn(t["question"], tuple(t["articles"]), t["answered"], t.get("passage", -1), t.get("sentence", -1)) for t in json.loads(rows[0][1])
+        )
 
     def clear_history(self, conversation: str) -> None:
         with self._tx() as db:
@@ -250,7 +252,10 @@ class StateStore:
                 turns = json.loads(row[1]) if row and row[0] >= now - self.history_seconds else []
                 turn = answer.turn()
                 if update_id is None or all(t.get("update") != update_id for t in turns):
-                    entry = {"question": turn.question, "articles": list(turn.articles), "answered": turn.answered, "update": update_id}
+                    entry = {
+                        "question": turn.question, "articles": list(turn.articles), "answered": turn.answered,
+                        "passage": turn.passage, "sentence": turn.sentence, "update": update_id,
+                    }  # fmt: skip
                     turns = (turns + [entry])[-MAX_TURNS:]
                 db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (conversation, now, json.dumps(turns, ensure_ascii=False)))
             _served(db, now, elapsed_ms, answer.answered)

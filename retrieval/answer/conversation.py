@@ -9,6 +9,10 @@ questions' rarest words join the query at reduced weight and the passages of the
 conversation was quoting are preferred: historical query expansion, as in TREC CAsT's HQE
 baseline, without a neural rewriter. A question that does not depend on its context is
 answered exactly as without it.
+
+A short question that points back to the last answer's story, or whose words all stand in one
+paragraph of it, is read in that story alone (issue 20; `Answerer._story`), and "what next?"
+goes on from where the last answer's first quote ended (`continues`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class ConversationWeights:
     expansion_weight: float = 0.5  # their share of a question word's weight in the coverage stages
     article_prior: float = 0.3  # re-rank bonus of a passage from an article the conversation quoted
     few_terms: int = 1  # a question with at most this many content words leans on its context
+    short_terms: int = 3  # a question this short whose words the last story holds is read with that story
+    continue_sentences: int = 2  # sentences "what next?" shows
 
 
 FOLLOW_CUE: dict[Language, re.Pattern[str]] = {
@@ -37,9 +43,23 @@ FOLLOW_CUE: dict[Language, re.Pattern[str]] = {
     "ko": re.compile(r"^\W*(?:그럼|그러면|그리고|또|그래서|그렇다면|그런데|그건|그거)"),
 }
 PRONOUN: dict[Language, re.Pattern[str]] = {
-    "en": re.compile(r"\b(?:he|she|it|its|they|them|their|his|her|him|this|these|those)\b", re.I),
+    "en": re.compile(r"\b(?:he|she|it|its|they|them|their|his|her|him|this|these|those)\b|\bthat\s+\w+\W*$", re.I),
     "ko": re.compile(r"(?:^|\s)(?:그는|그가|그의|그를|그에게|그와|그도|그녀\w*|그것\w*|그곳\w*|그들\w*|이것\w*|이곳\w*|해당|거기\w*|그\s)"),
 }
+
+
+# A whole question that asks to go on from the last quote: "what next?", "more", "그 다음은?".
+CONTINUE = re.compile(
+    r"^\W*(?:(?:and|so)\s+)?(?:what(?:'s|\s+is|\s+happened|\s+comes)?\s+next|then\s+what|(?:tell\s+me\s+)?more|go\s+on|continue|"
+    r"and\s+then(?:\s+what)?|what\s+else)\W*$"
+    r"|^\W*(?:그럼\s*|그리고\s*)?(?:그\s*다음|그\s*뒤|그\s*후|다음|더|계속)(?:은|는|에는|엔)?\s*(?:요|\?|뭐(?:야|예요|죠)?|어떻게\s*됐(?:어|나요|어요)?|보여\s*줘|알려\s*줘|해\s*줘)?\W*$",
+    re.I,
+)
+
+
+def continues(text: str) -> bool:
+    """The question only asks to go on from where the last quote ended."""
+    return bool(CONTINUE.match(text.strip()))
 
 
 @dataclass(frozen=True, slots=True)

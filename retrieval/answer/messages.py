@@ -14,6 +14,12 @@ ABSTAIN_MESSAGE: dict[Language, str] = {
     "ko": "가지고 있는 기사에서는 그 질문의 답을 찾을 수 없습니다. 기사 목록에 있는 내용에 대해 물어 보세요",
     "mixed": "The articles I have do not answer that. / 가지고 있는 기사에서는 답을 찾을 수 없습니다",
 }
+# "What next?" after the last sentence of a story.
+STORY_END: dict[Language, str] = {
+    "en": "That was the end of “{title}”.",
+    "ko": "“{title}” 기사는 여기까지입니다.",
+    "mixed": "That was the end of “{title}”. / “{title}” 기사는 여기까지입니다.",
+}
 EXAMPLE_LEAD: dict[Language, str] = {"en": ", e.g. ", "ko": ". 예: ", "mixed": ". e.g. "}
 EMPTY_QUESTION = "the question is empty; type a question about the articles (`quoteqa sources` lists them)"
 CAVEAT: dict[Language, str] = {

@@ -21,24 +21,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from retrieval.answer import confidence as confidence_model
 from retrieval.answer.confidence import ConfidenceModel
 from retrieval.answer.context import QuestionContext
-from retrieval.answer.conversation import Context, context_of, depends
-from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, with_examples
+from retrieval.answer.conversation import Context, context_of, continues, depends
+from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, STORY_END, with_examples
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.query import Query, build_query, term_columns, unknown_idf, with_expansion
 from retrieval.answer.question import FRAME_TERMS, Question, read_question
-from retrieval.answer.quotes import answer_pool, best_window, group_quotes
+from retrieval.answer.quotes import answer_pool, best_window, group_quotes, source_of
 from retrieval.answer.rerank import LEXICAL_ONLY, retrieve
 from retrieval.answer.retrieve import CandidateSource, Fuse, Hits
+from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals
-from retrieval.index.store import Searcher
-from retrieval.models import Answer, Language, Turn
-from retrieval.text.analyze import Analyzer, Term
+from retrieval.index.store import PassageView, Searcher
+from retrieval.models import Answer, Language, Quote, Turn
+from retrieval.text.analyze import Analyzer, Term, normalize_space
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +90,34 @@ class Answerer:
         the answer names the question it followed up on. A question that does not lean on its
         context, or that the context makes no surer of, is answered exactly as without it."""
         asked = read_question(question, self.analyzer.morphemes)
+        last = history[-1] if history else None
+        if last is not None and continues(asked.text):
+            going_on = self._continue(self.context(asked), last)
+            if going_on is not None:
+                return going_on
         words = self.analyzer.question_words(question)  # read once: a follow-up is answered twice
         ctx = self.context(asked, words)
         alone = self._answer(ctx, max_quotes)
-        if not history:
+        if last is None:
             return alone
         conv = self.params.conversation
         asked_terms = {w.term for w in words}
-        if not depends(question, alone.language, len(asked_terms - FRAME_TERMS), conv):
+        reason = depends(question, alone.language, len(asked_terms - FRAME_TERMS), conv)
+        own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
+        story = self._story(ctx, last, own, pointing=reason in ("cue", "pronoun"))
+        if story is not None:
+            # It points back to the last answer's story (or is short, and that story holds all
+            # its words): read it there, even when another story shares its words. Its own words
+            # pick the passage: the earlier question's words would pull it back to the last one.
+            there = self._answer(ctx, max_quotes, within=story)
+            if there.answered:
+                return dataclasses.replace(there, context=last.question)
+        if not reason:
             return alone
         context = context_of(history, asked_terms, self.analyzer.question_words, self.store, conv)
         if context is None:
             return alone
         followed = self._answer(ctx, max_quotes, context)
-        own = [t for t in asked_terms - FRAME_TERMS if self.store.df(t)]
         if not self._leans_on(ctx, followed, context, own) or (self.judge is not None and not followed.confidence > alone.confidence):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
         if not alone.answered and followed.verdict != "answer":
@@ -117,16 +133,76 @@ class Answerer:
             return False
         first = answer.quotes[0]
         view = ctx.view(first.passage)
-
-        def holds(terms: list[str]) -> bool:
-            ids = view.ids(terms)
-            return bool(np.isin(ids[ids >= 0], view.tokens).any())
-
-        if own and not holds(own):
+        if own and not _holds(view, own):
             return False
-        return first.source.article in context.articles or holds([w.term for w in context.terms])
+        return first.source.article in context.articles or _holds(view, [w.term for w in context.terms])
 
-    def _answer(self, ctx: QuestionContext, max_quotes: int, context: Context | None = None) -> Answer:
+    def _story(self, ctx: QuestionContext, last: Turn, own: list[str], pointing: bool) -> npt.NDArray[np.int64] | None:
+        """The passages of the story the last answer quoted, when a short question (at most
+        `short_terms` content words) is read with it: it points back (a pronoun, "that offer",
+        "그 제안", "and what about …") and the story holds one of its words, or one passage of
+        the story holds them all. None when the story cannot answer it at all."""
+        if not last.answered or last.passage < 0 or not last.articles or len(own) > self.params.conversation.short_terms:
+            return None  # a longer question names what it asks about: it stands on its own words
+        passages = self._article_passages(ctx, last.passage, last.articles[0])
+        if passages.size == 0:
+            return None
+        if not own:
+            return passages if pointing else None
+        views = [ctx.view(int(u)) for u in passages]
+        if pointing:
+            found = any(_holds(v, own) for v in views)
+        else:
+            found = any(all(_holds(v, [t]) for t in own) for v in views)
+        return passages if found else None
+
+    def _article_passages(self, ctx: QuestionContext, uid: int, article: str) -> npt.NDArray[np.int64]:
+        """The uids of `article`'s passages, found from one of them (an article's passages have
+        neighbouring uids); empty when `uid` is gone or now holds another article."""
+        uids = self.store.uids()
+        at = int(np.searchsorted(uids, uid))
+        if at >= len(uids) or uids[at] != uid or ctx.view(uid).article.id != article:
+            return np.zeros(0, np.int64)
+        lo, hi = at, at + 1
+        while lo > 0 and ctx.view(int(uids[lo - 1])).article.id == article:
+            lo -= 1
+        while hi < len(uids) and ctx.view(int(uids[hi])).article.id == article:
+            hi += 1
+        return uids[lo:hi]
+
+    def _continue(self, ctx: QuestionContext, last: Turn) -> Answer | None:
+        """"What next?": the sentences after the last answer's first quote, in its paragraph or
+        the article's next one; None when that quote cannot be found any more."""
+        if not last.answered or last.passage < 0 or not last.articles:
+            return None
+        passages = self._article_passages(ctx, last.passage, last.articles[0])
+        if passages.size == 0:
+            return None
+        asked = ctx.question
+        view, first = ctx.view(last.passage), last.sentence + 1
+        if first >= view.n_sentences:
+            later = passages[passages > last.passage]
+            if later.size == 0:  # the story ends there
+                lang = asked.language
+                return Answer(
+                    question=asked.text, language=lang, answered=False, message=STORY_END[lang].format(title=view.article.title),
+                    kind="continue", verdict="abstain", context=last.question,
+                )  # fmt: skip
+            view, first = ctx.view(int(later[0])), 0
+        end = min(view.n_sentences, first + self.params.conversation.continue_sentences) - 1
+        text = normalize_space(view.text[view.sentence(first)[0] : view.sentence(end)[1]])
+        quote = Quote(text, source_of(view), 1.0, view.uid, tuple(range(first, end + 1)))
+        return Answer(
+            question=asked.text, language=asked.language, answered=True, quotes=(quote,), kind="continue",
+            confidence=1.0, verdict="answer", context=last.question,
+        )  # fmt: skip
+
+    def _answer(
+        self, ctx: QuestionContext, max_quotes: int, context: Context | None = None, within: npt.NDArray[np.int64] | None = None
+    ) -> Answer:
+        """The answer from the whole index, or from the passages `within` (a story the
+        conversation points back to: there the closest passage is quoted as `unsure` rather
+        than refused, since the reader asked about that story)."""
         prm = self.params
         asked, words = ctx.question, ctx.words
         highlight = {w.term for w in words}
@@ -138,9 +214,8 @@ class Answerer:
         if not query.weights:
             return self._abstain(asked, words)
         prefer = context.articles if context is not None else frozenset()
-        found = retrieve(
-            ctx, query, prm.sentences.max_passages, prm.rerank, self.sources, self.fuse, prefer, prm.conversation.article_prior
-        )
+        sources, fuse = ((LexicalWithin(within),), None) if within is not None else (self.sources, self.fuse)
+        found = retrieve(ctx, query, prm.sentences.max_passages, prm.rerank, sources, fuse, prefer, prm.conversation.article_prior)
         if not found.hits:
             return self._abstain(asked, words)
         signals = question_signals(ctx, query, found)
@@ -155,6 +230,8 @@ class Answerer:
         signals |= quote_signals(ctx, first or pool[:1], cross)
 
         chance, verdict = decide(self.judge, signals)
+        if verdict == "abstain" and within is not None and quotes:
+            verdict = "unsure"
         if verdict == "abstain":
             return self._abstain(asked, words, signals, chance)
         lang = asked.language
@@ -191,6 +268,12 @@ class Answerer:
             question=asked.text, language=lang, answered=False, message=message, kind=asked.kind,
             terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},
         )  # fmt: skip
+
+
+def _holds(view: PassageView, terms: list[str]) -> bool:
+    """The passage holds at least one of `terms`."""
+    ids = view.ids(terms)
+    return bool(np.isin(ids[ids >= 0], view.tokens).any())
 
 
 def _surfaces(words: list[Term]) -> tuple[str, ...]:
