@@ -41,6 +41,7 @@ from retrieval.errors import QuoteQAError
 FORMAT = "quoteqa-confidence"
 VERSION = 2  # 2: standardised features are clipped to ±`clip`
 DEFAULT_FILE = "confidence.json"
+SEMANTIC_FILE = "confidence_semantic.json"  # the model for answers the semantic layer took part in
 
 _TRANSFORMS = {
     "log1p": lambda x: math.log1p(max(x, 0.0)),
@@ -224,13 +225,24 @@ def shipped() -> ConfidenceModel:
     return load()
 
 
+@functools.cache
+def shipped_semantic() -> ConfidenceModel:
+    """The shipped model for semantic answers (the lexical signals plus the `sem_*` ones,
+    fitted with the encoder on); the lexical model until one is shipped."""
+    if not resources.files(__package__).joinpath(SEMANTIC_FILE).is_file():
+        return shipped()
+    return ConfidenceModel.from_json(
+        json.loads(resources.files(__package__).joinpath(SEMANTIC_FILE).read_text("utf-8")), f"retrieval/answer/{SEMANTIC_FILE}"
+    )
+
+
 def save(model: ConfidenceModel, path: Path) -> None:
     model.save(path)
 
 
-def default_path() -> Path:
+def default_path(semantic: bool = False) -> Path:
     """Where `load()` reads from when the package is a plain folder (to write a newly fitted model)."""
-    return Path(__file__).resolve().parent / DEFAULT_FILE
+    return Path(__file__).resolve().parent / (SEMANTIC_FILE if semantic else DEFAULT_FILE)
 
 
 # --- fitting ------------------------------------------------------------------------------------

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
 from retrieval.index.vectors import top_k
+
+DENSE = "dense"
 
 DENSE_DEPTH = 20  # dense candidates per question (R@10 of the encoder alone is 0.83 ko→en; 20 keeps the 0.9 tail)
 
@@ -36,3 +40,18 @@ def dense_candidates(question: npt.NDArray[np.float32], columns: Sequence[Vector
         found.extend(zip(col.uids[rows].tolist(), sims.tolist()))
     found.sort(key=lambda x: -x[1])
     return found[:k]
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """The dense candidate source: the passages whose vectors are nearest the question's
+    (`Searcher.dense`); none when the question has no vector (no encoder, or an index without
+    vectors of the engine's encoder)."""
+
+    name: str = DENSE
+
+    def candidates(self, ctx: QuestionContext, query: Query, k: int) -> list[tuple[int, float]]:
+        qv = ctx.question_vector
+        if qv is None:
+            return []
+        return [(int(u), float(c)) for u, c in ctx.searcher.dense(qv, k)]  # type: ignore[attr-defined]

@@ -24,11 +24,17 @@ for the confidence model.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
+from retrieval.answer.rerank import Retrieved, coverage_of
+from retrieval.answer.retrieve.dense import DENSE, Dense
 
 FEATURES: tuple[str, ...] = (
     "lex",  # re-ranked lexical score / the best lexical score (0: not a lexical candidate)
@@ -52,8 +58,10 @@ class FusionWeights:
     """One weight per `FEATURES` entry (fitted; see the module docstring and docs/quality.md)."""
 
     weights: tuple[float, ...] = field(default_factory=lambda: FITTED)
-    lexical_depth: int = 20  # lexical candidates considered
+    lexical_depth: int = 20  # lexical candidates considered (at most the re-ranked list the sentences read)
     dense_depth: int = 20  # dense candidates considered
+    keep_share: float = 0.25  # fused candidates whose sentences are read: chance ≥ this share of the first's
+    keep_max: int = 12  # ...and at most this many
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(FEATURES):
@@ -145,3 +153,38 @@ def fit_conditional_logit(
         return total / max(len(data), 1), grad / max(len(data), 1)
 
     return np.asarray(minimize(loss, w0, jac=True, method="L-BFGS-B").x)
+
+
+@dataclass(frozen=True, slots=True)
+class Fused:
+    """What the fusion saw and decided, for the sentence choice and the confidence signals."""
+
+    ranked: list[FusedHit]  # every candidate, best first
+    lexical: list[tuple[int, float]]  # the re-ranked lexical list it read
+    dense: list[tuple[int, float]]  # the dense list, (uid, cosine)
+    cosine: dict[int, float]  # every candidate's cosine with the question
+
+
+def fuse_dense(ctx: QuestionContext, query: Query, found: Retrieved, weights: FusionWeights) -> Retrieved:
+    """The re-ranked lexical list and the dense candidates fused by the learned rule: the
+    passages the sentences are read from become the fused ones (their chance as the score). The
+    question must have a vector (`ctx.question_vector`)."""
+    lang = ctx.question.language if ctx.asked is not None else None
+    dense = Dense().candidates(ctx, query, weights.dense_depth)
+    lexical = list(found.hits[: weights.lexical_depth])
+    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense]))
+    if not uids:
+        return found
+    cosine = ctx.passage_cosines(uids)
+    other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
+    cov = {u: c.passage for u, c in found.coverage.items()}
+    cand, X = candidate_features(lexical, cov, dense, cosine, other)
+    ranked = fuse(cand, X, weights, other)
+    keep = [f for f in ranked if f.chance >= weights.keep_share * ranked[0].chance][: weights.keep_max]
+    hits = [(f.uid, f.chance) for f in keep]
+    missing = [u for u, _ in hits if u not in found.coverage]
+    coverage = dict(found.coverage) | coverage_of(missing, query, ctx)
+    return dataclasses.replace(
+        found, hits=hits, coverage=coverage, by_source={**found.by_source, DENSE: dense},
+        fusion=Fused(ranked, lexical, dense, cosine),
+    )  # fmt: skip
