@@ -38,3 +38,9 @@ class EngineConfig:
     def judge(self) -> ConfidenceModel:
         """The shipped confidence model with this config's verdict levels."""
         return confidence.shipped().with_levels(self.sure_confidence, self.min_confidence)
+
+    def semantic_judge(self) -> ConfidenceModel:
+        """The shipped model for answers the sentence encoder took part in (`confidence_semantic.json`).
+        The verdict levels of this config apply to the lexical model only: the two models'
+        probabilities are calibrated on different evidence."""
+        return confidence.shipped_semantic()

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from retrieval.answer.messages import EMPTY_QUESTION
 from retrieval.answer.pipeline import Answerer
@@ -63,6 +63,8 @@ class Engine:
         self._warned_stamp: object = None
         self.answer_params = config.answer
         self.judge = config.judge()  # confidence model and verdict thresholds
+        self.semantic_judge = config.semantic_judge()  # ...for answers the encoder took part in
+        self._sentence_vectors: dict[int, Any] = {}  # passages' sentence vectors, shared by questions (uids are never reused)
         child_workers = max(1, analyzer.workers - 1) if config.serving else 0
         self.corpus = CorpusSync(config.corpus_dir, config.data_dir, store, progress, child_workers)
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
@@ -129,7 +131,10 @@ class Engine:
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot)).answer(text, max_quotes=max_quotes, history=history)
+        answer = Answerer(
+            snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot),
+            encoder=self._encoder, semantic_judge=self.semantic_judge, sentence_vectors=self._sentence_vectors,
+        ).answer(text, max_quotes=max_quotes, history=history)  # fmt: skip
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:

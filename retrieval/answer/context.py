@@ -16,14 +16,9 @@ import numpy.typing as npt
 from retrieval.answer.question import Question
 from retrieval.index.store import PassageView, Searcher
 from retrieval.text.analyze import Analyzer, Term
-from retrieval.text.encoder import Encoder
+from retrieval.text.encoder import Encoder, stamp_of
 
 Vector = npt.NDArray[np.float32]
-
-
-def stamp_of(encoder: Encoder) -> str:
-    """What an index records of the encoder its vectors came from: name and exact version."""
-    return f"{encoder.name}@{encoder.version}"
 
 
 class QuestionContext:
