@@ -1,273 +1,235 @@
-"""Belebele (Korean/English twins), KorQuAD and XQuAD through the answer path, with and without
-the multilingual encoder (issue 19).
+"""Belebele (the same passages in Korean and English) through the engine's answer path, with and
+without the sentence encoder (issue 19): `quoteqa eval --belebele DIR`.
 
 Modes (passages indexed → questions asked):
 * `same-ko`, `same-en`: every passage in the question's language;
 * `cross-ko>en`, `cross-en>ko`: every passage in the other language only;
-* `mixed`: both languages (either twin is gold);
-* `split`: each story in one language only (links split by hash: half Korean, half English) —
-  the real bilingual corpus; reported as `split-same` / `split-cross` by where the gold lies;
-* `half`: half the links indexed (a quarter of them in each language), for confidence.
+* `mixed`: both languages in one pool (either twin is gold);
+* `split`: each story in one language only (links split by a hash: about half Korean, half
+  English), the real bilingual corpus; reported by where the gold lies (`same` / `cross`);
+* `half`: half the links indexed (each in one language), every question asked: for confidence
+  (answerable = its story is indexed). These rows join the confidence fit
+  (`quoteqa eval --splits --fit --belebele DIR`).
 
-Questions fall into a FIT and a REPORT half by a hash of their passage link (KorQuAD/XQuAD: of
-the question id); the fusion weights and the confidence model are fitted on FIT only.
-
-Metric: `src@1` = the first quote is from a gold passage through `Answerer.answer` (abstentions
-count as misses; `src@1 any` also counts answers the shipped confidence model abstained on),
-and R@1 / R@10 of the passage ranking. Vectors are held in memory here (the vector column comes
-with the segment refactor) and cached on disk by text hash.
-
-    uv run python -m measure.belebele [--cache /tmp/dense_cache] [--korquad N] [--out FILE]
+Every mode builds its pool with the store the engine uses (vectors in it when an encoder is
+given) and asks through `Answerer` with the encoder (`meaning`) and without it (`words`). Every
+answer is kept (min_coverage 0, no model), then judged by the shipped model of its path: `src@1`
+is "the first quote is from a gold passage" (any answer), `kept` also needs a verdict other than
+`abstain`. Questions fall into a FIT and a REPORT half by an md5 of their passage link: weights
+are fitted on FIT only, figures are claimed on REPORT.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import re
-import sys
 import tempfile
-import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from retrieval import confidence as confidence_model
-from retrieval.analyze import Analyzer
-from retrieval.answer import AnswerParams, Answerer
-from retrieval.bm25 import SearchParams
-from retrieval.rerank import Retrieved, coverage_of
-from retrieval.sentences import Candidate
-from retrieval.store import ArticleMeta
-from retrieval.text.encoder import CachedEncoder, UseM3
+from retrieval.answer import confidence
+from retrieval.answer.params import AnswerParams
+from retrieval.answer.pipeline import Answerer
+from retrieval.answer.question import clean_question
+from retrieval.index.bm25 import SearchParams
+from retrieval.index.store import ArticleMeta
+from retrieval.text.analyze import Analyzer
+from retrieval.text.encoder import Encoder
 
-from .evaluate import Dataset, PassageInput, QAItem, build_store, load_squad
+from .evaluate import Dataset, PassageInput, QAItem, build_store
+from .splits import Row
 
-
-def _by_path(relative: str):  # type: ignore[no-untyped-def]
-    """A module under `retrieval/answer/` by its file: until the refactor (issue 18) turns
-    `retrieval/answer.py` into a package, `retrieval.answer.*` cannot be imported by name."""
-    import importlib.util
-
-    name = "quoteqa_" + relative.replace("/", "_").removesuffix(".py")
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / relative)
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
-_fusion = _by_path("retrieval/answer/retrieve/fusion.py")
-FEATURES, FusionWeights, candidate_features, fit_conditional_logit, fuse = (
-    _fusion.FEATURES, _fusion.FusionWeights, _fusion.candidate_features, _fusion.fit_conditional_logit, _fusion.fuse,
-)
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-KEEP_SHARE = 0.25  # fused candidates kept for sentences: chance ≥ this share of the first's
-SENT_PASSAGES = 3  # top passages whose sentences are chosen by similarity when they share no word
-SENT_WEIGHT = 0.67  # weight of a sentence's cosine (the local-coverage weight's size)
-ANCHOR_WEIGHT = 0.2  # per shared number / Latin name between question and sentence (capped at 2)
-NUM_OR_NAME = re.compile(r"\d[\d,.]*|\b[A-Z][A-Za-z]+")
+Item = tuple[str, str]  # (language, link)
+MODES = ("same-ko", "same-en", "cross-ko>en", "cross-en>ko", "mixed", "split", "half")
+WORDS, MEANING = "words", "meaning"
 
 
 def fit_half(key: str) -> bool:
     return int(hashlib.md5(key.encode()).hexdigest(), 16) % 2 == 0
 
 
+def _side(link: str, salt: str) -> bool:
+    return int(hashlib.md5((salt + link).encode()).hexdigest(), 16) % 2 == 0
+
+
 @dataclass(frozen=True, slots=True)
-class Q:
+class Question:
     id: str
     text: str
     lang: str
-    key: str  # passage link (Belebele) or gold passage number (SQuAD sets)
-    fit: bool
+    link: str
+
+    @property
+    def half(self) -> str:
+        return "fit" if fit_half(self.link) else "report"
 
 
-@dataclass
-class Pool:
-    name: str
-    texts: list[str]
-    langs: list[str]
-    keys: list[str]
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One question through one path in one mode."""
+
+    mode: str
+    system: str  # WORDS or MEANING
+    id: str
+    lang: str
+    half: str
+    answerable: bool
+    gold_same: bool  # a gold passage is in the question's language
+    correct: bool  # the first quote is from a gold passage
+    verdict: str  # by the shipped model of the path
+    cross: bool
+    signals: dict[str, float]
 
 
-def load_belebele(folder: Path) -> tuple[dict[tuple[str, str], str], list[Q]]:
-    passages: dict[tuple[str, str], str] = {}
-    qs: list[Q] = []
+def load(folder: Path) -> tuple[dict[Item, str], list[Question]]:
+    """Passages by (language, link) and every question of both files."""
+    passages: dict[Item, str] = {}
+    questions: list[Question] = []
     for line in (folder / "kor_Hang.jsonl").read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         passages[("ko", r["link"])] = r["flores_passage"]
-        qs.append(Q(f"ko:{r['link']}#{r['question_number']}", r["question"], "ko", r["link"], fit_half(r["link"])))
+        questions.append(Question(f"ko:{r['link']}#{r['question_number']}", r["question"], "ko", r["link"]))
     for line in (folder / "eng_Latn.jsonl").read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         link = r["metadata"]["extra"]["url"]
         passages[("en", link)] = r["text"]
         for i, it in enumerate(r["items"]):
-            qs.append(Q(f"en:{link}#{i}", it["question"], "en", link, fit_half(link)))
-    return passages, qs
+            questions.append(Question(f"en:{link}#{i}", it["question"], "en", link))
+    return passages, questions
 
 
-def dataset_of(pool: Pool) -> Dataset:
-    arts = [ArticleMeta(f"p{i}", f"p{i}", source=pool.name, file=pool.name) for i in range(len(pool.texts))]
-    return Dataset(pool.name, arts, [PassageInput(i, 1, t) for i, t in enumerate(pool.texts)], [QAItem("x", "x", ("x",), 0)])
+def pools(passages: dict[Item, str], questions: list[Question], modes: Sequence[str] = MODES) -> dict[str, tuple[list[Item], list[Question]]]:
+    """Each mode's indexed passages (in uid order) and the questions asked."""
+    links = sorted({k for _, k in passages})
+    ko_side = {k for k in links if _side(k, "side")}
+    indexed = {k for k in links if _side(k, "half")}
+    of = {"ko": [q for q in questions if q.lang == "ko"], "en": [q for q in questions if q.lang == "en"]}
+    out: dict[str, tuple[list[Item], list[Question]]] = {
+        "same-ko": ([("ko", k) for k in links], of["ko"]),
+        "same-en": ([("en", k) for k in links], of["en"]),
+        "cross-ko>en": ([("en", k) for k in links], of["ko"]),
+        "cross-en>ko": ([("ko", k) for k in links], of["en"]),
+        "mixed": ([(lang, k) for k in links for lang in ("ko", "en")], questions),
+        "split": ([("ko" if k in ko_side else "en", k) for k in links], questions),
+        "half": ([("ko" if k in ko_side else "en", k) for k in links if k in indexed], questions),
+    }
+    return {m: out[m] for m in modes}
 
 
-@dataclass
-class Semantic:
-    """The measuring hook (see `Answerer.semantic`): dense candidates from in-memory vectors,
-    the learned fusion, and sentences of other-language passages chosen by similarity."""
-
-    encoder: CachedEncoder
-    vectors: np.ndarray  # pool vectors, row = uid
-    langs: list[str]
-    weights: FusionWeights
-    record: bool = False
-    last: dict = field(default_factory=dict)
-
-    def qvec(self, text: str) -> np.ndarray:
-        return self.encoder.encode([text])[0]
-
-    def retrieve(self, answerer: Answerer, asked, query, found: Retrieved) -> Retrieved:  # type: ignore[no-untyped-def]
-        qv = self.qvec(asked.text)
-        sims = self.vectors @ qv
-        k = min(self.weights.dense_depth, len(sims))
-        top = np.argsort(-sims, kind="stable")[:k]
-        dense = [(int(u), float(sims[u])) for u in top]
-        lexical = found.hits[: self.weights.lexical_depth]
-        cov = {u: c.passage for u, c in found.coverage.items()}
-        other = {int(u): self.langs[u] != asked.language for u in range(len(self.langs))}
-        uids, X = candidate_features(lexical, cov, dense, {u: float(sims[u]) for u in set(cov) | {u for u, _ in lexical} | {u for u, _ in dense}}, other)
-        fused = fuse(uids, X, self.weights, other)
-        self.last = {"uids": uids, "X": X, "fused": fused, "lexical": lexical, "dense": dense, "qv": qv}
-        if not fused:
-            return found
-        keep = [f for f in fused if f.chance >= KEEP_SHARE * fused[0].chance][:12]
-        hits = [(f.uid, f.chance) for f in keep]
-        missing = [u for u, _ in hits if u not in found.coverage]
-        coverage = dict(found.coverage) | coverage_of(missing, query, answerer.view)
-        return Retrieved(hits, coverage, found.bm25)
-
-    def sentences(self, answerer: Answerer, asked, query, found: Retrieved, candidates: list[Candidate]) -> list[Candidate]:  # type: ignore[no-untyped-def]
-        qv = self.last.get("qv")
-        if qv is None or not found.hits:
-            return candidates
-        top = found.hits[0][1] or 1.0
-        have = {c.passage for c in candidates if c.score > 0}
-        anchors = set(NUM_OR_NAME.findall(asked.text))
-        extra = []
-        for p, share in found.hits[:SENT_PASSAGES]:
-            if p in have and self.langs[p] == asked.language:
-                continue
-            v = answerer.view(p)
-            spans = [v.sentence(i) for i in range(v.n_sentences)]
-            if not spans:
-                continue
-            sv = self.encoder.encode([v.text[s:e] for s, e in spans])
-            for i, ((s, e), c) in enumerate(zip(spans, sv @ qv)):
-                shared = min(len(anchors & set(NUM_OR_NAME.findall(v.text[s:e]))), 2)
-                extra.append(Candidate(p, i, s, e, share / top + SENT_WEIGHT * float(c) + ANCHOR_WEIGHT * shared, self.langs[p]))  # type: ignore[arg-type]
-        if extra:
-            # a passage scored here is scored once: its lexical sentences give way to these
-            scored = {c.passage for c in extra}
-            candidates = [c for c in candidates if c.passage not in scored] + extra
-        return candidates
+def _dataset(name: str, items: list[Item], passages: dict[Item, str]) -> Dataset:
+    arts = [ArticleMeta(f"p{i}", f"{lang}:{link}", source=name, file=name) for i, (lang, link) in enumerate(items)]
+    return Dataset(name, arts, [PassageInput(i, 1, passages[it]) for i, it in enumerate(items)], [QAItem("x", "x", ("x",), 0)])
 
 
-def run_mode(name, pool, questions, gold_of, analyzer, encoder, weights, tmp, with_encoder=True):  # type: ignore[no-untyped-def]
-    """Per question: src@1 without/with the encoder, answered, confidence, fused candidates."""
-    store = build_store(dataset_of(pool), analyzer, SearchParams(), Path(tmp) / name)
-    vecs = encoder.encode(pool.texts)
-    plain = Answerer(store, analyzer)
-    sem = Semantic(encoder, vecs, pool.langs, weights)
-    smart = Answerer(store, analyzer, AnswerParams.of(min_coverage=0.0), semantic=sem, judge=None)  # every answer kept; verdicts are read below
-    shipped = confidence_model.shipped()
-    rows = []
-    for q in questions:
-        gold = gold_of(q)
-        a0 = plain.answer(q.text)
-        r = {"id": q.id, "lang": q.lang, "fit": q.fit, "gold": sorted(gold), "answerable": bool(gold),
-             "gold_same": any(pool.langs[u] == q.lang for u in gold)}
-        r["plain_src"] = bool(a0.quotes) and a0.quotes[0].passage in gold
-        r["plain_verdict"], r["plain_conf"] = a0.verdict, a0.confidence
-        lex = plain.rank(q.text, 10)
-        r["plain_r1"] = bool(lex) and lex[0][0] in gold
-        r["plain_r10"] = any(u in gold for u, _ in lex[:10])
-        if with_encoder:
-            a1 = smart.answer(q.text)
-            last = sem.last
-            r["src"] = bool(a1.quotes) and a1.quotes[0].passage in gold  # answered, whatever the confidence
-            r["conf"] = shipped.predict(a1.signals) if a1.signals and a1.quotes else 0.0
-            r["verdict"] = shipped.verdict(r["conf"]) if a1.quotes else "abstain"
-            fused = last.get("fused") or []
-            r["top_other"] = bool(fused) and fused[0].other
-            r["top_chance"] = fused[0].chance if fused else 0.0
-            r["signals"] = a1.signals
-            r["cross"] = a1.cross_language
-            r["uids"] = [int(u) for u in last.get("uids", [])]
-            r["X"] = last["X"].tolist() if "X" in last else []
-            r["goldrow"] = next((i for i, u in enumerate(r["uids"]) if u in gold), -1)
-        rows.append(r)
-    store.close() if hasattr(store, "close") else None
+def run_mode(
+    mode: str, items: list[Item], questions: list[Question], passages: dict[Item, str], analyzer: Analyzer,
+    params: SearchParams, encoder: Encoder | None, tick: Callable[[int], None] | None = None,
+) -> list[Asked]:  # fmt: skip
+    """Every question of the mode through the words-only path and (with `encoder`) the semantic one."""
+    gold: dict[str, set[int]] = {}
+    for u, (_, link) in enumerate(items):
+        gold.setdefault(link, set()).add(u)
+    lang_of = [lang for lang, _ in items]
+    judges = {WORDS: confidence.shipped(), MEANING: confidence.shipped_semantic()}
+    out: list[Asked] = []
+    with tempfile.TemporaryDirectory(prefix="quoteqa-belebele-") as tmp:
+        store = build_store(_dataset(mode, items, passages), analyzer, params, Path(tmp) / "index", encoder=encoder)
+        keep_all = AnswerParams.of(min_coverage=0.0)
+        systems = {WORDS: Answerer(store, analyzer, keep_all, judge=None)}
+        if encoder is not None:
+            systems[MEANING] = Answerer(store, analyzer, keep_all, judge=None, encoder=encoder)
+        for q in questions:
+            g = gold.get(q.link, set())
+            text = clean_question(q.text, 10_000)
+            for system, answerer in systems.items():
+                a = answerer.answer(text, max_quotes=1)
+                judge = judges[system]
+                verdict = judge.verdict(judge.predict(a.signals)) if a.answered and a.signals else "abstain"
+                out.append(Asked(
+                    mode, system, q.id, q.lang, q.half, bool(g), any(lang_of[u] == q.lang for u in g),
+                    bool(a.quotes) and a.quotes[0].passage in g, verdict, a.cross_language, dict(a.signals),
+                ))  # fmt: skip
+            if tick:
+                tick(1)
+    return out
+
+
+def collect(
+    folder: Path, analyzer: Analyzer, params: SearchParams, encoder: Encoder | None, modes: Sequence[str] = MODES,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> list[Asked]:  # fmt: skip
+    passages, questions = load(folder)
+    rows: list[Asked] = []
+    for mode, (items, qs) in pools(passages, questions, modes).items():
+        rows += run_mode(mode, items, qs, passages, analyzer, params, encoder, progress(f"belebele {mode}", len(qs)) if progress else None)
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", default="/tmp/dense_cache")
-    ap.add_argument("--squad", type=int, default=600, help="KorQuAD/XQuAD questions sampled (0: none)")
-    ap.add_argument("--out", default="/tmp/dense_cache/belebele_rows.json")
-    ap.add_argument("--weights", default="", help="comma-separated fusion weights (default: FusionWeights())")
-    args = ap.parse_args(argv)
-    analyzer = Analyzer()
-    enc = CachedEncoder(UseM3(Path(args.cache) / "model", threads=1), Path(args.cache) / "vec")
-    weights = FusionWeights(tuple(float(x) for x in args.weights.split(","))) if args.weights else FusionWeights()
-    passages, qs = load_belebele(DATA / "belebele-dev")
-    links = sorted({k for _, k in passages})
-    ko_side = {k for k in links if int(hashlib.md5(("side" + k).encode()).hexdigest(), 16) % 2 == 0}
-    indexed = {k for k in links if int(hashlib.md5(("half" + k).encode()).hexdigest(), 16) % 2 == 0}
-
-    def pool_of(name: str, items: list[tuple[str, str]]) -> Pool:
-        return Pool(name, [passages[i] for i in items], [i[0] for i in items], [i[1] for i in items])
-
-    def gold_by_link(pool: Pool):  # type: ignore[no-untyped-def]
-        where = defaultdict(set)
-        for u, k in enumerate(pool.keys):
-            where[k].add(u)
-        return lambda q: where.get(q.key, set())
-
-    modes: dict[str, tuple[Pool, list[Q]]] = {}
-    for lang in ("ko", "en"):
-        other = "en" if lang == "ko" else "ko"
-        modes[f"same-{lang}"] = (pool_of(f"same-{lang}", [(lang, k) for k in links]), [q for q in qs if q.lang == lang])
-        modes[f"cross-{lang}>{other}"] = (pool_of(f"cross-{lang}", [(other, k) for k in links]), [q for q in qs if q.lang == lang])
-    modes["mixed"] = (pool_of("mixed", [(l, k) for k in links for l in ("ko", "en")]), qs)
-    modes["split"] = (pool_of("split", [("ko" if k in ko_side else "en", k) for k in links]), qs)
-    modes["split2"] = (pool_of("split2", [("en" if k in ko_side else "ko", k) for k in links]), qs)
-    modes["half"] = (pool_of("half", [("ko" if k in ko_side else "en", k) for k in links if k in indexed]), qs)
-    out: dict[str, list] = {}
-    with tempfile.TemporaryDirectory(prefix="quoteqa-belebele-") as tmp:
-        for name, (pool, mq) in modes.items():
-            t = time.perf_counter()
-            out[name] = run_mode(name, pool, mq, gold_by_link(pool), analyzer, enc, weights, tmp)
-            print(f"{name}: {len(mq)} questions, {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
-        if args.squad:
-            for fname in ("KorQuAD_v1.0_dev.json", "xquad.en.json"):
-                ds = load_squad(DATA / fname)
-                lang = "ko" if fname.startswith("Kor") else "en"
-                picked = sorted(ds.questions, key=lambda q: hashlib.md5(q.id.encode()).hexdigest())[: args.squad]
-                pool = Pool(fname, [p.text for p in ds.passages], [lang] * len(ds.passages), [str(i) for i in range(len(ds.passages))])
-                mq = [Q(q.id, q.question, lang, str(q.gold), fit_half(q.id)) for q in picked]
-                t = time.perf_counter()
-                out[fname] = run_mode(fname.split("_")[0].split(".")[0], pool, mq, lambda q: {int(q.key)}, analyzer, enc, weights, tmp)
-                print(f"{fname}: {len(mq)} questions, {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
-    Path(args.out).write_text(json.dumps(out))
-    print(f"rows -> {args.out}; features: {', '.join(FEATURES)}")
-    return 0
+def half_rows(rows: Sequence[Asked], system: str = MEANING) -> list[Row]:
+    """The half-indexed mode's answers as confidence-split rows (one "file" per question language)."""
+    return [
+        Row(f"belebele-{r.lang}", r.lang, f"belebele:{r.id}", "answerable" if r.answerable else "unanswerable", f"belebele-{r.lang}",
+            r.half, r.signals, r.correct)
+        for r in rows if r.mode == "half" and r.system == system
+    ]  # fmt: skip
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def subsets(rows: Sequence[Asked]) -> dict[str, list[Asked]]:
+    """Reported groups: per mode, split by question language (and for `split`, by where the gold lies)."""
+    out: dict[str, list[Asked]] = {}
+    for r in rows:
+        if r.mode == "half" or not r.answerable:
+            continue
+        key = r.mode
+        if r.mode in ("mixed", "split"):
+            key += f" {r.lang}"
+        if r.mode == "split":
+            key += " same" if r.gold_same else " cross"
+        out.setdefault(key, []).append(r)
+    return out
+
+
+def table(rows: Sequence[Asked]) -> list[dict[str, object]]:
+    """Per group, half and system: n, src@1 (any answer), kept (src@1 and not abstained), cross share."""
+    out = []
+    for key, sel in subsets(rows).items():
+        for half in ("fit", "report"):
+            for system in (WORDS, MEANING):
+                s = [r for r in sel if r.half == half and r.system == system]
+                if s:
+                    out.append({
+                        "group": key, "half": half, "system": system, "n": len(s),
+                        "src@1": float(np.mean([r.correct for r in s])),
+                        "kept": float(np.mean([r.correct and r.verdict != "abstain" for r in s])),
+                        "abstain": float(np.mean([r.verdict == "abstain" for r in s])),
+                        "cross": float(np.mean([r.cross for r in s])),
+                    })  # fmt: skip
+    return out
+
+
+def half_table(rows: Sequence[Asked]) -> list[dict[str, object]]:
+    """The half-indexed mode judged by the shipped model of each path: answerable abstain,
+    unanswerable `answer`, AUROC of the confidence against "first quote right"."""
+    from .splits import auroc
+
+    out = []
+    judges = {WORDS: confidence.shipped(), MEANING: confidence.shipped_semantic()}
+    for system in (WORDS, MEANING):
+        for half in ("fit", "report"):
+            for lang in ("ko", "en", "all"):
+                s = [r for r in rows if r.mode == "half" and r.system == system and r.half == half and lang in (r.lang, "all")]
+                if not s:
+                    continue
+                c = judges[system].predict_many([r.signals for r in s])
+                ans = np.array([r.answerable for r in s])
+                verdict = np.array([r.verdict for r in s])
+                out.append({
+                    "system": system, "half": half, "lang": lang, "n": len(s),
+                    "answerable_abstain": float(np.mean(verdict[ans] == "abstain")) if ans.any() else None,
+                    "unanswerable_answer": float(np.mean(verdict[~ans] == "answer")) if (~ans).any() else None,
+                    "auroc": auroc(c, [int(r.correct) for r in s]),
+                })  # fmt: skip
+    return out

@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
     ev.add_argument("--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)")
     ev.add_argument(
+        "--encoder", choices=("use-m3", "none"),
+        help="sentence encoder for the measured index and questions (default: QUOTEQA_ENCODER); with --splits --fit and use-m3 the model is written to retrieval/answer/confidence_semantic.json",
+    )  # fmt: skip
+    ev.add_argument(
+        "--belebele", type=Path, metavar="DIR",
+        help="Belebele dev folder (kor_Hang.jsonl, eng_Latn.jsonl): same-language, cross-language, mixed, split and half-indexed pools, with and without the encoder; with --splits its half-indexed questions join the confidence fit",
+    )  # fmt: skip
+    ev.add_argument(
         "--conversations", type=Path, nargs="?", const=Path("-"), metavar="FILE",
         help="follow-up questions with and without history: FILE (default measure/conversations.jsonl) on the shipped corpus, plus follow-ups generated from each SQuAD FILE (default the two shared dev files)",
     )  # fmt: skip
