@@ -33,7 +33,6 @@ from retrieval.text.encoder import Encoder
 from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
 from retrieval.models import Article
-from retrieval.index.memory import MemoryStore
 from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import ArticleMeta, Store, WriteOptions
 
@@ -284,11 +283,7 @@ def build_store(
     store = SegmentStore(directory, analyzer, params, encoder=encoder)
     store.add(articles, WriteOptions(progress=progress))
     if store.snapshot().encoder_stamp is None:
-        # segments that do not write vectors yet (the index side lands them): the memory store
-        # holds the same int8 codes behind the same Searcher interface
-        mem = MemoryStore(analyzer, params, encoder)
-        mem.add(articles, WriteOptions(progress=progress))
-        return mem
+        raise QuoteQAError(f"{dataset.name}: the index was built with the {encoder.name} encoder but holds no vectors of it")
     return store
 
 
