@@ -280,7 +280,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
         )  # fmt: skip
     report = splits.evaluate_model(rows, model)
     if args.fit:
-        path = confidence.default_path(semantic=encoder is not None)
+        path = confidence.semantic_path() if encoder is not None else confidence.default_path()
         model.save(path)
         if not quiet:
             print(f"wrote {path}", file=sys.stderr)

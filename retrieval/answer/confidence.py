@@ -240,9 +240,14 @@ def save(model: ConfidenceModel, path: Path) -> None:
     model.save(path)
 
 
-def default_path(semantic: bool = False) -> Path:
+def default_path() -> Path:
     """Where `load()` reads from when the package is a plain folder (to write a newly fitted model)."""
-    return Path(__file__).resolve().parent / (SEMANTIC_FILE if semantic else DEFAULT_FILE)
+    return Path(__file__).resolve().parent / DEFAULT_FILE
+
+
+def semantic_path() -> Path:
+    """Where `shipped_semantic()` reads from (to write a newly fitted semantic model)."""
+    return Path(__file__).resolve().parent / SEMANTIC_FILE
 
 
 # --- fitting ------------------------------------------------------------------------------------
