@@ -196,7 +196,10 @@ def run_semantic(
 
 
 if __name__ == "__main__":  # python -m measure.semantic_bench N [WORKDIR [QUESTIONS SCALE SAMPLE]]
-    from bot.cli.bench import default_sources
+    from .bench import DEFAULT_SOURCES
+
+    def default_sources() -> list[Path]:
+        return [Path(__file__).resolve().parent.parent.parent / "shared" / "data" / name for name in DEFAULT_SOURCES]
 
     a = sys.argv[1:]
     n = int(a[0]) if a else 20_000
