@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=13)
     bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--semantic", action="store_true", help="measure the passage vectors instead: encode rate, build with vectors, dense search, answer and start-up cost")
     for command in sub.choices.values():
         # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS
         # keeps a subcommand that was not given them from resetting what came before it.
