@@ -40,7 +40,7 @@ class EngineConfig:
         return confidence.shipped().with_levels(self.sure_confidence, self.min_confidence)
 
     def semantic_judge(self) -> ConfidenceModel:
-        """The shipped model for answers the sentence encoder took part in (`confidence_semantic.json`).
-        The verdict levels of this config apply to the lexical model only: the two models'
-        probabilities are calibrated on different evidence."""
-        return confidence.shipped_semantic()
+        """The shipped model for answers the sentence encoder took part in (`confidence_semantic.json`),
+        with this config's verdict levels when they are set (both models are calibrated
+        probabilities of the same event, "the first quote is from the right passage")."""
+        return confidence.shipped_semantic().with_levels(self.sure_confidence, self.min_confidence)

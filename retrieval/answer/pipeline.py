@@ -168,9 +168,12 @@ class Answerer:
             return self._abstain(asked, words, signals)
 
         speaker = self._speaker(asked, query)
-        candidates = score_sentences(ctx, found, query, prm.sentences, speaker)
+        read = found
+        if semantic and found.fusion is not None:
+            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits))
+        candidates = score_sentences(ctx, read, query, prm.sentences, speaker)
         if semantic:
-            candidates = similar_sentences(ctx, found, candidates, prm.similar)
+            candidates = similar_sentences(ctx, read, candidates, prm.similar)
         pool, cross = answer_pool(candidates, asked.language, prm.quotes)
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)

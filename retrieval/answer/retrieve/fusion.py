@@ -164,6 +164,20 @@ class Fused:
     dense: list[tuple[int, float]]  # the dense list, (uid, cosine)
     cosine: dict[int, float]  # every candidate's cosine with the question
 
+    def passage_shares(self, hits: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The passages the sentence scorer reads, with their shares: the kept fused ones and
+        every passage of the lexical list (the lexical path reads those), in fused order, each
+        with the larger of its re-ranked lexical score relative to the lexical first (today's
+        share) and its fused chance relative to the fused first. The softmax alone is too
+        peaked for sentences: "What did the Kremlin say?" kept only the passage whose sentence
+        merely names the Kremlin and lost the Peskov quote of the runner-up."""
+        lex_top = self.lexical[0][1] if self.lexical and self.lexical[0][1] > 0 else 1.0
+        lex = {u: s / lex_top for u, s in self.lexical}
+        chance = {f.uid: f.chance for f in self.ranked}
+        top = hits[0][1] if hits and hits[0][1] > 0 else 1.0
+        read = {u for u, _ in hits} | set(lex)
+        return [(f.uid, max(lex.get(f.uid, 0.0), chance[f.uid] / top)) for f in self.ranked if f.uid in read]
+
 
 def fuse_dense(ctx: QuestionContext, query: Query, found: Retrieved, weights: FusionWeights) -> Retrieved:
     """The re-ranked lexical list and the dense candidates fused by the learned rule: the
