@@ -165,13 +165,16 @@ class Fused:
     cosine: dict[int, float]  # every candidate's cosine with the question
 
     def passage_shares(self, hits: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-        """The passages the sentence scorer reads, with their shares: the kept fused ones and
+        """The passages the sentence scorer reads, with their shares. When the fusion put the
+        lexical first passage first too: the kept fused ones and
         every passage of the lexical list (the lexical path reads those), in fused order, each
         with the larger of its re-ranked lexical score relative to the lexical first (today's
         share) and its fused chance relative to the fused first. The softmax alone is too
         peaked for sentences: "What did the Kremlin say?" kept only the passage whose sentence
         merely names the Kremlin and lost the Peskov quote of the runner-up."""
-        lex_top = self.lexical[0][1] if self.lexical and self.lexical[0][1] > 0 else 1.0
+        if not self.lexical or not self.ranked or self.ranked[0].uid != self.lexical[0][0]:
+            return list(hits)  # the fusion overruled the words (another language, a paraphrase): its own shares
+        lex_top = self.lexical[0][1] if self.lexical[0][1] > 0 else 1.0
         lex = {u: s / lex_top for u, s in self.lexical}
         chance = {f.uid: f.chance for f in self.ranked}
         top = hits[0][1] if hits and hits[0][1] > 0 else 1.0
