@@ -29,6 +29,7 @@ from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
 from retrieval.index.bm25 import SearchParams
+from retrieval.text.encoder import Encoder
 from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
 from retrieval.models import Article
@@ -262,10 +263,11 @@ class FileReport:
 
 def build_store(
     dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path,
-    progress: Callable[[int], None] | None = None, passages: Sequence[int] | None = None,
+    progress: Callable[[int], None] | None = None, passages: Sequence[int] | None = None, encoder: Encoder | None = None,
 ) -> Store:  # fmt: skip
     """The evaluation set (or the `passages` given, in order) in a segment store of its own, one
-    write: uid i holds the i-th of them, which is what gold numbers point at."""
+    write: uid i holds the i-th of them, which is what gold numbers point at. With `encoder` the
+    passages get vectors too (the store's own, as the engine writes them)."""
     paragraphs: dict[int, list[str]] = {}
     for n in range(len(dataset.passages)) if passages is None else passages:
         p = dataset.passages[n]
@@ -274,8 +276,14 @@ def build_store(
         Article(meta.id, meta.title, tuple(paragraphs[i]), source=meta.source, file=meta.file)
         for i, meta in enumerate(dataset.articles) if i in paragraphs
     ]  # fmt: skip
-    store = SegmentStore(directory, analyzer, params)
+    if encoder is None:
+        store = SegmentStore(directory, analyzer, params)
+        store.add(articles, WriteOptions(progress=progress))
+        return store
+    store = SegmentStore(directory, analyzer, params, encoder=encoder)
     store.add(articles, WriteOptions(progress=progress))
+    if store.snapshot().encoder_stamp is None:
+        raise QuoteQAError(f"{dataset.name}: the index was built with the {encoder.name} encoder but holds no vectors of it")
     return store
 
 
@@ -290,25 +298,32 @@ def evaluate(
     store: Store | None = None,
     max_quotes: int = 3,
     keep_details: bool = False,
+    encoder: Encoder | None = None,
 ) -> FileReport:
+    """`encoder`: passages and questions get vectors, and the answer path is the semantic one."""
     t_start = time.perf_counter()
     params = params or SearchParams()
     questions = list(dataset.questions if questions is None else questions)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quoteqa-eval-") as tmp:
         if store is None:
-            store = build_store(dataset, analyzer, params, Path(tmp) / "index", progress("indexing", len(dataset.passages)) if progress else None)
+            store = build_store(
+                dataset, analyzer, params, Path(tmp) / "index", progress("indexing", len(dataset.passages)) if progress else None, encoder=encoder
+            )  # fmt: skip
         else:
             store.set_params(params)
-        return _evaluate(dataset, analyzer, store, params, answer_params, questions, baselines, progress, max_quotes, keep_details, t_start, time.perf_counter() - t0)
+        return _evaluate(
+            dataset, analyzer, store, params, answer_params, questions, baselines, progress, max_quotes, keep_details, t_start,
+            time.perf_counter() - t0, encoder,
+        )  # fmt: skip
 
 
 def _evaluate(
     dataset: Dataset, analyzer: Analyzer, store: Store, params: SearchParams, answer_params: AnswerParams | None,
     questions: list[QAItem], baselines: bool, progress: Progress | None, max_quotes: int, keep_details: bool,
-    t_start: float, index_seconds: float,
+    t_start: float, index_seconds: float, encoder: Encoder | None = None,
 ) -> FileReport:  # fmt: skip
-    answerer = Answerer(store, analyzer, answer_params)
+    answerer = Answerer(store, analyzer, answer_params, encoder=encoder)
 
     rankings: list[list[int]] = []
     quotes: list[list[str]] = []

@@ -44,6 +44,7 @@ from retrieval.index.bm25 import SearchParams
 from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.errors import QuoteQAError
 from retrieval.index.store import Store
+from retrieval.text.encoder import Encoder
 
 from .evaluate import Dataset, build_store
 
@@ -96,6 +97,17 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "log1p(matched_idf)", "log1p(sentence_idf)", "sq(idf_max)",
     "idf_max*top_passage_coverage", "first_cue*top_passage_coverage", "first_cue*sentence_coverage",
     "top2_same_article*rerank_gap", "top2_same_article*sqrt(bm25_gap)", "question_ko*top_passage_coverage",
+)  # fmt: skip
+
+# With the encoder (`confidence_semantic.json`): the lexical features and the semantic layer's
+# signals (verdict.semantic_signals): how close the first quote and the top passage are to the
+# question in meaning, the fusion's chance and margins, whether dense and lexical rankings agree,
+# and the other language with its cosine (an other-language quote is only as good as its cosine).
+SEMANTIC_FEATURES: tuple[str, ...] = DEFAULT_FEATURES + (
+    "sem_quote_cos", "sem_top_cos", "sem_cos_gap", "sem_chance", "sem_score_gap", "sem_agree", "sem_dense_first",
+    "sem_lex_first", "sem_dense_rank", "sem_lex_rank", "sem_top_other", "sem_quote_other",
+    "sem_top_other*sem_top_cos", "sem_quote_other*sem_quote_cos", "sq(sem_quote_cos)", "sq(sem_top_cos)",
+    "sem_chance*sem_agree", "sem_quote_cos*top_passage_coverage", "sem_top_other*sem_chance",
 )  # fmt: skip
 
 # The issue's targets, read on the REPORT halves: (metric, "<=" or ">=", bound, where). "each"
@@ -206,10 +218,13 @@ def make_split(dataset: Dataset, seed: int, offtopic: Sequence[tuple[str, str, s
     return Split(dataset, indexed, passages, questions)
 
 
-def build_split_store(split: Split, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None) -> Store:
+def build_split_store(
+    split: Split, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None,
+    encoder: Encoder | None = None,
+) -> Store:  # fmt: skip
     """The indexed half in a store of its own, one write; checks that uid i holds `split.passages[i]`."""
     ds = split.dataset
-    store = build_store(ds, analyzer, params, directory, progress, passages=split.passages)
+    store = build_store(ds, analyzer, params, directory, progress, passages=split.passages, encoder=encoder)
     uids = store.uids().tolist()
     if uids != list(range(len(split.passages))) or any(
         normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text) for u, n in zip(uids, split.passages)
@@ -220,7 +235,7 @@ def build_split_store(split: Split, analyzer: Analyzer, params: SearchParams, di
 
 def ask_split(
     split: Split, analyzer: Analyzer, params: SearchParams, progress: Progress | None = None, limit: int | None = None,
-    shorts: bool = True,
+    shorts: bool = True, encoder: Encoder | None = None,
 ) -> list[Row]:
     """Every question of the split (and its short form) asked through the real answer path, abstention left off."""
     ds = split.dataset
@@ -229,8 +244,8 @@ def ask_split(
         questions = [q for q in questions if q.group == "offtopic"] + _sample([q for q in questions if q.group != "offtopic"], limit, 0)
     rows = []
     with tempfile.TemporaryDirectory(prefix="quoteqa-splits-") as tmp:
-        store = build_split_store(split, analyzer, params, Path(tmp) / "index", progress("indexing", len(split.passages)) if progress else None)
-        answerer = Answerer(store, analyzer, AnswerParams(min_coverage=0.0), judge=None)
+        store = build_split_store(split, analyzer, params, Path(tmp) / "index", progress("indexing", len(split.passages)) if progress else None, encoder)
+        answerer = Answerer(store, analyzer, AnswerParams(min_coverage=0.0), judge=None, encoder=encoder)
         tick = progress(f"{ds.name} questions", len(questions)) if progress else None
         for q in questions:
             asked = [q]
@@ -284,7 +299,7 @@ def _sample(items: list[SplitQuestion], limit: int, seed: int) -> list[SplitQues
 def collect(
     datasets: Sequence[Dataset], analyzer: Analyzer, params: SearchParams, seed: int = 13,
     everyday: Sequence[str] | None = None, other_sample: int = OTHER_LANGUAGE_SAMPLE,
-    progress: Progress | None = None, limit: int | None = None, shorts: bool = True,
+    progress: Progress | None = None, limit: int | None = None, shorts: bool = True, encoder: Encoder | None = None,
 ) -> list[Row]:  # fmt: skip
     """Rows for every file: its own questions, plus off-topic ones (the other language's file
     when one is given, and the everyday questions)."""
@@ -293,7 +308,7 @@ def collect(
     for ds in datasets:
         other = next((o for o in datasets if o is not ds and o.language != ds.language), None)
         split = make_split(ds, seed, offtopic_questions(other, everyday, seed, other_sample))
-        rows += ask_split(split, analyzer, params, progress, limit, shorts)
+        rows += ask_split(split, analyzer, params, progress, limit, shorts, encoder)
     return rows
 
 

@@ -28,7 +28,19 @@ class EngineConfig:
     serving: bool = False  # questions arrive while writes run: a big batch gets a Kiwi of its own
     sure_confidence: float | None = None  # verdict levels; None keeps the ones fitted with the model
     min_confidence: float | None = None
+    encoder: str = "none"  # sentence encoder for passage vectors and questions: "use-m3" or "none" (lexical only)
+    encoder_cache: Path | None = None  # the encoder's start-up cache; None: data_dir / "encoder"
+
+    @property
+    def encoder_cache_dir(self) -> Path:
+        return self.encoder_cache if self.encoder_cache is not None else self.data_dir / "encoder"
 
     def judge(self) -> ConfidenceModel:
         """The shipped confidence model with this config's verdict levels."""
         return confidence.shipped().with_levels(self.sure_confidence, self.min_confidence)
+
+    def semantic_judge(self) -> ConfidenceModel:
+        """The shipped model for answers the sentence encoder took part in (`confidence_semantic.json`),
+        with this config's verdict levels when they are set (both models are calibrated
+        probabilities of the same event, "the first quote is from the right passage")."""
+        return confidence.shipped_semantic().with_levels(self.sure_confidence, self.min_confidence)

@@ -394,5 +394,5 @@ def test_answer_params_of_rejects_an_unknown_name() -> None:
 def test_every_weight_has_its_own_flat_name() -> None:
     # A name that two stages shared would collapse into one entry of `flat()`.
     p = AnswerParams()
-    stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation)
-    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 35  # + min_coverage (issue 20: short_terms, continue_sentences)
+    stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation, p.fusion, p.similar)
+    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 44  # + min_coverage (issue 20: short_terms, continue_sentences)

@@ -164,7 +164,7 @@ SHARED = [SHARED_DATA / "KorQuAD_v1.0_dev.json", SHARED_DATA / "xquad.en.json"]
 def test_eval_command_on_samples_of_the_shared_sets(tmp_path: Path) -> None:
     """A 60-question sample of each file through the real command: we must beat both baselines."""
     r = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "eval", *map(str, SHARED), "--json", "--limit", "60", "--seed", "5"],
+        [sys.executable, "-m", "bot.cli", "eval", *map(str, SHARED), "--json", "--limit", "60", "--seed", "5", "--encoder", "none"],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "QUOTEQA_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)},
     )  # fmt: skip

@@ -232,7 +232,8 @@ def test_eval_splits_command(tiny_files: tuple[Path, Path], analyzer: Analyzer, 
     monkeypatch.setattr(retrieval, "Analyzer", lambda **_: analyzer)  # the session's Kiwi, not a second one
     target = tmp_path / "confidence.json"
     monkeypatch.setattr(confidence, "default_path", lambda: target)
-    args = ["eval", "--splits", *map(str, tiny_files), "--offtopic-sample", "2", "--seed", "3"]
+    monkeypatch.setattr(confidence, "semantic_path", lambda: tmp_path / "never.json")  # the lexical model is fitted here
+    args = ["eval", "--splits", *map(str, tiny_files), "--offtopic-sample", "2", "--seed", "3", "--encoder", "none"]
     assert main([*args, "--json", "--fit", "--rows", str(tmp_path / "rows.jsonl")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["written"] and set(out["report"]) >= {"all", "offtopic", "tiny_ko.json", "tiny_en.json"}

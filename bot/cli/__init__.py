@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
     ev.add_argument("--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)")
     ev.add_argument(
+        "--encoder", choices=("use-m3", "none"),
+        help="sentence encoder for the measured index and questions (default: QUOTEQA_ENCODER); with --splits --fit and use-m3 the model is written to retrieval/answer/confidence_semantic.json",
+    )  # fmt: skip
+    ev.add_argument(
+        "--belebele", type=Path, metavar="DIR",
+        help="Belebele dev folder (kor_Hang.jsonl, eng_Latn.jsonl): same-language, cross-language, mixed, split and half-indexed pools, with and without the encoder; with --splits its half-indexed questions join the confidence fit",
+    )  # fmt: skip
+    ev.add_argument(
         "--conversations", type=Path, nargs="?", const=Path("-"), metavar="FILE",
         help="follow-up questions with and without history: FILE (default measure/conversations.jsonl) on the shipped corpus, plus follow-ups generated from each SQuAD FILE (default the two shared dev files)",
     )  # fmt: skip
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=13)
     bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--semantic", action="store_true", help="measure the passage vectors instead: encode rate, build with vectors, dense search, answer and start-up cost")
     for command in sub.choices.values():
         # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS
         # keeps a subcommand that was not given them from resetting what came before it.

@@ -30,6 +30,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.passages < 10 or args.questions < 1:
         raise CorpusError("bench needs --passages >= 10 and --questions >= 1")
     command = "uv run quoteqa bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a)
+    if getattr(args, "semantic", False):
+        from measure.semantic_bench import run_semantic
+
+        found = run_semantic(sources, n_passages=args.passages, n_questions=min(args.questions, 300), seed=args.seed)
+        print(json.dumps({"command": command, **found}, ensure_ascii=False, indent=None if args.json else 1))
+        return 0
     result = run_bench(
         sources,
         n_passages=args.passages,

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     if getattr(args, "splits", False):
         return run_splits(args, settings)
+    if getattr(args, "belebele", None) is not None and not args.files:
+        return run_belebele(args, settings)
     if getattr(args, "conversations", None) is not None:
         return run_conversations(args, settings)
     if not args.files:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         questions = sample_questions(dataset.questions, args.limit, args.seed)
         if not quiet:
             print(f"{path}: {len(dataset.passages)} passages, {len(questions)} questions", file=sys.stderr)
-        report = evaluate(dataset, analyzer, params, questions=questions, progress=progress)
+        report = evaluate(dataset, analyzer, params, questions=questions, progress=progress, encoder=_encoder(args, settings))
         row = report.to_json() | {"path": str(path)}
         if args.json:
             print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -76,6 +78,60 @@ def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
 
     config = engine_config(settings)
     return Analyzer(workers=config.workers), config.search
+
+
+def _encoder(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    """`--encoder` (default: the configured one), loaded once (None for `none`)."""
+    import dataclasses
+
+    from retrieval.engine import load_encoder
+
+    from bot.wiring import engine_config
+
+    cached = getattr(args, "_loaded_encoder", False)
+    if cached is not False:
+        return cached
+    config = engine_config(settings)
+    if getattr(args, "encoder", None):
+        config = dataclasses.replace(config, encoder=args.encoder)
+    args._loaded_encoder = load_encoder(config)
+    return args._loaded_encoder
+
+
+def run_belebele(args: argparse.Namespace, settings: Settings) -> int:
+    """`quoteqa eval --belebele DIR`: every mode, words only and (with an encoder) by meaning."""
+    from measure import belebele
+
+    encoder = _encoder(args, settings)
+    quiet = bool(args.json)
+    analyzer, params = _core(settings)
+    rows = belebele.collect(args.belebele, analyzer, params, encoder, progress=None if quiet else _bar)
+    out = {"modes": belebele.table(rows), "half": belebele.half_table(rows), "encoder": getattr(encoder, "name", "none")}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    from rich import box
+    from rich.table import Table
+
+    from bot.terminal.render import terminal
+
+    console = terminal()
+    t = Table(title="Belebele: first quote from the gold passage (src@1; kept: and not abstained)", box=box.SIMPLE_HEAD)
+    for col in ("pool", "half", "n", "words src@1", "words kept", "meaning src@1", "meaning kept", "meaning cross"):
+        t.add_column(col, justify="left" if col in ("pool", "half") else "right")
+    by = {(r["group"], r["half"], r["system"]): r for r in out["modes"]}
+    for group, half in dict.fromkeys((r["group"], r["half"]) for r in out["modes"]):
+        w, m = by.get((group, half, "words")), by.get((group, half, "meaning"))
+        t.add_row(group, half, str(w["n"] if w else m["n"]),  # type: ignore[index]
+                  *(f"{x[k]:.3f}" if x else "–" for x, k in ((w, "src@1"), (w, "kept"), (m, "src@1"), (m, "kept"), (m, "cross"))))
+    console.print(t)
+    h = Table(title="Belebele half indexed: shipped confidence models", box=box.SIMPLE_HEAD)
+    for col in ("path", "half", "questions", "n", "answerable abstain", "unanswerable answer", "AUROC"):
+        h.add_column(col)
+    for r in out["half"]:
+        h.add_row(r["system"], r["half"], r["lang"], str(r["n"]), *(("–" if r[k] is None else f"{r[k]:.3f}") for k in ("answerable_abstain", "unanswerable_answer", "auroc")))
+    console.print(h)
+    return EXIT_OK
 
 
 def _bar(label: str, total: int) -> Callable[[int], None]:
@@ -191,17 +247,30 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
     analyzer, params = _core(settings)
+    encoder = _encoder(args, settings)
     rows = splits.collect(
         datasets, analyzer, params, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
-        progress=None if quiet else _bar, limit=args.limit,
+        progress=None if quiet else _bar, limit=args.limit, encoder=encoder,
     )  # fmt: skip
+    if args.belebele is not None:
+        from measure import belebele
+
+        rows += belebele.half_rows(
+            belebele.collect(args.belebele, analyzer, params, encoder, modes=("half",), progress=None if quiet else _bar),
+            belebele.MEANING if encoder is not None else belebele.WORDS,
+        )  # fmt: skip
     if args.rows:
         with open(args.rows, "w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
-    model = given or splits.fit_model(rows, l2=args.l2)
+    features = splits.SEMANTIC_FEATURES if encoder is not None else splits.DEFAULT_FEATURES
+    model = given or splits.fit_model(rows, l2=args.l2, features=features)
     if args.fit:
         command = ["quoteqa", "eval", "--splits", "--fit", "--seed", str(args.seed), "--l2", str(args.l2), "--offtopic-sample", str(args.offtopic_sample)]
+        if encoder is not None:
+            command += ["--encoder", encoder.name]
+        if args.belebele is not None:
+            command += ["--belebele", str(args.belebele)]
         if args.limit is not None:
             command += ["--limit", str(args.limit)]
         model = model.with_fitted(
@@ -218,7 +287,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
         )  # fmt: skip
     report = splits.evaluate_model(rows, model)
     if args.fit:
-        path = confidence.default_path()
+        path = confidence.semantic_path() if encoder is not None else confidence.default_path()
         model.save(path)
         if not quiet:
             print(f"wrote {path}", file=sys.stderr)

@@ -41,6 +41,7 @@ from retrieval.errors import QuoteQAError
 FORMAT = "quoteqa-confidence"
 VERSION = 2  # 2: standardised features are clipped to ±`clip`
 DEFAULT_FILE = "confidence.json"
+SEMANTIC_FILE = "confidence_semantic.json"  # the model for answers the semantic layer took part in
 
 _TRANSFORMS = {
     "log1p": lambda x: math.log1p(max(x, 0.0)),
@@ -224,6 +225,17 @@ def shipped() -> ConfidenceModel:
     return load()
 
 
+@functools.cache
+def shipped_semantic() -> ConfidenceModel:
+    """The shipped model for semantic answers (the lexical signals plus the `sem_*` ones,
+    fitted with the encoder on); the lexical model until one is shipped."""
+    if not resources.files(__package__).joinpath(SEMANTIC_FILE).is_file():
+        return shipped()
+    return ConfidenceModel.from_json(
+        json.loads(resources.files(__package__).joinpath(SEMANTIC_FILE).read_text("utf-8")), f"retrieval/answer/{SEMANTIC_FILE}"
+    )
+
+
 def save(model: ConfidenceModel, path: Path) -> None:
     model.save(path)
 
@@ -231,6 +243,11 @@ def save(model: ConfidenceModel, path: Path) -> None:
 def default_path() -> Path:
     """Where `load()` reads from when the package is a plain folder (to write a newly fitted model)."""
     return Path(__file__).resolve().parent / DEFAULT_FILE
+
+
+def semantic_path() -> Path:
+    """Where `shipped_semantic()` reads from (to write a newly fitted semantic model)."""
+    return Path(__file__).resolve().parent / SEMANTIC_FILE
 
 
 # --- fitting ------------------------------------------------------------------------------------

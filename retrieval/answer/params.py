@@ -14,7 +14,9 @@ from retrieval.answer.conversation import ConversationWeights
 from retrieval.answer.query import QueryWeights
 from retrieval.answer.quotes import QuoteShape
 from retrieval.answer.rerank import RerankWeights
+from retrieval.answer.retrieve.fusion import FusionWeights
 from retrieval.answer.sentences import SentenceWeights
+from retrieval.answer.similar import SimilarWeights
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class AnswerParams:
     sentences: SentenceWeights = field(default_factory=SentenceWeights)
     quotes: QuoteShape = field(default_factory=QuoteShape)
     conversation: ConversationWeights = field(default_factory=ConversationWeights)
+    fusion: FusionWeights = field(default_factory=FusionWeights)  # semantic only: lexical + dense candidates
+    similar: SimilarWeights = field(default_factory=SimilarWeights)  # semantic only: sentences by meaning
     min_coverage: float = 0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
 
     @classmethod
@@ -49,7 +53,7 @@ class AnswerParams:
         return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
 
 
-_STAGES = ("query", "rerank", "sentences", "quotes", "conversation")
+_STAGES = ("query", "rerank", "sentences", "quotes", "conversation", "fusion", "similar")
 # flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))

@@ -32,15 +32,18 @@ from retrieval.answer.params import AnswerParams
 from retrieval.answer.query import Query, build_query, term_columns, unknown_idf, with_expansion
 from retrieval.answer.question import FRAME_TERMS, Question, read_question
 from retrieval.answer.quotes import answer_pool, best_window, group_quotes, source_of
-from retrieval.answer.rerank import LEXICAL_ONLY, retrieve
+from retrieval.answer.rerank import LEXICAL_ONLY, Retrieved, retrieve
 from retrieval.answer.retrieve import CandidateSource, Fuse, Hits
+from retrieval.answer.retrieve.fusion import fuse_dense
 from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
+from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
-from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals
+from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
 from retrieval.index.store import PassageView, Searcher
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
+from retrieval.text.encoder import Encoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +64,21 @@ class Answerer:
         self, store: Searcher, analyzer: Analyzer, params: AnswerParams | None = None,
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | Shipped = SHIPPED,
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
-        fuse: Fuse | None = None,
+        fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
+        sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
         instead (abstain when the best passage holds less than `min_coverage` of the question),
         and a question that is answered gets the verdict `answer` with confidence 0: that is how
         the dev splits collect every answer, with `min_coverage=0`, for the model to be fitted on.
-        `sources` propose candidate passages (BM25 alone by default); several need `fuse`."""
+        `sources` propose candidate passages (BM25 alone by default); several need `fuse`.
+
+        `encoder` (the engine's; None: lexical only) makes a question semantic when the index
+        holds vectors of that encoder: dense candidates are fused with the re-ranked lexical ones,
+        sentences of passages found by meaning are chosen by similarity, and `semantic_judge`
+        (by default the shipped semantic model; None when `judge` is None) gives the verdict.
+        Without an encoder, or with an index of other vectors, the path is exactly the lexical one."""
         self.store = store.snapshot()
         self.analyzer = analyzer
         self.params = params or AnswerParams()
@@ -80,9 +90,14 @@ class Answerer:
         self._examples = examples or (lambda lang: suggestions(self.store, lang, 1))
         self.sources = tuple(sources)
         self.fuse = fuse
+        self.encoder = encoder
+        if isinstance(semantic_judge, Shipped):
+            semantic_judge = None if self.judge is None else confidence_model.shipped_semantic()
+        self.semantic_judge = semantic_judge
+        self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
-        return QuestionContext(self.store, self.analyzer, self._title_terms, asked, words)
+        return QuestionContext(self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors)
 
     def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
         """The answer to `question`; with `history` (the conversation's earlier turns, oldest
@@ -216,20 +231,31 @@ class Answerer:
         prefer = context.articles if context is not None else frozenset()
         sources, fuse = ((LexicalWithin(within),), None) if within is not None else (self.sources, self.fuse)
         found = retrieve(ctx, query, prm.sentences.max_passages, prm.rerank, sources, fuse, prefer, prm.conversation.article_prior)
+        semantic = ctx.question_vector is not None and within is None
+        if semantic:
+            found = fuse_dense(ctx, query, found, prm.fusion)
         if not found.hits:
             return self._abstain(asked, words)
         signals = question_signals(ctx, query, found)
-        if self.judge is None and not passes_coverage_rule(found.coverage, prm.min_coverage):
+        judge = self.semantic_judge if semantic else self.judge
+        if judge is None and not passes_coverage_rule(found.coverage, prm.min_coverage) and not _found_by_meaning(found):
             return self._abstain(asked, words, signals)
 
         speaker = self._speaker(asked, query)
-        candidates = score_sentences(ctx, found, query, prm.sentences, speaker)
+        read = found
+        if semantic and found.fusion is not None:
+            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits))
+        candidates = score_sentences(ctx, read, query, prm.sentences, speaker)
+        if semantic:
+            candidates = similar_sentences(ctx, read, candidates, prm.similar)
         pool, cross = answer_pool(candidates, asked.language, prm.quotes)
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)
         signals |= quote_signals(ctx, first or pool[:1], cross)
+        if semantic:
+            signals |= semantic_signals(ctx, found, first or pool[:1])
 
-        chance, verdict = decide(self.judge, signals)
+        chance, verdict = decide(judge, signals)
         if verdict == "abstain" and within is not None and quotes:
             verdict = "unsure"
         if verdict == "abstain":
@@ -250,7 +276,12 @@ class Answerer:
         query = self.query(words)
         if not query.weights:
             return []
-        return retrieve(self.context(words=words), query, k, self.params.rerank, self.sources, self.fuse).hits
+        ctx = self.context(read_question(question, self.analyzer.morphemes), words)
+        found = retrieve(ctx, query, k, self.params.rerank, self.sources, self.fuse)
+        if ctx.question_vector is not None:
+            ranked = fuse_dense(ctx, query, found, self.params.fusion).fusion
+            return [(f.uid, f.score) for f in ranked.ranked[:k]] if ranked is not None else found.hits
+        return found.hits
 
     def query(self, words: list[Term]) -> Query:
         return build_query(words, self.store, self.params.query, self.oov_idf)
@@ -274,6 +305,12 @@ def _holds(view: PassageView, terms: list[str]) -> bool:
     """The passage holds at least one of `terms`."""
     ids = view.ids(terms)
     return bool(np.isin(ids[ids >= 0], view.tokens).any())
+
+
+def _found_by_meaning(found: Retrieved) -> bool:
+    """The no-model coverage rule counts words; a passage the fusion put first in the other
+    language holds none of the question's, so the rule does not refuse it."""
+    return found.fusion is not None and bool(found.fusion.ranked) and found.fusion.ranked[0].other
 
 
 def _surfaces(words: list[Term]) -> tuple[str, ...]:

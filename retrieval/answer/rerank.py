@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +61,7 @@ class Retrieved:
     coverage: dict[int, Coverage]  # for every passage the sources returned, re-ranked or not
     bm25: Hits  # BM25's own ranking, before the re-rank (the confidence model reads its scores)
     by_source: Mapping[str, Hits]  # each candidate source's own list
+    fusion: Any = None  # `retrieve/fusion.Fused` when dense candidates were fused in (None: lexical only)
 
 
 def retrieve(

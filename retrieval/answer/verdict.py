@@ -90,6 +90,46 @@ def quote_signals(ctx: QuestionContext, first: list[Candidate], cross: bool) -> 
     return {"first_cue": first_cue(ctx, first), "cross_language": float(cross)}
 
 
+def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candidate]) -> dict[str, float]:
+    """The signals of the semantic layer (only when dense candidates were fused in): how close
+    in meaning the question is to the first quote and to the top passage, whether the dense and
+    lexical rankings agree on it, the fusion's own chance and margins, and whether the first
+    quote came from the other language. The semantic confidence model reads these beside the
+    lexical ones (`confidence_semantic.json`)."""
+    fz = found.fusion
+    qv = ctx.question_vector
+    if fz is None or qv is None or not fz.ranked:
+        return {}
+    ranked = fz.ranked
+    top = ranked[0]
+    cos = sorted(fz.cosine.values(), reverse=True)
+    dense_rank = next((i for i, (u, _) in enumerate(fz.dense) if u == top.uid), max(len(fz.dense), 1))
+    lex_rank = next((i for i, (u, _) in enumerate(fz.lexical) if u == top.uid), max(len(fz.lexical), 1))
+    quote_cos = 0.0
+    if first:
+        view = ctx.view(first[0].passage)
+        text = view.text[first[0].start : first[-1].end]
+        quote_cos = float(ctx.encoder.encode([text])[0] @ qv) if ctx.encoder is not None else 0.0
+    lang = ctx.question.language
+    quote_other = float(bool(first) and first[0].sentence_lang not in (lang, "mixed"))
+    return {
+        "semantic": 1.0,
+        "sem_quote_cos": quote_cos,
+        "sem_top_cos": fz.cosine.get(top.uid, 0.0),
+        "sem_best_cos": cos[0] if cos else 0.0,
+        "sem_cos_gap": cos[0] - cos[1] if len(cos) > 1 else cos[0] if cos else 0.0,
+        "sem_chance": top.chance,
+        "sem_score_gap": top.score - ranked[1].score if len(ranked) > 1 else 1.0,
+        "sem_agree": float(dense_rank == 0 and lex_rank == 0),
+        "sem_dense_first": float(dense_rank == 0),
+        "sem_lex_first": float(lex_rank == 0),
+        "sem_dense_rank": 1.0 / (1.0 + dense_rank),
+        "sem_lex_rank": 1.0 / (1.0 + lex_rank),
+        "sem_top_other": float(top.other),
+        "sem_quote_other": quote_other,
+    }
+
+
 def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
     """1.0 when the first quote holds what the question kind asks for (ANSWER_CUES: a quote
     or a speech verb for "say", a date for "when", a name for "who"...), else 0.0."""

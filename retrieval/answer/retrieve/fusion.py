@@ -1,0 +1,207 @@
+"""Fusion of lexical (BM25 + re-rank) and dense candidates, and the language switch, as one
+learned scoring rule.
+
+Why not one weight. With `lexical + w × cosine`, a question whose story exists only in the other
+language loses to BM25 on wrong same-language passages (their words match, the right passage
+shares none), while a larger w costs the same-language questions BM25 already answers (and
+KorQuAD, where the encoder alone is far weaker than BM25). So the weight of the cosine depends on
+the question: on how much of it the best lexical passage covers, on whether the two rankings
+agree, on the margins of each, and on the candidate's language.
+
+The rule. Every candidate passage (the union of the lexical and the dense top lists) gets the
+features of `candidate_features`; its score is `FusionWeights.weights · features`; candidates are
+ranked by it. The weights are a conditional logit (softmax over one question's candidates, the
+gold passage as the label) fitted on the FIT half of the dev questions (Belebele in all its modes,
+KorQuAD, XQuAD; halves by a hash of the passage link / question id) and checked on the other half
+(`measure/belebele.py`). The interactions are what make the weight depend on the question:
+`cos*lexcov` (cosine counts less when the lexical top passage already holds the question),
+`cos*other` (an other-language passage can only be found by its cosine), `other*lexcov`
+(a well-covered question rarely needs the other language), `agree` (both rankings' first).
+
+The softmax probability of the first candidate (`FusedHit.chance`) and the margins are signals
+for the confidence model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.query import Query
+from retrieval.answer.rerank import Retrieved, coverage_of
+from retrieval.answer.retrieve.dense import DENSE, Dense
+
+FEATURES: tuple[str, ...] = (
+    "lex",  # re-ranked lexical score / the best lexical score (0: not a lexical candidate)
+    "cov",  # share of the question's idf mass the passage holds (0: not a lexical candidate)
+    "cos",  # cosine of question and passage vectors
+    "dcos",  # cosine − the best candidate's cosine (≤ 0)
+    "other",  # 1: passage in the other language than the question
+    "cos*other",
+    "cos*lexcov",  # lexcov: the best lexical passage's coverage of the question (a question-level feature)
+    "lex*lexcov",
+    "other*lexcov",
+    "dcos*other",
+    "agree",  # 1: first in both the lexical and the dense ranking
+    "lex_first",  # 1: the lexical ranking's first
+    "dense_first",  # 1: the dense ranking's first
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """One weight per `FEATURES` entry (fitted; see the module docstring and docs/quality.md)."""
+
+    weights: tuple[float, ...] = field(default_factory=lambda: FITTED)
+    lexical_depth: int = 20  # lexical candidates considered (at most the re-ranked list the sentences read)
+    dense_depth: int = 20  # dense candidates considered
+    keep_share: float = 0.25  # fused candidates whose sentences are read: chance ≥ this share of the first's
+    keep_max: int = 12  # ...and at most this many
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(FEATURES):
+            raise ValueError(f"FusionWeights needs {len(FEATURES)} weights ({', '.join(FEATURES)}), got {len(self.weights)}")
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(FEATURES, self.weights))
+
+
+# Fitted by `measure/belebele_fit.py` on the FIT half (Belebele same/cross/mixed/split modes,
+# 600 KorQuAD and 600 XQuAD questions; L2 0.001). `cos` and `dcos` differ by a constant per
+# question, so only their sum (7.51) means anything; the split is the penalty's.
+FITTED: tuple[float, ...] = (1.9767, 2.4889, 3.7538, 3.7538, 2.6132, 2.7479, 0.5102, 2.6664, -0.7935, 2.0842, -0.3450, 1.4492, 1.7997)
+
+
+@dataclass(frozen=True, slots=True)
+class FusedHit:
+    uid: int
+    score: float
+    chance: float  # softmax share among the candidates
+    other: bool  # in the other language than the question
+
+
+def candidate_features(
+    lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
+    cosine: Mapping[int, float], other: Mapping[int, bool],
+) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
+    """The candidates (lexical first, then dense-only ones) and their feature rows.
+
+    `lexical`: (uid, re-ranked score), best first; `coverage`: uid → share of the question's idf
+    mass (lexical candidates); `dense`: (uid, cosine), best first; `cosine`: uid → cosine for
+    every candidate (a lexical candidate outside the dense list still has one); `other`: uid →
+    passage language differs from the question's."""
+    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense]))
+    if not uids:
+        return [], np.zeros((0, len(FEATURES)))
+    lex_top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
+    lex = {u: s / lex_top for u, s in lexical}
+    lexcov = coverage.get(lexical[0][0], 0.0) if lexical else 0.0
+    cos = np.array([cosine.get(u, 0.0) for u in uids])
+    best_cos = cos.max()
+    lex_first = lexical[0][0] if lexical else None
+    dense_first = dense[0][0] if dense else None
+    rows = []
+    for u, c in zip(uids, cos):
+        o = float(other.get(u, False))
+        lx = lex.get(u, 0.0)
+        d = c - best_cos
+        rows.append((
+            lx, coverage.get(u, 0.0), c, d, o, c * o, c * lexcov, lx * lexcov, o * lexcov, d * o,
+            float(u == lex_first and u == dense_first), float(u == lex_first), float(u == dense_first),
+        ))  # fmt: skip
+    return uids, np.asarray(rows, dtype=np.float64)
+
+
+def fuse(uids: Sequence[int], features: npt.NDArray[np.float64], weights: FusionWeights, other: Mapping[int, bool] | None = None) -> list[FusedHit]:
+    """Candidates ranked by the learned score, best first."""
+    if not len(uids):
+        return []
+    s = features @ np.asarray(weights.weights)
+    p = np.exp(s - s.max())
+    p /= p.sum()
+    order = np.argsort(-s, kind="stable")
+    return [FusedHit(int(uids[i]), float(s[i]), float(p[i]), bool((other or {}).get(uids[i], False))) for i in order]
+
+
+def fit_conditional_logit(
+    groups: Sequence[tuple[npt.NDArray[np.float64], int]], l2: float = 0.01, init: Sequence[float] | None = None,
+) -> npt.NDArray[np.float64]:  # fmt: skip
+    """Weights maximising Σ log softmax(X w)[gold] over groups (X: candidates × features, gold:
+    the gold candidate's row; groups whose gold is not a candidate carry no information and are
+    skipped) with an L2 penalty. For measurement code; scipy is a dependency already."""
+    from scipy.optimize import minimize
+
+    data = [(X, g) for X, g in groups if 0 <= g < len(X) and len(X) > 1]
+    d = data[0][0].shape[1] if data else len(FEATURES)
+    w0 = np.zeros(d) if init is None else np.asarray(init, dtype=np.float64)
+
+    def loss(w: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        total = l2 * float(w @ w) * len(data)
+        grad = 2 * l2 * w * len(data)
+        for X, g in data:
+            s = X @ w
+            m = s.max()
+            e = np.exp(s - m)
+            z = e.sum()
+            total -= s[g] - m - np.log(z)
+            grad -= X[g] - (e / z) @ X
+        return total / max(len(data), 1), grad / max(len(data), 1)
+
+    return np.asarray(minimize(loss, w0, jac=True, method="L-BFGS-B").x)
+
+
+@dataclass(frozen=True, slots=True)
+class Fused:
+    """What the fusion saw and decided, for the sentence choice and the confidence signals."""
+
+    ranked: list[FusedHit]  # every candidate, best first
+    lexical: list[tuple[int, float]]  # the re-ranked lexical list it read
+    dense: list[tuple[int, float]]  # the dense list, (uid, cosine)
+    cosine: dict[int, float]  # every candidate's cosine with the question
+
+    def passage_shares(self, hits: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The passages the sentence scorer reads, with their shares. When the fusion put the
+        lexical first passage first too: the kept fused ones and
+        every passage of the lexical list (the lexical path reads those), in fused order, each
+        with the larger of its re-ranked lexical score relative to the lexical first (today's
+        share) and its fused chance relative to the fused first. The softmax alone is too
+        peaked for sentences: "What did the Kremlin say?" kept only the passage whose sentence
+        merely names the Kremlin and lost the Peskov quote of the runner-up."""
+        if not self.lexical or not self.ranked or self.ranked[0].uid != self.lexical[0][0]:
+            return list(hits)  # the fusion overruled the words (another language, a paraphrase): its own shares
+        lex_top = self.lexical[0][1] if self.lexical[0][1] > 0 else 1.0
+        lex = {u: s / lex_top for u, s in self.lexical}
+        chance = {f.uid: f.chance for f in self.ranked}
+        top = hits[0][1] if hits and hits[0][1] > 0 else 1.0
+        read = {u for u, _ in hits} | set(lex)
+        return [(f.uid, max(lex.get(f.uid, 0.0), chance[f.uid] / top)) for f in self.ranked if f.uid in read]
+
+
+def fuse_dense(ctx: QuestionContext, query: Query, found: Retrieved, weights: FusionWeights) -> Retrieved:
+    """The re-ranked lexical list and the dense candidates fused by the learned rule: the
+    passages the sentences are read from become the fused ones (their chance as the score). The
+    question must have a vector (`ctx.question_vector`)."""
+    lang = ctx.question.language if ctx.asked is not None else None
+    dense = Dense().candidates(ctx, query, weights.dense_depth)
+    lexical = list(found.hits[: weights.lexical_depth])
+    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense]))
+    if not uids:
+        return found
+    cosine = ctx.passage_cosines(uids)
+    other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
+    cov = {u: c.passage for u, c in found.coverage.items()}
+    cand, X = candidate_features(lexical, cov, dense, cosine, other)
+    ranked = fuse(cand, X, weights, other)
+    keep = [f for f in ranked if f.chance >= weights.keep_share * ranked[0].chance][: weights.keep_max]
+    hits = [(f.uid, f.chance) for f in keep]
+    missing = [u for u, _ in hits if u not in found.coverage]
+    coverage = dict(found.coverage) | coverage_of(missing, query, ctx)
+    return dataclasses.replace(
+        found, hits=hits, coverage=coverage, by_source={**found.by_source, DENSE: dense},
+        fusion=Fused(ranked, lexical, dense, cosine),
+    )  # fmt: skip

@@ -1,0 +1,73 @@
+"""Stage 4b of the answer path (semantic only): sentences chosen by meaning in passages found by
+meaning.
+
+`score_sentences` (stage 4) scores the sentences that share a word with the question. A passage
+the fusion found by its vector may share none: it is in the other language (a Korean question
+about an English wire story), or it says the same thing in other words. For each of the top
+`similar_passages` fused passages that is in the other language or has no sentence sharing a
+word, every sentence is encoded (cached per passage, see `QuestionContext.sentence_vectors`) and
+scored by
+
+    passage share (its fused chance relative to the first's) + similar_weight × cosine(question, sentence)
+    + anchor_weight × (numbers and Latin names it shares with the question, at most anchor_cap)
+
+— the scale of the lexical scores (passage share + 0.67 × local coverage), so the two kinds of
+candidate compete in one pool and `answer_pool` still puts the question's language first when it
+answers nearly as well. A passage scored here is scored only here: its lexical sentences give way.
+The weights come from the colleague's Belebele measurements (docs/quality.md, "Semantic round").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.rerank import Retrieved
+from retrieval.answer.sentences import SPEECH, Candidate
+from retrieval.text.analyze import detect_language
+
+ANCHOR = re.compile(r"\d[\d,.]*\d|\d|\b[A-Z][A-Za-z]+")  # a number or a Latin (capitalised) name
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarWeights:
+    similar_passages: int = 3  # top fused passages whose sentences may be chosen by similarity
+    similar_weight: float = 0.67  # weight of a sentence's cosine with the question
+    anchor_weight: float = 0.2  # per number or Latin name the sentence shares with the question
+    anchor_cap: int = 2  # shared anchors counted at most
+
+
+def anchors(text: str) -> set[str]:
+    return {a.replace(",", "") for a in ANCHOR.findall(text)}
+
+
+def similar_sentences(ctx: QuestionContext, found: Retrieved, candidates: list[Candidate], weights: SimilarWeights) -> list[Candidate]:
+    """`candidates` with the sentences of the top fused passages that need the semantic path
+    scored by similarity (see the module docstring). Without a question vector: unchanged."""
+    qv = ctx.question_vector
+    if qv is None or found.fusion is None or not found.hits:
+        return candidates
+    w = weights
+    lang = ctx.question.language
+    top = found.hits[0][1] or 1.0
+    lexical = {p for p, _ in found.hits if found.coverage[p].best > 0}  # passages with a sentence sharing a word
+    asked = anchors(ctx.question.text)
+    extra: list[Candidate] = []
+    for p, share in found.hits[: w.similar_passages]:
+        view = ctx.view(p)
+        if p in lexical and view.language == lang:
+            continue
+        cos = ctx.sentence_vectors(p) @ qv
+        for i, c in enumerate(np.asarray(cos).tolist()):
+            s, e = view.sentence(i)
+            sentence = view.text[s:e]
+            shared = min(len(asked & anchors(sentence)), w.anchor_cap)
+            score = share / top + w.similar_weight * c + w.anchor_weight * shared
+            extra.append(Candidate(p, i, s, e, score, detect_language(sentence), bool(SPEECH.search(sentence))))
+    if not extra:
+        return candidates
+    scored = {c.passage for c in extra}
+    return [c for c in candidates if c.passage not in scored] + extra
