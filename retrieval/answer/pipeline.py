@@ -9,6 +9,7 @@ at its top (gathered in `params.py`), and every stage reads the question's `Ques
 4. `retrieval/answer/sentences.py`: every sentence that shares a word with the question, scored;
 5. `retrieval/answer/quotes.py`: the first quote and the further ones;
 6. `retrieval/answer/verdict.py`: the evidence, the confidence read from it and the verdict.
+7. `retrieval/answer/twins.py`: each quote's original, where its article has a translation twin.
 
 `retrieval/answer/messages.py` holds what a person reads besides the quotes. Every weight was chosen
 with `quoteqa eval` as the judge; docs/quality.md says what each one bought and what was tried.
@@ -35,6 +36,7 @@ from retrieval.answer.rerank import LEXICAL_ONLY, retrieve
 from retrieval.answer.retrieve import CandidateSource, Fuse, Hits
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.suggest import suggestions
+from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals
 from retrieval.index.store import Searcher
 from retrieval.models import Answer, Language, Turn
@@ -59,7 +61,7 @@ class Answerer:
         self, store: Searcher, analyzer: Analyzer, params: AnswerParams | None = None,
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | Shipped = SHIPPED,
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
-        fuse: Fuse | None = None,
+        fuse: Fuse | None = None, twins: Twins | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
@@ -78,6 +80,7 @@ class Answerer:
         self._examples = examples or (lambda lang: suggestions(self.store, lang, 1))
         self.sources = tuple(sources)
         self.fuse = fuse
+        self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
         return QuestionContext(self.store, self.analyzer, self._title_terms, asked, words)
@@ -161,6 +164,8 @@ class Answerer:
         notes = [CAVEAT[lang]] if verdict == "unsure" else []
         if cross:
             notes.append(CROSS_MESSAGE[lang])
+        if self.twins is not None:
+            quotes, more = self.twins.fill(ctx.searcher, quotes, more)
         return Answer(
             question=asked.text, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
             kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
