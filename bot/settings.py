@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10)
     workers: int = Field(default=0, ge=0, description="0 = all cores")
     write_lock_seconds: float = Field(default=600.0, ge=0, description="how long a writer waits for another one")
+    # Sentence encoder for meaning-based retrieval across Korean and English: passage vectors in
+    # the index, questions encoded at answer time. `none`: words only (BM25), as before.
+    encoder: Literal["use-m3", "none"] = "use-m3"
+    encoder_cache_dir: Path | None = Field(default=None, description="the encoder's start-up cache; default DATA_DIR/encoder")
     # Verdict levels on the answer's confidence (None: the levels fitted with the shipped model,
     # retrieval/answer/confidence.json): `answer` at or above sure, `unsure` (quoted with a caveat)
     # between the two, `abstain` below min.

@@ -29,6 +29,8 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
         serving=serving,
         sure_confidence=settings.sure_confidence,
         min_confidence=settings.min_confidence,
+        encoder=settings.encoder,
+        encoder_cache=settings.encoder_cache_dir,
     )
 
 

@@ -28,6 +28,12 @@ class EngineConfig:
     serving: bool = False  # questions arrive while writes run: a big batch gets a Kiwi of its own
     sure_confidence: float | None = None  # verdict levels; None keeps the ones fitted with the model
     min_confidence: float | None = None
+    encoder: str = "none"  # sentence encoder for passage vectors and questions: "use-m3" or "none" (lexical only)
+    encoder_cache: Path | None = None  # the encoder's start-up cache; None: data_dir / "encoder"
+
+    @property
+    def encoder_cache_dir(self) -> Path:
+        return self.encoder_cache if self.encoder_cache is not None else self.data_dir / "encoder"
 
     def judge(self) -> ConfidenceModel:
         """The shipped confidence model with this config's verdict levels."""

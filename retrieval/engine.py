@@ -27,6 +27,7 @@ from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import Searcher, Store
 from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn, text_hash
 from retrieval.text.analyze import Analyzer
+from retrieval.text.encoder import Encoder, encoder_from_name, stamp_of
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,31 @@ T = TypeVar("T")
 __all__ = ["Engine", "EngineConfig", "ProgressFactory", "SyncReport"]
 
 
+NO_VECTORS = "the index holds no passage vectors for the {stamp} encoder (built without it, or before it existed); answering by words only until `quoteqa reindex`"
+
+_DEFAULT = object()
+
+
+def load_encoder(config: EngineConfig) -> Encoder | None:
+    """The configured sentence encoder (None for `none`), its start-up cache beside the index."""
+    if config.encoder in ("none", ""):
+        return None
+    return encoder_from_name(config.encoder, cache=config.encoder_cache_dir, threads=1)
+
+
 class Engine:
-    def __init__(self, config: EngineConfig, analyzer: Analyzer, store: Store, progress: ProgressFactory | None = None) -> None:
-        """`progress` makes a bar for a long analysis (label, total); the command line's, say."""
+    def __init__(
+        self, config: EngineConfig, analyzer: Analyzer, store: Store, progress: ProgressFactory | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:  # fmt: skip
+        """`progress` makes a bar for a long analysis (label, total); the command line's, say.
+        `encoder`: the configured sentence encoder (the store is given the same one to write
+        passage vectors with); questions use it only while the index's vectors match it."""
         self.config = config
         self.analyzer = analyzer
         self.store = store
+        self._encoder = encoder
+        self._warned_stamp: object = None
         self.answer_params = config.answer
         self.judge = config.judge()  # confidence model and verdict thresholds
         child_workers = max(1, analyzer.workers - 1) if config.serving else 0
@@ -51,19 +71,39 @@ class Engine:
 
     @classmethod
     def open(
-        cls, config: EngineConfig, *, analyzer: Analyzer | None = None, progress: ProgressFactory | None = None, sync: bool = True
-    ) -> Engine:
+        cls, config: EngineConfig, *, analyzer: Analyzer | None = None, progress: ProgressFactory | None = None, sync: bool = True,
+        encoder: Encoder | None | object = _DEFAULT,
+    ) -> Engine:  # fmt: skip
         """Open the store and (unless `sync` is off) bring it in line with the corpus folder.
         When another writer holds the store, the last commit is served as it is (unless there
-        is none yet: then the first build is waited for)."""
+        is none yet: then the first build is waited for). `encoder` overrides the configured
+        one (a test's shared encoder, say); by default `config.encoder` is loaded."""
         analyzer = analyzer or Analyzer(workers=config.workers)
+        enc: Encoder | None = load_encoder(config) if encoder is _DEFAULT else encoder  # type: ignore[assignment]
         store = SegmentStore(
-            config.data_dir / "index", analyzer, config.search, lock_dir=config.data_dir, lock_timeout=config.lock_timeout
-        )
-        engine = cls(config, analyzer, store, progress)
+            config.data_dir / "index", analyzer, config.search, lock_dir=config.data_dir, lock_timeout=config.lock_timeout,
+            encoder=enc, encoder_name=config.encoder, encoder_cache=config.encoder_cache_dir,
+        )  # fmt: skip
+        engine = cls(config, analyzer, store, progress, enc)
         if sync:
             engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
+        engine.encoder  # says once if the index's vectors do not fit the encoder
         return engine
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The encoder questions are encoded with: the configured one while the live index's
+        vectors were made by it, else None (answers are then lexical; a warning says once why)."""
+        enc = self._encoder
+        if enc is None:
+            return None
+        snap = self.store.snapshot()
+        if snap.encoder_stamp == stamp_of(enc):
+            return enc
+        if snap.n_passages and self._warned_stamp is not snap:
+            self._warned_stamp = snap
+            log.warning(NO_VECTORS.format(stamp=stamp_of(enc)))
+        return None
 
     @property
     def corpus_dir(self) -> Path:

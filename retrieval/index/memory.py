@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.index import bm25
+from retrieval.index import bm25, vectors
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.segments import columns
 from retrieval.index.store import (
@@ -34,6 +34,7 @@ from retrieval.index.store import (
 )  # fmt: skip
 from retrieval.models import Language
 from retrieval.text.analyze import Analyzer, detect_language
+from retrieval.text.encoder import Encoder, stamp_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +60,17 @@ class _State:
     articles: dict[str, tuple[ArticleMeta, tuple[int, ...]]] = field(default_factory=dict)
     next_uid: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[int, npt.NDArray[np.int8]] = field(default_factory=dict)  # uid -> int8 codes (index/vectors.py)
+    stamp: str | None = None  # the encoder every vector was made with (None: no vectors)
 
 
 class MemoryStore(StoreWrites):
-    def __init__(self, analyzer: Analyzer | None = None, params: SearchParams | None = None) -> None:
+    """`encoder`: passages added are also encoded, and held as the same int8 codes the segment
+    store writes (so both stores' `dense` agree)."""
+
+    def __init__(self, analyzer: Analyzer | None = None, params: SearchParams | None = None, encoder: Encoder | None = None) -> None:
         self.analyzer = analyzer
+        self.encoder = encoder
         self._params = params or SearchParams()
         self._state = _State()
         self._frozen = False
@@ -91,9 +98,38 @@ class MemoryStore(StoreWrites):
         self._params = params
 
     def snapshot(self) -> MemoryStore:
-        snap = MemoryStore(self.analyzer, self._params)
+        snap = MemoryStore(self.analyzer, self._params, self.encoder)
         snap._state, snap._frozen, snap._vocab = self._state, True, self._vocab
         return snap
+
+    # --- dense vectors -------------------------------------------------------------------------
+    @property
+    def encoder_stamp(self) -> str | None:
+        return self._state.stamp
+
+    def _matrix(self) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        st = self._state
+        cached = getattr(self, "_dense_cache", None)
+        if cached is None or cached[0] is not st:
+            uids = np.array(sorted(st.vectors), np.int64)
+            dim = next(iter(st.vectors.values())).shape[0] if st.vectors else 0
+            codes = np.stack([st.vectors[int(u)] for u in uids]) if len(uids) else np.zeros((0, dim), np.int8)
+            cached = self._dense_cache = (st, codes, vectors.row_norms(codes), uids)
+        return cached[1], cached[2], cached[3]
+
+    def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        if self._state.stamp is None:
+            return []
+        codes, norms, uids = self._matrix()
+        return vectors.nearest(query, [(codes, norms, uids, None)], k)
+
+    def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
+        st = self._state
+        if st.stamp is None:
+            raise LookupError("this index holds no passage vectors")
+        codes = [st.vectors[int(u)] for u in uids]  # KeyError for a passage that is not live
+        dim = next(iter(st.vectors.values())).shape[0] if st.vectors else 0
+        return vectors.dequantise(np.stack(codes)) if codes else np.zeros((0, dim), np.float32)
 
     @property
     def n_passages(self) -> int:
@@ -201,9 +237,14 @@ class MemoryStore(StoreWrites):
         passages = dict(st.passages)
         postings = {t: dict(d) for t, d in st.postings.items()}
         articles = dict(st.articles)
+        stamp = stamp_of(self.encoder) if self.encoder is not None else None
+        if stamp != st.stamp and len(gone) < len(st.articles):
+            stamp = None  # passages stay whose vectors are missing or not comparable: no vectors until rebuilt
+        codes = dict(st.vectors) if stamp is not None else {}
         for aid in gone:
             for uid in articles.pop(aid)[1]:
                 p = passages.pop(uid)
+                codes.pop(uid, None)
                 for t in {t for sent in p.terms for t in sent}:
                     del postings[t][uid]
                     if not postings[t]:
@@ -225,8 +266,12 @@ class MemoryStore(StoreWrites):
                 uid += 1
                 added += 1
             articles[art.id] = (ArticleMeta.of(art), tuple(uids))
+            if stamp is not None and self.encoder is not None:
+                codes.update(zip(uids, vectors.quantise(self.encoder.encode(art.paragraphs))))
         extra = st.extra if change.extra is None else change.extra
-        self._state = replace(st, passages=passages, postings=postings, articles=articles, next_uid=uid, extra=extra)
+        self._state = replace(
+            st, passages=passages, postings=postings, articles=articles, next_uid=uid, extra=extra, vectors=codes, stamp=stamp
+        )  # fmt: skip
         return ChangeReport(tuple(adds), tuple(a for a in change.remove if a in gone), added)
 
     def _analyse(self, paragraphs: Sequence[str]) -> list[list[Any]]:

@@ -160,6 +160,20 @@ class Searcher(Protocol):
     def scores(self, terms: Sequence[str]) -> tuple[I64, npt.NDArray[np.float64]]:
         """Every live passage's uid (ascending) and BM25 score: for checks against rank-bm25."""
 
+    # --- dense vectors (one per passage, made by the encoder named in `encoder_stamp`) ---------
+    @property
+    def encoder_stamp(self) -> str | None:
+        """`name/version` of the encoder every live passage's vector was made with; None when
+        the index holds no vectors (built without an encoder, before vectors existed, or mixed)."""
+
+    def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        """The k live passages nearest the unit vector `query`: (uid, cosine), best first (ties
+        to the lower uid); [] when the index holds no vectors."""
+
+    def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Unit vectors (dequantised) of these live passages, one row each, in their order.
+        KeyError for a uid that is not live; LookupError when the index holds no vectors."""
+
     # --- passages and articles ----------------------------------------------------------------
     def passage(self, uid: int) -> PassageView:
         """The live passage with this uid; KeyError when it is gone."""

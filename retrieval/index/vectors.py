@@ -111,3 +111,25 @@ def top_k_float(vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
     part = np.argpartition(-sims, k - 1)[:k]
     order = part[np.argsort(-sims[part], kind="stable")]
     return order.astype(np.int64), sims[order]
+
+
+def nearest(
+    query: npt.NDArray[np.float32],
+    blocks: list[tuple[Codes, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.bool_] | None]],
+    k: int,
+) -> list[tuple[int, float]]:  # fmt: skip
+    """(uid, cosine) of the k rows nearest `query` over several blocks of (codes, norms, row →
+    uid, live mask or None), best first, ties to the lower uid: what a store's `dense` returns."""
+    if k <= 0:
+        return []
+    q = np.asarray(query, np.float32).reshape(-1)
+    found: list[tuple[int, float]] = []
+    for codes, norms, uids, live in blocks:
+        if len(codes) == 0:
+            continue
+        if codes.shape[1] != len(q):
+            raise ValueError(f"the query has {len(q)} dimensions, the index's vectors {codes.shape[1]}")
+        rows, sims = top_k(codes, norms, q, k, live)
+        found.extend(zip(np.asarray(uids)[rows].tolist(), sims.tolist()))
+    found.sort(key=lambda x: (-x[1], x[0]))
+    return [(int(u), float(s)) for u, s in found[:k]]

@@ -178,6 +178,11 @@ def normalize(x: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     return x / np.maximum(n, 1e-12)
 
 
+def stamp_of(encoder: Encoder) -> str:
+    """`name/version`: what an index's vectors are stamped with (another stamp: not comparable)."""
+    return f"{encoder.name}/{encoder.version}"
+
+
 def encoder_from_name(name: str, cache: Path | str | None = None, threads: int = 1) -> Encoder | None:
     """`QUOTEQA_ENCODER`'s values: `use-m3` or `none` (None: today's lexical answers)."""
     if name in ("none", ""):

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
+from retrieval.index import vectors
 from retrieval.index.fsutil import crash_point, fsync_dir, write_new
 from retrieval.index.segments import columns
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
@@ -258,6 +259,8 @@ class Segment:
         self._sorted: tuple[list[str], list[str]] | None = None
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
+        self.encoder: str | None = None  # stamp of the encoder its `vectors` were made with (None: no vectors)
+        self._vector_norms: npt.NDArray[np.float32] | None = None
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
 
     def _attach(self, path: Path, table: dict[str, dict[str, Any]]) -> None:
@@ -279,6 +282,13 @@ class Segment:
         offset, dtype = self._offsets[name]
         size = dtype.itemsize
         return np.frombuffer(os.pread(self._fd, (hi - lo) * size, offset + lo * size), dtype)
+
+    @property
+    def vector_norms(self) -> npt.NDArray[np.float32]:
+        """Each vector row's length (cosine divides by it), computed on the first dense search."""
+        if self._vector_norms is None:
+            self._vector_norms = vectors.row_norms(self.a["vectors"])
+        return self._vector_norms
 
     # terms
     @property

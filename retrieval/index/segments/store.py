@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
-from retrieval.index import bm25
+from retrieval.index import bm25, vectors
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
 from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
@@ -51,6 +51,7 @@ from retrieval.index.store import (
 )  # fmt: skip
 from retrieval.models import Article
 from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
+from retrieval.text.encoder import Encoder, stamp_of
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,14 @@ class _Live:
 class Snapshot(StoreWrites):
     """One commit, read-only: everything a question needs, unchanged by later writes."""
 
-    def __init__(self, generation: int, segments: Sequence[_Live], next_uid: int, extra: dict[str, Any], params: SearchParams) -> None:
+    def __init__(
+        self, generation: int, segments: Sequence[_Live], next_uid: int, extra: dict[str, Any], params: SearchParams,
+        stamp: str | None = None,
+    ) -> None:  # fmt: skip
         self.generation = generation
         self.segs: tuple[_Live, ...] = tuple(s for s in segments if s.seg.n_passages)
+        # the commit's encoder stamp holds only if every live segment carries vectors made with it
+        self.stamp = stamp if stamp is not None and all(s.seg.encoder == stamp for s in self.segs) else None
         self.next_uid = next_uid
         self._extra = extra
         self._params = params
@@ -284,6 +290,29 @@ class Snapshot(StoreWrites):
         order = np.argsort(uids, kind="stable")
         return uids[order].astype(np.int64), scores[order]
 
+    # --- dense vectors -------------------------------------------------------------------------
+    @property
+    def encoder_stamp(self) -> str | None:
+        return self.stamp
+
+    def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        if self.stamp is None:
+            return []
+        blocks = [(s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None if s.deleted is None else ~s.deleted) for s in self.segs]
+        return vectors.nearest(query, blocks, k)
+
+    def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
+        if self.stamp is None:
+            raise LookupError("this index holds no passage vectors")
+        rows = []
+        for uid in uids:
+            found = self._locate(int(uid))
+            if found is None:
+                raise KeyError(uid)
+            rows.append(np.asarray(found[0].seg.a["vectors"][found[1]]))
+        dim = self.segs[0].seg.a["vectors"].shape[1] if self.segs else 0
+        return vectors.dequantise(np.stack(rows)) if rows else np.zeros((0, dim), np.float32)
+
     # --- passages and articles -----------------------------------------------------------------
     def _locate(self, uid: int) -> tuple[_Live, int] | None:
         for s in self.segs:
@@ -370,9 +399,18 @@ class SegmentStore(StoreWrites):
     reader picks up their commits with `refresh()`, which costs one `stat` when nothing changed.
     """
 
-    def __init__(self, directory: Path, analyzer: Analyzer | None = None, params: SearchParams | None = None, *, lock_dir: Path | None = None, lock_timeout: float = 600.0) -> None:
+    def __init__(
+        self, directory: Path, analyzer: Analyzer | None = None, params: SearchParams | None = None, *,
+        lock_dir: Path | None = None, lock_timeout: float = 600.0,
+        encoder: Encoder | None = None, encoder_name: str | None = None, encoder_cache: Path | None = None,
+    ) -> None:  # fmt: skip
+        """`encoder`: passages written are also encoded (a vector column, the commit stamped with
+        the encoder); `encoder_name`/`encoder_cache` let analysis processes load their own copy."""
         self.directory = directory
         self.analyzer = analyzer
+        self.encoder = encoder
+        self.encoder_name = encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
+        self.encoder_cache = encoder_cache
         self._params = params or SearchParams()
         self._lock = WriterLock(lock_dir or directory.parent, lock_timeout)
         self._held = 0
