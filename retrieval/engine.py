@@ -19,6 +19,7 @@ from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
 from retrieval.answer.quotes import source_of
 from retrieval.answer.suggest import suggestions
+from retrieval.answer.twins import Twins
 from retrieval.config import EngineConfig
 from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
 from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
@@ -61,6 +62,7 @@ class Engine:
         self.store = store
         self._encoder = encoder
         self._warned_stamp: object = None
+        self._twin_stage: Twins | None = None  # translation twins and their caches, across questions
         self.answer_params = config.answer
         self.judge = config.judge()  # confidence model and verdict thresholds
         child_workers = max(1, analyzer.workers - 1) if config.serving else 0
@@ -129,8 +131,17 @@ class Engine:
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
-        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot)).answer(text, max_quotes=max_quotes, history=history)
+        answer = Answerer(snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot), twins=self._twins()).answer(text, max_quotes=max_quotes, history=history)
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _twins(self) -> Twins | None:
+        """The translation-twin stage (retrieval/answer/twins.py) while questions have an encoder."""
+        enc = self.encoder
+        if enc is None:
+            return None
+        if self._twin_stage is None or self._twin_stage.encoder is not enc:
+            self._twin_stage = Twins(enc)
+        return self._twin_stage
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""

@@ -70,15 +70,21 @@ class Sentences:
 
 @dataclass(frozen=True, slots=True)
 class Pairing:
-    """Sentence links between two sides: a key of one side → the keys it aligns with."""
+    """Sentence links between two sides: a key of side a → the keys of b it aligns with, and
+    back (two maps: two articles' keys may be equal)."""
 
-    links: dict[Key, tuple[Key, ...]]
+    forward: dict[Key, tuple[Key, ...]]
+    backward: dict[Key, tuple[Key, ...]]
+
+    def both(self) -> dict[Key, tuple[Key, ...]]:
+        """One map for the halves of one article (their keys never collide)."""
+        return {**self.forward, **self.backward}
 
 
 @dataclass(slots=True)
 class _Article:
     views: list[PassageView]
-    twin: tuple[list[PassageView], Pairing] | None = None
+    twin: tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None = None
     checked: bool = False
 
 
@@ -108,8 +114,8 @@ class Twins:
             return q
         if art.twin is None:
             return q
-        views, pairing = art.twin
-        targets = sorted({t for s in q.sentences for t in pairing.links.get((q.source.paragraph, s), ())})
+        views, links = art.twin
+        targets = sorted({t for s in q.sentences for t in links.get((q.source.paragraph, s), ())})
         aligned = _items(views, targets)
         return replace(q, aligned=tuple(aligned)) if aligned else q
 
@@ -129,14 +135,14 @@ class Twins:
                     self._articles[article_id] = art
         return art
 
-    def _find_twin(self, searcher: Searcher, views: list[PassageView]) -> tuple[list[PassageView], Pairing] | None:
+    def _find_twin(self, searcher: Searcher, views: list[PassageView]) -> tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None:
         keys, texts = sentence_list(views)
         langs = [detect_language(t) for t in texts]
         cut = language_halves(langs, self.rule)
         h = views[0].article.text_hash
         if cut is not None:
             pairing = self._pairing((h, f"{h}:halves"), lambda: self._align_halves(h, keys, texts, cut))
-            return (views, pairing) if pairing is not None else None
+            return (views, pairing.both()) if pairing is not None else None
         other = twin_article(searcher, views, self.rule, self.check.candidates)
         if other is None:
             return None
@@ -148,7 +154,9 @@ class Twins:
             return self._align_sides(self._sentences(first), self._sentences(second))
 
         pairing = self._pairing(key, make)
-        return (other, pairing) if pairing is not None else None
+        if pairing is None:
+            return None
+        return other, (pairing.forward if h <= h2 else pairing.backward)
 
     def _pairing(self, key: tuple[str, str], make: Callable[[], Pairing | None]) -> Pairing | None:
         with self._lock:
@@ -190,16 +198,17 @@ class Twins:
         shorter = min(len(a.keys), len(b.keys))
         if not shorter or min(held_a, held_b) < self.check.min_aligned * shorter:
             return None
-        links: dict[Key, tuple[Key, ...]] = {}
+        forward: dict[Key, tuple[Key, ...]] = {}
+        backward: dict[Key, tuple[Key, ...]] = {}
         for m in matches:
             if self._ratio(a.vectors, b.vectors, m.a, m.b) < self.check.min_ratio:
                 continue
             ka, kb = tuple(a.keys[i] for i in m.a), tuple(b.keys[j] for j in m.b)
             for k in ka:
-                links[k] = kb
+                forward[k] = kb
             for k in kb:
-                links[k] = ka
-        return Pairing(links)
+                backward[k] = ka
+        return Pairing(forward, backward)
 
     def _ratio(self, va: F32, vb: F32, ia: tuple[int, ...], ib: tuple[int, ...]) -> float:
         """The match's cosine over the mean of both sides' `margin_k` best cosines to the other side."""
@@ -291,7 +300,7 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
     other: Language = "en" if lang == "ko" else "ko"
     try:
         mean = _mean(vectors([v.uid for v in views]))
-    except (KeyError, ValueError):
+    except (LookupError, ValueError):  # no vectors in this index
         return None
     if mean is None:
         return None
