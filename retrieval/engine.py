@@ -135,8 +135,10 @@ class Engine:
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     def _twins(self) -> Twins | None:
-        """The translation-twin stage (retrieval/answer/twins.py) while questions have an encoder."""
-        enc = self.encoder
+        """The translation-twin stage (retrieval/answer/twins.py) whenever an encoder is configured:
+        it compares index vectors only with index vectors and encodes both sides' sentences
+        itself, so (unlike the question vector) it does not need the index's stamp to match."""
+        enc = self._encoder
         if enc is None:
             return None
         if self._twin_stage is None or self._twin_stage.encoder is not enc:
