@@ -6,12 +6,16 @@ The real USE-m3 encoder throughout (one per session, `encoder_support.shared_enc
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import CORPUS, normalize
+from encoder_support import CACHE as ENCODER_CACHE
 from encoder_support import shared_encoder
 from news_pages import EN_PARAGRAPHS, KO_PARAGRAPHS
 from retrieval import Analyzer, Engine, EngineConfig, MemoryStore
@@ -170,3 +174,44 @@ def test_an_unrelated_or_merely_similar_article_is_no_twin(separate: tuple[Engin
     assert found["news-ko"] in (None, "news-en") and found["news-en"] in (None, "news-ko")
     answer = engine.ask("태풍 망온은 어디로 이동하나?")
     assert answer.quotes and all(q.aligned == () for q in answer.quotes)
+
+
+# --- front ends: `quoteqa ask --json` and the console --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("twins-cli")
+    shutil.copytree(CORPUS, base / "corpus")
+    e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
+    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2")
+    e.update(QUOTEQA_ENCODER="use-m3", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
+    return e
+
+
+def quoteqa(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=180)
+
+
+def test_ask_json_has_the_aligned_field_only_with_an_encoder(cli_env: dict[str, str], corpus_text: str) -> None:
+    r = quoteqa(cli_env, "ask", "클럽하우스의 가치는 얼마로 평가받았나?", "--json")
+    assert r.returncode == 0, r.stderr
+    [quote] = [q for q in json.loads(r.stdout)["quotes"] if "10억 달러" in q["text"]]
+    [item] = quote["aligned"]
+    assert item["language"] == "en" and item["article"] == quote["article"] and item["paragraph"] > quote["paragraph"]
+    assert "$1 billion" in item["text"] and normalize(item["text"]) in corpus_text
+    r = quoteqa(cli_env | {"QUOTEQA_ENCODER": "none"}, "ask", "클럽하우스의 가치는 얼마로 평가받았나?", "--json")
+    assert r.returncode == 0, r.stderr
+    assert '"aligned"' not in r.stdout and all(set(q) == OLD_JSON_KEYS for q in json.loads(r.stdout)["quotes"])
+
+
+def test_console_shows_the_original_on_request(cli_env: dict[str, str]) -> None:
+    r = quoteqa(cli_env, "console", stdin="클럽하우스의 가치는 얼마로 평가받았나?\n:original\n:original on\n머스크는 푸틴을 어디에 초대했나?\n:quit\n")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    first, _, rest = out.partition("original: ")
+    assert "10억 달러" in first and "$1 billion" not in first  # not shown until asked
+    assert rest.startswith("“Last month, Clubhouse was valued by investors at around $1 billion")
+    assert "English" in rest.splitlines()[0] or "English" in rest.splitlines()[1]
+    after_on = out.split("originals shown under each quote")[1]
+    assert "original: “On Saturday, Musk invited Putin" in after_on
