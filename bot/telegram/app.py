@@ -449,7 +449,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         return
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     key = new_key() if answer.answered else None
-    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key) if key else []
+    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key, key) if key else []
     sent = await _send(message, render.answer_messages(answer, lang), rows)
     state.store.record_answer(
         update_id=update.update_id, conversation=conversation, answer=answer, key=key,
@@ -481,6 +481,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _show_more(update, state, press)
     elif press.action == "feedback":
         await _record_feedback(update, state, press)
+    elif press.action == "original":
+        await _show_original(update, state, press)
     else:
         await _show_paragraph(update, state, press)
 
@@ -493,10 +495,22 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
         return
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
-    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None))
+    sent = await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None, None, press.key, more=True))
     state.store.link_messages(press.key, query.message.chat.id, [m.message_id for m in sent])  # replies to them follow up too
     with suppress(BadRequest):  # "message is not modified" on a double tap
-        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
+        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key, press.key)))
+
+
+async def _show_original(update: Update, state: BotState, press: render.ButtonPress) -> None:
+    """"Original / 원문": each quote's matching sentence(s) in its article's translation twin,
+    read from the stored answer (so the button works after a restart, like More)."""
+    query = update.callback_query
+    answer = state.store.answer(press.key)
+    if answer is None or query.message is None:
+        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        return
+    await query.answer()
+    await _send_to_chat(update, render.original_messages(answer.more if press.more else answer.quotes, press.lang))
 
 
 async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:
