@@ -70,3 +70,11 @@ def web(web_server: HTTPServer) -> Iterator[HTTPServer]:
     web_server.no_handler_status_code = 404  # a path no test serves is missing, as on a real site
     yield web_server
     web_server.clear()
+
+
+@pytest.fixture(scope="session")
+def encoder():  # type: ignore[no-untyped-def]
+    """The real USE-m3 encoder, loaded once per session (its start-up cache in the temp folder)."""
+    from encoder_support import shared_encoder
+
+    return shared_encoder()

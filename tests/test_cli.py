@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from encoder_support import CACHE as ENCODER_CACHE
 
 from tests.conftest import CORPUS, normalize
 
@@ -21,7 +22,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("cli")
     shutil.copytree(CORPUS, base / "corpus")
     e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2")
+    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
     return e
 
 

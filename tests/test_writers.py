@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from encoder_support import CACHE as ENCODER_CACHE
 
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
@@ -43,7 +44,7 @@ def _batch(path: Path, prefix: str, n: int) -> list[str]:
 def env(tmp_path: Path) -> dict[str, str]:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    e.update(QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"), QUOTEQA_DATA_DIR=str(tmp_path / "data"), QUOTEQA_WORKERS="1")
+    e.update(QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"), QUOTEQA_DATA_DIR=str(tmp_path / "data"), QUOTEQA_WORKERS="1", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
     return e
 
 

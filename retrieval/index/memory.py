@@ -237,8 +237,12 @@ class MemoryStore(StoreWrites):
         passages = dict(st.passages)
         postings = {t: dict(d) for t, d in st.postings.items()}
         articles = dict(st.articles)
+        # the same rule as the segment store's: deletions keep the vectors; new passages are
+        # encoded when the passages that stay have this encoder's vectors (or none stay)
         stamp = stamp_of(self.encoder) if self.encoder is not None else None
-        if stamp != st.stamp and len(gone) < len(st.articles):
+        if not adds:
+            stamp = st.stamp
+        elif stamp != st.stamp and len(gone) < len(st.articles):
             stamp = None  # passages stay whose vectors are missing or not comparable: no vectors until rebuilt
         codes = dict(st.vectors) if stamp is not None else {}
         for aid in gone:

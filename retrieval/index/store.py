@@ -117,9 +117,10 @@ class WriteOptions:
 
 
 class BatchAnalyser(Protocol):
-    """Analyses batches of paragraphs elsewhere (`index/segments/pool.py`: a child process)."""
+    """Analyses batches of paragraphs elsewhere (`index/segments/pool.py`: child processes);
+    `encoder` (name, cache folder) asks for the passages' vectors too."""
 
-    def encode(self, batches: list[list[str]]) -> Iterator[object]: ...
+    def encode(self, batches: list[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[object]: ...
 
 
 @runtime_checkable

@@ -113,6 +113,41 @@ def top_k_float(vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
     return order.astype(np.int64), sims[order]
 
 
+USEARCH_MIN_ROWS = 2_048  # below this numpy's exact search is as quick
+
+
+def _usearch_top(codes: Codes, query: npt.NDArray[np.float32], want: int) -> npt.NDArray[np.int64] | None:
+    """Candidate rows by usearch's exact int8 cosine kernel (SIMD, no float32 copy of the
+    codes), or None when usearch is not installed. The caller rescores them exactly."""
+    try:
+        from usearch.index import MetricKind, search
+    except ImportError:  # pragma: no cover - usearch is a dependency; numpy is the fallback
+        return None
+    found = search(np.ascontiguousarray(codes), quantise(query[None, :]), want, MetricKind.Cos, exact=True, threads=1)
+    keys = np.asarray(found.keys, np.int64).reshape(-1)
+    return keys[(keys >= 0) & (keys < len(codes))]
+
+
+def _block_top(
+    codes: Codes, norms: npt.NDArray[np.float32], query: npt.NDArray[np.float32], k: int, live: npt.NDArray[np.bool_] | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # fmt: skip
+    """One block's k best live rows, exact: at size, usearch's int8 kernel picks 2k (plus the
+    deleted rows) candidates by the quantised question, and those are rescored with the float
+    question as `top_k` would (so both paths give the same cosines)."""
+    n = len(codes)
+    dead = 0 if live is None else n - int(np.count_nonzero(live))
+    want = min(n, 2 * k + dead)
+    rows = _usearch_top(codes, query, want) if n >= USEARCH_MIN_ROWS and want < n // 4 else None
+    if rows is None:
+        return top_k(codes, norms, query, k, live)
+    if live is not None:
+        rows = rows[live[rows]]
+    sims = (np.asarray(codes[np.sort(rows)], np.float32) @ query) / np.maximum(norms[np.sort(rows)], 1e-12)
+    rows = np.sort(rows)
+    order = np.argsort(-sims, kind="stable")[:k]
+    return rows[order], sims[order].astype(np.float32)
+
+
 def nearest(
     query: npt.NDArray[np.float32],
     blocks: list[tuple[Codes, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.bool_] | None]],
@@ -129,7 +164,7 @@ def nearest(
             continue
         if codes.shape[1] != len(q):
             raise ValueError(f"the query has {len(q)} dimensions, the index's vectors {codes.shape[1]}")
-        rows, sims = top_k(codes, norms, q, k, live)
+        rows, sims = _block_top(codes, norms, q, k, live)
         found.extend(zip(np.asarray(uids)[rows].tolist(), sims.tolist()))
     found.sort(key=lambda x: (-x[1], x[0]))
     return [(int(u), float(s)) for u, s in found[:k]]

@@ -1,12 +1,17 @@
-"""Analysis of a big batch in a child process, for a process that keeps answering questions.
+"""Analysis (and encoding) of big batches in child processes.
 
-Kiwi's own threads could run beside a question, but turning its tokens into index terms is
-Python, and Python in the same process shares one interpreter lock with the question: measured
-here, a 10k-passage ingest in a thread of the bot tripled the answer p95. In a child process
-(started fresh, not forked from a threaded parent, and at a lower CPU priority) the analysis
-shares nothing with the questions but the cores. The child sends back each batch as flat
-integer arrays over its own small term list, which the writer maps into its segment's
-dictionary with one array lookup.
+Two uses. A process that keeps answering questions (the serving bot) analyses a big ingest in
+one child: Kiwi's own threads could run beside a question, but turning its tokens into index
+terms is Python, and Python in the same process shares one interpreter lock with the question:
+measured here, a 10k-passage ingest in a thread of the bot tripled the answer p95. In a child
+process (started fresh, not forked from a threaded parent, and at a lower CPU priority) the
+analysis shares nothing with the questions but the cores. And a big build with passage vectors
+(the sentence encoder is pure numpy, ~145 passages/s per core) runs in `processes` children at
+once, one Kiwi and one encoder each, so both cores encode.
+
+A child sends back each batch as flat integer arrays over its own small term list, which the
+writer maps into its segment's dictionary with one array lookup, plus the batch's per-passage
+columns (the vectors' int8 codes) when asked for them.
 """
 
 from __future__ import annotations
@@ -15,40 +20,61 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
+from retrieval.index.segments import columns
 from retrieval.index.segments.segment import Encoded, SegmentBuilder
 from retrieval.text.analyze import Analyzer
 
+EncoderSetup = tuple[str, "Path | None"]  # encoder name and its start-up cache folder
+
 _analyzer: Analyzer | None = None
+_encoders: dict[EncoderSetup, object] = {}
 
 
-def _start(workers: int) -> None:
+def _start(workers: int, nice: int) -> None:
     global _analyzer
-    try:
-        os.nice(10)  # questions in the parent come first
-    except OSError:
-        pass
+    if nice:
+        try:
+            os.nice(nice)  # questions in the parent come first
+        except OSError:
+            pass
     _analyzer = Analyzer(workers=workers)
 
 
-def _encode(texts: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+def _encoder(setup: EncoderSetup):  # type: ignore[no-untyped-def]
+    """One encoder per child process, loaded on its first batch (one BLAS thread: the
+    processes are the parallelism)."""
+    if setup not in _encoders:
+        from retrieval.text.encoder import encoder_from_name
+
+        _encoders[setup] = encoder_from_name(setup[0], cache=setup[1], threads=1)
+    return _encoders[setup]
+
+
+def _encode(texts: list[str], encoder: EncoderSetup | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     assert _analyzer is not None
-    builder = SegmentBuilder()
+    builder = SegmentBuilder(schema=columns.schema(_encoder(encoder) if encoder is not None else None))
     part = builder.encode(_analyzer.analyze_passages(texts, chunk=len(texts) or 1), len(texts))
-    return part, builder.vocab
+    return part | builder.columns_of(texts), builder.vocab
 
 
 class AnalysisPool:
-    """One child process with a Kiwi of its own; batches are analysed in order, while the
-    parent turns the previous one into segment arrays."""
+    """`processes` children, each with a Kiwi of its own (and an encoder once asked to
+    encode); batches are spread over them and handed back in order, while the parent turns
+    earlier ones into segment arrays. `nice`: the children's lower priority (a serving bot)."""
 
-    def __init__(self, workers: int) -> None:
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(workers,))
+    def __init__(self, workers: int, processes: int = 1, nice: int = 10) -> None:
+        self.processes = processes
+        self._pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(workers, nice)
+        )  # fmt: skip
 
-    def encode(self, batches: Sequence[list[str]]) -> Iterator[Encoded]:
-        futures = [self._pool.submit(_encode, texts) for texts in batches]
+    def encode(self, batches: Sequence[list[str]], encoder: EncoderSetup | None = None) -> Iterator[Encoded]:
+        """Each batch analysed (and, with `encoder`, its passages encoded), in order."""
+        futures = [self._pool.submit(_encode, texts, encoder) for texts in batches]
         try:
             for f in futures:
                 yield f.result()

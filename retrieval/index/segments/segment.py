@@ -50,10 +50,11 @@ I32 = npt.NDArray[np.int32]
 CORE_PER_PASSAGE: tuple[tuple[str, type], ...] = (("paragraph", np.int32), ("lang", np.int8), ("doc_len", np.int32))
 
 
-def per_passage() -> tuple[tuple[str, type], ...]:
+def per_passage(optional: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
     """Arrays with one row per passage, taken by row when merging and reordering: the core
-    ones, then the columns of `columns/` (their schema is listed there, once)."""
-    return CORE_PER_PASSAGE + tuple((c.name, c.dtype) for c in columns.COLUMNS)
+    ones, then the columns of `columns/` (their schema is listed there, once), then the
+    optional ones named (the passage vectors, when every merged segment has them)."""
+    return CORE_PER_PASSAGE + tuple((c.name, c.dtype) for c in columns.COLUMNS) + tuple((n, columns.OPTIONAL[n]) for n in optional)
 Encoded = tuple[dict[str, np.ndarray], list[str]]  # one batch as arrays, over its own term list
 
 
@@ -65,6 +66,7 @@ class SegmentBuilder:
 
     vocab: list[str] = field(default_factory=list)
     term_ids: dict[str, int] = field(default_factory=dict)
+    schema: tuple[Any, ...] = field(default_factory=lambda: columns.COLUMNS)  # per-passage columns (columns.schema)
     articles: list[ArticleMeta] = field(default_factory=list)
     _art_passages: list[int] = field(default_factory=list)
     _parts: list[dict[str, np.ndarray]] = field(default_factory=list)
@@ -78,7 +80,7 @@ class SegmentBuilder:
         """One article whose paragraphs were analysed (in order) by the caller."""
         self.articles.append(meta)
         self._art_passages.append(len(paragraphs))
-        self._parts.append(self.encode(analysed, len(paragraphs)))
+        self._parts.append(self.encode(analysed, len(paragraphs)) | self.columns_of(paragraphs))
         self._texts.extend(p.encode("utf-8") for p in paragraphs)
 
     def add_batch(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], analysed: Iterable[list[Sentence]]) -> None:
@@ -86,13 +88,16 @@ class SegmentBuilder:
         n = sum(len(p) for p in paragraphs)
         self.articles.extend(metas)
         self._art_passages.extend(len(p) for p in paragraphs)
-        self._parts.append(self.encode(analysed, n))
+        self._parts.append(self.encode(analysed, n) | self.columns_of([t for p in paragraphs for t in p]))
         self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
 
     def add_encoded(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], encoded: Encoded) -> None:
         """A batch another builder encoded (in a child process): its term ids are mapped into
-        this builder's dictionary."""
+        this builder's dictionary. Columns the child did not compute are computed here."""
         part, vocab = encoded
+        missing = [c for c in self.schema if c.name not in part]
+        if missing:
+            part = part | columns.compute_all([t for p in paragraphs for t in p], missing)
         get, term_ids = self.term_ids.get, self.term_ids
         remap = np.empty(len(vocab), np.int32)
         for i, t in enumerate(vocab):
@@ -105,6 +110,15 @@ class SegmentBuilder:
         self._art_passages.extend(len(p) for p in paragraphs)
         self._parts.append({**part, "tokens": remap[part["tokens"]] if len(part["tokens"]) else part["tokens"]})
         self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
+
+    def columns_of(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """This builder's per-passage columns for a batch of texts (the encoder runs here)."""
+        return columns.compute_all(texts, self.schema)
+
+    @property
+    def stamp(self) -> str | None:
+        """The encoder stamp of the vectors this builder writes (None: no vectors)."""
+        return columns.stamp_of_schema(self.schema)
 
     def encode(self, analysed: Iterable[list[Sentence]], n: int) -> dict[str, np.ndarray]:
         """n analysed passages as flat arrays, new terms added to this builder's dictionary."""
@@ -179,7 +193,9 @@ class SegmentBuilder:
             "post_tf": post_tf,
             "art_pass_ptr": _ptr(art_counts),
         }
-        arrays.update(columns.compute_all(decoded))
+        for c in self.schema:
+            parts = [np.asarray(p[c.name], c.dtype) for p in self._parts]
+            arrays[c.name] = np.concatenate(parts) if parts else np.asarray(c.compute([]), c.dtype)
         arrays.update(_strings("vocab", self.vocab))
         arrays.update(_article_columns({f: [getattr(a, f) for a in self.articles] for f in ARTICLE_FIELDS}))
         return arrays
@@ -243,9 +259,11 @@ def take_ragged(ptr: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[I6
 class Segment:
     """An open segment: arrays (memory-mapped when read from disk) and lazily built lookups."""
 
-    def __init__(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, name: str, arrays: dict[str, np.ndarray], encoder: str | None = None) -> None:
         self.name = name
         self.a = arrays
+        if (encoder is None) != (columns.VECTORS not in arrays):
+            raise ValueError("a segment has passage vectors exactly when it names their encoder")
         self.n_passages = len(arrays["uid"])
         self.n_articles = len(arrays["art_pass_ptr"]) - 1
         self.n_terms = len(arrays["post_ptr"]) - 1
@@ -259,7 +277,7 @@ class Segment:
         self._sorted: tuple[list[str], list[str]] | None = None
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
-        self.encoder: str | None = None  # stamp of the encoder its `vectors` were made with (None: no vectors)
+        self.encoder = encoder  # stamp of the encoder its `vectors` were made with (None: no vectors)
         self._vector_norms: npt.NDArray[np.float32] | None = None
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
 
@@ -429,6 +447,8 @@ class Segment:
             arr = np.ascontiguousarray(arr)
             raw = memoryview(arr).cast("B") if arr.size else memoryview(b"")
             table[name] = {"offset": offset, "dtype": arr.dtype.str, "length": int(arr.shape[0])}
+            if arr.ndim == 2:  # fixed-width rows (the passage vectors)
+                table[name]["width"] = int(arr.shape[1])
             end = _align(offset + raw.nbytes)
             chunks += [raw, bytes(end - offset - raw.nbytes)]
             offset = end
@@ -457,6 +477,9 @@ class Segment:
             "terms": self.n_terms,
             "arrays": table,
         }
+        if self.encoder is not None:
+            meta["encoder"] = self.encoder
+            meta["vectors_crc32"] = vectors.checksum(self.a[columns.VECTORS])
         write_new(meta_path, json.dumps(meta).encode("utf-8"))
         fsync_dir(directory)
         return Segment.open(directory, self.name, verify=True)
@@ -495,11 +518,19 @@ class Segment:
             arrays: dict[str, np.ndarray] = {}
             for key, t in meta["arrays"].items():
                 dtype = np.dtype(t["dtype"])
-                end = t["offset"] + t["length"] * dtype.itemsize
+                width = int(t.get("width", 1))
+                end = t["offset"] + t["length"] * width * dtype.itemsize
                 if end > size:
                     raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
                 arrays[key] = raw[t["offset"] : end].view(dtype)
-            segment = cls(name, arrays)
+                if "width" in t:
+                    arrays[key] = arrays[key].reshape(t["length"], width)
+            encoder = meta.get("encoder")
+            if (encoder is None) != (columns.VECTORS not in arrays):
+                raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
+            if encoder is not None and verify and vectors.checksum(arrays[columns.VECTORS]) != meta.get("vectors_crc32"):
+                raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
+            segment = cls(name, arrays, encoder)
             if size:
                 segment._attach(seg_path, meta["arrays"])
         except IndexFormatError:
@@ -526,6 +557,7 @@ class Segment:
             len(a["vocab_ptr"]) == self.n_terms + 1,
             int(a["art_pass_ptr"][-1]) == n,
             all(len(a[f"art_{f}_order"]) == self.n_articles for f in LOOKUP_FIELDS),
+            columns.VECTORS not in a or (a[columns.VECTORS].ndim == 2 and len(a[columns.VECTORS]) == n),
         ]
         if not all(checks):
             raise IndexFormatError(f"segment {self.name}: arrays do not fit together (truncated or mixed versions)")
@@ -544,6 +576,9 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
     pieces: list[dict[str, np.ndarray]] = []
     art_cols: dict[str, list[str]] = {f: [] for f in ARTICLE_FIELDS}
     n_art = 0
+    stamps = {seg.encoder for seg, _ in parts if seg.n_passages}
+    encoder = stamps.pop() if len(stamps) == 1 else None  # vectors survive only if every part has the same kind
+    optional = (columns.VECTORS,) if encoder is not None else ()
     for seg, deleted in parts:
         a = seg.a
         live_art = np.ones(seg.n_articles, bool)
@@ -574,23 +609,28 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
         tok_ptr, tokens = take_ragged(a["sent_tok_ptr"], a["tokens"], sent_rows)
         pieces.append({
             "uid": np.asarray(a["uid"])[keep], "article": remap_art[np.asarray(a["article"])[keep]],
-            **{col: np.asarray(a[col])[keep] for col, _ in per_passage()}, "text_len": np.diff(text_ptr), "texts": texts,
+            **{col: np.asarray(a[col])[keep] for col, _ in per_passage(optional)}, "text_len": np.diff(text_ptr), "texts": texts,
             "sent_count": np.diff(sent_ptr), "sent_start": np.asarray(a["sent_start"])[sent_rows],
             "sent_end": np.asarray(a["sent_end"])[sent_rows], "sent_tok_len": np.diff(tok_ptr),
             "tokens": remap_term[tokens] if len(tokens) else tokens.astype(np.int32),
         })  # fmt: skip
 
     def cat(key: str, dtype: type) -> np.ndarray:
-        return np.concatenate([np.zeros(0, dtype)] + [np.asarray(p[key], dtype) for p in pieces])
+        if not pieces:
+            return np.zeros(0, dtype)
+        return np.concatenate([np.asarray(p[key], dtype) for p in pieces])
 
+    if not pieces:
+        encoder, optional = None, ()
     uid = cat("uid", np.int64)
     order = np.argsort(uid, kind="stable")
     if len(order) and not np.all(order[:-1] < order[1:]):  # pieces interleave in uid order
-        return _reorder(name, pieces, order, vocab, art_cols, cat)
-    return _assemble(name, cat, vocab, art_cols)
+        return _reorder(name, pieces, order, vocab, art_cols, cat, encoder)
+    return _assemble(name, cat, vocab, art_cols, encoder)
 
 
-def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[str]]) -> Segment:
+def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[str]], encoder: str | None = None) -> Segment:
+    optional = (columns.VECTORS,) if encoder is not None else ()
     article = cat("article", np.int64)
     n = len(article)
     sent_ptr = _ptr(cat("sent_count", np.int64))
@@ -601,7 +641,7 @@ def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[st
     n_art = len(art_cols[ARTICLE_FIELDS[0]])
     arrays: dict[str, np.ndarray] = {
         "uid": cat("uid", np.int64), "article": article.astype(np.int32),
-        **{col: cat(col, dtype) for col, dtype in per_passage()}, "text_ptr": _ptr(cat("text_len", np.int64)),
+        **{col: cat(col, dtype) for col, dtype in per_passage(optional)}, "text_ptr": _ptr(cat("text_len", np.int64)),
         "texts": cat("texts", np.uint8), "sent_ptr": sent_ptr, "sent_start": cat("sent_start", np.int32),
         "sent_end": cat("sent_end", np.int32), "sent_tok_ptr": sent_tok_ptr, "tokens": tokens,
         "post_ptr": post_ptr, "post_doc": post_doc, "post_tf": post_tf,
@@ -609,10 +649,14 @@ def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[st
     }  # fmt: skip
     arrays.update(_strings("vocab", vocab))
     arrays.update(_article_columns(art_cols))
-    return Segment(name, arrays)
+    return Segment(name, arrays, encoder)
 
 
-def _reorder(name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: list[str], art_cols: dict[str, list[str]], cat: Any) -> Segment:
+def _reorder(
+    name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: list[str], art_cols: dict[str, list[str]], cat: Any,
+    encoder: str | None = None,
+) -> Segment:  # fmt: skip
+    optional = (columns.VECTORS,) if encoder is not None else ()
     """Put passages in uid order (and articles in the order of their first passage)."""
     text_ptr, texts = take_ragged(_ptr(cat("text_len", np.int64)), cat("texts", np.uint8), order)
     sent_ptr, sent_rows = take_ragged(_ptr(cat("sent_count", np.int64)), np.arange(sum(len(p["sent_start"]) for p in pieces)), order)
@@ -625,7 +669,7 @@ def _reorder(name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: 
     cols = {f: [art_cols[f][r] for r in art_order.tolist()] for f in ARTICLE_FIELDS}
     piece = {
         "uid": cat("uid", np.int64)[order], "article": new_row[article],
-        **{col: cat(col, dtype)[order] for col, dtype in per_passage()}, "text_len": np.diff(text_ptr),
+        **{col: cat(col, dtype)[order] for col, dtype in per_passage(optional)}, "text_len": np.diff(text_ptr),
         "texts": texts, "sent_count": np.diff(sent_ptr), "sent_start": cat("sent_start", np.int32)[sent_rows],
         "sent_end": cat("sent_end", np.int32)[sent_rows], "sent_tok_len": np.diff(tok_ptr), "tokens": tokens,
     }  # fmt: skip
@@ -633,4 +677,4 @@ def _reorder(name: str, pieces: list[dict[str, np.ndarray]], order: I64, vocab: 
     def cat1(key: str, dtype: type) -> np.ndarray:
         return np.asarray(piece[key], dtype)
 
-    return _assemble(name, cat1, vocab, cols)
+    return _assemble(name, cat1, vocab, cols, encoder)

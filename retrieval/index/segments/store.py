@@ -36,6 +36,8 @@ from retrieval.errors import IndexFormatError
 from retrieval.index import bm25, vectors
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
+from retrieval.index.segments import columns
+from retrieval.index.segments.pool import AnalysisPool
 from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
 from retrieval.index.store import (
     NO_OPTIONS,
@@ -60,6 +62,9 @@ MERGE_FACTOR = 10  # a tier of this many segments of similar size is merged into
 MERGE_FLOOR = 1_000  # segments below this many live passages all count as the smallest tier
 EXPUNGE_SHARE = 0.5  # a segment with this share of passages deleted is rewritten without them
 ANALYSIS_BATCH = 2_000  # passages per analysis call: Kiwi spreads a batch over its workers
+ENCODE_BATCH = 500  # passages per batch when they are encoded too (~3 s per batch and core)
+ENCODE_PROCESSES = 2  # a big build with vectors runs this many analysis+encoder processes
+ENCODE_POOL_MIN = 1_000  # passages from which a build with vectors starts those processes
 SPARSE_FACTOR = 32  # a query with fewer postings than passages / this scores only its candidates
 
 F64 = npt.NDArray[np.float64]
@@ -314,6 +319,9 @@ class Snapshot(StoreWrites):
         return vectors.dequantise(np.stack(rows)) if rows else np.zeros((0, dim), np.float32)
 
     # --- passages and articles -----------------------------------------------------------------
+    def _find_seg(self, name: str) -> _Live:
+        return next(s for s in self.segs if s.seg.name == name)
+
     def _locate(self, uid: int) -> tuple[_Live, int] | None:
         for s in self.segs:
             p = s.seg.local(uid)
@@ -411,6 +419,7 @@ class SegmentStore(StoreWrites):
         self.encoder = encoder
         self.encoder_name = encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
         self.encoder_cache = encoder_cache
+        self._warned_stamp: object = ""
         self._params = params or SearchParams()
         self._lock = WriterLock(lock_dir or directory.parent, lock_timeout)
         self._held = 0
@@ -562,7 +571,8 @@ class SegmentStore(StoreWrites):
         for name in list(self._cache):
             if name not in live_names:
                 self._cache.pop(name, None)
-        return Snapshot(generation, lives, next_uid, extra, self._params), damaged
+        stamp = commit.get("encoder") if isinstance(commit.get("encoder"), str) else None
+        return Snapshot(generation, lives, next_uid, extra, self._params, stamp), damaged
 
     # --- writing -------------------------------------------------------------------------------
     @contextmanager
@@ -613,8 +623,9 @@ class SegmentStore(StoreWrites):
         generation = snap.generation + 1
         new_seg: Segment | None = None
         n_added = 0
+        stamp = self._stamp_after(snap, bool(adds), sum(len(snap._find_seg(n).seg.article_passages(r)) for n, rows in hits.items() for r in rows))
         if adds:
-            new_seg = self._build(adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options)
+            new_seg = self._build(adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options, stamp is not None)
             n_added = new_seg.n_passages
         lives: list[_Live] = []
         for s in snap.segs:
@@ -631,25 +642,59 @@ class SegmentStore(StoreWrites):
         if new_seg is not None:
             lives.append(_Live(new_seg))
         extra = snap.extra() if change.extra is None else change.extra
-        self._commit(generation, lives, snap.next_uid + n_added, extra)
+        self._commit(generation, lives, snap.next_uid + n_added, extra, stamp)
         report = ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
         self.maybe_merge()
         return report
 
-    def _build(self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions) -> Segment:
+    def _stamp_after(self, snap: Snapshot, adds: bool, removed: int) -> str | None:
+        """The encoder stamp of the commit a write makes. Deletions keep the vectors there are;
+        new passages get vectors from this store's encoder, which stamps the commit when the
+        passages that stay have its vectors too (or none stay: a reindex). Otherwise the index
+        holds no usable vectors (and answers lexically) until it is rebuilt."""
+        if not adds:
+            return snap.stamp
+        mine = stamp_of(self.encoder) if self.encoder is not None else None
+        if mine is not None and (snap.stamp == mine or snap.n_passages - removed <= 0):
+            return mine
+        if mine is not None and self._warned_stamp != snap.stamp:
+            self._warned_stamp = snap.stamp
+            log.warning("index in %s holds no %s vectors for its older passages: new passages are not encoded until `quoteqa reindex`", self.directory, mine)
+        return None
+
+    def _build(self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, encode: bool = False) -> Segment:
+        """One new segment of these articles; `encode`: with their vectors (this store's encoder)."""
         if self.analyzer is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
-        builder = SegmentBuilder()
+        encoder = self.encoder if encode else None
+        builder = SegmentBuilder(schema=columns.schema(encoder))
+        n = sum(len(a.paragraphs) for a in articles)
+        setup = (self.encoder_name, self.encoder_cache) if encoder is not None and self.encoder_name else None
+        pool, own_pool = options.pool, None
+        if pool is None and setup is not None and n >= ENCODE_POOL_MIN:
+            pool = own_pool = AnalysisPool(workers=1, processes=ENCODE_PROCESSES, nice=0)
+        try:
+            return self._build_with(articles, first_uid, name, options, builder, pool, setup)
+        finally:
+            if own_pool is not None:
+                own_pool.close()
+
+    def _build_with(
+        self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, builder: SegmentBuilder,
+        pool: Any, setup: Any,
+    ) -> Segment:  # fmt: skip
+        assert self.analyzer is not None
+        batch_size = ENCODE_BATCH if builder.stamp is not None else ANALYSIS_BATCH
         batches: list[list[Article]] = [[]]
         size = 0
         for art in articles:
-            if size >= ANALYSIS_BATCH:
+            if size >= batch_size:
                 batches.append([])
                 size = 0
             batches[-1].append(art)
             size += len(art.paragraphs)
         texts = [[p for a in batch for p in a.paragraphs] for batch in batches if batch]
-        remote = options.pool.encode(texts) if options.pool is not None else None
+        remote = (pool.encode(texts, setup) if setup is not None else pool.encode(texts)) if pool is not None else None
         for batch, batch_texts in zip((b for b in batches if b), texts):
             metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
             if remote is not None:
@@ -660,16 +705,16 @@ class SegmentStore(StoreWrites):
             if options.progress:
                 options.progress(len(batch_texts))
         mkdir(self.directory)
-        return Segment(name, builder.finish(first_uid)).write(self.directory)
+        return Segment(name, builder.finish(first_uid), builder.stamp).write(self.directory)
 
-    def _commit(self, generation: int, lives: Sequence[_Live], next_uid: int, extra: dict[str, Any]) -> None:
+    def _commit(self, generation: int, lives: Sequence[_Live], next_uid: int, extra: dict[str, Any], stamp: str | None = None) -> None:
         entries = [
             {"name": s.seg.name, "deletes": s.del_file, "deleted": s.n_deleted, "passages": s.seg.n_passages, "crc32": s.del_crc}
             for s in lives if s.n_live > 0
         ]  # fmt: skip
         commit = {
             "format": FORMAT_VERSION, "analyzer": ANALYZER_VERSION, "generation": generation,
-            "next_uid": next_uid, "segments": entries, "extra": extra,
+            "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
         }  # fmt: skip
         mkdir(self.directory)
         atomic_write(self.directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit")
@@ -677,7 +722,7 @@ class SegmentStore(StoreWrites):
         with self._state_lock:
             for s in kept:
                 self._cache[s.seg.name] = s.seg
-            self._snap = Snapshot(generation, kept, next_uid, extra, self._params)
+            self._snap = Snapshot(generation, kept, next_uid, extra, self._params, stamp)
             st = (self.directory / COMMIT).stat()
             self._commit_stat = (st.st_mtime_ns, st.st_ino, st.st_size)
             self.damaged = []
@@ -754,7 +799,7 @@ class SegmentStore(StoreWrites):
                     placed = True
                 continue
             lives.append(s)
-        self._commit(generation, lives, snap.next_uid, snap.extra())
+        self._commit(generation, lives, snap.next_uid, snap.extra(), snap.stamp)
         log.info("merged %d segments into %s (%d passages)", len(plan), merged.name, merged.n_passages)
 
     def verify(self) -> list[str]:

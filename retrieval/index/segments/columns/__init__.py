@@ -7,6 +7,10 @@ so `segment.py` and the memory store handle them generically and a new per-passa
 new module here plus its line in `COLUMNS`. A reader finds the values on
 `PassageView.columns[name]`.
 
+`COLUMNS` are in every segment. One optional column, the passage vectors (`vectors.py`), is
+added by `schema(encoder)` when an encoder is configured: a segment without it is not of another
+schema, it just has no vectors (the store answers lexically until a reindex writes them).
+
 Changing the list changes what a segment must hold: a segment written before a column existed
 lacks its array, is reported as of another schema when opened, and the index is rebuilt from the
 corpus with a warning (never read half).
@@ -18,6 +22,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from retrieval.index.segments.columns.vectors import NAME as VECTORS
+from retrieval.index.segments.columns.vectors import PassageVectors
 
 
 class PassageColumn(Protocol):
@@ -33,9 +40,22 @@ class PassageColumn(Protocol):
 
 COLUMNS: tuple[PassageColumn, ...] = ()
 
+OPTIONAL: dict[str, type] = {VECTORS: np.int8}  # columns `schema` may add, by name
 
-def compute_all(texts: Sequence[str]) -> dict[str, np.ndarray]:
-    return {c.name: np.asarray(c.compute(texts), c.dtype) for c in COLUMNS}
+
+def schema(encoder: Any = None) -> tuple[PassageColumn, ...]:
+    """The columns a segment written now holds: `COLUMNS`, and the passage vectors when an
+    encoder is given."""
+    return COLUMNS if encoder is None else COLUMNS + (PassageVectors(encoder),)
+
+
+def stamp_of_schema(cols: Sequence[PassageColumn]) -> str | None:
+    """The encoder stamp of a schema's vectors column, or None."""
+    return next((c.stamp for c in cols if c.name in OPTIONAL), None)  # type: ignore[attr-defined]
+
+
+def compute_all(texts: Sequence[str], cols: Sequence[PassageColumn] | None = None) -> dict[str, np.ndarray]:
+    return {c.name: np.asarray(c.compute(texts), c.dtype) for c in (COLUMNS if cols is None else cols)}
 
 
 def values_of(arrays: Any, row: int) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""The passage vectors column: one row of int8 codes per passage (`dim` bytes: 512 B for USE-m3).
+
+Present only in segments written while an encoder is configured (`columns.schema(encoder)`); the
+segment's metadata names the encoder (`name/version`) and holds a CRC-32 of the codes, and the
+commit is stamped with the same name: vectors made by another encoder, or by none, are never
+compared with a question's. Codes are the vector's direction scaled so its largest component is
+±127 (`retrieval/index/vectors.py::quantise`); norms are recomputed from the codes on first use.
+The rows are taken by passage like every other column, so merges and tombstones need nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from retrieval.index import vectors
+from retrieval.text.encoder import Encoder, stamp_of
+
+NAME = "vectors"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PassageVectors:
+    encoder: Encoder
+    name: str = NAME
+    dtype: type = np.int8
+
+    @property
+    def stamp(self) -> str:
+        return stamp_of(self.encoder)
+
+    @property
+    def width(self) -> int:
+        return self.encoder.dim
+
+    def compute(self, texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, self.encoder.dim), np.int8)
+        return vectors.quantise(self.encoder.encode(list(texts)))
+
+    def value(self, row: Any) -> Any:
+        return np.asarray(row)
