@@ -59,15 +59,19 @@ def separate_corpus(folder: Path) -> str:
     return normalize("\n".join(r["text"] for r in rows))
 
 
-@pytest.fixture(scope="module")
-def separate(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> tuple[Engine, str]:
-    """Separate twin articles need passage vectors: the memory store holds them (int8, as the
-    segments do)."""
+@pytest.fixture(scope="module", params=["segments", "memory"])
+def separate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> tuple[Engine, str]:
+    """Separate twin articles need passage vectors: both stores hold them (int8)."""
     base = tmp_path_factory.mktemp("twins-separate")
     text = separate_corpus(base / "corpus")
     enc = shared_encoder()
-    engine = Engine(EngineConfig(base / "corpus", base / "data", encoder="use-m3"), analyzer, MemoryStore(analyzer, encoder=enc), encoder=enc)
-    engine.reload()
+    config = EngineConfig(base / "corpus", base / "data", encoder="use-m3", encoder_cache=ENCODER_CACHE)
+    if request.param == "segments":
+        engine = Engine.open(config, analyzer=analyzer, encoder=enc)
+        assert engine.encoder is enc  # the index carries vectors of this encoder
+    else:
+        engine = Engine(config, analyzer, MemoryStore(analyzer, encoder=enc), encoder=enc)
+        engine.reload()
     return engine, text
 
 
