@@ -48,6 +48,7 @@ Key = tuple[int, int]  # (paragraph, sentence number inside it): stable across c
 @dataclass(frozen=True, slots=True)
 class TwinCheck:
     candidates: int = 40  # dense hits read when looking for an article's twin
+    articles: int = 5  # ... of which the first articles of the other language are compared
     min_aligned: float = 0.5  # share of the shorter side's sentences that must be in matches
     # A match is shown only when its cosine is at least the mean of each side's `margin_k` best
     # cosines to the other side (a ratio margin, as in LASER mining): on the shipped article this
@@ -143,7 +144,7 @@ class Twins:
         if cut is not None:
             pairing = self._pairing((h, f"{h}:halves"), lambda: self._align_halves(h, keys, texts, cut))
             return (views, pairing.both()) if pairing is not None else None
-        other = twin_article(searcher, views, self.rule, self.check.candidates)
+        other = twin_article(searcher, views, self.rule, self.check.candidates, self.check.articles)
         if other is None:
             return None
         h2 = other[0].article.text_hash
@@ -289,7 +290,7 @@ def _items(views: Sequence[PassageView], targets: Sequence[Key]) -> list[Aligned
 # --- finding another article that is the twin ----------------------------------------------------
 
 
-def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int) -> list[PassageView] | None:
+def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int, limit: int = 5) -> list[PassageView] | None:
     """The other-language article that translates this one, or None (see the module docstring).
     Needs the index's vectors (`Searcher.vectors`, `Searcher.dense`); without them, None."""
     dense: Any = getattr(searcher, "dense", None)
@@ -304,7 +305,7 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
         return None
     if mean is None:
         return None
-    near = _candidates(searcher, dense(mean, depth), other)  # articles of the other language near this one
+    near = _candidates(searcher, dense(mean, depth), other, limit)  # articles of the other language near this one
     if not near:
         return None
     means_b = {aid: _mean(vectors([v.uid for v in vs])) for aid, vs in near.items()}
@@ -312,7 +313,7 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
     if not means_b:
         return None
     best = max(means_b, key=lambda aid: float(means_b[aid] @ mean))
-    back = _candidates(searcher, dense(means_b[best], depth), lang)  # articles of this language near the best one
+    back = _candidates(searcher, dense(means_b[best], depth), lang, limit)  # articles of this language near the best one
     aid = views[0].article.id
     back[aid] = views
     ids_a = list(back)
@@ -329,25 +330,30 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
     return None
 
 
-def _candidates(searcher: Searcher, hits: Sequence[tuple[int, float]], lang: Language) -> dict[str, list[PassageView]]:
-    """The articles of `lang` among dense hits (each read whole; a two-language article is no candidate)."""
+def _candidates(searcher: Searcher, hits: Sequence[tuple[int, float]], lang: Language, limit: int) -> dict[str, list[PassageView]]:
+    """The first `limit` articles of `lang` among dense hits, each read whole (a hit in another
+    language is passed over before its article is read; an article that is itself two halves
+    is no candidate)."""
     out: dict[str, list[PassageView]] = {}
     seen: set[str] = set()
     for uid, _ in hits:
+        if len(out) >= limit:
+            break
         try:
             v = searcher.passage(int(uid))
         except KeyError:
             continue
         aid = v.article.id
-        if aid in seen:
+        if aid in seen or v.language != lang:
             continue
         seen.add(aid)
         views = article_views(searcher, int(uid))
         if article_language(views) != lang:
             continue
-        _, texts = sentence_list(views)
-        if language_halves([detect_language(t) for t in texts]) is not None:
-            continue
+        if any(x.language != lang for x in views):  # only then can it be two halves
+            _, texts = sentence_list(views)
+            if language_halves([detect_language(t) for t in texts]) is not None:
+                continue
         out[aid] = views
     return out
 
