@@ -219,3 +219,28 @@ def test_console_shows_the_original_on_request(cli_env: dict[str, str]) -> None:
     assert "English" in rest.splitlines()[0] or "English" in rest.splitlines()[1]
     after_on = out.split("originals shown under each quote")[1]
     assert "original: “On Saturday, Musk invited Putin" in after_on
+
+
+def test_a_twin_ingested_later_is_found_and_a_removed_one_is_dropped(tmp_path: Path, analyzer: Analyzer) -> None:
+    """Findings are carried from one commit to the next only while they still hold: "no twin"
+    until an article is added, a twin while its text is live."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "club-ko.txt").write_text("\n\n".join(PARAGRAPHS[:CUT]) + "\n", "utf-8")
+    (corpus / "typhoon.txt").write_text("\n\n".join(TYPHOON_KO) + "\n", "utf-8")
+    config = EngineConfig(corpus, tmp_path / "data", encoder="use-m3", encoder_cache=ENCODER_CACHE)
+    engine = Engine.open(config, analyzer=analyzer, encoder=shared_encoder())
+    question = "클럽하우스의 가치는 얼마로 평가받았나?"
+    assert quote_with(engine.ask(question), "10억 달러").aligned == ()
+    assert quote_with(engine.ask(question), "10억 달러").aligned == ()  # the same commit, from the cache
+    (corpus / "club-en.txt").write_text("\n\n".join(PARAGRAPHS[CUT:]) + "\n", "utf-8")
+    engine.reload()
+    [item] = quote_with(engine.ask(question), "10억 달러").aligned
+    assert item.source.article == "club-en" and "$1 billion" in item.text
+    (corpus / "typhoon.txt").unlink()  # another commit: the twin is carried over
+    engine.reload()
+    [again] = quote_with(engine.ask(question), "10억 달러").aligned
+    assert again == item
+    (corpus / "club-en.txt").unlink()
+    engine.reload()
+    assert quote_with(engine.ask(question), "10억 달러").aligned == ()

@@ -18,7 +18,8 @@ sentences in matches (a same-story article written separately shares a topic, no
 A wrong "original" is worse than none, so every doubt leaves `aligned` empty.
 
 Cost. Twin detection is two dense searches per quoted article, once per commit (cached per
-snapshot). The alignment needs both sides' sentence vectors: encoded once per article text
+snapshot; a twin found before, or its absence when no article was added or removed, is carried
+over to the next commit). The alignment needs both sides' sentence vectors: encoded once per article text
 (cached by its text hash, across commits) and aligned once per pair (cached by both hashes).
 A question about articles already seen costs a few dictionary lookups.
 """
@@ -86,7 +87,6 @@ class Pairing:
 class _Article:
     views: list[PassageView]
     twin: tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None = None
-    checked: bool = False
 
 
 class Twins:
@@ -98,6 +98,8 @@ class Twins:
         self._lock = threading.Lock()
         self._snapshot: object = None
         self._articles: dict[str, _Article] = {}  # per snapshot: article id → its views and twin
+        self._shape: tuple[int, int] = (0, 0)  # the snapshot's (articles, passages)
+        self._previous: tuple[dict[str, _Article], tuple[int, int]] = ({}, (0, 0))  # the commit before
         self._vectors: OrderedDict[str, F32] = OrderedDict()  # text hash → sentence vectors
         self._pairs: OrderedDict[tuple[str, str], Pairing | None] = OrderedDict()  # (hash, hash) → links
 
@@ -122,19 +124,48 @@ class Twins:
 
     # --- articles and their twins ----------------------------------------------------------
     def _article(self, searcher: Searcher, uid: int, article_id: str) -> _Article:
+        """The article's views and twin in this snapshot: found once per commit, or carried
+        over from the previous commit (see `_carried`)."""
         with self._lock:
             if self._snapshot is not searcher:
-                self._snapshot, self._articles = searcher, {}
+                self._previous = (self._articles, self._shape)
+                self._snapshot, self._articles, self._shape = searcher, {}, _shape(searcher)
             art = self._articles.get(article_id)
+        if art is not None:
+            return art
+        views = article_views(searcher, uid)
+        art = self._carried(searcher, article_id, views)
         if art is None:
-            art = _Article(article_views(searcher, uid))
-        if not art.checked:
-            art.twin = self._find_twin(searcher, art.views)
-            art.checked = True
-            with self._lock:
-                if self._snapshot is searcher:
-                    self._articles[article_id] = art
+            art = _Article(views, self._find_twin(searcher, views))
+        with self._lock:
+            if self._snapshot is searcher:
+                self._articles[article_id] = art
         return art
+
+    def _carried(self, searcher: Searcher, article_id: str, views: list[PassageView]) -> _Article | None:
+        """The previous commit's finding, when it still holds: the same text, and either a twin
+        whose text is still live as it was, or no twin and no article added or removed since
+        (a commit that only replaced articles may hide a new twin until the next question after
+        another commit: recall, never precision). None: look again."""
+        before, shape = self._previous
+        old = before.get(article_id)
+        if old is None or old.views[0].article.text_hash != views[0].article.text_hash:
+            return None
+        if old.twin is None:
+            return _Article(views, None) if shape == self._shape else None
+        twin_views, links = old.twin
+        if twin_views[0].article.id == article_id:  # halves of this very article
+            return _Article(views, (views, links))
+        meta = searcher.article(twin_views[0].article.id)
+        if meta is None or meta.text_hash != twin_views[0].article.text_hash:
+            return None
+        try:
+            now = article_views(searcher, twin_views[0].uid)
+        except KeyError:
+            return None
+        if now[0].article.text_hash != meta.text_hash:
+            return None
+        return _Article(views, (now, links))
 
     def _find_twin(self, searcher: Searcher, views: list[PassageView]) -> tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None:
         keys, texts = sentence_list(views)
@@ -356,6 +387,10 @@ def _candidates(searcher: Searcher, hits: Sequence[tuple[int, float]], lang: Lan
                 continue
         out[aid] = views
     return out
+
+
+def _shape(searcher: Searcher) -> tuple[int, int]:
+    return searcher.n_articles, searcher.n_passages
 
 
 def _unit(x: F32) -> F32:
