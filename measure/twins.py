@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval.answer.align import TwinRule  # noqa: E402
+from retrieval.answer.quotes import source_of  # noqa: E402
 from retrieval.answer.twins import TwinCheck, Twins, article_views, twin_article  # noqa: E402
 from retrieval.index.memory import MemoryStore  # noqa: E402
 from retrieval.models import Article, Quote  # noqa: E402
-from retrieval.answer.quotes import source_of  # noqa: E402
 from retrieval.text.analyze import Analyzer  # noqa: E402
 from retrieval.text.encoder import UseM3  # noqa: E402
 
@@ -88,7 +88,12 @@ def main() -> None:
         taken = {a: b for a, b in found.items() if b is not None}
         right = sum(1 for a, b in taken.items() if a[2:] == b[2:] and a[:2] != b[:2])
         n = len(found)
-        return {"taken": len(taken), "right": right, "precision": round(right / len(taken), 4) if taken else 1.0, "recall": round(right / n, 4)}
+        return {
+            "taken": len(taken),
+            "right": right,
+            "precision": round(right / len(taken), 4) if taken else 1.0,
+            "recall": round(right / n, 4),
+        }
 
     out = {
         "min_cosine": args.min_cosine, "articles": len(first), "pairs": len(links), "build_s": round(build_s, 1),

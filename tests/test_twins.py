@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, normalize
 from encoder_support import CACHE as ENCODER_CACHE
 from encoder_support import shared_encoder
 from news_pages import EN_PARAGRAPHS, KO_PARAGRAPHS
+
 from retrieval import Analyzer, Engine, EngineConfig, MemoryStore
-from retrieval.answer.twins import TwinCheck, article_views, twin_article
 from retrieval.answer.align import TwinRule
+from retrieval.answer.twins import TwinCheck, article_views, twin_article
 from retrieval.models import Aligned, Answer, Quote, Source
 
 SHIPPED = (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8")
@@ -41,7 +41,9 @@ def twin_engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) ->
     """The shipped corpus (one file: Korean, then English) with the encoder configured."""
     base = tmp_path_factory.mktemp("twins-shipped")
     shutil.copytree(CORPUS, base / "corpus")
-    return Engine.open(EngineConfig(base / "corpus", base / "data", encoder="use-m3"), analyzer=analyzer, encoder=shared_encoder())
+    return Engine.open(
+        EngineConfig(base / "corpus", base / "data", encoder="use-m3"), analyzer=analyzer, encoder=shared_encoder()
+    )
 
 
 def separate_corpus(folder: Path) -> str:
@@ -60,7 +62,9 @@ def separate_corpus(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module", params=["segments", "memory"])
-def separate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> tuple[Engine, str]:
+def separate(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer
+) -> tuple[Engine, str]:
     """Separate twin articles need passage vectors: both stores hold them (int8)."""
     base = tmp_path_factory.mktemp("twins-separate")
     text = separate_corpus(base / "corpus")
@@ -141,7 +145,11 @@ def test_the_codecs_keep_aligned(twin_engine: Engine) -> None:
     assert Answer.from_dict(json.loads(json.dumps(answer.to_dict()))) == answer
     [shown] = [q for q in answer.to_json()["quotes"] if q.get("aligned")]  # type: ignore[union-attr]
     [item] = shown["aligned"]
-    assert {"text", "language", "article", "paragraph"} <= item.keys() and item["language"] == "en" and "$1 billion" in item["text"]
+    assert (
+        {"text", "language", "article", "paragraph"} <= item.keys()
+        and item["language"] == "en"
+        and "$1 billion" in item["text"]
+    )
     old = Quote("t", Source("a", "T", 1, "en"), 1.0, 3, (0,))
     assert Quote.from_dict(old.to_dict()) == old and "aligned" not in old.to_dict()
 
@@ -171,7 +179,10 @@ def test_an_unrelated_or_merely_similar_article_is_no_twin(separate: tuple[Engin
     first = {}
     for uid in snap.uids().tolist():
         first.setdefault(snap.passage(uid).article.id, uid)
-    twins = {aid: twin_article(snap, article_views(snap, uid), TwinRule(), TwinCheck().candidates) for aid, uid in first.items()}
+    twins = {
+        aid: twin_article(snap, article_views(snap, uid), TwinRule(), TwinCheck().candidates)
+        for aid, uid in first.items()
+    }
     found = {aid: (t[0].article.id if t else None) for aid, t in twins.items()}
     assert found["club-ko"] == "club-en" and found["club-en"] == "club-ko"
     assert found["typhoon-ko"] is None
@@ -194,7 +205,9 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def quoteqa(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=180
+    )
 
 
 def test_ask_json_has_the_aligned_field_only_with_an_encoder(cli_env: dict[str, str], corpus_text: str) -> None:
@@ -210,7 +223,11 @@ def test_ask_json_has_the_aligned_field_only_with_an_encoder(cli_env: dict[str, 
 
 
 def test_console_shows_the_original_on_request(cli_env: dict[str, str]) -> None:
-    r = quoteqa(cli_env, "console", stdin="클럽하우스의 가치는 얼마로 평가받았나?\n:original\n:original on\n머스크는 푸틴을 어디에 초대했나?\n:quit\n")
+    r = quoteqa(
+        cli_env,
+        "console",
+        stdin="클럽하우스의 가치는 얼마로 평가받았나?\n:original\n:original on\n머스크는 푸틴을 어디에 초대했나?\n:quit\n",
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     first, _, rest = out.partition("original: ")

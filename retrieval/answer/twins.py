@@ -92,9 +92,15 @@ class _Article:
 class Twins:
     """Fills `Quote.aligned`; holds the caches, so the engine keeps one across questions."""
 
-    def __init__(self, encoder: Encoder, rule: TwinRule = TwinRule(), align_rule: AlignRule = AlignRule(), check: TwinCheck = TwinCheck()) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        rule: TwinRule | None = None,
+        align_rule: AlignRule | None = None,
+        check: TwinCheck | None = None,
+    ) -> None:
         self.encoder = encoder
-        self.rule, self.align_rule, self.check = rule, align_rule, check
+        self.rule, self.align_rule, self.check = rule or TwinRule(), align_rule or AlignRule(), check or TwinCheck()
         self._lock = threading.Lock()
         self._snapshot: object = None
         self._articles: dict[str, _Article] = {}  # per snapshot: article id → its views and twin
@@ -104,7 +110,9 @@ class Twins:
         self._pairs: OrderedDict[tuple[str, str], Pairing | None] = OrderedDict()  # (hash, hash) → links
 
     # --- the stage ---------------------------------------------------------------------------
-    def fill(self, searcher: Searcher, quotes: Sequence[Quote], more: Sequence[Quote] = ()) -> tuple[list[Quote], list[Quote]]:
+    def fill(
+        self, searcher: Searcher, quotes: Sequence[Quote], more: Sequence[Quote] = ()
+    ) -> tuple[list[Quote], list[Quote]]:
         """The quotes with `aligned` set where their article has a twin (the others as they were)."""
         return [self.quote(searcher, q) for q in quotes], [self.quote(searcher, q) for q in more]
 
@@ -167,7 +175,9 @@ class Twins:
             return None
         return _Article(views, (now, links))
 
-    def _find_twin(self, searcher: Searcher, views: list[PassageView]) -> tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None:
+    def _find_twin(
+        self, searcher: Searcher, views: list[PassageView]
+    ) -> tuple[list[PassageView], dict[Key, tuple[Key, ...]]] | None:
         keys, texts = sentence_list(views)
         langs = [detect_language(t) for t in texts]
         cut = language_halves(langs, self.rule)
@@ -321,7 +331,9 @@ def _items(views: Sequence[PassageView], targets: Sequence[Key]) -> list[Aligned
 # --- finding another article that is the twin ----------------------------------------------------
 
 
-def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int, limit: int = 5) -> list[PassageView] | None:
+def twin_article(
+    searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int, limit: int = 5
+) -> list[PassageView] | None:
     """The other-language article that translates this one, or None (see the module docstring).
     Needs the index's vectors (`Searcher.vectors`, `Searcher.dense`); without them, None."""
     dense: Any = getattr(searcher, "dense", None)
@@ -344,7 +356,9 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
     if not means_b:
         return None
     best = max(means_b, key=lambda aid: float(means_b[aid] @ mean))
-    back = _candidates(searcher, dense(means_b[best], depth), lang, limit)  # articles of this language near the best one
+    back = _candidates(
+        searcher, dense(means_b[best], depth), lang, limit
+    )  # articles of this language near the best one
     aid = views[0].article.id
     back[aid] = views
     ids_a = list(back)
@@ -354,14 +368,18 @@ def twin_article(searcher: Searcher, views: list[PassageView], rule: TwinRule, d
     ids_b = list(means_b)
     texts_a = [" ".join(v.text for v in back[x]) for x in ids_a]
     texts_b = [" ".join(v.text for v in near[x]) for x in ids_b]
-    pairs = twin_pairs([means_a[i][None, :] for i in keep], [means_b[x][None, :] for x in ids_b], texts_a, texts_b, rule)
+    pairs = twin_pairs(
+        [means_a[i][None, :] for i in keep], [means_b[x][None, :] for x in ids_b], texts_a, texts_b, rule
+    )
     for i, j, _ in pairs:
         if ids_a[i] == aid:
             return near[ids_b[j]]
     return None
 
 
-def _candidates(searcher: Searcher, hits: Sequence[tuple[int, float]], lang: Language, limit: int) -> dict[str, list[PassageView]]:
+def _candidates(
+    searcher: Searcher, hits: Sequence[tuple[int, float]], lang: Language, limit: int
+) -> dict[str, list[PassageView]]:
     """The first `limit` articles of `lang` among dense hits, each read whole (a hit in another
     language is passed over before its article is read; an article that is itself two halves
     is no candidate)."""
