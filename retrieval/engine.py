@@ -19,6 +19,7 @@ from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
 from retrieval.answer.quotes import source_of
 from retrieval.answer.suggest import suggestions
+from retrieval.answer.twins import Twins
 from retrieval.config import EngineConfig
 from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
 from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
@@ -61,6 +62,7 @@ class Engine:
         self.store = store
         self._encoder = encoder
         self._warned_stamp: object = None
+        self._twin_stage: Twins | None = None  # translation twins and their caches, across questions
         self.answer_params = config.answer
         self.judge = config.judge()  # confidence model and verdict thresholds
         self.semantic_judge = config.semantic_judge()  # ...for answers the encoder took part in
@@ -134,8 +136,20 @@ class Engine:
         answer = Answerer(
             snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot),
             encoder=self._encoder, semantic_judge=self.semantic_judge, sentence_vectors=self._sentence_vectors,
+            twins=self._twins(),
         ).answer(text, max_quotes=max_quotes, history=history)  # fmt: skip
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _twins(self) -> Twins | None:
+        """The translation-twin stage (retrieval/answer/twins.py) whenever an encoder is configured:
+        it compares index vectors only with index vectors and encodes both sides' sentences
+        itself, so (unlike the question vector) it does not need the index's stamp to match."""
+        enc = self._encoder
+        if enc is None:
+            return None
+        if self._twin_stage is None or self._twin_stage.encoder is not enc:
+            self._twin_stage = Twins(enc)
+        return self._twin_stage
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""

@@ -58,6 +58,30 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Aligned:
+    """A quote's counterpart in its translation twin (retrieval/answer/twins.py): the twin's
+    sentence(s) the quoted sentence(s) align with, verbatim, with where they stand, so a reader
+    can check the original."""
+
+    text: str
+    source: Source  # the twin's article and paragraph, and its language
+    passage: int  # the twin paragraph's uid (for its "Full paragraph")
+    sentences: tuple[int, ...] = ()  # sentence numbers inside that passage, 0-based
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "passage": self.passage, "sentences": list(self.sentences), "source": _source_dict(self.source)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Aligned:
+        return cls(text=d["text"], source=Source(**d["source"]), passage=d["passage"], sentences=tuple(d.get("sentences", ())))
+
+
+def _source_dict(s: Source) -> dict[str, Any]:
+    return {"article": s.article, "title": s.title, "paragraph": s.paragraph, "language": s.language,
+            "source": s.source, "url": s.url, "date": s.date}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A run of consecutive sentences copied from one paragraph (whitespace normalized only)."""
 
@@ -68,22 +92,26 @@ class Quote:
     sentences: tuple[int, ...] = ()  # sentence numbers inside the passage, 0-based
     # Character spans in `text` of words that match the question's terms, for bolding.
     highlights: tuple[tuple[int, int], ...] = ()
+    # The matching sentence(s) of the article's translation twin, when it has one (empty
+    # without an encoder: then neither codec writes the field, so the JSON is as before).
+    aligned: tuple[Aligned, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, exactly (no rounding): `Quote.from_dict` gives the same quote back."""
-        s = self.source
-        return {
+        out = {
             "text": self.text, "score": self.score, "passage": self.passage, "sentences": list(self.sentences),
-            "highlights": [list(h) for h in self.highlights],
-            "source": {"article": s.article, "title": s.title, "paragraph": s.paragraph, "language": s.language,
-                       "source": s.source, "url": s.url, "date": s.date},
+            "highlights": [list(h) for h in self.highlights], "source": _source_dict(self.source),
         }  # fmt: skip
+        if self.aligned:
+            out["aligned"] = [a.to_dict() for a in self.aligned]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Quote:
         return cls(
             text=d["text"], source=Source(**d["source"]), score=d["score"], passage=d["passage"],
             sentences=tuple(d.get("sentences", ())), highlights=tuple((a, b) for a, b in d.get("highlights", ())),
+            aligned=tuple(Aligned.from_dict(a) for a in d.get("aligned", ())),
         )  # fmt: skip
 
 
@@ -175,7 +203,7 @@ class Answer:
 
 
 def quote_json(q: Quote) -> dict[str, object]:
-    return {
+    out: dict[str, object] = {
         "text": q.text,
         "article": q.source.article,
         "title": q.source.title,
@@ -187,6 +215,17 @@ def quote_json(q: Quote) -> dict[str, object]:
         "score": round(q.score, 4),
         "passage": q.passage,
     }
+    if q.aligned:  # only when the article has a translation twin: without one the view is as before
+        out["aligned"] = [aligned_json(a) for a in q.aligned]
+    return out
+
+
+def aligned_json(a: Aligned) -> dict[str, object]:
+    s = a.source
+    return {
+        "text": a.text, "language": s.language, "article": s.article, "title": s.title, "paragraph": s.paragraph,
+        "source": s.source, "url": s.url, "date": s.date, "passage": a.passage,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

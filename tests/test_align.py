@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from encoder_support import ROOT, answer_module, shared_encoder
-from retrieval.analyze import detect_language
+from retrieval.text.analyze import detect_language
 
 align = answer_module("retrieval/answer/align.py")
 

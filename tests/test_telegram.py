@@ -515,6 +515,53 @@ async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg
         assert len(other.calls_of("sendMessage", chat)) == 2
 
 
+@pytest.fixture(scope="module")
+def twin_engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> Engine:
+    """The shipped corpus (Korean, then the same story in English) with the encoder on."""
+    try:
+        from tests.encoder_support import shared_encoder
+    except ImportError:  # run from tests/
+        from encoder_support import shared_encoder  # type: ignore[no-redef]
+    root = tmp_path_factory.mktemp("tg-twins")
+    shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
+    return Engine.open(EngineConfig(root / "corpus", root / "data", encoder="use-m3"), analyzer=analyzer, encoder=shared_encoder())
+
+
+async def test_original_button_sends_the_twin_sentences_and_survives_a_restart(new_api: Any, twin_engine: Engine, tg_corpus_text: str) -> None:
+    """Under an answer whose quotes have a translation twin: "원문 / Original" sends the
+    aligned sentence(s), escaped, with the twin's source line; a restarted bot (a fresh
+    Application over the same state file) still answers the old button."""
+    chat, root = 404, twin_engine.data_dir.parent
+    api = await new_api()
+    async with running(build_application(make_settings(api, root), twin_engine), poll_timeout=1, bootstrap_retries=0):
+        (answer,) = await ask_private(api, chat, "클럽하우스의 가치는 얼마로 평가받았나?", lang="ko")
+        assert "10억 달러" in sent_html(answer)
+        buttons = _buttons(answer)
+        assert "원문 / Original" in buttons and buttons["원문 / Original"].startswith("o|ko|")
+        rows = [[b["text"] for b in row] for row in answer.params["reply_markup"]["inline_keyboard"]]
+        assert rows[-1] == ["👍", "👎"]
+        api.callback_query(chat, api.bot_message(answer), buttons["원문 / Original"])
+        original = (await api.wait_sent(chat, 2))[1]
+        parsed = check_html(sent_html(original))
+        assert_verbatim(parsed, tg_corpus_text)
+        assert "Last month, Clubhouse was valued by investors at around $1 billion" in sent_html(original)
+        assert "1번 인용의 원문" in sent_html(original) and "영어" in sent_html(original) and "19번째 문단" in sent_html(original)
+    other = await new_api()  # restart
+    async with running(build_application(make_settings(other, root), twin_engine), poll_timeout=1, bootstrap_retries=0):
+        other.callback_query(chat, api.bot_message(answer), buttons["원문 / Original"])
+        (again,) = await other.wait_sent(chat, 1)
+        assert sent_html(again) == sent_html(original)
+
+
+async def test_no_original_button_without_twins(bot: Any, api: FakeBotApi) -> None:
+    """The module's engine has no encoder: no quote has a twin, so no button."""
+    (answer,) = await ask_private(api, 405, KO_Q, lang="ko")
+    assert not any(d.startswith("o|") for d in _buttons(answer).values())
+    assert render.parse_data("o|en|abcd") == render.ButtonPress("original", "en", key="abcd")
+    assert render.parse_data("o|ko|abcd|m") == render.ButtonPress("original", "ko", key="abcd", more=True)
+    assert render.parse_data("o|ko|abcd|x") is None
+
+
 # --------------------------------------------------------------------------- trouble
 
 

@@ -533,7 +533,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         return
     lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     key = new_key() if answer.answered else None
-    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key) if key else []
+    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key, key) if key else []
     # Recorded before sending: a send that fails after Telegram accepted it still leaves an
     # answer on the reader's screen, whose follow-ups and buttons must work (after a restart too).
     state.store.record_answer(
@@ -568,6 +568,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _show_more(update, state, press)
     elif press.action == "feedback":
         await _record_feedback(update, state, press)
+    elif press.action == "original":
+        await _show_original(update, state, press)
     else:
         await _show_paragraph(update, state, press)
 
@@ -583,14 +585,26 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
     link = lambda message_id: state.store.link_messages(press.key, chat_id, [message_id])  # noqa: E731 (replies to them follow up too)
-    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None), link)
+    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None, None, press.key, more=True), link)
     # Taking More off the first message is cosmetic: what was sent stays usable if it fails.
     try:
-        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key)))
+        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key, press.key)))
     except BadRequest:  # "message is not modified" on a double tap
         pass
     except TelegramError as exc:
         log.warning("could not take More off message %s (%s); the More messages were sent", query.message.message_id, redact(str(exc)))
+
+
+async def _show_original(update: Update, state: BotState, press: render.ButtonPress) -> None:
+    """"Original / 원문": each quote's matching sentence(s) in its article's translation twin,
+    read from the stored answer (so the button works after a restart, like More)."""
+    query = update.callback_query
+    answer = state.store.answer(press.key)
+    if answer is None or query.message is None:
+        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        return
+    await query.answer()
+    await _send_to_chat(update, render.original_messages(answer.more if press.more else answer.quotes, press.lang))
 
 
 async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:

@@ -54,6 +54,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "more": "More ▸",
         "paragraph_button": "Full paragraph",
         "paragraph_button_n": "Full paragraph of quote {n}",
+        "original_button": "Original / 원문",
+        "original_of": "<b>Original of quote {n}</b> ({language}):",
+        "no_original": "These quotes have no original in the corpus.",
         "helpful": "👍",
         "unhelpful": "👎",
         "thanks": "Thanks — your feedback was saved.",
@@ -111,6 +114,9 @@ STRINGS: dict[UiLang, dict[str, str]] = {
         "more": "더 보기 ▸",
         "paragraph_button": "문단 전체",
         "paragraph_button_n": "{n}번 인용의 전체 문단",
+        "original_button": "원문 / Original",
+        "original_of": "<b>{n}번 인용의 원문</b> ({language}):",
+        "no_original": "이 인용문들의 원문은 코퍼스에 없습니다.",
         "helpful": "👍",
         "unhelpful": "👎",
         "thanks": "감사합니다 — 의견을 저장했습니다.",
@@ -428,6 +434,30 @@ def chunk_lines(lines: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
     return out
 
 
+def original_messages(quotes: Sequence[Quote], lang: UiLang) -> list[str]:
+    """Each quote's original (the matching sentences of its article's translation twin, escaped)
+    with the twin's source line, numbered as the quotes were."""
+    blocks: list[str] = []
+    for n, quote in enumerate(quotes, 1):
+        if not quote.aligned:
+            continue
+        language = t(lang, f"lang_{quote.aligned[0].source.language}") if quote.aligned[0].source.language in ("ko", "en", "mixed") else esc(quote.aligned[0].source.language)
+        head = t(lang, "original_of", n=n, language=language)
+        for i, item in enumerate(quote.aligned):
+            line = source_line(item.source, lang)
+            budget = MAX_MESSAGE - utf16_len(line) - utf16_len(head) - 2
+
+            def render(raw: str) -> str:
+                return f"<blockquote>{esc(raw)}</blockquote>"
+
+            parts = [render(c) for c in chunk_text(item.text, render, budget)] or [render(item.text.strip())]
+            if i == 0:
+                parts[0] = f"{head}\n{parts[0]}"
+            parts[-1] = f"{parts[-1]}\n{line}"
+            blocks.extend(parts)
+    return pack(blocks) if blocks else [t(lang, "no_original")]
+
+
 def paragraph_messages(text: str, source: Source, lang: UiLang) -> list[str]:
     """The whole paragraph in an expandable blockquote (split if long), then its source."""
     line = source_line(source, lang)
@@ -520,6 +550,11 @@ def feedback_data(lang: UiLang, key: str, helpful: bool) -> str:
     return _fit(f"f|{lang}|{key}|{'u' if helpful else 'd'}")
 
 
+def original_data(lang: UiLang, key: str, more: bool = False) -> str:
+    """The "Original / 원문" button of an answer's quotes (or of its "more" quotes)."""
+    return _fit(f"o|{lang}|{key}" + ("|m" if more else ""))
+
+
 def paragraph_data(lang: UiLang, quote: Quote) -> str:
     return _fit(f"p|{lang}|{quote.passage}|{_check(quote.source)}")
 
@@ -534,12 +569,13 @@ def _fit(data: str) -> str:
 class ButtonPress:
     """Decoded callback data."""
 
-    action: Literal["more", "paragraph", "feedback"]
+    action: Literal["more", "paragraph", "feedback", "original"]
     lang: UiLang
     key: str = ""
     passage: int = -1
     check: str = ""
     helpful: bool = False
+    more: bool = False  # "original": of the answer's further quotes
 
     def matches(self, source: Source) -> bool:
         return self.check == _check(source)
@@ -553,6 +589,8 @@ def parse_data(data: str | None) -> ButtonPress | None:
     if len(parts) < 3 or parts[1] not in ("ko", "en"):
         return None
     lang: UiLang = parts[1]  # type: ignore[assignment]
+    if parts[0] == "o" and (len(parts) == 3 or (len(parts) == 4 and parts[3] == "m")):
+        return ButtonPress("original", lang, key=parts[2], more=len(parts) == 4)
     if parts[0] == "m" and len(parts) == 3:
         return ButtonPress("more", lang, key=parts[2])
     if parts[0] == "f" and len(parts) == 4 and parts[3] in ("u", "d"):
@@ -563,11 +601,13 @@ def parse_data(data: str | None) -> ButtonPress | None:
 
 
 def answer_buttons(
-    quotes: Sequence[Quote], lang: UiLang, more_key: str | None, feedback_key: str | None = None
-) -> list[list[Button]]:
+    quotes: Sequence[Quote], lang: UiLang, more_key: str | None, feedback_key: str | None = None,
+    original_key: str | None = None, more: bool = False,
+) -> list[list[Button]]:  # fmt: skip
     """Rows: [More] when there are further quotes, one "Full paragraph of quote n" per quote
-    (labelled by quote, since the source lines beside them name paragraph numbers), then
-    [👍 | 👎] when the answer can be rated."""
+    (labelled by quote, since the source lines beside them name paragraph numbers), [Original /
+    원문] when a quote has a translation twin (`original_key`: the stored answer; `more`: these
+    are its further quotes), then [👍 | 👎] when the answer can be rated."""
     rows: list[list[Button]] = []
     if more_key:
         rows.append([Button(t(lang, "more"), more_data(lang, more_key))])
@@ -575,6 +615,8 @@ def answer_buttons(
         rows.append([Button(t(lang, "paragraph_button"), paragraph_data(lang, quotes[0]))])
     else:
         rows.extend([Button(t(lang, "paragraph_button_n", n=i), paragraph_data(lang, q))] for i, q in enumerate(quotes, 1))
+    if original_key and any(q.aligned for q in quotes):
+        rows.append([Button(t(lang, "original_button"), original_data(lang, original_key, more))])
     if feedback_key:
         rows.append([Button(t(lang, "helpful"), feedback_data(lang, feedback_key, True)), Button(t(lang, "unhelpful"), feedback_data(lang, feedback_key, False))])
     return rows

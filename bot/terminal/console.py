@@ -8,13 +8,15 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from retrieval import Engine, QuoteQAError, Turn
+from retrieval import Answer, Engine, QuoteQAError, Turn
 
-from bot.terminal.render import print_answer, print_sources, terminal
+from bot.terminal.render import print_answer, print_originals, print_sources, terminal
 
 HELP = """Ask a question in Korean or English{examples}
 Follow-ups are read with your last questions ("And what did they say?", "그럼 …은?").
   :new  start a new conversation    :sources  list the articles
+  :original  the last answer's quotes in their original (the article's translation, when the
+             corpus holds one); :original on / off shows them under every answer
   :help  this text                  :quit  leave (Ctrl-D and Ctrl-C too)"""
 
 
@@ -49,6 +51,8 @@ def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
     follow-up is read with) live in memory and `:new` clears them."""
     console = terminal()
     turns: list[Turn] = []
+    last: Answer | None = None
+    originals = False  # `:original on`: each quote's original under it
     console.print(help_text(engine))
     for line in _lines(history):
         text = line.strip()
@@ -63,6 +67,11 @@ def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
             console.print("[dim]new conversation: the next question stands on its own[/]")
         elif text == ":sources":
             print_sources(console, engine.sources())
+        elif text == ":original":
+            print_originals(console, last)
+        elif text in (":original on", ":original off"):
+            originals = text.endswith("on")
+            console.print(f"[dim]originals {'shown under each quote' if originals else 'on request (:original)'}[/]")
         elif text.startswith(":"):
             console.print(f"[red]unknown command {escape(text.split()[0])}[/]; try :help")
         else:
@@ -71,7 +80,8 @@ def run_console(engine: Engine, history: Path, max_quotes: int = 3) -> int:
             except QuoteQAError as exc:
                 console.print(f"[red]{escape(str(exc))}[/]")
                 continue
-            print_answer(console, answer)
+            print_answer(console, answer, originals)
+            last = answer
             turns[:] = [*turns, answer.turn()][-MAX_TURNS:]
     console.print("bye")
     return 0

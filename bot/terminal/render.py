@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from retrieval import Answer, ArticleInfo, Quote
+from retrieval.models import Aligned
 
 from bot.telegram.render import shorten
 
@@ -45,7 +46,26 @@ def source_line(quote: Quote) -> str:
     return " · ".join(parts)
 
 
-def print_answer(console: Console, answer: Answer) -> None:
+def aligned_line(item: Aligned) -> str:
+    """One original sentence (run) of a quote, as rich markup: “text” — title · paragraph · language."""
+    s = item.source
+    where = " · ".join([s.title or s.article, f"paragraph {s.paragraph}", LANG_NAMES.get(s.language, s.language)])
+    return f"   [magenta]original:[/] “{escape(item.text)}” [cyan]— {escape(where)}[/]"
+
+
+def print_originals(console: Console, answer: Answer | None) -> None:
+    """`:original`: each quote's matching sentence(s) in its article's translation twin."""
+    quotes = [(i, q) for i, q in enumerate(answer.quotes, start=1) if q.aligned] if answer is not None else []
+    if not quotes:
+        console.print("[dim]no original: the last answer's quotes have no translation twin in the corpus[/]")
+        return
+    for i, quote in quotes:
+        for n, item in enumerate(quote.aligned):
+            console.print(f"[bold]{i}.[/]{aligned_line(item)[2:]}" if n == 0 else aligned_line(item))
+
+
+def print_answer(console: Console, answer: Answer, originals: bool = False) -> None:
+    """`originals`: each quote's original (from a translation twin) on a line below it."""
     if answer.context:
         console.print(f"[dim]following up on: {escape(shorten(answer.context, 80))}[/]")
     if not answer.answered:
@@ -56,6 +76,9 @@ def print_answer(console: Console, answer: Answer) -> None:
     for i, quote in enumerate(answer.quotes, start=1):
         console.print(f"[bold]{i}.[/] “{highlighted(quote)}”")
         console.print(f"   [cyan]— {escape(source_line(quote))}[/]")
+        if originals:
+            for item in quote.aligned:
+                console.print(aligned_line(item))
 
 
 def print_sources(console: Console, sources: list[ArticleInfo]) -> None:

@@ -9,6 +9,7 @@ at its top (gathered in `params.py`), and every stage reads the question's `Ques
 4. `retrieval/answer/sentences.py`: every sentence that shares a word with the question, scored;
 5. `retrieval/answer/quotes.py`: the first quote and the further ones;
 6. `retrieval/answer/verdict.py`: the evidence, the confidence read from it and the verdict.
+7. `retrieval/answer/twins.py`: each quote's original, where its article has a translation twin.
 
 `retrieval/answer/messages.py` holds what a person reads besides the quotes. Every weight was chosen
 with `quoteqa eval` as the judge; docs/quality.md says what each one bought and what was tried.
@@ -39,6 +40,7 @@ from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
+from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
 from retrieval.index.store import PassageView, Searcher
 from retrieval.models import Answer, Language, Quote, Turn
@@ -66,6 +68,7 @@ class Answerer:
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
         fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
+        twins: Twins | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
@@ -95,6 +98,7 @@ class Answerer:
             semantic_judge = None if self.judge is None else confidence_model.shipped_semantic()
         self.semantic_judge = semantic_judge
         self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
+        self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
         return QuestionContext(self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors)
@@ -264,6 +268,8 @@ class Answerer:
         notes = [CAVEAT[lang]] if verdict == "unsure" else []
         if cross:
             notes.append(CROSS_MESSAGE[lang])
+        if self.twins is not None:
+            quotes, more = self.twins.fill(ctx.searcher, quotes, more)
         return Answer(
             question=asked.text, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
             kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
