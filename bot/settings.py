@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # Sentence encoder for meaning-based retrieval across Korean and English: passage vectors in
     # the index, questions encoded at answer time. `none`: words only (BM25), as before.
     encoder: Literal["use-m3", "none"] = "use-m3"
-    encoder_cache_dir: Path | None = Field(default=None, description="the encoder's start-up cache; default DATA_DIR/encoder")
+    encoder_cache_dir: Path | None = Field(
+        default=None, description="the encoder's start-up cache; default DATA_DIR/encoder"
+    )
     # Verdict levels on the answer's confidence (None: the levels fitted with the shipped model,
     # retrieval/answer/confidence.json): `answer` at or above sure, `unsure` (quoted with a caveat)
     # between the two, `abstain` below min.
@@ -57,9 +59,7 @@ class Settings(BaseSettings):
     feed_interval_minutes: float = Field(default=15.0, gt=0, description="how often the bot polls its feeds")
 
     # Telegram
-    telegram_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN")
-    )
+    telegram_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_api_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str = ""
@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     webhook_path: str = "telegram"
     # Conversations: a question follows up on the recent turns of its conversation for this long;
     # answers' buttons (More, Full paragraph, 👍/👎) keep working across restarts for this many days.
-    history_minutes: float = Field(default=30.0, gt=0, description="a conversation's history expires after this quiet time")
+    history_minutes: float = Field(
+        default=30.0, gt=0, description="a conversation's history expires after this quiet time"
+    )
     button_days: float = Field(default=7.0, gt=0, description="how long buttons under an answer keep working")
     allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -81,7 +83,9 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     # Origins allowed to call the API from a browser (comma-separated); empty: no CORS headers.
     api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    api_max_body_bytes: int = Field(default=2_000_000, ge=1024, description="largest request body (ingest bodies included)")
+    api_max_body_bytes: int = Field(
+        default=2_000_000, ge=1024, description="largest request body (ingest bodies included)"
+    )
     api_threads: int = Field(default=4, ge=1, le=64, description="worker threads answering questions")
     api_max_history: int = Field(default=10, ge=0, le=100, description="turns of history a request may send")
     # `quoteqa ask --server`: answer through a running `quoteqa serve` at this URL.

@@ -42,9 +42,8 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
     questions keep arriving while it ingests, so a big batch gets a Kiwi of its own. `retrieval` is imported
     here, not at module level, so `quoteqa --help` and settings errors stay fast.
     """
-    from retrieval import Engine
-
     from bot.cli.progress import catch_up_report, progress_bar
+    from retrieval import Engine
 
     first_build = not (settings.data_dir / "index").exists()
     engine = Engine.open(
@@ -52,5 +51,7 @@ def open_engine(settings: Settings, progress: bool = True, serving: bool = False
         progress=catch_up_report(first_build),  # always said, on stderr: the command would otherwise sit silent
         sync=sync,
     )
-    engine.corpus.progress = (lambda label, total: progress_bar(label, total, unit="passage")) if progress and sys.stderr.isatty() else None
+    engine.corpus.progress = (
+        (lambda label, total: progress_bar(label, total, unit="passage")) if progress and sys.stderr.isatty() else None
+    )
     return engine

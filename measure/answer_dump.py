@@ -54,7 +54,9 @@ def _ask_all(out: IO[str], engine: Engine, tag: str, questions: Sequence[str]) -
         try:
             a = engine.ask(q)
         except Exception as exc:  # noqa: BLE001 - the refusal itself is part of the dump
-            out.write(json.dumps({"tag": tag, "i": i, "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps({"tag": tag, "i": i, "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False) + "\n"
+            )
             continue
         _write(out, f"{tag}:{i}", a)
 
@@ -69,7 +71,9 @@ def dump(out: IO[str], tmp: Path, limit: int | None = None) -> None:
             for n, art in enumerate(raw["data"]):
                 text = "\n\n".join(p["context"] for p in art["paragraphs"])
                 title = art.get("title", "").replace("_", " ") or f"a{n}"
-                f.write(json.dumps({"id": f"a{n}", "title": title, "text": text, "source": name}, ensure_ascii=False) + "\n")
+                f.write(
+                    json.dumps({"id": f"a{n}", "title": title, "text": text, "source": name}, ensure_ascii=False) + "\n"
+                )
                 qs += [qa["question"] for p in art["paragraphs"] for qa in p["qas"]]
         _ask_all(out, Engine.open(EngineConfig(corpus, tmp / name / "data")), name, qs[:limit])
         print(name, len(qs[:limit]), file=sys.stderr)

@@ -101,7 +101,9 @@ def load(folder: Path) -> tuple[dict[Item, str], list[Question]]:
     return passages, questions
 
 
-def pools(passages: dict[Item, str], questions: list[Question], modes: Sequence[str] = MODES) -> dict[str, tuple[list[Item], list[Question]]]:
+def pools(
+    passages: dict[Item, str], questions: list[Question], modes: Sequence[str] = MODES
+) -> dict[str, tuple[list[Item], list[Question]]]:
     """Each mode's indexed passages (in uid order) and the questions asked."""
     links = sorted({k for _, k in passages})
     ko_side = {k for k in links if _side(k, "side")}
@@ -121,7 +123,9 @@ def pools(passages: dict[Item, str], questions: list[Question], modes: Sequence[
 
 def _dataset(name: str, items: list[Item], passages: dict[Item, str]) -> Dataset:
     arts = [ArticleMeta(f"p{i}", f"{lang}:{link}", source=name, file=name) for i, (lang, link) in enumerate(items)]
-    return Dataset(name, arts, [PassageInput(i, 1, passages[it]) for i, it in enumerate(items)], [QAItem("x", "x", ("x",), 0)])
+    return Dataset(
+        name, arts, [PassageInput(i, 1, passages[it]) for i, it in enumerate(items)], [QAItem("x", "x", ("x",), 0)]
+    )
 
 
 def run_mode(
@@ -164,7 +168,16 @@ def collect(
     passages, questions = load(folder)
     rows: list[Asked] = []
     for mode, (items, qs) in pools(passages, questions, modes).items():
-        rows += run_mode(mode, items, qs, passages, analyzer, params, encoder, progress(f"belebele {mode}", len(qs)) if progress else None)
+        rows += run_mode(
+            mode,
+            items,
+            qs,
+            passages,
+            analyzer,
+            params,
+            encoder,
+            progress(f"belebele {mode}", len(qs)) if progress else None,
+        )
     return rows
 
 
@@ -220,7 +233,11 @@ def half_table(rows: Sequence[Asked]) -> list[dict[str, object]]:
     for system in (WORDS, MEANING):
         for half in ("fit", "report"):
             for lang in ("ko", "en", "all"):
-                s = [r for r in rows if r.mode == "half" and r.system == system and r.half == half and lang in (r.lang, "all")]
+                s = [
+                    r
+                    for r in rows
+                    if r.mode == "half" and r.system == system and r.half == half and lang in (r.lang, "all")
+                ]
                 if not s:
                     continue
                 c = judges[system].predict_many([r.signals for r in s])

@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.text.analyze import HANGUL, Analyzer
-from retrieval.index.bm25 import SearchParams
 from retrieval.corpus.files import split_paragraphs
+from retrieval.index.bm25 import SearchParams
 from retrieval.models import Article
+from retrieval.text.analyze import HANGUL, Analyzer
 
 from .squad import read_squad
 from .stats import percentile
@@ -319,7 +319,11 @@ def _run(
     analysed = _count_analysed(analyzer)
     rss_before = rss_mib()
     w0, c0 = time.perf_counter(), time.process_time()
-    engine = Engine.open(EngineConfig(corpus_dir, data_dir, search=okapi), analyzer=analyzer, progress=progress if show_build_progress else None)
+    engine = Engine.open(
+        EngineConfig(corpus_dir, data_dir, search=okapi),
+        analyzer=analyzer,
+        progress=progress if show_build_progress else None,
+    )
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     build_peak = peak_rss_mib()
     store = engine.store
@@ -359,7 +363,10 @@ def _run(
     live = work / "incoming" / "live-batch.jsonl"  # ingested while the child answers
     live.parent.mkdir(parents=True, exist_ok=True)
     live_corpus = synthesize(texts_by_lang, live_passages, 1, seed + 2)
-    live.write_text("".join(json.dumps({**a, "id": "live-" + a["id"]}, ensure_ascii=False) + "\n" for a in live_corpus.articles), "utf-8")
+    live.write_text(
+        "".join(json.dumps({**a, "id": "live-" + a["id"]}, ensure_ascii=False) + "\n" for a in live_corpus.articles),
+        "utf-8",
+    )
     served = _serve_in_child(corpus_dir, data_dir, qfile, base_rows, workers, live)
 
     # rank-bm25 on exactly the same tokens (the index's own terms), in this process.
@@ -434,7 +441,11 @@ def _run(
         })  # fmt: skip
     store = engine.store
     # Through the corpus folder, as an editor would: rewrite a file, delete one, reload.
-    (corpus_dir / "breaking-2.jsonl").write_text(json.dumps({"id": fresh[2]["id"], "title": fresh[2]["title"], "text": fresh[3]["text"]}, ensure_ascii=False) + "\n", "utf-8")
+    (corpus_dir / "breaking-2.jsonl").write_text(
+        json.dumps({"id": fresh[2]["id"], "title": fresh[2]["title"], "text": fresh[3]["text"]}, ensure_ascii=False)
+        + "\n",
+        "utf-8",
+    )
     t = time.perf_counter()
     folder_replace = engine.reload()
     folder_replace_s = time.perf_counter() - t
@@ -544,7 +555,9 @@ def ten_paragraph_articles(sources: dict[str, SourceText], n: int, seed: int) ->
         marker = marker_word(seed, i)
         paras = paragraphs[10 * i : 10 * i + 10]
         paras[0] = f"The {marker} report: {paras[0]}"
-        out.append({"id": f"breaking-{seed}-{i}", "title": pool[i]["title"], "text": "\n\n".join(paras), "marker": marker})
+        out.append(
+            {"id": f"breaking-{seed}-{i}", "title": pool[i]["title"], "text": "\n\n".join(paras), "marker": marker}
+        )
     return out
 
 
@@ -553,7 +566,12 @@ def marker_word(seed: int, i: int) -> str:
 
 
 def file_states(*folders: Path) -> dict[Path, tuple[int, int, int]]:
-    return {p: (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns) for f in folders for p in f.rglob("*") if p.is_file()}
+    return {
+        p: (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns)
+        for f in folders
+        for p in f.rglob("*")
+        if p.is_file()
+    }
 
 
 def written_since(before: dict[Path, tuple[int, int, int]], *folders: Path) -> int:
@@ -567,11 +585,18 @@ def answerable(engine: Any, art: dict[str, str]) -> bool:
     return answer.answered and answer.quotes[0].source.article == art["id"]
 
 
-def cli_ingest_minus_ask(corpus_dir: Path, data_dir: Path, arts: Sequence[dict[str, str]], work: Path, workers: int) -> dict[str, float]:
+def cli_ingest_minus_ask(
+    corpus_dir: Path, data_dir: Path, arts: Sequence[dict[str, str]], work: Path, workers: int
+) -> dict[str, float]:
     """`quoteqa ingest one.md` and `quoteqa ask` as a user runs them, on the same index: the
     difference is what an ingest costs beyond starting up (both load Kiwi, whose load alone
     varies by a second on a busy machine, so each command's best of len(arts) runs counts)."""
-    env = {**os.environ, "QUOTEQA_CORPUS_DIR": str(corpus_dir), "QUOTEQA_DATA_DIR": str(data_dir), "QUOTEQA_WORKERS": str(workers)}
+    env = {
+        **os.environ,
+        "QUOTEQA_CORPUS_DIR": str(corpus_dir),
+        "QUOTEQA_DATA_DIR": str(data_dir),
+        "QUOTEQA_WORKERS": str(workers),
+    }
 
     def run(*args: str) -> float:
         t = time.perf_counter()
@@ -587,15 +612,33 @@ def cli_ingest_minus_ask(corpus_dir: Path, data_dir: Path, arts: Sequence[dict[s
         if not (corpus_dir / one.name).exists():
             raise RuntimeError("the timed `quoteqa ingest` did not add its article")
     ingest = min(times)
-    return {"cli_ask_s": round(ask, 3), "cli_ingest_s": round(ingest, 3), "cli_ingest_minus_ask_s": round(ingest - ask, 3)}
+    return {
+        "cli_ask_s": round(ask, 3),
+        "cli_ingest_s": round(ingest, 3),
+        "cli_ingest_minus_ask_s": round(ingest - ask, 3),
+    }
 
 
 # --- the serving child -----------------------------------------------------------------------
-def _serve_in_child(corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int, live: Path) -> dict[str, Any]:
+def _serve_in_child(
+    corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int, live: Path
+) -> dict[str, Any]:
     rows = qfile.with_name("baseline_rows.json")
     rows.write_text(json.dumps(base_rows), "utf-8")
     out = qfile.with_name("served.json")
-    cmd = [sys.executable, "-m", "measure.bench", "serve", str(corpus_dir), str(data_dir), str(qfile), str(rows), str(out), str(workers), str(live)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "measure.bench",
+        "serve",
+        str(corpus_dir),
+        str(data_dir),
+        str(qfile),
+        str(rows),
+        str(out),
+        str(workers),
+        str(live),
+    ]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text("utf-8"))
 
@@ -612,7 +655,9 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
     kiwi_load = time.perf_counter() - t
     kiwi_rss = rss_mib()
     t = time.perf_counter()
-    engine = Engine.open(EngineConfig(corpus_dir, data_dir, search=SearchParams("okapi"), serving=True), analyzer=analyzer)
+    engine = Engine.open(
+        EngineConfig(corpus_dir, data_dir, search=SearchParams("okapi"), serving=True), analyzer=analyzer
+    )
     index_load = time.perf_counter() - t
     store = engine.store
     store.search(["warm"], 10)
@@ -698,7 +743,11 @@ def _answer_during_ingest(engine: Any, questions: list[str], live: Path) -> dict
         i += 1
     writer.join()
     return {
-        "ingest_passages": sum(len(split_paragraphs(json.loads(line)["text"])) for line in live.read_text("utf-8").splitlines() if line.strip()),
+        "ingest_passages": sum(
+            len(split_paragraphs(json.loads(line)["text"]))
+            for line in live.read_text("utf-8").splitlines()
+            if line.strip()
+        ),
         "ingest_s": round(result.get("seconds", 0.0), 1),
         "articles_added": result.get("added", 0),
         "questions": len(latencies),
@@ -709,6 +758,14 @@ def _answer_during_ingest(engine: Any, questions: list[str], live: Path) -> dict
 
 if __name__ == "__main__":
     if len(sys.argv) == 9 and sys.argv[1] == "serve":
-        serve(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), Path(sys.argv[6]), int(sys.argv[7]), Path(sys.argv[8]))
+        serve(
+            Path(sys.argv[2]),
+            Path(sys.argv[3]),
+            Path(sys.argv[4]),
+            Path(sys.argv[5]),
+            Path(sys.argv[6]),
+            int(sys.argv[7]),
+            Path(sys.argv[8]),
+        )
     else:
         sys.exit("usage: python -m measure.bench serve CORPUS DATA QUESTIONS ROWS OUT WORKERS LIVE_JSONL")

@@ -31,14 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.text.analyze import Analyzer, normalize_space
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
-from retrieval.index.bm25 import SearchParams
 from retrieval.errors import QuoteQAError
+from retrieval.index.bm25 import SearchParams
 from retrieval.index.memory import MemoryStore
-from retrieval.models import Answer, Article, Turn
 from retrieval.index.store import Store
+from retrieval.models import Answer, Article, Turn
+from retrieval.text.analyze import Analyzer, normalize_space
 
 from .evaluate import Dataset, build_store
 
@@ -88,10 +88,27 @@ def load_conversations(path: Path = DEFAULT_FILE) -> ConversationSet:
         try:
             row = json.loads(line)
             if row["type"] == "article":
-                arts.append(Article(row["id"], row["title"], tuple(row["paragraphs"]), source=row.get("source", ""), file=Path(path).name))
+                arts.append(
+                    Article(
+                        row["id"],
+                        row["title"],
+                        tuple(row["paragraphs"]),
+                        source=row.get("source", ""),
+                        file=Path(path).name,
+                    )
+                )
             elif row["type"] == "conversation":
                 gold = row["gold"]
-                convs.append(Conversation(row["id"], tuple(row["turns"]), row["followup"], gold["article"], gold["contains"], origin=Path(path).name))
+                convs.append(
+                    Conversation(
+                        row["id"],
+                        tuple(row["turns"]),
+                        row["followup"],
+                        gold["article"],
+                        gold["contains"],
+                        origin=Path(path).name,
+                    )
+                )
             else:
                 raise KeyError("type")
         except (ValueError, KeyError, TypeError) as exc:
@@ -157,12 +174,24 @@ def generated_conversations(
         naming = [i for i in members if subject.lower() in dataset.questions[i].question.lower()]
         for i in naming:
             q = dataset.questions[i]
-            followup = without_subject(q.question, subject, korean) if rarest is None else short_followup(q.question, subject, korean, rarest)
+            followup = (
+                without_subject(q.question, subject, korean)
+                if rarest is None
+                else short_followup(q.question, subject, korean, rarest)
+            )
             others = [j for j in naming if j != i]
             if not followup or not others or followup == q.question:
                 continue
             first = dataset.questions[rng.choice(others)].question
-            out.append(Conversation(f"{q.id}:{'short' if rarest else 'followup'}", (first,), followup, gold_passage=q.gold, origin=dataset.name))
+            out.append(
+                Conversation(
+                    f"{q.id}:{'short' if rarest else 'followup'}",
+                    (first,),
+                    followup,
+                    gold_passage=q.gold,
+                    origin=dataset.name,
+                )
+            )
     if len(out) > limit:
         out = [out[i] for i in sorted(rng.sample(range(len(out)), limit))]
     return out
@@ -193,7 +222,9 @@ def _right(answer: Answer, conv: Conversation) -> bool:
     return first.source.article == conv.gold_article and conv.gold_contains in first.text
 
 
-def run_followups(answerer: Answerer, name: str, convs: Sequence[Conversation], max_quotes: int = 3) -> ConversationReport:
+def run_followups(
+    answerer: Answerer, name: str, convs: Sequence[Conversation], max_quotes: int = 3
+) -> ConversationReport:
     right_with = right_without = 0
     examples: list[dict[str, object]] = []
     for conv in convs:
@@ -215,7 +246,9 @@ def run_followups(answerer: Answerer, name: str, convs: Sequence[Conversation], 
     return ConversationReport(name, len(convs), right_with / n, right_without / n, examples)
 
 
-def self_contained_changes(answerer: Answerer, dataset: Dataset, seed: int = 13, sample: int = SELF_CONTAINED_SAMPLE) -> tuple[int, int, list[str]]:
+def self_contained_changes(
+    answerer: Answerer, dataset: Dataset, seed: int = 13, sample: int = SELF_CONTAINED_SAMPLE
+) -> tuple[int, int, list[str]]:
     """(asked, changed, ids of changed): questions asked after another article's question."""
     rng = random.Random(seed + 1)
     picked = sorted(rng.sample(range(len(dataset.questions)), min(sample, len(dataset.questions))))
@@ -251,7 +284,9 @@ def _rarest_words(analyzer: Analyzer, store: Store) -> Callable[[str, int], list
     return rarest
 
 
-def hand_written_store(conversations: ConversationSet, corpus: Sequence[Article], analyzer: Analyzer, params: SearchParams) -> Store:
+def hand_written_store(
+    conversations: ConversationSet, corpus: Sequence[Article], analyzer: Analyzer, params: SearchParams
+) -> Store:
     store = MemoryStore(analyzer, params)
     store.add([*corpus, *conversations.articles])
     return store
@@ -277,7 +312,11 @@ def evaluate_conversations(
             answerer = Answerer(squad_store(ds, analyzer, params, Path(tmp) / "index"), analyzer)
             reports.append(run_followups(answerer, f"{ds.name} (generated)", generated_conversations(ds, seed)))
             rarest = _rarest_words(analyzer, answerer.store)
-            reports.append(run_followups(answerer, f"{ds.name} (generated, terse)", generated_conversations(ds, seed, rarest=rarest)))
+            reports.append(
+                run_followups(
+                    answerer, f"{ds.name} (generated, terse)", generated_conversations(ds, seed, rarest=rarest)
+                )
+            )
             asked, changed, ids = self_contained_changes(answerer, ds, seed)
             unchanged.append({"file": ds.name, "asked": asked, "changed": changed, "changed_ids": ids[:10]})
     total = sum(r.n for r in reports) or 1

@@ -12,8 +12,8 @@ whitespace tokens and Kiwi nouns (NN*); English sets also get lowercase + stop w
 from __future__ import annotations
 
 import random
-import tempfile
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,18 +23,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from retrieval.index import bm25
-from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
-from retrieval.index.bm25 import SearchParams
-from retrieval.text.encoder import Encoder
-from retrieval.text.english import STOP_WORDS
 from retrieval.errors import QuoteQAError
-from retrieval.models import Article
+from retrieval.index import bm25
+from retrieval.index.bm25 import SearchParams
 from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import ArticleMeta, Store, WriteOptions
+from retrieval.models import Article
+from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
+from retrieval.text.encoder import Encoder
+from retrieval.text.english import STOP_WORDS
 
 from .squad import read_squad
 from .stats import percentile
@@ -99,7 +99,9 @@ def load_squad(path: Path) -> Dataset:
                 answers = tuple(dict.fromkeys(normalize_space(x) for x in qa.answers if x.strip()))
                 if qa.impossible or not answers:
                     continue  # SQuAD 2.0 unanswerables have no gold passage to find
-                questions.append(QAItem(qa.id if qa.id is not None else str(len(questions)), qa.question, answers, gold))
+                questions.append(
+                    QAItem(qa.id if qa.id is not None else str(len(questions)), qa.question, answers, gold)
+                )
     if not passages or not questions:
         raise QuoteQAError(f"{path}: no paragraphs with questions in it")
     return Dataset(path.name, articles, passages, questions, duplicates)
@@ -283,7 +285,9 @@ def build_store(
     store = SegmentStore(directory, analyzer, params, encoder=encoder)
     store.add(articles, WriteOptions(progress=progress))
     if store.snapshot().encoder_stamp is None:
-        raise QuoteQAError(f"{dataset.name}: the index was built with the {encoder.name} encoder but holds no vectors of it")
+        raise QuoteQAError(
+            f"{dataset.name}: the index was built with the {encoder.name} encoder but holds no vectors of it"
+        )
     return store
 
 

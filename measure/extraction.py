@@ -38,7 +38,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+")
 # A sentence worth quoting has five words (or, in scripts written without spaces, 15 characters):
 # "Advertisement", "Share", bylines and photo credits are crumbs either side may keep or drop.
 MIN_WORDS, MIN_CJK_CHARS = 5, 15
-QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "—": "-", "–": "-", "\u00a0": " "})
+QUOTES = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "—": "-", "–": "-", "\u00a0": " "}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +186,18 @@ def summary(rows: Sequence[PageScore]) -> dict[str, dict[str, float]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m measure.extraction", description=__doc__.split("\n\n")[0])
-    parser.add_argument("roots", nargs="+", type=Path, help="folders of page folders (source.html + expected.html), or page folders")
+    parser.add_argument(
+        "roots", nargs="+", type=Path, help="folders of page folders (source.html + expected.html), or page folders"
+    )
     parser.add_argument("--json", action="store_true", help="every page's scores and the summary as one JSON object")
     args = parser.parse_args(argv)
     folders = page_dirs(args.roots)
     if not folders:
-        print("measure.extraction: no page folders (source.html + expected.html) under " + ", ".join(map(str, args.roots)), file=sys.stderr)
+        print(
+            "measure.extraction: no page folders (source.html + expected.html) under "
+            + ", ".join(map(str, args.roots)),
+            file=sys.stderr,
+        )
         return 2
     rows = evaluate(folders)
     if args.json:
@@ -200,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         flag = "  REFUSED" if r.refused else ""
         print(f"{r.page[:24]:24} {r.system:20} {r.expected:5d} {r.kept:5d} {r.recall:7.3f} {r.precision:7.3f}{flag}")
     for name, s in summary(rows).items():
-        print(f"{name}: {s['pages']:.0f} pages, recall {s['recall']:.3f} (pooled {s['pooled_recall']:.3f}), precision {s['precision']:.3f}, refused {s['refused']:.0f}")
+        print(
+            f"{name}: {s['pages']:.0f} pages, recall {s['recall']:.3f} (pooled {s['pooled_recall']:.3f}), precision {s['precision']:.3f}, refused {s['refused']:.0f}"
+        )
     return 0
 
 

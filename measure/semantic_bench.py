@@ -55,7 +55,9 @@ def _encode(texts: list[str]) -> tuple[int, float]:
 def encode_rate(texts: Sequence[str], cache: Path, processes: int) -> tuple[float, float]:
     """Passages per second (wall) of the encoder alone in `processes` processes, start-up
     excluded, and per CPU-second (what a core gives when the machine is not shared)."""
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn"), initializer=_start, initargs=(str(cache),)) as pool:
+    with ProcessPoolExecutor(
+        processes, mp_context=get_context("spawn"), initializer=_start, initargs=(str(cache),)
+    ) as pool:
         list(pool.map(_encode, [["warm up"]] * processes))
         step = max(1, len(texts) // (processes * 4))
         chunks = [list(texts[i : i + step]) for i in range(0, len(texts), step)]
@@ -76,11 +78,21 @@ def _cpu() -> float:
 
 def ask_wall(corpus: Path, data: Path, cache: Path, encoder: str, runs: int = 5) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    env.update(QUOTEQA_CORPUS_DIR=str(corpus), QUOTEQA_DATA_DIR=str(data), QUOTEQA_ENCODER=encoder, QUOTEQA_ENCODER_CACHE_DIR=str(cache))
+    env.update(
+        QUOTEQA_CORPUS_DIR=str(corpus),
+        QUOTEQA_DATA_DIR=str(data),
+        QUOTEQA_ENCODER=encoder,
+        QUOTEQA_ENCODER_CACHE_DIR=str(cache),
+    )
     times = []
     for _ in range(runs + 1):
         t = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "What did the Kremlin say?"], env=env, capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "ask", "What did the Kremlin say?"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if r.returncode not in (0, 1) or "Traceback" in r.stderr:  # 1: not answered
             raise RuntimeError(f"quoteqa ask failed: {r.stderr[-500:]}")
         times.append(time.perf_counter() - t)
@@ -127,7 +139,9 @@ def run_semantic(
         data = work / f"data-{name}"
         shutil.rmtree(data, ignore_errors=True)
         t, c0 = time.perf_counter(), _cpu()
-        engines[name] = Engine.open(EngineConfig(corpus_dir, data, encoder=name, encoder_cache=cache), analyzer=analyzer)
+        engines[name] = Engine.open(
+            EngineConfig(corpus_dir, data, encoder=name, encoder_cache=cache), analyzer=analyzer
+        )
         wall, cpu = time.perf_counter() - t, _cpu() - c0
         builds[name] = {"wall_s": round(wall, 1), "passages_per_s": round(corpus.n_passages / wall, 1),
                         "cpu_s": round(cpu, 1), "passages_per_cpu_s": round(corpus.n_passages / cpu, 1),
@@ -162,7 +176,9 @@ def run_semantic(
     for size in scale:
         reps = -(-size // len(codes))
         big = np.concatenate([codes] * reps)[:size].copy()
-        big[len(codes) :] = np.clip(big[len(codes) :].astype(np.int16) + rng.integers(-2, 3, big[len(codes) :].shape), -127, 127).astype(np.int8)
+        big[len(codes) :] = np.clip(
+            big[len(codes) :].astype(np.int16) + rng.integers(-2, 3, big[len(codes) :].shape), -127, 127
+        ).astype(np.int8)
         norms, uids = V.row_norms(big), np.arange(size, dtype=np.int64)
         ms, ex = [], []
         for q in qv[:100]:
@@ -190,7 +206,9 @@ def run_semantic(
         ans[name] = {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
     out["answer"] = ans
     out["rss_mib"] = round(rss_mib(), 1)
-    out["ask_wall_s"] = {name: round(ask_wall(corpus_dir, work / f"data-{name}", cache, name), 3) for name in ("none", "use-m3")}
+    out["ask_wall_s"] = {
+        name: round(ask_wall(corpus_dir, work / f"data-{name}", cache, name), 3) for name in ("none", "use-m3")
+    }
     out["ask_wall_extra_s"] = round(out["ask_wall_s"]["use-m3"] - out["ask_wall_s"]["none"], 3)
     return out
 

@@ -100,7 +100,12 @@ class RssSampler:
 
     def summary(self) -> dict[str, float]:
         own = [s[1] for s in self.samples] or [float("nan")]
-        return {"start_mib": round(own[0], 1), "end_mib": round(own[-1], 1), "max_mib": round(max(own), 1), "children_max_mib": round(max((s[2] for s in self.samples), default=0.0), 1)}
+        return {
+            "start_mib": round(own[0], 1),
+            "end_mib": round(own[-1], 1),
+            "max_mib": round(max(own), 1),
+            "children_max_mib": round(max((s[2] for s in self.samples), default=0.0), 1),
+        }
 
 
 def build(work: Path, n_passages: int, seed: int) -> tuple[Path, Path, list[str]]:
@@ -124,7 +129,11 @@ def live_batches(n_batches: int, passages: int, seed: int) -> list[bytes]:
     out = []
     for b in range(n_batches):
         rows = synthesize(sources, passages, 1, seed + 1 + b).articles
-        out.append("".join(json.dumps({**r, "id": f"live-{seed}-{b}-{r['id']}"}, ensure_ascii=False) + "\n" for r in rows).encode())
+        out.append(
+            "".join(
+                json.dumps({**r, "id": f"live-{seed}-{b}-{r['id']}"}, ensure_ascii=False) + "\n" for r in rows
+            ).encode()
+        )
     return out
 
 
@@ -138,7 +147,9 @@ def start_server(corpus: Path, data: Path, threads: int) -> tuple[subprocess.Pop
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = _env(corpus, data, QUOTEQA_API_TOKEN=TOKEN, QUOTEQA_API_MAX_BODY_BYTES="50000000", QUOTEQA_API_THREADS=str(threads))
+    env = _env(
+        corpus, data, QUOTEQA_API_TOKEN=TOKEN, QUOTEQA_API_MAX_BODY_BYTES="50000000", QUOTEQA_API_THREADS=str(threads)
+    )
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -223,7 +234,9 @@ def cli_batch(corpus: Path, data: Path, questions: list[str]) -> dict[str, Any]:
     entry = Path(sys.executable).parent / "quoteqa"
     cmd = [str(entry)] if entry.exists() else [sys.executable, "-m", "bot.cli"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([*cmd, "ask", "--json", "-"], env=_env(corpus, data), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*cmd, "ask", "--json", "-"], env=_env(corpus, data), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT
+    )
     assert proc.stdin is not None and proc.stdout is not None
 
     def feed() -> None:
@@ -241,12 +254,21 @@ def cli_batch(corpus: Path, data: Path, questions: list[str]) -> dict[str, Any]:
     cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     total = time.perf_counter() - t0
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    return {"questions": len(stamps), "wall_s": round(total, 1), "first_answer_s": round(stamps[0] - t0, 1) if stamps else None, "steady_qps": round(steady, 1), "overall_qps": round(len(stamps) / total, 1), "cpu_s_with_start": round(cpu_s, 1)}
+    return {
+        "questions": len(stamps),
+        "wall_s": round(total, 1),
+        "first_answer_s": round(stamps[0] - t0, 1) if stamps else None,
+        "steady_qps": round(steady, 1),
+        "overall_qps": round(len(stamps) / total, 1),
+        "cpu_s_with_start": round(cpu_s, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/quoteqa-serve-load"), help="corpus and index are kept here between runs")
+    ap.add_argument(
+        "--work", type=Path, default=Path("/tmp/quoteqa-serve-load"), help="corpus and index are kept here between runs"
+    )
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--rate", type=float, default=30.0)
@@ -263,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus, data, questions = build(args.work, args.passages, args.seed)
     bodies = live_batches(args.ingest_batches, args.ingest_passages, args.seed + int(time.time()) % 100_000)
     proc, url = start_server(corpus, data, args.threads)
-    figures: dict[str, Any] = {"passages_at_start": httpx.get(f"{url}/healthz").json()["passages"], "rate_qps": args.rate, "seconds": args.seconds}
+    figures: dict[str, Any] = {
+        "passages_at_start": httpx.get(f"{url}/healthz").json()["passages"],
+        "rate_qps": args.rate,
+        "seconds": args.seconds,
+    }
     try:
         asyncio.run(closed_loop(url, questions, 4, 3))  # warm up: first-question caches
         with RssSampler(proc.pid) as rss_open:
@@ -294,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", "utf-8")
     o = figures["open_loop"]
     ok = o["errors"] == 0 and o["p95_ms"] <= 150
-    print(f"open loop {args.rate:g} q/s for {args.seconds:g} s during {len(o['ingests'])} ingest(s): p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, {o['errors']} error(s) -> {'OK' if ok else 'MISSED'} (p95 <= 150 ms, no errors)", file=sys.stderr)
+    print(
+        f"open loop {args.rate:g} q/s for {args.seconds:g} s during {len(o['ingests'])} ingest(s): p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, {o['errors']} error(s) -> {'OK' if ok else 'MISSED'} (p95 <= 150 ms, no errors)",
+        file=sys.stderr,
+    )
     return 0 if ok else 1
 
 

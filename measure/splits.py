@@ -35,15 +35,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
-from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
+from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
-from retrieval.answer.question import FRAME_TERMS, question_kind
-from retrieval.index.bm25 import SearchParams
-from retrieval.answer.confidence import ConfidenceModel, fit
+from retrieval.answer.question import FRAME_TERMS, clean_question, question_kind
 from retrieval.errors import QuoteQAError
+from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import Store
+from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
 from retrieval.text.encoder import Encoder
 
 from .evaluate import Dataset, build_store
@@ -62,7 +61,9 @@ SHORT_TEMPLATES: dict[str, dict[str, str]] = {
            "number": "How many {}?", "other": "What about {}?"},
     "ko": {"say": "{}의 발언은?", "who": "{} 누구?", "when": "{} 언제?", "where": "{} 어디?", "number": "{} 몇?", "other": "{}?"},
 }  # fmt: skip
-SHORT_TAGS = frozenset({"NNG", "NNP", "NNC", "NNB", "NR", "SL", "SH", "SN", "XR"})  # Korean words a short question keeps
+SHORT_TAGS = frozenset(
+    {"NNG", "NNP", "NNC", "NNB", "NR", "SL", "SH", "SN", "XR"}
+)  # Korean words a short question keeps
 
 # What the model reads: the signals (question kinds left out: they did not help), bends of the
 # coverages, gaps and score shares (a linear model cannot otherwise say that 0.3 coverage is far
@@ -190,7 +191,11 @@ def read_offtopic(path: Path = OFFTOPIC_FILE) -> list[str]:
 
 
 def offtopic_questions(
-    other: Dataset | None, everyday: Sequence[str], seed: int, sample: int = OTHER_LANGUAGE_SAMPLE, everyday_name: str = OFFTOPIC_FILE.name
+    other: Dataset | None,
+    everyday: Sequence[str],
+    seed: int,
+    sample: int = OTHER_LANGUAGE_SAMPLE,
+    everyday_name: str = OFFTOPIC_FILE.name,
 ) -> list[tuple[str, str, str]]:
     """(id, question, origin) of off-topic questions: a seeded sample of the other language's
     file (all of it when smaller) and every everyday question."""
@@ -227,24 +232,41 @@ def build_split_store(
     store = build_store(ds, analyzer, params, directory, progress, passages=split.passages, encoder=encoder)
     uids = store.uids().tolist()
     if uids != list(range(len(split.passages))) or any(
-        normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text) for u, n in zip(uids, split.passages)
+        normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text)
+        for u, n in zip(uids, split.passages)
     ):
-        raise QuoteQAError(f"{ds.name}: the split index does not hold its passages in order; gold numbers would be wrong")
+        raise QuoteQAError(
+            f"{ds.name}: the split index does not hold its passages in order; gold numbers would be wrong"
+        )
     return store
 
 
 def ask_split(
-    split: Split, analyzer: Analyzer, params: SearchParams, progress: Progress | None = None, limit: int | None = None,
-    shorts: bool = True, encoder: Encoder | None = None,
+    split: Split,
+    analyzer: Analyzer,
+    params: SearchParams,
+    progress: Progress | None = None,
+    limit: int | None = None,
+    shorts: bool = True,
+    encoder: Encoder | None = None,
 ) -> list[Row]:
     """Every question of the split (and its short form) asked through the real answer path, abstention left off."""
     ds = split.dataset
     questions = split.questions
     if limit is not None:
-        questions = [q for q in questions if q.group == "offtopic"] + _sample([q for q in questions if q.group != "offtopic"], limit, 0)
+        questions = [q for q in questions if q.group == "offtopic"] + _sample(
+            [q for q in questions if q.group != "offtopic"], limit, 0
+        )
     rows = []
     with tempfile.TemporaryDirectory(prefix="quoteqa-splits-") as tmp:
-        store = build_split_store(split, analyzer, params, Path(tmp) / "index", progress("indexing", len(split.passages)) if progress else None, encoder)
+        store = build_split_store(
+            split,
+            analyzer,
+            params,
+            Path(tmp) / "index",
+            progress("indexing", len(split.passages)) if progress else None,
+            encoder,
+        )
         answerer = Answerer(store, analyzer, AnswerParams(min_coverage=0.0), judge=None, encoder=encoder)
         tick = progress(f"{ds.name} questions", len(questions)) if progress else None
         for q in questions:
@@ -256,7 +278,9 @@ def ask_split(
             for sq in asked:
                 answer = answerer.answer(clean_question(sq.question, 10_000), max_quotes=1)
                 correct = sq.gold is not None and bool(answer.quotes) and answer.quotes[0].passage == sq.gold
-                rows.append(Row(ds.name, ds.language, sq.id, sq.group, sq.origin, sq.half, dict(answer.signals), correct))
+                rows.append(
+                    Row(ds.name, ds.language, sq.id, sq.group, sq.origin, sq.half, dict(answer.signals), correct)
+                )
             if tick:
                 tick(1)
     return rows
@@ -268,7 +292,9 @@ def short_form(question: str, qid: str, analyzer: Analyzer, store: Store) -> str
     index lacks count as the rarest, as they would for a user. None when no word is left."""
     kind = question_kind(question)
     ko = bool(HANGUL.search(question))
-    words = [w for w in analyzer.question_words(question) if w.term not in FRAME_TERMS and (not ko or w.tag in SHORT_TAGS)]
+    words = [
+        w for w in analyzer.question_words(question) if w.term not in FRAME_TERMS and (not ko or w.tag in SHORT_TAGS)
+    ]
     k = 1 + hashlib.sha1(qid.encode()).digest()[0] % 2
     kept = rarest_surfaces(words, store, k, unknown_first=True)
     return SHORT_TEMPLATES["ko" if ko else "en"][kind].format(" ".join(kept)) if kept else None
@@ -313,7 +339,9 @@ def collect(
 
 
 # --- metrics ------------------------------------------------------------------------------------
-def auroc(scores: Sequence[float] | npt.NDArray[np.float64], labels: Sequence[int] | npt.NDArray[np.int_]) -> float | None:
+def auroc(
+    scores: Sequence[float] | npt.NDArray[np.float64], labels: Sequence[int] | npt.NDArray[np.int_]
+) -> float | None:
     """Area under the ROC curve, by ranks (Mann-Whitney U, ties count half); None with one class only."""
     s = np.asarray(scores, np.float64)
     y = np.asarray(labels, bool)
@@ -324,7 +352,11 @@ def auroc(scores: Sequence[float] | npt.NDArray[np.float64], labels: Sequence[in
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def ece(confidence: Sequence[float] | npt.NDArray[np.float64], labels: Sequence[int] | npt.NDArray[np.int_], bins: int = ECE_BINS) -> float | None:
+def ece(
+    confidence: Sequence[float] | npt.NDArray[np.float64],
+    labels: Sequence[int] | npt.NDArray[np.int_],
+    bins: int = ECE_BINS,
+) -> float | None:
     """Expected calibration error: |mean confidence - share correct| per equal-width bin of
     confidence, weighted by the bin's share of questions (1.0 falls in the last bin)."""
     c = np.asarray(confidence, np.float64)
@@ -345,7 +377,9 @@ def _share(mask: npt.NDArray[np.bool_], within: npt.NDArray[np.bool_]) -> float 
     return float((mask & within).sum() / n) if n else None
 
 
-def verdict_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float) -> dict[str, float | int | None]:
+def verdict_metrics(
+    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float
+) -> dict[str, float | int | None]:
     """The rates the issue asks for, with verdicts answer (c >= sure), unsure (minimum <= c < sure)
     and abstain (c < minimum). An unsure verdict still shows its quotes, so it is not an abstention."""
     c = np.asarray(confidence, np.float64)
@@ -370,7 +404,9 @@ def verdict_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], su
     }
 
 
-def group_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float) -> dict[str, object]:
+def group_metrics(
+    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float
+) -> dict[str, object]:
     """Our model's figures and, beside them, today's rule (abstain iff passage_coverage < TODAY_MIN_COVERAGE,
     answer otherwise: no unsure band) on the same questions."""
     c = np.asarray(confidence, np.float64)
@@ -378,7 +414,14 @@ def group_metrics(rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure
     coverage = np.array([r.signals.get("passage_coverage", 0.0) if r.signals else 0.0 for r in rows])
     ours = {"auroc": auroc(c, labels), "ece": ece(c, labels)} | verdict_metrics(rows, c, sure, minimum)
     today = {"auroc": auroc(coverage, labels)} | verdict_metrics(rows, coverage, TODAY_MIN_COVERAGE, TODAY_MIN_COVERAGE)
-    keep = ("auroc", "answerable_abstain", "unanswerable_answer", "answer_precision", "first_quote_accuracy", "offtopic_abstain")
+    keep = (
+        "auroc",
+        "answerable_abstain",
+        "unanswerable_answer",
+        "answer_precision",
+        "first_quote_accuracy",
+        "offtopic_abstain",
+    )
     return ours | {"today": {k: today[k] for k in keep}}
 
 
@@ -480,7 +523,11 @@ def evaluate_model(rows: Sequence[Row], model: ConfidenceModel) -> SplitReport:
             name: group_metrics([part[i] for i in idx], c[idx], model.sure, model.minimum)
             for name, idx in groups(part).items()
         }
-    counts = {f"{h} {g}": sum(1 for r in rows if r.half == h and r.group == g and not is_short(r)) for h in ("fit", "report") for g in ("answerable", "unanswerable", "offtopic")}
+    counts = {
+        f"{h} {g}": sum(1 for r in rows if r.half == h and r.group == g and not is_short(r))
+        for h in ("fit", "report")
+        for g in ("answerable", "unanswerable", "offtopic")
+    }
     counts |= {f"{h} {SHORT}": sum(1 for r in rows if r.half == h and is_short(r)) for h in ("fit", "report")}
     languages = {r.file: r.language for r in rows}
     return SplitReport(model, halves["fit"], halves["report"], counts, languages)

@@ -39,7 +39,7 @@ class Extracted:
 
 
 def clean_author(author: str | None) -> str:
-    """"홍길동 기자 hong@example.com; 김철수 특파원" -> "홍길동; 김철수"."""
+    """ "홍길동 기자 hong@example.com; 김철수 특파원" -> "홍길동; 김철수"."""
     if not author:
         return ""
     names = []
@@ -102,7 +102,9 @@ def body_paragraphs(body: object, title: str) -> tuple[str, ...]:
 
 # Blocks of trafilatura's output that hold no sentences to quote: headings, tables, images,
 # and the page furniture its fallback extractors can let through as HTML.
-SKIPPED_BLOCKS = frozenset({"head", "table", "graphic", "figure", "figcaption", "nav", "header", "footer", "aside", "menu", "form", "button"})
+SKIPPED_BLOCKS = frozenset(
+    {"head", "table", "graphic", "figure", "figcaption", "nav", "header", "footer", "aside", "menu", "form", "button"}
+)
 # A line that ends like this closes a paragraph; one that does not (a hard wrap with <br>)
 # continues on the next line.
 CLOSING = re.compile(r"""[.!?。！？…:;"'”’)\]]$|[다요죠음함됨임][.]?$""")
@@ -174,7 +176,9 @@ def extract(html: str, url: str = "") -> Extracted:
     if _chars(paragraphs) < ENOUGH_CHARS:
         # The promise: whatever plain `trafilatura.extract` finds (it keeps tables and
         # comments too) is not refused when it is a body's worth of text.
-        plain = tuple(_one_line(line) for line in (trafilatura.extract(html, url=url or None) or "").splitlines() if line.strip())
+        plain = tuple(
+            _one_line(line) for line in (trafilatura.extract(html, url=url or None) or "").splitlines() if line.strip()
+        )
         if _chars(plain) >= ENOUGH_CHARS:
             paragraphs = plain
             if doc is None:

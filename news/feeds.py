@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urljoin
@@ -131,7 +131,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> tuple[str, list
     when the bytes are no RSS or Atom feed."""
     import feedparser
 
-    parsed = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type or "application/xml"})
+    parsed = feedparser.parse(
+        body, response_headers={"content-location": url, "content-type": content_type or "application/xml"}
+    )
     if not parsed.get("version") and not parsed.entries:
         raise FetchError(f"{url}: not an RSS or Atom feed; give the feed's address (often ending in /rss or /feed)")
     items = []
@@ -209,4 +211,4 @@ def _poll_one(feed: Feed, policy: FetchPolicy, report: PollReport) -> list[tuple
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

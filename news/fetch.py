@@ -21,8 +21,8 @@ import socket
 import time
 import zlib
 from collections.abc import Iterable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -207,7 +207,9 @@ def new_client(policy: FetchPolicy) -> httpx.Client:
     )
 
 
-def _fetch(url: str, policy: FetchPolicy, accept: tuple[str, ...], headers: dict[str, str], client: httpx.Client) -> Fetched:
+def _fetch(
+    url: str, policy: FetchPolicy, accept: tuple[str, ...], headers: dict[str, str], client: httpx.Client
+) -> Fetched:
     start = time.monotonic()
     original = url
     for _hop in range(policy.max_redirects + 1):
@@ -244,7 +246,9 @@ def _read(url: str, response: httpx.Response, policy: FetchPolicy, accept: tuple
     media, charset = _media_type(response.headers.get("content-type", ""))
     if media and media not in accept:
         if accept == HTML_TYPES and media in FEED_TYPES and media != "text/plain":
-            raise FetchError(f"{url}: this is a feed ({media}), not a web page; subscribe to it with `quoteqa feeds add {url}` (in Telegram: /addfeed)")
+            raise FetchError(
+                f"{url}: this is a feed ({media}), not a web page; subscribe to it with `quoteqa feeds add {url}` (in Telegram: /addfeed)"
+            )
         wanted = "a web page (HTML)" if accept == HTML_TYPES else "a feed (RSS or Atom)"
         raise FetchError(f"{url}: this is {media}, not {wanted}")
     declared = response.headers.get("content-length", "")
@@ -259,7 +263,9 @@ def _read(url: str, response: httpx.Response, policy: FetchPolicy, accept: tuple
         if size > policy.max_bytes:
             raise FetchError(f"{url}: larger than {policy.max_bytes:,} bytes once decompressed; not fetched")
         if time.monotonic() - start > policy.deadline:
-            raise TemporaryFetchError(f"{url}: the site is sending too slowly (over {policy.deadline:.0f} s); try again later")
+            raise TemporaryFetchError(
+                f"{url}: the site is sending too slowly (over {policy.deadline:.0f} s); try again later"
+            )
         chunks.append(chunk)
     chunks.append(decoder.flush())
     body = b"".join(chunks)

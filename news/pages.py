@@ -16,17 +16,17 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from retrieval.text.analyze import detect_language
 from retrieval.corpus.files import parse_text_file, text_hash
 from retrieval.errors import CorpusError
 from retrieval.index.fsutil import atomic_write
-from retrieval.models import Article
 from retrieval.index.store import Store
+from retrieval.models import Article
+from retrieval.text.analyze import detect_language
 
 from .decode import decode_html
 from .extract import Extracted, extract
@@ -116,7 +116,7 @@ def markdown(article: Article, encoding: str, origin: str) -> bytes:
     }  # fmt: skip
     head = "".join(f'{k}: "{" ".join(v.split())}"\n' for k, v in meta.items() if v)
     body = "\n\n".join(article.paragraphs)
-    return f"---\n{head}---\n\n{body}\n".encode("utf-8")
+    return f"---\n{head}---\n\n{body}\n".encode()
 
 
 def _same_citation(a: Article, b: Article) -> bool:
@@ -160,7 +160,9 @@ def store_pages(pages: Sequence[WebPage], corpus_dir: Path, store: Store) -> lis
         atomic_write(corpus_dir / f"{art.id}{RAW_SUFFIX}", page.raw)
         atomic_write(path, markdown(art, page.encoding, page.origin))
         batch_texts[th] = art.id
-        outcomes.append(Outcome(status, art.id, art.title, len(art.paragraphs), page.origin, language=detect_language(art.text)))
+        outcomes.append(
+            Outcome(status, art.id, art.title, len(art.paragraphs), page.origin, language=detect_language(art.text))
+        )
     return outcomes
 
 
@@ -179,4 +181,4 @@ def _stored_with_text(store: Store, th: str, own_id: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

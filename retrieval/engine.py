@@ -66,7 +66,9 @@ class Engine:
         self.answer_params = config.answer
         self.judge = config.judge()  # confidence model and verdict thresholds
         self.semantic_judge = config.semantic_judge()  # ...for answers the encoder took part in
-        self._sentence_vectors: dict[int, Any] = {}  # passages' sentence vectors, shared by questions (uids are never reused)
+        self._sentence_vectors: dict[
+            int, Any
+        ] = {}  # passages' sentence vectors, shared by questions (uids are never reused)
         child_workers = max(1, analyzer.workers - 1) if config.serving else 0
         self.corpus = CorpusSync(config.corpus_dir, config.data_dir, store, progress, child_workers)
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
@@ -127,12 +129,16 @@ class Engine:
         except QuestionError as exc:
             examples = self.suggestions("en", 1) + self.suggestions("ko", 1) if str(exc) == EMPTY_QUESTION else []
             if examples:  # say what can be asked of this corpus
-                raise QuestionError("the question is empty; ask something like " + " / ".join(f"“{e}”" for e in examples)) from None
+                raise QuestionError(
+                    "the question is empty; ask something like " + " / ".join(f"“{e}”" for e in examples)
+                ) from None
             raise
         self.store.refresh()  # a commit another process made since (one stat when there is none)
         snapshot = self.store.snapshot()
         if snapshot.n_passages == 0:
-            raise EmptyCorpusError(f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`")
+            raise EmptyCorpusError(
+                f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`"
+            )
         answer = Answerer(
             snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot),
             encoder=self._encoder, semantic_judge=self.semantic_judge, sentence_vectors=self._sentence_vectors,

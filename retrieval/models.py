@@ -69,11 +69,18 @@ class Aligned:
     sentences: tuple[int, ...] = ()  # sentence numbers inside that passage, 0-based
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "passage": self.passage, "sentences": list(self.sentences), "source": _source_dict(self.source)}
+        return {
+            "text": self.text,
+            "passage": self.passage,
+            "sentences": list(self.sentences),
+            "source": _source_dict(self.source),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Aligned:
-        return cls(text=d["text"], source=Source(**d["source"]), passage=d["passage"], sentences=tuple(d.get("sentences", ())))
+        return cls(
+            text=d["text"], source=Source(**d["source"]), passage=d["passage"], sentences=tuple(d.get("sentences", ()))
+        )
 
 
 def _source_dict(s: Source) -> dict[str, Any]:
@@ -199,7 +206,9 @@ class Answer:
         if not self.quotes:
             return Turn(self.question, (), self.answered)
         first = self.quotes[0]
-        return Turn(self.question, (first.source.article,), self.answered, first.passage, max(first.sentences, default=-1))
+        return Turn(
+            self.question, (first.source.article,), self.answered, first.passage, max(first.sentences, default=-1)
+        )
 
 
 def quote_json(q: Quote) -> dict[str, object]:

@@ -189,7 +189,9 @@ class FakeBotApi:
                     params[key] = value
         return params
 
-    def _error(self, method: str, params: JSON, status: int, description: str, retry_after: int | None = None) -> web.Response:
+    def _error(
+        self, method: str, params: JSON, status: int, description: str, retry_after: int | None = None
+    ) -> web.Response:
         self._record(method, params, status)
         body: JSON = {"ok": False, "error_code": status, "description": description}
         if retry_after is not None:
@@ -205,7 +207,9 @@ class FakeBotApi:
             self._changed.notify_all()
 
     # ------------------------------------------------------------------ test controls
-    def fail(self, method: str, status: int = 500, *, times: int = 1, retry_after: int | None = None, description: str = "") -> None:
+    def fail(
+        self, method: str, status: int = 500, *, times: int = 1, retry_after: int | None = None, description: str = ""
+    ) -> None:
         """Answer the next `times` calls of `method` with an error (429 → add retry_after)."""
         if not description:
             description = {
@@ -297,8 +301,15 @@ class FakeBotApi:
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    def message(self, chat: JSON, text: str, sender: JSON | None, reply_to: JSON | None = None, thread: int | None = None) -> JSON:
-        msg: JSON = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat, "text": text}
+    def message(
+        self, chat: JSON, text: str, sender: JSON | None, reply_to: JSON | None = None, thread: int | None = None
+    ) -> JSON:
+        msg: JSON = {
+            "message_id": self._next_message_id(chat["id"]),
+            "date": int(time.time()),
+            "chat": chat,
+            "text": text,
+        }
         if thread is not None:  # a message in a forum topic
             msg["message_thread_id"], msg["is_topic_message"] = thread, True
         if sender is not None:
@@ -332,7 +343,12 @@ class FakeBotApi:
         file_id = str(params.get("file_id"))
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}",
+        }
 
     async def _download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -352,8 +368,14 @@ class FakeBotApi:
         return self.push({"message": self.message(chat, text, self.user(chat_id, language_code))})
 
     def group_text(
-        self, chat_id: int, user_id: int, text: str, reply_to: JSON | None = None, kind: str = "supergroup",
-        language_code: str | None = "en", thread: int | None = None,
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        reply_to: JSON | None = None,
+        kind: str = "supergroup",
+        language_code: str | None = "en",
+        thread: int | None = None,
     ) -> JSON:
         chat = self.chat(chat_id, kind)
         if thread is not None:
@@ -374,11 +396,23 @@ class FakeBotApi:
         return self.push({"message_reaction": mr})
 
     def inline_query(self, user_id: int, query: str, language_code: str | None = "en") -> JSON:
-        iq = {"id": f"iq{user_id}-{time.monotonic_ns()}", "from": self.user(user_id, language_code), "query": query, "offset": "", "chat_type": "sender"}
+        iq = {
+            "id": f"iq{user_id}-{time.monotonic_ns()}",
+            "from": self.user(user_id, language_code),
+            "query": query,
+            "offset": "",
+            "chat_type": "sender",
+        }
         return self.push({"inline_query": iq})
 
     def callback_query(self, user_id: int, message: JSON, data: str, language_code: str | None = "en") -> JSON:
-        cq = {"id": f"cq{user_id}-{time.monotonic_ns()}", "from": self.user(user_id, language_code), "chat_instance": "ci", "message": message, "data": data}
+        cq = {
+            "id": f"cq{user_id}-{time.monotonic_ns()}",
+            "from": self.user(user_id, language_code),
+            "chat_instance": "ci",
+            "message": message,
+            "data": data,
+        }
         return self.push({"callback_query": cq})
 
     # ------------------------------------------------------------------ Bot API methods
@@ -404,7 +438,12 @@ class FakeBotApi:
     def _bot_message(self, params: JSON) -> JSON:
         chat_id = params["chat_id"]
         chat = self._chats.get(chat_id) or {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
-        msg: JSON = {"message_id": self._next_message_id(chat_id), "date": int(time.time()), "chat": chat, "text": params.get("text", "")}
+        msg: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": chat,
+            "text": params.get("text", ""),
+        }
         if chat.get("type") == "channel":
             msg["sender_chat"] = chat
         else:
@@ -476,5 +515,8 @@ def _as_test_api_echoes(result: Any, params: JSON) -> Any:
     """What telegram-test-api answers: a new message echoes the request's fields as they came
     (so `link_preview_options` is a JSON string); an edit's result is `null`."""
     if isinstance(result, dict) and "message_id" in result and "text" in params:
-        return {**result, "link_preview_options": json.dumps(params.get("link_preview_options") or {"is_disabled": True})}
+        return {
+            **result,
+            "link_preview_options": json.dumps(params.get("link_preview_options") or {"is_disabled": True}),
+        }
     return None

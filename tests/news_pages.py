@@ -77,11 +77,14 @@ def ko_page(**kw: object) -> str:
     kw.setdefault("lang", "ko")
     kw.setdefault("author", "홍길동 기자")
     kw.setdefault("site", "예시일보")
-    return article_page("크렘린궁 \"푸틴, 클럽하우스 참여 계획 없어\"", KO_PARAGRAPHS, **kw)  # type: ignore[arg-type]
+    return article_page('크렘린궁 "푸틴, 클럽하우스 참여 계획 없어"', KO_PARAGRAPHS, **kw)  # type: ignore[arg-type]
 
 
 def rss(items: list[tuple[str, str]], title: str = "Example Daily News") -> str:
-    rows = "".join(f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid></item>" for t, link in items)
+    rows = "".join(
+        f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid></item>"
+        for t, link in items
+    )
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title><link>http://example.org/</link><description>News</description>{rows}</channel></rss>'
 
 

@@ -7,15 +7,21 @@ import re
 
 import numpy as np
 import pytest
-
 from encoder_support import ROOT, answer_module, shared_encoder
+
 from retrieval.text.analyze import detect_language
 
 align = answer_module("retrieval/answer/align.py")
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for p in text.split("\n") if p.strip() for s in re.split(r"(?<=[.!?])\s+(?=\S)", p.strip()) if s.strip()]
+    return [
+        s.strip()
+        for p in text.split("\n")
+        if p.strip()
+        for s in re.split(r"(?<=[.!?])\s+(?=\S)", p.strip())
+        if s.strip()
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from tests.conftest import CORPUS
 def test_korean_particles_are_stripped(analyzer: Analyzer) -> None:
     assert analyzer.terms("크렘린궁은") == ["크렘린궁"]
     assert analyzer.terms("크렘린궁의") == ["크렘린궁"]
-    assert analyzer.terms("크렘린궁이 말했다") [0] == "크렘린궁"
+    assert analyzer.terms("크렘린궁이 말했다")[0] == "크렘린궁"
 
 
 def test_korean_keeps_content_morphemes_only(analyzer: Analyzer) -> None:
@@ -45,7 +45,7 @@ def test_english_paragraphs_split_into_sentences(analyzer: Analyzer) -> None:
 
 
 def test_english_abbreviations_and_closing_quotes() -> None:
-    text = 'Musk met Tenev on Jan. 30 in the U.S. capital. He said: “It was great.” Then J. K. Rowling left.'
+    text = "Musk met Tenev on Jan. 30 in the U.S. capital. He said: “It was great.” Then J. K. Rowling left."
     assert [text[s:e] for s, e in split_english(text)] == [
         "Musk met Tenev on Jan. 30 in the U.S. capital.",
         "He said: “It was great.”",

@@ -94,7 +94,9 @@ def test_at_most_max_quotes_best_first(engine: Engine) -> None:
 def test_neighbouring_sentences_are_joined(engine: Engine) -> None:
     # A later quote takes in a matching neighbour from its paragraph, in text order.
     windows_off = AnswerParams.of(window_temperature=0.0)
-    answer = Answerer(engine.store, engine.analyzer, windows_off).answer("Clubhouse downloads blocked in China, U.S. social media platforms")
+    answer = Answerer(engine.store, engine.analyzer, windows_off).answer(
+        "Clubhouse downloads blocked in China, U.S. social media platforms"
+    )
     joined = [q for q in answer.quotes if len(q.sentences) > 1]
     assert joined, [q.text for q in answer.quotes]
     q = joined[0]
@@ -171,7 +173,12 @@ def _answerer(analyzer: Analyzer, articles: list[tuple[str, list[str]]], **param
     tests are about which sentence is quoted, so the verdict is the old coverage rule: a
     two-article corpus is nothing like the data the confidence model was fitted on."""
     store = MemoryStore(analyzer)
-    store.add([Article(f"a{i}", title, tuple(texts), source="test", file="test.txt") for i, (title, texts) in enumerate(articles)])
+    store.add(
+        [
+            Article(f"a{i}", title, tuple(texts), source="test", file="test.txt")
+            for i, (title, texts) in enumerate(articles)
+        ]
+    )
     return Answerer(store, analyzer, AnswerParams.of(**params), judge=None)
 
 
@@ -183,7 +190,10 @@ FILLER = ("Lakes", ["Many lakes in the north freeze every winter and thaw in spr
     [
         pytest.param(
             [
-                ("Rhine", ["The river is 1,230 kilometres long and flows through six countries on its way to the sea."]),
+                (
+                    "Rhine",
+                    ["The river is 1,230 kilometres long and flows through six countries on its way to the sea."],
+                ),
                 ("Danube", ["The river is 2,850 kilometres long."]),
                 FILLER,
             ],
@@ -233,7 +243,11 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
         "Tesla moved to New York in 1884. Tesla held around 300 patents. Tesla later lived in a hotel in New York."
     )
     question = "How many patents did Tesla hold in New York?"
-    alone = {"context_chars": 0, "join_gain": 2.0, "window_temperature": 0.0}  # single sentences, to see which one is chosen
+    alone = {
+        "context_chars": 0,
+        "join_gain": 2.0,
+        "window_temperature": 0.0,
+    }  # single sentences, to see which one is chosen
     plain = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], local_weight=0.0, new_number_weight=0.0, **alone)
     assert plain.answer(question).quotes[0].text != "Tesla held around 300 patents."
     chosen = _answerer(analyzer, [("Nikola Tesla", [passage]), FILLER], **alone).answer(question).quotes[0]
@@ -242,7 +256,13 @@ def test_sentence_choice_prefers_words_rare_in_the_passage(analyzer: Analyzer) -
 
 @pytest.mark.parametrize(
     "question",
-    ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "Who invited Putin to Clubhouse?", "클럽하우스 이용자 수는?", "What is the capital of France?"],
+    [
+        "What did the Kremlin say?",
+        "크렘린궁은 뭐라고 했나요?",
+        "Who invited Putin to Clubhouse?",
+        "클럽하우스 이용자 수는?",
+        "What is the capital of France?",
+    ],
 )
 def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
     """The seam holds: the shipped corpus in memory answers exactly as the segments on disk."""
@@ -261,7 +281,11 @@ def test_same_answer_from_both_stores(engine: Engine, question: str) -> None:
 def test_the_same_sentence_is_never_quoted_twice(analyzer: Analyzer) -> None:
     """An updated copy of an article holds the same sentences: each is quoted once."""
     text = ["The ferry to Jeju leaves at noon.", "Tickets cost 30,000 won and the ferry is often full."]
-    answerer = _answerer(analyzer, [("Ferry", text), ("Ferry (updated)", [*text, "A second ferry was added in May."])], window_temperature=0.0)
+    answerer = _answerer(
+        analyzer,
+        [("Ferry", text), ("Ferry (updated)", [*text, "A second ferry was added in May."])],
+        window_temperature=0.0,
+    )
     answer = answerer.answer("When does the ferry to Jeju leave and what do tickets cost?", max_quotes=5)
     texts = [q.text for q in (*answer.quotes, *answer.more)]
     assert texts and all(not (a in b or b in a) for i, a in enumerate(texts) for b in texts[i + 1 :]), texts
@@ -279,7 +303,9 @@ def test_the_compound_stand_in_is_discounted_and_can_be_turned_off(analyzer: Ana
     articles = [("궁", ["크렘린궁 대변인은 제안이 흥미롭다고 말했다."]), ("기타", ["서울의 날씨는 맑았다."])]
     on = _answerer(analyzer, articles)
     query = on.query(analyzer.question_words("크렘린 반응"))
-    assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(0.7 * on.store.idf(["크렘린궁"])[0])
+    assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(
+        0.7 * on.store.idf(["크렘린궁"])[0]
+    )
     off = _answerer(analyzer, articles, affix_discount=0.0)
     assert "크렘린궁" not in off.query(analyzer.question_words("크렘린 반응")).weights
 
@@ -303,7 +329,11 @@ def test_first_cue_needs_the_cue_in_the_first_quote(analyzer: Analyzer) -> None:
 
 
 def test_rarity_is_one_for_a_word_one_passage_holds_and_same_article_is_seen(analyzer: Analyzer) -> None:
-    articles = [("Bridge", ["The bridge opened in 1932."]), ("Ferry", ["The ferry and the bridge cross the harbour."]), FILLER]
+    articles = [
+        ("Bridge", ["The bridge opened in 1932."]),
+        ("Ferry", ["The ferry and the bridge cross the harbour."]),
+        FILLER,
+    ]
     s = _answerer(analyzer, articles).answer("When did the bridge open?").signals
     assert s["idf_max"] == pytest.approx(1.0)  # "open": one passage holds it
     assert s["idf_mean"] < 1.0  # "bridge": two do
@@ -314,8 +344,13 @@ def test_rarity_is_one_for_a_word_one_passage_holds_and_same_article_is_seen(ana
 
 # --- confidence and verdict ------------------------------------------------------------------
 VERDICT_QUESTIONS = [
-    "What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "Did Musk invite Putin to Clubhouse?",
-    "Peskov는 뭐라고 말했어?", "What is the capital of France?", "오늘 서울 날씨 어때?", "How much is Clubhouse worth?",
+    "What did the Kremlin say?",
+    "크렘린궁은 뭐라고 했나요?",
+    "Did Musk invite Putin to Clubhouse?",
+    "Peskov는 뭐라고 말했어?",
+    "What is the capital of France?",
+    "오늘 서울 날씨 어때?",
+    "How much is Clubhouse worth?",
 ]
 
 
@@ -324,7 +359,9 @@ def test_verdict_follows_confidence_and_the_levels(engine: Engine, corpus_text: 
     answer = engine.ask(question)
     judge = engine.judge
     assert 0.0 <= answer.confidence <= 1.0
-    expected = "answer" if answer.confidence >= judge.sure else "unsure" if answer.confidence >= judge.minimum else "abstain"
+    expected = (
+        "answer" if answer.confidence >= judge.sure else "unsure" if answer.confidence >= judge.minimum else "abstain"
+    )
     assert answer.verdict == expected
     assert answer.answered == (expected != "abstain") == bool(answer.quotes)
     assert (CAVEAT[answer.language] in answer.message) == (expected == "unsure")
@@ -357,7 +394,9 @@ def test_levels_set_the_bands(make_engine: Any) -> None:
         ("Who is Peskov?", "Kremlin spokesperson Dmitry Peskov"),
     ],
 )
-def test_hard_questions_quote_the_right_sentence(engine: Engine, corpus_text: str, question: str, fragment: str) -> None:
+def test_hard_questions_quote_the_right_sentence(
+    engine: Engine, corpus_text: str, question: str, fragment: str
+) -> None:
     answer = engine.ask(question)
     assert answer.answered and answer.quotes, (answer.verdict, answer.confidence)
     assert fragment in answer.quotes[0].text
@@ -395,4 +434,6 @@ def test_every_weight_has_its_own_flat_name() -> None:
     # A name that two stages shared would collapse into one entry of `flat()`.
     p = AnswerParams()
     stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation, p.fusion, p.similar)
-    assert len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 44  # + min_coverage (issue 20: short_terms, continue_sentences)
+    assert (
+        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 44
+    )  # + min_coverage (issue 20: short_terms, continue_sentences)

@@ -13,7 +13,9 @@ from retrieval.index.bm25 import SearchParams
 from retrieval.text.analyze import Analyzer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "belebele-dev"
-pytestmark = pytest.mark.skipif(not (DATA / "kor_Hang.jsonl").exists(), reason="the shared Belebele dev files are not here")
+pytestmark = pytest.mark.skipif(
+    not (DATA / "kor_Hang.jsonl").exists(), reason="the shared Belebele dev files are not here"
+)
 
 
 def test_pools_index_each_story_as_the_mode_says() -> None:
@@ -21,15 +23,21 @@ def test_pools_index_each_story_as_the_mode_says() -> None:
     links = {k for _, k in passages}
     pools = belebele.pools(passages, questions)
     assert set(pools) == set(belebele.MODES)
-    assert {lang for lang, _ in pools["cross-ko>en"][0]} == {"en"} and {q.lang for q in pools["cross-ko>en"][1]} == {"ko"}
-    assert {lang for lang, _ in pools["cross-en>ko"][0]} == {"ko"} and {q.lang for q in pools["cross-en>ko"][1]} == {"en"}
+    assert {lang for lang, _ in pools["cross-ko>en"][0]} == {"en"} and {q.lang for q in pools["cross-ko>en"][1]} == {
+        "ko"
+    }
+    assert {lang for lang, _ in pools["cross-en>ko"][0]} == {"ko"} and {q.lang for q in pools["cross-en>ko"][1]} == {
+        "en"
+    }
     split = pools["split"][0]
     assert len(split) == len(links) == len({k for _, k in split}) and {lang for lang, _ in split} == {"ko", "en"}
     half = pools["half"][0]
     assert 0.35 * len(links) < len(half) < 0.65 * len(links) and set(half) <= set(split)
     assert len(pools["mixed"][0]) == 2 * len(links)
     assert {q.half for q in questions} == {"fit", "report"}
-    assert all(q.half == belebele.Question("", "", "", q.link).half for q in questions)  # by the link alone: twins share a half
+    assert all(
+        q.half == belebele.Question("", "", "", q.link).half for q in questions
+    )  # by the link alone: twins share a half
 
 
 def test_a_small_cross_language_pool_words_against_meaning(analyzer: Analyzer) -> None:

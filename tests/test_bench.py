@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.cli.bench import markdown_table, rows
 from bot.cli import main
+from bot.cli.bench import markdown_table, rows
 from measure.bench import DEFAULT_SOURCES, read_sources, run_bench, synthesize
 from tests.conftest import SHARED_DATA
 
@@ -24,7 +24,16 @@ pytestmark = pytest.mark.skipif(not all(p.exists() for p in SOURCES), reason="sh
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("bench")
-    result = run_bench(SOURCES, n_passages=2000, n_questions=100, seed=5, workdir=work, workers=2, raw_sample_chars=150_000, live_passages=300)
+    result = run_bench(
+        SOURCES,
+        n_passages=2000,
+        n_questions=100,
+        seed=5,
+        workdir=work,
+        workers=2,
+        raw_sample_chars=150_000,
+        live_passages=300,
+    )
     return result.to_json()
 
 
@@ -60,7 +69,11 @@ def test_adding_one_article_analyses_and_writes_only_that_article(small: dict[st
     for run in runs:
         assert run["paragraphs"] == 10 and run["passages_analysed"] == 10 and len(run["added"]) == 1
         assert run["answerable"] and run["article_bytes"] < run["bytes_written"] < run["article_bytes"] + (1 << 20)
-    assert i["replaced_answerable"] and i["folder_replaced"] == [runs[2]["added"][0]] and i["folder_removed"] == [runs[1]["added"][0]]
+    assert (
+        i["replaced_answerable"]
+        and i["folder_replaced"] == [runs[2]["added"][0]]
+        and i["folder_removed"] == [runs[1]["added"][0]]
+    )
     assert 0 < i["replace_s"] and 0 < i["remove_s"] and i["cli_ingest_s"] > 0 and i["cli_ask_s"] > 0
 
 
@@ -84,7 +97,9 @@ def test_missing_source_is_one_line_error(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.slow
 def test_million_passages(tmp_path: Path) -> None:
     """The 1M run (about an hour of Kiwi time on two cores): builds, serves, agrees with rank-bm25."""
-    result = run_bench(SOURCES, n_passages=1_000_000, n_questions=1000, baseline_questions=20, workdir=tmp_path).to_json()
+    result = run_bench(
+        SOURCES, n_passages=1_000_000, n_questions=1000, baseline_questions=20, workdir=tmp_path
+    ).to_json()
     print(markdown_table(result))
     assert result["corpus"]["passages"] == 1_000_000
     assert result["queries"]["top10_agreement_okapi"] == 1.0

@@ -22,7 +22,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("cli")
     shutil.copytree(CORPUS, base / "corpus")
     e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
+    e.update(
+        QUOTEQA_CORPUS_DIR=str(base / "corpus"),
+        QUOTEQA_DATA_DIR=str(base / "data"),
+        QUOTEQA_WORKERS="2",
+        QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE),
+    )
     return e
 
 
@@ -76,7 +81,9 @@ def test_ask_many_from_stdin_one_json_line_each(env: dict[str, str]) -> None:
     assert [row["question"] for row in rows[::2]] == questions[::2]
 
 
-@pytest.mark.parametrize(("question", "code", "fragment"), [("", 2, "empty"), ("x" * 2001, 2, "limit"), ("bad\x01", 2, "control")])
+@pytest.mark.parametrize(
+    ("question", "code", "fragment"), [("", 2, "empty"), ("x" * 2001, 2, "limit"), ("bad\x01", 2, "control")]
+)
 def test_bad_question_exit_codes(env: dict[str, str], question: str, code: int, fragment: str) -> None:
     r = quoteqa(env, "ask", question)
     assert r.returncode == code and fragment in r.stderr and "Traceback" not in r.stderr
@@ -120,7 +127,9 @@ def test_broken_corpus_file_is_named_and_skipped(env: dict[str, str], tmp_path: 
     r = quoteqa(e, "sources", "--json")
     assert r.returncode == 0 and [row["id"] for row in json.loads(r.stdout)] == ["clubhouse-putin-musk"]
     feed = tmp_path / "okapi.jsonl"
-    feed.write_text(json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8")
+    feed.write_text(
+        json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8"
+    )
     r = quoteqa(e, "ingest", str(feed))
     assert r.returncode == 0 and "1 added" in r.stdout and "latin1.txt" in r.stderr
 
@@ -130,7 +139,9 @@ def test_ingest_command(env: dict[str, str], tmp_path: Path) -> None:
     shutil.copytree(CORPUS, corpus)
     e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d")}
     feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8")
+    feed.write_text(
+        json.dumps({"id": "okapi", "title": "Okapis", "text": "The okapi lives in the Congo."}) + "\n", "utf-8"
+    )
     r = quoteqa(e, "ingest", str(feed))
     assert r.returncode == 0 and "1 added" in r.stdout, r.stderr
     r = quoteqa(e, "ask", "Where does the okapi live?", "--json")
@@ -141,7 +152,9 @@ def test_ingest_command(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     r = quoteqa({**env, "QUOTEQA_BM25_K1": "-3"}, "ask", "Kremlin?")
-    assert r.returncode == 2 and "QUOTEQA_BM25_K1" in r.stderr and "Traceback" not in r.stderr  # the variable, not the field
+    assert (
+        r.returncode == 2 and "QUOTEQA_BM25_K1" in r.stderr and "Traceback" not in r.stderr
+    )  # the variable, not the field
     r = quoteqa({**env, "QUOTEQA_ALLOWED_CHAT_IDS": "12,abc"}, "ask", "Kremlin?")
     assert r.returncode == 2 and "QUOTEQA_ALLOWED_CHAT_IDS" in r.stderr and "Traceback" not in r.stderr
 
@@ -159,26 +172,42 @@ def test_console_session_over_a_pipe(env: dict[str, str]) -> None:
 def _web_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     corpus = tmp_path / "c"
     shutil.copytree(CORPUS, corpus)
-    return {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d"), "QUOTEQA_FETCH_ALLOW_PRIVATE": "true"}
+    return {
+        **env,
+        "QUOTEQA_CORPUS_DIR": str(corpus),
+        "QUOTEQA_DATA_DIR": str(tmp_path / "d"),
+        "QUOTEQA_FETCH_ALLOW_PRIVATE": "true",
+    }
 
 
 def test_ingest_urls_show_sources_remove(env: dict[str, str], tmp_path: Path, web: object) -> None:
     from tests.news_pages import EN_PARAGRAPHS, en_page, ko_page
 
-    web.expect_request("/en").respond_with_data(en_page(canonical="https://example.org/world/k1"), content_type="text/html")  # type: ignore[attr-defined]
-    web.expect_request("/ko").respond_with_data(ko_page(charset="euc-kr", published="2021-02-16T10:00:00+09:00").encode("cp949"), content_type="text/html")  # type: ignore[attr-defined]
+    web.expect_request("/en").respond_with_data(
+        en_page(canonical="https://example.org/world/k1"), content_type="text/html"
+    )  # type: ignore[attr-defined]
+    web.expect_request("/ko").respond_with_data(
+        ko_page(charset="euc-kr", published="2021-02-16T10:00:00+09:00").encode("cp949"), content_type="text/html"
+    )  # type: ignore[attr-defined]
     e = _web_env(env, tmp_path)
     urls = [web.url_for("/en"), web.url_for("/missing"), web.url_for("/ko")]  # type: ignore[attr-defined]
     r = quoteqa(e, "ingest", *urls)
     assert r.returncode == 1, r.stderr  # one link failed: the exit code says so, the others went in
     assert f"failed {urls[1]}: HTTP 404" in r.stderr and "2 added" in r.stdout and "1 failed" in r.stdout
     rows = json.loads(quoteqa(e, "sources", "--json").stdout)
-    assert [row["date"] for row in rows][:2] == ["2021-02-16T10:00:00+09:00", "2021-02-15T09:30:00+09:00"]  # newest first
+    assert [row["date"] for row in rows][:2] == [
+        "2021-02-16T10:00:00+09:00",
+        "2021-02-15T09:30:00+09:00",
+    ]  # newest first
     assert {"id", "title", "url", "date"} <= rows[0].keys() and len(rows) == 3
     en_id = rows[1]["id"]
     shown = json.loads(quoteqa(e, "show", en_id, "--json").stdout)
     assert shown["paragraphs"] == list(EN_PARAGRAPHS) and shown["url"] == "https://example.org/world/k1"
-    assert (shown["author"], shown["date"], shown["source"]) == ("Jane Doe", "2021-02-15T09:30:00+09:00", "Example Daily News")
+    assert (shown["author"], shown["date"], shown["source"]) == (
+        "Jane Doe",
+        "2021-02-15T09:30:00+09:00",
+        "Example Daily News",
+    )
     r = quoteqa(e, "ask", "What did Peskov tell reporters?", "--json")
     assert json.loads(r.stdout)["quotes"][0]["url"] == "https://example.org/world/k1"
     r = quoteqa(e, "remove", en_id)
@@ -200,7 +229,9 @@ def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
     global options after the subcommand, a corrected title."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "okapi.md").write_bytes(b"\xef\xbb\xbf---\r\ntitle: Okapis of the Congo\r\nsource: Zoo News\r\n---\r\n\r\nThe okapi lives in the Congo.\r\n")
+    (inbox / "okapi.md").write_bytes(
+        b"\xef\xbb\xbf---\r\ntitle: Okapis of the Congo\r\nsource: Zoo News\r\n---\r\n\r\nThe okapi lives in the Congo.\r\n"
+    )
     (inbox / "notes.json").write_text("{}", "utf-8")
     (inbox / "readme.markdown").write_text("Giraffes are the okapi's only living relatives.\n", "utf-8")
     e = {k: v for k, v in env.items() if k not in ("QUOTEQA_CORPUS_DIR", "QUOTEQA_DATA_DIR")}
@@ -208,10 +239,14 @@ def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
     r = quoteqa(e, "ingest", str(inbox), "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"))
     assert r.returncode == 0, r.stderr
     assert "2 added" in r.stdout and "skipped" in r.stderr and "notes.json" in r.stderr
-    shown = json.loads(quoteqa(e, "show", "okapi", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
+    shown = json.loads(
+        quoteqa(e, "show", "okapi", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout
+    )
     # the CRLF front matter was read as such, and neither the BOM nor "title:" is in the passages
     assert shown["title"] == "Okapis of the Congo" and shown["paragraphs"] == ["The okapi lives in the Congo."]
-    (inbox / "okapi.md").write_text("---\ntitle: Okapis, the forest giraffes\nsource: Zoo News\n---\n\nThe okapi lives in the Congo.\n", "utf-8")
+    (inbox / "okapi.md").write_text(
+        "---\ntitle: Okapis, the forest giraffes\nsource: Zoo News\n---\n\nThe okapi lives in the Congo.\n", "utf-8"
+    )
     (inbox / "bad1.jsonl").write_text("{oops\n", "utf-8")
     (inbox / "bad2.txt").write_bytes(b"caf\xe9\n")
     r = quoteqa(e, "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"), "ingest", str(inbox))
@@ -220,14 +255,18 @@ def test_corpus_management_fixes(env: dict[str, str], tmp_path: Path) -> None:
     (inbox / "bad2.txt").unlink()
     r = quoteqa(e, "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d"), "ingest", str(inbox / "okapi.md"))
     assert "1 updated" in r.stdout, r.stdout + r.stderr
-    rows = json.loads(quoteqa(e, "sources", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout)
+    rows = json.loads(
+        quoteqa(e, "sources", "--json", "--corpus-dir", str(corpus), "--data-dir", str(tmp_path / "d")).stdout
+    )
     assert {row["id"]: row["title"] for row in rows}["okapi"] == "Okapis, the forest giraffes"
 
 
 def test_feeds_commands(env: dict[str, str], tmp_path: Path, web: object) -> None:
     from tests.news_pages import en_page, rss
 
-    web.expect_request("/rss").respond_with_data(rss([("Kremlin", web.url_for("/en"))]), content_type="application/rss+xml")  # type: ignore[attr-defined]
+    web.expect_request("/rss").respond_with_data(
+        rss([("Kremlin", web.url_for("/en"))]), content_type="application/rss+xml"
+    )  # type: ignore[attr-defined]
     web.expect_request("/en").respond_with_data(en_page(), content_type="text/html")  # type: ignore[attr-defined]
     web.expect_request("/page").respond_with_data(en_page(), content_type="text/html")  # type: ignore[attr-defined]
     e = _web_env(env, tmp_path)
@@ -246,7 +285,9 @@ def test_feeds_say_what_is_already_there_and_what_to_do(env: dict[str, str], tmp
     """Issue 20, item 10: adding a feed twice, listing none, ingesting a feed's address."""
     from tests.news_pages import rss
 
-    web.expect_request("/rss").respond_with_data(rss([("Kremlin", "http://example.org/a")]), content_type="application/xml")  # type: ignore[attr-defined]
+    web.expect_request("/rss").respond_with_data(
+        rss([("Kremlin", "http://example.org/a")]), content_type="application/xml"
+    )  # type: ignore[attr-defined]
     e = _web_env(env, tmp_path)
     feed = web.url_for("/rss")  # type: ignore[attr-defined]
     r = quoteqa(e, "feeds", "list")
@@ -267,7 +308,8 @@ def test_sources_never_cut_an_id_and_show_json_errors_are_json(env: dict[str, st
     long_id = "127-0-0-1-a-htm-world-news-kremlin-clubhouse-story-1a2b3c4d"
     (corpus / f"{long_id}.md").write_text(
         "---\ntitle: A very long title about the Kremlin, Clubhouse and Elon Musk inviting Vladimir Putin to talk\n"
-        "source: Example Daily News Service\n---\n\nPeskov said the invitation was interesting.\n", "utf-8"
+        "source: Example Daily News Service\n---\n\nPeskov said the invitation was interesting.\n",
+        "utf-8",
     )
     e = {**env, "QUOTEQA_CORPUS_DIR": str(corpus), "QUOTEQA_DATA_DIR": str(tmp_path / "d"), "COLUMNS": "80"}
     r = quoteqa(e, "sources")
@@ -293,7 +335,9 @@ def test_ask_after_an_interrupted_ingest_says_it_is_catching_up(env: dict[str, s
     first = quoteqa(e, "ask", "What did the Kremlin say?", "--json")
     assert first.returncode == 0 and "for the first time" in first.stderr, first.stderr
     paragraphs = [f"Wombat survey {n} counted {n * 3} wombats near burrow {n}." for n in range(1, 301)]
-    (corpus / "wombat-survey.md").write_text("---\ntitle: Wombat survey\n---\n\n" + "\n\n".join(paragraphs) + "\n", "utf-8")
+    (corpus / "wombat-survey.md").write_text(
+        "---\ntitle: Wombat survey\n---\n\n" + "\n\n".join(paragraphs) + "\n", "utf-8"
+    )
     r = quoteqa(e, "ask", "How many wombats near burrow 17?", "--json")
     assert r.returncode == 0, r.stderr
     assert "indexing 300 passage(s) that are in the corpus folder but not in the index yet" in r.stderr, r.stderr
@@ -316,14 +360,18 @@ def test_ask_refuses_a_quote_count_below_one(env: dict[str, str], n: str) -> Non
 @pytest.mark.parametrize("args", [("sources", "--json"), ("ask", "What did the Kremlin say?")])
 def test_a_closed_pipe_ends_the_command_quietly(env: dict[str, str], args: tuple[str, ...]) -> None:
     """`quoteqa … | head` where head has gone before anything is written: exit 0, no traceback."""
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader is gone before Kiwi has loaded
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and err == "", err
 
 
-def test_console_keeps_a_conversation_and_new_resets_it(engine: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_keeps_a_conversation_and_new_resets_it(
+    engine: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The console passes its last turns (at most three) to `Engine.ask`, prints the earlier
     question an answer followed up on, and `:new` starts afresh."""
     import dataclasses
@@ -342,7 +390,15 @@ def test_console_keeps_a_conversation_and_new_resets_it(engine: object, monkeypa
             answer = engine.ask(question, max_quotes, history)  # type: ignore[attr-defined]
             return dataclasses.replace(answer, context=history[-1].question) if history else answer
 
-    lines = ["Who invited Putin to Clubhouse?", "What did the Kremlin say?", ":new", "What did [bold]Peskov[/] say?", "a", "b", "c"]
+    lines = [
+        "Who invited Putin to Clubhouse?",
+        "What did the Kremlin say?",
+        ":new",
+        "What did [bold]Peskov[/] say?",
+        "a",
+        "b",
+        "c",
+    ]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
     assert run_console(Recording(), Path("/nonexistent/history")) == 0  # type: ignore[arg-type]
     out = capsys.readouterr().out

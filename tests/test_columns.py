@@ -43,7 +43,9 @@ def _check(store: Any) -> None:
         assert view.columns == {"test_chars": float(len(view.text))}
 
 
-def test_a_new_column_is_stored_merged_and_read(tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_column_is_stored_merged_and_read(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(columns, "COLUMNS", (Chars(),))
     store = SegmentStore(tmp_path / "index", analyzer)
     for art in ARTICLES:  # one segment each
@@ -59,7 +61,9 @@ def test_a_new_column_is_stored_merged_and_read(tmp_path: Path, analyzer: Analyz
     _check(memory)
 
 
-def test_a_segment_written_before_a_column_existed_is_refused(tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_segment_written_before_a_column_existed_is_refused(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SegmentStore(tmp_path / "index", analyzer)
     store.add(ARTICLES)
     name = store.snapshot().segs[0].seg.name

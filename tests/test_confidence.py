@@ -93,12 +93,23 @@ def test_derived_features() -> None:
 def test_verdicts_follow_the_thresholds() -> None:
     rows, labels = toy()
     model = fit(rows, labels).with_thresholds(sure=0.8, minimum=0.3)
-    assert [model.verdict(c) for c in (0.9, 0.8, 0.5, 0.3, 0.29, 0.0)] == ["answer", "answer", "unsure", "unsure", "abstain", "abstain"]
+    assert [model.verdict(c) for c in (0.9, 0.8, 0.5, 0.3, 0.29, 0.0)] == [
+        "answer",
+        "answer",
+        "unsure",
+        "unsure",
+        "abstain",
+        "abstain",
+    ]
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     rows, labels = toy()
-    model = fit(rows, labels, features=["coverage", "noise", "log1p(coverage)"]).with_thresholds(0.9, 0.2).with_fitted(command="test")
+    model = (
+        fit(rows, labels, features=["coverage", "noise", "log1p(coverage)"])
+        .with_thresholds(0.9, 0.2)
+        .with_fitted(command="test")
+    )
     path = tmp_path / "model.json"
     model.save(path)
     back = confidence.load(path)
@@ -119,7 +130,10 @@ def test_load_rejects_other_files(tmp_path: Path) -> None:
     bad.write_text('{"format": "quoteqa-confidence", "version": 99}', "utf-8")
     with pytest.raises(QuoteQAError, match="version"):
         confidence.load(bad)
-    bad.write_text('{"format": "quoteqa-confidence", "version": 1, "features": ["a"], "means": [], "scales": [], "coefficients": [], "intercept": 0}', "utf-8")
+    bad.write_text(
+        '{"format": "quoteqa-confidence", "version": 1, "features": ["a"], "means": [], "scales": [], "coefficients": [], "intercept": 0}',
+        "utf-8",
+    )
     with pytest.raises(QuoteQAError):
         confidence.load(bad)
     with pytest.raises(QuoteQAError):
@@ -157,7 +171,9 @@ def test_features_far_outside_the_dev_data_are_clipped() -> None:
     """A news headline can hold every word of a question, which no dev question came near: one
     feature must not decide the verdict alone."""
     model = confidence.load()
-    far = {name: 1e6 for name in ("bm25_top_share", "title_share", "top_passage_coverage", "matched_idf", "content_terms")}
+    far = {
+        name: 1e6 for name in ("bm25_top_share", "title_share", "top_passage_coverage", "matched_idf", "content_terms")
+    }
     parts = model.contributions(far)
     assert all(abs(parts[f]) <= abs(w) * model.clip + 1e-9 for f, w in zip(model.features, model.coefficients))
     assert model.logit(far) == pytest.approx(model.intercept + sum(parts.values()))

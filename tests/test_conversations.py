@@ -20,7 +20,9 @@ from retrieval.text.analyze import normalize_space
         ("Who founded the company?", "Tesla", False, None),
     ],
 )
-def test_followups_leave_out_what_the_first_question_named(question: str, subject: str, korean: bool, followup: str | None) -> None:
+def test_followups_leave_out_what_the_first_question_named(
+    question: str, subject: str, korean: bool, followup: str | None
+) -> None:
     assert without_subject(question, subject, korean) == followup
 
 
@@ -60,8 +62,8 @@ def chat_answerer(analyzer):  # type: ignore[no-untyped-def]
     """The shipped article plus the set's distractors (another Kremlin statement, another
     Clubhouse story…), on the in-memory store."""
     from retrieval.answer.pipeline import Answerer
-    from retrieval.index.bm25 import SearchParams
     from retrieval.corpus.files import load_corpus
+    from retrieval.index.bm25 import SearchParams
     from tests.conftest import CORPUS
 
     convs = load_conversations()
@@ -73,14 +75,20 @@ def test_a_follow_up_is_answered_from_the_conversations_article(chat_answerer) -
     assert first.quotes and first.quotes[0].source.article == "clubhouse-putin-musk"
     followed = chat_answerer.answer("그럼 페이스북은?", history=(first.turn(),))
     assert followed.context == "트위터는 어떤 자체 버전을 출시했나요?"
-    assert followed.quotes[0].source.article == "clubhouse-putin-musk" and "페이스북은 유사 SNS" in followed.quotes[0].text
+    assert (
+        followed.quotes[0].source.article == "clubhouse-putin-musk" and "페이스북은 유사 SNS" in followed.quotes[0].text
+    )
     alone = chat_answerer.answer("그럼 페이스북은?")
     assert not alone.context and followed.confidence > alone.confidence
 
 
 def test_a_self_contained_question_ignores_an_unrelated_conversation(chat_answerer) -> None:  # type: ignore[no-untyped-def]
     earlier = chat_answerer.answer("Facebook tests live audio rooms for groups: when did the company say so?").turn()
-    for question in ("Who did Musk invite to Clubhouse?", "크렘린궁은 뭐라고 했나요?", "What is the capital of France?"):
+    for question in (
+        "Who did Musk invite to Clubhouse?",
+        "크렘린궁은 뭐라고 했나요?",
+        "What is the capital of France?",
+    ):
         alone, after = chat_answerer.answer(question), chat_answerer.answer(question, history=(earlier,))
         assert after.context == "" and [q.text for q in after.quotes] == [q.text for q in alone.quotes]
         assert (after.verdict, after.confidence) == (alone.verdict, alone.confidence)
@@ -116,12 +124,17 @@ def test_eval_conversations_command(analyzer, tmp_path, monkeypatch, capsys) -> 
     assert names[0] == "conversations.jsonl" and any(n.startswith("tiny_ko.json") for n in names)
     hand = out["sets"][0]
     assert hand["followups"] == len(load_conversations().conversations)
-    assert 0.0 <= hand["accuracy_without_history"] <= 1.0 and hand["accuracy_with_history"] > hand["accuracy_without_history"]
+    assert (
+        0.0 <= hand["accuracy_without_history"] <= 1.0
+        and hand["accuracy_with_history"] > hand["accuracy_without_history"]
+    )
     assert [u["file"] for u in out["self_contained"]] == ["tiny_ko.json", "tiny_en.json"]
     assert all(u["changed"] == 0 for u in out["self_contained"])
 
 
-def test_eval_conversations_runs_the_hand_written_set_without_the_public_data(analyzer, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_eval_conversations_runs_the_hand_written_set_without_the_public_data(
+    analyzer, tmp_path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
     """A clone has no ../shared/data: `eval --conversations` still measures its own hand-written
     set and says which public files it left out; `eval --splits` says where to get them."""
     import json
@@ -154,7 +167,9 @@ def _ask(answerer, *questions: str):  # type: ignore[no-untyped-def]
     history, answers = [], []
     for q in questions:
         answer = answerer.answer(q, history=tuple(history))
-        assert all(normalize_space(x.text) in corpus for x in answer.quotes if x.source.article == "clubhouse-putin-musk")
+        assert all(
+            normalize_space(x.text) in corpus for x in answer.quotes if x.source.article == "clubhouse-putin-musk"
+        )
         answers.append(answer)
         history.append(answer.turn())
     return answers
@@ -172,7 +187,9 @@ def _ask(answerer, *questions: str):  # type: ignore[no-untyped-def]
     ("Who did Musk invite to Clubhouse?", "And what about Putin?", "Putin"),
     ("머스크는 누구를 클럽하우스에 초대했나요?", "그럼 푸틴은?", "푸틴"),
 ])  # fmt: skip
-def test_a_follow_up_is_read_with_the_story_it_points_back_to(chat_answerer, first: str, followup: str, gold: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_follow_up_is_read_with_the_story_it_points_back_to(
+    chat_answerer, first: str, followup: str, gold: str
+) -> None:  # type: ignore[no-untyped-def]
     """Issue 20, items 3-4: another story of the corpus shares the follow-up's words (another
     statement by the same spokesperson, another Putin story); the reply quotes the story the
     conversation is about, where it used to quote the other one or abstain."""
@@ -190,7 +207,9 @@ def test_what_next_continues_from_the_last_quote(chat_answerer) -> None:  # type
     assert going_on.answered and going_on.kind == "continue" and going_on.context == "Who did Musk invite to Clubhouse?"
     start = asked.quotes[0]
     assert going_on.quotes[0].source.article == start.source.article
-    assert going_on.quotes[0].text.startswith("The Tesla and SpaceX CEO then said in Russian")  # the paragraph after ¶14
+    assert going_on.quotes[0].text.startswith(
+        "The Tesla and SpaceX CEO then said in Russian"
+    )  # the paragraph after ¶14
     assert further.quotes[0].text.startswith("Clubhouse has been downloaded around five million times")
     ko = _ask(chat_answerer, "머스크는 누구를 클럽하우스에 초대했나요?", "그 다음은?")[1]
     assert ko.quotes[0].text == "그러자 푸틴 대통령 측은 “흥미로운 제안”이라는 공식 반응을 내놨다."  # the rest of ¶3

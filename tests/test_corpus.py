@@ -30,7 +30,10 @@ def test_paragraphs_split_on_blank_lines() -> None:
 
 def test_front_matter(tmp_path: Path) -> None:
     f = tmp_path / "news.md"
-    f.write_text("---\ntitle: A Title\nsource: Yonhap\nurl: https://example.org/x\ndate: 2024-01-02\n---\nFirst.\n\nSecond.\n", "utf-8")
+    f.write_text(
+        "---\ntitle: A Title\nsource: Yonhap\nurl: https://example.org/x\ndate: 2024-01-02\n---\nFirst.\n\nSecond.\n",
+        "utf-8",
+    )
     [a] = parse_file(f)
     assert (a.id, a.title, a.source, a.url, a.date, a.paragraphs) == (
         "news", "A Title", "Yonhap", "https://example.org/x", "2024-01-02", ("First.", "Second."),
@@ -81,7 +84,10 @@ def test_ingest_is_all_or_nothing(tmp_path: Path) -> None:
 def test_reingest_does_not_duplicate(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     src = tmp_path / "feed.jsonl"
-    rows = [{"id": "n1", "title": "One", "text": "First story.\n\nMore."}, {"id": "n2", "title": "Two", "text": "Second story."}]
+    rows = [
+        {"id": "n1", "title": "One", "text": "First story.\n\nMore."},
+        {"id": "n2", "title": "Two", "text": "Second story."},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     first = ingest([src], corpus)
     assert first.added == ["n1", "n2"]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from encoder_support import ROOT, shared_encoder
 
 from retrieval.text.encoder import USE_M3_VERSION, Encoder, EncoderError, UseM3, encoder_from_name
-
-from encoder_support import ROOT, shared_encoder
 
 ENGLISH = [  # from the shipped article's English half
     "Kremlin spokesperson Dmitry Peskov on Monday told reporters that the invitation was interesting.",
@@ -37,7 +36,11 @@ def test_it_is_an_encoder_of_unit_vectors(enc: UseM3) -> None:
 
 
 def test_a_korean_question_finds_its_english_sentence(enc: UseM3) -> None:
-    questions = ["크렘린궁 대변인은 누구인가?", "클럽하우스는 몇 번 다운로드되었나?", "투자자들은 클럽하우스의 가치를 얼마로 평가했나?"]
+    questions = [
+        "크렘린궁 대변인은 누구인가?",
+        "클럽하우스는 몇 번 다운로드되었나?",
+        "투자자들은 클럽하우스의 가치를 얼마로 평가했나?",
+    ]
     gold = [0, 1, 3]
     sims = enc.encode(questions) @ enc.encode(ENGLISH).T
     assert sims.argmax(axis=1).tolist() == gold

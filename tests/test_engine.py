@@ -103,7 +103,9 @@ def test_opening_a_current_index_reads_and_analyses_nothing(make_engine, monkeyp
     assert calls == [] and again.store.n_passages == engine.store.n_passages
 
 
-def test_ingest_reads_and_analyses_only_the_new_file(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_reads_and_analyses_only_the_new_file(
+    make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
     n, segments = engine.store.n_passages, _segments(engine)
     import retrieval.corpus.sync as sync_module
@@ -113,14 +115,21 @@ def test_ingest_reads_and_analyses_only_the_new_file(make_engine, tmp_path: Path
     monkeypatch.setattr(sync_module, "parse_file", lambda path: parsed.append(path.name) or real_parse(path))
     src = tmp_path / "in" / "wire.jsonl"
     src.parent.mkdir()
-    src.write_text(json.dumps({"id": "okapi-1", "title": "Okapis", "text": "Okapis live in the Ituri rainforest.\n\nThey eat leaves."}) + "\n")
+    src.write_text(
+        json.dumps(
+            {"id": "okapi-1", "title": "Okapis", "text": "Okapis live in the Ituri rainforest.\n\nThey eat leaves."}
+        )
+        + "\n"
+    )
     assert engine.ingest([src]).added == ["okapi-1"]
     assert parsed == ["wire.jsonl"]  # the rest of the corpus was not parsed again
     assert engine.store.n_passages == n + 2 and _segments(engine)[:-1] == segments  # one new segment
     reopened = make_engine()
     assert reopened.store.n_passages == n + 2
     assert reopened.ask("Where do okapis live?").quotes[0].text == "Okapis live in the Ituri rainforest."
-    assert _cited(reopened.ask("What did the Kremlin say?").quotes) == _cited(engine.ask("What did the Kremlin say?").quotes)
+    assert _cited(reopened.ask("What did the Kremlin say?").quotes) == _cited(
+        engine.ask("What did the Kremlin say?").quotes
+    )
 
 
 def test_a_broken_file_is_skipped_and_never_stops_serving(make_engine, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
@@ -139,19 +148,27 @@ def test_a_broken_file_is_skipped_and_never_stops_serving(make_engine, caplog: p
 
 def test_a_file_that_breaks_keeps_what_it_held(make_engine) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
-    (engine.corpus_dir / "feed.jsonl").write_text(json.dumps({"id": "okapi", "title": "Okapi", "text": "The okapi lives in the Congo."}) + "\n")
+    (engine.corpus_dir / "feed.jsonl").write_text(
+        json.dumps({"id": "okapi", "title": "Okapi", "text": "The okapi lives in the Congo."}) + "\n"
+    )
     engine.reload()
     (engine.corpus_dir / "feed.jsonl").write_text("{oops\n")
     report = engine.reload()
-    assert [n for n, _ in report.skipped] == ["feed.jsonl"] and report.skipped[0][1].startswith("line 1: not valid JSON")
+    assert [n for n, _ in report.skipped] == ["feed.jsonl"] and report.skipped[0][1].startswith(
+        "line 1: not valid JSON"
+    )
     assert engine.ask("Where does the okapi live?").quotes[0].text == "The okapi lives in the Congo."
 
 
 def test_duplicate_id_across_files_is_skipped_with_a_warning(make_engine) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
-    (engine.corpus_dir / "a.jsonl").write_text(json.dumps({"id": "dup", "title": "A", "text": "One text about walruses."}) + "\n")
+    (engine.corpus_dir / "a.jsonl").write_text(
+        json.dumps({"id": "dup", "title": "A", "text": "One text about walruses."}) + "\n"
+    )
     engine.reload()
-    (engine.corpus_dir / "b.jsonl").write_text(json.dumps({"id": "dup", "title": "B", "text": "Another text about narwhals."}) + "\n")
+    (engine.corpus_dir / "b.jsonl").write_text(
+        json.dumps({"id": "dup", "title": "B", "text": "Another text about narwhals."}) + "\n"
+    )
     report = engine.reload()
     assert report.skipped == [("b.jsonl", "article id 'dup' is also in a.jsonl with different text; rename one")]
     assert engine.ask("What about walruses?").answered and not engine.ask("What about narwhals?").answered
@@ -192,7 +209,9 @@ def test_a_question_is_answered_from_the_commit_live_when_it_started(make_engine
     assert not engine.ask("What did the Kremlin say?").answered
 
 
-def test_another_process_commit_is_picked_up_by_a_running_engine(make_engine, tmp_path: Path, analyzer: Analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_another_process_commit_is_picked_up_by_a_running_engine(
+    make_engine, tmp_path: Path, analyzer: Analyzer
+) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
     other = make_engine()  # stands for a second process: its own store object on the same folder
     (other.corpus_dir / "heron.txt").write_text("Grey herons nest in tall trees near water.\n", "utf-8")
@@ -203,7 +222,9 @@ def test_another_process_commit_is_picked_up_by_a_running_engine(make_engine, tm
 def test_a_paragraph_button_survives_merges_and_restarts(make_engine) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
     for i in range(3):
-        (engine.corpus_dir / f"note-{i}.txt").write_text(f"Note {i}: the ferry to the island runs twice a day.\n", "utf-8")
+        (engine.corpus_dir / f"note-{i}.txt").write_text(
+            f"Note {i}: the ferry to the island runs twice a day.\n", "utf-8"
+        )
         engine.reload()
     quote = engine.ask("What did the Kremlin say?").quotes[0]
     text, source = engine.passage(quote.passage)
@@ -223,7 +244,11 @@ def test_corpus_and_index_files_follow_the_umask(make_engine, tmp_path: Path) ->
         engine.ingest([src])
     finally:
         os.umask(old)
-    written = [engine.corpus_dir / "heron.md", *(engine.data_dir / "index").iterdir(), *(engine.data_dir / "manifests").iterdir()]
+    written = [
+        engine.corpus_dir / "heron.md",
+        *(engine.data_dir / "index").iterdir(),
+        *(engine.data_dir / "manifests").iterdir(),
+    ]
     assert {p.stat().st_mode & 0o777 for p in written if p.is_file()} == {0o640}
 
 
@@ -289,7 +314,9 @@ def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> 
     assert again.store.article("twin").file == "b.jsonl"  # type: ignore[union-attr]
 
 
-def test_ingesting_a_new_file_never_lists_the_corpus(make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ingesting_a_new_file_never_lists_the_corpus(
+    make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """An ingest must cost what the new file costs: no step may walk every article."""
     from retrieval.index.segments.store import Snapshot
 
@@ -327,7 +354,9 @@ def test_jsonl_correction_and_removal_touch_only_their_row(make_engine, tmp_path
     assert not (engine.corpus_dir / "fix.jsonl").exists()  # corrected in place, in animals.jsonl
     engine.remove("okapi")
     assert engine.store.article("okapi") is None and engine.store.article("quokka") is not None
-    assert [json.loads(line)["id"] for line in (engine.corpus_dir / "animals.jsonl").read_text("utf-8").splitlines()] == ["quokka"]
+    assert [
+        json.loads(line)["id"] for line in (engine.corpus_dir / "animals.jsonl").read_text("utf-8").splitlines()
+    ] == ["quokka"]
     engine.remove("clubhouse-putin-musk")
     assert not list(engine.corpus_dir.glob("clubhouse-putin-musk*")) and engine.store.n_articles == 1
     with pytest.raises(CorpusError, match="no article .clubhouse-putin-musk."):

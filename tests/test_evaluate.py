@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import Analyzer
 from measure.evaluate import (
     SparseBM25,
     answer_metrics,
@@ -19,6 +18,7 @@ from measure.evaluate import (
     retrieval_metrics,
     sample_questions,
 )
+from retrieval import Analyzer
 from tests.conftest import ROOT, SHARED_DATA
 
 # Made up for this test: three articles, one paragraph repeated (as KorQuAD repeats some).
@@ -32,17 +32,26 @@ TINY = {
                     "context": "The Bellrock lighthouse was built in 1810 by Robert Stevenson. "
                     "Its keepers lit the lamp every evening at dusk.",
                     "qas": [
-                        {"id": "q1", "question": "When was the Bellrock lighthouse built?",
-                         "answers": [{"text": "1810", "answer_start": 37}]},
-                        {"id": "q2", "question": "Who built the Bellrock lighthouse?",
-                         "answers": [{"text": "Robert Stevenson", "answer_start": 45}]},
+                        {
+                            "id": "q1",
+                            "question": "When was the Bellrock lighthouse built?",
+                            "answers": [{"text": "1810", "answer_start": 37}],
+                        },
+                        {
+                            "id": "q2",
+                            "question": "Who built the Bellrock lighthouse?",
+                            "answers": [{"text": "Robert Stevenson", "answer_start": 45}],
+                        },
                     ],
                 },
                 {
                     "context": "Keepers were replaced by automatic lamps in 1988, and the tower is now a museum.",
                     "qas": [
-                        {"id": "q3", "question": "When were the keepers replaced by automatic lamps?",
-                         "answers": [{"text": "1988", "answer_start": 44}]},
+                        {
+                            "id": "q3",
+                            "question": "When were the keepers replaced by automatic lamps?",
+                            "answers": [{"text": "1988", "answer_start": 44}],
+                        },
                     ],
                 },
             ],
@@ -53,8 +62,11 @@ TINY = {
                 {
                     "context": "소리섬 등대는 1905년에 세워졌다. 등대지기는 매일 저녁 등불을 켰다.",
                     "qas": [
-                        {"id": "q4", "question": "소리섬 등대는 언제 세워졌나?",
-                         "answers": [{"text": "1905년", "answer_start": 8}]},
+                        {
+                            "id": "q4",
+                            "question": "소리섬 등대는 언제 세워졌나?",
+                            "answers": [{"text": "1905년", "answer_start": 8}],
+                        },
                     ],
                 },
             ],
@@ -65,8 +77,11 @@ TINY = {
                 {
                     "context": "Keepers were replaced by automatic lamps in 1988, and the tower is now a museum.",
                     "qas": [
-                        {"id": "q5", "question": "What is the tower now?",
-                         "answers": [{"text": "a museum", "answer_start": 69}]},
+                        {
+                            "id": "q5",
+                            "question": "What is the tower now?",
+                            "answers": [{"text": "a museum", "answer_start": 69}],
+                        },
                     ],
                 },
             ],
@@ -175,7 +190,18 @@ def test_eval_command_on_samples_of_the_shared_sets(tmp_path: Path) -> None:
     for row in rows:
         assert row["questions"] == 60
         ours, base = row["ours"], row["baselines"]
-        assert {"R@1", "R@5", "R@20", "MRR@10", "hit@1", "hit@3", "first_quote_chars", "abstain", "p50_ms", "p95_ms"} <= ours.keys()
+        assert {
+            "R@1",
+            "R@5",
+            "R@20",
+            "MRR@10",
+            "hit@1",
+            "hit@3",
+            "first_quote_chars",
+            "abstain",
+            "p50_ms",
+            "p95_ms",
+        } <= ours.keys()
         assert {"whitespace", "kiwi_nouns"} <= base.keys()
         # Loose floors on a small sample (the full-file figures are in docs/quality.md).
         assert ours["R@1"] >= 0.85 and ours["MRR@10"] >= base["whitespace"]["MRR@10"]

@@ -81,9 +81,13 @@ def test_text_after_line_breaks_and_in_tails_is_kept_as_paragraphs() -> None:
 
 def test_a_hard_wrapped_line_break_inside_a_sentence_joins_the_lines() -> None:
     html = "<html><body><article><p>The okapi lives in the rain forests of the Congo<br>and is the giraffe's only living relative, zoologists say.</p></article></body></html>"
-    assert extract(html).paragraphs == ("The okapi lives in the rain forests of the Congo and is the giraffe's only living relative, zoologists say.",)
+    assert extract(html).paragraphs == (
+        "The okapi lives in the rain forests of the Congo and is the giraffe's only living relative, zoologists say.",
+    )
 
 
 def test_a_menu_is_still_no_article() -> None:
     with pytest.raises(ExtractError, match="no article text"):
-        extract("<html><body><nav><a href='/a'>A</a> <a href='/b'>Sports</a></nav></body></html>", "https://example.org/")
+        extract(
+            "<html><body><nav><a href='/a'>A</a> <a href='/b'>Sports</a></nav></body></html>", "https://example.org/"
+        )

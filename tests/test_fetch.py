@@ -23,7 +23,9 @@ OPEN = FetchPolicy(allow_private=True, connect_timeout=2, read_timeout=2)
 
 
 def test_utf8_page_fetched_and_extracted(web: HTTPServer) -> None:
-    web.expect_request("/en").respond_with_data(en_page(canonical="https://example.org/world/kremlin?utm_source=tw"), content_type="text/html; charset=utf-8")
+    web.expect_request("/en").respond_with_data(
+        en_page(canonical="https://example.org/world/kremlin?utm_source=tw"), content_type="text/html; charset=utf-8"
+    )
     got = fetch(web.url_for("/en"), OPEN)
     text, encoding = decode_html(got.body, got.charset)
     page = extract(text, got.url)
@@ -113,8 +115,14 @@ def test_oversized_page_and_gzip_bomb(web: HTTPServer) -> None:
         fetch(web.url_for("/bomb"), FetchPolicy(allow_private=True))  # the default 5 MB cap
     assert time.perf_counter() - t0 < 5
     page = en_page().encode()
-    for encoding, packed in (("gzip", gzip.compress(page)), ("deflate", zlib.compress(page)), ("deflate", zlib.compress(page)[2:-4])):
-        web.expect_oneshot_request("/z").respond_with_data(packed, content_type="text/html", headers={"Content-Encoding": encoding})
+    for encoding, packed in (
+        ("gzip", gzip.compress(page)),
+        ("deflate", zlib.compress(page)),
+        ("deflate", zlib.compress(page)[2:-4]),
+    ):
+        web.expect_oneshot_request("/z").respond_with_data(
+            packed, content_type="text/html", headers={"Content-Encoding": encoding}
+        )
         assert fetch(web.url_for("/z"), OPEN).body == page  # gzip, zlib deflate and raw deflate
 
 
@@ -176,7 +184,9 @@ def test_connected_address_checked_dns_rebinding(web: HTTPServer, monkeypatch: p
     _public_dns(monkeypatch, {"localhost"})
     port = web.port
     web.expect_request("/en").respond_with_data(en_page(), content_type="text/html")
-    with pytest.raises(BlockedAddressError, match=r"localhost:\d+/en: localhost is a loopback address \(127\.0\.0\.1\)"):
+    with pytest.raises(
+        BlockedAddressError, match=r"localhost:\d+/en: localhost is a loopback address \(127\.0\.0\.1\)"
+    ):
         fetch(f"http://localhost:{port}/en", FetchPolicy())
     assert not web.log
 

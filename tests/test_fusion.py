@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from encoder_support import shared_encoder
-from retrieval.index.vectors import quantise, row_norms
 
 from retrieval.answer.retrieve import dense, fusion
+from retrieval.index.vectors import quantise, row_norms
 
 PASSAGES = [  # uid 0-1 Korean, 2-4 English (the stories differ)
     "한국은행은 목요일 기준금리를 연 3.5%로 동결했다고 밝혔다. 물가 상승세가 둔화되고 있다는 판단이다.",

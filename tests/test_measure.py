@@ -40,7 +40,11 @@ def test_read_squad_keeps_articles_paragraphs_and_questions(tmp_path: Path) -> N
 
 def test_read_squad_errors_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    for text, message in (('{"data": [{"title": "x"}]}', "missing 'paragraphs'"), ("[1]", "top-level 'data'"), ("{", "readable")):
+    for text, message in (
+        ('{"data": [{"title": "x"}]}', "missing 'paragraphs'"),
+        ("[1]", "top-level 'data'"),
+        ("{", "readable"),
+    ):
         bad.write_text(text, "utf-8")
         with pytest.raises(QuoteQAError, match=message):
             read_squad(bad)

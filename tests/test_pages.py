@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from news.fetch import FetchPolicy
 from news.feeds import FeedBook, poll
+from news.fetch import FetchPolicy
 from news.ingest import ingest_sources
 from retrieval import Engine
 from tests.conftest import normalize
@@ -35,7 +35,12 @@ def test_page_indexed_without_boilerplate_and_answerable(web: HTTPServer, make_e
     everything = " ".join(engine.store.snapshot().passage(int(u)).text for u in engine.store.snapshot().uids())
     assert not [b for b in BOILERPLATE if b in everything]
     stored = engine.article(outcome.article_id)
-    assert (stored.url, stored.author, stored.date, stored.source) == (CANON, "Jane Doe", "2021-02-15T09:30:00+09:00", "Example Daily News")
+    assert (stored.url, stored.author, stored.date, stored.source) == (
+        CANON,
+        "Jane Doe",
+        "2021-02-15T09:30:00+09:00",
+        "Example Daily News",
+    )
     raw = engine.corpus_dir / f"{outcome.article_id}.raw.html"
     assert raw.read_bytes() == en_page(canonical=CANON).encode("utf-8")  # kept to extract again later
     answer = engine.ask("What did Peskov tell reporters?")
@@ -43,7 +48,9 @@ def test_page_indexed_without_boilerplate_and_answerable(web: HTTPServer, make_e
     assert answer.quotes[0].text in normalize(" ".join(EN_PARAGRAPHS)) and answer.quotes[0].source.url == CANON
 
 
-def test_euc_kr_twin_gives_the_same_passages_and_is_a_duplicate(web: HTTPServer, make_engine: Callable[..., Engine]) -> None:
+def test_euc_kr_twin_gives_the_same_passages_and_is_a_duplicate(
+    web: HTTPServer, make_engine: Callable[..., Engine]
+) -> None:
     web.expect_request("/utf8").respond_with_data(ko_page().encode("utf-8"), content_type="text/html; charset=utf-8")
     web.expect_request("/euckr").respond_with_data(ko_page(charset="euc-kr").encode("cp949"), content_type="text/html")
     engine = make_engine()
@@ -57,7 +64,9 @@ def test_euc_kr_twin_gives_the_same_passages_and_is_a_duplicate(web: HTTPServer,
     assert answer.answered and answer.quotes[0].text == KO_PARAGRAPHS[1]
 
 
-def test_same_url_same_text_changed_text_and_corrected_title(web: HTTPServer, make_engine: Callable[..., Engine]) -> None:
+def test_same_url_same_text_changed_text_and_corrected_title(
+    web: HTTPServer, make_engine: Callable[..., Engine]
+) -> None:
     engine = make_engine()
     web.expect_request("/story").respond_with_data(en_page(canonical=CANON), content_type="text/html")
     added = ingest_sources(engine, [web.url_for("/story")], OPEN).pages[0]
@@ -65,15 +74,23 @@ def test_same_url_same_text_changed_text_and_corrected_title(web: HTTPServer, ma
     assert (added.status, again.status) == ("added", "unchanged")
     web.clear()
     changed = (*EN_PARAGRAPHS[:3], "Peskov later said the Kremlin would consider a visit to the app in the spring.")
-    web.expect_request("/story").respond_with_data(article_page("Kremlin says Putin has no plans to join Clubhouse", changed, canonical=CANON), content_type="text/html")
+    web.expect_request("/story").respond_with_data(
+        article_page("Kremlin says Putin has no plans to join Clubhouse", changed, canonical=CANON),
+        content_type="text/html",
+    )
     updated = ingest_sources(engine, [web.url_for("/story")], OPEN).pages[0]
     assert updated.status == "updated" and updated.article_id == added.article_id
     assert engine.store.n_articles == 2 and _passages(engine, added.article_id) == list(changed)
     assert engine.article(added.article_id).updated.endswith("+00:00")
     web.clear()
-    web.expect_request("/story").respond_with_data(article_page("Kremlin: no Clubhouse for Putin", changed, canonical=CANON), content_type="text/html")
+    web.expect_request("/story").respond_with_data(
+        article_page("Kremlin: no Clubhouse for Putin", changed, canonical=CANON), content_type="text/html"
+    )
     corrected = ingest_sources(engine, [web.url_for("/story")], OPEN).pages[0]
-    assert corrected.status == "corrected" and engine.store.article(added.article_id).title == "Kremlin: no Clubhouse for Putin"
+    assert (
+        corrected.status == "corrected"
+        and engine.store.article(added.article_id).title == "Kremlin: no Clubhouse for Putin"
+    )
     # the same text under another URL (no canonical link): reported, not added
     web.expect_request("/copy").respond_with_data(article_page("Syndicated copy", changed), content_type="text/html")
     dup = ingest_sources(engine, [web.url_for("/copy")], OPEN).pages[0]
@@ -83,9 +100,13 @@ def test_same_url_same_text_changed_text_and_corrected_title(web: HTTPServer, ma
 def test_many_links_failures_listed_rest_added(web: HTTPServer, make_engine: Callable[..., Engine]) -> None:
     web.expect_request("/en").respond_with_data(en_page(), content_type="text/html")
     web.expect_request("/ko").respond_with_data(ko_page(), content_type="text/html")
-    web.expect_request("/front").respond_with_data("<html><body><nav><a href='/a'>A</a></nav></body></html>", content_type="text/html")
+    web.expect_request("/front").respond_with_data(
+        "<html><body><nav><a href='/a'>A</a></nav></body></html>", content_type="text/html"
+    )
     engine = make_engine()
-    result = ingest_sources(engine, [web.url_for("/en"), web.url_for("/missing"), web.url_for("/ko"), web.url_for("/front")], OPEN)
+    result = ingest_sources(
+        engine, [web.url_for("/en"), web.url_for("/missing"), web.url_for("/ko"), web.url_for("/front")], OPEN
+    )
     assert sorted(o.status for o in result.pages) == ["added", "added"]
     assert [u for u, _ in result.failed] == [web.url_for("/missing"), web.url_for("/front")]
     assert "HTTP 404" in result.failed[0][1] and "no article text" in result.failed[1][1]
@@ -111,7 +132,9 @@ def test_folder_with_html_and_a_name_clash(tmp_path: Path, make_engine: Callable
     (folder / "okapi.txt").write_text("The okapi lives in the Congo.\n", "utf-8")
     engine = make_engine()
     result = ingest_sources(engine, [str(folder)], OPEN)
-    assert result.ok and [o.status for o in result.pages] == ["added"] and result.files and result.files.added == ["okapi"]
+    assert (
+        result.ok and [o.status for o in result.pages] == ["added"] and result.files and result.files.added == ["okapi"]
+    )
     assert engine.article("kremlin").paragraphs == EN_PARAGRAPHS
     clash = tmp_path / "okapi.html"
     clash.write_text(ko_page(), "utf-8")
@@ -120,27 +143,36 @@ def test_folder_with_html_and_a_name_clash(tmp_path: Path, make_engine: Callable
     assert engine.article("okapi").paragraphs == ("The okapi lives in the Congo.",)
 
 
-def test_feeds_rss_and_atom_conditional_and_seen(web: HTTPServer, make_engine: Callable[..., Engine], tmp_path: Path) -> None:
+def test_feeds_rss_and_atom_conditional_and_seen(
+    web: HTTPServer, make_engine: Callable[..., Engine], tmp_path: Path
+) -> None:
     etag = '"v1"'
     web.expect_request("/rss.xml", headers={"If-None-Match": etag}).respond_with_data("", status=304)
     web.expect_request("/rss.xml").respond_with_data(
-        rss([("Kremlin", web.url_for("/en")), ("Gone", web.url_for("/gone"))]), content_type="application/rss+xml", headers={"ETag": etag}
+        rss([("Kremlin", web.url_for("/en")), ("Gone", web.url_for("/gone"))]),
+        content_type="application/rss+xml",
+        headers={"ETag": etag},
     )
     web.expect_request("/atom.xml").respond_with_data(atom([("크렘린", "/ko")]), content_type="application/atom+xml")
     web.expect_request("/en").respond_with_data(en_page(canonical=CANON), content_type="text/html")
     web.expect_request("/ko").respond_with_data(ko_page(), content_type="text/html")
     engine = make_engine()
     book = FeedBook(tmp_path / "state")
-    assert book.add(web.url_for("/rss.xml"), OPEN) == (book.feeds()[0], True) and book.feeds()[0].title == "Example Daily News"
+    assert (
+        book.add(web.url_for("/rss.xml"), OPEN) == (book.feeds()[0], True)
+        and book.feeds()[0].title == "Example Daily News"
+    )
     assert book.add(web.url_for("/rss.xml"), OPEN).new is False  # already there: not added, not fetched again
     book.add(web.url_for("/atom.xml"), OPEN)
     report = poll(engine, book, OPEN, 900)
-    assert sorted(o.title for o in report.pages) == sorted(["Kremlin says Putin has no plans to join Clubhouse", '크렘린궁 "푸틴, 클럽하우스 참여 계획 없어"'])
+    assert sorted(o.title for o in report.pages) == sorted(
+        ["Kremlin says Putin has no plans to join Clubhouse", '크렘린궁 "푸틴, 클럽하우스 참여 계획 없어"']
+    )
     assert [u for u, _ in report.failed] == [web.url_for("/gone")]
     fetched = [req.path for req, _ in web.log]
     report = poll(engine, book, OPEN, 900)
     assert report.not_modified == [web.url_for("/rss.xml")] and not report.pages  # 304, and the atom items were seen
-    again = [req.path for req, _ in web.log][len(fetched):]
+    again = [req.path for req, _ in web.log][len(fetched) :]
     assert sorted(again) == ["/atom.xml", "/rss.xml"]  # no item fetched twice
     state = json.loads((tmp_path / "state" / "feeds.json").read_text("utf-8"))
     assert {f["url"]: f["etag"] for f in state["feeds"]}[web.url_for("/rss.xml")] == etag
@@ -164,8 +196,12 @@ def test_hundred_pages_ingest_in_parallel(web: HTTPServer, make_engine: Callable
     import time
 
     for i in range(100):
-        paragraphs = tuple(f"{p} (report {i}, item {j})" for j, p in enumerate(EN_PARAGRAPHS if i % 2 else KO_PARAGRAPHS))
-        web.expect_request(f"/p{i}").respond_with_data(article_page(f"Story {i}", paragraphs, canonical=f"https://example.org/p/{i}"), content_type="text/html")
+        paragraphs = tuple(
+            f"{p} (report {i}, item {j})" for j, p in enumerate(EN_PARAGRAPHS if i % 2 else KO_PARAGRAPHS)
+        )
+        web.expect_request(f"/p{i}").respond_with_data(
+            article_page(f"Story {i}", paragraphs, canonical=f"https://example.org/p/{i}"), content_type="text/html"
+        )
     engine = make_engine()
     t0 = time.perf_counter()
     result = ingest_sources(engine, [web.url_for(f"/p{i}") for i in range(100)], OPEN)

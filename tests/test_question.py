@@ -18,7 +18,10 @@ from retrieval.answer.question import definition_pattern, read_question
         ("What was the Kremlin's reaction?", "Kremlin"),
         ("크렘린 대변인의 반응은?", "크렘린 대변인"),
         ("크렘린궁은 머스크의 초대에 대해 뭐라고 했나요?", "크렘린궁"),
-        ("미네르바가 글을 쓰게된 동기는 무엇이라고 밝혔는가?", "미네르바"),  # the speaker comes first, not the last topic
+        (
+            "미네르바가 글을 쓰게된 동기는 무엇이라고 밝혔는가?",
+            "미네르바",
+        ),  # the speaker comes first, not the last topic
         ("Peskov는 뭐라고 말했어?", "Peskov"),
         # no speaker: a name for a thing, a verb form ending in 는, a proper noun that looks like a verb
         ("여름의 금강산은 무엇이라고 불리는가?", ""),
@@ -45,7 +48,12 @@ def test_subject_of_a_definition_question(question: str, subject: str) -> None:
     [
         ("Musk invited Putin to a conversation on Clubhouse, which is an audio-only app.", "Clubhouse", "en", True),
         ("Russia hasn't ruled out talks on social media app Clubhouse, according to reports.", "Clubhouse", "en", True),
-        ("Kremlin spokesperson Dmitry Peskov on Monday told reporters the proposal was interesting.", "Peskov", "en", True),
+        (
+            "Kremlin spokesperson Dmitry Peskov on Monday told reporters the proposal was interesting.",
+            "Peskov",
+            "en",
+            True,
+        ),
         ("Musk interviewed Robinhood co-founder Vlad Tenev on Clubhouse on Jan. 30.", "Clubhouse", "en", False),
         ("“First we want to figure it out,” Peskov said.", "Peskov", "en", False),
         ("클럽하우스는 약 500만 이상의 다운로드가 진행된 어플로 알려졌다.", "클럽하우스", "ko", True),

@@ -29,7 +29,9 @@ class Fixed:
 def _setup(engine: Engine, question: str) -> tuple[QuestionContext, Query]:
     snap = engine.store.snapshot()
     words = engine.analyzer.question_words(question)
-    return QuestionContext(snap, engine.analyzer, words=words), build_query(words, snap, QueryWeights(), unknown_idf(snap.n_passages))
+    return QuestionContext(snap, engine.analyzer, words=words), build_query(
+        words, snap, QueryWeights(), unknown_idf(snap.n_passages)
+    )
 
 
 def test_one_source_is_used_as_it_is(engine: Engine) -> None:

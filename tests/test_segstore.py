@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from retrieval import Analyzer
-from retrieval.models import Article
 from retrieval.index.segments.segment import VERIFY_BELOW, Segment
 from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
+from retrieval.models import Article
 from tests.conftest import CORPUS
 
 SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
@@ -36,7 +36,10 @@ def test_adding_writes_a_new_segment_and_never_touches_old_ones(tmp_path: Path, 
     assert all(after[n] == v for n, v in before.items())  # same inode, same mtime: not rewritten
     new = [n for n in after if n not in before and n.endswith(".seg")]
     assert len(new) == 1
-    written = sum((tmp_path / "index" / n).stat().st_size for n in after if n not in before) + (tmp_path / "index" / COMMIT).stat().st_size
+    written = (
+        sum((tmp_path / "index" / n).stat().st_size for n in after if n not in before)
+        + (tmp_path / "index" / COMMIT).stat().st_size
+    )
     assert written < 64 * 1024  # four paragraphs, not the index
     # Removing writes a tombstone beside the old segment, and nothing else but the commit.
     store.remove(["a"])
@@ -60,7 +63,9 @@ def test_reopened_store_equals_the_one_that_wrote_it(tmp_path: Path, analyzer: A
 
 def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, analyzer: Analyzer) -> None:
     store = SegmentStore(tmp_path / "index", analyzer)
-    arts = [Article(f"n{i}", f"N{i}", (SEED[i % len(SEED)], SEED[(i + 3) % len(SEED)])) for i in range(2 * MERGE_FACTOR)]
+    arts = [
+        Article(f"n{i}", f"N{i}", (SEED[i % len(SEED)], SEED[(i + 3) % len(SEED)])) for i in range(2 * MERGE_FACTOR)
+    ]
     for art in arts[: MERGE_FACTOR - 1]:
         store.add([art])
     store.remove(["n2"])
@@ -82,7 +87,9 @@ def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, an
 
 def test_a_mostly_deleted_segment_is_rewritten(tmp_path: Path, analyzer: Analyzer) -> None:
     store = SegmentStore(tmp_path / "index", analyzer)
-    store.add([Article("keep", "K", (SEED[0],)), Article("drop1", "D", tuple(SEED[1:4])), Article("drop2", "D", (SEED[4],))])
+    store.add(
+        [Article("keep", "K", (SEED[0],)), Article("drop1", "D", tuple(SEED[1:4])), Article("drop2", "D", (SEED[4],))]
+    )
     store.remove(["drop1", "drop2"])
     [live] = store.snapshot().segs
     assert live.n_deleted == 0 and live.seg.n_passages == 1
@@ -111,7 +118,9 @@ def test_lazy_checksums_only_for_large_segments(tmp_path: Path, analyzer: Analyz
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "meta", "tombstone", "commit", "missing"])
-def test_a_damaged_segment_is_dropped_with_a_warning(tmp_path: Path, analyzer: Analyzer, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_damaged_segment_is_dropped_with_a_warning(
+    tmp_path: Path, analyzer: Analyzer, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
     store = SegmentStore(tmp_path / "index", analyzer)
     store.add([Article("a", "A", tuple(SEED[:5]))])
     store.add([Article("b", "B", tuple(SEED[5:10])), Article("c", "C", (SEED[10],))])
@@ -189,4 +198,6 @@ def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: 
         ]
     a, b = here.passage(int(here.uids()[3])), there.passage(int(there.uids()[3]))
     assert (a.text, a.starts, a.ends) == (b.text, b.starts, b.ends)
-    assert [a.ids([t])[0] in a.tokens for t in analyzer.terms(a.text)] == [b.ids([t])[0] in b.tokens for t in analyzer.terms(b.text)]
+    assert [a.ids([t])[0] in a.tokens for t in analyzer.terms(a.text)] == [
+        b.ids([t])[0] in b.tokens for t in analyzer.terms(b.text)
+    ]

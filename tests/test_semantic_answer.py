@@ -56,13 +56,21 @@ def news(twin: bool) -> list[Article]:
         Article("bank", "한국은행, 기준금리 동결", KO_BANK, source="press", file="bank.txt"),
         Article("festival", "부산국제영화제 폐막", KO_FESTIVAL, source="press", file="festival.txt"),
     ]
-    return arts + [Article("bank-en", "Bank of Korea holds rates", EN_BANK_TWIN, source="wire", file="bank-en.txt")] if twin else arts
+    return (
+        arts + [Article("bank-en", "Bank of Korea holds rates", EN_BANK_TWIN, source="wire", file="bank-en.txt")]
+        if twin
+        else arts
+    )
 
 
 @pytest.fixture(scope="module")
 def stores(analyzer: Analyzer) -> dict[str, MemoryStore]:
     out = {}
-    for name, twin, enc in (("plain", False, shared_encoder()), ("twin", True, shared_encoder()), ("novectors", False, None)):
+    for name, twin, enc in (
+        ("plain", False, shared_encoder()),
+        ("twin", True, shared_encoder()),
+        ("novectors", False, None),
+    ):
         st = MemoryStore(analyzer, encoder=enc)
         st.add(news(twin))
         out[name] = st
@@ -87,12 +95,16 @@ def test_korean_question_about_an_english_only_story_quotes_the_english_sentence
     assert verbatim(st, q)
     assert a.cross_language and q.source.article == "typhoon"
     assert CROSS_MESSAGE["ko"] in a.message
-    assert not Answerer(st, analyzer, judge=None).answer("태풍으로 주민 몇 명이 대피했나?").answered  # words alone: nothing
+    assert (
+        not Answerer(st, analyzer, judge=None).answer("태풍으로 주민 몇 명이 대피했나?").answered
+    )  # words alone: nothing
 
 
 def test_english_question_about_a_korean_only_story(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
     st = stores["plain"]
-    a = Answerer(st, analyzer, KEEP_ALL, encoder=shared_encoder(), judge=None).answer("What did the central bank decide about interest rates?")
+    a = Answerer(st, analyzer, KEEP_ALL, encoder=shared_encoder(), judge=None).answer(
+        "What did the central bank decide about interest rates?"
+    )
     q = first(a)
     assert "기준금리를 연 3.5%로 동결했다" in q.text and verbatim(st, q)
     assert a.cross_language
@@ -122,16 +134,26 @@ def test_a_twin_leaves_a_same_language_answer_unchanged_and_the_question_languag
     twinned = Answerer(stores["twin"], analyzer, encoder=enc).answer(ko)
     assert first(twinned).text == first(alone).text == "한국은행 금융통화위원회는 목요일 기준금리를 연 3.5%로 동결했다."
     assert not twinned.cross_language and CROSS_MESSAGE["ko"] not in twinned.message
-    en = Answerer(stores["twin"], analyzer, encoder=enc).answer("What did the central bank decide about interest rates?")
+    en = Answerer(stores["twin"], analyzer, encoder=enc).answer(
+        "What did the central bank decide about interest rates?"
+    )
     assert first(en).source.article == "bank-en" and not en.cross_language
 
 
 def test_without_an_encoder_or_matching_vectors_the_path_is_the_lexical_one(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
-    questions = ["기준금리는 얼마로 결정됐나?", "What did Laura Kim say?", "태풍으로 주민 몇 명이 대피했나?", "How many homes lost electricity?"]
+    questions = [
+        "기준금리는 얼마로 결정됐나?",
+        "What did Laura Kim say?",
+        "태풍으로 주민 몇 명이 대피했나?",
+        "How many homes lost electricity?",
+    ]
     for q in questions:
         lexical = Answerer(stores["plain"], analyzer).answer(q)
         # an index without vectors: the encoder is not used, answers are the lexical ones exactly
-        for other in (Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).answer(q), Answerer(stores["novectors"], analyzer).answer(q)):
+        for other in (
+            Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).answer(q),
+            Answerer(stores["novectors"], analyzer).answer(q),
+        ):
             assert dataclasses.replace(other, elapsed_ms=0) == dataclasses.replace(lexical, elapsed_ms=0)
         assert not any(k.startswith("sem_") for k in lexical.signals)
     sem = Answerer(stores["plain"], analyzer, encoder=shared_encoder()).answer(questions[0])
@@ -144,7 +166,14 @@ def test_dense_source_and_fusion_weights(stores, analyzer) -> None:  # type: ign
     hits = Dense().candidates(ctx, a.query(ctx.words), 3)
     assert len(hits) == 3 and stores["plain"].passage(hits[0][0]).article.id == "typhoon"
     assert np.all(np.diff([c for _, c in hits]) <= 0)
-    assert Dense().candidates(Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).context(words=ctx.words), a.query(ctx.words), 3) == []
+    assert (
+        Dense().candidates(
+            Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).context(words=ctx.words),
+            a.query(ctx.words),
+            3,
+        )
+        == []
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         FusionWeights().keep_share = 0.5  # type: ignore[misc]
     assert AnswerParams.of(keep_share=0.5).fusion.keep_share == 0.5

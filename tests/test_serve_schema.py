@@ -17,7 +17,6 @@ from schemathesis import GenerationMode
 from retrieval import Engine
 from tests.live_server import Live, live_server
 
-
 HTTP_PARSER_REFUSAL = b"Invalid HTTP request received."
 
 
@@ -46,7 +45,11 @@ def test_every_response_matches_the_document(live: Live, mode: GenerationMode) -
 
     check()
     # Negative data exists only where there is input to spoil: ask, ingest, the article paths.
-    wanted = {"POST /v1/ask", "GET /v1/sources", "GET /healthz"} if mode == GenerationMode.POSITIVE else {"POST /v1/ask", "POST /v1/ingest"}
+    wanted = (
+        {"POST /v1/ask", "GET /v1/sources", "GET /healthz"}
+        if mode == GenerationMode.POSITIVE
+        else {"POST /v1/ask", "POST /v1/ingest"}
+    )
     assert {op for op, _ in seen} >= wanted, seen
     assert max(status for _, status in seen) < 500
     assert (live.engine.store.generation, live.engine.store.n_passages) == before  # nothing was written

@@ -21,7 +21,9 @@ def _names_in_example() -> dict[str, str]:
 
 def test_env_example_lists_every_setting() -> None:
     names = set(_names_in_example())
-    expected = {("TELEGRAM_BOT_TOKEN" if f == "telegram_bot_token" else f"QUOTEQA_{f.upper()}") for f in Settings.model_fields}
+    expected = {
+        ("TELEGRAM_BOT_TOKEN" if f == "telegram_bot_token" else f"QUOTEQA_{f.upper()}") for f in Settings.model_fields
+    }
     assert names == expected
 
 
@@ -39,7 +41,9 @@ def test_env_example_values_load_as_defaults(monkeypatch: pytest.MonkeyPatch, tm
 
 def test_env_beats_dotenv_and_token_stays_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=123:fromfile\nQUOTEQA_MAX_QUOTES=5\nQUOTEQA_ADMIN_USER_IDS=1, 2\n")
+    (tmp_path / ".env").write_text(
+        "TELEGRAM_BOT_TOKEN=123:fromfile\nQUOTEQA_MAX_QUOTES=5\nQUOTEQA_ADMIN_USER_IDS=1, 2\n"
+    )
     monkeypatch.setenv("QUOTEQA_MAX_QUOTES", "2")
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     s = Settings()

@@ -96,7 +96,9 @@ def synthetic(n_articles: int = 9, per_article: int = 2, name: str = "syn.json")
     """A dataset without Kiwi: passage i belongs to article i // per_article; one question each,
     and one extra question per article about its first passage."""
     articles = [ArticleMeta(id=f"a{i}", title=f"t{i}", source=name, file=name) for i in range(n_articles)]
-    passages = [PassageInput(i // per_article, i % per_article + 1, f"text {i}") for i in range(n_articles * per_article)]
+    passages = [
+        PassageInput(i // per_article, i % per_article + 1, f"text {i}") for i in range(n_articles * per_article)
+    ]
     questions = [QAItem(f"q{i}", f"question {i}", ("x",), i) for i in range(len(passages))]
     questions += [QAItem(f"e{a}", f"extra {a}", ("x",), a * per_article) for a in range(n_articles)]
     return Dataset(name, articles, passages, questions)
@@ -131,7 +133,9 @@ def test_split_is_deterministic_for_a_seed() -> None:
     ds = synthetic(n_articles=20)
     a, b = make_split(ds, seed=5), make_split(ds, seed=5)
     assert a.indexed == b.indexed and a.passages == b.passages
-    assert [(q.id, q.group, q.half, q.gold) for q in a.questions] == [(q.id, q.group, q.half, q.gold) for q in b.questions]
+    assert [(q.id, q.group, q.half, q.gold) for q in a.questions] == [
+        (q.id, q.group, q.half, q.gold) for q in b.questions
+    ]
     c = make_split(ds, seed=6)
     assert c.indexed != a.indexed or [q.half for q in c.questions] != [q.half for q in a.questions]
     assert question_half("q1", 5) == question_half("q1", 5)
@@ -157,24 +161,57 @@ def test_shipped_offtopic_questions_are_half_korean() -> None:
 # --- end to end ---------------------------------------------------------------------------------
 # Made up for this test: four articles per language, two questions each.
 EN = [
-    ("Bellrock lighthouse", "The Bellrock lighthouse was built in 1810 by Robert Stevenson on a reef in the North Sea. Its keepers lit the lamp every evening.",
-     [("When was the Bellrock lighthouse built?", "1810"), ("Who built the Bellrock lighthouse?", "Robert Stevenson")]),
-    ("Marrow orchestra", "The Marrow Symphony Orchestra was founded in Glasgow in 1923. Its first conductor was Helen Ashby, who led it for thirty years.",
-     [("Where was the Marrow Symphony Orchestra founded?", "Glasgow"), ("Who was the first conductor of the Marrow orchestra?", "Helen Ashby")]),
-    ("Quinton canal", "The Quinton canal carried coal from the valley mines to the port. It closed in 1962 after railways took its trade.",
-     [("What did the Quinton canal carry?", "coal"), ("When did the Quinton canal close?", "1962")]),
-    ("Pellmoor cheese", "Pellmoor cheese is made from sheep milk and aged in limestone caves for nine months before it is sold.",
-     [("What milk is Pellmoor cheese made from?", "sheep milk"), ("How long is Pellmoor cheese aged?", "nine months")]),
+    (
+        "Bellrock lighthouse",
+        "The Bellrock lighthouse was built in 1810 by Robert Stevenson on a reef in the North Sea. Its keepers lit the lamp every evening.",
+        [
+            ("When was the Bellrock lighthouse built?", "1810"),
+            ("Who built the Bellrock lighthouse?", "Robert Stevenson"),
+        ],
+    ),
+    (
+        "Marrow orchestra",
+        "The Marrow Symphony Orchestra was founded in Glasgow in 1923. Its first conductor was Helen Ashby, who led it for thirty years.",
+        [
+            ("Where was the Marrow Symphony Orchestra founded?", "Glasgow"),
+            ("Who was the first conductor of the Marrow orchestra?", "Helen Ashby"),
+        ],
+    ),
+    (
+        "Quinton canal",
+        "The Quinton canal carried coal from the valley mines to the port. It closed in 1962 after railways took its trade.",
+        [("What did the Quinton canal carry?", "coal"), ("When did the Quinton canal close?", "1962")],
+    ),
+    (
+        "Pellmoor cheese",
+        "Pellmoor cheese is made from sheep milk and aged in limestone caves for nine months before it is sold.",
+        [
+            ("What milk is Pellmoor cheese made from?", "sheep milk"),
+            ("How long is Pellmoor cheese aged?", "nine months"),
+        ],
+    ),
 ]
 KO = [
-    ("소리섬 등대", "소리섬 등대는 1905년에 세워졌다. 등대지기는 매일 저녁 등불을 켰다.",
-     [("소리섬 등대는 언제 세워졌나?", "1905년"), ("소리섬 등대지기는 매일 저녁 무엇을 켰나?", "등불")]),
-    ("한빛 합창단", "한빛 합창단은 1978년 대구에서 창단되었다. 초대 지휘자는 박영순이었다.",
-     [("한빛 합창단은 어디에서 창단되었나?", "대구"), ("한빛 합창단의 초대 지휘자는 누구인가?", "박영순")]),
-    ("푸른내 운하", "푸른내 운하는 광산의 석탄을 항구로 실어 날랐다. 철도가 생긴 뒤 1962년에 문을 닫았다.",
-     [("푸른내 운하는 무엇을 실어 날랐나?", "석탄"), ("푸른내 운하는 언제 문을 닫았나?", "1962년")]),
-    ("모래골 치즈", "모래골 치즈는 양젖으로 만들고 석회암 동굴에서 아홉 달 동안 숙성한다.",
-     [("모래골 치즈는 무엇으로 만드나?", "양젖"), ("모래골 치즈는 얼마 동안 숙성하나?", "아홉 달")]),
+    (
+        "소리섬 등대",
+        "소리섬 등대는 1905년에 세워졌다. 등대지기는 매일 저녁 등불을 켰다.",
+        [("소리섬 등대는 언제 세워졌나?", "1905년"), ("소리섬 등대지기는 매일 저녁 무엇을 켰나?", "등불")],
+    ),
+    (
+        "한빛 합창단",
+        "한빛 합창단은 1978년 대구에서 창단되었다. 초대 지휘자는 박영순이었다.",
+        [("한빛 합창단은 어디에서 창단되었나?", "대구"), ("한빛 합창단의 초대 지휘자는 누구인가?", "박영순")],
+    ),
+    (
+        "푸른내 운하",
+        "푸른내 운하는 광산의 석탄을 항구로 실어 날랐다. 철도가 생긴 뒤 1962년에 문을 닫았다.",
+        [("푸른내 운하는 무엇을 실어 날랐나?", "석탄"), ("푸른내 운하는 언제 문을 닫았나?", "1962년")],
+    ),
+    (
+        "모래골 치즈",
+        "모래골 치즈는 양젖으로 만들고 석회암 동굴에서 아홉 달 동안 숙성한다.",
+        [("모래골 치즈는 무엇으로 만드나?", "양젖"), ("모래골 치즈는 얼마 동안 숙성하나?", "아홉 달")],
+    ),
 ]
 
 
@@ -213,7 +250,15 @@ def test_splits_end_to_end_on_tiny_files(tiny_files: tuple[Path, Path], analyzer
         assert not any(r.correct for r in mine if r.group != "answerable")
     model = splits.fit_model(rows)
     report = splits.evaluate_model(rows, model).to_json()
-    keys = {"auroc", "ece", "answerable_abstain", "unanswerable_answer", "answer_precision", "first_quote_accuracy", "offtopic_abstain"}
+    keys = {
+        "auroc",
+        "ece",
+        "answerable_abstain",
+        "unanswerable_answer",
+        "answer_precision",
+        "first_quote_accuracy",
+        "offtopic_abstain",
+    }
     for half in ("fit", "report"):
         for name in ("all", "offtopic", "tiny_ko.json", "tiny_en.json"):
             assert keys <= set(report[half][name]), (half, name)
@@ -232,7 +277,9 @@ def test_eval_splits_command(tiny_files: tuple[Path, Path], analyzer: Analyzer, 
     monkeypatch.setattr(retrieval, "Analyzer", lambda **_: analyzer)  # the session's Kiwi, not a second one
     target = tmp_path / "confidence.json"
     monkeypatch.setattr(confidence, "default_path", lambda: target)
-    monkeypatch.setattr(confidence, "semantic_path", lambda: tmp_path / "never.json")  # the lexical model is fitted here
+    monkeypatch.setattr(
+        confidence, "semantic_path", lambda: tmp_path / "never.json"
+    )  # the lexical model is fitted here
     args = ["eval", "--splits", *map(str, tiny_files), "--offtopic-sample", "2", "--seed", "3", "--encoder", "none"]
     assert main([*args, "--json", "--fit", "--rows", str(tmp_path / "rows.jsonl")]) == 0
     out = json.loads(capsys.readouterr().out)

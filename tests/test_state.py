@@ -25,7 +25,15 @@ def test_answers_history_and_stats_survive_reopening(tmp_path: Path, engine: Eng
     answer = engine.ask("머스크와 푸틴은 클럽하우스에서 무엇을 했나요?", 2)
     assert answer.more and answer_from_json(answer_to_json(answer)) == answer  # every field buttons need
     for n in range(4):
-        store.record_answer(update_id=n, conversation="c", answer=answer, key=f"k{n}", chat_id=1, message_ids=[10 + n], elapsed_ms=5.0 + n)
+        store.record_answer(
+            update_id=n,
+            conversation="c",
+            answer=answer,
+            key=f"k{n}",
+            chat_id=1,
+            message_ids=[10 + n],
+            elapsed_ms=5.0 + n,
+        )
     store.close()
 
     again = StateStore.in_dir(tmp_path, history_minutes=30, button_days=7)
@@ -43,7 +51,9 @@ def test_answers_history_and_stats_survive_reopening(tmp_path: Path, engine: Eng
 def test_buttons_expire_after_their_days(tmp_path: Path, engine: Engine) -> None:
     store = StateStore.in_dir(tmp_path, button_days=7)
     answer = engine.ask("What did the Kremlin say?")
-    store.record_answer(update_id=None, conversation=None, answer=answer, key="old", chat_id=1, message_ids=[1], elapsed_ms=1)
+    store.record_answer(
+        update_id=None, conversation=None, answer=answer, key="old", chat_id=1, message_ids=[1], elapsed_ms=1
+    )
     store.prune(now=time.time() + 8 * 86400)
     assert store.answer("old") is None and store.turn_of_message(1, 1) is None
 
@@ -76,7 +86,16 @@ def test_an_answer_recorded_before_sending_is_one_turn_when_replayed(tmp_path: P
     store = StateStore.in_dir(tmp_path)
     answer = engine.ask("What did the Kremlin say?")
     for key in ("first", "replayed"):
-        store.record_answer(update_id=7, conversation="c", answer=answer, key=key, chat_id=1, message_ids=(), elapsed_ms=1, mark_done=False)
+        store.record_answer(
+            update_id=7,
+            conversation="c",
+            answer=answer,
+            key=key,
+            chat_id=1,
+            message_ids=(),
+            elapsed_ms=1,
+            mark_done=False,
+        )
     assert store.history("c") == (answer.turn(),) and not store.is_done(7)
     store.link_messages("replayed", 1, [42])
     assert store.turn_of_message(1, 42) == answer.turn()

@@ -17,9 +17,9 @@ from rank_bm25 import BM25Okapi
 
 from retrieval import Analyzer, SearchParams
 from retrieval.index.memory import MemoryStore
-from retrieval.models import Article
 from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import Store
+from retrieval.models import Article
 from tests.conftest import CORPUS, SHARED_DATA
 
 SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
@@ -38,7 +38,10 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, analyzer: Analyze
 
 
 def _articles(paragraphs: list[str], per: int = 4, prefix: str = "a") -> list[Article]:
-    return [Article(f"{prefix}{i}", f"Title {i}", tuple(paragraphs[lo : lo + per])) for i, lo in enumerate(range(0, len(paragraphs), per))]
+    return [
+        Article(f"{prefix}{i}", f"Title {i}", tuple(paragraphs[lo : lo + per]))
+        for i, lo in enumerate(range(0, len(paragraphs), per))
+    ]
 
 
 def _grown(store: Store, paragraphs: list[str]) -> Store:
@@ -70,9 +73,17 @@ def _assert_okapi_parity(store: Store, questions: list[list[str]]) -> int:
     return checked
 
 
-def test_okapi_matches_rank_bm25_after_adds_removals_and_replacements(make_store: MakeStore, analyzer: Analyzer) -> None:
+def test_okapi_matches_rank_bm25_after_adds_removals_and_replacements(
+    make_store: MakeStore, analyzer: Analyzer
+) -> None:
     store = _grown(make_store(OKAPI), SEED)
-    questions = ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "Putin Clubhouse Musk", "푸틴 대통령 클럽하우스 머스크", "social media app"]
+    questions = [
+        "What did the Kremlin say?",
+        "크렘린궁은 뭐라고 했나요?",
+        "Putin Clubhouse Musk",
+        "푸틴 대통령 클럽하우스 머스크",
+        "social media app",
+    ]
     assert _assert_okapi_parity(store, [analyzer.terms(q) for q in questions]) >= 4
     vocab = sorted({t for u in store.uids() for t in store.passage_terms(int(u))})
     rng = random.Random(7)
@@ -94,11 +105,18 @@ def test_scores_equal_one_store_built_from_the_live_articles(make_store: MakeSto
     """Global N, average length and df over live passages: a grown store scores as a fresh one."""
     grown = _grown(make_store(), SEED)
     fresh = make_store()
-    fresh.add([Article(a.meta.id, a.meta.title, tuple(grown.passage(int(u)).text for u in _uids_of(grown, a.meta.id))) for a in grown.articles()])
+    fresh.add(
+        [
+            Article(a.meta.id, a.meta.title, tuple(grown.passage(int(u)).text for u in _uids_of(grown, a.meta.id)))
+            for a in grown.articles()
+        ]
+    )
     assert grown.n_passages == fresh.n_passages
     for q in ["Kremlin said", "크렘린궁", "Clubhouse app Musk", "invited Putin"]:
         terms = analyzer.terms(q)
-        by_key = lambda s: {(s.passage(u).article.id, s.passage(u).paragraph): round(sc, 9) for u, sc in s.search(terms, 50)}  # noqa: E731
+        by_key = lambda s: {
+            (s.passage(u).article.id, s.passage(u).paragraph): round(sc, 9) for u, sc in s.search(terms, 50)
+        }  # noqa: E731
         assert by_key(grown) == by_key(fresh)
         np.testing.assert_allclose(grown.idf(terms), fresh.idf(terms))
 
@@ -109,14 +127,24 @@ def _uids_of(store: Store, article_id: str) -> list[int]:
 
 def test_passage_view_holds_text_sentences_and_terms(make_store: MakeStore, analyzer: Analyzer) -> None:
     store = make_store()
-    store.add([Article("k", "Kremlin", ("Putin met Musk. The Kremlin said it was interesting.", "크렘린궁 대변인은 말했다."))])
+    store.add(
+        [Article("k", "Kremlin", ("Putin met Musk. The Kremlin said it was interesting.", "크렘린궁 대변인은 말했다."))]
+    )
     first, second = (store.passage(int(u)) for u in store.uids())
     assert first.text.startswith("Putin met Musk.") and first.paragraph == 1 and first.language == "en"
-    assert [first.text[s:e] for s, e in zip(first.starts, first.ends)] == ["Putin met Musk.", "The Kremlin said it was interesting."]
+    assert [first.text[s:e] for s, e in zip(first.starts, first.ends)] == [
+        "Putin met Musk.",
+        "The Kremlin said it was interesting.",
+    ]
     kremlin = first.ids(["kremlin"])[0]
     assert kremlin >= 0 and kremlin in first.sentence_tokens(1) and kremlin not in first.sentence_tokens(0)
     assert first.ids(["nowhere-term"])[0] == -1
-    assert second.language == "ko" and second.paragraph == 2 and second.article.id == "k" and second.article.title == "Kremlin"
+    assert (
+        second.language == "ko"
+        and second.paragraph == 2
+        and second.article.id == "k"
+        and second.article.title == "Kremlin"
+    )
 
 
 def test_remove_and_replace(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -165,7 +193,11 @@ def test_terms_df_and_near_terms(make_store: MakeStore, analyzer: Analyzer) -> N
 def test_listing_extra_and_stable_uids(make_store: MakeStore, analyzer: Analyzer) -> None:
     store = make_store()
     store.add([Article("n1", "One", ("Korean 뉴스 기사 본문입니다.", "English text."), source="Wire")])
-    store.apply(__import__("retrieval.index.store", fromlist=["Change"]).Change(add=(Article("n2", "Two", ("둘째 기사.",)),), extra={"k": [1, 2]}))
+    store.apply(
+        __import__("retrieval.index.store", fromlist=["Change"]).Change(
+            add=(Article("n2", "Two", ("둘째 기사.",)),), extra={"k": [1, 2]}
+        )
+    )
     rows = store.articles()
     assert [(r.meta.id, r.passages) for r in rows] == [("n1", 2), ("n2", 1)]
     assert rows[0].languages == ("en", "ko") and rows[1].languages == ("ko",) and rows[0].meta.source == "Wire"

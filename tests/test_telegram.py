@@ -27,12 +27,13 @@ import aiohttp.web
 import pytest
 import pytest_asyncio
 
-from bot.telegram import render
 from bot.settings import PROJECT_ROOT, Settings
+from bot.telegram import render
 from bot.telegram.app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
 from bot.telegram.app import run as run_cli
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.corpus.files import load_corpus
+
 try:
     from tests.fake_bot_api import Call, FakeBotApi, utf16_len
 except ImportError:  # tests/ is not a package: pytest puts this folder on sys.path instead
@@ -57,9 +58,11 @@ Zebrafish researchers wrote "5 < 6 && 7 > 3" in their <a href="http://x">report<
 """
 
 # One paragraph far longer than a Telegram message, so "Paragraph" must split it.
-LONG_ARTICLE = "---\ntitle: Quokka census\nsource: Island <Gazette>\n---\n\n" + " ".join(
-    f"Quokka census sentence {n} counted {n * 7} quokkas & {n} <joeys> on the island." for n in range(1, 90)
-) + "\n\nA second paragraph mentions the quokka census only briefly.\n"
+LONG_ARTICLE = (
+    "---\ntitle: Quokka census\nsource: Island <Gazette>\n---\n\n"
+    + " ".join(f"Quokka census sentence {n} counted {n * 7} quokkas & {n} <joeys> on the island." for n in range(1, 90))
+    + "\n\nA second paragraph mentions the quokka census only briefly.\n"
+)
 
 EN_Q = "Who invited Putin to Clubhouse?"
 KO_Q = "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?"  # answered with more than three quotes, so "더 보기" shows
@@ -468,7 +471,9 @@ async def test_paragraph_longer_than_a_message_is_split(bot: Any, api: FakeBotAp
     button = next(v for k, v in _buttons(answer).items() if k.startswith("Full paragraph"))
     before = len(api.calls_of("sendMessage", chat))
     api.callback_query(chat, api.bot_message(answer), button)
-    await api.wait_for(lambda _: any("Island &lt;Gazette&gt;" in c.params["text"] for c in api.calls_of("sendMessage", chat)[before:]))
+    await api.wait_for(
+        lambda _: any("Island &lt;Gazette&gt;" in c.params["text"] for c in api.calls_of("sendMessage", chat)[before:])
+    )
     parts = api.calls_of("sendMessage", chat)[before:]
     assert len(parts) >= 2, "a ~7,000 character paragraph needs at least two messages"
     joined = ""
@@ -482,7 +487,9 @@ async def test_paragraph_longer_than_a_message_is_split(bot: Any, api: FakeBotAp
     assert joined == long_paragraph
 
 
-async def test_buttons_after_restart(api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str) -> None:
+async def test_buttons_after_restart(
+    api: FakeBotApi, bot: Any, new_api: Any, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str
+) -> None:
     """A new Application over the same data dir (the state file) serves old buttons: More shows
     the same further quotes, 👍 is stored; a forged or foreign button is still refused."""
     chat = 403
@@ -524,10 +531,14 @@ def twin_engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) ->
         from encoder_support import shared_encoder  # type: ignore[no-redef]
     root = tmp_path_factory.mktemp("tg-twins")
     shutil.copytree(PROJECT_ROOT / "corpus", root / "corpus")
-    return Engine.open(EngineConfig(root / "corpus", root / "data", encoder="use-m3"), analyzer=analyzer, encoder=shared_encoder())
+    return Engine.open(
+        EngineConfig(root / "corpus", root / "data", encoder="use-m3"), analyzer=analyzer, encoder=shared_encoder()
+    )
 
 
-async def test_original_button_sends_the_twin_sentences_and_survives_a_restart(new_api: Any, twin_engine: Engine, tg_corpus_text: str) -> None:
+async def test_original_button_sends_the_twin_sentences_and_survives_a_restart(
+    new_api: Any, twin_engine: Engine, tg_corpus_text: str
+) -> None:
     """Under an answer whose quotes have a translation twin: "원문 / Original" sends the
     aligned sentence(s), escaped, with the twin's source line; a restarted bot (a fresh
     Application over the same state file) still answers the old button."""
@@ -545,7 +556,11 @@ async def test_original_button_sends_the_twin_sentences_and_survives_a_restart(n
         parsed = check_html(sent_html(original))
         assert_verbatim(parsed, tg_corpus_text)
         assert "Last month, Clubhouse was valued by investors at around $1 billion" in sent_html(original)
-        assert "1번 인용의 원문" in sent_html(original) and "영어" in sent_html(original) and "19번째 문단" in sent_html(original)
+        assert (
+            "1번 인용의 원문" in sent_html(original)
+            and "영어" in sent_html(original)
+            and "19번째 문단" in sent_html(original)
+        )
     other = await new_api()  # restart
     async with running(build_application(make_settings(other, root), twin_engine), poll_timeout=1, bootstrap_retries=0):
         other.callback_query(chat, api.bot_message(answer), buttons["원문 / Original"])
@@ -586,7 +601,11 @@ async def test_answer_accepted_but_unreadable_is_remembered(bot: Any, api: FakeB
     assert parsed.blockquotes and "Sorry" not in sent_html(more)
     assert_verbatim(parsed, tg_corpus_text)
     await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
-    assert all("text" not in c.params for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-"))
+    assert all(
+        "text" not in c.params
+        for c in api.calls_of("answerCallbackQuery")
+        if c.params.get("callback_query_id", "").startswith(f"cq{chat}-")
+    )
 
 
 async def test_answer_whose_connection_drops_is_sent_once_and_its_buttons_survive_a_restart(
@@ -624,15 +643,15 @@ async def test_more_whose_edit_fails_leaves_what_it_sent_usable(bot: Any, api: F
     await api.wait_for(lambda _: len(api.calls_of("editMessageReplyMarkup", chat)) == 1)
     await asyncio.sleep(0.3)
     assert len(api.calls_of("sendMessage", chat)) == 2, "no apology"
-    presses = [c for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-")]
+    presses = [
+        c for c in api.calls_of("answerCallbackQuery") if c.params.get("callback_query_id", "").startswith(f"cq{chat}-")
+    ]
     assert presses and all("text" not in c.params for c in presses), "no apology alert"
     more_message = api.bot_message(more)
     assert _store(bot).turn_of_message(chat, more_message["message_id"]) is not None, "a reply to More follows up"
     api.callback_query(chat, more_message, _buttons(more)[next(k for k in _buttons(more) if "전체 문단" in k)])
     shown = (await api.wait_sent(chat, 3))[2]
     assert_verbatim(check_html(sent_html(shown)), tg_corpus_text)
-
-
 
 
 async def test_retry_after_429_is_honoured(bot: Any, api: FakeBotApi) -> None:
@@ -656,7 +675,9 @@ async def test_server_error_is_retried_with_backoff(bot: Any, api: FakeBotApi) -
     assert statuses == [500, 500, 200]
 
 
-async def test_bad_update_gets_apology_and_bot_keeps_going(bot: Any, api: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
+async def test_bad_update_gets_apology_and_bot_keeps_going(
+    bot: Any, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
     chat = 503
     api.fail("sendMessage", 400, description="Bad Request: can't parse entities")
     with caplog.at_level(logging.ERROR, logger="quoteqa.telegram"):
@@ -686,7 +707,12 @@ async def test_set_my_commands_failing_at_start_is_only_a_warning(
 async def test_command_menus_registered(bot: Any, api: FakeBotApi) -> None:
     calls = api.calls_of("setMyCommands")
     scopes = {(c.params["scope"]["type"], c.params.get("language_code")) for c in calls}
-    assert scopes == {("all_private_chats", None), ("all_group_chats", None), ("all_private_chats", "ko"), ("all_group_chats", "ko")}
+    assert scopes == {
+        ("all_private_chats", None),
+        ("all_group_chats", None),
+        ("all_private_chats", "ko"),
+        ("all_group_chats", "ko"),
+    }
     for c in calls:
         names = [x["command"] for x in c.params["commands"]]
         assert "ask" in names and "help" in names and "sources" in names
@@ -740,15 +766,21 @@ async def test_allowed_chat_ids(new_api: Any, tg_engine: Engine, tg_corpus: Path
         api.group_text(-1008001, 5, f"/ask {EN_Q}")
         await api.wait_sent(-1008001, 1)
         await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) == 1)
-    assert [sent_html(c) for c in api.calls_of("sendMessage", 802)] == ["Sorry, this bot is not available in this chat."]
+    assert [sent_html(c) for c in api.calls_of("sendMessage", 802)] == [
+        "Sorry, this bot is not available in this chat."
+    ]
     assert len(api.calls_of("sendMessage", -1008002)) == 1
     assert api.calls_of("answerInlineQuery")[0].params["results"] == []
 
 
-async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(new_api: Any, analyzer: Analyzer, tg_corpus: Path, tg_corpus_text: str) -> None:
+async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(
+    new_api: Any, analyzer: Analyzer, tg_corpus: Path, tg_corpus_text: str
+) -> None:
     """With `sure` out of reach every answer is `unsure`: quoted, after an escaped caveat line
     in the interface language."""
-    engine = Engine.open(EngineConfig(tg_corpus, tg_corpus.parent / "data", sure_confidence=1.0, min_confidence=0.0), analyzer=analyzer)
+    engine = Engine.open(
+        EngineConfig(tg_corpus, tg_corpus.parent / "data", sure_confidence=1.0, min_confidence=0.0), analyzer=analyzer
+    )
     api = await new_api()
     app = build_application(make_settings(api, tg_corpus.parent), engine)
     async with running(app, poll_timeout=1, bootstrap_retries=0):
@@ -756,7 +788,10 @@ async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(new_api: Any, 
         (ko,) = await ask_private(api, 902, KO_Q, lang="ko")
         api.inline_query(903, EN_Q)
         await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) == 1)
-    for call, caveat in ((en, "Closest passage — it may not answer exactly."), (ko, "가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다.")):
+    for call, caveat in (
+        (en, "Closest passage — it may not answer exactly."),
+        (ko, "가장 가까운 문단입니다 — 정확한 답이 아닐 수 있습니다."),
+    ):
         html_text = sent_html(call)
         parsed = check_html(html_text)
         assert html_text.startswith(f"<i>{caveat}</i>") and parsed.blockquotes
@@ -776,7 +811,10 @@ async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, anal
     async with running(app, poll_timeout=1, bootstrap_retries=0):
         reply = sent_html((await ask_private(api, ADMIN, "/reload"))[0])
         assert reply.startswith("Reloaded the corpus: 1 articles")
-        assert "Skipped &lt;b&gt;wire&amp;.txt: not UTF-8 text (byte 3); save it as UTF-8" in reply and "<b>wire" not in reply
+        assert (
+            "Skipped &lt;b&gt;wire&amp;.txt: not UTF-8 text (byte 3); save it as UTF-8" in reply
+            and "<b>wire" not in reply
+        )
         answer = await ask_private(api, ADMIN, EN_Q, count=1)
         assert "Musk <b>invited</b> <b>Putin</b>" in sent_html(answer[0])
 
@@ -791,9 +829,15 @@ def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
     """telegram-test-api installed (once) into pytest's cache folder with npm."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("telegram-test-api (the npm Bot API emulator) needs Node.js and npm on PATH, and `node` or `npm` is not there")
+        pytest.skip(
+            "telegram-test-api (the npm Bot API emulator) needs Node.js and npm on PATH, and `node` or `npm` is not there"
+        )
     cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
-    root = Path(cache.mkdir("telegram-test-api")) if cache is not None else Path.home() / ".cache" / "quoteqa-tests" / "telegram-test-api"
+    root = (
+        Path(cache.mkdir("telegram-test-api"))
+        if cache is not None
+        else Path.home() / ".cache" / "quoteqa-tests" / "telegram-test-api"
+    )
     root.mkdir(parents=True, exist_ok=True)
     package = root / "node_modules" / "telegram-test-api" / "package.json"
     version = TELEGRAM_TEST_API.rsplit("@", 1)[1]
@@ -813,7 +857,12 @@ async def telegram_test_api(telegram_test_api_modules: Path) -> AsyncIterator[st
     port = free_port()
     script = Path(__file__).with_name("telegram_test_api.js")
     process = await asyncio.create_subprocess_exec(
-        "node", str(script), str(telegram_test_api_modules), str(port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        "node",
+        str(script),
+        str(telegram_test_api_modules),
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         assert process.stdout is not None
@@ -826,7 +875,9 @@ async def telegram_test_api(telegram_test_api_modules: Path) -> AsyncIterator[st
             await process.wait()
 
 
-async def test_against_telegram_test_api(telegram_test_api: str, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str, tmp_path: Path) -> None:
+async def test_against_telegram_test_api(
+    telegram_test_api: str, tg_engine: Engine, tg_corpus: Path, tg_corpus_text: str, tmp_path: Path
+) -> None:
     """The bot against the npm Bot API emulator, which echoes a sent message's fields as strings
     (so python-telegram-bot cannot read the reply to any send): the answer and its More
     still work, verbatim, and nothing apologises."""
@@ -853,7 +904,12 @@ async def test_against_telegram_test_api(telegram_test_api: str, tg_engine: Engi
             assert resp.status == 200
         (answer,) = await bot_messages(http, 1)
         assert_verbatim(check_html(answer["message"]["text"]), tg_corpus_text)
-        more = next(b["callback_data"] for row in answer["message"]["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "더 보기 ▸")
+        more = next(
+            b["callback_data"]
+            for row in answer["message"]["reply_markup"]["inline_keyboard"]
+            for b in row
+            if b["text"] == "더 보기 ▸"
+        )
         pressed = {"message_id": answer["messageId"], "chat": chat, "date": int(time.time()), "text": "…"}
         press = {"botToken": TOKEN, "from": user, "message": pressed, "data": more}
         async with http.post(f"{telegram_test_api}/sendCallback", json=press) as resp:
@@ -899,7 +955,9 @@ async def test_webhook_with_right_and_wrong_secret(new_api: Any, tg_engine: Engi
 # --------------------------------------------------------------------------- token & CLI hooks
 
 
-async def test_missing_and_malformed_token_are_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+async def test_missing_and_malformed_token_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError, match="not set"):
         bot_token(Settings(_env_file=None, TELEGRAM_BOT_TOKEN=None))
     bad = "12345:short-secret-value"
@@ -925,13 +983,19 @@ async def test_every_start_up_network_failure_is_one_line(tg_engine: Engine, tg_
     keeps failing: stderr is one line, the same sentence each time, and exit code 1."""
 
     async def html(request: aiohttp.web.Request) -> aiohttp.web.Response:
-        return aiohttp.web.Response(status=501, text="<!DOCTYPE html>\n<html><body><h1>Unsupported method</h1></body></html>\n", content_type="text/html")
+        return aiohttp.web.Response(
+            status=501,
+            text="<!DOCTYPE html>\n<html><body><h1>Unsupported method</h1></body></html>\n",
+            content_type="text/html",
+        )
 
     async def other_json(request: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.json_response({"ok": True, "result": {"id": 1}})
 
     async def failing(request: aiohttp.web.Request) -> aiohttp.web.Response:
-        return aiohttp.web.json_response({"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500)
+        return aiohttp.web.json_response(
+            {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500
+        )
 
     app = aiohttp.web.Application()
     app.router.add_route("*", "/html/{tail:.*}", html)
@@ -953,9 +1017,19 @@ async def test_every_start_up_network_failure_is_one_line(tg_engine: Engine, tg_
         data = tmp_path / f"data{n}"  # the built index, without the other bots' state file
         shutil.copytree(tg_corpus.parent / "data", data, ignore=shutil.ignore_patterns("bot.sqlite3*"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_") and k != "TELEGRAM_BOT_TOKEN"}
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, QUOTEQA_TELEGRAM_API_URL=url, QUOTEQA_CORPUS_DIR=str(tg_corpus), QUOTEQA_DATA_DIR=str(data))
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            QUOTEQA_TELEGRAM_API_URL=url,
+            QUOTEQA_CORPUS_DIR=str(tg_corpus),
+            QUOTEQA_DATA_DIR=str(data),
+        )
         process = await asyncio.create_subprocess_exec(
-            *command, "telegram", env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *command,
+            "telegram",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(process.communicate(), 120)
         return process.returncode, err.decode()
@@ -967,11 +1041,15 @@ async def test_every_start_up_network_failure_is_one_line(tg_engine: Engine, tg_
     for url, (code, err) in zip(urls, results, strict=True):
         assert code == 1, (url, err[-2000:])
         assert err.count("\n") == 1, f"{url}: {err[-3000:]}"
-        assert err.startswith(f"quoteqa: cannot reach the Telegram Bot API at {url} (") and err.endswith("; check QUOTEQA_TELEGRAM_API_URL and the network\n"), err
+        assert err.startswith(f"quoteqa: cannot reach the Telegram Bot API at {url} (") and err.endswith(
+            "; check QUOTEQA_TELEGRAM_API_URL and the network\n"
+        ), err
         assert TOKEN not in err and "<html" not in err.lower()
 
 
-async def test_token_never_reaches_logs(new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_token_never_reaches_logs(
+    new_api: Any, tg_engine: Engine, tg_corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     api = await new_api()
     with caplog.at_level(logging.DEBUG):
         app = build_application(make_settings(api, tg_corpus.parent), tg_engine)

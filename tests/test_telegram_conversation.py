@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from bot.telegram.feedback import squad_export
 from bot.settings import PROJECT_ROOT
-from bot.telegram.state import StateStore
 from bot.telegram.app import build_application, running
+from bot.telegram.feedback import squad_export
+from bot.telegram.state import StateStore
 from retrieval import Answer, Engine, Turn
 from tests.fake_bot_api import Call, FakeBotApi
 from tests.test_telegram import ADMIN, TOKEN, check_html, make_settings, new_api  # noqa: F401 (new_api is a fixture)
@@ -81,16 +81,22 @@ async def test_follow_ups_in_private_chat_and_new(new_api: Any, engine: Engine, 
         join = 904
         await sent_after(api, join, lambda: api.private_text(join, "What is Clubhouse?"))
         (joined,) = await sent_after(api, join, lambda: api.private_text(join, "Who can join it?"))
-        assert text(joined).startswith("<i>following up on: What is Clubhouse?</i>\n") and "<blockquote>" in text(joined)
+        assert text(joined).startswith("<i>following up on: What is Clubhouse?</i>\n") and "<blockquote>" in text(
+            joined
+        )
         (new,) = await sent_after(api, chat, lambda: api.private_text(chat, "/new"))
         assert "new conversation" in text(new)
         (again,) = await sent_after(api, chat, lambda: api.private_text(chat, FOLLOW))
         assert fake.history_of(FOLLOW) == [] and "following up" not in text(again)
         # Korean interface, and markup in the earlier question is escaped in the line
         ko_chat = 902
-        await sent_after(api, ko_chat, lambda: api.private_text(ko_chat, "<b>트위터는</b> & 어떤 자체 버전을 출시했나요?", "ko"))
+        await sent_after(
+            api, ko_chat, lambda: api.private_text(ko_chat, "<b>트위터는</b> & 어떤 자체 버전을 출시했나요?", "ko")
+        )
         (ko,) = await sent_after(api, ko_chat, lambda: api.private_text(ko_chat, "그럼 페이스북은?", "ko"))
-        assert text(ko).startswith("<i>이전 질문에 이어서: &lt;b&gt;트위터는&lt;/b&gt; &amp; 어떤 자체 버전을 출시했나요?</i>")
+        assert text(ko).startswith(
+            "<i>이전 질문에 이어서: &lt;b&gt;트위터는&lt;/b&gt; &amp; 어떤 자체 버전을 출시했나요?</i>"
+        )
         assert "은 유사 SNS를 개발하고" in text(ko)  # (페이스북 is in bold)
         check_html(text(ko))
         # at most three turns are kept
@@ -98,7 +104,11 @@ async def test_follow_ups_in_private_chat_and_new(new_api: Any, engine: Engine, 
             await sent_after(api, chat, lambda n=n: api.private_text(chat, f"What did Peskov say {n}?"))
         await sent_after(api, chat, lambda: api.private_text(chat, FOLLOW))
         assert fake.history_of(FOLLOW) == ["What did Peskov say 1?", "What did Peskov say 2?", "What did Peskov say 3?"]
-        (menu,) = [c for c in api.calls_of("setMyCommands") if c.params["scope"]["type"] == "all_private_chats" and c.params.get("language_code") == "ko"]
+        (menu,) = [
+            c
+            for c in api.calls_of("setMyCommands")
+            if c.params["scope"]["type"] == "all_private_chats" and c.params.get("language_code") == "ko"
+        ]
         assert ("new", "새 대화 시작") in [(x["command"], x["description"]) for x in menu.params["commands"]]
 
 
@@ -108,7 +118,9 @@ async def test_what_next_goes_on_from_the_quote_the_chat_last_saw(new_api: Any, 
     api = await new_api()
     chat = 905
     async with running(build_application(make_settings(api, tmp_path), engine), poll_timeout=1, bootstrap_retries=0):
-        (first,) = await sent_after(api, chat, lambda: api.private_text(chat, "머스크는 누구를 클럽하우스에 초대했나요?", "ko"))
+        (first,) = await sent_after(
+            api, chat, lambda: api.private_text(chat, "머스크는 누구를 클럽하우스에 초대했나요?", "ko")
+        )
         assert "블라디미르 푸틴 러시아 대통령을" in text(first)
     other = await new_api()  # a restart: only the state file remembers the conversation
     async with running(build_application(make_settings(other, tmp_path), engine), poll_timeout=1, bootstrap_retries=0):
@@ -125,7 +137,9 @@ async def test_forum_topics_and_replies_as_context(new_api: Any, engine: Engine,
         chat, alice, bob = -100900, 5, 6
         (first,) = await sent_after(api, chat, lambda: api.group_text(chat, alice, f"/ask {EN_Q}", thread=7))
         assert first.params["message_thread_id"] == 7
-        (second,) = await sent_after(api, chat, lambda: api.group_text(chat, alice, "/ask What did Peskov tell reporters?", thread=7))
+        (second,) = await sent_after(
+            api, chat, lambda: api.group_text(chat, alice, "/ask What did Peskov tell reporters?", thread=7)
+        )
         # per (chat, topic, user): Bob in the same topic and Alice in another topic start afresh
         await sent_after(api, chat, lambda: api.group_text(chat, bob, f"/ask {FOLLOW}", thread=7))
         assert fake.history_of(FOLLOW) == []
@@ -136,7 +150,9 @@ async def test_forum_topics_and_replies_as_context(new_api: Any, engine: Engine,
         assert follow.params["message_thread_id"] == 7 and "following up on: What did Peskov" in text(follow)
         # a reply to the first answer follows up on that answer, not on the rolling history
         reply = "And who else was invited?"
-        (answer,) = await sent_after(api, chat, lambda: api.group_text(chat, alice, reply, reply_to=api.bot_message(first), thread=7))
+        (answer,) = await sent_after(
+            api, chat, lambda: api.group_text(chat, alice, reply, reply_to=api.bot_message(first), thread=7)
+        )
         assert fake.history_of(reply) == [EN_Q] and "following up on: Who invited Putin" in text(answer)
         assert answer.params["message_thread_id"] == 7
         # buttons answer in the topic too
@@ -146,10 +162,16 @@ async def test_forum_topics_and_replies_as_context(new_api: Any, engine: Engine,
         assert shown.params["message_thread_id"] == 7 and "<blockquote expandable>" in text(shown)
         # a reply to what "More" sent follows up on that answer too
         asked = "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?"
-        (ko,) = await sent_after(api, chat, lambda: api.group_text(chat, bob, f"/ask {asked}", thread=7, language_code="ko"))
-        (more,) = await sent_after(api, chat, lambda: api.callback_query(bob, api.bot_message(ko), buttons(ko)["더 보기 ▸"]))
+        (ko,) = await sent_after(
+            api, chat, lambda: api.group_text(chat, bob, f"/ask {asked}", thread=7, language_code="ko")
+        )
+        (more,) = await sent_after(
+            api, chat, lambda: api.callback_query(bob, api.bot_message(ko), buttons(ko)["더 보기 ▸"])
+        )
         assert more.params["message_thread_id"] == 7
-        await sent_after(api, chat, lambda: api.group_text(chat, bob, "And 크렘린궁은?", reply_to=api.bot_message(more), thread=7))
+        await sent_after(
+            api, chat, lambda: api.group_text(chat, bob, "And 크렘린궁은?", reply_to=api.bot_message(more), thread=7)
+        )
         assert fake.history_of("And 크렘린궁은?") == [asked]
 
 
@@ -167,7 +189,9 @@ async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp
         await api.wait_for(lambda _: len(api.calls_of("answerCallbackQuery")) >= 4)
         api.reaction(chat + 2, api.bot_message(ko), ["🔥"])  # not a vote
         api.reaction(chat + 2, api.bot_message(ko), ["👍"], old=["🔥"])  # a reaction where the bot is admin
-        last = api.reaction(chat + 2, {"chat": api.chat(chat + 2), "message_id": 1}, ["👍"])["update_id"]  # not an answer
+        last = api.reaction(chat + 2, {"chat": api.chat(chat + 2), "message_id": 1}, ["👍"])[
+            "update_id"
+        ]  # not an answer
         store = StateStore.in_dir(tmp_path / "data")
         for _ in range(100):  # reactions get no reply to wait for: wait until the update is handled
             if store.is_done(last):
@@ -181,7 +205,11 @@ async def test_feedback_stats_and_squad_export(new_api: Any, engine: Engine, tmp
     rows = StateStore.in_dir(tmp_path / "data").feedback()
     assert sorted(r.vote for r in rows) == ["down", "down", "up", "up"]
     (liked,) = [r for r in rows if r.vote == "up" and r.language == "en"]
-    assert liked.question == "What did the Kremlin say?" and liked.verdict in ("answer", "unsure") and 0 < liked.confidence <= 1
+    assert (
+        liked.question == "What did the Kremlin say?"
+        and liked.verdict in ("answer", "unsure")
+        and 0 < liked.confidence <= 1
+    )
     assert "Peskov" in liked.quotes[0].text and liked.quotes[0].text.split()[0] in liked.paragraphs[0]
     # the command, as a script would run it
     out = tmp_path / "feedback.json"
@@ -215,7 +243,15 @@ async def test_squad_export_places_quotes_across_whitespace() -> None:
     src = Source("a1", "Title", 2, "en")
     paragraph = "First sentence.\n  The  Kremlin said\tno. Last one."
     rows = [
-        FeedbackRow("up", "What did the Kremlin say?", "en", 0.9, "answer", (Quote("The Kremlin said no.", src, 1.0, 4),), (paragraph,)),
+        FeedbackRow(
+            "up",
+            "What did the Kremlin say?",
+            "en",
+            0.9,
+            "answer",
+            (Quote("The Kremlin said no.", src, 1.0, 4),),
+            (paragraph,),
+        ),
         FeedbackRow("up", "gone?", "en", 0.9, "answer", (Quote("Not there.", src, 1.0, 4),), ("",)),
         FeedbackRow("down", "no?", "en", 0.2, "unsure", (Quote("The Kremlin said no.", src, 1.0, 4),), (paragraph,)),
     ]
@@ -226,14 +262,19 @@ async def test_squad_export_places_quotes_across_whitespace() -> None:
     assert (export.questions, export.unplaced, export.unhelpful) == (1, 1, 1)
 
 
-async def test_inline_without_an_answer_posts_nothing_and_refusal_says_why(new_api: Any, engine: Engine, tmp_path: Path) -> None:
+async def test_inline_without_an_answer_posts_nothing_and_refusal_says_why(
+    new_api: Any, engine: Engine, tmp_path: Path
+) -> None:
     api = await new_api()
     settings = make_settings(api, tmp_path, allowed_chat_ids=[-100777, 904])
     async with running(build_application(settings, engine), poll_timeout=1, bootstrap_retries=0):
         api.inline_query(904, "What is the airspeed velocity of an unladen swallow?")
         api.inline_query(905, EN_Q)  # a member of the allowlisted group, not listed by user id
         await api.wait_for(lambda _: len(api.calls_of("answerInlineQuery")) >= 2)
-    by_user = {c.params["results"] == [] and c.params.get("button", {}).get("text"): c for c in api.calls_of("answerInlineQuery")}
+    by_user = {
+        c.params["results"] == [] and c.params.get("button", {}).get("text"): c
+        for c in api.calls_of("answerInlineQuery")
+    }
     assert set(by_user) == {"No quote found · how to ask", "Not available here · ask in your group with /ask"}
     assert all(c.params["button"]["start_parameter"] == "help" for c in by_user.values())
 
@@ -254,12 +295,19 @@ async def _start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Proce
     """`quoteqa telegram`, the installed command (a Python process: SIGKILL reaches the bot)."""
     script = Path(sys.executable).with_name("quoteqa")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
-    return await asyncio.create_subprocess_exec(*command, "telegram", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"), cwd=PROJECT_ROOT)
+    return await asyncio.create_subprocess_exec(
+        *command, "telegram", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"), cwd=PROJECT_ROOT
+    )
 
 
 async def _burst(api: FakeBotApi, chats: list[int], asked: dict[tuple[int, int], str]) -> int:
     """24 questions across 6 groups; returns the last update id."""
-    questions = [EN_Q, "What did the Kremlin say?", "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?", "How many downloads does Clubhouse have?"]
+    questions = [
+        EN_Q,
+        "What did the Kremlin say?",
+        "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?",
+        "How many downloads does Clubhouse have?",
+    ]
     for round_ in range(4):
         for i, chat in enumerate(chats):
             q = questions[(i + round_) % 4]
@@ -268,7 +316,9 @@ async def _burst(api: FakeBotApi, chats: list[int], asked: dict[tuple[int, int],
     return int(update["update_id"])
 
 
-async def _kill_mid_burst(api: FakeBotApi, bot: asyncio.subprocess.Process, chats: list[int], asked: dict[tuple[int, int], str], *, ack: bool) -> None:
+async def _kill_mid_burst(
+    api: FakeBotApi, bot: asyncio.subprocess.Process, chats: list[int], asked: dict[tuple[int, int], str], *, ack: bool
+) -> None:
     """A burst; after 9 more answers the bot's replies hang in flight, and it is killed. With
     `ack`, the bot has acknowledged the whole burst to Telegram (only its journal has the rest);
     without, the acknowledgement hangs too (Telegram sends everything again)."""
@@ -305,7 +355,12 @@ async def test_kill_9_in_a_burst_loses_nothing_and_answers_nothing_twice(new_api
     bot = await _start_bot(env, log)
     try:
         try:
-            (old,) = await sent_after(api, 906, lambda: api.private_text(906, "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?", "ko"), timeout=60)
+            (old,) = await sent_after(
+                api,
+                906,
+                lambda: api.private_text(906, "머스크와 푸틴은 클럽하우스에서 무엇을 했나요?", "ko"),
+                timeout=60,
+            )
         except TimeoutError:
             pytest.fail(log.read_text("utf-8")[-3000:])
         await _kill_mid_burst(api, bot, chats, asked, ack=False)
@@ -321,7 +376,9 @@ async def test_kill_9_in_a_burst_loses_nothing_and_answers_nothing_twice(new_api
         assert set(replies) == set(asked), "every question answered"
         assert max(replies.values()) == 1, f"answered twice: {[k for k, v in replies.items() if v > 1]}"
         # the first answer's buttons work in the third process
-        (more,) = await sent_after(api, 906, lambda: api.callback_query(906, api.bot_message(old), buttons(old)["더 보기 ▸"]), timeout=20)
+        (more,) = await sent_after(
+            api, 906, lambda: api.callback_query(906, api.bot_message(old), buttons(old)["더 보기 ▸"]), timeout=20
+        )
         assert "<blockquote>" in text(more) and text(more) != text(old)
     finally:
         if bot.returncode is None:

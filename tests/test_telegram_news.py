@@ -51,7 +51,9 @@ async def _said(api: FakeBotApi, chat_id: int, push: Any, count: int = 1) -> lis
     return [c.params["text"] for c in sent[before:]]
 
 
-async def test_admin_link_document_and_others(news_bot: tuple[FakeBotApi, Engine], web: HTTPServer, tmp_path: Path) -> None:
+async def test_admin_link_document_and_others(
+    news_bot: tuple[FakeBotApi, Engine], web: HTTPServer, tmp_path: Path
+) -> None:
     api, engine = news_bot
     web.expect_request("/en").respond_with_data(en_page(canonical=CANON), content_type="text/html")
     t0 = time.perf_counter()
@@ -59,14 +61,17 @@ async def test_admin_link_document_and_others(news_bot: tuple[FakeBotApi, Engine
     assert "Added “Kremlin says Putin has no plans to join Clubhouse” — 4 paragraphs, English" in reply
     [answer] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, "What did Peskov tell reporters?"))
     elapsed = time.perf_counter() - t0
-    assert "<b>Peskov</b> told <b>reporters</b> that the invitation from Elon Musk" in answer and f'<a href="{CANON}">' in answer
+    assert (
+        "<b>Peskov</b> told <b>reporters</b> that the invitation from Elon Musk" in answer
+        and f'<a href="{CANON}">' in answer
+    )
     assert elapsed < 3.0, f"link to answer took {elapsed:.2f} s"
     print(f"link sent -> added -> question answered: {elapsed:.2f} s")
 
     [bad] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, web.url_for("/missing")))
     assert "❌" in bad and "HTTP 404" in bad
 
-    doc = ("---\ntitle: Okapis <rare> & shy\n---\n\nThe okapi lives in the Ituri rainforest of the Congo.\n").encode()
+    doc = (b"---\ntitle: Okapis <rare> & shy\n---\n\nThe okapi lives in the Ituri rainforest of the Congo.\n")
     [added] = await _said(api, ADMIN, lambda: api.private_document(ADMIN, "okapi notes.md", doc))
     assert "Added “Okapis &lt;rare&gt; &amp; shy” (okapi_notes)" in added
     assert engine.store.article("okapi_notes") is not None
@@ -92,7 +97,9 @@ async def test_admin_link_document_and_others(news_bot: tuple[FakeBotApi, Engine
 
 async def test_feed_commands_and_polling_job(news_bot: tuple[FakeBotApi, Engine], web: HTTPServer) -> None:
     api, engine = news_bot
-    web.expect_request("/rss").respond_with_data(rss([("크렘린", web.url_for("/ko"))]), content_type="application/rss+xml")
+    web.expect_request("/rss").respond_with_data(
+        rss([("크렘린", web.url_for("/ko"))]), content_type="application/rss+xml"
+    )
     web.expect_request("/ko").respond_with_data(ko_page(), content_type="text/html")
     [usage] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, "/addfeed"))
     assert "/addfeed https://" in usage
@@ -101,9 +108,13 @@ async def test_feed_commands_and_polling_job(news_bot: tuple[FakeBotApi, Engine]
     [denied] = await _said(api, 4242, lambda: api.private_text(4242, "/feeds"))
     assert "administrators" in denied
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not any(KO_PARAGRAPHS[0] == a.meta.title or a.meta.title.startswith("크렘린궁") for a in engine.store.articles()):
+    while time.monotonic() < deadline and not any(
+        KO_PARAGRAPHS[0] == a.meta.title or a.meta.title.startswith("크렘린궁") for a in engine.store.articles()
+    ):
         await _wait(0.2)
-    assert any(a.meta.title.startswith("크렘린궁") for a in engine.store.articles()), "the job did not ingest the feed item"
+    assert any(a.meta.title.startswith("크렘린궁") for a in engine.store.articles()), (
+        "the job did not ingest the feed item"
+    )
     [listed] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, "/feeds"))
     assert web.url_for("/rss") in listed and "1 item(s) seen" in listed
     [removed] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, f"/removefeed {web.url_for('/rss')}"))

@@ -44,12 +44,19 @@ def _batch(path: Path, prefix: str, n: int) -> list[str]:
 def env(tmp_path: Path) -> dict[str, str]:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
-    e.update(QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"), QUOTEQA_DATA_DIR=str(tmp_path / "data"), QUOTEQA_WORKERS="1", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
+    e.update(
+        QUOTEQA_CORPUS_DIR=str(tmp_path / "corpus"),
+        QUOTEQA_DATA_DIR=str(tmp_path / "data"),
+        QUOTEQA_WORKERS="1",
+        QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE),
+    )
     return e
 
 
 def quoteqa(env: dict[str, str], *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env, timeout=180, **kw)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env, timeout=180, **kw
+    )  # type: ignore[call-overload]
 
 
 def _ids(env: dict[str, str]) -> set[str]:
@@ -109,7 +116,9 @@ def _segments_before_a_merge(env: dict[str, str], analyzer: Analyzer) -> None:
 
 
 @pytest.mark.parametrize("step", ["analysis", "segment-write", "commit", "merge"])
-def test_killed_ingest_leaves_the_last_commit_whole(env: dict[str, str], tmp_path: Path, analyzer: Analyzer, step: str) -> None:
+def test_killed_ingest_leaves_the_last_commit_whole(
+    env: dict[str, str], tmp_path: Path, analyzer: Analyzer, step: str
+) -> None:
     if step == "merge":
         _segments_before_a_merge(env, analyzer)
     else:

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pydantic and the settings load in `_main`: `ask --server URL` needs neither
-    from retrieval import Engine
-
     from bot.settings import Settings
+    from retrieval import Engine
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_ERROR = 0, 1, 2
 
@@ -38,19 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("-n", "--max-quotes", type=positive_int, help="how many quotes at most (default 3)")
-    ask.add_argument("--server", metavar="URL", help="ask a running `quoteqa serve` at URL instead of loading the index here (default: QUOTEQA_SERVER)")
+    ask.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask a running `quoteqa serve` at URL instead of loading the index here (default: QUOTEQA_SERVER)",
+    )
 
-    serve = sub.add_parser("serve", help="serve the JSON HTTP API (OpenAPI at /openapi.json) and the question page at /")
+    serve = sub.add_parser(
+        "serve", help="serve the JSON HTTP API (OpenAPI at /openapi.json) and the question page at /"
+    )
     serve.add_argument("--host", help="address to listen on (default QUOTEQA_API_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=port_number, help="port (default QUOTEQA_API_PORT, 8080)")
 
     sub.add_parser("console", help="interactive question session")
 
-    ingest = sub.add_parser("ingest", help="add web pages (URLs, .html) and .txt/.md/.jsonl articles to the corpus and index them")
+    ingest = sub.add_parser(
+        "ingest", help="add web pages (URLs, .html) and .txt/.md/.jsonl articles to the corpus and index them"
+    )
     ingest.add_argument("paths", nargs="+", metavar="URL_OR_PATH")
 
     sources = sub.add_parser("sources", help="list the articles in the corpus")
-    sources.add_argument("--json", action="store_true", help="id, title, url, date (and counts) of each article, newest first")
+    sources.add_argument(
+        "--json", action="store_true", help="id, title, url, date (and counts) of each article, newest first"
+    )
 
     show = sub.add_parser("show", help="print one stored article")
     show.add_argument("article_id", metavar="ARTICLE_ID")
@@ -75,22 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook", action="store_true",
         help="serve a webhook (QUOTEQA_WEBHOOK_URL, _SECRET, _LISTEN, _PORT, _PATH) instead of long polling",
     )  # fmt: skip
-    telegram.add_argument("--drop-pending-updates", action="store_true", help="skip questions that arrived while the bot was down")
+    telegram.add_argument(
+        "--drop-pending-updates", action="store_true", help="skip questions that arrived while the bot was down"
+    )
 
     ev = sub.add_parser(
         "eval", help="measure retrieval and answer quality on SQuAD-format files",
         description="Answer quality per file; with --splits, the confidence model on half-indexed dev splits.",
     )  # fmt: skip
-    ev.add_argument("files", nargs="*", type=Path, metavar="FILE", help="SQuAD-format files (with --splits: default the two shared dev files)")
+    ev.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="SQuAD-format files (with --splits: default the two shared dev files)",
+    )
     ev.add_argument("--json", action="store_true", help="one JSON object per file (with --splits: one in all)")
     ev.add_argument("--limit", type=int, help="sample this many questions per file")
     ev.add_argument("--seed", type=int, default=13)
-    ev.add_argument("--splits", action="store_true", help="index half of each file's articles, ask every question plus off-topic ones, fit and report the confidence model")
-    ev.add_argument("--fit", action="store_true", help="with --splits: write the fitted model to retrieval/answer/confidence.json")
-    ev.add_argument("--model", type=Path, help="with --splits: report this model file (its thresholds too) instead of fitting one")
+    ev.add_argument(
+        "--splits",
+        action="store_true",
+        help="index half of each file's articles, ask every question plus off-topic ones, fit and report the confidence model",
+    )
+    ev.add_argument(
+        "--fit", action="store_true", help="with --splits: write the fitted model to retrieval/answer/confidence.json"
+    )
+    ev.add_argument(
+        "--model", type=Path, help="with --splits: report this model file (its thresholds too) instead of fitting one"
+    )
     ev.add_argument("--l2", type=float, default=1.0, help="with --splits: L2 penalty of the fit (default 1)")
-    ev.add_argument("--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file")
-    ev.add_argument("--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)")
+    ev.add_argument(
+        "--offtopic-sample", type=int, default=300, help="with --splits: questions taken from the other language's file"
+    )
+    ev.add_argument(
+        "--rows", type=Path, help="with --splits: also write every question's signals and label here (JSON lines)"
+    )
     ev.add_argument(
         "--encoder", choices=("use-m3", "none"),
         help="sentence encoder for the measured index and questions (default: QUOTEQA_ENCODER); with --splits --fit and use-m3 the model is written to retrieval/answer/confidence_semantic.json",
@@ -108,11 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--source", type=Path, action="append", help="SQuAD JSON or JSONL corpus to draw text from")
     bench.add_argument("--passages", type=int, default=100_000)
     bench.add_argument("--questions", type=int, default=1000)
-    bench.add_argument("--baseline-questions", type=int, help="questions timed with rank-bm25 (default: all, capped at large N)")
+    bench.add_argument(
+        "--baseline-questions", type=int, help="questions timed with rank-bm25 (default: all, capped at large N)"
+    )
     bench.add_argument("--seed", type=int, default=13)
-    bench.add_argument("--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured")
+    bench.add_argument(
+        "--live-passages", type=int, default=10_000, help="passages ingested while answer latency is measured"
+    )
     bench.add_argument("--json", action="store_true")
-    bench.add_argument("--semantic", action="store_true", help="measure the passage vectors instead: encode rate, build with vectors, dense search, answer and start-up cost")
+    bench.add_argument(
+        "--semantic",
+        action="store_true",
+        help="measure the passage vectors instead: encode rate, build with vectors, dense search, answer and start-up cost",
+    )
     for command in sub.choices.values():
         # The same options after the subcommand (`quoteqa ingest x --data-dir d`); SUPPRESS
         # keeps a subcommand that was not given them from resetting what came before it.
@@ -121,9 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
-    parser.add_argument("--corpus-dir", type=Path, default=default, help="corpus folder (default: QUOTEQA_CORPUS_DIR or ./corpus); created if missing")
-    parser.add_argument("--data-dir", type=Path, default=default, help="where the index lives (default: QUOTEQA_DATA_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true", default=default if default is not None else False, help="log progress to stderr")
+    parser.add_argument(
+        "--corpus-dir",
+        type=Path,
+        default=default,
+        help="corpus folder (default: QUOTEQA_CORPUS_DIR or ./corpus); created if missing",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=default, help="where the index lives (default: QUOTEQA_DATA_DIR)"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default if default is not None else False,
+        help="log progress to stderr",
+    )
 
 
 def positive_int(text: str) -> int:
@@ -187,14 +237,20 @@ def _main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        print(f"quoteqa: setting {env_name(first['loc'])}: {first['msg']} (check the environment and .env)", file=sys.stderr)
+        print(
+            f"quoteqa: setting {env_name(first['loc'])}: {first['msg']} (check the environment and .env)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if args.corpus_dir:
         settings.corpus_dir = args.corpus_dir
     try:  # a corpus folder that does not exist yet is an empty corpus (ingest fills it), not an error
         settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"quoteqa: cannot create the corpus folder {settings.corpus_dir} ({exc.strerror}); check QUOTEQA_CORPUS_DIR or --corpus-dir", file=sys.stderr)
+        print(
+            f"quoteqa: cannot create the corpus folder {settings.corpus_dir} ({exc.strerror}); check QUOTEQA_CORPUS_DIR or --corpus-dir",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if args.data_dir:
         settings.data_dir = args.data_dir
@@ -231,7 +287,13 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 row = engine.ask(line.rstrip("\r\n"), max_quotes=max_quotes).to_json()
             except QuestionError as exc:
-                row = {"answered": False, "question": line.strip(), "quotes": [], "error": str(exc), "message": str(exc)}
+                row = {
+                    "answered": False,
+                    "question": line.strip(),
+                    "quotes": [],
+                    "error": str(exc),
+                    "message": str(exc),
+                }
             if args.json:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
             else:
@@ -261,7 +323,9 @@ def _ask_server(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.serve.run import serve
 
-    return serve(settings, host=args.host or settings.api_host, port=args.port or settings.api_port, verbose=args.verbose)
+    return serve(
+        settings, host=args.host or settings.api_host, port=args.port or settings.api_port, verbose=args.verbose
+    )
 
 
 def _print_plain(row: dict[str, object]) -> None:
@@ -291,10 +355,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for line in result.lines():
         print(line)
     for path in result.ignored:
-        print(f"skipped {path}: not a format quoteqa reads (.txt, .md, .markdown, .jsonl, .html, .htm)", file=sys.stderr)
+        print(
+            f"skipped {path}: not a format quoteqa reads (.txt, .md, .markdown, .jsonl, .html, .htm)", file=sys.stderr
+        )
     skipped = result.files.skipped if result.files else engine.last_sync.skipped
     if skipped:
-        print(f"{len(skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr)
+        print(
+            f"{len(skipped)} file(s) already in the corpus folder were skipped; see the warnings above", file=sys.stderr
+        )
     for where, why in result.failed:
         print(f"failed {where}: {why.removeprefix(where + ': ')}", file=sys.stderr)
     counts = Counter(o.status for o in result.pages)
@@ -364,15 +432,21 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         if not book.feeds():
             print("no feeds yet; `quoteqa feeds add URL` subscribes to one (an RSS or Atom address)")
         for feed in book.feeds():
-            state = f"failing ({feed.failures}×): {feed.last_error}" if feed.failures else f"{len(feed.seen)} item(s) seen"
+            state = (
+                f"failing ({feed.failures}×): {feed.last_error}" if feed.failures else f"{len(feed.seen)} item(s) seen"
+            )
             print(f"{feed.url}\t{feed.title}\t{state}")
     else:
         engine = open_engine(settings)
-        report = poll(engine, book, settings.fetch_policy(), settings.feed_interval_minutes * 60, force=True, progress=_progress())
+        report = poll(
+            engine, book, settings.fetch_policy(), settings.feed_interval_minutes * 60, force=True, progress=_progress()
+        )
         for line in report.lines():
             print(line, file=sys.stderr if line.startswith("failed") else sys.stdout)
         added = sum(o.status in ("added", "updated") for o in report.pages)
-        print(f"polled {len(report.polled)} feed(s), {len(report.not_modified)} unchanged; {added} article(s) added or updated")
+        print(
+            f"polled {len(report.polled)} feed(s), {len(report.not_modified)} unchanged; {added} article(s) added or updated"
+        )
         return EXIT_OK if not report.failed else EXIT_NO_ANSWER
     return EXIT_OK
 
@@ -403,9 +477,14 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
     path = settings.data_dir / FILE_NAME
     if not path.exists():
-        print(f"quoteqa: no bot state at {path}; feedback is collected by `quoteqa telegram` (check QUOTEQA_DATA_DIR or --data-dir)", file=sys.stderr)
+        print(
+            f"quoteqa: no bot state at {path}; feedback is collected by `quoteqa telegram` (check QUOTEQA_DATA_DIR or --data-dir)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
-    export = squad_export(StateStore(path, history_minutes=settings.history_minutes, button_days=settings.button_days).feedback())
+    export = squad_export(
+        StateStore(path, history_minutes=settings.history_minutes, button_days=settings.button_days).feedback()
+    )
     text = json.dumps(export.squad, ensure_ascii=False, indent=1)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

@@ -60,7 +60,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(measure, value, target) rows shared by the terminal table and docs/performance.md.
     Targets are those of the live-index issue: the 100k figure, or the 1M one at a million."""
-    c, b, cs, q, a, i, s = r["corpus"], r["build"], r["cold_start"], r["queries"], r["answers"], r["ingest"], r["serving"]
+    c, b, cs, q, a, i, s = (
+        r["corpus"],
+        r["build"],
+        r["cold_start"],
+        r["queries"],
+        r["answers"],
+        r["ingest"],
+        r["serving"],
+    )
     u = r.get("under_ingest") or {}
     n = c["passages"]
     big, huge = n >= 100_000, n >= 1_000_000

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         questions = sample_questions(dataset.questions, args.limit, args.seed)
         if not quiet:
             print(f"{path}: {len(dataset.passages)} passages, {len(questions)} questions", file=sys.stderr)
-        report = evaluate(dataset, analyzer, params, questions=questions, progress=progress, encoder=_encoder(args, settings))
+        report = evaluate(
+            dataset, analyzer, params, questions=questions, progress=progress, encoder=_encoder(args, settings)
+        )
         row = report.to_json() | {"path": str(path)}
         if args.json:
             print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -72,9 +74,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
     """One analyser and the BM25 parameters, from the same `EngineConfig` the bot and `ask` use."""
-    from retrieval import Analyzer
-
     from bot.wiring import engine_config
+    from retrieval import Analyzer
 
     config = engine_config(settings)
     return Analyzer(workers=config.workers), config.search
@@ -84,9 +85,8 @@ def _encoder(args: argparse.Namespace, settings: Settings):  # type: ignore[no-u
     """`--encoder` (default: the configured one), loaded once (None for `none`)."""
     import dataclasses
 
-    from retrieval.engine import load_encoder
-
     from bot.wiring import engine_config
+    from retrieval.engine import load_encoder
 
     cached = getattr(args, "_loaded_encoder", False)
     if cached is not False:
@@ -106,7 +106,11 @@ def run_belebele(args: argparse.Namespace, settings: Settings) -> int:
     quiet = bool(args.json)
     analyzer, params = _core(settings)
     rows = belebele.collect(args.belebele, analyzer, params, encoder, progress=None if quiet else _bar)
-    out = {"modes": belebele.table(rows), "half": belebele.half_table(rows), "encoder": getattr(encoder, "name", "none")}
+    out = {
+        "modes": belebele.table(rows),
+        "half": belebele.half_table(rows),
+        "encoder": getattr(encoder, "name", "none"),
+    }
     if args.json:
         print(json.dumps(out, ensure_ascii=False), flush=True)
         return EXIT_OK
@@ -122,14 +126,27 @@ def run_belebele(args: argparse.Namespace, settings: Settings) -> int:
     by = {(r["group"], r["half"], r["system"]): r for r in out["modes"]}
     for group, half in dict.fromkeys((r["group"], r["half"]) for r in out["modes"]):
         w, m = by.get((group, half, "words")), by.get((group, half, "meaning"))
-        t.add_row(group, half, str(w["n"] if w else m["n"]),  # type: ignore[index]
-                  *(f"{x[k]:.3f}" if x else "–" for x, k in ((w, "src@1"), (w, "kept"), (m, "src@1"), (m, "kept"), (m, "cross"))))
+        t.add_row(
+            group,
+            half,
+            str(w["n"] if w else m["n"]),  # type: ignore[index]
+            *(
+                f"{x[k]:.3f}" if x else "–"
+                for x, k in ((w, "src@1"), (w, "kept"), (m, "src@1"), (m, "kept"), (m, "cross"))
+            ),
+        )
     console.print(t)
     h = Table(title="Belebele half indexed: shipped confidence models", box=box.SIMPLE_HEAD)
     for col in ("path", "half", "questions", "n", "answerable abstain", "unanswerable answer", "AUROC"):
         h.add_column(col)
     for r in out["half"]:
-        h.add_row(r["system"], r["half"], r["lang"], str(r["n"]), *(("–" if r[k] is None else f"{r[k]:.3f}") for k in ("answerable_abstain", "unanswerable_answer", "auroc")))
+        h.add_row(
+            r["system"],
+            r["half"],
+            r["lang"],
+            str(r["n"]),
+            *(("–" if r[k] is None else f"{r[k]:.3f}") for k in ("answerable_abstain", "unanswerable_answer", "auroc")),
+        )
     console.print(h)
     return EXIT_OK
 
@@ -140,9 +157,10 @@ def _bar(label: str, total: int) -> Callable[[int], None]:
 
 
 def _print_table(row: dict) -> None:  # type: ignore[type-arg]
-    from bot.terminal.render import terminal
     from rich.markup import escape
     from rich.table import Table
+
+    from bot.terminal.render import terminal
 
     console = terminal()
     ours = row["ours"]
@@ -188,7 +206,10 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     if not args.files:  # the hand-written set needs nothing else; the generated sets need the data
         missing = [p for p in files if not p.exists()]
         for p in missing:
-            print(f"quoteqa: {p} is not here: the follow-ups generated from it are left out (README, \"Evaluation data\", says where to get it)", file=sys.stderr)
+            print(
+                f'quoteqa: {p} is not here: the follow-ups generated from it are left out (README, "Evaluation data", says where to get it)',
+                file=sys.stderr,
+            )
         files = [p for p in files if p not in missing]
     datasets = [load_squad(p) for p in files]
     corpus = load_corpus(PROJECT_ROOT / "corpus")
@@ -202,21 +223,35 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False), flush=True)
         return EXIT_OK
-    from bot.terminal.render import terminal
     from rich.table import Table
+
+    from bot.terminal.render import terminal
 
     table = Table(title="Follow-up first-quote accuracy")
     for col in ("set", "follow-ups", "with history", "without", "gain"):
         table.add_column(col, justify="left" if col == "set" else "right")
     for r in out["sets"]:  # type: ignore[union-attr]
-        table.add_row(r["set"], str(r["followups"]), f"{r['accuracy_with_history']:.3f}", f"{r['accuracy_without_history']:.3f}", f"{r['gain']:+.3f}")
+        table.add_row(
+            r["set"],
+            str(r["followups"]),
+            f"{r['accuracy_with_history']:.3f}",
+            f"{r['accuracy_without_history']:.3f}",
+            f"{r['gain']:+.3f}",
+        )
     a = out["all"]
-    table.add_row("all", str(a["followups"]), f"{a['accuracy_with_history']:.3f}", f"{a['accuracy_without_history']:.3f}",
-                  f"{a['accuracy_with_history'] - a['accuracy_without_history']:+.3f}")  # type: ignore[index,operator]
+    table.add_row(
+        "all",
+        str(a["followups"]),
+        f"{a['accuracy_with_history']:.3f}",
+        f"{a['accuracy_without_history']:.3f}",
+        f"{a['accuracy_with_history'] - a['accuracy_without_history']:+.3f}",
+    )  # type: ignore[index,operator]
     console = terminal()
     console.print(table)
     for u in out["self_contained"]:  # type: ignore[union-attr]
-        console.print(f"{u['file']}: {u['changed']} of {u['asked']} self-contained questions changed after an unrelated question")
+        console.print(
+            f"{u['file']}: {u['changed']} of {u['asked']} self-contained questions changed after an unrelated question"
+        )
     return EXIT_OK
 
 
@@ -238,7 +273,10 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     files: list[Path] = list(args.files) or [settings.eval_data_dir / name for name in SPLIT_FILES]
     if not args.files and not all(p.exists() for p in files):
-        print(f"quoteqa: --splits needs {' and '.join(SPLIT_FILES)} in {settings.eval_data_dir} (QUOTEQA_EVAL_DATA_DIR); README, \"Evaluation data\", says where each is published", file=sys.stderr)
+        print(
+            f'quoteqa: --splits needs {" and ".join(SPLIT_FILES)} in {settings.eval_data_dir} (QUOTEQA_EVAL_DATA_DIR); README, "Evaluation data", says where each is published',
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     datasets = [load_squad(path) for path in files]  # every file is checked before any work
     given = confidence.load(args.model) if args.model else None
@@ -266,7 +304,18 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     features = splits.SEMANTIC_FEATURES if encoder is not None else splits.DEFAULT_FEATURES
     model = given or splits.fit_model(rows, l2=args.l2, features=features)
     if args.fit:
-        command = ["quoteqa", "eval", "--splits", "--fit", "--seed", str(args.seed), "--l2", str(args.l2), "--offtopic-sample", str(args.offtopic_sample)]
+        command = [
+            "quoteqa",
+            "eval",
+            "--splits",
+            "--fit",
+            "--seed",
+            str(args.seed),
+            "--l2",
+            str(args.l2),
+            "--offtopic-sample",
+            str(args.offtopic_sample),
+        ]
         if encoder is not None:
             command += ["--encoder", encoder.name]
         if args.belebele is not None:
@@ -305,8 +354,16 @@ def _code_version() -> str:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/answer/confidence.json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "retrieval", ":!retrieval/answer/confidence.json"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     if head.returncode:
@@ -334,10 +391,10 @@ def _short(name: str) -> str:
 
 def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     from rich import box
-    from bot.terminal.render import terminal
     from rich.markup import escape
     from rich.table import Table
 
+    from bot.terminal.render import terminal
     from measure.splits import TODAY_MIN_COVERAGE
 
     console = terminal()
@@ -349,9 +406,16 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
     )
     for half in ("report", "fit"):
         groups = out[half]
-        main = sorted((g for g in groups if not g.startswith(("offtopic ", "short"))), key=lambda g: (g == "all", g == "offtopic", g))
+        main = sorted(
+            (g for g in groups if not g.startswith(("offtopic ", "short"))),
+            key=lambda g: (g == "all", g == "offtopic", g),
+        )
         short = sorted(g for g in groups if g.startswith("short"))
-        what = "held out: the figures to quote" if half == "report" else "model and thresholds fitted here: for reference only"
+        what = (
+            "held out: the figures to quote"
+            if half == "report"
+            else "model and thresholds fitted here: for reference only"
+        )
         for rule in ("model", "today"):
             name = "confidence model" if rule == "model" else "today's rule"
             table = Table(title=f"{half.upper()} half, {name} ({what})", box=box.SIMPLE_HEAD, padding=(0, 1))
@@ -361,15 +425,24 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
             for key, label, kind in SPLIT_ROWS:
                 if rule == "today" and key == "ece":
                     continue
-                table.add_row(label, *(_cell((groups[g] if rule == "model" else groups[g]["today"]).get(key), kind) for g in main))
+                table.add_row(
+                    label, *(_cell((groups[g] if rule == "model" else groups[g]["today"]).get(key), kind) for g in main)
+                )
             if rule == "model":
                 table.add_row("answer/unsure/abstain %", *(
                     f"{groups[g]['answer_share']:.0%}/{groups[g]['unsure_share']:.0%}/{groups[g]['abstain_share']:.0%}".replace("%", "") for g in main
                 ))  # fmt: skip
-                table.add_row("answerable/unans./off", *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main))
+                table.add_row(
+                    "answerable/unans./off",
+                    *(f"{groups[g]['answerable']}/{groups[g]['unanswerable']}/{groups[g]['offtopic']}" for g in main),
+                )
             console.print(table)
         if short:  # the short news-style forms: fitted on, never part of the target figures
-            forms = Table(title=f"{half.upper()} half, short forms of the questions (own groups; not in the targets)", box=box.SIMPLE_HEAD, padding=(0, 1))
+            forms = Table(
+                title=f"{half.upper()} half, short forms of the questions (own groups; not in the targets)",
+                box=box.SIMPLE_HEAD,
+                padding=(0, 1),
+            )
             forms.add_column("")
             for g in short:
                 forms.add_column(escape(_short(g.removeprefix("short ")) if g != "short" else "all"), justify="right")
@@ -383,7 +456,12 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
         for g in groups:
             if g.startswith("offtopic "):
                 m = groups[g]
-                off.add_row(escape(g.removeprefix("offtopic ")), str(m["n"]), _cell(m["offtopic_abstain"], "%"), _cell(m["today"]["offtopic_abstain"], "%"))
+                off.add_row(
+                    escape(g.removeprefix("offtopic ")),
+                    str(m["n"]),
+                    _cell(m["offtopic_abstain"], "%"),
+                    _cell(m["today"]["offtopic_abstain"], "%"),
+                )
         console.print(off)
     targets = Table(title="targets on the REPORT half", box=box.SIMPLE_HEAD, padding=(0, 1))
     for col in ("questions", "metric", "target", "value", "met"):

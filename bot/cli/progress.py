@@ -70,7 +70,11 @@ def _catch_up(label: str, total: int, note: str) -> Callable[[int], None]:
             print(f"quoteqa: indexed {total:,} passage(s) in {now - started:.1f} s", file=sys.stderr, flush=True)
         elif now - last >= PROGRESS_EVERY_SECONDS:
             last = now
-            print(f"quoteqa: indexed {done:,} of {total:,} passage(s) ({100 * done // total}%)", file=sys.stderr, flush=True)
+            print(
+                f"quoteqa: indexed {done:,} of {total:,} passage(s) ({100 * done // total}%)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return update
 

@@ -102,7 +102,9 @@ class TurnIn(_Strict):
 
 class AskIn(_Strict):
     question: str = Field(description="the question (Korean or English); control characters are refused")
-    history: list[TurnIn] = Field(default_factory=list, max_length=100, description="the conversation's earlier turns, oldest first")
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=100, description="the conversation's earlier turns, oldest first"
+    )
     max_quotes: int | None = Field(default=None, ge=1, le=10, description="quotes at most (default QUOTEQA_MAX_QUOTES)")
     language: Literal["ko", "en"] | None = Field(
         default=None, description="the asker's interface language: the server's own error messages use it"
@@ -234,7 +236,15 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 KO_MESSAGES = {"empty_corpus": "아직 기사가 없습니다. 관리자가 기사를 추가하면 질문할 수 있습니다."}
 
 
@@ -245,17 +255,21 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
     """(code, message) for a body or parameter that failed validation: the first problem, named."""
     errors = exc.errors()
-    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]  # a misspelt field says more than the missing one
+    unknown = [
+        e for e in errors if e.get("type") == "extra_forbidden"
+    ]  # a misspelt field says more than the missing one
     first = (unknown or errors or [{}])[0]
     if first.get("type") == "json_invalid":
-        return "invalid_json", "the body is not valid JSON; send a JSON object such as {\"question\": \"...\"}"
+        return "invalid_json", 'the body is not valid JSON; send a JSON object such as {"question": "..."}'
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request"
     kind = first.get("type", "")
     if kind == "extra_forbidden":
         return "unknown_field", f"unknown field {where!r}; /openapi.json lists the fields this call takes"
     if kind == "missing":
         return "invalid_request", f"{where} is required"
-    return "invalid_request", f"{where}: {first.get('msg', 'invalid')}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    return "invalid_request", f"{where}: {first.get('msg', 'invalid')}" + (
+        f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    )
 
 
 # --------------------------------------------------------------------------- body size limit
@@ -272,12 +286,19 @@ class BodyLimit:
     def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limit
-        message = f"the request body is over the limit of {limit:,} bytes (QUOTEQA_API_MAX_BODY_BYTES); send less at a time"
+        message = (
+            f"the request body is over the limit of {limit:,} bytes (QUOTEQA_API_MAX_BODY_BYTES); send less at a time"
+        )
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -323,7 +344,6 @@ class BodyLimit:
 def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     """The ASGI app. The caller opens the engine (serving mode) and owns it."""
     from news.ingest import ingest_sources
-
     from retrieval import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError, Turn
     from retrieval.index.fsutil import LockBusyError
 
@@ -359,7 +379,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
 
     def require_writer(request: Request) -> None:
         if config.token is None:
-            raise ApiError(403, "writes_disabled", "writes are off on this server: set QUOTEQA_API_TOKEN and restart it to allow them")
+            raise ApiError(
+                403,
+                "writes_disabled",
+                "writes are off on this server: set QUOTEQA_API_TOKEN and restart it to allow them",
+            )
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
         expected = config.token.get_secret_value().encode()
@@ -384,7 +408,10 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        message = {404: f"no such path {request.url.path}; /openapi.json lists the API", 405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        message = {
+            404: f"no such path {request.url.path}; /openapi.json lists the API",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
         metrics.error(code)
         return _error(exc.status_code, code, message, getattr(exc, "headers", None))
 
@@ -403,16 +430,28 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         if len(body.question) > config.max_question_chars:  # as documented: the limit is on the text sent
             n, limit = len(body.question), config.max_question_chars
             korean = any("\uac00" <= c <= "\ud7a3" for c in body.question[:200])
-            raise ApiError(422, "bad_question", f"질문이 {n:,}자로 너무 깁니다. 최대 {limit:,}자까지 받습니다." if korean else f"the question is {n:,} characters long; the limit is {limit:,}")
+            raise ApiError(
+                422,
+                "bad_question",
+                f"질문이 {n:,}자로 너무 깁니다. 최대 {limit:,}자까지 받습니다."
+                if korean
+                else f"the question is {n:,} characters long; the limit is {limit:,}",
+            )
         if len(body.history) > config.max_history:
-            raise ApiError(422, "history_too_long", f"history has {len(body.history)} turns; send the last {config.max_history} at most (QUOTEQA_API_MAX_HISTORY)")
+            raise ApiError(
+                422,
+                "history_too_long",
+                f"history has {len(body.history)} turns; send the last {config.max_history} at most (QUOTEQA_API_MAX_HISTORY)",
+            )
         history = tuple(Turn(t.question, tuple(t.articles), t.answered) for t in body.history)
         max_quotes = body.max_quotes or config.max_quotes
         started = time.perf_counter()
         try:
             answer = await run(ask_pool, engine.ask, body.question, max_quotes, history)
         except EmptyCorpusError as exc:
-            raise ApiError(503, "empty_corpus", KO_MESSAGES["empty_corpus"] if body.language == "ko" else str(exc)) from None
+            raise ApiError(
+                503, "empty_corpus", KO_MESSAGES["empty_corpus"] if body.language == "ko" else str(exc)
+            ) from None
         except QuestionError as exc:
             raise ApiError(422, "bad_question", str(exc)) from None
         metrics.answered(answer.verdict, time.perf_counter() - started)
@@ -424,11 +463,15 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         """The articles in the corpus, newest first (as `quoteqa sources --json`)."""
         rows = await run(ask_pool, engine.sources)
         newest_first = sorted(rows, key=lambda s: s.date, reverse=True)
-        return Response(json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False), media_type="application/json")
+        return Response(
+            json.dumps([dataclasses.asdict(s) for s in newest_first], ensure_ascii=False), media_type="application/json"
+        )
 
     def _known(article_id: str) -> None:
         if not re.match(ARTICLE_ID, article_id) or engine.store.snapshot().article(article_id) is None:
-            raise ApiError(404, "no_such_article", f"no article {article_id!r} in the corpus; GET /v1/sources lists the ids")
+            raise ApiError(
+                404, "no_such_article", f"no article {article_id!r} in the corpus; GET /v1/sources lists the ids"
+            )
 
     @app.get("/v1/articles/{article_id}", response_model=ArticleOut, responses=_errors(404, 409, 422), tags=["corpus"])
     async def article(article_id: str) -> Response:
@@ -438,7 +481,17 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             a = await run(ask_pool, engine.article, article_id)
         except CorpusError as exc:  # its file changed since it was indexed
             raise ApiError(409, "article_changed", str(exc)) from None
-        row = {"id": a.id, "title": a.title, "url": a.url, "date": a.date, "author": a.author, "source": a.source, "updated": a.updated, "file": a.file, "paragraphs": list(a.paragraphs)}
+        row = {
+            "id": a.id,
+            "title": a.title,
+            "url": a.url,
+            "date": a.date,
+            "author": a.author,
+            "source": a.source,
+            "updated": a.updated,
+            "file": a.file,
+            "paragraphs": list(a.paragraphs),
+        }
         return Response(json.dumps(row, ensure_ascii=False), media_type="application/json")
 
     @app.post(
@@ -451,8 +504,18 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                 "required": True,
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/IngestIn"}},
-                    "application/x-ndjson": {"schema": {"type": "string", "description": "JSONL: one article a line, {id, title, text, url?, date?, source?}"}},
-                    "text/markdown": {"schema": {"type": "string", "description": "one article: optional `---` front matter (title, url, date, source), paragraphs split on blank lines"}},
+                    "application/x-ndjson": {
+                        "schema": {
+                            "type": "string",
+                            "description": "JSONL: one article a line, {id, title, text, url?, date?, source?}",
+                        }
+                    },
+                    "text/markdown": {
+                        "schema": {
+                            "type": "string",
+                            "description": "one article: optional `---` front matter (title, url, date, source), paragraphs split on blank lines",
+                        }
+                    },
                 },
             },
             "security": [{"bearer": []}],
@@ -469,20 +532,30 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             try:
                 payload = json.loads(raw)
             except ValueError:
-                raise ApiError(400, "invalid_json", "the body is not valid JSON; send {\"urls\": [\"https://...\"]}") from None
+                raise ApiError(
+                    400, "invalid_json", 'the body is not valid JSON; send {"urls": ["https://..."]}'
+                ) from None
             try:
                 urls = IngestIn.model_validate(payload).urls
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors()) from None
             sources = [u.strip() for u in urls]
             return await _ingest(sources, None)
-        if kind in ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/markdown", "text/plain"):
+        if kind in (
+            "application/x-ndjson",
+            "application/jsonl",
+            "application/json-lines",
+            "text/markdown",
+            "text/plain",
+        ):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise ApiError(400, "not_utf8", "the body must be UTF-8 text") from None
             if not text.strip():
-                raise ApiError(422, "empty_body", "the body is empty; send a JSONL line per article or one Markdown article")
+                raise ApiError(
+                    422, "empty_body", "the body is empty; send a JSONL line per article or one Markdown article"
+                )
             digest = hashlib.sha1(raw).hexdigest()[:12]
             if kind.startswith("text/"):
                 if id is not None and not re.match(ARTICLE_ID, id):
@@ -491,7 +564,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             else:
                 name = f"api-{time.strftime('%Y%m%d')}-{digest}.jsonl"  # one corpus file per body: never appended to
             return await _ingest(None, (name, raw))
-        raise ApiError(415, "unsupported_media_type", "send application/json ({\"urls\": [...]}), application/x-ndjson or text/markdown")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            'send application/json ({"urls": [...]}), application/x-ndjson or text/markdown',
+        )
 
     async def _ingest(urls: list[str] | None, body: tuple[str, bytes] | None) -> Response:
         from news.fetch import check_url
@@ -522,13 +599,25 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             raise ApiError(422, "bad_article", str(exc).replace(tempfile.gettempdir(), "<body>")) from None
         files = result.files
         added = [o.article_id for o in result.pages if o.status == "added"] + (list(files.added) if files else [])
-        updated = [o.article_id for o in result.pages if o.status in ("updated", "corrected")] + (list(files.updated) if files else [])
-        unchanged = [o.article_id for o in result.pages if o.status in ("unchanged", "duplicate")] + (list(files.unchanged) if files else [])
+        updated = [o.article_id for o in result.pages if o.status in ("updated", "corrected")] + (
+            list(files.updated) if files else []
+        )
+        unchanged = [o.article_id for o in result.pages if o.status in ("unchanged", "duplicate")] + (
+            list(files.unchanged) if files else []
+        )
         failed = [{"source": where, "reason": why} for where, why in result.failed]
         failed += [{"source": o.origin, "reason": o.line()} for o in result.pages if o.status == "conflict"]
         metrics.ingested(len(added), len(updated), bool(failed))
         n_articles, n_passages, commit = counters()
-        out = {"added": added, "updated": updated, "unchanged": unchanged, "failed": failed, "articles": n_articles, "passages": n_passages, "commit": commit}
+        out = {
+            "added": added,
+            "updated": updated,
+            "unchanged": unchanged,
+            "failed": failed,
+            "articles": n_articles,
+            "passages": n_passages,
+            "commit": commit,
+        }
         return JSONResponse(out)
 
     @app.delete(
@@ -554,9 +643,16 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     async def healthz() -> Response:
         """The index is open; its commit number and size."""
         n_articles, n_passages, commit = counters()
-        return JSONResponse({"status": "ok", "index_open": True, "commit": commit, "passages": n_passages, "articles": n_articles})
+        return JSONResponse(
+            {"status": "ok", "index_open": True, "commit": commit, "passages": n_passages, "articles": n_articles}
+        )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def prometheus() -> Response:
         """Prometheus text: questions by verdict, answer latency, ingests, errors by code, index size."""
         n_articles, n_passages, commit = counters()
@@ -564,7 +660,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
 
     # --- the page -------------------------------------------------------------------------
     page = {name: (PAGE_DIR / name).read_bytes() for name in ("index.html", "app.js", "app.css")}
-    kinds = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+    kinds = {
+        "index.html": "text/html; charset=utf-8",
+        "app.js": "text/javascript; charset=utf-8",
+        "app.css": "text/css; charset=utf-8",
+    }
     headers = {
         # Everything comes from this server: no CDN, no font service; the page works offline.
         "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -584,8 +684,13 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
 
     # --- the rest -------------------------------------------------------------------------
     schema = app.openapi()
-    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
-    schema["components"]["schemas"]["IngestIn"] = IngestIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+    }
+    schema["components"]["schemas"]["IngestIn"] = IngestIn.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
     # What the engine accepts as a question, in the document too: some text that is not all
     # white space, no control characters but tab and line breaks, at most the configured length.
     asked = schema["components"]["schemas"]["AskIn"]["properties"]

@@ -36,7 +36,9 @@ class Client:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url.rstrip("/") + path
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json"})
+        request = urllib.request.Request(
+            url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -49,7 +51,9 @@ class Client:
             raise ServerError(f"{message}" + (f" ({code})" if code else "")) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServerError(f"cannot reach the quoteqa server at {self.base_url} ({reason}); is `quoteqa serve` running? (QUOTEQA_SERVER / --server)") from None
+            raise ServerError(
+                f"cannot reach the quoteqa server at {self.base_url} ({reason}); is `quoteqa serve` running? (QUOTEQA_SERVER / --server)"
+            ) from None
         except ValueError:
             raise ServerError(f"{url} did not answer with JSON; is it a quoteqa server?") from None
 
@@ -116,7 +120,10 @@ def run_from_env(url: str, question: str, as_json: bool, max_quotes: int | None)
             raise ValueError
         client = Client(check_url(url), timeout)
     except ValueError:
-        print(f"quoteqa: setting QUOTEQA_SERVER_TIMEOUT_SECONDS: must be a number of seconds above 0, not {raw!r}", file=sys.stderr)
+        print(
+            f"quoteqa: setting QUOTEQA_SERVER_TIMEOUT_SECONDS: must be a number of seconds above 0, not {raw!r}",
+            file=sys.stderr,
+        )
         return 2
     except ServerError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)

@@ -18,9 +18,13 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
         self.questions = Counter("quoteqa_questions", "Questions answered, by verdict", ["verdict"], registry=r)
-        self.latency = Histogram("quoteqa_answer_seconds", "Time to answer a question (queue included)", buckets=LATENCY_BUCKETS, registry=r)
+        self.latency = Histogram(
+            "quoteqa_answer_seconds", "Time to answer a question (queue included)", buckets=LATENCY_BUCKETS, registry=r
+        )
         self.ingests = Counter("quoteqa_ingests", "Ingest calls, by outcome", ["outcome"], registry=r)
-        self.articles_added = Counter("quoteqa_articles_ingested", "Articles added or updated through the API", registry=r)
+        self.articles_added = Counter(
+            "quoteqa_articles_ingested", "Articles added or updated through the API", registry=r
+        )
         self.removals = Counter("quoteqa_removals", "Articles removed through the API", registry=r)
         self.errors = Counter("quoteqa_errors", "Error replies, by code", ["code"], registry=r)
         self.passages = Gauge("quoteqa_index_passages", "Passages in the live commit", registry=r)

@@ -58,10 +58,10 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.settings import Settings
 from bot.telegram import delivery, render
 from bot.telegram import news as telegram_news
 from bot.telegram.render import UiLang
-from bot.settings import Settings
 from bot.telegram.state import StateStore, Usage, conversation_key, new_key
 from bot.wiring import open_engine
 from retrieval import Answer, Engine, QuoteQAError, Turn
@@ -71,7 +71,13 @@ log = logging.getLogger("quoteqa.telegram")
 
 STATE_KEY = "quoteqa"
 # Reactions reach a bot only where it is an administrator, and only when asked for here.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.INLINE_QUERY, Update.CALLBACK_QUERY, Update.MESSAGE_REACTION]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.INLINE_QUERY,
+    Update.CALLBACK_QUERY,
+    Update.MESSAGE_REACTION,
+]
 VOTES = {"👍": True, "👎": False}
 TOKEN_FORMAT = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -109,7 +115,9 @@ def bot_token(settings: Settings) -> str:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set; create a bot with @BotFather and export its token")
     token = settings.telegram_bot_token.get_secret_value().strip()
     if not TOKEN_FORMAT.match(token):
-        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed; it looks like 123456789:AAH... (digits, a colon, 35 characters)")
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed; it looks like 123456789:AAH... (digits, a colon, 35 characters)"
+        )
     return token
 
 
@@ -492,7 +500,9 @@ async def _send(
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        found = await _delivered(message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0), on_sent)
+        found = await _delivered(
+            message.reply_html(text, reply_markup=_markup(rows) if last else None, do_quote=quote and i == 0), on_sent
+        )
         sent.extend([found] if found is not None else [])
     return sent
 
@@ -585,18 +595,26 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     await query.answer()
     texts = render.answer_messages(answer, press.lang, answer.more)
     link = lambda message_id: state.store.link_messages(press.key, chat_id, [message_id])  # noqa: E731 (replies to them follow up too)
-    await _send_to_chat(update, texts, render.answer_buttons(answer.more, press.lang, None, None, press.key, more=True), link)
+    await _send_to_chat(
+        update, texts, render.answer_buttons(answer.more, press.lang, None, None, press.key, more=True), link
+    )
     # Taking More off the first message is cosmetic: what was sent stays usable if it fails.
     try:
-        await query.edit_message_reply_markup(_markup(render.answer_buttons(answer.quotes, press.lang, None, press.key, press.key)))
+        await query.edit_message_reply_markup(
+            _markup(render.answer_buttons(answer.quotes, press.lang, None, press.key, press.key))
+        )
     except BadRequest:  # "message is not modified" on a double tap
         pass
     except TelegramError as exc:
-        log.warning("could not take More off message %s (%s); the More messages were sent", query.message.message_id, redact(str(exc)))
+        log.warning(
+            "could not take More off message %s (%s); the More messages were sent",
+            query.message.message_id,
+            redact(str(exc)),
+        )
 
 
 async def _show_original(update: Update, state: BotState, press: render.ButtonPress) -> None:
-    """"Original / 원문": each quote's matching sentence(s) in its article's translation twin,
+    """ "Original / 원문": each quote's matching sentence(s) in its article's translation twin,
     read from the stored answer (so the button works after a restart, like More)."""
     query = update.callback_query
     answer = state.store.answer(press.key)
@@ -644,7 +662,10 @@ def _paragraphs(engine: Engine, answer: Answer) -> list[str]:
             text, source = engine.passage(quote.passage)
         except QuoteQAError:
             text, source = "", None
-        same = source is not None and (source.article, source.paragraph) == (quote.source.article, quote.source.paragraph)
+        same = source is not None and (source.article, source.paragraph) == (
+            quote.source.article,
+            quote.source.paragraph,
+        )
         out.append(text if same else "")
     return out
 
@@ -674,7 +695,9 @@ async def _send_to_chat(
     sent = []
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
-        send = bot.send_message(original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread)
+        send = bot.send_message(
+            original.chat.id, text, reply_markup=_markup(rows) if last else None, message_thread_id=thread
+        )
         found = await _delivered(send, on_sent)
         sent.extend([found] if found is not None else [])
     return sent
@@ -700,7 +723,9 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _article(result: render.InlineResult) -> InlineQueryResultArticle:
-    content = InputTextMessageContent(result.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+    content = InputTextMessageContent(
+        result.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
     return InlineQueryResultArticle(result.id, result.title, content, description=result.description)
 
 
@@ -721,7 +746,9 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send(update.effective_message, [render.t(lang, "admins_only")])
         return
     u: Usage = state.store.usage()
-    await _send(update.effective_message, [render.stats_text(lang, u.served, u.abstained, u.median_ms, u.helpful, u.unhelpful)])
+    await _send(
+        update.effective_message, [render.stats_text(lang, u.served, u.abstained, u.median_ms, u.helpful, u.unhelpful)]
+    )
 
 
 async def on_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -825,7 +852,9 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         rate_limiter=RetryingRateLimiter(max_retries=3),
     )
-    store = StateStore.in_dir(settings.data_dir, history_minutes=settings.history_minutes, button_days=settings.button_days)
+    store = StateStore.in_dir(
+        settings.data_dir, history_minutes=settings.history_minutes, button_days=settings.button_days
+    )
     application = (
         Application.builder()
         .bot(bot)
@@ -839,7 +868,10 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         application.job_queue.run_repeating(_prune, interval=3600, first=3600, name="prune-state")
     workers = max(1, min(4, os.cpu_count() or 1))
     application.bot_data[STATE_KEY] = BotState(
-        engine=engine, settings=settings, executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask"), store=store
+        engine=engine,
+        settings=settings,
+        executor=ThreadPoolExecutor(workers, thread_name_prefix="quoteqa-ask"),
+        store=store,
     )
     new = filters.UpdateType.MESSAGE  # edited messages are not asked again
     text = filters.TEXT & ~filters.COMMAND & new
@@ -923,7 +955,12 @@ def _startup_logs(quiet: bool) -> Iterator[None]:
 
 
 async def _start(
-    application: Application, webhook: WebhookConfig | None, poll_timeout: float, poll_interval: float, bootstrap_retries: int, drop_pending_updates: bool
+    application: Application,
+    webhook: WebhookConfig | None,
+    poll_timeout: float,
+    poll_interval: float,
+    bootstrap_retries: int,
+    drop_pending_updates: bool,
 ) -> None:
     if drop_pending_updates:
         _app_state(application).store.drop_pending()
@@ -952,7 +989,11 @@ async def _start(
 
 
 async def serve(
-    application: Application, *, webhook: WebhookConfig | None = None, drop_pending_updates: bool = False, started: asyncio.Event | None = None
+    application: Application,
+    *,
+    webhook: WebhookConfig | None = None,
+    drop_pending_updates: bool = False,
+    started: asyncio.Event | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM; `started` is set once the bot is up."""
     stop = asyncio.Event()
@@ -1011,7 +1052,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     application = build_application(settings, engine)
     started = asyncio.Event()
     try:
-        asyncio.run(serve(application, webhook=webhook, drop_pending_updates=getattr(args, "drop_pending_updates", False), started=started))
+        asyncio.run(
+            serve(
+                application,
+                webhook=webhook,
+                drop_pending_updates=getattr(args, "drop_pending_updates", False),
+                started=started,
+            )
+        )
     except KeyboardInterrupt:
         pass
     except Exception as exc:
@@ -1032,8 +1080,15 @@ async def _reach(settings: Settings, token: str) -> None:
 def _start_failed(exc: BaseException, settings: Settings) -> int:
     log.debug("start-up failed", exc_info=exc)  # the traceback, with QUOTEQA_LOG_LEVEL=DEBUG
     if isinstance(exc, InvalidToken):
-        where = "" if settings.telegram_api_url == DEFAULT_API_URL else f", or QUOTEQA_TELEGRAM_API_URL ({settings.telegram_api_url}) is not a Bot API"
-        print(f"quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather){where}", file=sys.stderr)
+        where = (
+            ""
+            if settings.telegram_api_url == DEFAULT_API_URL
+            else f", or QUOTEQA_TELEGRAM_API_URL ({settings.telegram_api_url}) is not a Bot API"
+        )
+        print(
+            f"quoteqa: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped? check it with @BotFather){where}",
+            file=sys.stderr,
+        )
         return 2
     print(start_failure(exc, settings.telegram_api_url), file=sys.stderr)
     return 1

@@ -53,14 +53,22 @@ def squad_export(rows: Iterable[FeedbackRow]) -> Export:
         if row.vote != "up":
             out.unhelpful += 1
             continue
-        span = locate(row.quotes[0].text, row.paragraphs[0]) if row.quotes and row.paragraphs and row.paragraphs[0] else None
+        span = (
+            locate(row.quotes[0].text, row.paragraphs[0])
+            if row.quotes and row.paragraphs and row.paragraphs[0]
+            else None
+        )
         if span is None:
             out.unplaced += 1
             continue
         source, context = row.quotes[0].source, row.paragraphs[0]
         article = articles.get(source.article)
         if article is None:
-            article = articles[source.article] = {"title": source.title or source.article, "id": source.article, "paragraphs": []}
+            article = articles[source.article] = {
+                "title": source.title or source.article,
+                "id": source.article,
+                "paragraphs": [],
+            }
             out.squad["data"].append(article)
         entry = contexts.get((source.article, context))
         if entry is None:

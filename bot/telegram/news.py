@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.telegram.render import UiLang, chunk_lines, esc, t, ui_language
 from bot.settings import Settings
+from bot.telegram.render import UiLang, chunk_lines, esc, t, ui_language
 from news.feeds import FeedBook, poll
 from news.ingest import IngestResult, ingest_sources
 from retrieval import Engine, QuoteQAError
@@ -135,7 +135,11 @@ def result_lines(result: IngestResult, engine: Engine) -> list[str]:
         }[o.status])  # fmt: skip
     if result.files:
         snap = engine.store.snapshot()
-        for label, ids in (("✅ Added", result.files.added), ("🔄 Updated", result.files.updated), ("☑️ Already in the corpus:", result.files.unchanged)):
+        for label, ids in (
+            ("✅ Added", result.files.added),
+            ("🔄 Updated", result.files.updated),
+            ("☑️ Already in the corpus:", result.files.unchanged),
+        ):
             for aid in ids:
                 meta = snap.article(aid)
                 lines.append(f"{label} “{esc((meta.title if meta else aid)[:200])}” ({esc(aid)})")
@@ -214,7 +218,9 @@ async def on_feed_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if command == "addfeed":
             feed, new = await news.run(news.book.add, url, news.settings.fetch_policy())
             title = f" ({esc(feed.title)})" if feed.title else ""
-            text = TEXTS["feed_added" if new else "feed_known"].format(url=esc(url), title=title, minutes=news.settings.feed_interval_minutes)
+            text = TEXTS["feed_added" if new else "feed_known"].format(
+                url=esc(url), title=title, minutes=news.settings.feed_interval_minutes
+            )
         elif await news.run(news.book.remove, url):
             text = TEXTS["feed_removed"].format(url=esc(url))
         else:
@@ -229,7 +235,9 @@ async def poll_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
     feed backs off (see `news.feeds.poll`); nothing here may stop the bot."""
     news = _news(context)
     try:
-        report = await news.run(poll, news.engine, news.book, news.settings.fetch_policy(), news.settings.feed_interval_minutes * 60)
+        report = await news.run(
+            poll, news.engine, news.book, news.settings.fetch_policy(), news.settings.feed_interval_minutes * 60
+        )
     except Exception:
         log.exception("polling the feeds failed; trying again at the next interval")
         return

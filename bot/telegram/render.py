@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from retrieval.text.analyze import HANGUL
 from retrieval.engine import SyncReport
 from retrieval.models import Answer, ArticleInfo, Quote, Source
+from retrieval.text.analyze import HANGUL
 
 UiLang = Literal["ko", "en"]
 
@@ -418,7 +418,16 @@ def reload_messages(report: SyncReport, lang: UiLang) -> list[str]:
     """What a /reload did, and every corpus file it skipped with the reason (escaped)."""
     if report.busy:
         return [t(lang, "reload_busy")]
-    lines = [t(lang, "reloaded", articles=report.articles, added=len(report.added), replaced=len(report.replaced), removed=len(report.removed))]
+    lines = [
+        t(
+            lang,
+            "reloaded",
+            articles=report.articles,
+            added=len(report.added),
+            replaced=len(report.replaced),
+            removed=len(report.removed),
+        )
+    ]
     lines += [t(lang, "reload_skipped", file=esc(name[:200]), why=esc(why[:1000])) for name, why in report.skipped]
     return chunk_lines(lines)
 
@@ -441,7 +450,11 @@ def original_messages(quotes: Sequence[Quote], lang: UiLang) -> list[str]:
     for n, quote in enumerate(quotes, 1):
         if not quote.aligned:
             continue
-        language = t(lang, f"lang_{quote.aligned[0].source.language}") if quote.aligned[0].source.language in ("ko", "en", "mixed") else esc(quote.aligned[0].source.language)
+        language = (
+            t(lang, f"lang_{quote.aligned[0].source.language}")
+            if quote.aligned[0].source.language in ("ko", "en", "mixed")
+            else esc(quote.aligned[0].source.language)
+        )
         head = t(lang, "original_of", n=n, language=language)
         for i, item in enumerate(quote.aligned):
             line = source_line(item.source, lang)
@@ -511,7 +524,18 @@ def stats_text(lang: UiLang, served: int, abstained: int, median_ms: float | Non
     rate = f"{abstained / served:.0%}" if served else "–"
     median = f"{median_ms:.0f} ms" if median_ms is not None else "–"
     helpful = f"{up / (up + down):.0%}" if up + down else "–"
-    return t(lang, "stats", served=served, abstained=abstained, rate=rate, median=median, helpful=helpful, votes=up + down, up=up, down=down)
+    return t(
+        lang,
+        "stats",
+        served=served,
+        abstained=abstained,
+        rate=rate,
+        median=median,
+        helpful=helpful,
+        votes=up + down,
+        up=up,
+        down=down,
+    )
 
 
 # --------------------------------------------------------------------------- buttons
@@ -614,11 +638,18 @@ def answer_buttons(
     if len(quotes) == 1:
         rows.append([Button(t(lang, "paragraph_button"), paragraph_data(lang, quotes[0]))])
     else:
-        rows.extend([Button(t(lang, "paragraph_button_n", n=i), paragraph_data(lang, q))] for i, q in enumerate(quotes, 1))
+        rows.extend(
+            [Button(t(lang, "paragraph_button_n", n=i), paragraph_data(lang, q))] for i, q in enumerate(quotes, 1)
+        )
     if original_key and any(q.aligned for q in quotes):
         rows.append([Button(t(lang, "original_button"), original_data(lang, original_key, more))])
     if feedback_key:
-        rows.append([Button(t(lang, "helpful"), feedback_data(lang, feedback_key, True)), Button(t(lang, "unhelpful"), feedback_data(lang, feedback_key, False))])
+        rows.append(
+            [
+                Button(t(lang, "helpful"), feedback_data(lang, feedback_key, True)),
+                Button(t(lang, "unhelpful"), feedback_data(lang, feedback_key, False)),
+            ]
+        )
     return rows
 
 
@@ -655,7 +686,9 @@ def inline_results(answer: Answer, lang: UiLang) -> list[InlineResult]:
             html_text = f"{t(lang, 'unsure')}\n{html_text}"
         title = f"{quote.source.title or quote.source.article} · {t(lang, 'paragraph', n=quote.source.paragraph)}"
         results.append(
-            InlineResult(f"q{i}-{quote.passage}", shorten(title, 100), shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text)
+            InlineResult(
+                f"q{i}-{quote.passage}", shorten(title, 100), shorten(quote.text, MAX_INLINE_DESCRIPTION), html_text
+            )
         )
     return results
 

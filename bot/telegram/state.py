@@ -126,7 +126,9 @@ class StateStore:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
-                raise StateError(f"{path} has state format {row[0]}, this quoteqa reads {SCHEMA_VERSION}; move the file away to start afresh")
+                raise StateError(
+                    f"{path} has state format {row[0]}, this quoteqa reads {SCHEMA_VERSION}; move the file away to start afresh"
+                )
         except sqlite3.DatabaseError as exc:
             raise StateError(f"cannot open the bot state {path} ({exc}); move the file away to start afresh") from exc
         self.prune()
@@ -198,7 +200,8 @@ class StateStore:
         if not rows or rows[0][0] < now - self.history_seconds:
             return ()
         return tuple(
-            Turn(t["question"], tuple(t["articles"]), t["answered"], t.get("passage", -1), t.get("sentence", -1)) for t in json.loads(rows[0][1])
+            Turn(t["question"], tuple(t["articles"]), t["answered"], t.get("passage", -1), t.get("sentence", -1))
+            for t in json.loads(rows[0][1])
         )
 
     def clear_history(self, conversation: str) -> None:
@@ -245,10 +248,15 @@ class StateStore:
         now = time.time()
         with self._tx() as db:
             if key is not None:
-                db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, now, json.dumps(answer_to_json(answer), ensure_ascii=False)))
+                db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                    (key, now, json.dumps(answer_to_json(answer), ensure_ascii=False)),
+                )
                 _link(db, key, chat_id, message_ids)
             if conversation is not None:
-                row = db.execute("SELECT updated, turns FROM history WHERE conversation = ?", (conversation,)).fetchone()
+                row = db.execute(
+                    "SELECT updated, turns FROM history WHERE conversation = ?", (conversation,)
+                ).fetchone()
                 turns = json.loads(row[1]) if row and row[0] >= now - self.history_seconds else []
                 turn = answer.turn()
                 if update_id is None or all(t.get("update") != update_id for t in turns):
@@ -257,7 +265,10 @@ class StateStore:
                         "passage": turn.passage, "sentence": turn.sentence, "update": update_id,
                     }  # fmt: skip
                     turns = (turns + [entry])[-MAX_TURNS:]
-                db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (conversation, now, json.dumps(turns, ensure_ascii=False)))
+                db.execute(
+                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?)",
+                    (conversation, now, json.dumps(turns, ensure_ascii=False)),
+                )
             _served(db, now, elapsed_ms, answer.answered)
             if update_id is not None and mark_done:
                 _done(db, update_id)
@@ -285,17 +296,35 @@ class StateStore:
             )  # fmt: skip
 
     def feedback(self) -> list[FeedbackRow]:
-        rows = self._read("SELECT vote, question, language, confidence, verdict, quotes, paragraphs FROM feedback ORDER BY at")
+        rows = self._read(
+            "SELECT vote, question, language, confidence, verdict, quotes, paragraphs FROM feedback ORDER BY at"
+        )
         return [
-            FeedbackRow(vote, question, language, confidence, verdict, tuple(Quote.from_dict(q) for q in json.loads(quotes)), tuple(json.loads(paragraphs)))
+            FeedbackRow(
+                vote,
+                question,
+                language,
+                confidence,
+                verdict,
+                tuple(Quote.from_dict(q) for q in json.loads(quotes)),
+                tuple(json.loads(paragraphs)),
+            )
             for vote, question, language, confidence, verdict, quotes, paragraphs in rows
         ]
 
     def usage(self) -> Usage:
         served, abstained = self._read("SELECT COUNT(*), COALESCE(SUM(answered = 0), 0) FROM served")[0]
-        latencies = [r[0] for r in self._read("SELECT elapsed_ms FROM served ORDER BY id DESC LIMIT ?", (STATS_WINDOW,))]
+        latencies = [
+            r[0] for r in self._read("SELECT elapsed_ms FROM served ORDER BY id DESC LIMIT ?", (STATS_WINDOW,))
+        ]
         votes = dict(self._read("SELECT vote, COUNT(*) FROM feedback GROUP BY vote"))
-        return Usage(served, abstained, statistics.median(latencies) if latencies else None, votes.get("up", 0), votes.get("down", 0))
+        return Usage(
+            served,
+            abstained,
+            statistics.median(latencies) if latencies else None,
+            votes.get("up", 0),
+            votes.get("down", 0),
+        )
 
 
 def _done(db: sqlite3.Connection, update_id: int) -> None:

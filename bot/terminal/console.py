@@ -8,9 +8,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from retrieval import Answer, Engine, QuoteQAError, Turn
-
 from bot.terminal.render import print_answer, print_originals, print_sources, terminal
+from retrieval import Answer, Engine, QuoteQAError, Turn
 
 HELP = """Ask a question in Korean or English{examples}
 Follow-ups are read with your last questions ("And what did they say?", "그럼 …은?").

@@ -6,10 +6,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.telegram.render import shorten
 from retrieval import Answer, ArticleInfo, Quote
 from retrieval.models import Aligned
 
-from bot.telegram.render import shorten
 
 class Terminal(Console):
     """rich's Console, but a closed pipe is left to `bot.cli.main` (rich itself exits with 1)."""

@@ -40,7 +40,9 @@ class AlignRule:
 @dataclass(frozen=True, slots=True)
 class TwinRule:
     min_cosine: float = 0.75  # mean-vector cosine two articles need to be twins
-    min_anchor_share: float = 0.2  # shared anchors / the smaller side's anchors, when both articles have some (a summary keeps few)
+    min_anchor_share: float = (
+        0.2  # shared anchors / the smaller side's anchors, when both articles have some (a summary keeps few)
+    )
     min_purity: float = 0.8  # share of one language a half needs (`language_halves`)
     min_half: int = 2  # sentences each half needs
 
@@ -119,7 +121,9 @@ def align(
         x = _unit(va[list(ia)].sum(axis=0, keepdims=True))[0]
         y = _unit(vb[list(ib)].sum(axis=0, keepdims=True))[0]
         margin = 0.5 * (float(mean_a[list(ia)].mean()) + float(mean_b[list(ib)].mean()))
-        bonus = rule.anchor_weight * anchor_share(frozenset().union(*(anc_a[i] for i in ia)), frozenset().union(*(anc_b[j] for j in ib)))
+        bonus = rule.anchor_weight * anchor_share(
+            frozenset().union(*(anc_a[i] for i in ia)), frozenset().union(*(anc_b[j] for j in ib))
+        )
         return float(x @ y) - margin + bonus - (rule.merge_penalty if len(ia) + len(ib) > 2 else 0.0)
 
     neg = -np.inf

@@ -75,7 +75,9 @@ def check_feature(name: str) -> None:
 
 
 def feature_matrix(rows: Sequence[Mapping[str, float]], features: Sequence[str]) -> npt.NDArray[np.float64]:
-    return np.array([[feature_value(f, r) for f in features] for r in rows], np.float64).reshape(len(rows), len(features))
+    return np.array([[feature_value(f, r) for f in features] for r in rows], np.float64).reshape(
+        len(rows), len(features)
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ class ConfidenceModel:
     sure: float = 1.0  # answer at or above this confidence
     minimum: float = 0.0  # abstain below this confidence; between the two: unsure
     l2: float = 1.0
-    clip: float = 3.0  # standardised features are held to ±clip: a corpus unlike the dev data must not extrapolate a line
+    clip: float = (
+        3.0  # standardised features are held to ±clip: a corpus unlike the dev data must not extrapolate a line
+    )
     fitted: dict[str, object] = field(default_factory=dict, compare=False)  # command, data, date, counts
 
     def __post_init__(self) -> None:
@@ -232,7 +236,8 @@ def shipped_semantic() -> ConfidenceModel:
     if not resources.files(__package__).joinpath(SEMANTIC_FILE).is_file():
         return shipped()
     return ConfidenceModel.from_json(
-        json.loads(resources.files(__package__).joinpath(SEMANTIC_FILE).read_text("utf-8")), f"retrieval/answer/{SEMANTIC_FILE}"
+        json.loads(resources.files(__package__).joinpath(SEMANTIC_FILE).read_text("utf-8")),
+        f"retrieval/answer/{SEMANTIC_FILE}",
     )
 
 
@@ -252,7 +257,10 @@ def semantic_path() -> Path:
 
 # --- fitting ------------------------------------------------------------------------------------
 def fit(
-    rows: Sequence[Mapping[str, float]], labels: Sequence[int], l2: float = 1.0, features: Sequence[str] | None = None,
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[int],
+    l2: float = 1.0,
+    features: Sequence[str] | None = None,
     clip: float = 3.0,
 ) -> ConfidenceModel:
     """Logistic regression by L-BFGS on the log loss summed over rows plus l2/2·|w|² (the

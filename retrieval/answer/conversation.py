@@ -30,7 +30,9 @@ from retrieval.text.analyze import Term
 @dataclass(frozen=True, slots=True)
 class ConversationWeights:
     history_turns: int = 2  # the most recent turns read (a conversation drifts)
-    expansion_terms: int = 2  # rarest words brought in from those turns' questions (2 chosen on half of the follow-ups, docs/quality.md)
+    expansion_terms: int = (
+        2  # rarest words brought in from those turns' questions (2 chosen on half of the follow-ups, docs/quality.md)
+    )
     expansion_weight: float = 0.5  # their share of a question word's weight in the coverage stages
     article_prior: float = 0.3  # re-rank bonus of a passage from an article the conversation quoted
     few_terms: int = 1  # a question with at most this many content words leans on its context
@@ -44,7 +46,9 @@ FOLLOW_CUE: dict[Language, re.Pattern[str]] = {
 }
 PRONOUN: dict[Language, re.Pattern[str]] = {
     "en": re.compile(r"\b(?:he|she|it|its|they|them|their|his|her|him|this|these|those)\b|\bthat\s+\w+\W*$", re.I),
-    "ko": re.compile(r"(?:^|\s)(?:그는|그가|그의|그를|그에게|그와|그도|그녀\w*|그것\w*|그곳\w*|그들\w*|이것\w*|이곳\w*|해당|거기\w*|그\s)"),
+    "ko": re.compile(
+        r"(?:^|\s)(?:그는|그가|그의|그를|그에게|그와|그도|그녀\w*|그것\w*|그곳\w*|그들\w*|이것\w*|이곳\w*|해당|거기\w*|그\s)"
+    ),
 }
 
 
@@ -89,7 +93,7 @@ def context_of(
     weights: ConversationWeights = ConversationWeights(),
 ) -> Context | None:  # fmt: skip
     """The recent turns' rarest content words the question lacks, and their articles."""
-    recent = [t for t in history[-weights.history_turns:] if t.question.strip()]
+    recent = [t for t in history[-weights.history_turns :] if t.question.strip()]
     if not recent:
         return None
     seen: dict[str, Term] = {}
@@ -97,7 +101,7 @@ def context_of(
         for w in question_words(turn.question):
             if w.term not in FRAME_TERMS and w.term not in asked_terms and w.term not in seen and store.df(w.term):
                 seen[w.term] = w
-    ranked = sorted(seen.values(), key=lambda w: store.df(w.term))[:weights.expansion_terms]
+    ranked = sorted(seen.values(), key=lambda w: store.df(w.term))[: weights.expansion_terms]
     articles = frozenset(a for t in recent for a in t.articles)
     if not ranked and not articles:
         return None

@@ -32,7 +32,9 @@ class AnswerParams:
     conversation: ConversationWeights = field(default_factory=ConversationWeights)
     fusion: FusionWeights = field(default_factory=FusionWeights)  # semantic only: lexical + dense candidates
     similar: SimilarWeights = field(default_factory=SimilarWeights)  # semantic only: sentences by meaning
-    min_coverage: float = 0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
+    min_coverage: float = (
+        0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
+    )
 
     @classmethod
     def of(cls, **weights: Any) -> AnswerParams:
@@ -40,7 +42,9 @@ class AnswerParams:
         `AnswerParams.of(window_temperature=0.0, speaker_weight=0.0)`. An unknown name is a TypeError."""
         unknown = [name for name in weights if name not in _STAGE_OF]
         if unknown:
-            raise TypeError(f"AnswerParams has no weight {', '.join(map(repr, unknown))}; it has: {', '.join(_STAGE_OF)}")
+            raise TypeError(
+                f"AnswerParams has no weight {', '.join(map(repr, unknown))}; it has: {', '.join(_STAGE_OF)}"
+            )
         base = cls()
         stages = {s: {n: v for n, v in weights.items() if _STAGE_OF[n] == s} for s in _STAGES}
         return cls(
@@ -58,5 +62,3 @@ _STAGES = ("query", "rerank", "sentences", "quotes", "conversation", "fusion", "
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))
 } | {f.name: None for f in dataclasses.fields(AnswerParams) if f.name not in _STAGES}
-
-

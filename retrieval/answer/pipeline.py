@@ -101,7 +101,9 @@ class Answerer:
         self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
-        return QuestionContext(self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors)
+        return QuestionContext(
+            self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors
+        )
 
     def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
         """The answer to `question`; with `history` (the conversation's earlier turns, oldest
@@ -137,7 +139,9 @@ class Answerer:
         if context is None:
             return alone
         followed = self._answer(ctx, max_quotes, context)
-        if not self._leans_on(ctx, followed, context, own) or (self.judge is not None and not followed.confidence > alone.confidence):
+        if not self._leans_on(ctx, followed, context, own) or (
+            self.judge is not None and not followed.confidence > alone.confidence
+        ):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
         if not alone.answered and followed.verdict != "answer":
             return alone  # a question that alone matched nothing takes its context's answer only when sure of it
@@ -161,7 +165,12 @@ class Answerer:
         `short_terms` content words) is read with it: it points back (a pronoun, "that offer",
         "그 제안", "and what about …") and the story holds one of its words, or one passage of
         the story holds them all. None when the story cannot answer it at all."""
-        if not last.answered or last.passage < 0 or not last.articles or len(own) > self.params.conversation.short_terms:
+        if (
+            not last.answered
+            or last.passage < 0
+            or not last.articles
+            or len(own) > self.params.conversation.short_terms
+        ):
             return None  # a longer question names what it asks about: it stands on its own words
         passages = self._article_passages(ctx, last.passage, last.articles[0])
         if passages.size == 0:
@@ -190,7 +199,7 @@ class Answerer:
         return uids[lo:hi]
 
     def _continue(self, ctx: QuestionContext, last: Turn) -> Answer | None:
-        """"What next?": the sentences after the last answer's first quote, in its paragraph or
+        """ "What next?": the sentences after the last answer's first quote, in its paragraph or
         the article's next one; None when that quote cannot be found any more."""
         if not last.answered or last.passage < 0 or not last.articles:
             return None
@@ -217,7 +226,11 @@ class Answerer:
         )  # fmt: skip
 
     def _answer(
-        self, ctx: QuestionContext, max_quotes: int, context: Context | None = None, within: npt.NDArray[np.int64] | None = None
+        self,
+        ctx: QuestionContext,
+        max_quotes: int,
+        context: Context | None = None,
+        within: npt.NDArray[np.int64] | None = None,
     ) -> Answer:
         """The answer from the whole index, or from the passages `within` (a story the
         conversation points back to: there the closest passage is quoted as `unsure` rather
@@ -234,7 +247,9 @@ class Answerer:
             return self._abstain(asked, words)
         prefer = context.articles if context is not None else frozenset()
         sources, fuse = ((LexicalWithin(within),), None) if within is not None else (self.sources, self.fuse)
-        found = retrieve(ctx, query, prm.sentences.max_passages, prm.rerank, sources, fuse, prefer, prm.conversation.article_prior)
+        found = retrieve(
+            ctx, query, prm.sentences.max_passages, prm.rerank, sources, fuse, prefer, prm.conversation.article_prior
+        )
         semantic = ctx.question_vector is not None and within is None
         if semantic:
             found = fuse_dense(ctx, query, found, prm.fusion)
@@ -242,7 +257,11 @@ class Answerer:
             return self._abstain(asked, words)
         signals = question_signals(ctx, query, found)
         judge = self.semantic_judge if semantic else self.judge
-        if judge is None and not passes_coverage_rule(found.coverage, prm.min_coverage) and not _found_by_meaning(found):
+        if (
+            judge is None
+            and not passes_coverage_rule(found.coverage, prm.min_coverage)
+            and not _found_by_meaning(found)
+        ):
             return self._abstain(asked, words, signals)
 
         speaker = self._speaker(asked, query)
@@ -298,7 +317,9 @@ class Answerer:
             return None
         return term_columns(asked.speaker, query, self.analyzer.question_words, self.store, self.params.query)
 
-    def _abstain(self, asked: Question, words: list[Term], signals: dict[str, float] | None = None, chance: float = 0.0) -> Answer:
+    def _abstain(
+        self, asked: Question, words: list[Term], signals: dict[str, float] | None = None, chance: float = 0.0
+    ) -> Answer:
         lang = asked.language
         message = with_examples(ABSTAIN_MESSAGE[lang], lang, self._examples(lang))
         return Answer(

@@ -28,7 +28,9 @@ TYPO_MIN = 8  # letters an unknown English word needs before a one-edit neighbou
 
 @dataclass(frozen=True, slots=True)
 class QueryWeights:
-    affix_discount: float = 0.7  # weight of an index compound found for an unknown Korean noun (크렘린 → 크렘린궁); 0 turns it off
+    affix_discount: float = (
+        0.7  # weight of an index compound found for an unknown Korean noun (크렘린 → 크렘린궁); 0 turns it off
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,10 @@ def build_query(words: list[Term], store: Store, weights: QueryWeights, oov_idf:
     uniq = list(dict.fromkeys(w.term for w in content))
     df = [store.df(t) for t in uniq]
     idf = store.idf(uniq).tolist()
-    weight = {t: (w * (weights.affix_discount if t in discounted else 1.0) if d else oov_idf) for t, d, w in zip(uniq, df, idf)}
+    weight = {
+        t: (w * (weights.affix_discount if t in discounted else 1.0) if d else oov_idf)
+        for t, d, w in zip(uniq, df, idf)
+    }
     known = [t for t, d in zip(uniq, df) if d]
     total = sum(weight.values()) or 1.0
     return Query([w.term for w in words], weight, known, np.array([weight[t] for t in known], np.float64) / total)
@@ -85,7 +90,12 @@ def known_form(word: Term, store: Store, weights: QueryWeights) -> tuple[Term, b
     term = word.term
     if store.df(term):
         return word, False
-    if word.tag in KOREAN_NOUNS and len(term) >= KOREAN_AFFIX_MIN and HANGUL.search(term) and weights.affix_discount > 0:
+    if (
+        word.tag in KOREAN_NOUNS
+        and len(term) >= KOREAN_AFFIX_MIN
+        and HANGUL.search(term)
+        and weights.affix_discount > 0
+    ):
         near = [(df, t) for t, df in store.affix_terms(term).items() if HANGUL.search(t)]
         return (Term(max(near)[1], word.surface, word.tag), True) if near else (word, False)
     if len(term) <= STEM_MIN or not term.isascii() or not term.isalpha():

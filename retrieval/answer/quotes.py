@@ -32,12 +32,18 @@ class QuoteShape:
     join_chars: int = 220  # ...and only while the joined quote stays within this length
     context_chars: int = 190  # a shorter quote takes in a neighbouring sentence up to this length
     context_min: float = 0.0  # ...if that sentence holds at least this share of the question
-    window_temperature: float = 7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
+    window_temperature: float = (
+        7.0  # sentence scores -> probabilities of holding the answer (softmax); 0 turns windows off
+    )
     window_char_cost: float = 0.002  # chance of holding the answer each character of the first quote must buy...
-    window_char_cost_ko: float = 0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
+    window_char_cost_ko: float = (
+        0.0005  # ...and each Korean one (a Hangul syllable says about as much as three Latin letters)
+    )
     window_sentences: int = 3  # the first quote is a run of at most this many neighbouring sentences
     more_quotes: int = 6  # extra quotes kept for "More"
-    same_language_share: float = 0.6  # the question's language is preferred while its best sentence scores this share of the best
+    same_language_share: float = (
+        0.6  # the question's language is preferred while its best sentence scores this share of the best
+    )
 
 
 def answer_pool(candidates: list[Candidate], lang: Language, shape: QuoteShape) -> tuple[list[Candidate], bool]:
@@ -78,7 +84,10 @@ def best_window(ctx: QuestionContext, pool: list[Candidate], shape: QuoteShape) 
             if value > best[0]:
                 best = (value, lo, hi)
     _, lo, hi = best
-    return [mine[i][1] if i in mine else Candidate(head.passage, i, *spans[i], 0.0, head.sentence_lang) for i in range(lo, hi + 1)]
+    return [
+        mine[i][1] if i in mine else Candidate(head.passage, i, *spans[i], 0.0, head.sentence_lang)
+        for i in range(lo, hi + 1)
+    ]
 
 
 def group_quotes(

@@ -36,7 +36,16 @@ class RerankWeights:
     rerank_window: float = 0.3  # weight of the best two neighbouring sentences' coverage (a question often spans a sentence and the one that says "it")
 
     def any(self) -> bool:
-        return any(w > 0 for w in (self.rerank_sentence, self.rerank_passage, self.rerank_title, self.rerank_phrase, self.rerank_window))
+        return any(
+            w > 0
+            for w in (
+                self.rerank_sentence,
+                self.rerank_passage,
+                self.rerank_title,
+                self.rerank_phrase,
+                self.rerank_window,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,10 @@ ANSWER_CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "where": re.compile(r"\b(in|at|from|near)\s+[A-Z][a-z]+|에서|지역|도시|나라|[가-힣]+(시|도|국)\b"),
-    "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen)\b|[만억천조]|퍼센트|%", re.I),
+    "number": re.compile(
+        r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen)\b|[만억천조]|퍼센트|%",
+        re.I,
+    ),
 }
 SPEECH = ANSWER_CUES["say"]  # reported speech, whatever the question kind
 
@@ -102,7 +105,9 @@ def passage_share(passage_score: float, top: float) -> float:
     return passage_score / top
 
 
-def local_idf_coverage(present: npt.NDArray[np.bool_], weights: npt.NDArray[np.float64], n_sentences: int) -> npt.NDArray[np.float64]:
+def local_idf_coverage(
+    present: npt.NDArray[np.bool_], weights: npt.NDArray[np.float64], n_sentences: int
+) -> npt.NDArray[np.float64]:
     """Each sentence's share of the question with every word's idf taken inside the passage."""
     local = weights * np.log1p(n_sentences / np.maximum(present.sum(axis=0), 1))
     return present @ (local / (local.sum() or 1.0))

@@ -44,7 +44,9 @@ def anchors(text: str) -> set[str]:
     return {a.replace(",", "") for a in ANCHOR.findall(text)}
 
 
-def similar_sentences(ctx: QuestionContext, found: Retrieved, candidates: list[Candidate], weights: SimilarWeights) -> list[Candidate]:
+def similar_sentences(
+    ctx: QuestionContext, found: Retrieved, candidates: list[Candidate], weights: SimilarWeights
+) -> list[Candidate]:
     """`candidates` with the sentences of the top fused passages that need the semantic path
     scored by similarity (see the module docstring). Without a question vector: unchanged."""
     qv = ctx.question_vector

@@ -199,7 +199,9 @@ def load_corpus(corpus_dir: Path) -> list[Article]:
                 continue
             prior = seen.get(art.id)
             if prior is not None and article_hash(prior) != article_hash(art):
-                raise CorpusError(f"article id {art.id!r} is in both {prior.file} and {art.file} with different text; rename one")
+                raise CorpusError(
+                    f"article id {art.id!r} is in both {prior.file} and {art.file} with different text; rename one"
+                )
             seen.setdefault(art.id, art)
     return list(seen.values())
 
@@ -378,7 +380,7 @@ def _correct(art: Article, prior: ArticleKey, source: Path, corpus_dir: Path) ->
         atomic_write(sidecar, (json.dumps(side, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         return sidecar
     head = "".join(f'{k}: "{v}"\n' for k, v in meta.items() if v)
-    atomic_write(target, f"---\n{head}---\n\n{art.text}\n".encode("utf-8"))
+    atomic_write(target, f"---\n{head}---\n\n{art.text}\n".encode())
     return target
 
 

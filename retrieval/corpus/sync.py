@@ -56,7 +56,12 @@ class CorpusSync:
     passages or more in a child process with that many Kiwi threads."""
 
     def __init__(
-        self, corpus_dir: Path, data_dir: Path, store: Store, progress: ProgressFactory | None = None, child_workers: int = 0
+        self,
+        corpus_dir: Path,
+        data_dir: Path,
+        store: Store,
+        progress: ProgressFactory | None = None,
+        child_workers: int = 0,
     ) -> None:
         self.corpus_dir = corpus_dir
         self.data_dir = data_dir
@@ -161,7 +166,12 @@ class CorpusSync:
         report.articles = len(wanted)
         self._warn(report)
         if report.added or report.removed or report.replaced:
-            log.info("index updated: %d added, %d replaced, %d removed", len(report.added), len(report.replaced), len(report.removed))
+            log.info(
+                "index updated: %d added, %d replaced, %d removed",
+                len(report.added),
+                len(report.replaced),
+                len(report.removed),
+            )
         return report
 
     def _keeps_ids(self, name: str, articles: list[Article], old_table: dict[str, list[Any]]) -> bool:
@@ -171,7 +181,9 @@ class CorpusSync:
         before = self._manifest(old_table[name][1], name)
         return before is not None and {k.id for k in before} <= {a.id for a in articles}
 
-    def _sync_additions(self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport) -> SyncReport:
+    def _sync_additions(
+        self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport
+    ) -> SyncReport:
         """The common case (new files, or files whose articles only grew or changed): look each
         article up in the store instead of comparing the whole corpus, so an ingest costs what
         the new files cost at any corpus size."""
@@ -246,7 +258,9 @@ class CorpusSync:
         if path.exists():
             return
         mkdir(self._manifest_dir)
-        atomic_write(path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8"))
+        atomic_write(
+            path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8")
+        )
         self._manifests[digest] = keys
 
     def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
@@ -262,8 +276,6 @@ class CorpusSync:
     def _warn(report: SyncReport) -> None:
         for line in report.warnings():
             log.warning("%s", line)
-
-
 
 
 def _file_table(stored: object) -> dict[str, list[Any]]:
@@ -302,5 +314,5 @@ def _skip_reason(path: Path, exc: Exception) -> str:
     if reason.startswith(str(path)):
         reason = reason[len(str(path)) :]
         line = re.match(r":(\d+): ", reason)
-        reason = f"line {line.group(1)}: {reason[line.end():]}" if line else reason.lstrip(": ")
+        reason = f"line {line.group(1)}: {reason[line.end() :]}" if line else reason.lstrip(": ")
     return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"

@@ -30,7 +30,9 @@ class SearchParams:
             raise ValueError("BM25 needs k1 > 0 and 0 <= b <= 1")
 
 
-def idf(df: npt.NDArray[np.integer], n_docs: int, variant: Variant, floor: float | None = None) -> npt.NDArray[np.float64]:
+def idf(
+    df: npt.NDArray[np.integer], n_docs: int, variant: Variant, floor: float | None = None
+) -> npt.NDArray[np.float64]:
     """Inverse document frequency per term; terms that occur nowhere get 0.
 
     Okapi's floor for negative idfs is `OKAPI_EPSILON` times the mean idf of the whole

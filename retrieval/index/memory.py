@@ -68,7 +68,9 @@ class MemoryStore(StoreWrites):
     """`encoder`: passages added are also encoded, and held as the same int8 codes the segment
     store writes (so both stores' `dense` agree)."""
 
-    def __init__(self, analyzer: Analyzer | None = None, params: SearchParams | None = None, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, analyzer: Analyzer | None = None, params: SearchParams | None = None, encoder: Encoder | None = None
+    ) -> None:
         self.analyzer = analyzer
         self.encoder = encoder
         self._params = params or SearchParams()
@@ -148,11 +150,19 @@ class MemoryStore(StoreWrites):
         if self._params.variant == "okapi":
             every = np.array([len(p) for p in self._state.postings.values()], np.float64)
             n = self.n_passages
-            floor = bm25.OKAPI_EPSILON * float(np.mean(np.log(n - every + 0.5) - np.log(every + 0.5))) if len(every) else 0.0
+            floor = (
+                bm25.OKAPI_EPSILON * float(np.mean(np.log(n - every + 0.5) - np.log(every + 0.5)))
+                if len(every)
+                else 0.0
+            )
         return bm25.idf(df, self.n_passages, self._params.variant, floor=floor)
 
     def affix_terms(self, fragment: str) -> dict[str, int]:
-        return {t: len(d) for t, d in self._state.postings.items() if t != fragment and (t.startswith(fragment) or t.endswith(fragment))}
+        return {
+            t: len(d)
+            for t, d in self._state.postings.items()
+            if t != fragment and (t.startswith(fragment) or t.endswith(fragment))
+        }
 
     def near_terms(self, term: str) -> dict[str, int]:
         return {e: self.df(e) for e in set(edits1(term)) if self.df(e)}
@@ -260,7 +270,9 @@ class MemoryStore(StoreWrites):
             for n, (text, sentences) in enumerate(zip(art.paragraphs, self._analyse(art.paragraphs)), start=1):
                 terms = tuple(s.terms for s in sentences)
                 cols = columns.values_of(columns.compute_all([text]), 0) if columns.COLUMNS else {}
-                passages[uid] = _Passage(uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms, cols)
+                passages[uid] = _Passage(
+                    uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms, cols
+                )
                 for sent in terms:
                     for t in sent:
                         self._vocab.setdefault(t, len(self._vocab))

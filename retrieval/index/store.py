@@ -75,7 +75,9 @@ class PassageView:
     tok_ptr: I64  # sentence i's tokens are tokens[tok_ptr[i]:tok_ptr[i + 1]]
     tokens: npt.NDArray[np.int32]
     lookup: Callable[[str], int] = field(repr=False)  # term -> id in `tokens`' space, -1 if absent
-    columns: Mapping[str, Any] = field(default_factory=dict, repr=False)  # per-passage columns (index/segments/columns/)
+    columns: Mapping[str, Any] = field(
+        default_factory=dict, repr=False
+    )  # per-passage columns (index/segments/columns/)
 
     @property
     def n_sentences(self) -> int:
@@ -246,7 +248,9 @@ def listed_languages(langs: Iterable[Language]) -> tuple[Language, ...]:
 class StoreWrites:
     """`add`, `replace` and `remove` in terms of `apply`, shared by both stores."""
 
-    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:  # pragma: no cover - overridden
+    def apply(
+        self, change: Change, options: WriteOptions = NO_OPTIONS
+    ) -> ChangeReport:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def add(self, articles: Sequence[Article], options: WriteOptions = NO_OPTIONS) -> ChangeReport:

@@ -104,7 +104,9 @@ def top_k(
     return order.astype(np.int64), sims[order]
 
 
-def top_k_float(vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+def top_k_float(
+    vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Exact top-k over unit float32 rows (the reference `top_k` is measured against)."""
     sims = vectors @ np.asarray(query, np.float32)
     k = min(k, len(sims))

@@ -252,7 +252,9 @@ class Analyzer:
                 pos += len(line) + 1
             lines_of.append(lines)
         with self._lock:  # only Kiwi itself needs it; turning tokens into terms happens outside
-            parsed = iter(list(self._kiwi.split_into_sents(iter(korean_lines), return_tokens=True)) if korean_lines else ())
+            parsed = iter(
+                list(self._kiwi.split_into_sents(iter(korean_lines), return_tokens=True)) if korean_lines else ()
+            )
         for lines in lines_of:
             sentences: list[Sentence] = []
             for pos, line, is_ko in lines:

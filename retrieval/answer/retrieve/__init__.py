@@ -33,11 +33,15 @@ class Gathered:
     by_source: Mapping[str, Hits]  # each source's own list, by its name
 
 
-def gather(ctx: QuestionContext, query: Query, k: int, sources: Sequence[CandidateSource], fuse: Fuse | None = None) -> Gathered:
+def gather(
+    ctx: QuestionContext, query: Query, k: int, sources: Sequence[CandidateSource], fuse: Fuse | None = None
+) -> Gathered:
     """Each source's `k` best, fused into one list (one source: its list as it is)."""
     found = {s.name: s.candidates(ctx, query, k) for s in sources}
     if len(found) == 1:
         return Gathered(next(iter(found.values())), found)
     if fuse is None:
-        raise ValueError(f"{len(found)} candidate sources ({', '.join(found)}) need a fusion function to merge their lists")
+        raise ValueError(
+            f"{len(found)} candidate sources ({', '.join(found)}) need a fusion function to merge their lists"
+        )
     return Gathered(fuse(found, k), found)

@@ -32,7 +32,9 @@ class VectorColumn:
     live: npt.NDArray[np.bool_] | None = None  # False: tombstoned
 
 
-def dense_candidates(question: npt.NDArray[np.float32], columns: Sequence[VectorColumn], k: int = DENSE_DEPTH) -> list[tuple[int, float]]:
+def dense_candidates(
+    question: npt.NDArray[np.float32], columns: Sequence[VectorColumn], k: int = DENSE_DEPTH
+) -> list[tuple[int, float]]:
     """(passage uid, cosine), best first, at most k, over every column."""
     found: list[tuple[int, float]] = []
     for col in columns:

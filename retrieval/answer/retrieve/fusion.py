@@ -65,7 +65,9 @@ class FusionWeights:
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(FEATURES):
-            raise ValueError(f"FusionWeights needs {len(FEATURES)} weights ({', '.join(FEATURES)}), got {len(self.weights)}")
+            raise ValueError(
+                f"FusionWeights needs {len(FEATURES)} weights ({', '.join(FEATURES)}), got {len(self.weights)}"
+            )
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(FEATURES, self.weights))
@@ -74,7 +76,21 @@ class FusionWeights:
 # Fitted by `measure/belebele_fit.py` on the FIT half (Belebele same/cross/mixed/split modes,
 # 600 KorQuAD and 600 XQuAD questions; L2 0.001). `cos` and `dcos` differ by a constant per
 # question, so only their sum (7.51) means anything; the split is the penalty's.
-FITTED: tuple[float, ...] = (1.9767, 2.4889, 3.7538, 3.7538, 2.6132, 2.7479, 0.5102, 2.6664, -0.7935, 2.0842, -0.3450, 1.4492, 1.7997)
+FITTED: tuple[float, ...] = (
+    1.9767,
+    2.4889,
+    3.7538,
+    3.7538,
+    2.6132,
+    2.7479,
+    0.5102,
+    2.6664,
+    -0.7935,
+    2.0842,
+    -0.3450,
+    1.4492,
+    1.7997,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +133,12 @@ def candidate_features(
     return uids, np.asarray(rows, dtype=np.float64)
 
 
-def fuse(uids: Sequence[int], features: npt.NDArray[np.float64], weights: FusionWeights, other: Mapping[int, bool] | None = None) -> list[FusedHit]:
+def fuse(
+    uids: Sequence[int],
+    features: npt.NDArray[np.float64],
+    weights: FusionWeights,
+    other: Mapping[int, bool] | None = None,
+) -> list[FusedHit]:
     """Candidates ranked by the learned score, best first."""
     if not len(uids):
         return []

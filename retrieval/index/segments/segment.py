@@ -54,7 +54,13 @@ def per_passage(optional: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
     """Arrays with one row per passage, taken by row when merging and reordering: the core
     ones, then the columns of `columns/` (their schema is listed there, once), then the
     optional ones named (the passage vectors, when every merged segment has them)."""
-    return CORE_PER_PASSAGE + tuple((c.name, c.dtype) for c in columns.COLUMNS) + tuple((n, columns.OPTIONAL[n]) for n in optional)
+    return (
+        CORE_PER_PASSAGE
+        + tuple((c.name, c.dtype) for c in columns.COLUMNS)
+        + tuple((n, columns.OPTIONAL[n]) for n in optional)
+    )
+
+
 Encoded = tuple[dict[str, np.ndarray], list[str]]  # one batch as arrays, over its own term list
 
 
@@ -83,7 +89,9 @@ class SegmentBuilder:
         self._parts.append(self.encode(analysed, len(paragraphs)) | self.columns_of(paragraphs))
         self._texts.extend(p.encode("utf-8") for p in paragraphs)
 
-    def add_batch(self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], analysed: Iterable[list[Sentence]]) -> None:
+    def add_batch(
+        self, metas: Sequence[ArticleMeta], paragraphs: Sequence[Sequence[str]], analysed: Iterable[list[Sentence]]
+    ) -> None:
         """Many articles at once: `analysed` yields one sentence list per paragraph, in order."""
         n = sum(len(p) for p in paragraphs)
         self.articles.extend(metas)
@@ -178,7 +186,9 @@ class SegmentBuilder:
         arrays: dict[str, np.ndarray] = {
             "uid": np.arange(first_uid, first_uid + n, dtype=np.int64),
             "article": np.repeat(np.arange(len(art_counts), dtype=np.int32), art_counts),
-            "paragraph": np.concatenate([np.arange(1, c + 1, dtype=np.int32) for c in art_counts]) if n else np.zeros(0, np.int32),
+            "paragraph": np.concatenate([np.arange(1, c + 1, dtype=np.int32) for c in art_counts])
+            if n
+            else np.zeros(0, np.int32),
             "lang": langs,
             "doc_len": doc_len.astype(np.int32),
             "text_ptr": _ptr(text_lens),
@@ -226,7 +236,10 @@ def _article_columns(cols: dict[str, list[str]]) -> dict[str, np.ndarray]:
 def _strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
     encoded = [v.encode("utf-8") for v in values]
     blob = b"".join(encoded)
-    return {name: np.frombuffer(blob, np.uint8), f"{name}_ptr": _ptr(np.fromiter(map(len, encoded), np.int64, len(encoded)))}
+    return {
+        name: np.frombuffer(blob, np.uint8),
+        f"{name}_ptr": _ptr(np.fromiter(map(len, encoded), np.int64, len(encoded))),
+    }
 
 
 def postings(tokens: np.ndarray, docs: np.ndarray, n_terms: int) -> tuple[I64, I32, I32]:
@@ -501,7 +514,9 @@ class Segment:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
             raise IndexFormatError(f"segment {name} is of another format")
         if meta.get("analyzer") != ANALYZER_VERSION:
-            raise IndexFormatError(f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}")
+            raise IndexFormatError(
+                f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}"
+            )
         if size != meta.get("size"):
             raise IndexFormatError(f"segment {name} is {size} bytes, expected {meta.get('size')} (truncated?)")
         lacking = [c.name for c in columns.COLUMNS if c.name not in (meta.get("arrays") or {})]
@@ -528,7 +543,11 @@ class Segment:
             encoder = meta.get("encoder")
             if (encoder is None) != (columns.VECTORS not in arrays):
                 raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
-            if encoder is not None and verify and vectors.checksum(arrays[columns.VECTORS]) != meta.get("vectors_crc32"):
+            if (
+                encoder is not None
+                and verify
+                and vectors.checksum(arrays[columns.VECTORS]) != meta.get("vectors_crc32")
+            ):
                 raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
             segment = cls(name, arrays, encoder)
             if size:
@@ -629,7 +648,9 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
     return _assemble(name, cat, vocab, art_cols, encoder)
 
 
-def _assemble(name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[str]], encoder: str | None = None) -> Segment:
+def _assemble(
+    name: str, cat: Any, vocab: list[str], art_cols: dict[str, list[str]], encoder: str | None = None
+) -> Segment:
     optional = (columns.VECTORS,) if encoder is not None else ()
     article = cat("article", np.int64)
     n = len(article)
@@ -659,7 +680,9 @@ def _reorder(
     optional = (columns.VECTORS,) if encoder is not None else ()
     """Put passages in uid order (and articles in the order of their first passage)."""
     text_ptr, texts = take_ragged(_ptr(cat("text_len", np.int64)), cat("texts", np.uint8), order)
-    sent_ptr, sent_rows = take_ragged(_ptr(cat("sent_count", np.int64)), np.arange(sum(len(p["sent_start"]) for p in pieces)), order)
+    sent_ptr, sent_rows = take_ragged(
+        _ptr(cat("sent_count", np.int64)), np.arange(sum(len(p["sent_start"]) for p in pieces)), order
+    )
     tok_ptr, tokens = take_ragged(_ptr(cat("sent_tok_len", np.int64)), cat("tokens", np.int32), sent_rows)
     article = cat("article", np.int64)[order]
     first_seen = np.unique(article, return_index=True)[1]

@@ -303,7 +303,10 @@ class Snapshot(StoreWrites):
     def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if self.stamp is None:
             return []
-        blocks = [(s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None if s.deleted is None else ~s.deleted) for s in self.segs]
+        blocks = [
+            (s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None if s.deleted is None else ~s.deleted)
+            for s in self.segs
+        ]
         return vectors.nearest(query, blocks, k)
 
     def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
@@ -344,7 +347,10 @@ class Snapshot(StoreWrites):
         return found[0].seg.passage_terms(found[1])
 
     def uids(self) -> I64:
-        parts = [np.asarray(s.seg.a["uid"])[~s.deleted] if s.deleted is not None else np.asarray(s.seg.a["uid"]) for s in self.segs]
+        parts = [
+            np.asarray(s.seg.a["uid"])[~s.deleted] if s.deleted is not None else np.asarray(s.seg.a["uid"])
+            for s in self.segs
+        ]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
     def articles(self) -> list[StoredArticle]:
@@ -417,7 +423,9 @@ class SegmentStore(StoreWrites):
         self.directory = directory
         self.analyzer = analyzer
         self.encoder = encoder
-        self.encoder_name = encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
+        self.encoder_name = (
+            encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
+        )
         self.encoder_cache = encoder_cache
         self._warned_stamp: object = ""
         self._params = params or SearchParams()
@@ -538,9 +546,15 @@ class SegmentStore(StoreWrites):
             return Snapshot(0, (), 0, {}, self._params), damaged
         except (OSError, ValueError) as exc:
             return Snapshot(0, (), 0, {}, self._params), [f"the commit file is unreadable ({exc})"]
-        if not isinstance(commit, dict) or commit.get("format") != FORMAT_VERSION or commit.get("analyzer") != ANALYZER_VERSION:
+        if (
+            not isinstance(commit, dict)
+            or commit.get("format") != FORMAT_VERSION
+            or commit.get("analyzer") != ANALYZER_VERSION
+        ):
             fmt = commit.get("format") if isinstance(commit, dict) else "?"
-            return Snapshot(0, (), 0, {}, self._params), [f"the commit is of format {fmt}, analyser {commit.get('analyzer') if isinstance(commit, dict) else '?'}; this quoteqa writes format {FORMAT_VERSION}"]
+            return Snapshot(0, (), 0, {}, self._params), [
+                f"the commit is of format {fmt}, analyser {commit.get('analyzer') if isinstance(commit, dict) else '?'}; this quoteqa writes format {FORMAT_VERSION}"
+            ]
         lives: list[_Live] = []
         damaged: list[str] = []
         try:
@@ -623,9 +637,15 @@ class SegmentStore(StoreWrites):
         generation = snap.generation + 1
         new_seg: Segment | None = None
         n_added = 0
-        stamp = self._stamp_after(snap, bool(adds), sum(len(snap._find_seg(n).seg.article_passages(r)) for n, rows in hits.items() for r in rows))
+        stamp = self._stamp_after(
+            snap,
+            bool(adds),
+            sum(len(snap._find_seg(n).seg.article_passages(r)) for n, rows in hits.items() for r in rows),
+        )
         if adds:
-            new_seg = self._build(adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options, stamp is not None)
+            new_seg = self._build(
+                adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options, stamp is not None
+            )
             n_added = new_seg.n_passages
         lives: list[_Live] = []
         for s in snap.segs:
@@ -659,10 +679,16 @@ class SegmentStore(StoreWrites):
             return mine
         if mine is not None and self._warned_stamp != snap.stamp:
             self._warned_stamp = snap.stamp
-            log.warning("index in %s holds no %s vectors for its older passages: new passages are not encoded until `quoteqa reindex`", self.directory, mine)
+            log.warning(
+                "index in %s holds no %s vectors for its older passages: new passages are not encoded until `quoteqa reindex`",
+                self.directory,
+                mine,
+            )
         return None
 
-    def _build(self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, encode: bool = False) -> Segment:
+    def _build(
+        self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, encode: bool = False
+    ) -> Segment:
         """One new segment of these articles; `encode`: with their vectors (this store's encoder)."""
         if self.analyzer is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
@@ -707,7 +733,9 @@ class SegmentStore(StoreWrites):
         mkdir(self.directory)
         return Segment(name, builder.finish(first_uid), builder.stamp).write(self.directory)
 
-    def _commit(self, generation: int, lives: Sequence[_Live], next_uid: int, extra: dict[str, Any], stamp: str | None = None) -> None:
+    def _commit(
+        self, generation: int, lives: Sequence[_Live], next_uid: int, extra: dict[str, Any], stamp: str | None = None
+    ) -> None:
         entries = [
             {"name": s.seg.name, "deletes": s.del_file, "deleted": s.n_deleted, "passages": s.seg.n_passages, "crc32": s.del_crc}
             for s in lives if s.n_live > 0
@@ -717,7 +745,11 @@ class SegmentStore(StoreWrites):
             "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
         }  # fmt: skip
         mkdir(self.directory)
-        atomic_write(self.directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit")
+        atomic_write(
+            self.directory / COMMIT,
+            json.dumps(commit, ensure_ascii=False).encode("utf-8"),
+            crash_before_rename="commit",
+        )
         kept = [s for s in lives if s.n_live > 0]
         with self._state_lock:
             for s in kept:
@@ -858,4 +890,3 @@ def _read_deletes(path: Path, n: int, crc: int | None) -> npt.NDArray[np.bool_]:
     if len(data) != (n + 7) // 8 or (crc is not None and zlib.crc32(data) != crc):
         raise IndexFormatError(f"tombstones {path.name} are damaged")
     return np.unpackbits(np.frombuffer(data, np.uint8), count=n).astype(bool)
-
