@@ -29,8 +29,10 @@ import pytest_asyncio
 
 from bot.settings import PROJECT_ROOT, Settings
 from bot.telegram import render
-from bot.telegram.app import STATE_KEY, ConfigError, WebhookConfig, bot_token, build_application, running
+from bot.telegram.app import build_application, running
 from bot.telegram.app import run as run_cli
+from bot.telegram.config import ConfigError, WebhookConfig, bot_token
+from bot.telegram.handlers import STATE_KEY
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.corpus.files import load_corpus
 
