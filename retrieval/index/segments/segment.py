@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
-from retrieval.index import vectors
+from retrieval.index import ann, vectors
 from retrieval.index.fsutil import crash_point, fsync_dir, write_new
 from retrieval.index.segments import columns
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
@@ -291,6 +291,7 @@ class Segment:
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
         self.encoder = encoder  # stamp of the encoder its `vectors` were made with (None: no vectors)
+        self.directory: Path | None = None  # the folder it was opened from (its HNSW file is there)
         self._vector_norms: npt.NDArray[np.float32] | None = None
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
 
@@ -495,6 +496,8 @@ class Segment:
             meta["vectors_crc32"] = vectors.checksum(self.a[columns.VECTORS])
         write_new(meta_path, json.dumps(meta).encode("utf-8"))
         fsync_dir(directory)
+        if self.encoder is not None:  # a big segment's HNSW graph beside it (retrieval/index/ann.py)
+            ann.build(directory, self.name, self.a[columns.VECTORS], self.encoder)
         return Segment.open(directory, self.name, verify=True)
 
     @classmethod
@@ -550,6 +553,7 @@ class Segment:
             ):
                 raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
             segment = cls(name, arrays, encoder)
+            segment.directory = directory
             if size:
                 segment._attach(seg_path, meta["arrays"])
         except IndexFormatError:
