@@ -27,11 +27,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import mmap
 import os
 import threading
 import time
 import weakref
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +164,7 @@ class AnnIndex:
     """One segment's HNSW graph, memory-mapped, searched for rows then rescored exactly."""
 
     def __init__(self, index: Any, meta: dict[str, Any]) -> None:
+        self._mapped: mmap.mmap | None = None
         self.index = index
         self.meta = meta
         self.dtype = meta["params"]["dtype"]
@@ -175,11 +178,16 @@ class AnnIndex:
         from usearch.index import Index
 
         ann_path = paths(directory, name)[0]
-        try:
-            head = Index.metadata(str(ann_path))
+        try:  # mapped by us, read at random: no fault-around (MADV_RANDOM), so a serving
+            # process keeps only the graph pages its questions visit
+            with open(ann_path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mapped, "madvise"):
+                mapped.madvise(mmap.MADV_RANDOM)
+            head = Index.metadata(mapped)
             if not head or head.get("dimensions") != meta["dim"]:
                 raise AnnError("its HNSW file's header does not match its metadata")
-            index = Index.restore(str(ann_path), view=True, enable_key_lookups=False)
+            index = Index.restore(mapped, view=True, enable_key_lookups=False)
         except AnnError:
             raise
         except Exception as exc:  # usearch raises RuntimeError/ValueError on a bad file
@@ -187,14 +195,17 @@ class AnnIndex:
         if index is None or len(index) != rows:
             raise AnnError("its HNSW file does not hold one entry per passage")
         index.expansion_search = (params or PARAMS).expansion_search
-        return cls(index, meta)
+        graph = cls(index, meta)
+        graph._mapped = mapped  # the view reads this buffer: it lives as long as the graph
+        return graph
 
     def top(
         self, codes: vectors.Codes, norms: npt.NDArray[np.float32], query: npt.NDArray[np.float32], k: int,
-        live: npt.NDArray[np.bool_] | None, n_live: int,
+        live: npt.NDArray[np.bool_] | None, n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:  # fmt: skip
         """The k best live rows and their exact cosines, best first; None when the graph cannot
-        give k live rows (the caller searches exactly)."""
+        give k live rows (the caller searches exactly). `take(rows)`: the code rows (ascending
+        rows), read from the segment's file (default: indexing `codes`)."""
         n = len(codes)
         k = min(k, n_live)
         if k <= 0:
@@ -213,7 +224,8 @@ class AnnIndex:
                 return None
             want = min(n, want * 4)
         rows = np.sort(rows)
-        sims = (np.asarray(codes[rows], np.float32) @ query) / np.maximum(norms[rows], 1e-12)
+        picked = take(rows) if take is not None else codes[rows]
+        sims = (np.asarray(picked, np.float32) @ query) / np.maximum(norms[rows], 1e-12)
         order = np.argsort(-sims, kind="stable")[:k]
         return rows[order], sims[order].astype(np.float32)
 
@@ -273,7 +285,7 @@ def nearest(
         got = None
         if graph is not None:
             n_live = len(codes) if live is None else int(np.count_nonzero(live))
-            got = graph.top(codes, seg.vector_norms, q, k, live, n_live)
+            got = graph.top(codes, seg.vector_norms, q, k, live, n_live, getattr(seg, "vector_rows", None))
         rows, sims = got if got is not None else vectors._block_top(codes, seg.vector_norms, q, k, live)
         found.extend(zip(np.asarray(seg.a["uid"])[rows].tolist(), sims.tolist(), strict=True))
     found.sort(key=lambda x: (-x[1], x[0]))

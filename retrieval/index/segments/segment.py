@@ -317,10 +317,33 @@ class Segment:
 
     @property
     def vector_norms(self) -> npt.NDArray[np.float32]:
-        """Each vector row's length (cosine divides by it), computed on the first dense search."""
+        """Each vector row's length (cosine divides by it), computed on the first dense search
+        (from the file with `pread` in chunks: mapping would leave every code page resident)."""
         if self._vector_norms is None:
-            self._vector_norms = vectors.row_norms(self.a["vectors"])
+            codes = self.a["vectors"]
+            if self._fd is None:
+                self._vector_norms = vectors.row_norms(codes)
+            else:
+                step = vectors.CHUNK_ROWS
+                self._vector_norms = np.concatenate(
+                    [np.zeros(0, np.float32)]
+                    + [vectors.row_norms(self.vector_rows(np.arange(lo, min(lo + step, len(codes))))) for lo in range(0, len(codes), step)]
+                )  # fmt: skip
         return self._vector_norms
+
+    def vector_rows(self, rows: npt.NDArray[np.int64]) -> vectors.Codes:
+        """Code rows (ascending row numbers), read with `pread` when on disk: a few scattered
+        rows a question must not map the pages around them (see `_attach`)."""
+        codes = self.a["vectors"]
+        rows = np.asarray(rows, np.int64)
+        if self._fd is None or not len(rows):
+            return np.asarray(codes[rows])
+        offset, width = self._offsets["vectors"][0], codes.shape[1]
+        if rows[-1] - rows[0] + 1 == len(rows):  # one run
+            raw = os.pread(self._fd, len(rows) * width, offset + int(rows[0]) * width)
+        else:
+            raw = b"".join(os.pread(self._fd, width, offset + r * width) for r in rows.tolist())
+        return np.frombuffer(raw, np.int8).reshape(len(rows), width)
 
     # terms
     @property
