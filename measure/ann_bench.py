@@ -143,13 +143,13 @@ def exact_top(
     return V.top_k(codes, norms, q, k)[1].tolist()
 
 
-GRID = (("i8", 16, 128), ("f16", 16, 128), ("i8", 32, 128), ("i8", 16, 64))  # (storage, M, ef_add)
-EF_SEARCH = (64, 128, 192, 256)
+GRID = (("i8", 16, 40), ("i8", 16, 128))  # (storage, M, ef_add)
+EF_SEARCH = (128, 256, 512, 1024)
 
 
 def tune(
-    codes: npt.NDArray[np.int8], queries: npt.NDArray[np.float32], grid: Sequence[tuple[str, int, int]] = (("i8", 16, 128), ("f16", 16, 128), ("i8", 32, 128)),
-    efs: Sequence[int] = (32, 64, 96, 128, 192), k: int = 20, oversample: int = 2,
+    codes: npt.NDArray[np.int8], queries: npt.NDArray[np.float32], grid: Sequence[tuple[str, int, int]] = GRID,
+    efs: Sequence[int] = EF_SEARCH, k: int = 20, oversample: Sequence[int] = (2, 5),
 ) -> list[dict[str, Any]]:  # fmt: skip
     """recall@10 (of the top k, oversampled and rescored as the store does) per setting."""
     import tempfile
@@ -161,23 +161,26 @@ def tune(
     refs = [exact_top(codes, norms, q, 10) for q in queries]
     rows = []
     for dtype, m, efc in grid:
-        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, dtype=dtype, oversample=oversample)
+        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, dtype=dtype)
         with tempfile.TemporaryDirectory() as tmp:
             meta = ann.build(Path(tmp), "tune", codes, "x", params)
             assert meta is not None
             for ef in efs:
                 graph = ann.AnnIndex.open(Path(tmp), "tune", len(codes), "x", ann.HnswParams(expansion_search=ef))
-                ms, rec = [], []
-                for q, ref in zip(queries, refs, strict=True):
-                    t = time.perf_counter()
-                    got = graph.top(codes, norms, q, k, None, len(codes))
-                    ms.append((time.perf_counter() - t) * 1000)
-                    assert got is not None
-                    rec.append(recall_at_10(got[1].tolist(), ref))
-                rows.append({"dtype": dtype, "M": m, "ef_add": efc, "ef_search": ef, "recall_at_10": round(float(np.mean(rec)), 4),
-                             "p50_ms": round(percentile(ms, 50), 3), "p95_ms": round(percentile(ms, 95), 3),
-                             "build_s": meta["build_s"], "bytes_per_row": round(meta["size"] / len(codes), 1)})  # fmt: skip
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                for over in oversample:
+                    graph.oversample = over
+                    ms, rec = [], []
+                    for q, ref in zip(queries, refs, strict=True):
+                        t = time.perf_counter()
+                        got = graph.top(codes, norms, q, k, None, len(codes))
+                        ms.append((time.perf_counter() - t) * 1000)
+                        assert got is not None
+                        rec.append(recall_at_10(got[1].tolist(), ref))
+                    rows.append({"dtype": dtype, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
+                                 "recall_at_10": round(float(np.mean(rec)), 4), "p50_ms": round(percentile(ms, 50), 3),
+                                 "p95_ms": round(percentile(ms, 95), 3), "build_s": meta["build_s"],
+                                 "bytes_per_row": round(meta["size"] / len(codes), 1), "load_average_1min": os.getloadavg()[0]})  # fmt: skip
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 del graph
     return rows
 
@@ -392,6 +395,19 @@ def main(argv: Sequence[str]) -> None:
         work = Path(a[0])
         qs = json.loads((work / "questions.json").read_text("utf-8"))[: int(a[1]) if len(a) > 1 else 300]
         print(json.dumps(measure(work / "data", work / "corpus", qs, work / "encoder-cache"), indent=1))
+    elif cmd == "serving":  # serving WORKDIR N [SEED]: a `quoteqa bench --semantic` workdir, built
+        # (data-none, data-use-m3); builds missing HNSW graphs (verify), then every serving figure
+        from retrieval.index.segments.store import SegmentStore
+
+        from .semantic_bench import serving_figures
+
+        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 else 13
+        t = time.perf_counter()
+        repaired = SegmentStore(work / "data-use-m3" / "index").verify()
+        out = {"graphs_built_by_verify": repaired, "verify_s": round(time.perf_counter() - t, 1)}
+        corpus = synthesize(read_sources(default_sources()), n, 300, seed)
+        out |= serving_figures(work, work / "corpus", work / "encoder-cache", corpus.questions, default_sources(), seed)
+        print(json.dumps(out, indent=1, ensure_ascii=False))
     elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
         print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))
     elif cmd == "tune-synthetic":  # tune-synthetic N WORKDIR: the grid on synthesised vectors
@@ -399,15 +415,16 @@ def main(argv: Sequence[str]) -> None:
 
         codes, questions = synthetic_codes(int(a[0]), Path(a[1]))
         qv = UseM3(Path(a[1]) / "encoder-cache").encode(questions[:200])
-        print(json.dumps(tune(codes, qv, GRID, EF_SEARCH), indent=1))
-    elif cmd == "tune":  # tune DATA_DIR QUESTIONS_JSON CACHE
+        print(json.dumps(tune(codes, qv), indent=1))
+    elif cmd == "tune":  # tune WORKDIR N: the grid on a `bench --semantic` workdir's real vectors
         from retrieval.index.segments.store import SegmentStore
         from retrieval.text.encoder import UseM3
 
-        snap = SegmentStore(Path(a[0]) / "index").snapshot()
+        work = Path(a[0])
+        snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
         codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])  # type: ignore[attr-defined]
-        qs = json.loads(Path(a[1]).read_text("utf-8"))[:200]
-        print(json.dumps(tune(codes, UseM3(Path(a[2])).encode(qs), GRID, EF_SEARCH), indent=1))
+        questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
+        print(json.dumps(tune(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
     else:
         raise SystemExit(f"unknown command {cmd}")
 

@@ -52,21 +52,30 @@ SUFFIX = ".hnsw"  # NAME.hnsw beside NAME.seg, and NAME.hnsw.json
 
 @dataclass(frozen=True, slots=True)
 class HnswParams:
-    """HNSW settings, one place. Measured on real USE-m3 passage vectors (see docs/performance.md,
-    semantic round; `python -m measure.ann_tune`), recall@10 of the top 20 against exact search:
+    """HNSW settings, one place. Measured on the 100k bench corpus's real USE-m3 passage vectors
+    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000`, 2 shared
+    cores at load 5), recall@10 against exact search over the codes (ties counted), k = 20:
 
-    - storage i8 (our own int8 codes, 512 B a vector) vs f16 (1 KiB): the same recall at these
-      settings; i8 keeps the file half the size and the search faster, so i8.
-    - connectivity (M) 16, expansion_add 128: build ~X s per 100k rows on 2 cores.
-    - expansion_search: the smallest that keeps recall@10 ≥ 0.98 on both the 100k real vectors and
-      the 1M synthesised ones, with `oversample` 2 (candidates rescored exactly).
-    - min_rows: below it exact search (usearch's int8 kernel) costs ≲ 3 ms, so no graph.
+    | ef_add | ef_search | recall@10 | search p50 | build (100k) |
+    |---|---|---|---|---|
+    | 40 | 256 / 512 / 1024 | 0.943 / 0.970 / 0.988 | 1.1 / 4–7 / 7–8 ms | 41 s |
+    | 128 | 128 / 256 / **512** / 1024 | 0.958 / 0.986 / **0.998** / 0.999 | 0.6 / 1.1 / **2.1** / 8 ms | 84 s |
+
+    - The bench corpus is hard for a graph: its passages are recombined from ~8k source
+      sentences, so a question's top 10 are near-duplicates a few thousandths of cosine apart.
+      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975.
+    - `oversample` 2 vs 5 changes nothing (the candidates come from the same beam); 2.
+    - storage i8 (our int8 codes; 660 B a row with the graph) vs f16 (1,172 B): the same recall
+      (0.949 vs 0.951 at ef 128 on the synthesised 100k), half the file; i8.
+    - connectivity (M) 16 (usearch's default).
+    - min_rows: below it exact search (usearch's int8 kernel, ~0.14 ms per 1k rows idle) costs
+      ≲ 3 ms, so no graph; fresh ingests stay exact.
     """
 
     min_rows: int = 20_000  # segments with fewer passages are searched exactly
     connectivity: int = 16
     expansion_add: int = 128
-    expansion_search: int = 128
+    expansion_search: int = 512
     dtype: str = "i8"  # "i8" (the segment's codes) or "f16"
     oversample: int = 2  # candidates asked of the graph per wanted hit (before tombstones)
 
