@@ -401,12 +401,20 @@ def main(argv: Sequence[str]) -> None:
 
         from .semantic_bench import serving_figures
 
-        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 else 13
+        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 and a[2].isdigit() else 13
         t = time.perf_counter()
         repaired = SegmentStore(work / "data-use-m3" / "index").verify()
         out = {"graphs_built_by_verify": repaired, "verify_s": round(time.perf_counter() - t, 1)}
         corpus = synthesize(read_sources(default_sources()), n, 300, seed)
-        out |= serving_figures(work, work / "corpus", work / "encoder-cache", corpus.questions, default_sources(), seed)
+        out |= serving_figures(
+            work,
+            work / "corpus",
+            work / "encoder-cache",
+            corpus.questions,
+            default_sources(),
+            seed,
+            "--no-measure" not in a,
+        )
         print(json.dumps(out, indent=1, ensure_ascii=False))
     elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
         print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))

@@ -167,18 +167,29 @@ def run_semantic(
 
 
 def serving_figures(
-    work: Path, corpus_dir: Path, cache: Path, questions: Sequence[str], sources: Sequence[Path], seed: int
+    work: Path,
+    corpus_dir: Path,
+    cache: Path,
+    questions: Sequence[str],
+    sources: Sequence[Path],
+    seed: int,
+    serving: bool = True,
 ) -> dict[str, Any]:
     """Everything measured on the built indexes `work/data-none` and `work/data-use-m3`: serving
     (`ann_bench.measure`), one-shot ask, `ingest` then `ask`, one article found by meaning."""
     from .ann_bench import measure
 
-    out: dict[str, Any] = {"serving": measure(work / "data-use-m3", corpus_dir, questions, cache)}
+    out: dict[str, Any] = {}
+    if serving:
+        out["serving"] = measure(work / "data-use-m3", corpus_dir, questions, cache)
+        print(json.dumps(out), file=sys.stderr, flush=True)  # a long run shows its figures as they come
+    (work / "incoming").mkdir(parents=True, exist_ok=True)
     out["ask_wall_s"] = {
         name: round(ask_wall(corpus_dir, work / f"data-{name}", cache, name), 3) for name in ("none", "use-m3")
     }
     out["ask_wall_extra_s"] = round(out["ask_wall_s"]["use-m3"] - out["ask_wall_s"]["none"], 3)
     out["load_average_1min_after_ask"] = os.getloadavg()[0]
+    print(json.dumps(out), file=sys.stderr, flush=True)
     fresh = ten_paragraph_articles(read_sources(sources), 3, seed + 1)
     saved = {k: os.environ.get(k) for k in ("QUOTEQA_ENCODER", "QUOTEQA_ENCODER_CACHE_DIR")}
     os.environ.update(QUOTEQA_ENCODER="use-m3", QUOTEQA_ENCODER_CACHE_DIR=str(cache))
@@ -199,10 +210,11 @@ def belebele_articles(folder: Path, n: int) -> list[tuple[dict[str, str], str, s
     English question about its first passage: (article, question, first passage)."""
     ko = [json.loads(x) for x in (folder / "kor_Hang.jsonl").read_text("utf-8").splitlines() if x.strip()]
     en = [json.loads(x) for x in (folder / "eng_Latn.jsonl").read_text("utf-8").splitlines() if x.strip()]
-    english = {(r["link"], r["question_number"]): r["question"] for r in en}
+    english = {r["metadata"]["extra"]["url"]: r["items"][0]["question"] for r in en if r.get("items")}
     passages: dict[str, dict[str, Any]] = {}
     for r in ko:
-        passages.setdefault(r["link"], r)
+        if r["link"] in english:
+            passages.setdefault(r["link"], r)
     rows = list(passages.values())
     out = []
     for i in range(n):
@@ -213,7 +225,7 @@ def belebele_articles(folder: Path, n: int) -> list[tuple[dict[str, str], str, s
             "title": f"Belebele {i}",
             "text": "\n\n".join(r["flores_passage"] for r in group),
         }
-        out.append((art, english[(first["link"], first["question_number"])], first["flores_passage"]))
+        out.append((art, english[first["link"]], first["flores_passage"]))
     return out
 
 

@@ -209,12 +209,13 @@ class AnnIndex:
         return graph
 
     def top(
-        self, codes: vectors.Codes, norms: npt.NDArray[np.float32], query: npt.NDArray[np.float32], k: int,
+        self, codes: vectors.Codes, norms: npt.NDArray[np.float32] | None, query: npt.NDArray[np.float32], k: int,
         live: npt.NDArray[np.bool_] | None, n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:  # fmt: skip
         """The k best live rows and their exact cosines, best first; None when the graph cannot
         give k live rows (the caller searches exactly). `take(rows)`: the code rows (ascending
-        rows), read from the segment's file (default: indexing `codes`)."""
+        rows), read from the segment's file (default: indexing `codes`); `norms` None: the picked
+        rows' lengths are computed from them (no pass over every code at the first question)."""
         n = len(codes)
         k = min(k, n_live)
         if k <= 0:
@@ -234,7 +235,8 @@ class AnnIndex:
             want = min(n, want * 4)
         rows = np.sort(rows)
         picked = take(rows) if take is not None else codes[rows]
-        sims = (np.asarray(picked, np.float32) @ query) / np.maximum(norms[rows], 1e-12)
+        lengths = norms[rows] if norms is not None else vectors.row_norms(picked)  # as `row_norms` of all rows would
+        sims = (np.asarray(picked, np.float32) @ query) / np.maximum(lengths, 1e-12)
         order = np.argsort(-sims, kind="stable")[:k]
         return rows[order], sims[order].astype(np.float32)
 
@@ -294,7 +296,8 @@ def nearest(
         got = None
         if graph is not None:
             n_live = len(codes) if live is None else int(np.count_nonzero(live))
-            got = graph.top(codes, seg.vector_norms, q, k, live, n_live, getattr(seg, "vector_rows", None))
+            # the picked rows' norms only: all of them would read every code at the first question
+            got = graph.top(codes, None, q, k, live, n_live, getattr(seg, "vector_rows", None))
         rows, sims = got if got is not None else vectors._block_top(codes, seg.vector_norms, q, k, live)
         found.extend(zip(np.asarray(seg.a["uid"])[rows].tolist(), sims.tolist(), strict=True))
     found.sort(key=lambda x: (-x[1], x[0]))
