@@ -313,7 +313,7 @@ class Snapshot(StoreWrites):
             found = self._locate(int(uid))
             if found is None:
                 raise KeyError(uid)
-            rows.append(np.asarray(found[0].seg.a["vectors"][found[1]]))
+            rows.append(found[0].seg.vector_rows(np.array([found[1]]))[0])  # pread: no mapped pages kept
         dim = self.segs[0].seg.a["vectors"].shape[1] if self.segs else 0
         return vectors.dequantise(np.stack(rows)) if rows else np.zeros((0, dim), np.float32)
 
