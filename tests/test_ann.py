@@ -183,3 +183,14 @@ def test_graph_search_over_codes_keeps_recall_with_many_tombstones() -> None:
                 if r in both:
                     assert abs(both[r] - s) < 1e-6
     assert np.mean(recall) >= 0.98
+
+
+def test_bench_recall_counts_tied_passages_and_misses() -> None:
+    """measure/ann_bench.py's recall@10: a found passage tied with the exact 10th counts, a
+    worse one does not (the bench corpus repeats sentences, so ties are common)."""
+    from measure.ann_bench import recall_at_10
+
+    exact = [0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert recall_at_10(exact, exact) == 1.0
+    assert recall_at_10([0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5 + 1e-7], exact) == 1.0  # another tied one
+    assert recall_at_10([0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.4, 0.3], exact) == 0.8
