@@ -63,7 +63,9 @@ class HnswParams:
 
     - The bench corpus is hard for a graph: its passages are recombined from ~8k source
       sentences, so a question's top 10 are near-duplicates a few thousandths of cosine apart.
-      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975.
+      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975, and at 1M
+      (each sentence-mean vector repeated ~100 times) ef_search 512 gives 0.807: not shown to
+      hold at 1M (docs/performance.md, semantic speed round).
     - `oversample` 2 vs 5 changes nothing (the candidates come from the same beam); 2.
     - storage i8 (our int8 codes; 660 B a row with the graph) vs f16 (1,172 B): the same recall
       (0.949 vs 0.951 at ef 128 on the synthesised 100k), half the file; i8.
