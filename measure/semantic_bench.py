@@ -31,10 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .bench import read_sources, rss_mib, synthesize, write_corpus
-from .stats import percentile
+from .bench import cli_ingest_minus_ask, read_sources, synthesize, ten_paragraph_articles, write_corpus
 
 _enc: Any = None
 
@@ -101,10 +98,12 @@ def ask_wall(corpus: Path, data: Path, cache: Path, encoder: str, runs: int = 5)
 
 def run_semantic(
     sources: Sequence[Path], n_passages: int = 20_000, n_questions: int = 300, seed: int = 13,
-    workdir: Path | None = None, scale: Sequence[int] = (100_000,), encode_sample: int = 800,
+    workdir: Path | None = None, encode_sample: int = 800, synthetic_vectors: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The semantic bench. `synthetic_vectors` (default: above 200k passages) builds the index
+    with synthesised vectors (`measure/ann_bench.py`: each passage the mean of its sentences'
+    real vectors) instead of encoding every passage, and measures serving only."""
     from retrieval import Analyzer, Engine, EngineConfig
-    from retrieval.index import vectors as V
     from retrieval.text.encoder import UseM3
 
     work = workdir or Path(tempfile.mkdtemp(prefix="quoteqa-sembench-"))
@@ -116,11 +115,20 @@ def run_semantic(
     out: dict[str, Any] = {"passages": corpus.n_passages, "articles": len(corpus.articles), "questions": len(corpus.questions),
                            "mean_passage_chars": round(corpus.n_chars / max(corpus.n_passages, 1), 1)}  # fmt: skip
 
+    if synthetic_vectors if synthetic_vectors is not None else n_passages > 200_000:
+        from .ann_bench import build_synthetic, measure
+
+        out["vectors"] = (
+            "synthesised: each passage's vector is the normalised mean of its sentences' real USE-m3 vectors"
+        )
+        out["build"] = build_synthetic(corpus, corpus_dir, work / "data-use-m3", cache, work)
+        out["serving"] = measure(work / "data-use-m3", corpus_dir, corpus.questions, cache)
+        return out
     t = time.perf_counter()
     UseM3(cache)  # the cold start writes the cache
     out["encoder_cold_start_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    enc = UseM3(cache, threads=1)
+    UseM3(cache, threads=1)
     out["encoder_warm_start_s"] = round(time.perf_counter() - t, 3)
 
     from retrieval.corpus.files import split_paragraphs
@@ -154,74 +162,110 @@ def run_semantic(
     out["vector_bytes_per_passage"] = sum(s.seg.a["vectors"].nbytes for s in segs) / max(snap.n_passages, 1)
     out["segments"] = len(segs)
 
-    qv = enc.encode(corpus.questions)
-    blocks = [(s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None) for s in segs]
-    dense_ms, exact_ms, recall = [], [], []
-    for q in qv:
-        t = time.perf_counter()
-        got = snap.dense(q, 20)
-        dense_ms.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        ref = []
-        for codes, norms, uids, _ in blocks:
-            r, s = V.top_k(codes, norms, q, 20)
-            ref.extend(zip(np.asarray(uids)[r].tolist(), s.tolist()))
-        ref.sort(key=lambda x: (-x[1], x[0]))
-        exact_ms.append((time.perf_counter() - t) * 1000)
-        recall.append(len({u for u, _ in got[:10]} & {u for u, _ in ref[:10]}) / 10)
-    out["dense"] = {"rows": snap.n_passages, "p50_ms": round(percentile(dense_ms, 50), 2), "p95_ms": round(percentile(dense_ms, 95), 2),
-                    "numpy_exact_p50_ms": round(percentile(exact_ms, 50), 2), "recall_at_10_vs_exact": round(float(np.mean(recall)), 4)}  # fmt: skip
-    codes = np.concatenate([s.seg.a["vectors"] for s in segs])
-    rng = np.random.default_rng(seed)
-    for size in scale:
-        reps = -(-size // len(codes))
-        big = np.concatenate([codes] * reps)[:size].copy()
-        big[len(codes) :] = np.clip(
-            big[len(codes) :].astype(np.int16) + rng.integers(-2, 3, big[len(codes) :].shape), -127, 127
-        ).astype(np.int8)
-        norms, uids = V.row_norms(big), np.arange(size, dtype=np.int64)
-        ms, ex = [], []
-        for q in qv[:100]:
-            t = time.perf_counter()
-            V.nearest(q, [(big, norms, uids, None)], 20)
-            ms.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            V.top_k(big, norms, q, 20)
-            ex.append((time.perf_counter() - t) * 1000)
-        out[f"dense_at_{size}"] = {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-                                   "numpy_exact_p50_ms": round(percentile(ex, 50), 2)}  # fmt: skip
-        del big
+    del engines
+    return out | serving_figures(work, corpus_dir, cache, corpus.questions, sources, seed)
 
-    ans = {}
-    for name, engine in engines.items():
-        ms = []
-        for text in corpus.questions:
-            t = time.perf_counter()
-            engine.ask(text)
-            if name != "none":
-                e = engine.encoder
-                assert e is not None
-                engine.store.snapshot().dense(e.encode([text])[0], 20)
-            ms.append((time.perf_counter() - t) * 1000)
-        ans[name] = {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
-    out["answer"] = ans
-    out["rss_mib"] = round(rss_mib(), 1)
+
+def serving_figures(
+    work: Path,
+    corpus_dir: Path,
+    cache: Path,
+    questions: Sequence[str],
+    sources: Sequence[Path],
+    seed: int,
+    serving: bool = True,
+) -> dict[str, Any]:
+    """Everything measured on the built indexes `work/data-none` and `work/data-use-m3`: serving
+    (`ann_bench.measure`), one-shot ask, `ingest` then `ask`, one article found by meaning."""
+    from .ann_bench import measure
+
+    out: dict[str, Any] = {}
+    if serving:
+        out["serving"] = measure(work / "data-use-m3", corpus_dir, questions, cache)
+        print(json.dumps(out), file=sys.stderr, flush=True)  # a long run shows its figures as they come
+    (work / "incoming").mkdir(parents=True, exist_ok=True)
     out["ask_wall_s"] = {
         name: round(ask_wall(corpus_dir, work / f"data-{name}", cache, name), 3) for name in ("none", "use-m3")
     }
     out["ask_wall_extra_s"] = round(out["ask_wall_s"]["use-m3"] - out["ask_wall_s"]["none"], 3)
+    out["load_average_1min_after_ask"] = os.getloadavg()[0]
+    print(json.dumps(out), file=sys.stderr, flush=True)
+    fresh = ten_paragraph_articles(read_sources(sources), 3, seed + 1)
+    saved = {k: os.environ.get(k) for k in ("QUOTEQA_ENCODER", "QUOTEQA_ENCODER_CACHE_DIR")}
+    os.environ.update(QUOTEQA_ENCODER="use-m3", QUOTEQA_ENCODER_CACHE_DIR=str(cache))
+    try:
+        out["cli_ingest_then_ask"] = cli_ingest_minus_ask(corpus_dir, work / "data-use-m3", fresh, work, 0)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    belebele = Path(sources[0]).parent / "belebele-dev"
+    if (belebele / "kor_Hang.jsonl").exists():
+        out["article_by_meaning"] = article_by_meaning(corpus_dir, work / "data-use-m3", cache, belebele, work)
+    out["load_average_1min_end"] = os.getloadavg()[0]
     return out
 
 
-if __name__ == "__main__":  # python -m measure.semantic_bench N [WORKDIR [QUESTIONS SCALE SAMPLE]]
-    from .bench import DEFAULT_SOURCES
+def belebele_articles(folder: Path, n: int) -> list[tuple[dict[str, str], str, str]]:
+    """n articles of ten Korean Belebele passages each (one paragraph a passage), each with the
+    English question about its first passage: (article, question, first passage)."""
+    ko = [json.loads(x) for x in (folder / "kor_Hang.jsonl").read_text("utf-8").splitlines() if x.strip()]
+    en = [json.loads(x) for x in (folder / "eng_Latn.jsonl").read_text("utf-8").splitlines() if x.strip()]
+    english = {r["metadata"]["extra"]["url"]: r["items"][0]["question"] for r in en if r.get("items")}
+    passages: dict[str, dict[str, Any]] = {}
+    for r in ko:
+        if r["link"] in english:
+            passages.setdefault(r["link"], r)
+    rows = list(passages.values())
+    out = []
+    for i in range(n):
+        group = rows[10 * i : 10 * i + 10]
+        first = group[0]
+        art = {
+            "id": f"belebele-ko-{i}",
+            "title": f"Belebele {i}",
+            "text": "\n\n".join(r["flores_passage"] for r in group),
+        }
+        out.append((art, english[first["link"]], first["flores_passage"]))
+    return out
 
-    def default_sources() -> list[Path]:
-        return [Path(__file__).resolve().parent.parent.parent / "shared" / "data" / name for name in DEFAULT_SOURCES]
+
+def article_by_meaning(corpus_dir: Path, data_dir: Path, cache: Path, belebele: Path, work: Path) -> dict[str, Any]:
+    """In a running process with the encoder: ingest one 10-paragraph Korean article, then ask an
+    English question about it (no shared words: only meaning finds it). Timed: ingest plus the
+    answer; answerable: the first quote comes from the article. The words-only engine over the
+    same index is asked too (expected: not from the article)."""
+    from retrieval import Engine, EngineConfig
+
+    sem = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="use-m3", encoder_cache=cache), sync=False)
+    lex = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="none"), encoder=None, sync=False)
+    sem.ask("What did the Kremlin say?")  # first-use caches warm
+    runs = []
+    for art, question, _ in belebele_articles(belebele, 3):
+        path = work / "incoming" / f"{art['id']}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(art, ensure_ascii=False) + "\n", "utf-8")
+        t = time.perf_counter()
+        sem.ingest([path])
+        ingest_s = time.perf_counter() - t
+        answer = sem.ask(question)
+        total = time.perf_counter() - t
+        words = lex.ask(question)
+        runs.append({"ingest_s": round(ingest_s, 3), "ingest_and_answer_s": round(total, 3), "question": question,
+                     "answerable": bool(answer.quotes) and answer.quotes[0].source.article == art["id"],
+                     "verdict": answer.verdict,
+                     "words_only_from_article": bool(words.quotes) and words.quotes[0].source.article == art["id"]})  # fmt: skip
+    return {
+        "runs": runs,
+        "median_ingest_and_answer_s": round(statistics.median(r["ingest_and_answer_s"] for r in runs), 3),
+    }
+
+
+if __name__ == "__main__":  # python -m measure.semantic_bench N [WORKDIR [QUESTIONS [SAMPLE]]]
+    from .ann_bench import default_sources
 
     a = sys.argv[1:]
     n = int(a[0]) if a else 20_000
     print(json.dumps(run_semantic(
         default_sources(), n, workdir=Path(a[1]) if len(a) > 1 else None, n_questions=int(a[2]) if len(a) > 2 else 300,
-        scale=tuple(int(x) for x in a[3].split(",")) if len(a) > 3 else (100_000,), encode_sample=int(a[4]) if len(a) > 4 else 800,
+        encode_sample=int(a[3]) if len(a) > 3 else 800,
     ), indent=1))  # fmt: skip

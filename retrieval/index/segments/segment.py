@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
-from retrieval.index import vectors
+from retrieval.index import ann, vectors
 from retrieval.index.fsutil import crash_point, fsync_dir, write_new
 from retrieval.index.segments import columns
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
@@ -291,6 +291,7 @@ class Segment:
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
         self.encoder = encoder  # stamp of the encoder its `vectors` were made with (None: no vectors)
+        self.directory: Path | None = None  # the folder it was opened from (its HNSW file is there)
         self._vector_norms: npt.NDArray[np.float32] | None = None
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
 
@@ -316,10 +317,33 @@ class Segment:
 
     @property
     def vector_norms(self) -> npt.NDArray[np.float32]:
-        """Each vector row's length (cosine divides by it), computed on the first dense search."""
+        """Each vector row's length (cosine divides by it), computed on the first dense search
+        (from the file with `pread` in chunks: mapping would leave every code page resident)."""
         if self._vector_norms is None:
-            self._vector_norms = vectors.row_norms(self.a["vectors"])
+            codes = self.a["vectors"]
+            if self._fd is None:
+                self._vector_norms = vectors.row_norms(codes)
+            else:
+                step = vectors.CHUNK_ROWS
+                self._vector_norms = np.concatenate(
+                    [np.zeros(0, np.float32)]
+                    + [vectors.row_norms(self.vector_rows(np.arange(lo, min(lo + step, len(codes))))) for lo in range(0, len(codes), step)]
+                )  # fmt: skip
         return self._vector_norms
+
+    def vector_rows(self, rows: npt.NDArray[np.int64]) -> vectors.Codes:
+        """Code rows (ascending row numbers), read with `pread` when on disk: a few scattered
+        rows a question must not map the pages around them (see `_attach`)."""
+        codes = self.a["vectors"]
+        rows = np.asarray(rows, np.int64)
+        if self._fd is None or not len(rows):
+            return np.asarray(codes[rows])
+        offset, width = self._offsets["vectors"][0], codes.shape[1]
+        if rows[-1] - rows[0] + 1 == len(rows):  # one run
+            raw = os.pread(self._fd, len(rows) * width, offset + int(rows[0]) * width)
+        else:
+            raw = b"".join(os.pread(self._fd, width, offset + r * width) for r in rows.tolist())
+        return np.frombuffer(raw, np.int8).reshape(len(rows), width)
 
     # terms
     @property
@@ -495,6 +519,8 @@ class Segment:
             meta["vectors_crc32"] = vectors.checksum(self.a[columns.VECTORS])
         write_new(meta_path, json.dumps(meta).encode("utf-8"))
         fsync_dir(directory)
+        if self.encoder is not None:  # a big segment's HNSW graph beside it (retrieval/index/ann.py)
+            ann.build(directory, self.name, self.a[columns.VECTORS], self.encoder)
         return Segment.open(directory, self.name, verify=True)
 
     @classmethod
@@ -550,6 +576,7 @@ class Segment:
             ):
                 raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
             segment = cls(name, arrays, encoder)
+            segment.directory = directory
             if size:
                 segment._attach(seg_path, meta["arrays"])
         except IndexFormatError:

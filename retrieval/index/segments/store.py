@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
-from retrieval.index import bm25, vectors
+from retrieval.index import ann, bm25, vectors
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
 from retrieval.index.segments import columns
@@ -303,11 +303,7 @@ class Snapshot(StoreWrites):
     def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if self.stamp is None:
             return []
-        blocks = [
-            (s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None if s.deleted is None else ~s.deleted)
-            for s in self.segs
-        ]
-        return vectors.nearest(query, blocks, k)
+        return ann.nearest(query, [(s.seg, s.deleted) for s in self.segs], k)  # HNSW on big segments
 
     def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
         if self.stamp is None:
@@ -317,7 +313,7 @@ class Snapshot(StoreWrites):
             found = self._locate(int(uid))
             if found is None:
                 raise KeyError(uid)
-            rows.append(np.asarray(found[0].seg.a["vectors"][found[1]]))
+            rows.append(found[0].seg.vector_rows(np.array([found[1]]))[0])  # pread: no mapped pages kept
         dim = self.segs[0].seg.a["vectors"].shape[1] if self.segs else 0
         return vectors.dequantise(np.stack(rows)) if rows else np.zeros((0, dim), np.float32)
 
@@ -764,7 +760,7 @@ class SegmentStore(StoreWrites):
         """Delete files no commit names any more (a reader elsewhere keeps its mapped copy)."""
         keep = {COMMIT, "write.lock"}
         for e in commit["segments"]:
-            keep.update({f"{e['name']}.seg", f"{e['name']}.json"})
+            keep.update({f"{e['name']}.seg", f"{e['name']}.json", *ann.file_names(e["name"])})
             if e["deletes"]:
                 keep.add(e["deletes"])
         for path in self.directory.iterdir():
@@ -842,6 +838,11 @@ class SegmentStore(StoreWrites):
                 s.seg.verify(self.directory)
             except IndexFormatError as exc:
                 problems.append(str(exc))
+                continue
+            with self.writing():  # a missing or bad HNSW file is rebuilt from the codes
+                bad = ann.verify(self.directory, s.seg)
+            if bad:
+                problems.append(bad)
         return problems
 
 

@@ -1,0 +1,441 @@
+"""Dense search at scale (issue 19, the speed side): HNSW against exact search, and the answer cost
+with and without the sentence encoder, on an index that holds passage vectors.
+
+Three parts, each a function and a command:
+
+- `measure(data_dir, corpus_dir, ...)`: on a built index with vectors, the question vectors of the
+  bench's real questions; dense search exact (usearch's int8 kernel + exact rescoring, the path
+  small segments keep) against the HNSW path, recall@10 of the latter; the HNSW files' build time
+  and bytes; answer p50/p95 with the encoder and without it (two engines over the same index, the
+  questions alternated in this one process, so the ratio is a same-machine-state baseline); serving
+  RSS of a fresh child process that answers every question with the encoder.
+- `tune(codes, queries)`: recall@10 / search ms / build s / bytes for a grid of HNSW settings
+  (i8 vs f16 storage, M, ef) on the same vectors; what `HnswParams`'s docstring reports.
+- `build_synthetic(n, workdir)`: a bench corpus of n passages whose vectors are *synthesised*:
+  every source sentence is encoded for real (USE-m3), and a passage's vector is the normalised
+  mean of its sentences' vectors (the bench's passages are runs of source sentences). Encoding 1M
+  passages for real takes ~1.5 h here; `mean_vs_real` says how close the synthesis is to real
+  passage vectors (cosine), measured on passages encoded both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .bench import cut_sentences, read_sources, rss_mib, rss_split_mib, synthesize
+from .stats import percentile
+
+_enc: Any = None
+
+
+def _start(cache: str) -> None:
+    global _enc
+    from retrieval.text.encoder import UseM3
+
+    _enc = UseM3(cache, threads=1)
+
+
+def _encode(texts: list[str]) -> npt.NDArray[np.float32]:
+    return _enc.encode(texts)
+
+
+def encode_all(texts: Sequence[str], cache: Path, processes: int = 2, chunk: int = 256) -> npt.NDArray[np.float32]:
+    """Real USE-m3 vectors of `texts` in `processes` processes (one BLAS thread each)."""
+    if not texts:
+        return np.zeros((0, 512), np.float32)
+    with ProcessPoolExecutor(
+        processes, mp_context=get_context("spawn"), initializer=_start, initargs=(str(cache),)
+    ) as pool:
+        parts = list(pool.map(_encode, [list(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]))
+    return np.concatenate(parts)
+
+
+class SentenceMean:
+    """An encoder stand-in for a synthetic corpus: a passage's vector is the normalised mean of its
+    sentences' real vectors (looked up in `table`). Stamped as the real encoder it stands in for,
+    so the real encoder's question vectors are compared with these."""
+
+    def __init__(self, real: Any, table: dict[str, npt.NDArray[np.float32]]) -> None:
+        self.name, self.dim, self.version = real.name, real.dim, real.version
+        self.real, self.table = real, table
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        cut = [cut_sentences(t) or [t] for t in texts]
+        missing = sorted({s for ss in cut for s in ss if s not in self.table})
+        if missing:
+            self.table.update(zip(missing, self.real.encode(missing), strict=True))
+        out = np.stack([np.mean([self.table[s] for s in ss], axis=0) for ss in cut]).astype(np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def default_sources() -> list[Path]:
+    from .bench import DEFAULT_SOURCES
+
+    return [Path(__file__).resolve().parent.parent.parent / "shared" / "data" / name for name in DEFAULT_SOURCES]
+
+
+def build_synthetic(corpus: Any, corpus_dir: Path, data: Path, cache: Path, work: Path) -> dict[str, Any]:
+    """Index a bench corpus (already written to `corpus_dir`) into `data` by the real build path
+    (analysis processes, one segment, its HNSW graph), its vectors synthesised (module doc)."""
+    from retrieval import Engine, EngineConfig
+    from retrieval.corpus.files import split_paragraphs
+    from retrieval.text.encoder import UseM3
+
+    real = UseM3(cache, threads=1)
+    sentences = sorted({s for a in corpus.articles for p in split_paragraphs(a["text"]) for s in cut_sentences(p)})
+    t = time.perf_counter()
+    table = dict(zip(sentences, _sentence_table(sentences, work), strict=True))
+    encode_s = time.perf_counter() - t
+    t = time.perf_counter()
+    Engine.open(EngineConfig(corpus_dir, data, encoder="none", encoder_cache=cache), encoder=SentenceMean(real, table))
+    build_s = time.perf_counter() - t
+    return {"passages": corpus.n_passages, "sentences_encoded": len(sentences), "sentence_encode_s": round(encode_s, 1),
+            "build_s": round(build_s, 1), "passages_per_s": round(corpus.n_passages / build_s, 1),
+            "load_average_1min": os.getloadavg()[0]}  # fmt: skip
+
+
+def mean_vs_real(texts: Sequence[str], real_vectors: npt.NDArray[np.float32], cache: Path) -> dict[str, float]:
+    """Cosine between passages' real vectors and their sentence-mean synthesis."""
+    from retrieval.text.encoder import UseM3
+
+    real = UseM3(cache, threads=1)
+    synth = SentenceMean(real, {}).encode(list(texts))
+    cos = np.einsum("ij,ij->i", synth, real_vectors)
+    return {
+        "passages": len(texts),
+        "cosine_mean": round(float(cos.mean()), 4),
+        "cosine_p5": round(float(np.percentile(cos, 5)), 4),
+    }
+
+
+# --- HNSW settings ----------------------------------------------------------------------------
+TIE = 1e-5  # cosines this close to the 10th best count as tied with it
+
+
+def recall_at_10(found_sims: Sequence[float], exact_sims: Sequence[float]) -> float:
+    """Share of the exact top 10 that the search found, ties counted: a found passage whose
+    (exactly rescored) cosine reaches the exact 10th best is as good as the one exact search
+    listed (the bench corpus repeats sentences, so equal vectors are common)."""
+    ref = list(exact_sims)[:10]
+    if not ref:
+        return 1.0
+    return min(sum(1 for s in list(found_sims)[:10] if s >= ref[-1] - TIE), len(ref)) / len(ref)
+
+
+def exact_top(
+    codes: npt.NDArray[np.int8], norms: npt.NDArray[np.float32], q: npt.NDArray[np.float32], k: int
+) -> list[float]:
+    """The exact top k's cosines (every row scored with the float question)."""
+    from retrieval.index import vectors as V
+
+    return V.top_k(codes, norms, q, k)[1].tolist()
+
+
+GRID = (("i8", 16, 40), ("i8", 16, 128))  # (storage, M, ef_add)
+EF_SEARCH = (128, 256, 512, 1024)
+
+
+def tune(
+    codes: npt.NDArray[np.int8], queries: npt.NDArray[np.float32], grid: Sequence[tuple[str, int, int]] = GRID,
+    efs: Sequence[int] = EF_SEARCH, k: int = 20, oversample: Sequence[int] = (2, 5),
+) -> list[dict[str, Any]]:  # fmt: skip
+    """recall@10 (of the top k, oversampled and rescored as the store does) per setting."""
+    import tempfile
+
+    from retrieval.index import ann
+    from retrieval.index import vectors as V
+
+    norms = V.row_norms(codes)
+    refs = [exact_top(codes, norms, q, 10) for q in queries]
+    rows = []
+    for dtype, m, efc in grid:
+        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, dtype=dtype)
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = ann.build(Path(tmp), "tune", codes, "x", params)
+            assert meta is not None
+            for ef in efs:
+                graph = ann.AnnIndex.open(Path(tmp), "tune", len(codes), "x", ann.HnswParams(expansion_search=ef))
+                for over in oversample:
+                    graph.oversample = over
+                    ms, rec = [], []
+                    for q, ref in zip(queries, refs, strict=True):
+                        t = time.perf_counter()
+                        got = graph.top(codes, norms, q, k, None, len(codes))
+                        ms.append((time.perf_counter() - t) * 1000)
+                        assert got is not None
+                        rec.append(recall_at_10(got[1].tolist(), ref))
+                    rows.append({"dtype": dtype, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
+                                 "recall_at_10": round(float(np.mean(rec)), 4), "p50_ms": round(percentile(ms, 50), 3),
+                                 "p95_ms": round(percentile(ms, 95), 3), "build_s": meta["build_s"],
+                                 "bytes_per_row": round(meta["size"] / len(codes), 1), "load_average_1min": os.getloadavg()[0]})  # fmt: skip
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                del graph
+    return rows
+
+
+def _sentence_table(sentences: list[str], work: Path) -> npt.NDArray[np.float32]:
+    """Real vectors of `sentences`, in order; kept in `work` so a second run encodes only new ones."""
+    f_text, f_vec = work / "sentences.json", work / "sentences.npy"
+    known: dict[str, npt.NDArray[np.float32]] = {}
+    if f_text.exists() and f_vec.exists():
+        known = dict(zip(json.loads(f_text.read_text("utf-8")), np.load(f_vec), strict=True))
+    missing = [s for s in sentences if s not in known]
+    known.update(zip(missing, encode_all(missing, work / "encoder-cache"), strict=True))
+    f_text.write_text(json.dumps(list(known), ensure_ascii=False), "utf-8")
+    np.save(f_vec, np.stack(list(known.values())))
+    return np.stack([known[s] for s in sentences])
+
+
+def synthetic_codes(n: int, work: Path, seed: int = 13) -> tuple[npt.NDArray[np.int8], list[str]]:
+    """int8 codes of n bench passages' sentence-mean vectors (module doc), and the questions."""
+    from retrieval.corpus.files import split_paragraphs
+    from retrieval.index import vectors as V
+
+    corpus = synthesize(read_sources(default_sources()), n, 300, seed)
+    cut = [cut_sentences(p) or [p] for a in corpus.articles for p in split_paragraphs(a["text"])]
+    sentences = sorted({s for ss in cut for s in ss})
+    table = _sentence_table(sentences, work)
+    row = {s: i for i, s in enumerate(sentences)}
+    codes = np.empty((len(cut), table.shape[1]), np.int8)
+    for lo in range(0, len(cut), 50_000):
+        part = cut[lo : lo + 50_000]
+        idx = np.fromiter((row[s] for ss in part for s in ss), np.int64)
+        owner = np.repeat(np.arange(len(part)), [len(ss) for ss in part])
+        sums = np.zeros((len(part), table.shape[1]), np.float32)
+        np.add.at(sums, owner, table[idx])
+        codes[lo : lo + len(part)] = V.quantise(sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12))
+    return codes, corpus.questions
+
+
+def scale(n: int, work: Path, k: int = 20) -> dict[str, Any]:
+    """Dense search over n synthesised passage vectors (no lexical index): exact vs HNSW (built by
+    the store's own `ann.build` with the shipped parameters), recall@10, build time and bytes,
+    and this process's RSS growth from mapping the codes and the graph and searching."""
+    from retrieval.index import ann
+    from retrieval.index import vectors as V
+    from retrieval.text.encoder import UseM3
+
+    work.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    codes, questions = synthetic_codes(n, work)
+    synth_s = time.perf_counter() - t
+    codes_file = work / f"codes-{n}.npy"
+    np.save(codes_file, codes)
+    del codes
+    meta = ann.build(work, f"scale-{n}", np.load(codes_file, mmap_mode="r"), "use-m3/0.2.1")
+    assert meta is not None
+    qv = UseM3(work / "encoder-cache").encode(questions)
+    rss0 = rss_mib()
+    codes = np.load(codes_file, mmap_mode="r")
+    norms = V.row_norms(codes)
+    graph = ann.AnnIndex.open(work, f"scale-{n}", n, "use-m3/0.2.1")
+    ann_ms, ex_ms, rec = [], [], []
+    for q in qv:
+        t = time.perf_counter()
+        got = graph.top(codes, norms, q, k, None, n)
+        ann_ms.append((time.perf_counter() - t) * 1000)
+        assert got is not None
+        t = time.perf_counter()
+        V._block_top(codes, norms, q, k, None)  # the exact path small segments take
+        ex_ms.append((time.perf_counter() - t) * 1000)
+        rec.append(recall_at_10(got[1].tolist(), exact_top(codes, norms, q, 10)))
+    rss_ann_only = rss_mib()
+    return {"rows": n, "questions": len(qv), "synthesis_s": round(synth_s, 1),
+            "hnsw_p50_ms": round(percentile(ann_ms, 50), 2), "hnsw_p95_ms": round(percentile(ann_ms, 95), 2),
+            "exact_p50_ms": round(percentile(ex_ms, 50), 2), "exact_p95_ms": round(percentile(ex_ms, 95), 2),
+            "recall_at_10_vs_exact": round(float(np.mean(rec)), 4), "hnsw_build_s": meta["build_s"],
+            "hnsw_bytes": meta["size"], "hnsw_bytes_per_row": round(meta["size"] / n, 1),
+            "vector_bytes_per_row": codes.shape[1], "rss_growth_mib": round(rss_ann_only - rss0, 1),
+            "params": meta["params"], "load_average_1min": os.getloadavg()[0]}  # fmt: skip
+
+
+def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
+    """A `times`-fold index from a built one, for serving figures at a size whose real build
+    (Kiwi plus the encoder) does not fit a session: every passage of `src/index` (text, terms,
+    vector: the same text has the same vector) `times` times under new uids, merged into one
+    segment and written by the store's own path (so its HNSW graph is built as usual)."""
+    from retrieval.index.segments.segment import Segment, merge
+    from retrieval.index.segments.store import SegmentStore, _Live
+
+    snap = SegmentStore(src / "index").snapshot()
+    [live] = snap.segs  # type: ignore[attr-defined]
+    seg = live.seg
+    n = seg.n_passages
+    copies = []
+    for i in range(times):
+        arrays = dict(seg.a)
+        arrays["uid"] = np.asarray(seg.a["uid"]) + i * snap.next_uid  # type: ignore[attr-defined]
+        copies.append((Segment(f"copy{i}", arrays, seg.encoder), None))
+    t = time.perf_counter()
+    merged = merge("seg-tiled", copies)
+    store = SegmentStore(dst / "index")
+    dst.joinpath("index").mkdir(parents=True, exist_ok=True)
+    written = merged.write(dst / "index")
+    build_s = time.perf_counter() - t
+    store._commit(1, [_Live(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp)  # type: ignore[attr-defined]
+    return {"passages": times * n, "from": str(src), "times": times, "merge_write_and_graph_s": round(build_s, 1)}
+
+
+# --- the serving measurement -------------------------------------------------------------------
+def measure(
+    data_dir: Path, corpus_dir: Path, questions: Sequence[str], cache: Path, rss_child: bool = True
+) -> dict[str, Any]:
+    from retrieval import Engine, EngineConfig
+    from retrieval.index import ann
+    from retrieval.index import vectors as V
+    from retrieval.text.encoder import UseM3
+
+    enc = UseM3(cache, threads=1)
+    sem = Engine.open(
+        EngineConfig(corpus_dir, data_dir, encoder="use-m3", encoder_cache=cache), encoder=enc, sync=False
+    )
+    lex = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="none"), encoder=None, sync=False)
+    snap = sem.store.snapshot()
+    segs = snap.segs  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"passages": snap.n_passages, "segments": len(segs), "questions": len(questions),
+                           "encoder_stamp": snap.encoder_stamp}  # fmt: skip
+    out["vector_bytes_per_passage"] = sum(s.seg.a["vectors"].nbytes for s in segs) / max(snap.n_passages, 1)
+    metas = []
+    for s in segs:
+        mp = ann.paths(data_dir / "index", s.seg.name)[1]
+        if mp.exists():
+            metas.append(json.loads(mp.read_text("utf-8")))
+    out["hnsw"] = {"segments_with_graph": len(metas), "build_s": round(sum(m["build_s"] for m in metas), 1),
+                   "bytes": sum(m["size"] for m in metas),
+                   "bytes_per_passage": round(sum(m["size"] for m in metas) / max(sum(m["rows"] for m in metas), 1), 1),
+                   "params": metas[0]["params"] if metas else None}  # fmt: skip
+    qv = enc.encode(list(questions))
+    ann_ms, ex_ms, rec = [], [], []
+    parts = [(s.seg, s.deleted) for s in segs]
+    for q in qv:
+        t = time.perf_counter()
+        got = snap.dense(q, 20)
+        ann_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        blocks = [
+            (s.seg.a["vectors"], s.seg.vector_norms, s.seg.a["uid"], None if s.deleted is None else ~s.deleted)
+            for s in segs
+        ]
+        V.nearest(q, blocks, 20)  # the exact path: usearch's int8 kernel, then exact rescoring
+        ex_ms.append((time.perf_counter() - t) * 1000)
+        live = [(s, None if s.deleted is None else ~s.deleted) for s in segs]
+        ref = sorted(
+            (c for s, m in live for c in V.top_k(s.seg.a["vectors"], s.seg.vector_norms, q, 10, m)[1].tolist()),
+            reverse=True,
+        )
+        rec.append(recall_at_10([c for _, c in got], ref))
+    del parts
+    out["dense"] = {"hnsw_p50_ms": round(percentile(ann_ms, 50), 2), "hnsw_p95_ms": round(percentile(ann_ms, 95), 2),
+                    "exact_p50_ms": round(percentile(ex_ms, 50), 2), "exact_p95_ms": round(percentile(ex_ms, 95), 2),
+                    "recall_at_10_vs_exact": round(float(np.mean(rec)), 4)}  # fmt: skip
+    for text in questions[:20]:  # warm both paths (first-use caches) before timing
+        lex.ask(text)
+        sem.ask(text)
+    times: dict[str, list[float]] = {"none": [], "use-m3": []}
+    for text in questions:
+        for name, engine in (("none", lex), ("use-m3", sem)):
+            t = time.perf_counter()
+            engine.ask(text)
+            times[name].append((time.perf_counter() - t) * 1000)
+    out["answer"] = {
+        name: {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
+        for name, ms in times.items()
+    }
+    out["answer"]["p50_ratio_with_vs_without"] = round(
+        out["answer"]["use-m3"]["p50_ms"] / max(out["answer"]["none"]["p50_ms"], 1e-9), 2
+    )
+    out["load_average_1min"] = os.getloadavg()[0]
+    if rss_child:
+        qfile = data_dir.parent / "ann-questions.json"
+        qfile.write_text(json.dumps(list(questions), ensure_ascii=False), "utf-8")
+        r = subprocess.run([sys.executable, "-m", "measure.ann_bench", "serve", str(data_dir), str(corpus_dir), str(qfile), str(cache)],
+                           capture_output=True, text=True)  # fmt: skip
+        if r.returncode != 0:
+            raise RuntimeError(f"serving child failed: {r.stderr[-800:]}")
+        out["serving"] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[str, Any]:
+    """A fresh process that opens the index with the encoder and answers every question: its RSS."""
+    from retrieval import Engine, EngineConfig
+
+    questions = json.loads(qfile.read_text("utf-8"))
+    t = time.perf_counter()
+    engine = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="use-m3", encoder_cache=cache), sync=False)
+    ready = time.perf_counter() - t
+    ms = []
+    for text in questions:
+        t = time.perf_counter()
+        engine.ask(text)
+        ms.append((time.perf_counter() - t) * 1000)
+    return {"rss_mib": round(rss_mib(), 1), **{k: v for k, v in rss_split_mib().items()}, "open_s": round(ready, 2),
+            "answer_p50_ms": round(percentile(ms, 50), 2), "answer_p95_ms": round(percentile(ms, 95), 2)}  # fmt: skip
+
+
+def main(argv: Sequence[str]) -> None:
+    cmd, *a = argv
+    if cmd == "serve":
+        print(json.dumps(serve(Path(a[0]), Path(a[1]), Path(a[2]), Path(a[3]))))
+    elif cmd == "scale":  # scale N WORKDIR
+        print(json.dumps(scale(int(a[0]), Path(a[1])), indent=1))
+    elif cmd == "measure":  # measure WORKDIR [N_QUESTIONS]: WORKDIR/{corpus,data,questions.json,encoder-cache}
+        work = Path(a[0])
+        qs = json.loads((work / "questions.json").read_text("utf-8"))[: int(a[1]) if len(a) > 1 else 300]
+        print(json.dumps(measure(work / "data", work / "corpus", qs, work / "encoder-cache"), indent=1))
+    elif cmd == "serving":  # serving WORKDIR N [SEED]: a `quoteqa bench --semantic` workdir, built
+        # (data-none, data-use-m3); builds missing HNSW graphs (verify), then every serving figure
+        from retrieval.index.segments.store import SegmentStore
+
+        from .semantic_bench import serving_figures
+
+        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 and a[2].isdigit() else 13
+        t = time.perf_counter()
+        repaired = SegmentStore(work / "data-use-m3" / "index").verify()
+        out = {"graphs_built_by_verify": repaired, "verify_s": round(time.perf_counter() - t, 1)}
+        corpus = synthesize(read_sources(default_sources()), n, 300, seed)
+        out |= serving_figures(
+            work,
+            work / "corpus",
+            work / "encoder-cache",
+            corpus.questions,
+            default_sources(),
+            seed,
+            "--no-measure" not in a,
+        )
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+    elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
+        print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))
+    elif cmd == "tune-synthetic":  # tune-synthetic N WORKDIR: the grid on synthesised vectors
+        from retrieval.text.encoder import UseM3
+
+        codes, questions = synthetic_codes(int(a[0]), Path(a[1]))
+        qv = UseM3(Path(a[1]) / "encoder-cache").encode(questions[:200])
+        print(json.dumps(tune(codes, qv), indent=1))
+    elif cmd == "tune":  # tune WORKDIR N: the grid on a `bench --semantic` workdir's real vectors
+        from retrieval.index.segments.store import SegmentStore
+        from retrieval.text.encoder import UseM3
+
+        work = Path(a[0])
+        snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
+        codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])  # type: ignore[attr-defined]
+        questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
+        print(json.dumps(tune(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

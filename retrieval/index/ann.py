@@ -1,0 +1,325 @@
+"""A per-segment approximate nearest-neighbour index (HNSW, usearch) for dense search at scale.
+
+Why. Exact dense search reads every passage's 512-byte code: 13.8 ms at 100k passages and ~110 ms
+at 1M on this machine, more than the whole answer budget. An HNSW graph visits a few thousand
+codes instead. It pays only on big segments, so a segment gets one only from `HnswParams.min_rows`
+passages; fresh ingests (small segments) stay exact.
+
+Files. Beside a segment `NAME.seg` / `NAME.json`: `NAME.hnsw` (usearch's own file: the graph and a
+copy of the int8 codes) and `NAME.hnsw.json` (rows, encoder stamp, parameters, size and CRC-32 of
+`NAME.hnsw`). Both are written when the segment is written (an ingest batch or a merge), atomically
+(temporary name, fsync, rename), and are derived data: the segment's own files and checksums do
+not name them, so a missing or damaged HNSW file never makes the segment unreadable. It is opened
+memory-mapped (`view=True`) on a segment's first dense search; its size, header and stamp are
+checked then, its CRC by `SegmentStore.verify` (which rebuilds a bad one) — like segments over
+8 MiB. When it is missing, damaged or stale, the segment is searched exactly and one warning
+names `quoteqa reindex`.
+
+Search. The graph is searched with the quantised question for `oversample × k / live share`
+candidates (tombstoned rows are in the graph and dropped afterwards); the live candidates are
+rescored exactly from the segment's int8 codes with the float question, as the exact path
+(`retrieval/index/vectors.py::_block_top`) does, so a passage found both ways gets the same cosine.
+If too few live candidates come back the search widens, and at worst falls back to exact search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import mmap
+import os
+import threading
+import time
+import weakref
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.index import vectors
+from retrieval.index.fsutil import atomic_write, fsync_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+SUFFIX = ".hnsw"  # NAME.hnsw beside NAME.seg, and NAME.hnsw.json
+
+
+@dataclass(frozen=True, slots=True)
+class HnswParams:
+    """HNSW settings, one place. Measured on the 100k bench corpus's real USE-m3 passage vectors
+    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000`, 2 shared
+    cores at load 5), recall@10 against exact search over the codes (ties counted), k = 20:
+
+    | ef_add | ef_search | recall@10 | search p50 | build (100k) |
+    |---|---|---|---|---|
+    | 40 | 256 / 512 / 1024 | 0.943 / 0.970 / 0.988 | 1.1 / 4–7 / 7–8 ms | 41 s |
+    | 128 | 128 / 256 / **512** / 1024 | 0.958 / 0.986 / **0.998** / 0.999 | 0.6 / 1.1 / **2.1** / 8 ms | 84 s |
+
+    - The bench corpus is hard for a graph: its passages are recombined from ~8k source
+      sentences, so a question's top 10 are near-duplicates a few thousandths of cosine apart.
+      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975, and at 1M
+      (each sentence-mean vector repeated ~100 times) ef_search 512 gives 0.807: not shown to
+      hold at 1M (docs/performance.md, semantic speed round).
+    - `oversample` 2 vs 5 changes nothing (the candidates come from the same beam); 2.
+    - storage i8 (our int8 codes; 660 B a row with the graph) vs f16 (1,172 B): the same recall
+      (0.949 vs 0.951 at ef 128 on the synthesised 100k), half the file; i8.
+    - connectivity (M) 16 (usearch's default).
+    - min_rows: below it exact search (usearch's int8 kernel, ~0.14 ms per 1k rows idle) costs
+      ≲ 3 ms, so no graph; fresh ingests stay exact.
+    """
+
+    min_rows: int = 20_000  # segments with fewer passages are searched exactly
+    connectivity: int = 16
+    expansion_add: int = 128
+    expansion_search: int = 512
+    dtype: str = "i8"  # "i8" (the segment's codes) or "f16"
+    oversample: int = 2  # candidates asked of the graph per wanted hit (before tombstones)
+
+
+PARAMS = HnswParams()
+
+
+def paths(directory: Path, name: str) -> tuple[Path, Path]:
+    """The HNSW file and its metadata for segment `name`."""
+    return directory / f"{name}{SUFFIX}", directory / f"{name}{SUFFIX}.json"
+
+
+def file_names(name: str) -> tuple[str, str]:
+    """What a commit's collector keeps beside a live segment."""
+    return f"{name}{SUFFIX}", f"{name}{SUFFIX}.json"
+
+
+def _crc_file(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return crc & 0xFFFFFFFF
+
+
+def build(
+    directory: Path, name: str, codes: vectors.Codes, stamp: str, params: HnswParams | None = None, threads: int = 0
+) -> dict[str, Any] | None:
+    """Write NAME.hnsw and NAME.hnsw.json for a segment's codes (None: too few rows for a graph).
+    `threads` 0: all cores (the build runs in the writer, after the segment is written)."""
+    p = params or PARAMS
+    n = len(codes)
+    if n < p.min_rows or n == 0:
+        return None
+    from usearch.index import Index, MetricKind
+
+    t = time.perf_counter()
+    index = Index(
+        ndim=int(codes.shape[1]), metric=MetricKind.Cos, dtype=p.dtype, connectivity=p.connectivity,
+        expansion_add=p.expansion_add, expansion_search=p.expansion_search,
+    )  # fmt: skip
+    data = np.ascontiguousarray(codes) if p.dtype == "i8" else vectors.dequantise(codes)
+    index.add(np.arange(n, dtype=np.uint64), data, threads=threads)
+    built = time.perf_counter() - t
+    ann_path, meta_path = paths(directory, name)
+    tmp = ann_path.with_name(f".{ann_path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        index.save(str(tmp))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        crc, size = _crc_file(tmp), tmp.stat().st_size
+        os.replace(tmp, ann_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
+    meta = {
+        "format": FORMAT, "segment": name, "rows": n, "dim": int(codes.shape[1]), "encoder": stamp,
+        "params": asdict(p), "size": size, "crc32": crc, "build_s": round(built, 3),
+    }  # fmt: skip
+    atomic_write(meta_path, json.dumps(meta).encode("utf-8"))
+    log.info("HNSW for %s: %d rows in %.1f s, %d bytes", name, n, built, size)
+    return meta
+
+
+class AnnError(Exception):
+    """An HNSW file that cannot be used (the segment is then searched exactly)."""
+
+
+def _read_meta(directory: Path, name: str, rows: int, stamp: str | None) -> dict[str, Any]:
+    ann_path, meta_path = paths(directory, name)
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+        size = ann_path.stat().st_size
+    except FileNotFoundError as exc:
+        raise AnnError(f"its HNSW file is missing ({Path(exc.filename).name})") from exc
+    except (OSError, ValueError) as exc:
+        raise AnnError(f"its HNSW metadata is unreadable ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("segment") != name:
+        raise AnnError("its HNSW file is of another format")
+    if meta.get("rows") != rows or meta.get("encoder") != stamp:
+        raise AnnError(
+            f"its HNSW file was built for {meta.get('rows')} rows of {meta.get('encoder')}, not this segment"
+        )
+    if size != meta.get("size"):
+        raise AnnError(f"its HNSW file is {size} bytes, expected {meta.get('size')} (truncated?)")
+    return meta
+
+
+class AnnIndex:
+    """One segment's HNSW graph, memory-mapped, searched for rows then rescored exactly."""
+
+    def __init__(self, index: Any, meta: dict[str, Any]) -> None:
+        self._mapped: mmap.mmap | None = None
+        self.index = index
+        self.meta = meta
+        self.dtype = meta["params"]["dtype"]
+        self.oversample = int(meta["params"]["oversample"])
+
+    @classmethod
+    def open(
+        cls, directory: Path, name: str, rows: int, stamp: str | None, params: HnswParams | None = None
+    ) -> AnnIndex:
+        meta = _read_meta(directory, name, rows, stamp)
+        from usearch.index import Index
+
+        ann_path = paths(directory, name)[0]
+        try:  # mapped by us, read at random: no fault-around (MADV_RANDOM), so a serving
+            # process keeps only the graph pages its questions visit
+            with open(ann_path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mapped, "madvise"):
+                mapped.madvise(mmap.MADV_RANDOM)
+            head = Index.metadata(mapped)
+            if not head or head.get("dimensions") != meta["dim"]:
+                raise AnnError("its HNSW file's header does not match its metadata")
+            index = Index.restore(mapped, view=True, enable_key_lookups=False)
+        except AnnError:
+            raise
+        except Exception as exc:  # usearch raises RuntimeError/ValueError on a bad file
+            raise AnnError(f"its HNSW file cannot be opened ({exc})") from exc
+        if index is None or len(index) != rows:
+            raise AnnError("its HNSW file does not hold one entry per passage")
+        index.expansion_search = (params or PARAMS).expansion_search
+        graph = cls(index, meta)
+        graph._mapped = mapped  # the view reads this buffer: it lives as long as the graph
+        return graph
+
+    def top(
+        self, codes: vectors.Codes, norms: npt.NDArray[np.float32] | None, query: npt.NDArray[np.float32], k: int,
+        live: npt.NDArray[np.bool_] | None, n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:  # fmt: skip
+        """The k best live rows and their exact cosines, best first; None when the graph cannot
+        give k live rows (the caller searches exactly). `take(rows)`: the code rows (ascending
+        rows), read from the segment's file (default: indexing `codes`); `norms` None: the picked
+        rows' lengths are computed from them (no pass over every code at the first question)."""
+        n = len(codes)
+        k = min(k, n_live)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        q = vectors.quantise(query[None, :])[0] if self.dtype == "i8" else query
+        want = min(n, math.ceil(self.oversample * k * n / max(n_live, 1)))
+        while True:
+            found = self.index.search(q, want, threads=1)
+            rows = np.asarray(found.keys, np.int64).reshape(-1)
+            rows = rows[(rows >= 0) & (rows < n)]
+            if live is not None:
+                rows = rows[live[rows]]
+            if len(rows) >= k:
+                break
+            if want >= n or want >= 8 * self.oversample * k * n / max(n_live, 1):
+                return None
+            want = min(n, want * 4)
+        rows = np.sort(rows)
+        picked = take(rows) if take is not None else codes[rows]
+        lengths = norms[rows] if norms is not None else vectors.row_norms(picked)  # as `row_norms` of all rows would
+        sims = (np.asarray(picked, np.float32) @ query) / np.maximum(lengths, 1e-12)
+        order = np.argsort(-sims, kind="stable")[:k]
+        return rows[order], sims[order].astype(np.float32)
+
+
+# --- per open segment: its graph, opened once ------------------------------------------------
+_open: weakref.WeakKeyDictionary[Any, AnnIndex | None] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def index_of(seg: Any) -> AnnIndex | None:
+    """The segment's HNSW graph, or None (small segment, no vectors, or an unusable file: then a
+    warning, once per open segment)."""
+    try:
+        return _open[seg]
+    except KeyError:
+        pass
+    with _lock:
+        if seg in _open:
+            return _open[seg]
+        found: AnnIndex | None = None
+        directory = getattr(seg, "directory", None)
+        if directory is not None and seg.encoder is not None and seg.n_passages >= PARAMS.min_rows:
+            try:
+                found = AnnIndex.open(directory, seg.name, seg.n_passages, seg.encoder)
+            except AnnError as exc:
+                log.warning(
+                    "segment %s: %s; searching its %d vectors exactly (slower) until `quoteqa reindex` rebuilds it",
+                    seg.name, exc, seg.n_passages,
+                )  # fmt: skip
+        _open[seg] = found
+        return found
+
+
+def forget(seg: Any) -> None:
+    """Drop a segment's opened graph (after a repair), so the next search opens the new file."""
+    with _lock:
+        _open.pop(seg, None)
+
+
+def nearest(
+    query: npt.NDArray[np.float32], parts: list[tuple[Any, npt.NDArray[np.bool_] | None]], k: int
+) -> list[tuple[int, float]]:
+    """(uid, cosine) of the k live passages nearest `query` over (segment, deleted mask) pairs,
+    best first, ties to the lower uid: the HNSW graph where a segment has one, exact otherwise."""
+    if k <= 0:
+        return []
+    q = np.asarray(query, np.float32).reshape(-1)
+    found: list[tuple[int, float]] = []
+    for seg, deleted in parts:
+        codes = seg.a["vectors"]
+        if len(codes) == 0:
+            continue
+        if codes.shape[1] != len(q):
+            raise ValueError(f"the query has {len(q)} dimensions, the index's vectors {codes.shape[1]}")
+        live = None if deleted is None else ~deleted
+        graph = index_of(seg)
+        got = None
+        if graph is not None:
+            n_live = len(codes) if live is None else int(np.count_nonzero(live))
+            # the picked rows' norms only: all of them would read every code at the first question
+            got = graph.top(codes, None, q, k, live, n_live, getattr(seg, "vector_rows", None))
+        rows, sims = got if got is not None else vectors._block_top(codes, seg.vector_norms, q, k, live)
+        found.extend(zip(np.asarray(seg.a["uid"])[rows].tolist(), sims.tolist(), strict=True))
+    found.sort(key=lambda x: (-x[1], x[0]))
+    return [(int(u), float(s)) for u, s in found[:k]]
+
+
+def verify(directory: Path, seg: Any, repair: bool = True) -> str | None:
+    """Check a segment's HNSW file byte for byte (a problem, or None); with `repair`, rebuild a
+    missing or bad one from the segment's codes."""
+    if seg.encoder is None or seg.n_passages < PARAMS.min_rows:
+        return None
+    try:
+        meta = _read_meta(directory, seg.name, seg.n_passages, seg.encoder)
+        if _crc_file(paths(directory, seg.name)[0]) != meta.get("crc32"):
+            raise AnnError("its HNSW file fails its checksum")
+        return None
+    except AnnError as exc:
+        problem = f"segment {seg.name}: {exc}"
+    if repair:
+        build(directory, seg.name, seg.a["vectors"], seg.encoder)
+        forget(seg)
+        problem += " (rebuilt)"
+    return problem
