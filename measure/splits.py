@@ -54,6 +54,11 @@ TODAY_MIN_COVERAGE = AnswerParams().min_coverage  # today's rule: abstain iff pa
 # target's 2%, since a threshold set exactly at 2% on one half gave 2.7% on the other.
 MAX_ANSWERABLE_ABSTAIN = 0.015
 MIN_PRECISION = 0.95  # `sure` is the lowest threshold whose answers are at least this precise
+# The topic gate (retrieval/answer/topic.py) may refuse at most this share of each FIT file's
+# answerable questions, counting those the confidence model's `min` already refuses: per file, so
+# that the Belebele questions (reading comprehension, the hardest) are not hidden in KorQuAD's.
+MAX_GATE_ABSTAIN = 0.02
+MIN_FILE_ABSTAIN = 0.005  # the semantic model's `min`: per FIT file, before the gate
 ECE_BINS = 10
 SHORT = "short"  # origin suffix of a question's short form
 SHORT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -109,6 +114,11 @@ SEMANTIC_FEATURES: tuple[str, ...] = DEFAULT_FEATURES + (
     "sem_lex_first", "sem_dense_rank", "sem_lex_rank", "sem_top_other", "sem_quote_other",
     "sem_top_other*sem_top_cos", "sem_quote_other*sem_quote_cos", "sq(sem_quote_cos)", "sq(sem_top_cos)",
     "sem_chance*sem_agree", "sem_quote_cos*top_passage_coverage", "sem_top_other*sem_chance",
+    # How far the top passage and the quote stand above the question's cosine with passages that
+    # do not answer it (the dense list's far end), how far the best stands above the rest of the
+    # dense list, and the numbers and Latin names the quote shares with the question.
+    "sem_dense_lift", "sem_top_over_floor", "sem_quote_over_floor", "sem_anchors_asked", "sem_anchor_share",
+    "sem_top_other*sem_dense_lift", "sem_quote_other*sem_quote_over_floor",
 )  # fmt: skip
 
 # The issue's targets, read on the REPORT halves: (metric, "<=" or ">=", bound, where). "each"
@@ -378,16 +388,21 @@ def _share(mask: npt.NDArray[np.bool_], within: npt.NDArray[np.bool_]) -> float 
 
 
 def verdict_metrics(
-    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float
-) -> dict[str, float | int | None]:
+    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float,
+    gated: npt.NDArray[np.bool_] | None = None,
+) -> dict[str, float | int | None]:  # fmt: skip
     """The rates the issue asks for, with verdicts answer (c >= sure), unsure (minimum <= c < sure)
-    and abstain (c < minimum). An unsure verdict still shows its quotes, so it is not an abstention."""
+    and abstain (c < minimum, or refused by the topic gate: `gated`). An unsure verdict still
+    shows its quotes, so it is not an abstention."""
     c = np.asarray(confidence, np.float64)
     group = np.array([r.group for r in rows])
     correct = np.array([r.correct for r in rows], bool)
     answerable, unanswerable, offtopic = group == "answerable", group == "unanswerable", group == "offtopic"
     every = np.ones(len(rows), bool)
-    answer, abstain = c >= sure, c < minimum
+    abstain = c < minimum
+    if gated is not None:
+        abstain = abstain | np.asarray(gated, bool)
+    answer = (c >= sure) & ~abstain
     return {
         "n": len(rows),
         "answerable": int(answerable.sum()),
@@ -405,14 +420,15 @@ def verdict_metrics(
 
 
 def group_metrics(
-    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float
-) -> dict[str, object]:
+    rows: Sequence[Row], confidence: npt.NDArray[np.float64], sure: float, minimum: float,
+    gated: npt.NDArray[np.bool_] | None = None,
+) -> dict[str, object]:  # fmt: skip
     """Our model's figures and, beside them, today's rule (abstain iff passage_coverage < TODAY_MIN_COVERAGE,
     answer otherwise: no unsure band) on the same questions."""
     c = np.asarray(confidence, np.float64)
     labels = np.array([r.correct for r in rows], int)
     coverage = np.array([r.signals.get("passage_coverage", 0.0) if r.signals else 0.0 for r in rows])
-    ours = {"auroc": auroc(c, labels), "ece": ece(c, labels)} | verdict_metrics(rows, c, sure, minimum)
+    ours = {"auroc": auroc(c, labels), "ece": ece(c, labels)} | verdict_metrics(rows, c, sure, minimum, gated)
     today = {"auroc": auroc(coverage, labels)} | verdict_metrics(rows, coverage, TODAY_MIN_COVERAGE, TODAY_MIN_COVERAGE)
     keep = (
         "auroc",
@@ -492,16 +508,36 @@ class SplitReport:
     report: dict[str, dict[str, object]]
     counts: dict[str, int]
     languages: dict[str, str]
+    gate: ConfidenceModel | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
-            "thresholds": {"sure": self.model.sure, "min": self.model.minimum},
+            "thresholds": {"sure": self.model.sure, "min": self.model.minimum}
+            | ({"gate": self.gate.minimum} if self.gate is not None else {}),
             "model": self.model.to_json(),
+            "gate": self.gate.to_json() if self.gate is not None else None,
             "counts": self.counts,
             "fit": _rounded(self.fit),
             "report": _rounded(self.report),
             "targets": _rounded(targets(self.report, self.languages)),
         }
+
+
+def fit_semantic(
+    rows: Sequence[Row], l2: float = 1.0, features: Sequence[str] = SEMANTIC_FEATURES
+) -> tuple[ConfidenceModel, ConfidenceModel]:
+    """The semantic path's confidence model and topic gate. The model's `min` keeps at most
+    MIN_FILE_ABSTAIN of each FIT file's answerable questions below it (per file: pooled, the
+    Belebele ones hid behind KorQuAD's and abstained 14.7%); refusing what the corpus does not
+    cover is the gate's job (`fit_topic`)."""
+    model = fit_model(rows, l2=l2, features=features)
+    own = [r for r in rows if r.half == "fit" and r.group == "answerable" and not is_short(r)]
+    level = 1.0
+    for file in sorted({r.file for r in own}):
+        c = np.sort(model.predict_many([r.signals for r in own if r.file == file]))
+        level = min(level, float(c[int(np.floor(MIN_FILE_ABSTAIN * len(c)))]))
+    model = model.with_thresholds(max(model.sure, level), level)
+    return model, fit_topic(rows, model, l2=l2, features=features)
 
 
 def fit_model(rows: Sequence[Row], l2: float = 1.0, features: Sequence[str] = DEFAULT_FEATURES) -> ConfidenceModel:
@@ -514,13 +550,51 @@ def fit_model(rows: Sequence[Row], l2: float = 1.0, features: Sequence[str] = DE
     return model.with_thresholds(sure, minimum)
 
 
-def evaluate_model(rows: Sequence[Row], model: ConfidenceModel) -> SplitReport:
+def topic_rows(rows: Sequence[Row]) -> tuple[list[Row], list[int]]:
+    """The rows the topic gate learns from and their labels: answerable questions (short forms
+    too) 1, off-topic ones 0; in-domain unanswerable ones are neither and left out."""
+    keep = [r for r in rows if r.group in ("answerable", "offtopic")]
+    return keep, [int(r.group == "answerable") for r in keep]
+
+
+def fit_topic(
+    rows: Sequence[Row], model: ConfidenceModel, l2: float = 1.0, features: Sequence[str] = DEFAULT_FEATURES,
+    max_abstain: float = MAX_GATE_ABSTAIN, level_files: Callable[[str], bool] = lambda f: True,
+) -> ConfidenceModel:  # fmt: skip
+    """The topic gate (retrieval/answer/topic.py), fitted on the FIT rows; its `minimum` is the
+    highest gate that keeps each FIT file's own answerable questions refused (by `model`'s
+    `min` or by the gate) at most `max_abstain` of the time."""
+    fit_rows, labels = topic_rows([r for r in rows if r.half == "fit"])
+    gate = fit([r.signals for r in fit_rows], labels, l2=l2, features=features)
+    level = 1.0
+    own = [r for r in rows if r.half == "fit" and r.group == "answerable" and not is_short(r)]
+    for file in sorted({r.file for r in own if level_files(r.file)}):
+        mine = [r for r in own if r.file == file]
+        low = model.predict_many([r.signals for r in mine]) < model.minimum
+        allowed = int(np.floor(max_abstain * len(mine))) - int(low.sum())
+        t = np.sort(gate.predict_many([r.signals for r in mine])[~low])
+        level = min(level, float(t[max(allowed, 0)]) if len(t) and allowed >= 0 else 0.0)
+    return gate.with_thresholds(1.0, level)
+
+
+def gated_mask(gate: ConfidenceModel | None, rows: Sequence[Row]) -> npt.NDArray[np.bool_] | None:
+    """Rows the topic gate refuses (None without a gate)."""
+    if gate is None:
+        return None
+    t = gate.predict_many([r.signals for r in rows])
+    return (t < gate.minimum) & np.array([bool(r.signals) for r in rows], bool)
+
+
+def evaluate_model(rows: Sequence[Row], model: ConfidenceModel, gate: ConfidenceModel | None = None) -> SplitReport:
     halves: dict[str, dict[str, dict[str, object]]] = {}
     for half in ("fit", "report"):
         part = [r for r in rows if r.half == half]
         c = model.predict_many([r.signals for r in part])
+        g = gated_mask(gate, part)
         halves[half] = {
-            name: group_metrics([part[i] for i in idx], c[idx], model.sure, model.minimum)
+            name: group_metrics(
+                [part[i] for i in idx], c[idx], model.sure, model.minimum, None if g is None else g[idx]
+            )
             for name, idx in groups(part).items()
         }
     counts = {
@@ -530,7 +604,7 @@ def evaluate_model(rows: Sequence[Row], model: ConfidenceModel) -> SplitReport:
     }
     counts |= {f"{h} {SHORT}": sum(1 for r in rows if r.half == h and is_short(r)) for h in ("fit", "report")}
     languages = {r.file: r.language for r in rows}
-    return SplitReport(model, halves["fit"], halves["report"], counts, languages)
+    return SplitReport(model, halves["fit"], halves["report"], counts, languages, gate)
 
 
 def _rounded(x: object) -> object:
