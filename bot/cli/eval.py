@@ -340,7 +340,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
             date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             code=_code_version(),
             fit_rows=sum(1 for r in rows if r.half == "fit"),
-            targets="thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
+            targets=splits.SEMANTIC_TARGETS if encoder is not None else "thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
         )  # fmt: skip
     report = splits.evaluate_model(rows, model, gate)
     if args.fit:

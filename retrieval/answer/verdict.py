@@ -19,7 +19,6 @@ from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
-from retrieval.answer.similar import anchors
 from retrieval.answer.topic import off_topic
 
 
@@ -114,16 +113,6 @@ def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candida
         quote_cos = float(ctx.encoder.encode([text])[0] @ qv) if ctx.encoder is not None else 0.0
     lang = ctx.question.language
     quote_other = float(bool(first) and first[0].sentence_lang not in (lang, "mixed"))
-    # The question's cosine with passages that do not answer it, from the dense list's far end
-    # (its 20th by default: past the story's own paragraphs in a small corpus): what the top and
-    # the quote stand out from. Some questions are close to everything (short, generic ones),
-    # some to nothing; an absolute cosine says less than its lift over this floor.
-    dense_cos = [c for _, c in fz.dense]
-    floor = dense_cos[-1] if dense_cos else 0.0
-    rest = float(np.mean(dense_cos[1:])) if len(dense_cos) > 1 else floor
-    asked = anchors(ctx.question.text)
-    quote_text = ctx.view(first[0].passage).text[first[0].start : first[-1].end] if first else ""
-    shared = len(asked & anchors(quote_text)) / len(asked) if asked else 0.0
     return {
         "semantic": 1.0,
         "sem_quote_cos": quote_cos,
@@ -139,11 +128,6 @@ def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candida
         "sem_lex_rank": 1.0 / (1.0 + lex_rank),
         "sem_top_other": float(top.other),
         "sem_quote_other": quote_other,
-        "sem_dense_lift": (dense_cos[0] - rest) if dense_cos else 0.0,
-        "sem_top_over_floor": fz.cosine.get(top.uid, 0.0) - floor,
-        "sem_quote_over_floor": quote_cos - floor if first else 0.0,
-        "sem_anchors_asked": float(bool(asked)),
-        "sem_anchor_share": shared,
     }
 
 
