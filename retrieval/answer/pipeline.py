@@ -273,7 +273,7 @@ class Answerer:
         speaker = self._speaker(asked, query)
         read = found
         if semantic and found.fusion is not None:
-            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits))
+            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits, prm.fusion.runner_up_share))
         candidates = score_sentences(ctx, read, query, prm.sentences, speaker)
         if semantic:
             candidates = similar_sentences(ctx, read, candidates, prm.similar)
