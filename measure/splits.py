@@ -450,6 +450,8 @@ def groups(rows: Sequence[Row]) -> dict[str, list[int]]:
         keys = ["all"]
         if is_short(r):
             keys = [f"{SHORT} {r.file}", SHORT]
+        elif is_cross(r):
+            keys = [r.file]  # a corpus wholly in the other language: a group of its own, not in "all"
         elif r.group == "offtopic":
             keys += ["offtopic", f"offtopic {r.file} <- {r.origin}"]
         else:
