@@ -39,6 +39,7 @@ from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import FRAME_TERMS, clean_question, question_kind
+from retrieval.answer.topic import CROSS_SIGNAL, TopicGate
 from retrieval.errors import QuoteQAError
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import Store
@@ -58,6 +59,8 @@ MIN_PRECISION = 0.95  # `sure` is the lowest threshold whose answers are at leas
 # answerable questions, counting those the confidence model's `min` already refuses: per file, so
 # that the Belebele questions (reading comprehension, the hardest) are not hidden in KorQuAD's.
 MAX_GATE_ABSTAIN = 0.02
+# Across languages the gate may cost each FIT file at most this share of its right answers (topic.py).
+MAX_CROSS_LOSS = 0.005
 MIN_LEVELS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)  # the semantic model's `min` is one of these
 SEMANTIC_TARGETS = (
     "thresholds: sure is the lowest with FIT answer precision >= 0.95; min (one of MIN_LEVELS) and the topic gate "
@@ -510,12 +513,12 @@ class SplitReport:
     report: dict[str, dict[str, object]]
     counts: dict[str, int]
     languages: dict[str, str]
-    gate: ConfidenceModel | None = None
+    gate: TopicGate | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "thresholds": {"sure": self.model.sure, "min": self.model.minimum}
-            | ({"gate": self.gate.minimum} if self.gate is not None else {}),
+            | ({"gate": self.gate.minimum, "gate_cross": self.gate.cross_minimum} if self.gate is not None else {}),
             "model": self.model.to_json(),
             "gate": self.gate.to_json() if self.gate is not None else None,
             "counts": self.counts,
@@ -527,7 +530,7 @@ class SplitReport:
 
 def fit_semantic(
     rows: Sequence[Row], l2: float = 1.0, features: Sequence[str] = SEMANTIC_FEATURES
-) -> tuple[ConfidenceModel, ConfidenceModel]:
+) -> tuple[ConfidenceModel, TopicGate]:
     """The semantic path's confidence model and topic gate, their levels chosen together. Each
     FIT file's answerable questions may be refused at most MAX_GATE_ABSTAIN of the time, by the
     model's `min` or by the gate (per file: pooled, the Belebele ones hid behind KorQuAD's and
@@ -547,7 +550,33 @@ def fit_semantic(
             best = (refused, minimum, level)
     assert best is not None
     _, minimum, level = best
-    return model.with_thresholds(max(model.sure, minimum), minimum), gate.with_thresholds(1.0, level)
+    model = model.with_thresholds(max(model.sure, minimum), minimum)
+    gate = gate.with_thresholds(1.0, level)
+    return model, TopicGate(gate, cross_gate_level(gate, model, [r for r in rows if r.half == "fit"]))
+
+
+def quote_other(row: Row) -> bool:
+    return row.signals.get(CROSS_SIGNAL, 0.0) >= 0.5
+
+
+def cross_gate_level(
+    gate: ConfidenceModel, model: ConfidenceModel, rows: Sequence[Row], max_loss: float = MAX_CROSS_LOSS
+) -> float:
+    """The gate's level for answers quoted from the other language: the highest at which no FIT
+    file loses more than `max_loss` of its answerable questions' right answers (refusing there
+    only what would have been wrong anyway; see retrieval/answer/topic.py), and never above the
+    same-language level."""
+    own = [r for r in rows if r.group == "answerable" and not is_short(r)]
+    level = gate.minimum
+    for file in sorted({r.file for r in own}):
+        mine = [r for r in own if r.file == file]
+        right = [r for r in mine if quote_other(r) and r.correct and bool(r.signals)]
+        right = [r for r in right if model.predict(r.signals) >= model.minimum]
+        allowed = int(np.floor(max_loss * len(mine)))
+        t = np.sort(gate.predict_many([r.signals for r in right])) if right else np.zeros(0)
+        if len(t) > allowed:
+            level = min(level, float(t[allowed]))
+    return level
 
 
 def is_cross(row: Row) -> bool:
@@ -599,15 +628,14 @@ def gate_level(
     return level
 
 
-def gated_mask(gate: ConfidenceModel | None, rows: Sequence[Row]) -> npt.NDArray[np.bool_] | None:
+def gated_mask(gate: TopicGate | None, rows: Sequence[Row]) -> npt.NDArray[np.bool_] | None:
     """Rows the topic gate refuses (None without a gate)."""
     if gate is None:
         return None
-    t = gate.predict_many([r.signals for r in rows])
-    return (t < gate.minimum) & np.array([bool(r.signals) for r in rows], bool)
+    return gate.refuses_many([r.signals for r in rows])
 
 
-def evaluate_model(rows: Sequence[Row], model: ConfidenceModel, gate: ConfidenceModel | None = None) -> SplitReport:
+def evaluate_model(rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate | None = None) -> SplitReport:
     halves: dict[str, dict[str, dict[str, object]]] = {}
     for half in ("fit", "report"):
         part = [r for r in rows if r.half == half]

@@ -180,22 +180,30 @@ def test_dense_source_and_fusion_weights(stores, analyzer) -> None:  # type: ign
 
 
 def test_the_topic_gate_refuses_what_the_corpus_does_not_cover(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
-    """With the shipped models an everyday question is refused on the news corpus, and it is the
-    topic gate that refuses it: without the gate it comes back quoted (the confidence model's
-    `min` is fitted at 0, refusing being the gate's job); a question the corpus answers, across
-    languages, passes the gate."""
+    """With the shipped models an everyday question on the news corpus is refused, or, when its
+    closest passage is in the other language (where the gate's level is low, topic.py), quoted
+    as `unsure`, never `answer`; without the gate each comes back quoted with the same confidence
+    (refusing is the gate's job) and at least one as a sure `answer`. A question the corpus
+    answers, across languages, passes the gate."""
     st = stores["plain"]
     gated = Answerer(st, analyzer, encoder=shared_encoder())
     assert gated.topic_gate is not None
+    ungated_sure = 0
     for question in (
         "Recommend a movie for the weekend",
         "What's the weather in Paris tomorrow?",
         "김치찌개 맛있게 끓이는 법 알려줘",
     ):
         a = gated.answer(question)
-        assert a.verdict == "abstain" and not a.quotes, (question, a.confidence)
+        assert a.verdict in ("abstain", "unsure"), (question, a.verdict, a.confidence)
+        if a.verdict == "abstain":
+            assert not a.quotes
+        else:
+            assert a.cross_language and verbatim(st, first(a)), question
         ungated = Answerer(st, analyzer, encoder=shared_encoder(), topic_gate=None).answer(question)
         assert ungated.verdict != "abstain" and ungated.confidence == a.confidence
+        ungated_sure += ungated.verdict == "answer"
+    assert ungated_sure >= 1  # the gate is what keeps these from sounding sure
     a = gated.answer("태풍으로 주민 몇 명이 대피했나?")
     assert a.verdict != "abstain" and first(a).text.startswith("About 12,000 residents were evacuated")
     assert verbatim(st, first(a))

@@ -349,10 +349,17 @@ def test_fit_semantic_chooses_min_and_gate_together() -> None:
     easy = _rows("big", "answerable", [float(v) for v in np.linspace(2.0, 4.0, 200)])
     hard = _rows("small", "answerable", [float(v) for v in np.linspace(-1.0, 3.0, 50)])
     cross = _rows("belebele-ko>en", "answerable", [float(v) for v in np.linspace(-3.0, 0.0, 50)])
+    for r in cross:  # quoted from the other language, as in a corpus wholly in it
+        r.signals["sem_quote_other"] = 1.0
     off = _rows("big", "offtopic", [float(v) for v in np.linspace(-3.0, 0.5, 60)], correct=False)
     model, gate = splits.fit_semantic(easy + hard + cross + off, features=("x",))
     assert model.minimum in splits.MIN_LEVELS and 0.0 < gate.minimum < 1.0
-    # the cross-language "file" is neither fitted nor levelled on: most of it is refused
-    assert np.mean(gate.predict_many([r.signals for r in cross]) < gate.minimum) > 0.5
-    refused = gate.predict_many([r.signals for r in hard]) < gate.minimum
+    # the same-language level would refuse most of the cross-language file ...
+    assert np.mean(gate.model.predict_many([r.signals for r in cross]) < gate.minimum) > 0.5
+    # ... its own level costs it at most MAX_CROSS_LOSS of its right answers
+    assert gate.cross_minimum <= gate.minimum
+    lost = gate.refuses_many([r.signals for r in cross])
+    assert lost.sum() <= np.floor(splits.MAX_CROSS_LOSS * len(cross))
+    assert gate.refuses_many([r.signals for r in off]).mean() > 0.5  # same-language off-topic still refused
+    refused = gate.refuses_many([r.signals for r in hard])
     assert refused.mean() <= splits.MAX_GATE_ABSTAIN

@@ -40,7 +40,7 @@ from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
-from retrieval.answer.topic import shipped_topic
+from retrieval.answer.topic import TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
 from retrieval.index.store import PassageView, Searcher
@@ -69,7 +69,7 @@ class Answerer:
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
         fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
-        twins: Twins | None = None, topic_gate: ConfidenceModel | None | Shipped = SHIPPED,
+        twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides

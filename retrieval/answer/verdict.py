@@ -19,7 +19,7 @@ from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
-from retrieval.answer.topic import off_topic
+from retrieval.answer.topic import TopicGate, off_topic
 
 
 def one_passage_idf(n_passages: int) -> float:
@@ -142,7 +142,7 @@ def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
 
 
 def decide(
-    judge: ConfidenceModel | None, signals: dict[str, float], gate: ConfidenceModel | None = None
+    judge: ConfidenceModel | None, signals: dict[str, float], gate: TopicGate | None = None
 ) -> tuple[float, str]:
     """Confidence and verdict; without a model every answer that got this far is `answer`
     with confidence 0 (the dev splits collect answers that way to fit a model on). `gate` (the
@@ -154,4 +154,6 @@ def decide(
     verdict = judge.verdict(chance)
     if verdict != "abstain" and off_topic(gate, signals):
         verdict = "abstain"
+    elif verdict == "answer" and gate is not None and gate.doubts(signals):
+        verdict = "unsure"  # across languages, below the same-language level (topic.py)
     return chance, verdict
