@@ -34,6 +34,8 @@ from retrieval.answer import confidence
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import clean_question
+from retrieval.answer.topic import shipped_topic
+from retrieval.answer.verdict import decide
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import ArticleMeta
 from retrieval.text.analyze import Analyzer
@@ -45,6 +47,7 @@ from .splits import Row
 Item = tuple[str, str]  # (language, link)
 MODES = ("same-ko", "same-en", "cross-ko>en", "cross-en>ko", "mixed", "split", "half")
 WORDS, MEANING = "words", "meaning"
+FIT_MODES = ("half", "cross-ko>en", "cross-en>ko")  # the modes `eval --splits --belebele` fits the confidence models on
 
 
 def fit_half(key: str) -> bool:
@@ -137,7 +140,6 @@ def run_mode(
     for u, (_, link) in enumerate(items):
         gold.setdefault(link, set()).add(u)
     lang_of = [lang for lang, _ in items]
-    judges = {WORDS: confidence.shipped(), MEANING: confidence.shipped_semantic()}
     out: list[Asked] = []
     with tempfile.TemporaryDirectory(prefix="quoteqa-belebele-") as tmp:
         store = build_store(_dataset(mode, items, passages), analyzer, params, Path(tmp) / "index", encoder=encoder)
@@ -150,8 +152,7 @@ def run_mode(
             text = clean_question(q.text, 10_000)
             for system, answerer in systems.items():
                 a = answerer.answer(text, max_quotes=1)
-                judge = judges[system]
-                verdict = judge.verdict(judge.predict(a.signals)) if a.answered and a.signals else "abstain"
+                verdict = verdict_of(system, a.signals) if a.answered else "abstain"
                 out.append(Asked(
                     mode, system, q.id, q.lang, q.half, bool(g), any(lang_of[u] == q.lang for u in g),
                     bool(a.quotes) and a.quotes[0].passage in g, verdict, a.cross_language, dict(a.signals),
@@ -159,6 +160,16 @@ def run_mode(
             if tick:
                 tick(1)
     return out
+
+
+def verdict_of(system: str, signals: dict[str, float]) -> str:
+    """The verdict the shipped models of `system` give an answer with these signals (the semantic
+    path's topic gate included)."""
+    if not signals:
+        return "abstain"
+    if system == MEANING:
+        return decide(confidence.shipped_semantic(), signals, shipped_topic())[1]
+    return decide(confidence.shipped(), signals)[1]
 
 
 def collect(
@@ -182,11 +193,14 @@ def collect(
 
 
 def half_rows(rows: Sequence[Asked], system: str = MEANING) -> list[Row]:
-    """The half-indexed mode's answers as confidence-split rows (one "file" per question language)."""
+    """The half-indexed mode's answers as confidence-split rows (one "file" per question
+    language), and the cross-language modes' (one "file" each, `belebele-ko>en`: every question
+    answerable from a corpus wholly in the other language, the case a topic gate that learned
+    "a question whose words the corpus lacks is off-topic" would refuse)."""
     return [
-        Row(f"belebele-{r.lang}", r.lang, f"belebele:{r.id}", "answerable" if r.answerable else "unanswerable", f"belebele-{r.lang}",
-            r.half, r.signals, r.correct)
-        for r in rows if r.mode == "half" and r.system == system
+        Row(f"belebele-{r.lang}" if r.mode == "half" else f"belebele-{r.mode[6:]}", r.lang, f"belebele:{r.mode}:{r.id}",
+            "answerable" if r.answerable else "unanswerable", f"belebele-{r.lang}", r.half, r.signals, r.correct)
+        for r in rows if r.mode in FIT_MODES and r.system == system
     ]  # fmt: skip
 
 

@@ -7,11 +7,10 @@ import re
 
 import numpy as np
 import pytest
-from encoder_support import ROOT, answer_module, shared_encoder
+from encoder_support import ROOT, shared_encoder
 
+from retrieval.answer import align
 from retrieval.text.analyze import detect_language
-
-align = answer_module("retrieval/answer/align.py")
 
 
 def sentences(text: str) -> list[str]:

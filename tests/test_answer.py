@@ -435,5 +435,5 @@ def test_every_weight_has_its_own_flat_name() -> None:
     p = AnswerParams()
     stages = (p.query, p.rerank, p.sentences, p.quotes, p.conversation, p.fusion, p.similar)
     assert (
-        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 44
-    )  # + min_coverage (issue 20: short_terms, continue_sentences)
+        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 45
+    )  # + min_coverage (issue 20: short_terms, continue_sentences; issue 19: fusion.runner_up_share)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from encoder_support import shared_encoder
 
-from measure import belebele
+from measure import belebele, splits, twins
 from retrieval.index.bm25 import SearchParams
 from retrieval.text.analyze import Analyzer
 
@@ -53,3 +53,27 @@ def test_a_small_cross_language_pool_words_against_meaning(analyzer: Analyzer) -
     assert all(r.cross for r in meaning if r.correct)
     table = belebele.table(rows)
     assert {t["system"] for t in table} == {belebele.WORDS, belebele.MEANING}
+    # the cross mode joins the confidence fit as a "file" of its own, which the topic gate leaves out
+    fit_rows = belebele.half_rows(rows)
+    assert len(fit_rows) == len(asked) and {r.file for r in fit_rows} == {"belebele-ko>en"}
+    assert all(splits.is_cross(r) and r.group == "answerable" for r in fit_rows)
+
+
+def test_twin_levels_are_fitted_precision_first() -> None:
+    """The fitted cosine level keeps MARGIN above every wrong pair, and takes every right one above
+    that; with no wrong pair it is the highest level that loses no right one."""
+    right = [twins.Candidate(f"ko{i}", f"l{i}", f"en{i}", c, 1.0) for i, c in enumerate((0.58, 0.62, 0.7, 0.8, 0.9))]
+    wrong = twins.Candidate("ko9", "l9", "en3", 0.55, 1.0)
+    rule = twins.fit_rule([*right, wrong])
+    assert rule.min_cosine >= 0.55 + twins.MARGIN - 1e-9
+    s = twins.score([*right, wrong], rule)
+    assert s["precision"] == 1.0 and s["right"] == 4  # 0.58 is lost to the margin
+    assert twins.fit_rule(right).min_cosine == 0.58
+
+
+def test_twin_pool_has_pairs_and_single_language_articles() -> None:
+    passages, _ = belebele.load(DATA)
+    links = sorted({k for _, k in passages})
+    kinds = [twins.sides(k) for k in links]
+    assert {("ko", "en"), ("ko",), ("en",)} == set(kinds)
+    assert 0.35 < sum(len(k) == 2 for k in kinds) / len(links) < 0.65

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from encoder_support import shared_encoder
+from encoder_support import ROOT, shared_encoder
 
 from retrieval.answer.messages import CROSS_MESSAGE
 from retrieval.answer.params import AnswerParams
@@ -177,3 +177,54 @@ def test_dense_source_and_fusion_weights(stores, analyzer) -> None:  # type: ign
     with pytest.raises(dataclasses.FrozenInstanceError):
         FusionWeights().keep_share = 0.5  # type: ignore[misc]
     assert AnswerParams.of(keep_share=0.5).fusion.keep_share == 0.5
+
+
+def test_the_topic_gate_refuses_what_the_corpus_does_not_cover(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
+    """With the shipped models an everyday question on the news corpus is refused, or, when its
+    closest passage is in the other language (where the gate's level is low, topic.py), quoted
+    as `unsure`, never `answer`; without the gate each comes back quoted with the same confidence
+    (refusing is the gate's job) and at least one as a sure `answer`. A question the corpus
+    answers, across languages, passes the gate."""
+    st = stores["plain"]
+    gated = Answerer(st, analyzer, encoder=shared_encoder())
+    assert gated.topic_gate is not None
+    ungated_sure = 0
+    for question in (
+        "Recommend a movie for the weekend",
+        "What's the weather in Paris tomorrow?",
+        "김치찌개 맛있게 끓이는 법 알려줘",
+    ):
+        a = gated.answer(question)
+        assert a.verdict in ("abstain", "unsure"), (question, a.verdict, a.confidence)
+        if a.verdict == "abstain":
+            assert not a.quotes
+        else:
+            assert a.cross_language and verbatim(st, first(a)), question
+        ungated = Answerer(st, analyzer, encoder=shared_encoder(), topic_gate=None).answer(question)
+        assert ungated.verdict != "abstain" and ungated.confidence == a.confidence
+        ungated_sure += ungated.verdict == "answer"
+    assert ungated_sure >= 1  # the gate is what keeps these from sounding sure
+    a = gated.answer("태풍으로 주민 몇 명이 대피했나?")
+    assert a.verdict != "abstain" and first(a).text.startswith("About 12,000 residents were evacuated")
+    assert verbatim(st, first(a))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did the Kremlin say?", "Kremlin spokesperson Dmitry Peskov"),
+        ("크렘린궁은 뭐라고 했나요?", "크렘린궁 대변인은"),
+    ],
+)
+def test_kremlin_questions_quote_the_spokesperson_with_the_encoder(analyzer, question: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    """The shipped article's own example, on the semantic path: the spokesperson's words, not the
+    sentence that only names the Kremlin (the lexical runner-up must still be read, at
+    `FusionWeights.runner_up_share` of today's share)."""
+    from retrieval.corpus.files import load_corpus
+
+    loaded = load_corpus(ROOT / "corpus")
+    st = MemoryStore(analyzer, encoder=shared_encoder())
+    st.add(list(getattr(loaded, "articles", loaded)))
+    a = Answerer(st, analyzer, encoder=shared_encoder()).answer(question)
+    q = first(a)
+    assert expected in q.text and verbatim(st, q)

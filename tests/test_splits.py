@@ -12,6 +12,7 @@ from measure import splits
 from measure.evaluate import Dataset, PassageInput, QAItem, load_squad
 from measure.splits import Row, auroc, choose_thresholds, ece, make_split, question_half, split_articles
 from retrieval import Analyzer
+from retrieval.answer.confidence import fit as confidence_fit
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import ArticleMeta
 
@@ -321,3 +322,44 @@ def test_short_forms_keep_the_rarest_words_in_a_frame_of_the_same_kind(analyzer:
         assert 1 <= len(words) <= 2 and "harbour" not in words  # the commonest word is never kept
         assert set(words) <= {"ferry", "Jeju", "leave"}
     assert splits.short_form("What is it?", "q1", analyzer, store) is None  # nothing but frame and stop words
+
+
+def _rows(file: str, group: str, values: list[float], correct: bool = True, half: str = "fit") -> list[Row]:
+    return [Row(file, "en", f"{file}:{group}:{i}", group, file, half, {"x": v}, correct) for i, v in enumerate(values)]
+
+
+def test_gate_level_keeps_each_files_refusals_within_its_budget() -> None:
+    """Per file, not pooled: a small hard file must not hide behind a big easy one."""
+    easy = _rows("big", "answerable", [float(v) for v in np.linspace(2.0, 4.0, 200)])
+    hard = _rows("small", "answerable", [float(v) for v in np.linspace(-1.0, 3.0, 50)])
+    off = _rows("big", "offtopic", [float(v) for v in np.linspace(-3.0, 0.5, 60)], correct=False)
+    rows = easy + hard + off
+    gate = splits.fit_topic(rows, features=("x",))
+    model = confidence_fit([r.signals for r in rows], [int(r.correct) for r in rows], features=("x",))
+    level = splits.gate_level(gate, model.with_thresholds(1.0, 0.0), rows, max_abstain=0.04)
+    for file, mine in (("big", easy), ("small", hard)):
+        refused = np.mean(gate.predict_many([r.signals for r in mine]) < level)
+        assert refused <= 0.04, file
+    assert np.mean(gate.predict_many([r.signals for r in hard]) < level) > 0  # the budget is used
+    # with the model's min already refusing more than the budget, the gate refuses nothing
+    assert splits.gate_level(gate, model.with_thresholds(1.0, 0.99), rows, max_abstain=0.04) == 0.0
+
+
+def test_fit_semantic_chooses_min_and_gate_together() -> None:
+    easy = _rows("big", "answerable", [float(v) for v in np.linspace(2.0, 4.0, 200)])
+    hard = _rows("small", "answerable", [float(v) for v in np.linspace(-1.0, 3.0, 50)])
+    cross = _rows("belebele-ko>en", "answerable", [float(v) for v in np.linspace(-3.0, 0.0, 50)])
+    for r in cross:  # quoted from the other language, as in a corpus wholly in it
+        r.signals["sem_quote_other"] = 1.0
+    off = _rows("big", "offtopic", [float(v) for v in np.linspace(-3.0, 0.5, 60)], correct=False)
+    model, gate = splits.fit_semantic(easy + hard + cross + off, features=("x",))
+    assert model.minimum in splits.MIN_LEVELS and 0.0 < gate.minimum < 1.0
+    # the same-language level would refuse most of the cross-language file ...
+    assert np.mean(gate.model.predict_many([r.signals for r in cross]) < gate.minimum) > 0.5
+    # ... its own level costs it at most MAX_CROSS_LOSS of its right answers
+    assert gate.cross_minimum <= gate.minimum
+    lost = gate.refuses_many([r.signals for r in cross])
+    assert lost.sum() <= np.floor(splits.MAX_CROSS_LOSS * len(cross))
+    assert gate.refuses_many([r.signals for r in off]).mean() > 0.5  # same-language off-topic still refused
+    refused = gate.refuses_many([r.signals for r in hard])
+    assert refused.mean() <= splits.MAX_GATE_ABSTAIN

@@ -294,7 +294,7 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
         from measure import belebele
 
         rows += belebele.half_rows(
-            belebele.collect(args.belebele, analyzer, params, encoder, modes=("half",), progress=None if quiet else _bar),
+            belebele.collect(args.belebele, analyzer, params, encoder, modes=belebele.FIT_MODES if encoder is not None else ("half",), progress=None if quiet else _bar),
             belebele.MEANING if encoder is not None else belebele.WORDS,
         )  # fmt: skip
     if args.rows:
@@ -302,7 +302,15 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
             for r in rows:
                 fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
     features = splits.SEMANTIC_FEATURES if encoder is not None else splits.DEFAULT_FEATURES
-    model = given or splits.fit_model(rows, l2=args.l2, features=features)
+    gate = None  # the semantic path's topic gate (retrieval/answer/topic.py)
+    if encoder is not None and given is None:
+        model, gate = splits.fit_semantic(rows, l2=args.l2, features=features)
+    else:
+        model = given or splits.fit_model(rows, l2=args.l2, features=features)
+        if encoder is not None:
+            from retrieval.answer import topic
+
+            gate = topic.shipped_topic()
     if args.fit:
         command = [
             "quoteqa",
@@ -332,14 +340,20 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
             date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             code=_code_version(),
             fit_rows=sum(1 for r in rows if r.half == "fit"),
-            targets="thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
+            targets=splits.SEMANTIC_TARGETS if encoder is not None else "thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
         )  # fmt: skip
-    report = splits.evaluate_model(rows, model)
+    report = splits.evaluate_model(rows, model, gate)
     if args.fit:
         path = confidence.semantic_path() if encoder is not None else confidence.default_path()
         model.save(path)
         if not quiet:
             print(f"wrote {path}", file=sys.stderr)
+        if gate is not None:
+            from retrieval.answer import topic
+
+            gate.with_fitted(**model.fitted).save(topic.topic_path())
+            if not quiet:
+                print(f"wrote {topic.topic_path()}", file=sys.stderr)
     out = report.to_json() | {"files": [str(p) for p in files], "seed": args.seed, "written": bool(args.fit)}
     if args.json:
         print(json.dumps(out, ensure_ascii=False), flush=True)

@@ -40,6 +40,7 @@ from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
+from retrieval.answer.topic import TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
 from retrieval.index.store import PassageView, Searcher
@@ -68,7 +69,7 @@ class Answerer:
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
         fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
-        twins: Twins | None = None,
+        twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
@@ -80,7 +81,9 @@ class Answerer:
         `encoder` (the engine's; None: lexical only) makes a question semantic when the index
         holds vectors of that encoder: dense candidates are fused with the re-ranked lexical ones,
         sentences of passages found by meaning are chosen by similarity, and `semantic_judge`
-        (by default the shipped semantic model; None when `judge` is None) gives the verdict.
+        (by default the shipped semantic model; None when `judge` is None) gives the verdict,
+        with `topic_gate` (by default the shipped one, `topic.py`; None when `semantic_judge` is
+        None) refusing questions the corpus does not cover.
         Without an encoder, or with an index of other vectors, the path is exactly the lexical one."""
         self.store = store.snapshot()
         self.analyzer = analyzer
@@ -97,6 +100,9 @@ class Answerer:
         if isinstance(semantic_judge, Shipped):
             semantic_judge = None if self.judge is None else confidence_model.shipped_semantic()
         self.semantic_judge = semantic_judge
+        if isinstance(topic_gate, Shipped):
+            topic_gate = None if semantic_judge is None else shipped_topic()
+        self.topic_gate = topic_gate
         self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
         self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
 
@@ -267,7 +273,7 @@ class Answerer:
         speaker = self._speaker(asked, query)
         read = found
         if semantic and found.fusion is not None:
-            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits))
+            read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits, prm.fusion.runner_up_share))
         candidates = score_sentences(ctx, read, query, prm.sentences, speaker)
         if semantic:
             candidates = similar_sentences(ctx, read, candidates, prm.similar)
@@ -278,7 +284,7 @@ class Answerer:
         if semantic:
             signals |= semantic_signals(ctx, found, first or pool[:1])
 
-        chance, verdict = decide(judge, signals)
+        chance, verdict = decide(judge, signals, self.topic_gate if semantic else None)
         if verdict == "abstain" and within is not None and quotes:
             verdict = "unsure"
         if verdict == "abstain":

@@ -19,6 +19,7 @@ from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
+from retrieval.answer.topic import TopicGate, off_topic
 
 
 def one_passage_idf(n_passages: int) -> float:
@@ -140,10 +141,19 @@ def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
     return float(any(cue.search(text[c.start : c.end]) for c in first))
 
 
-def decide(judge: ConfidenceModel | None, signals: dict[str, float]) -> tuple[float, str]:
+def decide(
+    judge: ConfidenceModel | None, signals: dict[str, float], gate: TopicGate | None = None
+) -> tuple[float, str]:
     """Confidence and verdict; without a model every answer that got this far is `answer`
-    with confidence 0 (the dev splits collect answers that way to fit a model on)."""
+    with confidence 0 (the dev splits collect answers that way to fit a model on). `gate` (the
+    semantic path's topic gate, `topic.py`) turns any verdict into `abstain` when the corpus does
+    not cover the question; the confidence stays the model's."""
     if judge is None:
         return 0.0, "answer"
     chance = judge.predict(signals)
-    return chance, judge.verdict(chance)
+    verdict = judge.verdict(chance)
+    if verdict != "abstain" and off_topic(gate, signals):
+        verdict = "abstain"
+    elif verdict == "answer" and gate is not None and gate.doubts(signals):
+        verdict = "unsure"  # across languages, below the same-language level (topic.py)
+    return chance, verdict

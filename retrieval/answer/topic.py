@@ -1,0 +1,120 @@
+"""The topic gate of the semantic path: does the corpus speak about what the question asks at all?
+
+The confidence model (`confidence_semantic.json`) reads "is the first quote from the right
+passage". Its lowest level cannot also say "the question is about something the corpus never
+covers": a reading-comprehension question whose passage is indexed but whose answer was missed
+looks, to that model, like a question about nothing in the corpus, and one level for both either
+refuses the first or quotes something for the second (off-topic abstention fell from 0.98 to 0.53
+when the encoder came in).
+
+So a second logistic model of the same form, fitted on the FIT half with another label: 1 for a
+question whose gold passage is indexed (answered right or not), 0 for an off-topic one (another
+file's questions, everyday questions); questions about the same kind of text whose passage is not
+indexed are left out, since they are neither. Its `minimum` is the gate: below it the answer is
+`abstain` whatever the confidence says. Fitted by `quoteqa eval --splits --fit --encoder use-m3`
+(measure/splits.py: `fit_topic` for the model, `fit_semantic` for its level and the confidence
+model's `min`, chosen together; docs/quality.md, eighth round). Only the semantic path reads it,
+so the words-only path is unchanged.
+
+Two levels. A question whose first quote is in its own language is refused below `minimum`
+(chosen on FIT: each file's answerable questions refused at most 2%). One whose first quote is in
+the other language is refused below `cross_minimum`, a much lower level: in the dev data the
+questions asked of a corpus in the other language are either answerable (Belebele's cross modes)
+or off-topic (the other SQuAD file's, everyday ones), and the gate's features do not tell them
+apart (one level for both refused 55-67% of the answerable ones, docs/quality.md, ninth round).
+So across languages the gate refuses only what would have been wrong anyway: `cross_minimum` is
+the highest level at which no FIT file loses more than 0.5% of its right answers. An off-topic
+question answered across languages is `unsure`, quoted after the caveat; the product's promise is
+to answer across languages, and a caveated quote is the lesser harm than a refused answer. Such
+an answer is never `answer`, though: below the same-language level it is at best `unsure`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.answer.confidence import ConfidenceModel
+
+TOPIC_FILE = "topic_semantic.json"
+
+
+CROSS_SIGNAL = "sem_quote_other"  # 1.0 when the first quote is in the other language
+
+
+@dataclass(frozen=True, slots=True)
+class TopicGate:
+    """The gate model and its two levels (same-language quote: `model.minimum`; other: `cross_minimum`)."""
+
+    model: ConfidenceModel
+    cross_minimum: float
+
+    @property
+    def minimum(self) -> float:
+        return self.model.minimum
+
+    def level(self, signals: Mapping[str, float]) -> float:
+        return self.cross_minimum if signals.get(CROSS_SIGNAL, 0.0) >= 0.5 else self.model.minimum
+
+    def refuses(self, signals: Mapping[str, float]) -> bool:
+        """True when the corpus does not cover the question (no signals: the gate has no say)."""
+        return bool(signals) and self.model.predict(signals) < self.level(signals)
+
+    def doubts(self, signals: Mapping[str, float]) -> bool:
+        """Below the same-language level, whatever the quote's language: such an answer is never
+        `answer` (a question the gate would refuse in its own language is at best `unsure` when
+        quoted across languages: the confidence model alone said 0.71 to "Recommend a movie for
+        the weekend" quoted from a Korean article)."""
+        return bool(signals) and self.model.predict(signals) < self.model.minimum
+
+    def refuses_many(self, signals: Sequence[Mapping[str, float]]) -> npt.NDArray[np.bool_]:
+        if not len(signals):
+            return np.zeros(0, bool)
+        t = self.model.predict_many(list(signals))
+        levels = np.array([self.level(s) for s in signals])
+        return (t < levels) & np.array([bool(s) for s in signals], bool)
+
+    def with_fitted(self, **info: object) -> TopicGate:
+        return replace(self, model=self.model.with_fitted(**info))
+
+    def to_json(self) -> dict[str, object]:
+        raw = self.model.to_json()
+        raw["thresholds"] = dict(raw["thresholds"]) | {"cross_min": self.cross_minimum}  # type: ignore[arg-type]
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: object, where: str = "topic gate") -> TopicGate:
+        model = ConfidenceModel.from_json(raw, where)
+        th = raw.get("thresholds") or {} if isinstance(raw, dict) else {}
+        return cls(model, float(th.get("cross_min", model.minimum)))
+
+    def save(self, path: Path) -> None:
+        tmp = Path(path).with_name(Path(path).name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        tmp.replace(path)
+
+
+@functools.cache
+def shipped_topic() -> TopicGate | None:
+    """The shipped topic gate, read once per process; None when none is shipped."""
+    res = resources.files(__package__).joinpath(TOPIC_FILE)
+    if not res.is_file():
+        return None
+    return TopicGate.from_json(json.loads(res.read_text("utf-8")), f"retrieval/answer/{TOPIC_FILE}")
+
+
+def topic_path() -> Path:
+    """Where `shipped_topic()` reads from (to write a newly fitted gate)."""
+    return Path(__file__).resolve().parent / TOPIC_FILE
+
+
+def off_topic(gate: TopicGate | None, signals: Mapping[str, float]) -> bool:
+    """True when the gate says the corpus does not cover the question (no gate: never)."""
+    return gate is not None and gate.refuses(signals)
