@@ -28,7 +28,7 @@ from retrieval.models import Article
 class FlushPolicy:
     """How big a write's pieces get. `passages`: a segment is written and committed every this
     many passages (rounded up to whole analysis batches); a build's peak memory follows it
-    (~2.5 KiB a passage while a flush is built, measured in docs/performance.md). `merge_cap`: a merge
+    (figures in docs/performance.md, "Building on a cluster"). `merge_cap`: a merge
     never makes a segment of more live passages than this (Lucene's max merged segment size), so
     merges stay bounded too; bigger segments only come from `force_merge`."""
 
