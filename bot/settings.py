@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     encoder_cache_dir: Path | None = Field(
         default=None, description="the encoder's start-up cache; default DATA_DIR/encoder"
     )
+    # Big builds in bounded pieces (retrieval/index/segments/flush.py): a segment is committed
+    # every flush_passages passages, and merges during a build stop at merge_cap_passages.
+    flush_passages: int = Field(default=50_000, ge=1)
+    merge_cap_passages: int = Field(default=250_000, ge=1)
+    # A Dask scheduler (tcp://HOST:8786) for `quoteqa ingest`/`reindex` to analyse on; the
+    # command's --cluster wins. Needs the optional extra: uv sync --extra cluster.
+    dask_scheduler: str | None = None
     # Verdict levels on the answer's confidence (None: the levels fitted with the shipped model,
     # retrieval/answer/confidence.json): `answer` at or above sure, `unsure` (quoted with a caveat)
     # between the two, `abstain` below min.

@@ -18,6 +18,7 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
     """The one translation of `Settings` into the core's `EngineConfig` (the bot, the command
     line and `quoteqa eval`/`bench` all go through it)."""
     from retrieval import EngineConfig, SearchParams
+    from retrieval.index.segments.flush import FlushPolicy
 
     return EngineConfig(
         corpus_dir=settings.corpus_dir,
@@ -31,6 +32,7 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
         min_confidence=settings.min_confidence,
         encoder=settings.encoder,
         encoder_cache=settings.encoder_cache_dir,
+        flush=FlushPolicy(settings.flush_passages, settings.merge_cap_passages),
     )
 
 

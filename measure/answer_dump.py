@@ -5,7 +5,10 @@ shipped corpus's example questions and the follow-ups of `measure/conversations.
 without their history) through the real `Engine`, and writes one JSON line per answer with every
 float as its repr (quote scores, confidence, signals). Timing is left out.
 
-    uv run python -m measure.answer_dump OUT.jsonl [--limit N]   # then: cmp before.jsonl OUT.jsonl
+    uv run python -m measure.answer_dump OUT.jsonl [--limit N] [--flush N]   # then: cmp before.jsonl OUT.jsonl
+
+`--flush N` commits a segment every N passages (and caps merges at 5N), so a dump proves that
+a build cut into many flushes and merges answers exactly as one built in one piece.
 
 Issue 18's refactor was checked this way (7,014 answers, identical to main at 925095b).
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from retrieval import Answer, Engine, EngineConfig, Quote
+from retrieval.index.segments.flush import FlushPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".." / "shared" / "data"
@@ -61,7 +65,8 @@ def _ask_all(out: IO[str], engine: Engine, tag: str, questions: Sequence[str]) -
         _write(out, f"{tag}:{i}", a)
 
 
-def dump(out: IO[str], tmp: Path, limit: int | None = None) -> None:
+def dump(out: IO[str], tmp: Path, limit: int | None = None, flush: int | None = None) -> None:
+    kw = {"flush": FlushPolicy(flush, 5 * flush)} if flush else {}
     for name in SQUAD_FILES:
         raw = json.loads((DATA / name).read_text("utf-8"))
         corpus = tmp / name / "corpus"
@@ -75,7 +80,7 @@ def dump(out: IO[str], tmp: Path, limit: int | None = None) -> None:
                     json.dumps({"id": f"a{n}", "title": title, "text": text, "source": name}, ensure_ascii=False) + "\n"
                 )
                 qs += [qa["question"] for p in art["paragraphs"] for qa in p["qas"]]
-        _ask_all(out, Engine.open(EngineConfig(corpus, tmp / name / "data")), name, qs[:limit])
+        _ask_all(out, Engine.open(EngineConfig(corpus, tmp / name / "data", **kw)), name, qs[:limit])
         print(name, len(qs[:limit]), file=sys.stderr)
     corpus = tmp / "conv" / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
@@ -88,7 +93,7 @@ def dump(out: IO[str], tmp: Path, limit: int | None = None) -> None:
                                     "source": row.get("source", "")}, ensure_ascii=False) + "\n")  # fmt: skip
             else:
                 convs.append(row)
-    engine = Engine.open(EngineConfig(corpus, tmp / "conv" / "data"))
+    engine = Engine.open(EngineConfig(corpus, tmp / "conv" / "data", **kw))
     _ask_all(out, engine, "shipped", SHIPPED_QUESTIONS)
     for c in convs:
         history = []
@@ -110,10 +115,11 @@ def main(argv: Sequence[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     limit = int(argv[argv.index("--limit") + 1]) if "--limit" in argv else None
+    flush = int(argv[argv.index("--flush") + 1]) if "--flush" in argv else None
     tmp = Path(tempfile.mkdtemp())
     try:
         with open(argv[0], "w", encoding="utf-8") as out:
-            dump(out, tmp, limit)
+            dump(out, tmp, limit, flush)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

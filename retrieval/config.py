@@ -14,6 +14,7 @@ from retrieval.answer import confidence
 from retrieval.answer.confidence import ConfidenceModel
 from retrieval.answer.params import AnswerParams
 from retrieval.index.bm25 import SearchParams
+from retrieval.index.segments.flush import DEFAULT_FLUSH, FlushPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class EngineConfig:
     min_confidence: float | None = None
     encoder: str = "none"  # sentence encoder for passage vectors and questions: "use-m3" or "none" (lexical only)
     encoder_cache: Path | None = None  # the encoder's start-up cache; None: data_dir / "encoder"
+    flush: FlushPolicy = DEFAULT_FLUSH  # a big write commits a segment every this many passages (flush.py)
 
     @property
     def encoder_cache_dir(self) -> Path:

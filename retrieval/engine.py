@@ -88,7 +88,7 @@ class Engine:
         enc: Encoder | None = load_encoder(config) if encoder is _DEFAULT else encoder  # type: ignore[assignment]
         store = SegmentStore(
             config.data_dir / "index", analyzer, config.search, lock_dir=config.data_dir, lock_timeout=config.lock_timeout,
-            encoder=enc, encoder_name=config.encoder, encoder_cache=config.encoder_cache_dir,
+            encoder=enc, encoder_name=config.encoder, encoder_cache=config.encoder_cache_dir, flush_policy=config.flush,
         )  # fmt: skip
         engine = cls(config, analyzer, store, progress, enc)
         if sync:

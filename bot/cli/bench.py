@@ -30,6 +30,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.passages < 10 or args.questions < 1:
         raise CorpusError("bench needs --passages >= 10 and --questions >= 1")
     command = "uv run quoteqa bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a)
+    if getattr(args, "build_only", False) or getattr(args, "cluster", False):
+        return _build_figures(args, sources, command)
     if getattr(args, "semantic", False):
         from measure.semantic_bench import run_semantic
 
@@ -54,6 +56,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.terminal.render import terminal
 
         print_table(terminal(), result.to_json())
+    return 0
+
+
+def _build_figures(args: argparse.Namespace, sources: list[Path], command: str) -> int:
+    """`--build-only` (peak memory of a local build) and `--cluster` (a build on Dask workers)."""
+    from measure import build_bench
+
+    if args.cluster:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print("quoteqa: bench --cluster needs the optional Dask extra: `uv sync --extra cluster`", file=sys.stderr)
+            return 2
+        from bot.cli.cluster_bench import cluster_build
+
+        found = cluster_build(sources, args.passages, seed=args.seed)
+    else:
+        found = build_bench.build_memory(sources, args.passages, args.flush, seed=args.seed)
+    print(json.dumps({"command": command, **found}, ensure_ascii=False, indent=None if args.json else 1))
     return 0
 
 

@@ -88,13 +88,14 @@ def retrieve(
         return Retrieved([], {}, bm25, gathered.by_source)
     view = ctx.view
     coverage = coverage_of([h for h, _ in hits], query, ctx)
+    indexed = frozenset(t for t in set(query.terms) if ctx.searcher.df(t)) if w.rerank_phrase > 0 else frozenset()
     if w.any():
         top = hits[0][1]
         rescored = []
         for h, score in hits:
             c = coverage[h]
             in_title = query.share_in(ctx.title_of(h) if w.rerank_title > 0 else frozenset())
-            phrases = phrase_share(view(h), query, c) if w.rerank_phrase > 0 else 0.0
+            phrases = phrase_share(view(h), query, c, indexed) if w.rerank_phrase > 0 else 0.0
             window = c.window(query.weights_arr)
             rescored.append((
                 h, score / top + w.rerank_sentence * c.best + w.rerank_passage * c.passage
@@ -106,17 +107,21 @@ def retrieve(
     return Retrieved(hits[:k], coverage, bm25, gathered.by_source)
 
 
-def phrase_share(view: PassageView, query: Query, coverage: Coverage) -> float:
+def phrase_share(view: PassageView, query: Query, coverage: Coverage, indexed: frozenset[str]) -> float:
     """The share of the question's neighbouring word pairs that stand side by side in the
-    passage too: "national anthem" in a passage is more than "national" and "anthem" somewhere in it."""
-    pairs = question_pairs(view, query.terms)
-    return len(pairs & adjacent(coverage.tokens)) / len(pairs) if pairs else 0.0
+    passage too: "national anthem" in a passage is more than "national" and "anthem" somewhere in it.
+    `indexed`: the question's terms some live passage holds, so the share is the same whichever
+    segment holds the passage (a segment's dictionary knows only its own passages' terms)."""
+    pairs = question_pairs(query.terms, indexed)
+    if not pairs:
+        return 0.0
+    ids = {(view.lookup(a), view.lookup(b)) for a, b in pairs}
+    return len(ids & adjacent(coverage.tokens)) / len(pairs)
 
 
-def question_pairs(view: PassageView, terms: list[str]) -> set[tuple[int, int]]:
-    """Neighbouring question words as term-id pairs, in the passage's id space."""
-    seq = view.ids(terms).tolist()
-    return {(x, y) for x, y in zip(seq, seq[1:]) if x >= 0 and y >= 0 and x != y}
+def question_pairs(terms: list[str], indexed: frozenset[str]) -> set[tuple[str, str]]:
+    """Neighbouring question words that the index holds, as pairs of terms."""
+    return {(x, y) for x, y in zip(terms, terms[1:], strict=False) if x in indexed and y in indexed and x != y}
 
 
 def adjacent(tokens: npt.NDArray[np.integer]) -> set[tuple[int, int]]:

@@ -26,7 +26,7 @@ from retrieval.corpus.files import ArticleKey, article_key, corpus_files, file_d
 from retrieval.errors import CorpusError
 from retrieval.index.fsutil import atomic_write, mkdir
 from retrieval.index.segments.pool import AnalysisPool
-from retrieval.index.store import Change, Store, WriteOptions
+from retrieval.index.store import BatchAnalyser, Change, Store, WriteOptions
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ class CorpusSync:
         self.progress = progress
         self.child_workers = child_workers
         self._manifests: dict[str, list[ArticleKey]] = {}  # by content digest: never stale
+        # Analyses every write's batches elsewhere when set (a Dask cluster: `bot/cluster.py`);
+        # the store still writes and commits here, the one writer.
+        self.analyser: BatchAnalyser | None = None
 
     def run(self, full: bool = False, fresh: bool = False) -> SyncReport:
         """Make the store hold what the folder holds. `full` compares every article (after a
@@ -227,12 +230,16 @@ class CorpusSync:
         process a big batch is analysed in a child process so questions never wait for it."""
         passages = sum(len(a.paragraphs) for a in change.add)
         update = self.progress("indexing", passages) if self.progress and passages else None
-        pool = AnalysisPool(self.child_workers) if self.child_workers and passages >= LIVE_BATCH else None
+        pool = own = None
+        if self.analyser is not None:
+            pool = self.analyser
+        elif self.child_workers and passages >= LIVE_BATCH:
+            pool = own = AnalysisPool(self.child_workers)
         try:
             self.store.apply(change, WriteOptions(progress=update, pool=pool))
         finally:
-            if pool is not None:
-                pool.close()
+            if own is not None:
+                own.close()
             if update:
                 update(-1)
 

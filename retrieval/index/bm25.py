@@ -79,8 +79,10 @@ def top_k(scores: npt.NDArray[np.floating], k: int) -> npt.NDArray[np.int64]:
     positive = np.flatnonzero(scores > 0)
     if positive.size == 0:
         return positive.astype(np.int64)
-    if positive.size > k:
-        part = np.argpartition(-scores[positive], k - 1)[:k]
-        positive = np.sort(positive[part])
+    if positive.size > k:  # all above the k-th score, then the lowest indices of those tied with it
+        s = scores[positive]
+        kth = -np.partition(-s, k - 1)[k - 1]
+        above = positive[s > kth]
+        positive = np.sort(np.concatenate([above, positive[s == kth][: k - len(above)]]))
     order = np.argsort(-scores[positive], kind="stable")
     return positive[order].astype(np.int64)

@@ -54,11 +54,17 @@ def _encoder(setup: EncoderSetup):  # type: ignore[no-untyped-def]
     return _encoders[setup]
 
 
+def analyse_batch(analyzer: Analyzer, encoder: object | None, texts: list[str]) -> Encoded:
+    """One batch as a child (or a cluster worker) sends it back: flat arrays over the batch's own
+    term list, plus its per-passage columns (the vectors, with `encoder`)."""
+    builder = SegmentBuilder(schema=columns.schema(encoder))
+    part = builder.encode(analyzer.analyze_passages(texts, chunk=len(texts) or 1), len(texts))
+    return part | builder.columns_of(texts), builder.vocab
+
+
 def _encode(texts: list[str], encoder: EncoderSetup | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     assert _analyzer is not None
-    builder = SegmentBuilder(schema=columns.schema(_encoder(encoder) if encoder is not None else None))
-    part = builder.encode(_analyzer.analyze_passages(texts, chunk=len(texts) or 1), len(texts))
-    return part | builder.columns_of(texts), builder.vocab
+    return analyse_batch(_analyzer, _encoder(encoder) if encoder is not None else None, texts)
 
 
 class AnalysisPool:

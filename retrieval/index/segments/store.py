@@ -36,7 +36,7 @@ from retrieval.errors import IndexFormatError
 from retrieval.index import ann, bm25, vectors
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.fsutil import WriterLock, atomic_write, crash_point, fsync_dir, mkdir, write_new
-from retrieval.index.segments import columns
+from retrieval.index.segments import columns, flush
 from retrieval.index.segments.pool import AnalysisPool
 from retrieval.index.segments.segment import FORMAT_VERSION, Segment, SegmentBuilder, merge, take_ragged
 from retrieval.index.store import (
@@ -413,10 +413,13 @@ class SegmentStore(StoreWrites):
         self, directory: Path, analyzer: Analyzer | None = None, params: SearchParams | None = None, *,
         lock_dir: Path | None = None, lock_timeout: float = 600.0,
         encoder: Encoder | None = None, encoder_name: str | None = None, encoder_cache: Path | None = None,
+        flush_policy: flush.FlushPolicy = flush.DEFAULT_FLUSH,
     ) -> None:  # fmt: skip
         """`encoder`: passages written are also encoded (a vector column, the commit stamped with
-        the encoder); `encoder_name`/`encoder_cache` let analysis processes load their own copy."""
+        the encoder); `encoder_name`/`encoder_cache` let analysis processes load their own copy.
+        `flush_policy`: how big a write's segments and a build's merges get (`flush.py`)."""
         self.directory = directory
+        self.flush = flush_policy
         self.analyzer = analyzer
         self.encoder = encoder
         self.encoder_name = (
@@ -617,32 +620,69 @@ class SegmentStore(StoreWrites):
             return self._apply(change, options)
 
     def _apply(self, change: Change, options: WriteOptions) -> ChangeReport:
+        """Tombstones for what goes, new segments for what comes. A big write is flushed in
+        pieces (`flush.py`): each piece is one commit that adds a flush of articles and
+        tombstones their old versions; the first one also removes what only `change.remove`
+        names, the last one writes `change.extra` (so a rerun after a crash in between redoes
+        the rest)."""
         snap = self._snap
         adds = _last_per_id(change.add)
         gone = set(change.remove) | {a.id for a in adds}
+        located = {aid: found for aid in sorted(gone) if (found := snap._find(aid)) is not None}
+        removed = [aid for aid in located if aid in change.remove]
+        if not adds and not located and change.extra is None:
+            return ChangeReport()
+        stamp = self._stamp_after(
+            snap, bool(adds), sum(len(live.seg.article_passages(row)) for live, row in located.values())
+        )
+        batch_size = min(ENCODE_BATCH if stamp is not None else ANALYSIS_BATCH, self.flush.passages)
+        groups = flush.flushes(flush.batches(adds, batch_size), self.flush.passages) or [[]]
+        analysed = self._analysed(groups, options, stamp is not None) if adds else iter(())
+        extra0 = snap.extra()
+        # an article replaced is tombstoned in the commit that adds its new version (a reindex
+        # never shows readers a half-empty index); those only removed go with the first one
+        pure_removes = set(change.remove) - {a.id for a in adds}
+        n_added = 0
+        try:
+            for i, group in enumerate(groups):
+                last = i == len(groups) - 1
+                ids = {a.id for batch in group for a in batch} | (pure_removes if i == 0 else set())
+                extra = change.extra if last and change.extra is not None else extra0
+                n_added += self._write_part(group, ids, analysed, extra, stamp, options)
+                if not last:
+                    crash_point("flush")  # some flushes committed, the rest (and the file table) not
+        finally:
+            close = getattr(analysed, "close", None)
+            if close is not None:
+                close()
+        return ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
+
+    def _write_part(
+        self, group: Sequence[list[Article]], ids: set[str], analysed: Iterator[Any], extra: dict[str, Any],
+        stamp: str | None, options: WriteOptions,
+    ) -> int:  # fmt: skip
+        """One commit: a segment of `group`'s articles (analysed batch by batch), tombstones for
+        the live articles named by `ids`; then merges as the policy asks. Returns passages added."""
+        snap = self._snap
+        generation = snap.generation + 1
         hits: dict[str, list[int]] = {}  # segment name -> article rows to delete
-        removed: list[str] = []
-        for aid in sorted(gone):
+        for aid in sorted(ids):
             found = snap._find(aid)
             if found is not None:
                 hits.setdefault(found[0].seg.name, []).append(found[1])
-                if aid in change.remove:
-                    removed.append(aid)
-        if not adds and not hits and change.extra is None:
-            return ChangeReport()
-        generation = snap.generation + 1
         new_seg: Segment | None = None
-        n_added = 0
-        stamp = self._stamp_after(
-            snap,
-            bool(adds),
-            sum(len(snap._find_seg(n).seg.article_passages(r)) for n, rows in hits.items() for r in rows),
-        )
-        if adds:
-            new_seg = self._build(
-                adds, snap.next_uid, f"seg-{generation:08d}-{secrets.token_hex(3)}", options, stamp is not None
-            )
-            n_added = new_seg.n_passages
+        if group:
+            builder = SegmentBuilder(schema=columns.schema(self.encoder if stamp is not None else None))
+            for batch in group:
+                metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
+                builder.add_encoded(metas, paragraphs, next(analysed))
+                crash_point("analysis")  # a batch analysed, nothing written
+                if options.progress:
+                    options.progress(sum(len(p) for p in paragraphs))
+            mkdir(self.directory)
+            name = f"seg-{generation:08d}-{secrets.token_hex(3)}"
+            new_seg = Segment(name, builder.finish(snap.next_uid), builder.stamp).write(self.directory)
+            del builder
         lives: list[_Live] = []
         for s in snap.segs:
             rows = hits.get(s.seg.name)
@@ -655,13 +695,12 @@ class SegmentStore(StoreWrites):
                 lives.append(_Live(s.seg, deleted, name, int(deleted.sum()), crc))
             else:
                 lives.append(s)
+        n_added = new_seg.n_passages if new_seg is not None else 0
         if new_seg is not None:
             lives.append(_Live(new_seg))
-        extra = snap.extra() if change.extra is None else change.extra
         self._commit(generation, lives, snap.next_uid + n_added, extra, stamp)
-        report = ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
         self.maybe_merge()
-        return report
+        return n_added
 
     def _stamp_after(self, snap: Snapshot, adds: bool, removed: int) -> str | None:
         """The encoder stamp of the commit a write makes. Deletions keep the vectors there are;
@@ -682,52 +721,33 @@ class SegmentStore(StoreWrites):
             )
         return None
 
-    def _build(
-        self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, encode: bool = False
-    ) -> Segment:
-        """One new segment of these articles; `encode`: with their vectors (this store's encoder)."""
-        if self.analyzer is None:
+    def _analysed(
+        self, groups: Sequence[Sequence[list[Article]]], options: WriteOptions, encode: bool
+    ) -> Iterator[Any]:
+        """Every batch of every flush analysed (and encoded when `encode`), in order, as the
+        flat arrays `SegmentBuilder.add_encoded` takes: here, or by `options.pool` (child
+        processes, or a cluster), which is asked for all batches at once so it can run ahead of
+        the flushes. A build with vectors and no pool starts its own processes when big."""
+        if self.analyzer is None and options.pool is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
-        encoder = self.encoder if encode else None
-        builder = SegmentBuilder(schema=columns.schema(encoder))
-        n = sum(len(a.paragraphs) for a in articles)
-        setup = (self.encoder_name, self.encoder_cache) if encoder is not None and self.encoder_name else None
+        texts = [[p for a in batch for p in a.paragraphs] for group in groups for batch in group]
+        setup = (self.encoder_name, self.encoder_cache) if encode and self.encoder_name else None
         pool, own_pool = options.pool, None
-        if pool is None and setup is not None and n >= ENCODE_POOL_MIN:
+        if pool is None and setup is not None and sum(map(len, texts)) >= ENCODE_POOL_MIN:
             pool = own_pool = AnalysisPool(workers=1, processes=ENCODE_PROCESSES, nice=0)
         try:
-            return self._build_with(articles, first_uid, name, options, builder, pool, setup)
+            if pool is not None:
+                yield from (pool.encode(texts, setup) if setup is not None else pool.encode(texts))
+                return
+            assert self.analyzer is not None
+            schema = columns.schema(self.encoder if encode else None)
+            for batch_texts in texts:
+                local = SegmentBuilder(schema=schema)
+                part = local.encode(self.analyzer.analyze_passages(batch_texts), len(batch_texts))
+                yield part | local.columns_of(batch_texts), local.vocab
         finally:
             if own_pool is not None:
                 own_pool.close()
-
-    def _build_with(
-        self, articles: Sequence[Article], first_uid: int, name: str, options: WriteOptions, builder: SegmentBuilder,
-        pool: Any, setup: Any,
-    ) -> Segment:  # fmt: skip
-        assert self.analyzer is not None
-        batch_size = ENCODE_BATCH if builder.stamp is not None else ANALYSIS_BATCH
-        batches: list[list[Article]] = [[]]
-        size = 0
-        for art in articles:
-            if size >= batch_size:
-                batches.append([])
-                size = 0
-            batches[-1].append(art)
-            size += len(art.paragraphs)
-        texts = [[p for a in batch for p in a.paragraphs] for batch in batches if batch]
-        remote = (pool.encode(texts, setup) if setup is not None else pool.encode(texts)) if pool is not None else None
-        for batch, batch_texts in zip((b for b in batches if b), texts):
-            metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
-            if remote is not None:
-                builder.add_encoded(metas, paragraphs, next(remote))
-            else:
-                builder.add_batch(metas, paragraphs, self.analyzer.analyze_passages(batch_texts))
-            crash_point("analysis")  # a batch analysed, nothing written
-            if options.progress:
-                options.progress(len(batch_texts))
-        mkdir(self.directory)
-        return Segment(name, builder.finish(first_uid), builder.stamp).write(self.directory)
 
     def _commit(
         self, generation: int, lives: Sequence[_Live], next_uid: int, extra: dict[str, Any], stamp: str | None = None
@@ -781,16 +801,22 @@ class SegmentStore(StoreWrites):
     # --- merging -------------------------------------------------------------------------------
     def merge_plan(self) -> list[_Live]:
         """Tiered: a tier holds segments within a factor MERGE_FACTOR of each other in size;
-        a full tier is merged into one segment of the next tier. A segment with most of its
-        passages deleted is rewritten on its own."""
+        a full tier is merged into one segment of the next tier, within `flush.merge_cap` live
+        passages (bigger segments are left as they are). A segment with most of its passages
+        deleted is rewritten on its own."""
         tiers: dict[int, list[_Live]] = {}
+        cap = self.flush.merge_cap  # segments this big are final; a merge stays within it
         for s in self._snap.segs:
+            if s.n_live >= cap:
+                continue
             tier = int(math.log(max(s.n_live, MERGE_FLOOR) / MERGE_FLOOR, MERGE_FACTOR))
             tiers.setdefault(tier, []).append(s)
         for tier in sorted(tiers):
-            group = tiers[tier]
-            if len(group) >= MERGE_FACTOR:
-                return sorted(group, key=lambda s: s.n_live)[:MERGE_FACTOR]
+            group = sorted(tiers[tier], key=lambda s: s.n_live)[:MERGE_FACTOR]
+            if len(tiers[tier]) >= MERGE_FACTOR:
+                chosen = flush.capped([s.n_live for s in group], cap)
+                if chosen:
+                    return [group[i] for i in chosen]
         for s in self._snap.segs:
             if s.n_deleted and s.n_deleted >= EXPUNGE_SHARE * s.seg.n_passages:
                 return [s]
