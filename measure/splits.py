@@ -39,7 +39,7 @@ from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
 from retrieval.answer.question import FRAME_TERMS, clean_question, question_kind
-from retrieval.answer.topic import CROSS_SIGNAL, TopicGate
+from retrieval.answer.topic import CORPUS_OTHER, TopicGate
 from retrieval.errors import QuoteQAError
 from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import Store
@@ -555,22 +555,23 @@ def fit_semantic(
     return model, TopicGate(gate, cross_gate_level(gate, model, [r for r in rows if r.half == "fit"]))
 
 
-def quote_other(row: Row) -> bool:
-    return row.signals.get(CROSS_SIGNAL, 0.0) >= 0.5
+def corpus_other(row: Row) -> bool:
+    """Asked of a corpus wholly in the other language (`topic.CORPUS_OTHER`)."""
+    return row.signals.get(CORPUS_OTHER, 0.0) >= 0.5
 
 
 def cross_gate_level(
     gate: ConfidenceModel, model: ConfidenceModel, rows: Sequence[Row], max_loss: float = MAX_CROSS_LOSS
 ) -> float:
-    """The gate's level for answers quoted from the other language: the highest at which no FIT
-    file loses more than `max_loss` of its answerable questions' right answers (refusing there
-    only what would have been wrong anyway; see retrieval/answer/topic.py), and never above the
-    same-language level."""
+    """The gate's level for questions asked of a corpus wholly in the other language: the highest
+    at which no FIT file loses more than `max_loss` of its answerable questions' right answers
+    (refusing there only what would have been wrong anyway; see retrieval/answer/topic.py), and
+    never above the same-language level."""
     own = [r for r in rows if r.group == "answerable" and not is_short(r)]
     level = gate.minimum
     for file in sorted({r.file for r in own}):
         mine = [r for r in own if r.file == file]
-        right = [r for r in mine if quote_other(r) and r.correct and bool(r.signals)]
+        right = [r for r in mine if corpus_other(r) and r.correct and bool(r.signals)]
         right = [r for r in right if model.predict(r.signals) >= model.minimum]
         allowed = int(np.floor(max_loss * len(mine)))
         t = np.sort(gate.predict_many([r.signals for r in right])) if right else np.zeros(0)

@@ -74,6 +74,7 @@ class Engine:
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self.last_sync = SyncReport()
         self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
+        self._languages_cache: tuple[object, frozenset[str]] = (None, frozenset())
 
     @classmethod
     def open(
@@ -142,9 +143,17 @@ class Engine:
         answer = Answerer(
             snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot),
             encoder=self._encoder, semantic_judge=self.semantic_judge, sentence_vectors=self._sentence_vectors,
-            twins=self._twins(),
+            twins=self._twins(), corpus_languages=self._languages_of(snapshot),
         ).answer(text, max_quotes=max_quotes, history=history)  # fmt: skip
         return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def _languages_of(self, snapshot: Searcher) -> frozenset[str]:
+        """The languages of the snapshot's passages, listed once per snapshot (the topic gate's
+        level depends on them; retrieval/answer/topic.py)."""
+        if self._languages_cache[0] is not snapshot:
+            langs = frozenset(snapshot.languages())
+            self._languages_cache = (snapshot, langs)
+        return self._languages_cache[1]
 
     def _twins(self) -> Twins | None:
         """The translation-twin stage (retrieval/answer/twins.py) whenever an encoder is configured:

@@ -349,8 +349,8 @@ def test_fit_semantic_chooses_min_and_gate_together() -> None:
     easy = _rows("big", "answerable", [float(v) for v in np.linspace(2.0, 4.0, 200)])
     hard = _rows("small", "answerable", [float(v) for v in np.linspace(-1.0, 3.0, 50)])
     cross = _rows("belebele-ko>en", "answerable", [float(v) for v in np.linspace(-3.0, 0.0, 50)])
-    for r in cross:  # quoted from the other language, as in a corpus wholly in it
-        r.signals["sem_quote_other"] = 1.0
+    for r in cross:  # asked of a corpus wholly in the other language
+        r.signals["sem_corpus_other"] = 1.0
     off = _rows("big", "offtopic", [float(v) for v in np.linspace(-3.0, 0.5, 60)], correct=False)
     model, gate = splits.fit_semantic(easy + hard + cross + off, features=("x",))
     assert model.minimum in splits.MIN_LEVELS and 0.0 < gate.minimum < 1.0

@@ -71,7 +71,7 @@ async def test_admin_link_document_and_others(
     [bad] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, web.url_for("/missing")))
     assert "❌" in bad and "HTTP 404" in bad
 
-    doc = (b"---\ntitle: Okapis <rare> & shy\n---\n\nThe okapi lives in the Ituri rainforest of the Congo.\n")
+    doc = b"---\ntitle: Okapis <rare> & shy\n---\n\nThe okapi lives in the Ituri rainforest of the Congo.\n"
     [added] = await _said(api, ADMIN, lambda: api.private_document(ADMIN, "okapi notes.md", doc))
     assert "Added “Okapis &lt;rare&gt; &amp; shy” (okapi_notes)" in added
     assert engine.store.article("okapi_notes") is not None

@@ -40,7 +40,7 @@ from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
-from retrieval.answer.topic import TopicGate, shipped_topic
+from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
 from retrieval.index.store import PassageView, Searcher
@@ -70,6 +70,7 @@ class Answerer:
         fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
         twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
+        corpus_languages: frozenset[str] | None = None,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
@@ -105,11 +106,19 @@ class Answerer:
         self.topic_gate = topic_gate
         self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
         self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
+        self._corpus_languages = corpus_languages  # None: read from the snapshot when first needed
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
         return QuestionContext(
             self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors
         )
+
+    def corpus_languages(self) -> frozenset[str]:
+        """The languages the snapshot's passages are in (the topic gate's level depends on whether
+        the question's language is among them; `topic.py`). The engine passes its per-snapshot copy."""
+        if self._corpus_languages is None:
+            self._corpus_languages = frozenset(self.store.languages())
+        return self._corpus_languages
 
     def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
         """The answer to `question`; with `history` (the conversation's earlier turns, oldest
@@ -283,6 +292,7 @@ class Answerer:
         signals |= quote_signals(ctx, first or pool[:1], cross)
         if semantic:
             signals |= semantic_signals(ctx, found, first or pool[:1])
+            signals[CORPUS_OTHER] = float(ctx.question.language not in self.corpus_languages() | {"mixed"})
 
         chance, verdict = decide(judge, signals, self.topic_gate if semantic else None)
         if verdict == "abstain" and within is not None and quotes:

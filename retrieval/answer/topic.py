@@ -16,17 +16,18 @@ indexed are left out, since they are neither. Its `minimum` is the gate: below i
 model's `min`, chosen together; docs/quality.md, eighth round). Only the semantic path reads it,
 so the words-only path is unchanged.
 
-Two levels. A question whose first quote is in its own language is refused below `minimum`
-(chosen on FIT: each file's answerable questions refused at most 2%). One whose first quote is in
-the other language is refused below `cross_minimum`, a much lower level: in the dev data the
-questions asked of a corpus in the other language are either answerable (Belebele's cross modes)
-or off-topic (the other SQuAD file's, everyday ones), and the gate's features do not tell them
-apart (one level for both refused 55-67% of the answerable ones, docs/quality.md, ninth round).
-So across languages the gate refuses only what would have been wrong anyway: `cross_minimum` is
-the highest level at which no FIT file loses more than 0.5% of its right answers. An off-topic
-question answered across languages is `unsure`, quoted after the caveat; the product's promise is
-to answer across languages, and a caveated quote is the lesser harm than a refused answer. Such
-an answer is never `answer`, though: below the same-language level it is at best `unsure`.
+Two levels, by the kind of corpus. In a corpus that holds the question's language (one language
+asked in it, or both languages: the shipped article, a bilingual newsroom, Belebele's half-indexed
+pools) the gate refuses below `minimum` (chosen on FIT: each file's answerable questions refused
+at most 2%; it refuses none of those pools' cross-language answers). In a corpus wholly in the
+other language it refuses below `cross_minimum`, a much lower level: there the dev data's
+questions are either answerable (Belebele's cross modes) or off-topic (the other SQuAD file's,
+everyday ones), and the gate's features do not tell them apart (one level refused 55-67% of the
+answerable ones, docs/quality.md, ninth round). `cross_minimum` is the highest level at which no
+FIT file loses more than 0.5% of its right answers: it refuses only what would mostly have been
+wrong anyway, and an off-topic question there is `unsure`, quoted after the caveat (answering
+across languages is the product's promise; a caveated quote is the lesser harm). Such an answer
+is never `answer`: below the same-language level it is at best `unsure`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from retrieval.answer.confidence import ConfidenceModel
 TOPIC_FILE = "topic_semantic.json"
 
 
-CROSS_SIGNAL = "sem_quote_other"  # 1.0 when the first quote is in the other language
+CORPUS_OTHER = "sem_corpus_other"  # 1.0 when no passage of the corpus is in the question's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,10 @@ class TopicGate:
         return self.model.minimum
 
     def level(self, signals: Mapping[str, float]) -> float:
-        return self.cross_minimum if signals.get(CROSS_SIGNAL, 0.0) >= 0.5 else self.model.minimum
+        """`cross_minimum` for a question asked of a corpus wholly in the other language, else
+        `minimum` (a corpus holding both languages: the same-language level was fitted on such
+        pools, Belebele's half-indexed ones, and refuses none of their cross-language answers)."""
+        return self.cross_minimum if signals.get(CORPUS_OTHER, 0.0) >= 0.5 else self.model.minimum
 
     def refuses(self, signals: Mapping[str, float]) -> bool:
         """True when the corpus does not cover the question (no signals: the gate has no say)."""

@@ -211,6 +211,9 @@ class MemoryStore(StoreWrites):
     def passage_terms(self, uid: int) -> list[str]:
         return [t for sent in self._state.passages[int(uid)].terms for t in sent]
 
+    def languages(self) -> tuple[Language, ...]:
+        return listed_languages(p.language for p in self._state.passages.values())
+
     def articles(self) -> list[StoredArticle]:
         out = []
         for meta, uids in sorted(self._state.articles.values(), key=lambda x: x[1][0]):

@@ -189,6 +189,9 @@ class Searcher(Protocol):
 
     def articles(self) -> list[StoredArticle]: ...
 
+    def languages(self) -> tuple[Language, ...]:
+        """The languages of the live passages ("mixed" counts as both), without listing articles."""
+
     def article(self, article_id: str) -> ArticleMeta | None: ...
 
     def article_hashes(self) -> dict[str, str]:

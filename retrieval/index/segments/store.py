@@ -51,7 +51,7 @@ from retrieval.index.store import (
     edits1,
     listed_languages,
 )  # fmt: skip
-from retrieval.models import Article
+from retrieval.models import Article, Language
 from retrieval.text.analyze import ANALYZER_VERSION, LANG_CODES, Analyzer
 from retrieval.text.encoder import Encoder, stamp_of
 
@@ -349,6 +349,13 @@ class Snapshot(StoreWrites):
         ]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
+    def languages(self) -> tuple[Language, ...]:
+        codes: set[int] = set()
+        for s in self.segs:
+            langs = np.asarray(s.seg.a["lang"])
+            codes.update(np.unique(langs if s.deleted is None else langs[~s.deleted]).tolist())
+        return listed_languages(LANG_CODES[c] for c in codes)
+
     def articles(self) -> list[StoredArticle]:
         rows: list[tuple[int, StoredArticle]] = []
         for s in self.segs:
@@ -493,6 +500,9 @@ class SegmentStore(StoreWrites):
 
     def articles(self) -> list[StoredArticle]:
         return self._snap.articles()
+
+    def languages(self) -> tuple[Language, ...]:
+        return self._snap.languages()
 
     def article(self, article_id: str) -> ArticleMeta | None:
         return self._snap.article(article_id)
