@@ -102,14 +102,7 @@ def score(found: Sequence[Candidate], rule: TwinRule) -> dict[str, float]:
     """Precision over the twins taken; recall over the articles whose twin is indexed."""
     taken = [c for c in found if c.taken(rule)]
     right = sum(c.right for c in taken)
-    paired = sum(c.has_twin for c in found)
-    return {
-        "articles": len(found),
-        "with_twin": paired,
-        "taken": len(taken),
-        "right": right,
-        "precision": round(right / len(taken), 4) if taken else 1.0,
-        "recall": round(right / paired, 4) if paired else 0.0,
+    return _figures(len(found), sum(c.has_twin for c in found), len(taken), right) | {
         "lowest_right_cosine": round(min((c.cosine for c in found if c.right), default=0.0), 4),
         "highest_wrong_cosine": round(
             max((c.cosine for c in found if c.twin is not None and not c.right), default=0.0), 4
@@ -152,13 +145,17 @@ def stage_score(found: dict[str, str | None], keep: Sequence[Candidate]) -> dict
     ids = {c.article for c in keep}
     taken = {a: b for a, b in found.items() if a in ids and b is not None}
     right = sum(1 for a, b in taken.items() if a[2:] == b[2:] and a[:2] != b[:2])
-    paired = sum(c.has_twin for c in keep)
+    return _figures(len(keep), sum(c.has_twin for c in keep), len(taken), right)
+
+
+def _figures(articles: int, paired: int, taken: int, right: int) -> dict[str, float]:
+    """Precision over the twins taken; recall over the articles whose twin is indexed."""
     return {
-        "articles": len(keep),
+        "articles": articles,
         "with_twin": paired,
-        "taken": len(taken),
+        "taken": taken,
         "right": right,
-        "precision": round(right / len(taken), 4) if taken else 1.0,
+        "precision": round(right / taken, 4) if taken else 1.0,
         "recall": round(right / paired, 4) if paired else 0.0,
     }
 
