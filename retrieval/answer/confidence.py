@@ -197,10 +197,7 @@ class ConfidenceModel:
             raise QuoteQAError(f"{where}: malformed ({exc})") from exc
 
     def save(self, path: Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8")
-        tmp.replace(path)
+        write_json(path, self.to_json())
 
 
 def load(path: Path | None = None) -> ConfidenceModel:
@@ -239,6 +236,14 @@ def shipped_semantic() -> ConfidenceModel:
         json.loads(resources.files(__package__).joinpath(SEMANTIC_FILE).read_text("utf-8")),
         f"retrieval/answer/{SEMANTIC_FILE}",
     )
+
+
+def write_json(path: Path, raw: object) -> None:
+    """A model file written whole or not at all (a reader never sees half of one)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    tmp.replace(path)
 
 
 def save(model: ConfidenceModel, path: Path) -> None:

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.confidence import ConfidenceModel, write_json
 
 TOPIC_FILE = "topic_semantic.json"
 
@@ -52,7 +52,8 @@ CORPUS_OTHER = "sem_corpus_other"  # 1.0 when no passage of the corpus is in the
 
 @dataclass(frozen=True, slots=True)
 class TopicGate:
-    """The gate model and its two levels (same-language quote: `model.minimum`; other: `cross_minimum`)."""
+    """The gate model and its two levels (a corpus holding the question's language: `model.minimum`;
+    a corpus wholly in the other language: `cross_minimum`)."""
 
     model: ConfidenceModel
     cross_minimum: float
@@ -67,16 +68,17 @@ class TopicGate:
         pools, Belebele's half-indexed ones, and refuses none of their cross-language answers)."""
         return self.cross_minimum if signals.get(CORPUS_OTHER, 0.0) >= 0.5 else self.model.minimum
 
-    def refuses(self, signals: Mapping[str, float]) -> bool:
-        """True when the corpus does not cover the question (no signals: the gate has no say)."""
-        return bool(signals) and self.model.predict(signals) < self.level(signals)
-
-    def doubts(self, signals: Mapping[str, float]) -> bool:
-        """Below the same-language level, whatever the quote's language: such an answer is never
-        `answer` (a question the gate would refuse in its own language is at best `unsure` when
-        quoted across languages: the confidence model alone said 0.71 to "Recommend a movie for
-        the weekend" quoted from a Korean article)."""
-        return bool(signals) and self.model.predict(signals) < self.model.minimum
+    def verdict(self, verdict: str, signals: Mapping[str, float]) -> str:
+        """The verdict after the gate: `abstain` below the corpus's level; below the same-language
+        level (so only in a corpus wholly in the other language) at best `unsure`: the confidence
+        model alone said 0.71 to "Recommend a movie for the weekend" quoted from a Korean article.
+        No signals: the gate has no say."""
+        if verdict == "abstain" or not signals:
+            return verdict
+        t = self.model.predict(signals)
+        if t < self.level(signals):
+            return "abstain"
+        return "unsure" if verdict == "answer" and t < self.model.minimum else verdict
 
     def refuses_many(self, signals: Sequence[Mapping[str, float]]) -> npt.NDArray[np.bool_]:
         if not len(signals):
@@ -100,9 +102,7 @@ class TopicGate:
         return cls(model, float(th.get("cross_min", model.minimum)))
 
     def save(self, path: Path) -> None:
-        tmp = Path(path).with_name(Path(path).name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8")
-        tmp.replace(path)
+        write_json(path, self.to_json())
 
 
 @functools.cache
@@ -117,8 +117,3 @@ def shipped_topic() -> TopicGate | None:
 def topic_path() -> Path:
     """Where `shipped_topic()` reads from (to write a newly fitted gate)."""
     return Path(__file__).resolve().parent / TOPIC_FILE
-
-
-def off_topic(gate: TopicGate | None, signals: Mapping[str, float]) -> bool:
-    """True when the gate says the corpus does not cover the question (no gate: never)."""
-    return gate is not None and gate.refuses(signals)

@@ -19,7 +19,7 @@ from retrieval.answer.query import Query
 from retrieval.answer.question import KINDS
 from retrieval.answer.rerank import Coverage, Retrieved
 from retrieval.answer.sentences import ANSWER_CUES, Candidate
-from retrieval.answer.topic import TopicGate, off_topic
+from retrieval.answer.topic import TopicGate
 
 
 def one_passage_idf(n_passages: int) -> float:
@@ -152,8 +152,4 @@ def decide(
         return 0.0, "answer"
     chance = judge.predict(signals)
     verdict = judge.verdict(chance)
-    if verdict != "abstain" and off_topic(gate, signals):
-        verdict = "abstain"
-    elif verdict == "answer" and gate is not None and gate.doubts(signals):
-        verdict = "unsure"  # across languages, below the same-language level (topic.py)
-    return chance, verdict
+    return chance, verdict if gate is None else gate.verdict(verdict, signals)
