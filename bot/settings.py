@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval import defaults  # the product's defaults, typed once (the core's EngineConfig reads them too)
+
 if TYPE_CHECKING:
     from news.fetch import FetchPolicy
 
@@ -32,23 +34,25 @@ class Settings(BaseSettings):
     eval_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
 
     # Retrieval
-    bm25_variant: Literal["okapi", "lucene"] = "lucene"
-    bm25_k1: float = Field(default=0.9, gt=0)
-    bm25_b: float = Field(default=0.5, ge=0, le=1)
-    max_quotes: int = Field(default=3, ge=1, le=10)
-    max_question_chars: int = Field(default=2000, ge=10)
-    workers: int = Field(default=0, ge=0, description="0 = all cores")
-    write_lock_seconds: float = Field(default=600.0, ge=0, description="how long a writer waits for another one")
+    bm25_variant: Literal["okapi", "lucene"] = defaults.BM25_VARIANT  # type: ignore[assignment]
+    bm25_k1: float = Field(default=defaults.BM25_K1, gt=0)
+    bm25_b: float = Field(default=defaults.BM25_B, ge=0, le=1)
+    max_quotes: int = Field(default=defaults.MAX_QUOTES, ge=1, le=10)
+    max_question_chars: int = Field(default=defaults.MAX_QUESTION_CHARS, ge=10)
+    workers: int = Field(default=defaults.WORKERS, ge=0, description="0 = all cores")
+    write_lock_seconds: float = Field(
+        default=defaults.LOCK_TIMEOUT_SECONDS, ge=0, description="how long a writer waits for another one"
+    )
     # Sentence encoder for meaning-based retrieval across Korean and English: passage vectors in
     # the index, questions encoded at answer time. `none`: words only (BM25), as before.
-    encoder: Literal["use-m3", "none"] = "use-m3"
+    encoder: Literal["use-m3", "none"] = defaults.ENCODER  # type: ignore[assignment]
     encoder_cache_dir: Path | None = Field(
         default=None, description="the encoder's start-up cache; default DATA_DIR/encoder"
     )
     # Big builds in bounded pieces (retrieval/index/segments/flush.py): a segment is committed
     # every flush_passages passages, and merges during a build stop at merge_cap_passages.
-    flush_passages: int = Field(default=50_000, ge=1)
-    merge_cap_passages: int = Field(default=250_000, ge=1)
+    flush_passages: int = Field(default=defaults.FLUSH_PASSAGES, ge=1)
+    merge_cap_passages: int = Field(default=defaults.MERGE_CAP_PASSAGES, ge=1)
     # A Dask scheduler (tcp://HOST:8786) for `quoteqa ingest`/`reindex` to analyse on; the
     # command's --cluster wins. Needs the optional extra: uv sync --extra cluster.
     dask_scheduler: str | None = None

@@ -26,6 +26,7 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
         search=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
         workers=settings.workers,
         max_question_chars=settings.max_question_chars,
+        max_quotes=settings.max_quotes,
         lock_timeout=settings.write_lock_seconds,
         serving=serving,
         sure_confidence=settings.sure_confidence,

@@ -11,9 +11,10 @@ Modes (passages indexed → questions asked):
   (answerable = its story is indexed). These rows join the confidence fit
   (`quoteqa eval --splits --fit --belebele DIR`).
 
-Every mode builds its pool with the store the engine uses (vectors in it when an encoder is
-given) and asks through `Answerer` with the encoder (`meaning`) and without it (`words`). Every
-answer is kept (min_coverage 0, no model), then judged by the shipped model of its path: `src@1`
+Every mode builds its pool with the product's store (`Parts`: the caller's config, Kiwi and
+encoder; vectors in it when there is an encoder) and asks through the product's answer path
+with the encoder (`meaning`) and without it (`words`). Every answer is kept (`refusals` off),
+then judged as the product judges it (`AnswerPath.verdict`: the configured models and gate): `src@1`
 is "the first quote is from a gold passage" (any answer), `kept` also needs a verdict other than
 `abstain`. Questions fall into a FIT and a REPORT half by an md5 of their passage link: weights
 are fitted on FIT only, figures are claimed on REPORT.
@@ -31,15 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.answer import confidence
-from retrieval.answer.params import AnswerParams
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
-from retrieval.answer.topic import shipped_topic
-from retrieval.answer.verdict import decide
-from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import ArticleMeta
-from retrieval.text.analyze import Analyzer
-from retrieval.text.encoder import Encoder
+from retrieval.path import Parts
 
 from .evaluate import Dataset, PassageInput, QAItem, build_store
 from .splits import Row
@@ -132,27 +126,28 @@ def _dataset(name: str, items: list[Item], passages: dict[Item, str]) -> Dataset
 
 
 def run_mode(
-    mode: str, items: list[Item], questions: list[Question], passages: dict[Item, str], analyzer: Analyzer,
-    params: SearchParams, encoder: Encoder | None, tick: Callable[[int], None] | None = None,
+    mode: str, items: list[Item], questions: list[Question], passages: dict[Item, str], parts: Parts,
+    tick: Callable[[int], None] | None = None,
 ) -> list[Asked]:  # fmt: skip
-    """Every question of the mode through the words-only path and (with `encoder`) the semantic one."""
+    """Every question of the mode through the product's words-only path and (when `parts` has an
+    encoder) its semantic one, each answer kept (refusals off) and then judged as the product
+    judges it (`AnswerPath.verdict`)."""
     gold: dict[str, set[int]] = {}
     for u, (_, link) in enumerate(items):
         gold.setdefault(link, set()).add(u)
     lang_of = [lang for lang, _ in items]
     out: list[Asked] = []
     with tempfile.TemporaryDirectory(prefix="quoteqa-belebele-") as tmp:
-        store = build_store(_dataset(mode, items, passages), analyzer, params, Path(tmp) / "index", encoder=encoder)
-        keep_all = AnswerParams.of(min_coverage=0.0)
-        systems = {WORDS: Answerer(store, analyzer, keep_all, judge=None)}
-        if encoder is not None:
-            systems[MEANING] = Answerer(store, analyzer, keep_all, judge=None, encoder=encoder)
+        store = build_store(_dataset(mode, items, passages), parts, Path(tmp) / "index")
+        snapshot = store.snapshot()
+        systems = {WORDS: parts.but(encoder="none", refusals=False).path()}
+        if parts.encoder is not None:
+            systems[MEANING] = parts.but(refusals=False).path()
         for q in questions:
             g = gold.get(q.link, set())
-            text = clean_question(q.text, 10_000)
-            for system, answerer in systems.items():
-                a = answerer.answer(text, max_quotes=1)
-                verdict = verdict_of(system, a.signals) if a.answered else "abstain"
+            for system, path in systems.items():
+                a = path.ask(snapshot, q.text, max_quotes=1)
+                verdict = path.verdict(a.signals, system == MEANING)[1] if a.answered else "abstain"
                 out.append(Asked(
                     mode, system, q.id, q.lang, q.half, bool(g), any(lang_of[u] == q.lang for u in g),
                     bool(a.quotes) and a.quotes[0].passage in g, verdict, a.cross_language, dict(a.signals),
@@ -162,33 +157,13 @@ def run_mode(
     return out
 
 
-def verdict_of(system: str, signals: dict[str, float]) -> str:
-    """The verdict the shipped models of `system` give an answer with these signals (the semantic
-    path's topic gate included)."""
-    if not signals:
-        return "abstain"
-    if system == MEANING:
-        return decide(confidence.shipped_semantic(), signals, shipped_topic())[1]
-    return decide(confidence.shipped(), signals)[1]
-
-
 def collect(
-    folder: Path, analyzer: Analyzer, params: SearchParams, encoder: Encoder | None, modes: Sequence[str] = MODES,
-    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    folder: Path, parts: Parts, modes: Sequence[str] = MODES, progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> list[Asked]:  # fmt: skip
     passages, questions = load(folder)
     rows: list[Asked] = []
     for mode, (items, qs) in pools(passages, questions, modes).items():
-        rows += run_mode(
-            mode,
-            items,
-            qs,
-            passages,
-            analyzer,
-            params,
-            encoder,
-            progress(f"belebele {mode}", len(qs)) if progress else None,
-        )
+        rows += run_mode(mode, items, qs, passages, parts, progress(f"belebele {mode}", len(qs)) if progress else None)
     return rows
 
 

@@ -13,8 +13,10 @@ a fresh child process that loads the persisted index, so they are what a restart
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import pickle
 import platform
 import random
 import re
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.config import EngineConfig
 from retrieval.corpus.files import split_paragraphs
 from retrieval.index.bm25 import SearchParams
 from retrieval.models import Article
@@ -244,25 +247,26 @@ class BenchResult:
 
 def run_bench(
     sources: Sequence[Path],
+    config: EngineConfig,
     n_passages: int = 100_000,
     n_questions: int = 1000,
     baseline_questions: int | None = None,
     seed: int = 13,
     workdir: Path | None = None,
-    workers: int = 0,
     raw_sample_chars: int = 8_000_000,
     progress: Progress | None = None,
     show_build_progress: bool = False,
     command: str = "",
     live_passages: int = 10_000,
 ) -> BenchResult:
-    """The whole benchmark; `workdir` keeps the corpus and index (a temp folder otherwise)."""
+    """The whole benchmark of the product as `config` sets it up (its paths are replaced by the
+    work folder's); `workdir` keeps the corpus and index (a temp folder otherwise)."""
     progress = progress or _no_progress
     own_tmp = workdir is None
     work = Path(tempfile.mkdtemp(prefix="quoteqa-bench-")) if workdir is None else workdir
     try:
         return _run(
-            sources, n_passages, n_questions, baseline_questions, seed, work, workers,
+            sources, config, n_passages, n_questions, baseline_questions, seed, work,
             raw_sample_chars, progress, show_build_progress, command, live_passages,
         )  # fmt: skip
     finally:
@@ -271,15 +275,17 @@ def run_bench(
 
 
 def _run(
-    sources: Sequence[Path], n_passages: int, n_questions: int, baseline_questions: int | None, seed: int,
-    work: Path, workers: int, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
+    sources: Sequence[Path], config: EngineConfig, n_passages: int, n_questions: int, baseline_questions: int | None,
+    seed: int, work: Path, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
     live_passages: int,
 ) -> BenchResult:  # fmt: skip
-    from retrieval.engine import Engine, EngineConfig
+    from retrieval.engine import Engine
 
     texts_by_lang = read_sources(sources)
     corpus = synthesize(texts_by_lang, n_passages, n_questions, seed)
     corpus_dir, data_dir = work / "corpus", work / "data"
+    config = dataclasses.replace(config, corpus_dir=corpus_dir, data_dir=data_dir)
+    workers = config.workers
     shutil.rmtree(corpus_dir, ignore_errors=True)
     shutil.rmtree(data_dir, ignore_errors=True)
     write_corpus(corpus, corpus_dir)
@@ -314,16 +320,14 @@ def _run(
     raw_wall, raw_cpu = time.perf_counter() - w0, time.process_time() - c0
     update(-1)
 
-    # Index build: the real path (read the corpus folder, analyse, build, save).
-    okapi = SearchParams("okapi")
+    # Index build: the real path (read the corpus folder, analyse, encode, build, save) with the
+    # product's config. rank-bm25 is compared on the okapi variant of the same k1 and b: it
+    # differs from the product's lucene only in the idf formula, which costs the same.
+    okapi = okapi_of(config.search)
     analysed = _count_analysed(analyzer)
     rss_before = rss_mib()
     w0, c0 = time.perf_counter(), time.process_time()
-    engine = Engine.open(
-        EngineConfig(corpus_dir, data_dir, search=okapi),
-        analyzer=analyzer,
-        progress=progress if show_build_progress else None,
-    )
+    engine = Engine.open(config, analyzer=analyzer, progress=progress if show_build_progress else None)
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     build_peak = peak_rss_mib()
     store = engine.store
@@ -367,7 +371,7 @@ def _run(
         "".join(json.dumps({**a, "id": "live-" + a["id"]}, ensure_ascii=False) + "\n" for a in live_corpus.articles),
         "utf-8",
     )
-    served = _serve_in_child(corpus_dir, data_dir, qfile, base_rows, workers, live)
+    served = _serve_in_child(config, qfile, base_rows, live)
 
     # rank-bm25 on exactly the same tokens (the index's own terms), in this process.
     from rank_bm25 import BM25Okapi
@@ -453,7 +457,7 @@ def _run(
     t = time.perf_counter()
     folder_remove = engine.reload()
     folder_remove_s = time.perf_counter() - t
-    cli = cli_ingest_minus_ask(corpus_dir, data_dir, [fresh[4], fresh[6], fresh[7]], work, workers)
+    cli = cli_ingest_minus_ask(config, [fresh[4], fresh[6], fresh[7]], work)
     # Through the store itself (what the targets name): replace one article, remove one.
     replacement = Article(fresh[0]["id"], fresh[5]["title"], split_paragraphs(fresh[5]["text"]))
     t = time.perf_counter()
@@ -509,17 +513,32 @@ def _run(
     )
 
 
+def okapi_of(search: SearchParams) -> SearchParams:
+    """rank-bm25's BM25Okapi scoring with the product's k1 and b (scores identical to it)."""
+    return SearchParams("okapi", search.k1, search.b)
+
+
 def _count_analysed(analyzer: Analyzer) -> list[int]:
-    """Count passages that go through analysis (to show ingestion re-analyses nothing else)."""
+    """Count passages that go through analysis (to show ingestion re-analyses nothing else):
+    in this process, and in the analysis processes a build with vectors hands its batches to."""
+    from retrieval.index.segments.pool import AnalysisPool
+
     counter = [0]
     original = analyzer.analyze_passages
+    pool_encode = AnalysisPool.encode
 
-    def counted(texts):  # type: ignore[no-untyped-def]
+    def counted(texts, *args, **kwargs):  # type: ignore[no-untyped-def]
         texts = list(texts)
         counter[0] += len(texts)
-        return original(texts)
+        return original(texts, *args, **kwargs)
+
+    def pool_counted(self, batches, *args, **kwargs):  # type: ignore[no-untyped-def]
+        batches = list(batches)
+        counter[0] += sum(map(len, batches))
+        return pool_encode(self, batches, *args, **kwargs)
 
     analyzer.analyze_passages = counted  # type: ignore[method-assign]
+    AnalysisPool.encode = pool_counted  # type: ignore[method-assign]
     return counter
 
 
@@ -585,17 +604,20 @@ def answerable(engine: Any, art: dict[str, str]) -> bool:
     return answer.answered and answer.quotes[0].source.article == art["id"]
 
 
-def cli_ingest_minus_ask(
-    corpus_dir: Path, data_dir: Path, arts: Sequence[dict[str, str]], work: Path, workers: int
-) -> dict[str, float]:
+def cli_ingest_minus_ask(config: EngineConfig, arts: Sequence[dict[str, str]], work: Path) -> dict[str, float]:
     """`quoteqa ingest one.md` and `quoteqa ask` as a user runs them, on the same index: the
     difference is what an ingest costs beyond starting up (both load Kiwi, whose load alone
     varies by a second on a busy machine, so each command's best of len(arts) runs counts)."""
+    corpus_dir = config.corpus_dir
     env = {
         **os.environ,
         "QUOTEQA_CORPUS_DIR": str(corpus_dir),
-        "QUOTEQA_DATA_DIR": str(data_dir),
-        "QUOTEQA_WORKERS": str(workers),
+        "QUOTEQA_DATA_DIR": str(config.data_dir),
+        "QUOTEQA_WORKERS": str(config.workers),
+        "QUOTEQA_ENCODER": config.encoder,
+        "QUOTEQA_BM25_VARIANT": config.search.variant,
+        "QUOTEQA_BM25_K1": str(config.search.k1),
+        "QUOTEQA_BM25_B": str(config.search.b),
     }
 
     def run(*args: str) -> float:
@@ -620,49 +642,39 @@ def cli_ingest_minus_ask(
 
 
 # --- the serving child -----------------------------------------------------------------------
-def _serve_in_child(
-    corpus_dir: Path, data_dir: Path, qfile: Path, base_rows: list[int], workers: int, live: Path
-) -> dict[str, Any]:
+def _serve_in_child(config: EngineConfig, qfile: Path, base_rows: list[int], live: Path) -> dict[str, Any]:
     rows = qfile.with_name("baseline_rows.json")
     rows.write_text(json.dumps(base_rows), "utf-8")
     out = qfile.with_name("served.json")
-    cmd = [
-        sys.executable,
-        "-m",
-        "measure.bench",
-        "serve",
-        str(corpus_dir),
-        str(data_dir),
-        str(qfile),
-        str(rows),
-        str(out),
-        str(workers),
-        str(live),
-    ]
+    config_file = qfile.with_name("config.pickle")  # the child opens exactly this config
+    config_file.write_bytes(pickle.dumps(dataclasses.replace(config, serving=True)))
+    cmd = [sys.executable, "-m", "measure.bench", "serve", str(config_file), str(qfile), str(rows), str(out), str(live)]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text("utf-8"))
 
 
-def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: Path, workers: int, live: Path) -> None:
-    """Runs in a fresh process: load, answer every question, report timings and memory; then
-    answer again while `live` (a big JSONL batch) is ingested by the same process."""
-    from retrieval.engine import Engine, EngineConfig
+def serve(config_file: Path, qfile: Path, rows_file: Path, out: Path, live: Path) -> None:
+    """Runs in a fresh process: load the product's config (pickled by the parent), answer every
+    question, report timings and memory; then answer again while `live` (a big JSONL batch) is
+    ingested by the same process."""
+    from retrieval.engine import Engine
 
+    config: EngineConfig = pickle.loads(config_file.read_bytes())  # written by this bench's parent
     questions: list[str] = json.loads(qfile.read_text("utf-8"))
     base_rows: list[int] = json.loads(rows_file.read_text("utf-8"))
     t = time.perf_counter()
-    analyzer = Analyzer(workers=workers)
+    analyzer = Analyzer(workers=config.workers)
     kiwi_load = time.perf_counter() - t
     kiwi_rss = rss_mib()
     t = time.perf_counter()
-    engine = Engine.open(
-        EngineConfig(corpus_dir, data_dir, search=SearchParams("okapi"), serving=True), analyzer=analyzer
-    )
+    engine = Engine.open(config, analyzer=analyzer)
     index_load = time.perf_counter() - t
     store = engine.store
     store.search(["warm"], 10)
     ready = time.perf_counter() - t
 
+    # Raw queries on the okapi variant (rank-bm25's), then back to the product's for answers.
+    store.set_params(okapi_of(config.search))
     terms = [analyzer.terms(q) for q in questions]
     query_ms = []
     tops: dict[int, list[int]] = {}
@@ -674,6 +686,7 @@ def serve(corpus_dir: Path, data_dir: Path, qfile: Path, rows_file: Path, out: P
         if i in base:
             tops[i] = [p for p, _ in hits]
 
+    store.set_params(config.search)
     analysis_ms, answer_ms = [], []
     answered = 0
     for q in questions:
@@ -757,15 +770,7 @@ def _answer_during_ingest(engine: Any, questions: list[str], live: Path) -> dict
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 9 and sys.argv[1] == "serve":
-        serve(
-            Path(sys.argv[2]),
-            Path(sys.argv[3]),
-            Path(sys.argv[4]),
-            Path(sys.argv[5]),
-            Path(sys.argv[6]),
-            int(sys.argv[7]),
-            Path(sys.argv[8]),
-        )
+    if len(sys.argv) == 7 and sys.argv[1] == "serve":
+        serve(*(Path(a) for a in sys.argv[2:7]))
     else:
-        sys.exit("usage: python -m measure.bench serve CORPUS DATA QUESTIONS ROWS OUT WORKERS LIVE_JSONL")
+        sys.exit("usage: python -m measure.bench serve CONFIG.pickle QUESTIONS ROWS OUT LIVE_JSONL")

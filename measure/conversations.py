@@ -31,13 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
 from retrieval.errors import QuoteQAError
-from retrieval.index.bm25 import SearchParams
-from retrieval.index.memory import MemoryStore
 from retrieval.index.store import Store
 from retrieval.models import Answer, Article, Turn
+from retrieval.path import Parts
 from retrieval.text.analyze import Analyzer, normalize_space
 
 from .evaluate import Dataset, build_store
@@ -222,18 +219,27 @@ def _right(answer: Answer, conv: Conversation) -> bool:
     return first.source.article == conv.gold_article and conv.gold_contains in first.text
 
 
-def run_followups(
-    answerer: Answerer, name: str, convs: Sequence[Conversation], max_quotes: int = 3
-) -> ConversationReport:
+class Asker:
+    """One pool's questions through the product's answer path (`AnswerPath.ask` on its snapshot)."""
+
+    def __init__(self, parts: Parts, store: Store) -> None:
+        self.path = parts.path()
+        self.store = store
+        self.snapshot = store.snapshot()
+
+    def answer(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
+        return self.path.ask(self.snapshot, question, max_quotes, tuple(history))
+
+
+def run_followups(asker: Asker, name: str, convs: Sequence[Conversation], max_quotes: int = 3) -> ConversationReport:
     right_with = right_without = 0
     examples: list[dict[str, object]] = []
     for conv in convs:
         history: list[Turn] = []
         for q in conv.turns:
-            history.append(answerer.answer(clean_question(q, 10_000), max_quotes, history=tuple(history)).turn())
-        text = clean_question(conv.followup, 10_000)
-        alone = answerer.answer(text, max_quotes)
-        follow = answerer.answer(text, max_quotes, history=tuple(history))
+            history.append(asker.answer(q, max_quotes, history).turn())
+        alone = asker.answer(conv.followup, max_quotes)
+        follow = asker.answer(conv.followup, max_quotes, history)
         a, b = _right(follow, conv), _right(alone, conv)
         right_with += a
         right_without += b
@@ -247,7 +253,7 @@ def run_followups(
 
 
 def self_contained_changes(
-    answerer: Answerer, dataset: Dataset, seed: int = 13, sample: int = SELF_CONTAINED_SAMPLE
+    asker: Asker, dataset: Dataset, seed: int = 13, sample: int = SELF_CONTAINED_SAMPLE
 ) -> tuple[int, int, list[str]]:
     """(asked, changed, ids of changed): questions asked after another article's question."""
     rng = random.Random(seed + 1)
@@ -259,9 +265,8 @@ def self_contained_changes(
         others = [x for x in dataset.questions if dataset.passages[x.gold].article != art]
         if not others:
             continue
-        earlier = answerer.answer(clean_question(rng.choice(others).question, 10_000), 3).turn()
-        text = clean_question(q.question, 10_000)
-        alone, after = answerer.answer(text, 3), answerer.answer(text, 3, history=(earlier,))
+        earlier = asker.answer(rng.choice(others).question, 3).turn()
+        alone, after = asker.answer(q.question, 3), asker.answer(q.question, 3, history=(earlier,))
         same = (
             [x.text for x in alone.quotes] == [x.text for x in after.quotes] and alone.verdict == after.verdict
             and alone.confidence == after.confidence and not after.context
@@ -285,39 +290,36 @@ def _rarest_words(analyzer: Analyzer, store: Store) -> Callable[[str, int], list
 
 
 def hand_written_store(
-    conversations: ConversationSet, corpus: Sequence[Article], analyzer: Analyzer, params: SearchParams
+    conversations: ConversationSet, corpus: Sequence[Article], parts: Parts, directory: Path
 ) -> Store:
-    store = MemoryStore(analyzer, params)
+    """The shipped corpus and the set's distractor articles, in the product's store."""
+    store = parts.store(directory)
     store.add([*corpus, *conversations.articles])
     return store
 
 
-def squad_store(dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path) -> Store:
-    return build_store(dataset, analyzer, params, directory)
-
-
 def evaluate_conversations(
-    conversations: ConversationSet, corpus: Sequence[Article], datasets: Sequence[Dataset], analyzer: Analyzer,
-    params: SearchParams, seed: int = 13, progress: Callable[[str], None] | None = None,
+    conversations: ConversationSet, corpus: Sequence[Article], datasets: Sequence[Dataset], parts: Parts,
+    seed: int = 13, progress: Callable[[str], None] | None = None,
 ) -> dict[str, object]:  # fmt: skip
-    """Every figure `quoteqa eval --conversations` prints, as plain values."""
+    """Every figure `quoteqa eval --conversations` prints, as plain values (`parts`: the
+    product's config, Kiwi and encoder)."""
     reports: list[ConversationReport] = []
     unchanged: list[dict[str, object]] = []
-    answerer = Answerer(hand_written_store(conversations, corpus, analyzer, params), analyzer)
-    reports.append(run_followups(answerer, conversations.name, conversations.conversations))
+    with tempfile.TemporaryDirectory(prefix="quoteqa-conv-") as tmp:
+        asker = Asker(parts, hand_written_store(conversations, corpus, parts, Path(tmp) / "hand"))
+        reports.append(run_followups(asker, conversations.name, conversations.conversations))
     for ds in datasets:
         if progress:
             progress(ds.name)
         with tempfile.TemporaryDirectory(prefix="quoteqa-conv-") as tmp:
-            answerer = Answerer(squad_store(ds, analyzer, params, Path(tmp) / "index"), analyzer)
-            reports.append(run_followups(answerer, f"{ds.name} (generated)", generated_conversations(ds, seed)))
-            rarest = _rarest_words(analyzer, answerer.store)
+            asker = Asker(parts, build_store(ds, parts, Path(tmp) / "index"))
+            reports.append(run_followups(asker, f"{ds.name} (generated)", generated_conversations(ds, seed)))
+            rarest = _rarest_words(parts.analyzer, asker.store)
             reports.append(
-                run_followups(
-                    answerer, f"{ds.name} (generated, terse)", generated_conversations(ds, seed, rarest=rarest)
-                )
+                run_followups(asker, f"{ds.name} (generated, terse)", generated_conversations(ds, seed, rarest=rarest))
             )
-            asked, changed, ids = self_contained_changes(answerer, ds, seed)
+            asked, changed, ids = self_contained_changes(asker, ds, seed)
             unchanged.append({"file": ds.name, "asked": asked, "changed": changed, "changed_ids": ids[:10]})
     total = sum(r.n for r in reports) or 1
     return {

@@ -2,9 +2,9 @@
 
 Every paragraph of a file becomes one passage (identical contexts are merged, so any copy of a
 question's own paragraph counts as gold) in a temporary in-memory index; articles are titled from
-the data. Every question is asked against the whole pool through the real answer path
-(`Answerer.answer`), and its passage ranking is read from the same retrieval stage
-(`Answerer.rank`). Two plain-BM25 baselines (rank-bm25's BM25Okapi: k1=1.5, b=0.75, epsilon
+the data. Every question is asked against the whole pool through the product's answer path
+(`retrieval/path.py`, built from the caller's `Parts`: config, Kiwi and encoder), and its
+passage ranking is read from the same retrieval stage (`Answerer.rank`). Two plain-BM25 baselines (rank-bm25's BM25Okapi: k1=1.5, b=0.75, epsilon
 0.25, reproduced exactly with sparse arrays) are scored over the same pool in the same run:
 whitespace tokens and Kiwi nouns (NN*); English sets also get lowercase + stop words + Snowball.
 """
@@ -23,17 +23,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from retrieval.answer.params import AnswerParams
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
 from retrieval.errors import QuoteQAError
 from retrieval.index import bm25
 from retrieval.index.bm25 import SearchParams
-from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import ArticleMeta, Store, WriteOptions
 from retrieval.models import Article
+from retrieval.path import Parts
 from retrieval.text.analyze import HANGUL, WORD, Analyzer, normalize_space
-from retrieval.text.encoder import Encoder
 from retrieval.text.english import STOP_WORDS
 
 from .squad import read_squad
@@ -264,12 +260,12 @@ class FileReport:
 
 
 def build_store(
-    dataset: Dataset, analyzer: Analyzer, params: SearchParams, directory: Path,
-    progress: Callable[[int], None] | None = None, passages: Sequence[int] | None = None, encoder: Encoder | None = None,
+    dataset: Dataset, parts: Parts, directory: Path, progress: Callable[[int], None] | None = None,
+    passages: Sequence[int] | None = None,
 ) -> Store:  # fmt: skip
-    """The evaluation set (or the `passages` given, in order) in a segment store of its own, one
-    write: uid i holds the i-th of them, which is what gold numbers point at. With `encoder` the
-    passages get vectors too (the store's own, as the engine writes them)."""
+    """The evaluation set (or the `passages` given, in order) in a segment store of the product's
+    kind (`parts`: its config, Kiwi and encoder), one write: uid i holds the i-th of them, which
+    is what gold numbers point at. With an encoder the passages get vectors too."""
     paragraphs: dict[int, list[str]] = {}
     for n in range(len(dataset.passages)) if passages is None else passages:
         p = dataset.passages[n]
@@ -278,69 +274,59 @@ def build_store(
         Article(meta.id, meta.title, tuple(paragraphs[i]), source=meta.source, file=meta.file)
         for i, meta in enumerate(dataset.articles) if i in paragraphs
     ]  # fmt: skip
-    if encoder is None:
-        store = SegmentStore(directory, analyzer, params)
-        store.add(articles, WriteOptions(progress=progress))
-        return store
-    store = SegmentStore(directory, analyzer, params, encoder=encoder)
+    store = parts.store(directory)
     store.add(articles, WriteOptions(progress=progress))
-    if store.snapshot().encoder_stamp is None:
+    if parts.encoder is not None and store.snapshot().encoder_stamp is None:
         raise QuoteQAError(
-            f"{dataset.name}: the index was built with the {encoder.name} encoder but holds no vectors of it"
+            f"{dataset.name}: the index was built with the {parts.encoder.name} encoder but holds no vectors of it"
         )
     return store
 
 
 def evaluate(
     dataset: Dataset,
-    analyzer: Analyzer,
-    params: SearchParams | None = None,
-    answer_params: AnswerParams | None = None,
+    parts: Parts,
     questions: Sequence[QAItem] | None = None,
     baselines: bool = True,
     progress: Progress | None = None,
     store: Store | None = None,
     max_quotes: int = 3,
     keep_details: bool = False,
-    encoder: Encoder | None = None,
 ) -> FileReport:
-    """`encoder`: passages and questions get vectors, and the answer path is the semantic one."""
+    """Every question through the product's answer path (`parts`: config, Kiwi, encoder)."""
     t_start = time.perf_counter()
-    params = params or SearchParams()
     questions = list(dataset.questions if questions is None else questions)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quoteqa-eval-") as tmp:
         if store is None:
             store = build_store(
-                dataset, analyzer, params, Path(tmp) / "index", progress("indexing", len(dataset.passages)) if progress else None, encoder=encoder
-            )  # fmt: skip
+                dataset, parts, Path(tmp) / "index", progress("indexing", len(dataset.passages)) if progress else None
+            )
         else:
-            store.set_params(params)
+            store.set_params(parts.config.search)
         return _evaluate(
-            dataset, analyzer, store, params, answer_params, questions, baselines, progress, max_quotes, keep_details, t_start,
-            time.perf_counter() - t0, encoder,
+            dataset, parts, store, questions, baselines, progress, max_quotes, keep_details, t_start,
+            time.perf_counter() - t0,
         )  # fmt: skip
 
 
 def _evaluate(
-    dataset: Dataset, analyzer: Analyzer, store: Store, params: SearchParams, answer_params: AnswerParams | None,
-    questions: list[QAItem], baselines: bool, progress: Progress | None, max_quotes: int, keep_details: bool,
-    t_start: float, index_seconds: float, encoder: Encoder | None = None,
+    dataset: Dataset, parts: Parts, store: Store, questions: list[QAItem], baselines: bool, progress: Progress | None,
+    max_quotes: int, keep_details: bool, t_start: float, index_seconds: float,
 ) -> FileReport:  # fmt: skip
-    answerer = Answerer(store, analyzer, answer_params, encoder=encoder)
-
+    path = parts.path()
+    snapshot = store.snapshot()
     rankings: list[list[int]] = []
     quotes: list[list[str]] = []
     latencies: list[float] = []
     details: list[dict[str, object]] = []
     tick = progress("questions", len(questions)) if progress else None
     for q in questions:
-        text = clean_question(q.question, 10_000)
         t = time.perf_counter()
-        answer = answerer.answer(text, max_quotes=max_quotes)
+        answer = path.ask(snapshot, q.question, max_quotes)
         latencies.append((time.perf_counter() - t) * 1000)
         quotes.append([x.text for x in answer.quotes])
-        rankings.append([p for p, _ in answerer.rank(text, k=DEPTH)])
+        rankings.append([p for p, _ in path.answerer(snapshot).rank(answer.question, k=DEPTH)])
         if keep_details:
             details.append({
                 "id": q.id, "question": q.question, "answers": q.answers, "gold": q.gold,
@@ -353,9 +339,9 @@ def _evaluate(
     ours = retrieval_metrics(rankings, gold) | answer_metrics(quotes, [q.answers for q in questions], latencies)
     base: dict[str, dict[str, float]] = {}
     if baselines:
-        for name, ranks in baseline_rankings(dataset, questions, analyzer).items():
+        for name, ranks in baseline_rankings(dataset, questions, parts.analyzer).items():
             base[name] = retrieval_metrics(ranks, gold)
-    ap = answerer.params
+    params = parts.config.search
     return FileReport(
         file=dataset.name,
         language=dataset.language,
@@ -363,7 +349,8 @@ def _evaluate(
         questions=len(questions),
         ours=ours,
         baselines=base,
-        params={"variant": params.variant, "k1": params.k1, "b": params.b} | ap.flat(),
+        params={"variant": params.variant, "k1": params.k1, "b": params.b, "encoder": parts.config.encoder}
+        | path.params.flat(),
         index_seconds=index_seconds,
         seconds=time.perf_counter() - t_start,
         per_question=details,

@@ -37,14 +37,12 @@ from scipy.stats import rankdata
 
 from retrieval.answer.confidence import ConfidenceModel, fit
 from retrieval.answer.params import AnswerParams
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import FRAME_TERMS, clean_question, question_kind
+from retrieval.answer.question import FRAME_TERMS, question_kind
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate
 from retrieval.errors import QuoteQAError
-from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import Store
+from retrieval.path import Parts
 from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
-from retrieval.text.encoder import Encoder
 
 from .evaluate import Dataset, build_store
 
@@ -237,12 +235,11 @@ def make_split(dataset: Dataset, seed: int, offtopic: Sequence[tuple[str, str, s
 
 
 def build_split_store(
-    split: Split, analyzer: Analyzer, params: SearchParams, directory: Path, progress: Callable[[int], None] | None = None,
-    encoder: Encoder | None = None,
+    split: Split, parts: Parts, directory: Path, progress: Callable[[int], None] | None = None
 ) -> Store:  # fmt: skip
     """The indexed half in a store of its own, one write; checks that uid i holds `split.passages[i]`."""
     ds = split.dataset
-    store = build_store(ds, analyzer, params, directory, progress, passages=split.passages, encoder=encoder)
+    store = build_store(ds, parts, directory, progress, passages=split.passages)
     uids = store.uids().tolist()
     if uids != list(range(len(split.passages))) or any(
         normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text)
@@ -255,15 +252,10 @@ def build_split_store(
 
 
 def ask_split(
-    split: Split,
-    analyzer: Analyzer,
-    params: SearchParams,
-    progress: Progress | None = None,
-    limit: int | None = None,
-    shorts: bool = True,
-    encoder: Encoder | None = None,
+    split: Split, parts: Parts, progress: Progress | None = None, limit: int | None = None, shorts: bool = True
 ) -> list[Row]:
-    """Every question of the split (and its short form) asked through the real answer path, abstention left off."""
+    """Every question of the split (and its short form) asked through the product's answer path
+    (`parts`), with refusals off so that every answer's signals reach the fit."""
     ds = split.dataset
     questions = split.questions
     if limit is not None:
@@ -273,14 +265,11 @@ def ask_split(
     rows = []
     with tempfile.TemporaryDirectory(prefix="quoteqa-splits-") as tmp:
         store = build_split_store(
-            split,
-            analyzer,
-            params,
-            Path(tmp) / "index",
-            progress("indexing", len(split.passages)) if progress else None,
-            encoder,
+            split, parts, Path(tmp) / "index", progress("indexing", len(split.passages)) if progress else None
         )
-        answerer = Answerer(store, analyzer, AnswerParams(min_coverage=0.0), judge=None, encoder=encoder)
+        path = parts.but(refusals=False).path()
+        snapshot = store.snapshot()
+        analyzer = parts.analyzer
         tick = progress(f"{ds.name} questions", len(questions)) if progress else None
         for q in questions:
             asked = [q]
@@ -289,7 +278,7 @@ def ask_split(
                 if text:
                     asked.append(SplitQuestion(f"{q.id}:{SHORT}", text, q.group, f"{q.origin} {SHORT}", q.half, q.gold))
             for sq in asked:
-                answer = answerer.answer(clean_question(sq.question, 10_000), max_quotes=1)
+                answer = path.ask(snapshot, sq.question, max_quotes=1)
                 correct = sq.gold is not None and bool(answer.quotes) and answer.quotes[0].passage == sq.gold
                 rows.append(
                     Row(ds.name, ds.language, sq.id, sq.group, sq.origin, sq.half, dict(answer.signals), correct)
@@ -336,9 +325,9 @@ def _sample(items: list[SplitQuestion], limit: int, seed: int) -> list[SplitQues
 
 
 def collect(
-    datasets: Sequence[Dataset], analyzer: Analyzer, params: SearchParams, seed: int = 13,
-    everyday: Sequence[str] | None = None, other_sample: int = OTHER_LANGUAGE_SAMPLE,
-    progress: Progress | None = None, limit: int | None = None, shorts: bool = True, encoder: Encoder | None = None,
+    datasets: Sequence[Dataset], parts: Parts, seed: int = 13, everyday: Sequence[str] | None = None,
+    other_sample: int = OTHER_LANGUAGE_SAMPLE, progress: Progress | None = None, limit: int | None = None,
+    shorts: bool = True,
 ) -> list[Row]:  # fmt: skip
     """Rows for every file: its own questions, plus off-topic ones (the other language's file
     when one is given, and the everyday questions)."""
@@ -347,7 +336,7 @@ def collect(
     for ds in datasets:
         other = next((o for o in datasets if o is not ds and o.language != ds.language), None)
         split = make_split(ds, seed, offtopic_questions(other, everyday, seed, other_sample))
-        rows += ask_split(split, analyzer, params, progress, limit, shorts, encoder)
+        rows += ask_split(split, parts, progress, limit, shorts)
     return rows
 
 

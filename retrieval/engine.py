@@ -7,46 +7,32 @@ never takes it and is answered from the commit that was live when it arrived.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from retrieval.answer.messages import EMPTY_QUESTION
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
 from retrieval.answer.quotes import source_of
-from retrieval.answer.suggest import suggestions
-from retrieval.answer.twins import Twins
 from retrieval.config import EngineConfig
 from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
 from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
-from retrieval.errors import CorpusError, EmptyCorpusError, QuestionError, QuoteQAError
-from retrieval.index.segments.store import SegmentStore
-from retrieval.index.store import Searcher, Store
+from retrieval.errors import CorpusError, EmptyCorpusError, QuoteQAError
+from retrieval.index.store import Store
 from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn, text_hash
+from retrieval.path import AnswerPath, Parts, load_encoder, open_store
 from retrieval.text.analyze import Analyzer
-from retrieval.text.encoder import Encoder, encoder_from_name, stamp_of
+from retrieval.text.encoder import Encoder, stamp_of
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-__all__ = ["Engine", "EngineConfig", "ProgressFactory", "SyncReport"]
+__all__ = ["Engine", "EngineConfig", "ProgressFactory", "SyncReport", "load_encoder"]
 
 
 NO_VECTORS = "the index holds no passage vectors for the {stamp} encoder (built without it, or before it existed); answering by words only until `quoteqa reindex`"
 
 _DEFAULT = object()
-
-
-def load_encoder(config: EngineConfig) -> Encoder | None:
-    """The configured sentence encoder (None for `none`), its start-up cache beside the index."""
-    if config.encoder in ("none", ""):
-        return None
-    return encoder_from_name(config.encoder, cache=config.encoder_cache_dir, threads=1)
 
 
 class Engine:
@@ -62,19 +48,10 @@ class Engine:
         self.store = store
         self._encoder = encoder
         self._warned_stamp: object = None
-        self._twin_stage: Twins | None = None  # translation twins and their caches, across questions
-        self.answer_params = config.answer
-        self.judge = config.judge()  # confidence model and verdict thresholds
-        self.semantic_judge = config.semantic_judge()  # ...for answers the encoder took part in
-        self._sentence_vectors: dict[
-            int, Any
-        ] = {}  # passages' sentence vectors, shared by questions (uids are never reused)
+        self.path = AnswerPath(config, analyzer, encoder)  # the answer stages, their models and caches
         child_workers = max(1, analyzer.workers - 1) if config.serving else 0
         self.corpus = CorpusSync(config.corpus_dir, config.data_dir, store, progress, child_workers)
-        self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self.last_sync = SyncReport()
-        self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
-        self._languages_cache: tuple[object, frozenset[str]] = (None, frozenset())
 
     @classmethod
     def open(
@@ -87,10 +64,13 @@ class Engine:
         one (a test's shared encoder, say); by default `config.encoder` is loaded."""
         analyzer = analyzer or Analyzer(workers=config.workers)
         enc: Encoder | None = load_encoder(config) if encoder is _DEFAULT else encoder  # type: ignore[assignment]
-        store = SegmentStore(
-            config.data_dir / "index", analyzer, config.search, lock_dir=config.data_dir, lock_timeout=config.lock_timeout,
-            encoder=enc, encoder_name=config.encoder, encoder_cache=config.encoder_cache_dir, flush_policy=config.flush,
-        )  # fmt: skip
+        return cls.of(Parts(config, analyzer, enc), progress=progress, sync=sync)
+
+    @classmethod
+    def of(cls, parts: Parts, *, progress: ProgressFactory | None = None, sync: bool = True) -> Engine:
+        """`open` with parts already loaded (a measurement's, shared by its engines)."""
+        config, analyzer, enc = parts.config, parts.analyzer, parts.encoder
+        store = open_store(config, analyzer, enc)
         engine = cls(config, analyzer, store, progress, enc)
         if sync:
             engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
@@ -121,70 +101,23 @@ class Engine:
         return self.config.data_dir
 
     # --- questions -------------------------------------------------------------------------
-    def ask(self, question: str, max_quotes: int = 3, history: Sequence[Turn] = ()) -> Answer:
-        """Answer one question; raises QuestionError for input that cannot be asked. `history`
-        is the conversation's recent turns, oldest first: a follow-up is read in their light."""
-        t0 = time.perf_counter()
-        try:
-            text = clean_question(question, self.config.max_question_chars)
-        except QuestionError as exc:
-            examples = self.suggestions("en", 1) + self.suggestions("ko", 1) if str(exc) == EMPTY_QUESTION else []
-            if examples:  # say what can be asked of this corpus
-                raise QuestionError(
-                    "the question is empty; ask something like " + " / ".join(f"“{e}”" for e in examples)
-                ) from None
-            raise
+    def ask(self, question: str, max_quotes: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question (`max_quotes`: the config's by default); raises QuestionError for
+        input that cannot be asked. `history` is the conversation's recent turns, oldest first:
+        a follow-up is read in their light."""
         self.store.refresh()  # a commit another process made since (one stat when there is none)
         snapshot = self.store.snapshot()
+        self.path.clean(snapshot, question)  # bad input is refused before an empty corpus is
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(
                 f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`"
             )
-        answer = Answerer(
-            snapshot, self.analyzer, self.answer_params, self._titles, self.judge, self._examples_of(snapshot),
-            encoder=self._encoder, semantic_judge=self.semantic_judge, sentence_vectors=self._sentence_vectors,
-            twins=self._twins(), corpus_languages=self._languages_of(snapshot),
-        ).answer(text, max_quotes=max_quotes, history=history)  # fmt: skip
-        return dataclasses.replace(answer, elapsed_ms=(time.perf_counter() - t0) * 1000)
-
-    def _languages_of(self, snapshot: Searcher) -> frozenset[str]:
-        """The languages of the snapshot's passages, listed once per snapshot (the topic gate's
-        level depends on them; retrieval/answer/topic.py)."""
-        if self._languages_cache[0] is not snapshot:
-            langs = frozenset(snapshot.languages())
-            self._languages_cache = (snapshot, langs)
-        return self._languages_cache[1]
-
-    def _twins(self) -> Twins | None:
-        """The translation-twin stage (retrieval/answer/twins.py) whenever an encoder is configured:
-        it compares index vectors only with index vectors and encodes both sides' sentences
-        itself, so (unlike the question vector) it does not need the index's stamp to match."""
-        enc = self._encoder
-        if enc is None:
-            return None
-        if self._twin_stage is None or self._twin_stage.encoder is not enc:
-            self._twin_stage = Twins(enc)
-        return self._twin_stage
+        return self.path.ask(snapshot, question, max_quotes, history)
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""
         self.store.refresh()
-        return self._suggestions(self.store.snapshot(), lang, n)
-
-    def _suggestions(self, snapshot: Searcher, lang: Language, n: int) -> list[str]:
-        """`suggestions` made once per commit, language and count: finding the newest articles
-        walks the whole index (tens of ms at 1M passages), and refusals and help texts come often."""
-        cache = self._examples_cache
-        if cache[0] is not snapshot:
-            cache = self._examples_cache = (snapshot, {})
-        made = cache[1]
-        if (lang, n) not in made:
-            made[(lang, n)] = suggestions(snapshot, lang, n)
-        return made[(lang, n)]
-
-    def _examples_of(self, snapshot: Searcher) -> Callable[[Language], list[str]]:
-        """The abstain message's example question, from the same per-commit cache."""
-        return lambda lang: self._suggestions(snapshot, lang, 1)
+        return self.path.suggestions(self.store.snapshot(), lang, n)
 
     def sources(self) -> list[ArticleInfo]:
         self.store.refresh()

@@ -1,4 +1,10 @@
-"""Shared fixtures: one real Kiwi analyser per session, engines over temp copies of the corpus."""
+"""Shared fixtures: one real Kiwi analyser and one real encoder per session, engines over temp
+copies of the corpus.
+
+Engines are opened with a bare `EngineConfig(corpus, data)`: its defaults are the product's
+(retrieval/defaults.py), encoder included, so the tests run what users run. The session's
+encoder is passed in only so that it loads once.
+"""
 
 from __future__ import annotations
 
@@ -32,23 +38,36 @@ def corpus_text() -> str:
     return normalize("\n".join(p.read_text("utf-8") for p in sorted(CORPUS.glob("*.txt"))))
 
 
+def open_engine(config: EngineConfig, analyzer: Analyzer, encoder: object = None, **kw: object) -> Engine:
+    """`Engine.open` as the product does it, with the session's Kiwi and (unless the config says
+    `none`, or a test passes its own) the session's real encoder."""
+    if encoder is None and config.encoder != "none":
+        from encoder_support import shared_encoder
+
+        encoder = shared_encoder()
+    return Engine.open(config, analyzer=analyzer, encoder=encoder, **kw)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer) -> Engine:
-    """The shipped corpus, indexed once for the session (read-only use)."""
+    """The shipped corpus, indexed once for the session with the product's defaults (read-only use)."""
     base = tmp_path_factory.mktemp("shipped")
     shutil.copytree(CORPUS, base / "corpus")
-    return Engine.open(EngineConfig(base / "corpus", base / "data"), analyzer=analyzer)
+    return open_engine(EngineConfig(base / "corpus", base / "data"), analyzer)
 
 
 @pytest.fixture
 def make_engine(tmp_path: Path, analyzer: Analyzer) -> Callable[..., Engine]:
-    """A fresh engine over a writable copy of the corpus, for tests that change things."""
+    """A fresh engine over a writable copy of the corpus, for tests that change things. Keywords
+    are `EngineConfig` fields (the product's defaults otherwise: `encoder="none"` for words only);
+    `with_encoder=` passes an encoder object instead of the session's real one (the hash
+    encoder, for plumbing)."""
 
-    def make(**kwargs: object) -> Engine:
+    def make(with_encoder: object = None, **kwargs: object) -> Engine:
         corpus = tmp_path / "corpus"
         if not corpus.exists():
             shutil.copytree(CORPUS, corpus)
-        return Engine.open(EngineConfig(corpus, tmp_path / "data", **kwargs), analyzer=analyzer)  # type: ignore[arg-type]
+        return open_engine(EngineConfig(corpus, tmp_path / "data", **kwargs), analyzer, with_encoder)  # type: ignore[arg-type]
 
     return make
 
@@ -78,3 +97,24 @@ def encoder():  # type: ignore[no-untyped-def]
     from encoder_support import shared_encoder
 
     return shared_encoder()
+
+
+@pytest.fixture(scope="session")
+def parts(tmp_path_factory: pytest.TempPathFactory, analyzer: Analyzer):  # type: ignore[no-untyped-def]
+    """The product's parts for `measure` tests: the default config (its folders unused: a
+    measurement builds its own stores), the session's Kiwi and its real encoder."""
+    from encoder_support import shared_encoder
+
+    from retrieval.path import Parts
+
+    base = tmp_path_factory.mktemp("parts")
+    return Parts(EngineConfig(base / "corpus", base / "data"), analyzer, shared_encoder())
+
+
+@pytest.fixture(scope="session")
+def hash_encoder():  # type: ignore[no-untyped-def]
+    """A deterministic stand-in for plumbing tests that do not judge answers (Haystack's mock
+    embedder): vectors from hashed words, no model to load."""
+    from encoder_support import HashEncoder
+
+    return HashEncoder()

@@ -6,11 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from encoder_support import shared_encoder
 
 from measure import belebele, splits, twins
-from retrieval.index.bm25 import SearchParams
-from retrieval.text.analyze import Analyzer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "belebele-dev"
 pytestmark = pytest.mark.skipif(
@@ -40,12 +37,12 @@ def test_pools_index_each_story_as_the_mode_says() -> None:
     )  # by the link alone: twins share a half
 
 
-def test_a_small_cross_language_pool_words_against_meaning(analyzer: Analyzer) -> None:
+def test_a_small_cross_language_pool_words_against_meaning(parts) -> None:  # type: ignore[no-untyped-def]
     passages, questions = belebele.load(DATA)
     links = sorted({k for _, k in passages})[:12]
     items = [("en", k) for k in links]
     asked = [q for q in questions if q.lang == "ko" and q.link in links]
-    rows = belebele.run_mode("cross-ko>en", items, asked, passages, analyzer, SearchParams(), shared_encoder())
+    rows = belebele.run_mode("cross-ko>en", items, asked, passages, parts)
     words = [r for r in rows if r.system == belebele.WORDS]
     meaning = [r for r in rows if r.system == belebele.MEANING]
     assert len(words) == len(meaning) == len(asked) and all(r.answerable and not r.gold_same for r in rows)

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 from build_support import answers, passages, postings, write_batch
+from encoder_support import shared_encoder
 
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.index.segments.flush import FlushPolicy
 from retrieval.index.segments.store import SegmentStore
-from tests.conftest import CORPUS
+from retrieval.text.encoder import stamp_of
+from tests.conftest import CORPUS, open_engine
 
 distributed = pytest.importorskip("distributed")  # in the dev group: CI has it
 
@@ -48,7 +50,7 @@ def _engine(tmp_path: Path, name: str, analyzer: Analyzer) -> Engine:
     corpus = tmp_path / name / "corpus"
     shutil.copytree(CORPUS, corpus)
     write_batch(corpus / "zoo.jsonl", "zoo", 150)
-    return Engine.open(EngineConfig(corpus, tmp_path / name / "data", flush=FLUSH), analyzer=analyzer, sync=False)
+    return open_engine(EngineConfig(corpus, tmp_path / name / "data", flush=FLUSH), analyzer, sync=False)
 
 
 def _same_index(a: Engine, b: Engine) -> None:
@@ -59,7 +61,7 @@ def _same_index(a: Engine, b: Engine) -> None:
 
 
 def _on_cluster(engine: Engine, client: distributed.Client, progress: Callable | None = None) -> DaskAnalyser:
-    analyser = DaskAnalyser(client, None)
+    analyser = DaskAnalyser(client, engine.store.snapshot().encoder_stamp or stamp_of(shared_encoder()))
     engine.corpus.analyser = analyser
     engine.corpus.progress = progress
     engine.reload()

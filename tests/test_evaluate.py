@@ -18,7 +18,6 @@ from measure.evaluate import (
     retrieval_metrics,
     sample_questions,
 )
-from retrieval import Analyzer
 from tests.conftest import ROOT, SHARED_DATA
 
 # Made up for this test: three articles, one paragraph repeated (as KorQuAD repeats some).
@@ -146,8 +145,8 @@ def test_sample_is_seeded_and_ordered(tiny_file: Path) -> None:
     assert sample_questions(qs, None, 1) == qs
 
 
-def test_evaluate_tiny_file_end_to_end(tiny_file: Path, analyzer: Analyzer) -> None:
-    report = evaluate(load_squad(tiny_file), analyzer, keep_details=True)
+def test_evaluate_tiny_file_end_to_end(tiny_file: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    report = evaluate(load_squad(tiny_file), parts, keep_details=True)
     assert report.questions == 5 and report.passages == 3
     # Every question names its paragraph plainly; the repeated one counts as gold either way.
     assert report.ours["R@1"] == 1.0 and report.ours["MRR@10"] == 1.0

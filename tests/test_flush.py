@@ -17,7 +17,7 @@ from build_support import answers, passages, postings, write_batch
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.index.segments.flush import FlushPolicy
 from retrieval.index.segments.store import SegmentStore
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, open_engine
 
 
 def _build(tmp_path: Path, name: str, analyzer: Analyzer, flush: FlushPolicy | None = None) -> Engine:
@@ -25,7 +25,7 @@ def _build(tmp_path: Path, name: str, analyzer: Analyzer, flush: FlushPolicy | N
     shutil.copytree(CORPUS, corpus)
     write_batch(corpus / "zoo.jsonl", "zoo", 150)
     kw = {"flush": flush} if flush else {}
-    return Engine.open(EngineConfig(corpus, tmp_path / name / "data", **kw), analyzer=analyzer)
+    return open_engine(EngineConfig(corpus, tmp_path / name / "data", **kw), analyzer)
 
 
 def test_flushed_build_answers_as_one_piece(tmp_path: Path, analyzer: Analyzer) -> None:

@@ -16,8 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("retrieval", "news", "measure", "bot")
 RETRIEVAL_LAYERS = {
-    "retrieval.models": 0, "retrieval.errors": 0, "retrieval.text": 1, "retrieval.index": 2, "retrieval.corpus": 3,
-    "retrieval.answer": 4, "retrieval.config": 5, "retrieval.engine": 5, "retrieval": 6,
+    "retrieval.models": 0, "retrieval.errors": 0, "retrieval.defaults": 0, "retrieval.text": 1, "retrieval.index": 2, "retrieval.corpus": 3,
+    "retrieval.answer": 4, "retrieval.config": 5, "retrieval.path": 5, "retrieval.engine": 5, "retrieval": 6,
 }  # fmt: skip
 
 

@@ -50,3 +50,27 @@ def test_env_beats_dotenv_and_token_stays_secret(monkeypatch: pytest.MonkeyPatch
     assert s.max_quotes == 2 and s.admin_user_ids == [1, 2]
     assert s.telegram_bot_token is not None and s.telegram_bot_token.get_secret_value() == "123:fromfile"
     assert "fromfile" not in repr(s) and "fromfile" not in str(s.model_dump())
+
+
+def test_the_core_defaults_are_the_products(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """One pipeline everywhere: a bare `EngineConfig(corpus, data)` — what tests, `bench` and
+    `measure` open — is exactly what a user with no settings runs (encoder included), and a
+    setting changes the config it is meant to."""
+    import dataclasses
+
+    from bot.wiring import engine_config
+    from retrieval import EngineConfig
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    for key in list(os.environ):
+        if key.startswith("QUOTEQA_"):
+            monkeypatch.delenv(key)
+    settings = Settings()
+    config = engine_config(settings)
+    assert config == EngineConfig(settings.corpus_dir, settings.data_dir)
+    assert config.encoder == "use-m3" and config.search.variant == "lucene" and config.max_quotes == settings.max_quotes
+    monkeypatch.setenv("QUOTEQA_ENCODER", "none")
+    monkeypatch.setenv("QUOTEQA_BM25_K1", "1.2")
+    monkeypatch.setenv("QUOTEQA_MAX_QUOTES", "5")
+    changed = engine_config(Settings())
+    assert dataclasses.replace(config, encoder="none", search=dataclasses.replace(config.search, k1=1.2), max_quotes=5) == changed

@@ -13,7 +13,6 @@ from measure.evaluate import Dataset, PassageInput, QAItem, load_squad
 from measure.splits import Row, auroc, choose_thresholds, ece, make_split, question_half, split_articles
 from retrieval import Analyzer
 from retrieval.answer.confidence import fit as confidence_fit
-from retrieval.index.bm25 import SearchParams
 from retrieval.index.store import ArticleMeta
 
 
@@ -232,10 +231,10 @@ def tiny_files(tmp_path: Path) -> tuple[Path, Path]:
     return squad_file(tmp_path / "tiny_ko.json", KO), squad_file(tmp_path / "tiny_en.json", EN)
 
 
-def test_splits_end_to_end_on_tiny_files(tiny_files: tuple[Path, Path], analyzer: Analyzer) -> None:
+def test_splits_end_to_end_on_tiny_files(tiny_files: tuple[Path, Path], parts) -> None:  # type: ignore[no-untyped-def]
     datasets = [load_squad(p) for p in tiny_files]
     everyday = ["내일 날씨 어때?", "What is 17 times 23?"]
-    rows = splits.collect(datasets, analyzer, SearchParams(), seed=3, everyday=everyday, other_sample=3)
+    rows = splits.collect(datasets, parts, seed=3, everyday=everyday, other_sample=3)
     per_file = {ds.name: [r for r in rows if r.file == ds.name] for ds in datasets}
     for ds in datasets:
         mine = [r for r in per_file[ds.name] if not splits.is_short(r)]

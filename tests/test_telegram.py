@@ -35,6 +35,7 @@ from bot.telegram.config import ConfigError, WebhookConfig, bot_token
 from bot.telegram.handlers import STATE_KEY
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.corpus.files import load_corpus
+from tests.conftest import open_engine
 
 try:
     from tests.fake_bot_api import Call, FakeBotApi, utf16_len
@@ -192,7 +193,7 @@ def tg_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tg_engine(tg_corpus: Path, analyzer: Analyzer) -> Engine:
     """One real engine (real Kiwi, the session's analyser from conftest) for these tests."""
-    return Engine.open(EngineConfig(tg_corpus, tg_corpus.parent / "data"), analyzer=analyzer)
+    return open_engine(EngineConfig(tg_corpus, tg_corpus.parent / "data"), analyzer)
 
 
 @pytest.fixture(scope="session")
@@ -570,9 +571,15 @@ async def test_original_button_sends_the_twin_sentences_and_survives_a_restart(
         assert sent_html(again) == sent_html(original)
 
 
-async def test_no_original_button_without_twins(bot: Any, api: FakeBotApi) -> None:
-    """The module's engine has no encoder: no quote has a twin, so no button."""
-    (answer,) = await ask_private(api, 405, KO_Q, lang="ko")
+async def test_no_original_button_without_twins(new_api: Any, analyzer: Analyzer, tmp_path: Path) -> None:
+    """`QUOTEQA_ENCODER=none`: no twins are found, so no quote gets the button."""
+    shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
+    words_only = open_engine(EngineConfig(tmp_path / "corpus", tmp_path / "data", encoder="none"), analyzer)
+    api = await new_api()
+    async with running(
+        build_application(make_settings(api, tmp_path), words_only), poll_timeout=1, bootstrap_retries=0
+    ):
+        (answer,) = await ask_private(api, 405, KO_Q, lang="ko")
     assert not any(d.startswith("o|") for d in _buttons(answer).values())
     assert render.parse_data("o|en|abcd") == render.ButtonPress("original", "en", key="abcd")
     assert render.parse_data("o|ko|abcd|m") == render.ButtonPress("original", "ko", key="abcd", more=True)
@@ -780,8 +787,8 @@ async def test_unsure_answers_carry_the_caveat_in_chat_and_inline(
 ) -> None:
     """With `sure` out of reach every answer is `unsure`: quoted, after an escaped caveat line
     in the interface language."""
-    engine = Engine.open(
-        EngineConfig(tg_corpus, tg_corpus.parent / "data", sure_confidence=1.0, min_confidence=0.0), analyzer=analyzer
+    engine = open_engine(
+        EngineConfig(tg_corpus, tg_corpus.parent / "data", sure_confidence=1.0, min_confidence=0.0), analyzer
     )
     api = await new_api()
     app = build_application(make_settings(api, tg_corpus.parent), engine)
@@ -806,7 +813,7 @@ async def test_reload_names_a_broken_file_and_keeps_answering(new_api: Any, anal
     """One undecodable file must not stop the bot: /reload says which file and how to fix it
     (escaped: the name holds markup), and the last good index keeps answering."""
     shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
-    engine = Engine.open(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer=analyzer)
+    engine = open_engine(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer)
     (tmp_path / "corpus" / "<b>wire&.txt").write_bytes("Caf\xe9 cr\xe8me.\n".encode("latin-1"))
     api = await new_api()
     app = build_application(make_settings(api, tmp_path, admin_user_ids=[ADMIN]), engine)

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from bot.settings import PROJECT_ROOT
 from bot.telegram.app import build_application, running
 from retrieval import Analyzer, Engine, EngineConfig
+from tests.conftest import open_engine
 from tests.fake_bot_api import FakeBotApi
 from tests.news_pages import EN_PARAGRAPHS, KO_PARAGRAPHS, en_page, ko_page, rss
 from tests.test_telegram import ADMIN, BOT, TOKEN, check_html, make_settings
@@ -28,7 +29,7 @@ CANON = "https://example.org/world/kremlin-clubhouse"
 @pytest_asyncio.fixture(loop_scope="session")
 async def news_bot(tmp_path: Path, analyzer: Analyzer) -> AsyncIterator[tuple[FakeBotApi, Engine]]:
     shutil.copytree(PROJECT_ROOT / "corpus", tmp_path / "corpus")
-    engine = Engine.open(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer=analyzer)
+    engine = open_engine(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer)
     api = FakeBotApi(TOKEN, username=BOT)
     await api.start()
     settings = make_settings(

@@ -132,9 +132,9 @@ def test_sentences_said_in_another_order_get_no_original(twin_engine: Engine) ->
             assert quote.aligned == ()
 
 
-def test_without_an_encoder_no_quote_carries_the_field(engine: Engine) -> None:
-    """`QUOTEQA_ENCODER=none` (the session engine): both codecs write exactly the old keys."""
-    answer = engine.ask("클럽하우스의 가치는 얼마로 평가받았나?")
+def test_without_an_encoder_no_quote_carries_the_field(make_engine) -> None:  # type: ignore[no-untyped-def]
+    """`QUOTEQA_ENCODER=none`: both codecs write exactly the old keys."""
+    answer = make_engine(encoder="none").ask("클럽하우스의 가치는 얼마로 평가받았나?")
     assert answer.quotes and all(q.aligned == () for q in answer.quotes)
     assert all(set(q.to_dict()) == OLD_QUOTE_KEYS for q in answer.quotes)
     assert all(set(q) == OLD_JSON_KEYS for q in answer.to_json()["quotes"])  # type: ignore[union-attr]

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from encoder_support import CACHE as ENCODER_CACHE
 
-from retrieval import Analyzer, Engine, EngineConfig
+from retrieval import Analyzer, EngineConfig
 from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, open_engine
 
 WORDS = "walrus narwhal okapi pangolin quokka axolotl ibis heron lynx marten".split()
 
@@ -108,7 +108,7 @@ def test_a_writer_that_cannot_get_the_lock_says_so(env: dict[str, str], tmp_path
 def _segments_before_a_merge(env: dict[str, str], analyzer: Analyzer) -> None:
     """MERGE_FACTOR - 1 small segments, so the next ingest's segment fills the tier and merges."""
     corpus, data = Path(env["QUOTEQA_CORPUS_DIR"]), Path(env["QUOTEQA_DATA_DIR"])
-    engine = Engine.open(EngineConfig(corpus, data), analyzer=analyzer)
+    engine = open_engine(EngineConfig(corpus, data), analyzer)
     for i in range(MERGE_FACTOR - 2):
         (corpus / f"pre-{i}.txt").write_text(f"Early note {i}: the lighthouse keeper counted {i} ships.\n", "utf-8")
         engine.reload()

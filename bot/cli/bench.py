@@ -31,20 +31,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise CorpusError("bench needs --passages >= 10 and --questions >= 1")
     command = "uv run quoteqa bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a)
     if getattr(args, "build_only", False) or getattr(args, "cluster", False):
-        return _build_figures(args, sources, command)
+        return _build_figures(args, settings, sources, command)
     if getattr(args, "semantic", False):
         from measure.semantic_bench import run_semantic
 
         found = run_semantic(sources, n_passages=args.passages, n_questions=min(args.questions, 300), seed=args.seed)
         print(json.dumps({"command": command, **found}, ensure_ascii=False, indent=None if args.json else 1))
         return 0
+    from bot.wiring import engine_config
+
     result = run_bench(
         sources,
+        engine_config(settings),
         n_passages=args.passages,
         n_questions=args.questions,
         baseline_questions=args.baseline_questions,
         seed=args.seed,
-        workers=settings.workers,
         progress=None if args.json else progress_bar,
         show_build_progress=not args.json,
         command=command,
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build_figures(args: argparse.Namespace, sources: list[Path], command: str) -> int:
+def _build_figures(args: argparse.Namespace, settings: Settings, sources: list[Path], command: str) -> int:
     """`--build-only` (peak memory of a local build) and `--cluster` (a build on Dask workers)."""
     from measure import build_bench
 
@@ -70,8 +72,9 @@ def _build_figures(args: argparse.Namespace, sources: list[Path], command: str) 
             print("quoteqa: bench --cluster needs the optional Dask extra: `uv sync --extra cluster`", file=sys.stderr)
             return 2
         from bot.cli.cluster_bench import cluster_build
+        from bot.wiring import engine_config
 
-        found = cluster_build(sources, args.passages, seed=args.seed)
+        found = cluster_build(sources, engine_config(settings), args.passages, seed=args.seed)
     else:
         found = build_bench.build_memory(sources, args.passages, args.flush, seed=args.seed)
     print(json.dumps({"command": command, **found}, ensure_ascii=False, indent=None if args.json else 1))

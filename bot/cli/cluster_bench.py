@@ -9,26 +9,33 @@ the machine is shared, and other processes' load shows in the figures.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from measure.build_bench import corpus_folder
 
+if TYPE_CHECKING:
+    from retrieval import EngineConfig
+
 
 def cluster_build(
-    sources: Sequence[Path], n_passages: int, workers: Sequence[int] = (1, 2), seed: int = 13
+    sources: Sequence[Path], config: EngineConfig, n_passages: int, workers: Sequence[int] = (1, 2), seed: int = 13
 ) -> dict[str, Any]:
-    """The bench corpus built on a LocalCluster of each size in `workers`; figures per size."""
+    """The bench corpus built on a LocalCluster of each size in `workers` with the product's
+    `config` (the workers encode when it has an encoder); figures per size."""
     import distributed
 
     from bot.cluster import DaskAnalyser, quiet_dask
-    from retrieval import Analyzer, Engine, EngineConfig
+    from retrieval import Analyzer, Engine
     from retrieval.index.segments import store as store_module
+    from retrieval.path import load_encoder
+    from retrieval.text.encoder import stamp_of
 
     quiet_dask()
     work = Path(tempfile.mkdtemp(prefix="quoteqa-cluster-"))
@@ -36,14 +43,19 @@ def cluster_build(
     try:
         out["corpus"] = corpus_folder(sources, n_passages, seed, work / "corpus")
         analyzer = Analyzer(workers=1)  # the client's (it analyses nothing here: questions only)
+        encoder = load_encoder(config)
         for n in workers:
             with distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
             ) as cluster, distributed.Client(cluster, set_as_default=False) as client:  # fmt: skip
                 client.wait_for_workers(n, timeout=120)
-                analyser = DaskAnalyser(client, None)  # the plugin loads Kiwi on each worker first
+                # The plugin loads Kiwi (and the encoder) on each worker first.
+                analyser = DaskAnalyser(client, stamp_of(encoder) if encoder is not None else None)
                 overhead = _noop_round_trips(client, analyser.window, 200)
-                engine = Engine.open(EngineConfig(work / "corpus", work / f"data-{n}"), analyzer=analyzer, sync=False)
+                engine = Engine.open(
+                    dataclasses.replace(config, corpus_dir=work / "corpus", data_dir=work / f"data-{n}"),
+                    analyzer=analyzer, encoder=encoder, sync=False,
+                )
                 engine.corpus.analyser = analyser
                 load0 = os.getloadavg()
                 t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from bot.cli.progress import progress_bar
 from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
-    from retrieval import Analyzer, SearchParams
+    from retrieval.path import Parts
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -56,14 +56,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     progress = None if quiet else _bar
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer, params = _core(settings)
+    parts = _parts(args, settings)
     for path, dataset in zip(args.files, datasets, strict=True):
         questions = sample_questions(dataset.questions, args.limit, args.seed)
         if not quiet:
             print(f"{path}: {len(dataset.passages)} passages, {len(questions)} questions", file=sys.stderr)
-        report = evaluate(
-            dataset, analyzer, params, questions=questions, progress=progress, encoder=_encoder(args, settings)
-        )
+        report = evaluate(dataset, parts, questions=questions, progress=progress)
         row = report.to_json() | {"path": str(path)}
         if args.json:
             print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -72,40 +70,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _core(settings: Settings) -> tuple[Analyzer, SearchParams]:
-    """One analyser and the BM25 parameters, from the same `EngineConfig` the bot and `ask` use."""
-    from bot.wiring import engine_config
-    from retrieval import Analyzer
-
-    config = engine_config(settings)
-    return Analyzer(workers=config.workers), config.search
-
-
-def _encoder(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
-    """`--encoder` (default: the configured one), loaded once (None for `none`)."""
+def _parts(args: argparse.Namespace, settings: Settings) -> Parts:
+    """The product's parts, from the same `engine_config` the bot and `ask` use: its config, one
+    Kiwi and the encoder (`--encoder` overrides the configured one), loaded once per command."""
     import dataclasses
 
     from bot.wiring import engine_config
-    from retrieval.engine import load_encoder
+    from retrieval.path import Parts
 
-    cached = getattr(args, "_loaded_encoder", False)
-    if cached is not False:
-        return cached
+    cached = getattr(args, "_parts", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     config = engine_config(settings)
     if getattr(args, "encoder", None):
         config = dataclasses.replace(config, encoder=args.encoder)
-    args._loaded_encoder = load_encoder(config)
-    return args._loaded_encoder
+    args._parts = Parts.load(config)
+    return args._parts  # type: ignore[no-any-return]
 
 
 def run_belebele(args: argparse.Namespace, settings: Settings) -> int:
     """`quoteqa eval --belebele DIR`: every mode, words only and (with an encoder) by meaning."""
     from measure import belebele
 
-    encoder = _encoder(args, settings)
+    parts = _parts(args, settings)
+    encoder = parts.encoder
     quiet = bool(args.json)
-    analyzer, params = _core(settings)
-    rows = belebele.collect(args.belebele, analyzer, params, encoder, progress=None if quiet else _bar)
+    rows = belebele.collect(args.belebele, parts, progress=None if quiet else _bar)
     out = {
         "modes": belebele.table(rows),
         "half": belebele.half_table(rows),
@@ -215,9 +205,8 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> int:
     corpus = load_corpus(PROJECT_ROOT / "corpus")
     if not args.json:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer, params = _core(settings)
     out = conversations.evaluate_conversations(
-        convs, corpus, datasets, analyzer, params, seed=args.seed,
+        convs, corpus, datasets, _parts(args, settings), seed=args.seed,
         progress=None if args.json else (lambda name: print(f"{name}: follow-ups and self-contained questions…", file=sys.stderr)),
     )  # fmt: skip
     if args.json:
@@ -284,17 +273,17 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     quiet = bool(args.json)
     if not quiet:
         print("loading the Kiwi model…", file=sys.stderr)
-    analyzer, params = _core(settings)
-    encoder = _encoder(args, settings)
+    parts = _parts(args, settings)
+    encoder = parts.encoder
     rows = splits.collect(
-        datasets, analyzer, params, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
-        progress=None if quiet else _bar, limit=args.limit, encoder=encoder,
+        datasets, parts, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
+        progress=None if quiet else _bar, limit=args.limit,
     )  # fmt: skip
     if args.belebele is not None:
         from measure import belebele
 
         rows += belebele.half_rows(
-            belebele.collect(args.belebele, analyzer, params, encoder, modes=belebele.FIT_MODES if encoder is not None else ("half",), progress=None if quiet else _bar),
+            belebele.collect(args.belebele, parts, modes=belebele.FIT_MODES if encoder is not None else ("half",), progress=None if quiet else _bar),
             belebele.MEANING if encoder is not None else belebele.WORDS,
         )  # fmt: skip
     if args.rows:

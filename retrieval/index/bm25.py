@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from retrieval import defaults
+
 Variant = Literal["okapi", "lucene"]
 VARIANTS: tuple[Variant, ...] = ("okapi", "lucene")
 
@@ -17,11 +19,10 @@ OKAPI_EPSILON = 0.25
 
 @dataclass(frozen=True, slots=True)
 class SearchParams:
-    # Chosen with `quoteqa eval` (docs/quality.md): a low k1 saturates repeated terms early, which
-    # suits questions that name each thing once; b=0.5 normalizes long paragraphs less harshly.
-    variant: Variant = "lucene"
-    k1: float = 0.9
-    b: float = 0.5
+    # Chosen with `quoteqa eval` (docs/quality.md); the values and why are in retrieval/defaults.py.
+    variant: Variant = defaults.BM25_VARIANT  # type: ignore[assignment]
+    k1: float = defaults.BM25_K1
+    b: float = defaults.BM25_B
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

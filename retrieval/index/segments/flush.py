@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval import defaults
 from retrieval.models import Article
 
 
@@ -32,8 +33,8 @@ class FlushPolicy:
     never makes a segment of more live passages than this (Lucene's max merged segment size), so
     merges stay bounded too; bigger segments only come from `force_merge`."""
 
-    passages: int = 50_000
-    merge_cap: int = 250_000
+    passages: int = defaults.FLUSH_PASSAGES
+    merge_cap: int = defaults.MERGE_CAP_PASSAGES
 
     def __post_init__(self) -> None:
         if self.passages < 1 or self.merge_cap < 1:
