@@ -77,16 +77,20 @@ def load_set(folder: Path) -> NewsSet:
     """The dev files; a missing folder or file is a QuoteQAError naming it."""
     if not folder.is_dir():
         raise QuoteQAError(
-            f"{folder} is not here: the news dev set lives in ../shared/data/{FOLDER_NAME} (README, \"Evaluation data\")"
+            f'{folder} is not here: the news dev set lives in ../shared/data/{FOLDER_NAME} (README, "Evaluation data")'
         )
     lines: dict[str, tuple[str, ...]] = {}
     for lang, name in FILES.items():
         path = folder / name
         if not path.is_file():
-            raise QuoteQAError(f"{path} is missing: the news dev set needs {', '.join(FILES.values())} and {STORIES_FILE}")
+            raise QuoteQAError(
+                f"{path} is missing: the news dev set needs {', '.join(FILES.values())} and {STORIES_FILE}"
+            )
         lines[lang] = tuple(path.read_text(encoding="utf-8").splitlines())
     if len(lines["en"]) != len(lines["ko"]):
-        raise QuoteQAError(f"{folder}: the two files differ in length ({len(lines['en'])} and {len(lines['ko'])} lines)")
+        raise QuoteQAError(
+            f"{folder}: the two files differ in length ({len(lines['en'])} and {len(lines['ko'])} lines)"
+        )
     path = folder / STORIES_FILE
     if not path.is_file():
         raise QuoteQAError(f"{path} is missing")

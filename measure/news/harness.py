@@ -60,7 +60,11 @@ class Probe:
 
 
 def ask_pool(
-    engine: Engine, news: NewsSet, pool: str, questions: Sequence[NewsQuestion], tick: Callable[[int], None] | None = None
+    engine: Engine,
+    news: NewsSet,
+    pool: str,
+    questions: Sequence[NewsQuestion],
+    tick: Callable[[int], None] | None = None,
 ) -> list[Row]:
     """Each question in each language, asked of one pool's engine."""
     probe = Probe(engine)

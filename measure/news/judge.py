@@ -91,7 +91,9 @@ class Row:
         return out
 
 
-def is_gold(quote: str, article: str, story: int | None, indexed: str | None, gold: Iterable[int], news: NewsSet) -> bool:
+def is_gold(
+    quote: str, article: str, story: int | None, indexed: str | None, gold: Iterable[int], news: NewsSet
+) -> bool:
     """The quote is from the question's story, in its indexed language, and is (or is inside,
     or holds) one of the gold lines."""
     if story is None or indexed is None:
@@ -196,10 +198,15 @@ def report(rows: Sequence[Row]) -> dict[str, object]:
         out[half] = {
             "groups": {g: answerable_figures([r for r in ans if in_group(r, g)]) for g in GROUPS},
             "kinds": {
-                k: {g: answerable_figures([r for r in ans if r.kind == k and in_group(r, g)]) for g in ("same", "cross")}
+                k: {
+                    g: answerable_figures([r for r in ans if r.kind == k and in_group(r, g)]) for g in ("same", "cross")
+                }
                 for k in kinds
             },
-            "offtopic": {lang: offtopic_figures([r for r in off if lang == "all" or r.lang == lang]) for lang in ("all", "en", "ko")},
+            "offtopic": {
+                lang: offtopic_figures([r for r in off if lang == "all" or r.lang == lang])
+                for lang in ("all", "en", "ko")
+            },
             "calibration": calibration(hr),
             "verdicts": {v: sum(1 for r in hr if r.verdict == v) for v in VERDICTS},
         }

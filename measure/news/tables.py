@@ -47,7 +47,10 @@ def half_tables(name: str, figures: Mapping[str, object]) -> str:
         "",
         "| off-topic | n | refused | marked `answer` |",
         "|---|---:|---:|---:|",
-        *(f"| {lang} questions | {off[lang]['n']} | {_pct(off[lang]['refused'])} | {_pct(off[lang]['answer'])} |" for lang in ("all", "en", "ko")),  # type: ignore[index]
+        *(
+            f"| {lang} questions | {off[lang]['n']} | {_pct(off[lang]['refused'])} | {_pct(off[lang]['answer'])} |"
+            for lang in ("all", "en", "ko")
+        ),  # type: ignore[index]
         "",
         f"ECE over all {sum(figures['verdicts'].values())} rows: verdict {_p(cal['ece_verdict'])}, "  # type: ignore[index,union-attr]
         f"flipped {_p(cal['ece_abstain_flipped'])}; answered rows only {_p(cal['ece_answered'])}. "
