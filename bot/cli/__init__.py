@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Belebele dev folder (kor_Hang.jsonl, eng_Latn.jsonl): same-language, cross-language, mixed, split and half-indexed pools, with and without the encoder; with --splits its half-indexed questions join the confidence fit",
     )  # fmt: skip
     ev.add_argument(
+        "--news", type=Path, nargs="?", const=Path("-"), metavar="DIR",
+        help="our news questions (measure/news_questions.jsonl) in both languages against split-language pools of DIR (default ../shared/data/ko-en-news-dev), and twin-sentence R@1",
+    )  # fmt: skip
+    ev.add_argument("--out", type=Path, help="with --news: write every answered row here (JSON lines)")
+    ev.add_argument(
+        "--half", choices=("fit", "report", "both"), default="both", help="with --news: ask only this half's questions"
+    )
+    ev.add_argument(
         "--conversations", type=Path, nargs="?", const=Path("-"), metavar="FILE",
         help="follow-up questions with and without history: FILE (default measure/conversations.jsonl) on the shipped corpus, plus follow-ups generated from each SQuAD FILE (default the two shared dev files)",
     )  # fmt: skip

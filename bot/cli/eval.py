@@ -2,7 +2,10 @@
 
 `quoteqa eval --splits [FILE...]`: the confidence model on dev splits (measure/splits.py): fitted
 on the FIT halves, reported on the REPORT halves beside today's abstention rule; `--fit` also
-writes the model to retrieval/answer/confidence.json."""
+writes the model to retrieval/answer/confidence.json.
+
+`quoteqa eval --news [DIR]`: our news questions in both languages against split-language pools of
+the parallel news dev set (measure/news), and twin-sentence R@1."""
 
 from __future__ import annotations
 
@@ -44,6 +47,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return run_belebele(args, settings)
     if getattr(args, "conversations", None) is not None:
         return run_conversations(args, settings)
+    if getattr(args, "news", None) is not None:
+        return run_news(args, settings)
+    if getattr(args, "out", None) or getattr(args, "half", "both") != "both":
+        print("quoteqa: --out and --half only go with --news", file=sys.stderr)
+        return EXIT_ERROR
     if not args.files:
         print("quoteqa: eval needs at least one FILE (or --splits)", file=sys.stderr)
         return EXIT_ERROR
@@ -180,6 +188,58 @@ def _print_table(row: dict) -> None:  # type: ignore[type-arg]
         f"{ours['abstain']:.1%}", f"{ours['p50_ms']:.1f}", f"{ours['p95_ms']:.1f}",
     )  # fmt: skip
     console.print(answers)
+
+
+# --- --news -------------------------------------------------------------------------------------
+def run_news(args: argparse.Namespace, settings: Settings) -> int:
+    """`quoteqa eval --news [DIR]`: measure/news (its tables are Markdown, pasted into docs/quality.md)."""
+    import dataclasses
+    import random
+
+    from bot.wiring import engine_config
+    from measure import news
+    from measure.news.data import FOLDER_NAME
+    from measure.news.tables import markdown
+    from retrieval import Analyzer
+    from retrieval.engine import load_encoder
+    from retrieval.errors import QuoteQAError
+
+    folder = settings.eval_data_dir / FOLDER_NAME if str(args.news) == "-" else args.news
+    config = engine_config(settings)
+    if getattr(args, "encoder", None):
+        config = dataclasses.replace(config, encoder=args.encoder)
+    try:
+        news_set = news.load_set(folder)
+        questions = news.load_questions()
+        if args.limit is not None and args.limit < len(questions):
+            questions = sorted(random.Random(args.seed).sample(questions, args.limit), key=lambda q: q.id)
+        if not args.json:
+            print("loading the Kiwi model and the encoder…", file=sys.stderr)
+        analyzer, encoder = Analyzer(workers=config.workers), load_encoder(config)
+        rows = news.collect(
+            config, folder, questions=questions, half=args.half, analyzer=analyzer, encoder=encoder,
+            progress=None if args.json else (lambda label, total: progress_bar(label, total, unit="q")),
+        )  # fmt: skip
+        twins = news.twin_figures(news_set, analyzer, encoder)
+    except QuoteQAError as exc:
+        print(f"quoteqa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    out = {"report": news.report(rows), "twins": twins, "encoder": getattr(encoder, "name", "none"), "rows": len(rows)}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    header = (
+        f"News dev set ({folder}), encoder {out['encoder']}: {len(rows)} rows "
+        f"(each question in en and ko, against pools A and B; half {args.half})"
+    )
+    print(markdown(out["report"], twins, header))
+    if args.out:
+        print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 # --- --conversations ------------------------------------------------------------------------------
