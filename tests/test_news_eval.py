@@ -16,6 +16,7 @@ from measure.news import data, harness, judge, twin_recall
 from measure.news.data import NewsQuestion, NewsSet
 from measure.news.judge import Row
 from retrieval import Engine, EngineConfig
+from retrieval.path import Parts
 from retrieval.text.analyze import HANGUL, normalize_space
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / data.FOLDER_NAME
@@ -206,11 +207,11 @@ def test_a_small_real_run(analyzer) -> None:  # type: ignore[no-untyped-def]
     rows: list[Row] = []
     probes: list[tuple[harness.Probe, Row]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        config = EngineConfig(Path(tmp) / "x", Path(tmp) / "x", encoder="use-m3", encoder_cache=CACHE)
+        parts = Parts(EngineConfig(Path(tmp) / "x", Path(tmp) / "x", encoder_cache=CACHE), analyzer, enc)
         for pool in data.POOLS:
             base = Path(tmp) / pool
             data.write_pool(news, pool, base / "corpus", STORIES)
-            engine = Engine.open(harness.pool_config(config, base), analyzer=analyzer, encoder=enc)
+            engine = Engine.of(harness.pool_parts(parts, base))
             got = harness.ask_pool(engine, news, pool, qs)
             rows += got
             probe = harness.Probe(engine)

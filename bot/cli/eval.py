@@ -193,21 +193,14 @@ def _print_table(row: dict) -> None:  # type: ignore[type-arg]
 # --- --news -------------------------------------------------------------------------------------
 def run_news(args: argparse.Namespace, settings: Settings) -> int:
     """`quoteqa eval --news [DIR]`: measure/news (its tables are Markdown, pasted into docs/quality.md)."""
-    import dataclasses
     import random
 
-    from bot.wiring import engine_config
     from measure import news
     from measure.news.data import FOLDER_NAME
     from measure.news.tables import markdown
-    from retrieval import Analyzer
-    from retrieval.engine import load_encoder
     from retrieval.errors import QuoteQAError
 
     folder = settings.eval_data_dir / FOLDER_NAME if str(args.news) == "-" else args.news
-    config = engine_config(settings)
-    if getattr(args, "encoder", None):
-        config = dataclasses.replace(config, encoder=args.encoder)
     try:
         news_set = news.load_set(folder)
         questions = news.load_questions()
@@ -215,12 +208,13 @@ def run_news(args: argparse.Namespace, settings: Settings) -> int:
             questions = sorted(random.Random(args.seed).sample(questions, args.limit), key=lambda q: q.id)
         if not args.json:
             print("loading the Kiwi model and the encoder…", file=sys.stderr)
-        analyzer, encoder = Analyzer(workers=config.workers), load_encoder(config)
+        parts = _parts(args, settings)
+        encoder = parts.encoder
         rows = news.collect(
-            config, folder, questions=questions, half=args.half, analyzer=analyzer, encoder=encoder,
+            parts, folder, questions=questions, half=args.half,
             progress=None if args.json else (lambda label, total: progress_bar(label, total, unit="q")),
         )  # fmt: skip
-        twins = news.twin_figures(news_set, analyzer, encoder)
+        twins = news.twin_figures(news_set, parts.analyzer, encoder)
     except QuoteQAError as exc:
         print(f"quoteqa: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -1,62 +1,49 @@
 """Every news question, in both languages, through the product's answer path, against both pools.
 
-Engines are opened the way the product opens them: `Engine.open(config)` with the caller's
-`EngineConfig` (the command line's comes from `bot/wiring.py::engine_config`), only the corpus and
-data folders moved to a temporary place. The encoder's start-up cache stays where the caller's
-config puts it (by default it follows the data folder, which would rebuild it per pool), and the
-encoder is loaded once for both pools (`load_encoder(config)`, what `Engine.open` would load).
-Questions go through `Engine.ask`: twins, topic gate and verdict levels as a user gets them.
+Engines are opened the way the product opens them, from the caller's `Parts` (config, Kiwi and
+encoder, loaded once; the command line's config comes from `bot/wiring.py::engine_config`), only
+the corpus and data folders moved to a temporary place. The encoder's start-up cache stays where
+the caller's config puts it (by default it follows the data folder, which would rebuild it per
+pool). Questions go through `Engine.ask`: twins, topic gate and verdict levels as a user gets them.
 
 An abstention quotes nothing, so to tell a right refusal from a wrong one each abstention is
-asked again of a probe: the same answer path on the same snapshot with no verdict (no confidence
-model, no topic gate, `min_coverage` 0), whose first quote is the one the answer would have led
-with (quotes are chosen before the verdict is read).
+asked again of a probe: the same answer path on the same snapshot with refusals off (no
+confidence model, no topic gate, `min_coverage` 0; `EngineConfig.refusals`), whose first quote is
+the one the answer would have led with (quotes are chosen before the verdict is read).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from retrieval.answer.pipeline import Answerer
-from retrieval.answer.question import clean_question
-from retrieval.config import EngineConfig
-from retrieval.engine import Engine, load_encoder
+from retrieval.engine import Engine
 from retrieval.models import Answer
-from retrieval.text.analyze import Analyzer
-from retrieval.text.encoder import Encoder
+from retrieval.path import Parts
 
 from .data import POOLS, NewsQuestion, NewsSet, load_questions, load_set, pool_language, write_pool
 from .judge import Row, is_gold, line_of
 
 Progress = Callable[[str, int], Callable[[int], None]]
-_DEFAULT = object()
 
 
-def pool_config(config: EngineConfig, base: Path) -> EngineConfig:
-    """The caller's config with the corpus and data folders under `base` (nothing else changed
+def pool_parts(parts: Parts, base: Path) -> Parts:
+    """The caller's parts with the corpus and data folders under `base` (nothing else changed
     but the encoder cache pinned where the caller's config has it)."""
-    return dataclasses.replace(
-        config, corpus_dir=base / "corpus", data_dir=base / "data", encoder_cache=config.encoder_cache_dir
-    )
+    return parts.but(corpus_dir=base / "corpus", data_dir=base / "data", encoder_cache=parts.config.encoder_cache_dir)
 
 
 class Probe:
-    """The engine's answer path on its live snapshot without a verdict: the first quote an
+    """The engine's answer path on its live snapshot with refusals off: the first quote an
     abstention would have led with."""
 
     def __init__(self, engine: Engine) -> None:
-        snap = engine.store.snapshot()
-        self.max_chars = engine.config.max_question_chars
-        self.answerer = Answerer(
-            snap, engine.analyzer, dataclasses.replace(engine.answer_params, min_coverage=0.0), judge=None,
-            encoder=engine.encoder, semantic_judge=None, topic_gate=None, corpus_languages=frozenset(snap.languages()),
-        )  # fmt: skip
+        self.snapshot = engine.store.snapshot()
+        self.path = Parts(engine.config, engine.analyzer, engine.encoder).but(refusals=False).path()
 
     def answer(self, question: str, max_quotes: int = 3) -> Answer:
-        return self.answerer.answer(clean_question(question, self.max_chars), max_quotes=max_quotes)
+        return self.path.ask(self.snapshot, question, max_quotes)
 
 
 def ask_pool(
@@ -99,9 +86,8 @@ def ask_pool(
 
 
 def collect(
-    config: EngineConfig, folder: Path, *, questions: Sequence[NewsQuestion] | None = None, half: str = "both",
-    pools: Sequence[str] = POOLS, stories: Sequence[int] | None = None, analyzer: Analyzer | None = None,
-    encoder: Encoder | None | object = _DEFAULT, progress: Progress | None = None,
+    parts: Parts, folder: Path, *, questions: Sequence[NewsQuestion] | None = None, half: str = "both",
+    pools: Sequence[str] = POOLS, stories: Sequence[int] | None = None, progress: Progress | None = None,
 ) -> list[Row]:  # fmt: skip
     """Rows for every question (of `half`: fit, report or both) in both languages against every
     pool. `stories` indexes only those stories (a quick run); questions about other stories are
@@ -113,13 +99,11 @@ def collect(
     if stories is not None:
         keep = set(stories)
         qs = [q for q in qs if q.story is None or q.story in keep]
-    analyzer = analyzer or Analyzer(workers=config.workers)
-    enc = load_encoder(config) if encoder is _DEFAULT else encoder
     rows: list[Row] = []
     for pool in pools:
         with tempfile.TemporaryDirectory(prefix=f"quoteqa-news-{pool.lower()}-") as tmp:
             base = Path(tmp)
             write_pool(news, pool, base / "corpus", list(stories) if stories is not None else None)
-            engine = Engine.open(pool_config(config, base), analyzer=analyzer, encoder=enc)
+            engine = Engine.of(pool_parts(parts, base))
             rows += ask_pool(engine, news, pool, qs, progress(f"news pool {pool}", len(qs)) if progress else None)
     return rows
