@@ -17,12 +17,21 @@ widened with `KeyVocabulary.expand` (fuzzy.py) against the index's keys.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from retrieval.text.anchors.fuzzy import FuzzySettings, KeyVocabulary, keys_match, skeletons_match
+from retrieval.text.anchors.fuzzy import (
+    NAMES_FILE,
+    PLAIN_COSTS,
+    EditCosts,
+    FuzzySettings,
+    KeyVocabulary,
+    keys_match,
+    load_edit_costs,
+    skeletons_match,
+)
 from retrieval.text.anchors.glossary import GLOSSARY_FILE, Glossary, load_glossary
 from retrieval.text.anchors.names import LatinTokens, NameSettings, korean_names, latin_names
 from retrieval.text.anchors.numbers import EN_WORDS, MONTHS, NumberSettings, number_keys
@@ -32,12 +41,13 @@ if TYPE_CHECKING:
 
 _CAPITAL = re.compile(r"[A-Z\u00C0-\u00DE]")
 _DIGIT = re.compile(r"\d")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 AnchorKind = Literal["name", "number", "date", "term"]
 _KIND = {"name": "name", "acr": "name", "num": "number", "ord": "number", "year": "date", "decade": "date",
          "month": "date", "date": "date", "term": "term"}  # fmt: skip
 
 __all__ = [
-    "Anchor", "AnchorKind", "AnchorSettings", "Anchors", "FuzzySettings", "KeyVocabulary", "NameSettings",
+    "Anchor", "AnchorKind", "AnchorSettings", "Anchors", "EditCosts", "FuzzySettings", "KeyVocabulary", "NameSettings",
     "NumberSettings", "PassageAnchors", "keys_match", "kind_of", "skeletons_match",
 ]  # fmt: skip
 
@@ -89,9 +99,14 @@ class Anchors:
     """The glossary and settings, loaded once per process; extraction is pure and thread-safe."""
 
     def __init__(
-        self, glossary: Glossary, settings: AnchorSettings = AnchorSettings(), date_stems: frozenset[str] = frozenset()
+        self,
+        glossary: Glossary,
+        costs: EditCosts = PLAIN_COSTS,
+        settings: AnchorSettings = AnchorSettings(),
+        date_stems: frozenset[str] = frozenset(),
     ) -> None:
         self.glossary = glossary
+        self.costs = costs
         self.settings = settings
         # English stems of month names and number words: a sentence with none of them in its
         # terms (and no digit) skips the number scan.
@@ -100,11 +115,25 @@ class Anchors:
 
     @classmethod
     def load(
-        cls, analyzer: Analyzer, glossary: Path = GLOSSARY_FILE, settings: AnchorSettings = AnchorSettings()
+        cls,
+        analyzer: Analyzer,
+        glossary: Path = GLOSSARY_FILE,
+        names: Path = NAMES_FILE,
+        settings: AnchorSettings = AnchorSettings(),
     ) -> Anchors:
-        """Raises AnchorDataError (naming the file) when the glossary is missing or damaged."""
+        """Raises AnchorDataError (naming the file) when the glossary or the name model is
+        missing or damaged: anchors never silently go missing."""
+        costs = load_edit_costs(names)
         stems = (analyzer.english_term(w) for w in (*MONTHS, *EN_WORDS))
-        return cls(load_glossary(analyzer, glossary), settings, frozenset(s for s in stems if s))
+        return cls(load_glossary(analyzer, glossary), costs, settings, frozenset(s for s in stems if s))
+
+    def vocabulary(self, keys: Iterable[str]) -> KeyVocabulary:
+        """The fuzzy lookup over an index's anchor keys (build once per index snapshot)."""
+        return KeyVocabulary(keys, self.settings.fuzzy, self.costs)
+
+    def match(self, a: str, b: str) -> bool:
+        """Whether two keys match (names near each other, all else equal)."""
+        return keys_match(a, b, self.settings.fuzzy, self.costs)
 
     def passage(self, text: str, sentences: Sequence[Sentence]) -> PassageAnchors:
         """Anchors of an analysed passage (or question): `sentences` as the analyser gave them."""
@@ -113,20 +142,18 @@ class Anchors:
         for i, sent in enumerate(sentences):
             piece = text[sent.start : sent.end]
             keys: list[str] = []
-            if sent.tags:
+            if sent.tags or _HANGUL.search(piece):
                 keys.extend(k for k, _ in korean_names(sent.terms, sent.tags, g, s.names))
                 keys.extend("term:" + k for k, _ in g.korean_terms(sent.terms, sent.tags))
+                # beside Kiwi a scan costs nothing (and 다섯 명 has no digit)
+                keys.extend(k for k, _ in number_keys(piece, s.numbers))
             else:
                 keys.extend("term:" + k for k, _ in g.english_terms(sent.terms))
-            if _CAPITAL.search(piece):
-                keys.extend(k for k, _ in latin_names(piece, self._latin))
-            if sent.tags:
-                if _DIGIT.search(piece):
-                    keys.extend(k for k, _ in number_keys(piece, s.numbers))
-            else:
-                words = not self.date_stems.isdisjoint(sent.terms)
+                words = not self.date_stems.isdisjoint(sent.terms)  # month names, number words
                 if words or _DIGIT.search(piece):
                     keys.extend(k for k, _ in number_keys(piece, s.numbers, months=words, words=words))
+            if _CAPITAL.search(piece):
+                keys.extend(k for k, _ in latin_names(piece, self._latin))
             for k in keys:
                 found[(k, i)] = None
         return PassageAnchors(tuple(Anchor(k, i) for k, i in found), len(sentences))

@@ -39,7 +39,10 @@ class Glossary:
     surface: Mapping[str, str]  # an English form as written (dots and case kept) → key
     korean_first: Mapping[str, int]  # first morpheme → longest sequence starting with it
     english_first: Mapping[str, int]
-    english_words: frozenset[str]  # lower-cased words of English forms: not names of people
+    english_words: frozenset[str]  # lower-cased words of English forms (an acronym among them is a term)
+    english_single: frozenset[str]  # lower-cased one-word English forms: not names
+    english_phrases: frozenset[tuple[str, ...]]  # lower-cased words of the longer English forms
+    longest_phrase: int
     korean_words: frozenset[str]  # Korean forms (one word): not names of people
     entries: int
 
@@ -107,6 +110,8 @@ def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
     english: dict[tuple[str, ...], str] = {}
     surface: dict[str, str] = {}
     english_words: set[str] = set()
+    english_single: set[str] = set()
+    english_phrases: set[tuple[str, ...]] = set()
     korean_words: set[str] = set()
     seen: dict[str, str] = {}
     keys: set[str] = set()
@@ -132,6 +137,11 @@ def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
         for form in cols[2].split("|"):
             form = form.strip()
             english_words.update(w.lower() for w in re.findall(r"[^\W\d_]+", form.lstrip("=")))
+            words = tuple(form.lstrip("=").lower().split())
+            if len(words) == 1:
+                english_single.add(words[0])
+            else:
+                english_phrases.add(words)
             if is_surface_form(form):
                 surface[form.lstrip("=")] = key
                 continue
@@ -145,7 +155,9 @@ def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
     return Glossary(
         path=path, korean=korean, english=english, surface=surface,
         korean_first=_first(korean), english_first=_first(english),
-        english_words=frozenset(english_words), korean_words=frozenset(korean_words), entries=len(keys),
+        english_words=frozenset(english_words), english_single=frozenset(english_single),
+        english_phrases=frozenset(english_phrases),
+        longest_phrase=max((len(p) for p in english_phrases), default=0), korean_words=frozenset(korean_words), entries=len(keys),
     )  # fmt: skip
 
 

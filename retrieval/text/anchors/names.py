@@ -59,7 +59,14 @@ _PARTICLES = frozenset({"bin", "van", "von", "de", "da", "del", "der", "al", "el
 _EPENTHETIC = frozenset(chr(0xAC00 + i * 588 + 18 * 28) for i in (0, 2, 3, 5, 6, 7, 9, 12, 14, 15, 16, 17))
 
 
-_TERM, _INITIAL, _ACRONYM, _BREAK, _NAME = range(5)
+_TERM, _INITIAL, _ACRONYM, _BREAK, _GLOSS, _NAME = range(6)
+# Lower-case words after a hyphen that describe, not name (Dallas-based, Melbourne-bound).
+_HYPHEN_SUFFIXES = frozenset(
+    "based born led bound backed owned run made style era type like controlled sponsored related speaking "
+    "language american korean brokered funded linked dominated friendly wide".split()
+)
+# Lower-case words that may stand inside a glossary name (Department of Energy).
+_JOINERS = frozenset({"of", "for", "and"})
 
 
 class LatinTokens:
@@ -68,10 +75,10 @@ class LatinTokens:
     def __init__(self, glossary: Glossary, settings: NameSettings, size: int = 200_000) -> None:
         self.glossary = glossary
         self.settings = settings
-        self._seen: dict[str, tuple[int, str]] = {}
+        self._seen: dict[str, tuple[int, str, tuple[str, ...]]] = {}
         self._size = size
 
-    def get(self, token: str) -> tuple[int, str]:
+    def get(self, token: str) -> tuple[int, str, tuple[str, ...]]:
         got = self._seen.get(token)
         if got is None:
             if len(self._seen) >= self._size:
@@ -80,64 +87,120 @@ class LatinTokens:
         return got
 
 
-def _token(token: str, glossary: Glossary, settings: NameSettings) -> tuple[int, str]:
-    """What a capitalised token is: a glossary form, an initial, an acronym, a word that ends a
-    name (stop word, glossary word, month), or a name word with its skeleton."""
+def _token(token: str, glossary: Glossary, settings: NameSettings) -> tuple[int, str, tuple[str, ...]]:
+    """(kind, lower-case word or key, skeletons) of a capitalised token: a glossary form as
+    written, an initial, an acronym, a word that ends a name (stop word, month), a glossary
+    word (inside a name it may belong to a glossary phrase), or a name word. A name word's
+    skeletons: the whole word's first, then each capitalised part of a hyphenated word."""
     word = _POSSESSIVE.sub("", token.rstrip("."))
     key = glossary.surface.get(token) or glossary.surface.get(word)
     if key is not None:
-        return _TERM, f"term:{key}"
+        return _TERM, f"term:{key}", ()
     if len(word) == 1:
-        return _INITIAL, word
+        return _INITIAL, word, ()
+    parts = word.split("-")
+    while len(parts) > 1 and parts[-1] in _HYPHEN_SUFFIXES:
+        parts.pop()
+    word = "-".join(parts)
     letters = word.replace(".", "")
     lower = letters.lower()
     if letters.isupper() and len(letters) <= settings.acronym_max:
-        return _ACRONYM, "" if lower in glossary.english_words else f"acr:{lower}"
-    if lower in _NOT_NAMES or lower in glossary.english_words:
-        return _BREAK, ""
-    return _NAME, latin_skeleton(letters)
+        return _ACRONYM, ("" if lower in glossary.english_words else f"acr:{lower}"), ()
+    if lower in _NOT_NAMES:
+        return _BREAK, lower, ()
+    if lower in glossary.english_single or lower.removesuffix("s") in glossary.english_single:
+        return _GLOSS, lower, ()
+    if len(parts) == 1:
+        return _NAME, lower, (latin_skeleton(letters),)
+    skeletons = [latin_skeleton(parts[0])] + [latin_skeleton(p, surname=False) for p in parts[1:]]
+    extra = tuple(s for p, s in zip(parts, skeletons, strict=True) if p[:1].isupper()) if parts[1][:1].isupper() else ()
+    return _NAME, lower, (_join(skeletons), *extra)
 
 
 def latin_names(text: str, tokens: LatinTokens) -> list[tuple[str, int]]:
     """(key, offset) of the Latin-script names and acronyms of a sentence, and of the glossary
     forms matched as written (`term:` keys: U.S., UN, N. Korea, =House)."""
-    glossary, settings, lookup = tokens.glossary, tokens.settings, tokens.get
+    glossary, lookup = tokens.glossary, tokens.get
     out: list[tuple[str, int]] = []
-    run: list[str] = []
+    run: list[tuple[str, tuple[str, ...]]] = []
     run_start = last_end = -1
     prev = ""
     for m in CAP_TOKEN.finditer(text):
         token = m.group()
         start = m.start()
         joined = start == last_end + 1 and text[last_end] in " -"
-        if run and not joined and not _particles_only(text[last_end:start]):
-            _keys(run, run_start, settings, out)
-            run = []
+        if run and not joined:
+            gap = text[last_end:start]
+            joiner = _joiner(gap)
+            if joiner:
+                run.append((joiner, ()))
+            else:
+                _flush(run, run_start, tokens, out)
+                run = []
         last_end = m.end()
-        kind, value = lookup(token)
+        kind, value, skeletons = lookup(token)
         if prev and joined and kind != _TERM:  # N. Korea, S. Korea
-            key = glossary.surface.get(f"{prev} {token.rstrip('.')}")
+            key = glossary.surface.get(f"{prev} {_POSSESSIVE.sub('', token.rstrip('.'))}")
             if key is not None:
                 kind, value = _TERM, f"term:{key}"
         prev = token if kind == _INITIAL else ""
-        if kind == _NAME:
+        if kind == _NAME or kind == _GLOSS:
             if not run:
                 run_start = start
-            run.append(value)
+            run.append((value, skeletons))
         elif kind != _INITIAL:  # an initial neither adds a key nor ends the name
             if run:
-                _keys(run, run_start, settings, out)
+                _flush(run, run_start, tokens, out)
                 run = []
-            if value:
+            if kind != _BREAK and value:
                 out.append((value, start))
     if run:
-        _keys(run, run_start, settings, out)
+        _flush(run, run_start, tokens, out)
     return out
 
 
-def _particles_only(gap: str) -> bool:
+def _joiner(gap: str) -> str:
+    """The one lower-case word between two capitalised ones when it may join them, else ""."""
+    if len(gap) < 3 or gap[0] != " " or gap[-1] != " ":
+        return ""
     words = gap.split()
-    return bool(words) and gap.startswith(" ") and gap.endswith(" ") and all(w in _PARTICLES for w in words)
+    if len(words) != 1:
+        return ""
+    w = words[0]
+    return w if w in _JOINERS or w in _PARTICLES else ""
+
+
+def _flush(
+    run: Sequence[tuple[str, tuple[str, ...]]], start: int, tokens: LatinTokens, out: list[tuple[str, int]]
+) -> None:
+    """A run's glossary phrases (Energy Department) are left to the glossary; the rest, split
+    at glossary words and joiners, are names."""
+    phrases = tokens.glossary.english_phrases
+    longest = tokens.glossary.longest_phrase
+    names: list[str] = []
+    i, n = 0, len(run)
+    while i < n:
+        for length in range(min(longest, n - i), 1, -1):
+            if tuple(w for w, _ in run[i : i + length]) in phrases:
+                i += length
+                break
+        else:
+            word, skeletons = run[i]
+            i += 1
+            if not skeletons and word in _PARTICLES:
+                continue  # bin, van: inside the name
+            if skeletons:
+                names.append(skeletons[0])
+                for extra in skeletons[1:]:
+                    if len(extra) >= tokens.settings.min_length:
+                        out.append((f"name:{extra}", start))
+                continue
+            # a glossary word or a joiner ends the name
+        if names:
+            _keys(names, start, tokens.settings, out)
+            names = []
+    if names:
+        _keys(names, start, tokens.settings, out)
 
 
 def _keys(skeletons: Sequence[str], start: int, settings: NameSettings, out: list[tuple[str, int]]) -> None:
@@ -158,6 +221,14 @@ def _join(skeletons: Sequence[str]) -> str:
     return "".join(out)
 
 
+# Generic heads written onto a proper noun (콴타스항공, 베이징시, 로도스섬, 신화통신): the name
+# before them is also a key, or a glossary term (베이징).
+KOREAN_HEADS = (
+    "항공", "통신", "대학교", "대학", "그룹", "공항", "은행", "신문", "방송", "전자", "증권", "재단", "연구소",
+    "섬", "시", "만", "해", "강", "산", "주", "도", "사", "당", "호", "궁", "역", "항", "족", "어", "인", "군",
+)  # fmt: skip
+
+
 def korean_names(
     terms: Sequence[str], tags: Sequence[str], glossary: Glossary, settings: NameSettings
 ) -> Iterator[tuple[str, int]]:
@@ -172,9 +243,9 @@ def korean_names(
             continue
         if tag == "NNC":
             continue  # a compound term follows its parts: it neither ends nor joins a run
-        yield from _korean_run(run, run_at, settings)
+        yield from _korean_run(run, run_at, glossary, settings)
         run = []
-    yield from _korean_run(run, run_at, settings)
+    yield from _korean_run(run, run_at, glossary, settings)
 
 
 def _is_hangul_name(term: str, tag: str, glossary: Glossary, settings: NameSettings) -> bool:
@@ -185,17 +256,26 @@ def _is_hangul_name(term: str, tag: str, glossary: Glossary, settings: NameSetti
     return False
 
 
-def _korean_run(words: Sequence[str], at: int, settings: NameSettings) -> Iterator[tuple[str, int]]:
+def _korean_run(words: Sequence[str], at: int, glossary: Glossary, settings: NameSettings) -> Iterator[tuple[str, int]]:
     if not words:
         return
     out: list[tuple[str, int]] = []
     _keys([hangul_skeleton(w) for w in words], at, settings, out)
-    yield from out
     for w in words:
         if len(w) == 3 and w[0] in settings.surnames:
             given = hangul_skeleton(w[1:])
             if len(given) >= settings.min_length:
-                yield f"name:{given}", at
+                out.append((f"name:{given}", at))
+        for head in KOREAN_HEADS:
+            if w.endswith(head) and len(w) - len(head) >= 2:
+                stem = w[: -len(head)]
+                term = glossary.korean.get((stem,))
+                if term is not None:
+                    out.append((f"term:{term}", at))
+                elif len(s := hangul_skeleton(stem)) >= settings.min_length:
+                    out.append((f"name:{s}", at))
+                break
+    yield from out
 
 
 def korean_word_keys(word: str, glossary: Glossary, settings: NameSettings) -> tuple[str, ...]:
@@ -203,4 +283,4 @@ def korean_word_keys(word: str, glossary: Glossary, settings: NameSettings) -> t
     term = glossary.korean.get((word,))
     if term is not None:
         return (f"term:{term}",)
-    return tuple(dict.fromkeys(k for k, _ in _korean_run([word], 0, settings)))
+    return tuple(dict.fromkeys(k for k, _ in _korean_run([word], 0, glossary, settings)))

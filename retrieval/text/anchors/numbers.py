@@ -106,8 +106,9 @@ _WORD_NUMBER = re.compile(
     + r")\s(?P<rest>(?:hundred|thousand|million|billion|trillion)\s)?(?P<unit>[a-z]+)",
     re.IGNORECASE,
 )
+# 다섯 명, 두 척: a native numeral, a space, a counter (without the space 세대 is a generation).
 _KO_WORD_NUMBER = re.compile(
-    r"(?<![가-힣])(?P<w>" + "|".join(KO_WORDS) + r")\s?(?P<unit>명|개|대|척|차례|번|곳|마리|가구|개국)(?![가-힣])"
+    r"(?<![가-힣])(?P<w>" + "|".join(KO_WORDS) + r")\s(?P<unit>명|개|대|척|차례|곳|마리|가구|개국)"
 )
 _EN_MONTH = re.compile(
     r"(?P<m>[JFMASOND](?<![A-Za-z].)[a-z]{2,8})\b\.?(?:\s(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?![.,]\d))?"
