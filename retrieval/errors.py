@@ -19,3 +19,7 @@ class QuestionError(QuoteQAError):
 
 class EmptyCorpusError(CorpusError):
     """There is nothing to search."""
+
+
+class AnchorDataError(QuoteQAError):
+    """A data file of the anchors (glossary, name model) is missing or damaged (the message names it)."""

@@ -50,11 +50,17 @@ SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[A-
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """A sentence as character offsets into its passage, with the terms it contributes."""
+    """A sentence as character offsets into its passage, with the terms it contributes.
+
+    `tags`: for a sentence of a Korean line, the Kiwi tag of each term (parallel to `terms`:
+    NNP, NNG, SN, SL, ..., and NNC for a compound), so that later stages (anchors: proper nouns)
+    read what Kiwi already said instead of running it again; empty for a sentence read the
+    English way, whose terms are stems."""
 
     start: int
     end: int
     terms: tuple[str, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +281,8 @@ class Analyzer:
             # Kiwi keeps whole English paragraphs as one sentence; split those the English way.
             spans = [(start, end)] if HANGUL.search(segment) else split_english(segment, start)
             for s, e in spans:
-                terms = tuple(t.term for off, t in words if s <= off < e)
-                out.append(Sentence(pos + s, pos + e, terms))
+                kept = [t for off, t in words if s <= off < e]
+                out.append(Sentence(pos + s, pos + e, tuple(t.term for t in kept), tuple(t.tag for t in kept)))
         return out
 
     def sentences(self, text: str) -> list[Sentence]:
