@@ -5,7 +5,7 @@ shipped corpus's example questions and the follow-ups of `measure/conversations.
 without their history) through the real `Engine`, and writes one JSON line per answer with every
 float as its repr (quote scores, confidence, signals). Timing is left out.
 
-    uv run python -m measure.answer_dump OUT.jsonl [--limit N] [--flush N]   # then: cmp before.jsonl OUT.jsonl
+    uv run python -m measure.answer_dump OUT.jsonl [--limit N] [--flush N] [--encoder use-m3]   # then: cmp before.jsonl OUT.jsonl
 
 `--flush N` commits a segment every N passages (and caps merges at 5N), so a dump proves that
 a build cut into many flushes and merges answers exactly as one built in one piece.
@@ -65,8 +65,9 @@ def _ask_all(out: IO[str], engine: Engine, tag: str, questions: Sequence[str]) -
         _write(out, f"{tag}:{i}", a)
 
 
-def dump(out: IO[str], tmp: Path, limit: int | None = None, flush: int | None = None) -> None:
-    kw = {"flush": FlushPolicy(flush, 5 * flush)} if flush else {}
+def dump(out: IO[str], tmp: Path, limit: int | None = None, flush: int | None = None, encoder: str = "none") -> None:
+    kw: dict[str, Any] = {"flush": FlushPolicy(flush, 5 * flush)} if flush else {}
+    kw["encoder"] = encoder  # `--encoder use-m3`: the semantic path (the product's default)
     for name in SQUAD_FILES:
         raw = json.loads((DATA / name).read_text("utf-8"))
         corpus = tmp / name / "corpus"
@@ -116,10 +117,11 @@ def main(argv: Sequence[str]) -> int:
         return 2
     limit = int(argv[argv.index("--limit") + 1]) if "--limit" in argv else None
     flush = int(argv[argv.index("--flush") + 1]) if "--flush" in argv else None
+    encoder = argv[argv.index("--encoder") + 1] if "--encoder" in argv else "none"
     tmp = Path(tempfile.mkdtemp())
     try:
         with open(argv[0], "w", encoding="utf-8") as out:
-            dump(out, tmp, limit, flush)
+            dump(out, tmp, limit, flush, encoder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
