@@ -28,11 +28,11 @@ def cluster_build(
 
     from bot.cluster import DaskAnalyser, quiet_dask
     from retrieval import Analyzer, Engine, EngineConfig
-    from retrieval.index.segments import store as store_module
+    from retrieval.index.segments import writer
 
     quiet_dask()
     work = Path(tempfile.mkdtemp(prefix="quoteqa-cluster-"))
-    out: dict[str, Any] = {"batch_passages": store_module.ANALYSIS_BATCH, "runs": []}
+    out: dict[str, Any] = {"batch_passages": writer.ANALYSIS_BATCH, "runs": []}
     try:
         out["corpus"] = corpus_folder(sources, n_passages, seed, work / "corpus")
         analyzer = Analyzer(workers=1)  # the client's (it analyses nothing here: questions only)

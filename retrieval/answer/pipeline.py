@@ -46,7 +46,7 @@ from retrieval.answer.suggest import suggestions
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
-from retrieval.index.store import PassageView, Searcher
+from retrieval.index.store import PassageView, Searcher, Store
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
 from retrieval.text.encoder import Encoder
@@ -67,7 +67,7 @@ class Answerer:
     question arrives, so a write that lands meanwhile cannot change the passages under it."""
 
     def __init__(
-        self, store: Searcher, analyzer: Analyzer, params: AnswerParams | None = None,
+        self, store: Searcher | Store, analyzer: Analyzer, params: AnswerParams | None = None,
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | Shipped = SHIPPED,
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] | None = None,
         join: Join | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
