@@ -33,8 +33,9 @@ class Settings(BaseSettings):
 
     # Retrieval
     bm25_variant: Literal["okapi", "lucene"] = "lucene"
-    bm25_k1: float = Field(default=0.9, gt=0)
-    bm25_b: float = Field(default=0.5, ge=0, le=1)
+    # None: the core's tuned values (retrieval/index/bm25.py, SearchParams), defined there only
+    bm25_k1: float | None = Field(default=None, gt=0)
+    bm25_b: float | None = Field(default=None, ge=0, le=1)
     max_quotes: int = Field(default=3, ge=1, le=10)
     max_question_chars: int = Field(default=2000, ge=10)
     workers: int = Field(default=0, ge=0, description="0 = all cores")
@@ -47,8 +48,9 @@ class Settings(BaseSettings):
     )
     # Big builds in bounded pieces (retrieval/index/segments/flush.py): a segment is committed
     # every flush_passages passages, and merges during a build stop at merge_cap_passages.
-    flush_passages: int = Field(default=50_000, ge=1)
-    merge_cap_passages: int = Field(default=250_000, ge=1)
+    # None: the core's (FlushPolicy), defined there only.
+    flush_passages: int | None = Field(default=None, ge=1)
+    merge_cap_passages: int | None = Field(default=None, ge=1)
     # A Dask scheduler (tcp://HOST:8786) for `quoteqa ingest`/`reindex` to analyse on; the
     # command's --cluster wins. Needs the optional extra: uv sync --extra cluster.
     dask_scheduler: str | None = None

@@ -5,13 +5,16 @@ Kept apart from `bot.cli` so `bot.telegram.app` can use it without importing the
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from retrieval import Engine, EngineConfig
+
+T = TypeVar("T")
 
 
 def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
@@ -23,7 +26,7 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
     return EngineConfig(
         corpus_dir=settings.corpus_dir,
         data_dir=settings.data_dir,
-        search=SearchParams(settings.bm25_variant, settings.bm25_k1, settings.bm25_b),
+        search=_given(SearchParams(), variant=settings.bm25_variant, k1=settings.bm25_k1, b=settings.bm25_b),
         workers=settings.workers,
         max_question_chars=settings.max_question_chars,
         lock_timeout=settings.write_lock_seconds,
@@ -32,8 +35,13 @@ def engine_config(settings: Settings, serving: bool = False) -> EngineConfig:
         min_confidence=settings.min_confidence,
         encoder=settings.encoder,
         encoder_cache=settings.encoder_cache_dir,
-        flush=FlushPolicy(settings.flush_passages, settings.merge_cap_passages),
+        flush=_given(FlushPolicy(), passages=settings.flush_passages, merge_cap=settings.merge_cap_passages),
     )
+
+
+def _given(default: T, **values: object) -> T:
+    """`default` with the values a setting gives (None: the core's own default, defined once there)."""
+    return dataclasses.replace(default, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
 
 
 def open_engine(settings: Settings, progress: bool = True, serving: bool = False, sync: bool = True) -> Engine:

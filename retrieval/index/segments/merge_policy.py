@@ -15,6 +15,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval.index.segments.flush import DEFAULT_FLUSH
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentSize:
@@ -33,7 +35,7 @@ class MergePolicy:
     factor: int = 10  # a tier of this many segments of similar size is merged into one
     floor: int = 1_000  # segments below this many live passages all count as the smallest tier
     expunge_share: float = 0.5  # a segment with this share of passages deleted is rewritten without them
-    cap: int = 250_000  # no merge makes a segment of more live passages (`FlushPolicy.merge_cap` sets it)
+    cap: int = DEFAULT_FLUSH.merge_cap  # no merge makes a segment of more live passages (`FlushPolicy.merge_cap`)
 
     def __post_init__(self) -> None:
         if self.factor < 2 or self.floor < 1 or self.cap < 1 or not 0 < self.expunge_share <= 1:
