@@ -266,8 +266,9 @@ class SegmentWriter:
     def force_merge(self) -> None:
         """Everything into one segment (after a build from scratch: the fastest layout to query)."""
         with self.writing():
-            if len(self.reader.snapshot().segs) > 1 or any(s.n_deleted for s in self.reader.snapshot().segs):
-                self._merge(list(self.reader.snapshot().segs))
+            segs = self.reader.snapshot().segs
+            if len(segs) > 1 or any(s.n_deleted for s in segs):
+                self._merge(list(segs))
 
     def _merge(self, plan: Sequence[LiveSegment]) -> None:
         snap = self.reader.snapshot()
