@@ -38,8 +38,9 @@ from typing import Any
 from distributed import Client, WorkerPlugin, get_worker
 
 from retrieval.errors import QuoteQAError
+from retrieval.index.segments.builder import Encoded
+from retrieval.index.segments.format import FORMAT_VERSION
 from retrieval.index.segments.pool import analyse_batch
-from retrieval.index.segments.segment import FORMAT_VERSION, Encoded
 from retrieval.text.analyze import ANALYZER_VERSION, Analyzer
 from retrieval.text.encoder import encoder_from_name, stamp_of
 

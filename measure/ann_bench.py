@@ -266,8 +266,10 @@ def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
     (Kiwi plus the encoder) does not fit a session: every passage of `src/index` (text, terms,
     vector: the same text has the same vector) `times` times under new uids, merged into one
     segment and written by the store's own path (so its HNSW graph is built as usual)."""
-    from retrieval.index.segments.segment import Segment, merge
-    from retrieval.index.segments.store import SegmentStore, _Live
+    from retrieval.index.segments.builder import merge
+    from retrieval.index.segments.segment import Segment
+    from retrieval.index.segments.snapshot import LiveSegment
+    from retrieval.index.segments.store import SegmentStore
 
     snap = SegmentStore(src / "index").snapshot()
     [live] = snap.segs  # type: ignore[attr-defined]
@@ -284,7 +286,7 @@ def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
     dst.joinpath("index").mkdir(parents=True, exist_ok=True)
     written = merged.write(dst / "index")
     build_s = time.perf_counter() - t
-    store._commit(1, [_Live(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp)  # type: ignore[attr-defined]
+    store.writer.commit(1, [LiveSegment(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp)  # type: ignore[attr-defined]
     return {"passages": times * n, "from": str(src), "times": times, "merge_write_and_graph_s": round(build_s, 1)}
 
 

@@ -378,8 +378,9 @@ def _run(
 
     update = progress("rank-bm25 corpus", corpus.n_passages)
     docs = []
-    for p, uid in enumerate(store.uids().tolist()):  # uid order: rank-bm25's row p is uid p
-        docs.append(store.passage_terms(uid))
+    built = store.snapshot()
+    for p, uid in enumerate(built.uids().tolist()):  # uid order: rank-bm25's row p is uid p
+        docs.append(built.passage_terms(uid))
         if p % 10_000 == 9_999:
             update(10_000)
     t = time.perf_counter()
@@ -470,7 +471,7 @@ def _run(
     ingest = {
         "runs": ingest_runs,
         "median_s": round(statistics.median(r["seconds"] for r in ingest_runs), 3),
-        "passages_after": store.n_passages,
+        "passages_after": store.snapshot().n_passages,
         "replace_s": round(replace_s, 4),
         "replaced_answerable": replaced_ok,
         "remove_s": round(remove_s, 4),
@@ -669,7 +670,7 @@ def serve(config_file: Path, qfile: Path, rows_file: Path, out: Path, live: Path
     t = time.perf_counter()
     engine = Engine.open(config, analyzer=analyzer)
     index_load = time.perf_counter() - t
-    store = engine.store
+    store = engine.store.snapshot()
     store.search(["warm"], 10)
     ready = time.perf_counter() - t
 

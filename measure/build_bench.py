@@ -58,7 +58,7 @@ def _child(corpus_dir: Path, data_dir: Path, flush: int) -> None:
     wall = time.perf_counter() - t0
     segs = engine.store.snapshot().segs  # type: ignore[attr-defined]
     print(json.dumps({
-        "wall_s": round(wall, 1), "passages_per_s": round(engine.store.n_passages / wall, 1),
+        "wall_s": round(wall, 1), "passages_per_s": round(engine.store.snapshot().n_passages / wall, 1),
         "peak_rss_mib": round(peak_rss_mib(), 1), "segments": [s.n_live for s in segs],
         "flush_passages": policy.passages, "merge_cap": policy.merge_cap,
     }))  # fmt: skip

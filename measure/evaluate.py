@@ -345,7 +345,7 @@ def _evaluate(
     return FileReport(
         file=dataset.name,
         language=dataset.language,
-        passages=store.n_passages,
+        passages=store.snapshot().n_passages,
         questions=len(questions),
         ours=ours,
         baselines=base,

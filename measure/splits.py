@@ -240,9 +240,10 @@ def build_split_store(
     """The indexed half in a store of its own, one write; checks that uid i holds `split.passages[i]`."""
     ds = split.dataset
     store = build_store(ds, parts, directory, progress, passages=split.passages)
-    uids = store.uids().tolist()
+    snap = store.snapshot()
+    uids = snap.uids().tolist()
     if uids != list(range(len(split.passages))) or any(
-        normalize_space(store.passage(u).text) != normalize_space(ds.passages[n].text)
+        normalize_space(snap.passage(u).text) != normalize_space(ds.passages[n].text)
         for u, n in zip(uids, split.passages)
     ):
         raise QuoteQAError(
@@ -305,10 +306,11 @@ def short_form(question: str, qid: str, analyzer: Analyzer, store: Store) -> str
 def rarest_surfaces(words: Sequence[Term], store: Store, k: int, unknown_first: bool) -> list[str]:
     """The surfaces of the k rarest distinct words in the index, in text order. Words the
     index lacks count as the rarest with `unknown_first`, and are left out without it."""
+    snap = store.snapshot()
     if not unknown_first:
-        words = [w for w in words if store.df(w.term)]
+        words = [w for w in words if snap.df(w.term)]
     uniq = list({w.term: w for w in words}.values())
-    df = [store.df(w.term) for w in uniq]
+    df = [snap.df(w.term) for w in uniq]
     rank = sorted(range(len(uniq)), key=lambda i: (df[i] if df[i] else -1, i))[:k]
     return [uniq[i].surface for i in sorted(rank)]
 

@@ -134,7 +134,7 @@ def store_pages(pages: Sequence[WebPage], corpus_dir: Path, store: Store) -> lis
         path = corpus_dir / art.file
         th = text_hash(art)
         prior = _existing(path)
-        live = store.article(art.id)
+        live = store.snapshot().article(art.id)
         status: Status
         if live is not None and live.file != art.file:  # the id is another file's article
             outcomes.append(Outcome("conflict", art.id, art.title, len(art.paragraphs), page.origin))
@@ -174,7 +174,7 @@ def _existing(path: Path) -> Article | None:
 
 
 def _stored_with_text(store: Store, th: str, own_id: str) -> str:
-    meta = store.article_by("text_hash", th)
+    meta = store.snapshot().article_by("text_hash", th)
     if meta is None or meta.id == own_id:
         return ""
     return f"{meta.id} ({meta.url})" if meta.url else meta.id

@@ -73,7 +73,7 @@ class Engine:
         store = open_store(config, analyzer, enc)
         engine = cls(config, analyzer, store, progress, enc)
         if sync:
-            engine.reload(blocking=store.n_passages == 0 or bool(store.damaged))
+            engine.reload(blocking=store.snapshot().n_passages == 0 or bool(store.damaged))
         engine.encoder  # says once if the index's vectors do not fit the encoder
         return engine
 
@@ -141,7 +141,7 @@ class Engine:
         with self.store.writing(blocking) as got:
             if not got:
                 log.info("another writer holds %s; answering from the last commit", self.data_dir)
-                report = SyncReport(articles=self.store.n_articles, busy=True)
+                report = SyncReport(articles=self.store.snapshot().n_articles, busy=True)
             else:
                 report = self.corpus.run()
         self.last_sync = report
@@ -174,7 +174,7 @@ class Engine:
         and out of the index."""
 
         def drop(store: Store) -> None:
-            meta = store.article(article_id)
+            meta = store.snapshot().article(article_id)
             if meta is None or not meta.file:
                 raise CorpusError(f"no article {article_id!r} in the corpus; `quoteqa sources` lists the ids")
             remove_article(self.corpus_dir, meta.file, article_id)

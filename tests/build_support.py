@@ -68,6 +68,6 @@ def answers(engine: Any, questions: Sequence[str] = QUESTIONS) -> list[Any]:
     out = []
     for q in questions:
         a = engine.ask(q)
-        top = engine.store.search(engine.analyzer.terms(q), 10)
+        top = engine.store.snapshot().search(engine.analyzer.terms(q), 10)
         out.append((q, top, [(x.text, x.source.article, x.passage) for x in a.quotes]))
     return out

@@ -309,7 +309,7 @@ def test_the_compound_stand_in_is_discounted_and_can_be_turned_off(analyzer: Ana
     on = _answerer(analyzer, articles)
     query = on.query(analyzer.question_words("크렘린 반응"))
     assert "크렘린궁" in query.weights and query.weights["크렘린궁"] == pytest.approx(
-        0.7 * on.store.idf(["크렘린궁"])[0]
+        0.7 * on.store.snapshot().idf(["크렘린궁"])[0]
     )
     off = _answerer(analyzer, articles, affix_discount=0.0)
     assert "크렘린궁" not in off.query(analyzer.question_words("크렘린 반응")).weights

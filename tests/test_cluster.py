@@ -78,7 +78,7 @@ def test_cluster_build_equals_local_build(tmp_path: Path, analyzer: Analyzer, cl
     _same_index(remote, local)
     for _, _, quotes in answers(remote):  # quotes verbatim from their passage
         for text, _, uid in quotes:
-            assert " ".join(text.split()) in " ".join(remote.store.passage(uid).text.split())
+            assert " ".join(text.split()) in " ".join(remote.store.snapshot().passage(uid).text.split())
     remote.store.force_merge()
     local.store.force_merge()
     assert postings(remote.store.snapshot()) == postings(local.store.snapshot())
@@ -127,18 +127,18 @@ def test_client_killed_mid_build_then_rerun(tmp_path: Path, cluster: distributed
     address = cluster.scheduler_address
     assert _quoteqa(env, "sources").returncode == 0
     index = tmp_path / "data" / "index"
-    before = set(SegmentStore(index).article_hashes())
+    before = set(SegmentStore(index).snapshot().article_hashes())
     batch = write_batch(tmp_path / "wire.jsonl", "kilo", 150)
     r = _quoteqa({**env, "QUOTEQA_CRASH_AT": "flush"}, "ingest", "--cluster", address, str(tmp_path / "wire.jsonl"))
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
     store = SegmentStore(index)
-    committed = set(store.article_hashes()) - before
+    committed = set(store.snapshot().article_hashes()) - before
     assert not store.damaged and store.verify() == []
     assert committed and committed < set(batch)
     r = _quoteqa(env, "-v", "ingest", "--cluster", address, str(tmp_path / "wire.jsonl"))
     assert r.returncode == 0, r.stderr
     assert [int(m) for m in re.findall(r"index updated: (\d+) added", r.stderr)] == [len(batch) - len(committed)]
-    final = SegmentStore(index)
+    final = SegmentStore(index).snapshot()
     assert set(final.article_hashes()) == before | set(batch) and final.n_articles == len(before | set(batch))
 
 

@@ -22,6 +22,11 @@ from retrieval.index.segments.segment import Segment
 class Chars:
     name: str = "test_chars"
     dtype: type = np.float32
+    required: bool = True
+    shown: bool = True
+
+    def bound(self, encoder: Any) -> Chars:
+        return self
 
     def compute(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([len(t) for t in texts], np.float32)
@@ -38,15 +43,15 @@ ARTICLES = [
 
 
 def _check(store: Any) -> None:
-    for uid in store.uids().tolist():
-        view = store.passage(uid)
+    for uid in store.snapshot().uids().tolist():
+        view = store.snapshot().passage(uid)
         assert view.columns == {"test_chars": float(len(view.text))}
 
 
 def test_a_new_column_is_stored_merged_and_read(
     tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(columns, "COLUMNS", (Chars(),))
+    monkeypatch.setattr(columns, "COLUMNS", (*columns.COLUMNS, Chars()))  # a new column is one entry in the list
     store = SegmentStore(tmp_path / "index", analyzer)
     for art in ARTICLES:  # one segment each
         store.add([art])
@@ -67,8 +72,8 @@ def test_a_segment_written_before_a_column_existed_is_refused(
     store = SegmentStore(tmp_path / "index", analyzer)
     store.add(ARTICLES)
     name = store.snapshot().segs[0].seg.name
-    monkeypatch.setattr(columns, "COLUMNS", (Chars(),))
+    monkeypatch.setattr(columns, "COLUMNS", (*columns.COLUMNS, Chars()))
     with pytest.raises(IndexFormatError, match="test_chars"):
         Segment.open(tmp_path / "index", name)
     reopened = SegmentStore(tmp_path / "index", analyzer)  # says so, and serves nothing half-read
-    assert reopened.damaged and reopened.n_passages == 0
+    assert reopened.damaged and reopened.snapshot().n_passages == 0

@@ -112,14 +112,14 @@ def test_conflicting_id_is_refused(tmp_path: Path) -> None:
 
 def test_engine_ingest_indexes_only_new_text(make_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
-    n = engine.store.n_passages
+    n = engine.store.snapshot().n_passages
     art = tmp_path / "in" / "pangolin.md"
     art.parent.mkdir()
     art.write_text("---\ntitle: Pangolins\nsource: Test Wire\n---\nPangolins are covered in scales.\n", "utf-8")
     report = engine.ingest([art.parent])
     assert report.added == ["pangolin"]
-    assert engine.store.n_passages == n + 1
+    assert engine.store.snapshot().n_passages == n + 1
     quote = engine.ask("What are pangolins covered in?").quotes[0]
     assert quote.text == "Pangolins are covered in scales." and quote.source.source == "Test Wire"
     assert engine.ingest([art]).added == []
-    assert engine.store.n_passages == n + 1
+    assert engine.store.snapshot().n_passages == n + 1

@@ -89,7 +89,7 @@ def test_stale_index_never_served_after_edit(make_engine) -> None:  # type: igno
     engine = make_engine()
     assert engine.last_sync.replaced == ["zebra"]
     assert engine.ask("What are zebras?").quotes[0].text == "Zebras are striped horses of Africa."
-    assert engine.store.n_passages == 20
+    assert engine.store.snapshot().n_passages == 20
 
 
 def test_opening_a_current_index_reads_and_analyses_nothing(make_engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -100,14 +100,14 @@ def test_opening_a_current_index_reads_and_analyses_nothing(make_engine, monkeyp
 
     monkeypatch.setattr(sync_module, "file_digest", lambda path: calls.append(f"hash {path.name}") or "")
     again = make_engine()
-    assert calls == [] and again.store.n_passages == engine.store.n_passages
+    assert calls == [] and again.store.snapshot().n_passages == engine.store.snapshot().n_passages
 
 
 def test_ingest_reads_and_analyses_only_the_new_file(
     make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine()
-    n, segments = engine.store.n_passages, _segments(engine)
+    n, segments = engine.store.snapshot().n_passages, _segments(engine)
     import retrieval.corpus.sync as sync_module
 
     parsed: list[str] = []
@@ -123,9 +123,9 @@ def test_ingest_reads_and_analyses_only_the_new_file(
     )
     assert engine.ingest([src]).added == ["okapi-1"]
     assert parsed == ["wire.jsonl"]  # the rest of the corpus was not parsed again
-    assert engine.store.n_passages == n + 2 and _segments(engine)[:-1] == segments  # one new segment
+    assert engine.store.snapshot().n_passages == n + 2 and _segments(engine)[:-1] == segments  # one new segment
     reopened = make_engine()
-    assert reopened.store.n_passages == n + 2
+    assert reopened.store.snapshot().n_passages == n + 2
     assert reopened.ask("Where do okapis live?").quotes[0].text == "Okapis live in the Ituri rainforest."
     assert _cited(reopened.ask("What did the Kremlin say?").quotes) == _cited(
         engine.ask("What did the Kremlin say?").quotes
@@ -181,10 +181,10 @@ def test_identical_article_in_two_files_survives_removal_of_one(make_engine) -> 
     (engine.corpus_dir / "a.jsonl").write_text(row)
     (engine.corpus_dir / "b.jsonl").write_text(row)
     engine.reload()
-    n = engine.store.n_passages
+    n = engine.store.snapshot().n_passages
     (engine.corpus_dir / "a.jsonl").unlink()
     engine.reload()
-    assert engine.store.n_passages == n
+    assert engine.store.snapshot().n_passages == n
     assert engine.ask("Where were the twin okapis born?").answered
 
 
@@ -310,7 +310,7 @@ def test_twin_files_survive_damage_and_the_removal_of_the_first(make_engine) -> 
     (engine.data_dir / "index" / f"{name}.seg").write_bytes(b"damaged")
     again = make_engine()
     assert again.ask("Where were the twin okapis born?").quotes[0].source.article == "twin"
-    assert again.store.article("twin").file == "b.jsonl"  # type: ignore[union-attr]
+    assert again.store.snapshot().article("twin").file == "b.jsonl"  # type: ignore[union-attr]
 
 
 def test_ingesting_a_new_file_never_lists_the_corpus(
@@ -349,14 +349,14 @@ def test_jsonl_correction_and_removal_touch_only_their_row(make_engine, tmp_path
     fix.write_text(json.dumps(rows[0]) + "\n", "utf-8")
     report = engine.ingest([fix])
     assert report.updated == ["okapi"] and not report.added
-    assert engine.store.article("okapi").title == "Okapis, the forest giraffes"
+    assert engine.store.snapshot().article("okapi").title == "Okapis, the forest giraffes"
     assert not (engine.corpus_dir / "fix.jsonl").exists()  # corrected in place, in animals.jsonl
     engine.remove("okapi")
-    assert engine.store.article("okapi") is None and engine.store.article("quokka") is not None
+    assert engine.store.snapshot().article("okapi") is None and engine.store.snapshot().article("quokka") is not None
     assert [
         json.loads(line)["id"] for line in (engine.corpus_dir / "animals.jsonl").read_text("utf-8").splitlines()
     ] == ["quokka"]
     engine.remove("clubhouse-putin-musk")
-    assert not list(engine.corpus_dir.glob("clubhouse-putin-musk*")) and engine.store.n_articles == 1
+    assert not list(engine.corpus_dir.glob("clubhouse-putin-musk*")) and engine.store.snapshot().n_articles == 1
     with pytest.raises(CorpusError, match="no article .clubhouse-putin-musk."):
         engine.remove("clubhouse-putin-musk")

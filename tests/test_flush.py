@@ -40,7 +40,7 @@ def test_flushed_build_answers_as_one_piece(tmp_path: Path, analyzer: Analyzer) 
     assert answers(cut) == answers(whole)
     for _, _, quotes in answers(cut):  # quotes are verbatim from their passage
         for text, _, uid in quotes:
-            assert " ".join(text.split()) in " ".join(cut.store.passage(uid).text.split())
+            assert " ".join(text.split()) in " ".join(cut.store.snapshot().passage(uid).text.split())
     cut.store.force_merge()
     assert postings(cut.store.snapshot()) == postings(whole.store.snapshot())
 
@@ -49,11 +49,11 @@ def test_flushed_reindex_keeps_every_article_visible(tmp_path: Path, analyzer: A
     """A reindex in flushes tombstones each article in the commit that adds it again, so a
     reader sees every article at every commit, and the result answers as before."""
     cut = _build(tmp_path, "cut", analyzer, FlushPolicy(passages=40, merge_cap=120))
-    before, n = answers(cut), cut.store.n_articles
+    before, n = answers(cut), cut.store.snapshot().n_articles
     seen: list[int] = []
     cut.corpus.progress = lambda label, total: lambda k: seen.append(cut.store.snapshot().n_articles)
     cut.rebuild()
-    assert seen and set(seen) == {n} and cut.store.n_articles == n
+    assert seen and set(seen) == {n} and cut.store.snapshot().n_articles == n
 
     def texts(found: list) -> list:  # type: ignore[type-arg]
         return [(q, [(t, a) for t, a, _ in quotes]) for q, _, quotes in found]  # uids are new after a reindex
@@ -76,21 +76,21 @@ def test_crash_between_flushes_keeps_commits_and_rerun_finishes(tmp_path: Path) 
     )  # fmt: skip
     assert _quoteqa(env, "sources").returncode == 0  # the shipped corpus, built before the crash
     index = tmp_path / "data" / "index"
-    before = set(SegmentStore(index).article_hashes())
+    before = set(SegmentStore(index).snapshot().article_hashes())
     batch = write_batch(tmp_path / "wire.jsonl", "kilo", 150)  # 300 passages: 5 flushes
     r = _quoteqa({**env, "QUOTEQA_CRASH_AT": "flush"}, "ingest", str(tmp_path / "wire.jsonl"))
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
     store = SegmentStore(index)
-    committed = set(store.article_hashes()) - before
+    committed = set(store.snapshot().article_hashes()) - before
     assert not store.damaged and store.verify() == []
     assert committed and committed < set(batch)  # one flush committed, whole articles only
-    assert set(store.article_hashes()) >= before  # nothing that was there is lost
+    assert set(store.snapshot().article_hashes()) >= before  # nothing that was there is lost
     # The rerun (any command opening the index) analyses only what was not committed.
     r = _quoteqa(env, "-v", "sources", "--json")
     assert r.returncode == 0, r.stderr
     added = [int(m) for m in re.findall(r"index updated: (\d+) added", r.stderr)]
     assert added == [len(batch) - len(committed)]
-    final = SegmentStore(index)
+    final = SegmentStore(index).snapshot()
     assert set(final.article_hashes()) == before | set(batch)
     assert final.n_articles == len(before | set(batch))  # no article twice
     assert sorted(final.uids().tolist()) == sorted(set(final.uids().tolist()))
@@ -98,7 +98,7 @@ def test_crash_between_flushes_keeps_commits_and_rerun_finishes(tmp_path: Path) 
 
 @pytest.mark.parametrize("sizes", [[30, 40, 50], [100, 200]])
 def test_capped_merge_choice(sizes: list[int]) -> None:
-    from retrieval.index.segments.flush import capped
+    from retrieval.index.segments.merge_policy import capped
 
     chosen = capped(sizes, 100)
     assert sum(sizes[i] for i in chosen) <= 100 and (len(chosen) >= 2 or not chosen)

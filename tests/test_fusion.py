@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 from encoder_support import shared_encoder
 
+from measure.fusion_fit import fit_conditional_logit
+from retrieval import MemoryStore
+from retrieval.answer.context import QuestionContext
+from retrieval.answer.question import read_question
 from retrieval.answer.retrieve import dense, fusion
-from retrieval.index.vectors import quantise, row_norms
+from retrieval.models import Article
 
 PASSAGES = [  # uid 0-1 Korean, 2-4 English (the stories differ)
     "한국은행은 목요일 기준금리를 연 3.5%로 동결했다고 밝혔다. 물가 상승세가 둔화되고 있다는 판단이다.",
@@ -18,26 +22,25 @@ PASSAGES = [  # uid 0-1 Korean, 2-4 English (the stories differ)
 ]
 
 
-@pytest.fixture(scope="module")
-def column():  # type: ignore[no-untyped-def]
-    v = shared_encoder().encode(PASSAGES)
-    codes = quantise(v)
-    return dense.VectorColumn(codes, row_norms(codes), np.arange(len(PASSAGES), dtype=np.int64))
-
-
-def test_a_korean_question_finds_the_english_story_by_its_vector(column) -> None:  # type: ignore[no-untyped-def]
-    q = shared_encoder().encode(["삼성전자의 영업이익은 얼마나 줄었나?"])[0]
-    hits = dense.dense_candidates(q, [column], k=3)
-    assert hits[0][0] == 3
+def test_a_korean_question_finds_the_english_story_by_its_vector(analyzer) -> None:  # type: ignore[no-untyped-def]
+    enc = shared_encoder()
+    store = MemoryStore(analyzer, encoder=enc)
+    store.add([Article(f"p{i}", f"P{i}", (text,)) for i, text in enumerate(PASSAGES)])
+    asked = read_question("삼성전자의 영업이익은 얼마나 줄었나?", analyzer.morphemes)
+    ctx = QuestionContext(store.snapshot(), analyzer, asked=asked, encoder=enc)
+    hits = dense.Dense(3).candidates(ctx, None, 20)  # type: ignore[arg-type]
+    assert hits is not None and len(hits) == 3 and hits[0][0] == 3
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    store.remove(["p3"])  # a removed passage is no candidate
+    ctx = QuestionContext(store.snapshot(), analyzer, asked=asked, encoder=enc)
+    assert 3 not in [u for u, _ in dense.Dense(5).candidates(ctx, None, 20) or []]  # type: ignore[arg-type]
 
 
-def test_tombstoned_rows_are_not_candidates(column) -> None:  # type: ignore[no-untyped-def]
-    q = shared_encoder().encode(["삼성전자의 영업이익은 얼마나 줄었나?"])[0]
-    live = np.ones(len(PASSAGES), bool)
-    live[3] = False
-    gone = dense.VectorColumn(column.codes, column.norms, column.uids, live)
-    assert 3 not in [u for u, _ in dense.dense_candidates(q, [gone], k=5)]
+def test_the_dense_source_takes_no_part_without_a_question_vector(analyzer) -> None:  # type: ignore[no-untyped-def]
+    store = MemoryStore(analyzer)  # no encoder: no vectors
+    store.add([Article("p0", "P0", (PASSAGES[0],))])
+    ctx = QuestionContext(store.snapshot(), analyzer, asked=read_question("금리는?", analyzer.morphemes))
+    assert dense.Dense(5).candidates(ctx, None, 20) is None  # type: ignore[arg-type]
 
 
 def test_the_switch_takes_the_other_language_when_lexical_evidence_is_weak() -> None:
@@ -75,5 +78,5 @@ def test_weights_are_checked_and_fitting_recovers_a_preference() -> None:
     for _ in range(200):
         X = rng.standard_normal((6, 3))
         groups.append((X, int(np.argmax(X[:, 0] * 3 + rng.standard_normal(6) * 0.5))))
-    b = fusion.fit_conditional_logit(groups, l2=0.001)
+    b = fit_conditional_logit(groups, l2=0.001)
     assert b[0] > 1.0 and abs(b[1]) < 0.5 and abs(b[2]) < 0.5

@@ -58,7 +58,7 @@ def test_euc_kr_twin_gives_the_same_passages_and_is_a_duplicate(
     second = ingest_sources(engine, [web.url_for("/euckr")], OPEN).pages[0]
     assert _passages(engine, first.article_id) == list(KO_PARAGRAPHS)
     assert second.status == "duplicate" and second.duplicate_of.startswith(first.article_id)
-    assert engine.store.n_articles == 2  # the shipped article and the Korean page, once
+    assert engine.store.snapshot().n_articles == 2  # the shipped article and the Korean page, once
     assert "홍길동" == engine.article(first.article_id).author
     answer = engine.ask("페스코프 대변인은 뭐라고 말했어?")
     assert answer.answered and answer.quotes[0].text == KO_PARAGRAPHS[1]
@@ -80,7 +80,7 @@ def test_same_url_same_text_changed_text_and_corrected_title(
     )
     updated = ingest_sources(engine, [web.url_for("/story")], OPEN).pages[0]
     assert updated.status == "updated" and updated.article_id == added.article_id
-    assert engine.store.n_articles == 2 and _passages(engine, added.article_id) == list(changed)
+    assert engine.store.snapshot().n_articles == 2 and _passages(engine, added.article_id) == list(changed)
     assert engine.article(added.article_id).updated.endswith("+00:00")
     web.clear()
     web.expect_request("/story").respond_with_data(
@@ -89,12 +89,12 @@ def test_same_url_same_text_changed_text_and_corrected_title(
     corrected = ingest_sources(engine, [web.url_for("/story")], OPEN).pages[0]
     assert (
         corrected.status == "corrected"
-        and engine.store.article(added.article_id).title == "Kremlin: no Clubhouse for Putin"
+        and engine.store.snapshot().article(added.article_id).title == "Kremlin: no Clubhouse for Putin"
     )
     # the same text under another URL (no canonical link): reported, not added
     web.expect_request("/copy").respond_with_data(article_page("Syndicated copy", changed), content_type="text/html")
     dup = ingest_sources(engine, [web.url_for("/copy")], OPEN).pages[0]
-    assert dup.status == "duplicate" and engine.store.n_articles == 2
+    assert dup.status == "duplicate" and engine.store.snapshot().n_articles == 2
 
 
 def test_many_links_failures_listed_rest_added(web: HTTPServer, make_engine: Callable[..., Engine]) -> None:
@@ -110,7 +110,7 @@ def test_many_links_failures_listed_rest_added(web: HTTPServer, make_engine: Cal
     assert sorted(o.status for o in result.pages) == ["added", "added"]
     assert [u for u, _ in result.failed] == [web.url_for("/missing"), web.url_for("/front")]
     assert "HTTP 404" in result.failed[0][1] and "no article text" in result.failed[1][1]
-    assert engine.store.n_articles == 3
+    assert engine.store.snapshot().n_articles == 3
 
 
 def test_html_file_ingested_by_its_canonical_url(tmp_path: Path, make_engine: Callable[..., Engine]) -> None:
@@ -206,6 +206,10 @@ def test_hundred_pages_ingest_in_parallel(web: HTTPServer, make_engine: Callable
     t0 = time.perf_counter()
     result = ingest_sources(engine, [web.url_for(f"/p{i}") for i in range(100)], OPEN)
     elapsed = time.perf_counter() - t0
-    assert result.ok and sum(o.status == "added" for o in result.pages) == 100 and engine.store.n_articles == 101
+    assert (
+        result.ok
+        and sum(o.status == "added" for o in result.pages) == 100
+        and engine.store.snapshot().n_articles == 101
+    )
     assert elapsed < 30, f"100 pages took {elapsed:.1f} s"
     print(f"100 pages ingested in {elapsed:.2f} s")

@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from retrieval import Analyzer
-from retrieval.index.segments.segment import VERIFY_BELOW, Segment
-from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
+from retrieval.index.segments.format import VERIFY_BELOW
+from retrieval.index.segments.merge_policy import MergePolicy
+from retrieval.index.segments.segment import Segment
+from retrieval.index.segments.store import COMMIT, SegmentStore
 from retrieval.models import Article
 from tests.conftest import CORPUS
+
+MERGE_FACTOR = MergePolicy().factor
 
 SEED = [p for p in (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8").split("\n\n") if p.strip()]
 
@@ -54,11 +58,14 @@ def test_reopened_store_equals_the_one_that_wrote_it(tmp_path: Path, analyzer: A
     store.add([Article("b", "B", tuple(SEED[6:12]))])
     store.replace([Article("a", "A", tuple(SEED[12:15]))])
     again = SegmentStore(tmp_path / "index", analyzer)
-    assert again.generation == store.generation and again.uids().tolist() == store.uids().tolist()
+    assert (
+        again.snapshot().generation == store.snapshot().generation
+        and again.snapshot().uids().tolist() == store.snapshot().uids().tolist()
+    )
     for q in ["Kremlin said", "크렘린궁", "Clubhouse app Musk"]:
         terms = analyzer.terms(q)
-        assert again.search(terms, 10) == store.search(terms, 10)
-    assert [a.meta for a in again.articles()] == [a.meta for a in store.articles()]
+        assert again.snapshot().search(terms, 10) == store.snapshot().search(terms, 10)
+    assert [a.meta for a in again.snapshot().articles()] == [a.meta for a in store.snapshot().articles()]
 
 
 def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -71,18 +78,18 @@ def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, an
     store.remove(["n2"])
     assert len(store.snapshot().segs) == MERGE_FACTOR - 2
     queries = [analyzer.terms(q) for q in ("Kremlin said", "크렘린궁 대변인", "Clubhouse Musk invited")]
-    expected = [[(u, round(s, 9)) for u, s in store.search(q, 20)] for q in queries]
-    uids = store.uids().tolist()
+    expected = [[(u, round(s, 9)) for u, s in store.snapshot().search(q, 20)] for q in queries]
+    uids = store.snapshot().uids().tolist()
     store.force_merge()
-    assert len(store.snapshot().segs) == 1 and store.uids().tolist() == uids
-    assert [[(u, round(s, 9)) for u, s in store.search(q, 20)] for q in queries] == expected
+    assert len(store.snapshot().segs) == 1 and store.snapshot().uids().tolist() == uids
+    assert [[(u, round(s, 9)) for u, s in store.snapshot().search(q, 20)] for q in queries] == expected
     assert sorted(p.suffix for p in (tmp_path / "index").iterdir()) == ["", ".json", ".seg"]  # COMMIT + one segment
     # The policy: a tier that fills up with MERGE_FACTOR segments is merged into one.
     for art in arts[MERGE_FACTOR - 1 : 2 * MERGE_FACTOR - 3]:
         store.add([art])
     assert len(store.snapshot().segs) == MERGE_FACTOR - 1
     store.add([arts[2 * MERGE_FACTOR - 3]])
-    assert len(store.snapshot().segs) == 1 and store.uids().tolist()[: len(uids)] == uids
+    assert len(store.snapshot().segs) == 1 and store.snapshot().uids().tolist()[: len(uids)] == uids
 
 
 def test_a_mostly_deleted_segment_is_rewritten(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -93,7 +100,7 @@ def test_a_mostly_deleted_segment_is_rewritten(tmp_path: Path, analyzer: Analyze
     store.remove(["drop1", "drop2"])
     [live] = store.snapshot().segs
     assert live.n_deleted == 0 and live.seg.n_passages == 1
-    assert store.passage(0).text == SEED[0]
+    assert store.snapshot().passage(0).text == SEED[0]
 
 
 def test_lazy_checksums_only_for_large_segments(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -146,9 +153,9 @@ def test_a_damaged_segment_is_dropped_with_a_warning(
     again = SegmentStore(index, analyzer)
     assert again.damaged and "rebuilt" in caplog.text
     if damage == "commit":
-        assert again.n_passages == 0
+        assert again.snapshot().n_passages == 0
     else:
-        assert [a.meta.id for a in again.articles()] == ["a"]  # never stale or half data
+        assert [a.meta.id for a in again.snapshot().articles()] == ["a"]  # never stale or half data
 
 
 def test_files_follow_the_umask(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -169,9 +176,9 @@ def test_deleted_passages_never_score(tmp_path: Path, analyzer: Analyzer) -> Non
     store = SegmentStore(tmp_path / "index", analyzer)
     store.add([Article("a", "A", ("Aardvarks eat ants.",) * 3), Article("b", "B", ("Aardvarks dig.",))])
     store.remove(["a"])
-    uids, scores = store.scores(["aardvark"])
+    uids, scores = store.snapshot().scores(["aardvark"])
     assert uids.tolist() == [3] and np.all(scores > 0)
-    assert [u for u, _ in store.search(["aardvark"], 10)] == [3]
+    assert [u for u, _ in store.snapshot().search(["aardvark"], 10)] == [3]
 
 
 def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -193,10 +200,13 @@ def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: 
         pool.close()
     for q in ["Kremlin said", "크렘린궁 대변인", "Clubhouse Musk invited"]:
         terms = analyzer.terms(q)
-        assert [(here.passage(u).text, round(s, 9)) for u, s in here.search(terms, 20)] == [
-            (there.passage(u).text, round(s, 9)) for u, s in there.search(terms, 20)
+        assert [(here.snapshot().passage(u).text, round(s, 9)) for u, s in here.snapshot().search(terms, 20)] == [
+            (there.snapshot().passage(u).text, round(s, 9)) for u, s in there.snapshot().search(terms, 20)
         ]
-    a, b = here.passage(int(here.uids()[3])), there.passage(int(there.uids()[3]))
+    a, b = (
+        here.snapshot().passage(int(here.snapshot().uids()[3])),
+        there.snapshot().passage(int(there.snapshot().uids()[3])),
+    )
     assert (a.text, a.starts, a.ends) == (b.text, b.starts, b.ends)
     assert [a.ids([t])[0] in a.tokens for t in analyzer.terms(a.text)] == [
         b.ids([t])[0] in b.tokens for t in analyzer.terms(b.text)

@@ -115,7 +115,7 @@ def test_memory_and_segment_stores_agree_on_dense(tmp_path: Path, analyzer: Anal
     for text in ("금리 인상", "Samsung quarterly results", "missing people after the storm"):
         a, b = seg.snapshot().dense(_q(encoder, text), 4), mem.snapshot().dense(_q(encoder, text), 4)
         assert [u for u, _ in a] == [u for u, _ in b] and np.allclose([s for _, s in a], [s for _, s in b], atol=1e-6)
-    uids = seg.uids().tolist()
+    uids = seg.snapshot().uids().tolist()
     assert np.allclose(seg.snapshot().vectors(uids), mem.snapshot().vectors(uids), atol=1e-6)
 
 
@@ -136,7 +136,7 @@ def test_a_vector_checksum_mismatch_is_detected(tmp_path: Path, analyzer: Analyz
     with pytest.raises(IndexFormatError, match="vectors fail their checksum"):
         Segment.open(index, live.seg.name, verify=True)
     reopened = SegmentStore(index, analyzer)  # a small segment is verified at open: dropped, to be rebuilt
-    assert any("vectors fail their checksum" in d for d in reopened.damaged) and reopened.n_passages == 0
+    assert any("vectors fail their checksum" in d for d in reopened.damaged) and reopened.snapshot().n_passages == 0
 
 
 def test_none_writes_no_vectors(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -178,7 +178,7 @@ def test_an_index_without_vectors_answers_lexically_and_says_so(
 def test_a_stamp_change_re_encodes_on_reindex(tmp_path: Path, analyzer: Analyzer, encoder) -> None:  # type: ignore[no-untyped-def]
     first = Counting(encoder)
     engine = _engine(tmp_path, analyzer, first)
-    n = engine.store.n_passages
+    n = engine.store.snapshot().n_passages
     assert first.texts == n and engine.encoder is first
     other = Renamed(encoder)
     moved = _engine(tmp_path, analyzer, other)
@@ -209,17 +209,19 @@ def test_a_big_build_encodes_in_two_processes_with_the_same_vectors(
 ) -> None:  # type: ignore[no-untyped-def]
     from encoder_support import CACHE
 
-    from retrieval.index.segments import store as store_module
+    from retrieval.index.segments import writer
 
-    monkeypatch.setattr(store_module, "ENCODE_POOL_MIN", 4)
-    monkeypatch.setattr(store_module, "ENCODE_BATCH", 3)  # three batches over two processes
+    monkeypatch.setattr(writer, "ENCODE_POOL_MIN", 4)
+    monkeypatch.setattr(writer, "ENCODE_BATCH", 3)  # three batches over two processes
     counted = Counting(encoder)
     pooled = SegmentStore(tmp_path / "pooled", analyzer, encoder=counted, encoder_name="use-m3", encoder_cache=CACHE)
     pooled.add(ARTICLES)
     assert counted.texts == 0  # the children encoded every passage
     here = MemoryStore(analyzer, encoder=encoder)
     here.add(ARTICLES)
-    uids = pooled.uids().tolist()
+    uids = pooled.snapshot().uids().tolist()
     assert pooled.snapshot().encoder_stamp == "use-m3/0.2.1"
     assert np.allclose(pooled.snapshot().vectors(uids), here.snapshot().vectors(uids), atol=1e-6)
-    assert [p.text for p in map(pooled.passage, uids)] == [p.text for p in map(here.passage, uids)]
+    assert [p.text for p in map(pooled.snapshot().passage, uids)] == [
+        p.text for p in map(here.snapshot().passage, uids)
+    ]

@@ -93,8 +93,8 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
     assert health == {
         "status": "ok",
         "index_open": True,
-        "commit": live.engine.store.generation,
-        "passages": live.engine.store.n_passages,
+        "commit": live.engine.store.snapshot().generation,
+        "passages": live.engine.store.snapshot().n_passages,
         "articles": 1,
     }
 
@@ -148,12 +148,12 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
 def test_bad_input_is_a_4xx_json_error_and_changes_nothing(
     writable: Live, send: Callable[[str], httpx.Response], status: int, code: str
 ) -> None:
-    before = (writable.engine.store.generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
+    before = (writable.engine.store.snapshot().generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
     r = send(writable.url)
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
     assert r.headers["content-type"].startswith("application/json") and r.json()["message"]
     assert TOKEN not in r.text
-    after = (writable.engine.store.generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
+    after = (writable.engine.store.snapshot().generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
     assert after == before
     if status == 401:
         assert r.headers["www-authenticate"] == "Bearer"

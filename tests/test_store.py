@@ -18,7 +18,7 @@ from rank_bm25 import BM25Okapi
 from retrieval import Analyzer, SearchParams
 from retrieval.index.memory import MemoryStore
 from retrieval.index.segments.store import SegmentStore
-from retrieval.index.store import Store
+from retrieval.index.store import Searcher, Store
 from retrieval.models import Article
 from tests.conftest import CORPUS, SHARED_DATA
 
@@ -57,17 +57,18 @@ def _grown(store: Store, paragraphs: list[str]) -> Store:
 
 
 def _assert_okapi_parity(store: Store, questions: list[list[str]]) -> int:
-    uids = store.uids()
-    oracle = BM25Okapi([store.passage_terms(int(u)) for u in uids], k1=OKAPI.k1, b=OKAPI.b)
+    snap = store.snapshot()
+    uids = snap.uids()
+    oracle = BM25Okapi([snap.passage_terms(int(u)) for u in uids], k1=OKAPI.k1, b=OKAPI.b)
     checked = 0
     for terms in questions:
         if not terms:
             continue
-        got_uids, ours = store.scores(terms)
+        got_uids, ours = snap.scores(terms)
         assert (got_uids == uids).all()
         ref = oracle.get_scores(terms)
         np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-9)
-        top = {u for u, _ in store.search(terms, 10)}
+        top = {u for u, _ in snap.search(terms, 10)}
         assert top == {int(uids[i]) for i in np.argsort(-ref, kind="stable")[:10] if ref[i] > 0}
         checked += 1
     return checked
@@ -85,7 +86,8 @@ def test_okapi_matches_rank_bm25_after_adds_removals_and_replacements(
         "social media app",
     ]
     assert _assert_okapi_parity(store, [analyzer.terms(q) for q in questions]) >= 4
-    vocab = sorted({t for u in store.uids() for t in store.passage_terms(int(u))})
+    snap = store.snapshot()
+    vocab = sorted({t for u in snap.uids() for t in snap.passage_terms(int(u))})
     rng = random.Random(7)
     assert _assert_okapi_parity(store, [[rng.choice(vocab) for _ in range(rng.randint(1, 6))] for _ in range(40)]) == 40
 
@@ -103,14 +105,15 @@ def test_okapi_matches_rank_bm25_on_korquad(make_store: MakeStore, analyzer: Ana
 
 def test_scores_equal_one_store_built_from_the_live_articles(make_store: MakeStore, analyzer: Analyzer) -> None:
     """Global N, average length and df over live passages: a grown store scores as a fresh one."""
-    grown = _grown(make_store(), SEED)
-    fresh = make_store()
-    fresh.add(
+    grown = _grown(make_store(), SEED).snapshot()
+    built = make_store()
+    built.add(
         [
             Article(a.meta.id, a.meta.title, tuple(grown.passage(int(u)).text for u in _uids_of(grown, a.meta.id)))
             for a in grown.articles()
         ]
     )
+    fresh = built.snapshot()
     assert grown.n_passages == fresh.n_passages
     for q in ["Kremlin said", "크렘린궁", "Clubhouse app Musk", "invited Putin"]:
         terms = analyzer.terms(q)
@@ -121,8 +124,8 @@ def test_scores_equal_one_store_built_from_the_live_articles(make_store: MakeSto
         np.testing.assert_allclose(grown.idf(terms), fresh.idf(terms))
 
 
-def _uids_of(store: Store, article_id: str) -> list[int]:
-    return [int(u) for u in store.uids() if store.passage(int(u)).article.id == article_id]
+def _uids_of(snap: Searcher, article_id: str) -> list[int]:
+    return [int(u) for u in snap.uids() if snap.passage(int(u)).article.id == article_id]
 
 
 def test_passage_view_holds_text_sentences_and_terms(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -130,7 +133,8 @@ def test_passage_view_holds_text_sentences_and_terms(make_store: MakeStore, anal
     store.add(
         [Article("k", "Kremlin", ("Putin met Musk. The Kremlin said it was interesting.", "크렘린궁 대변인은 말했다."))]
     )
-    first, second = (store.passage(int(u)) for u in store.uids())
+    snap = store.snapshot()
+    first, second = (snap.passage(int(u)) for u in snap.uids())
     assert first.text.startswith("Putin met Musk.") and first.paragraph == 1 and first.language == "en"
     assert [first.text[s:e] for s, e in zip(first.starts, first.ends)] == [
         "Putin met Musk.",
@@ -150,19 +154,22 @@ def test_passage_view_holds_text_sentences_and_terms(make_store: MakeStore, anal
 def test_remove_and_replace(make_store: MakeStore, analyzer: Analyzer) -> None:
     store = make_store()
     store.add([Article("a", "A", ("Aardvarks eat ants at night.",)), Article("b", "B", ("Zebras have stripes.",))])
-    old = store.search(["aardvark"], 5)
-    assert len(old) == 1 and store.df("aardvark") == 1
+    snap = store.snapshot()
+    old = snap.search(["aardvark"], 5)
+    assert len(old) == 1 and snap.df("aardvark") == 1
     report = store.replace([Article("a", "A2", ("Aardvarks sleep in burrows by day.",))])
     assert report.added == ("a",)
-    [(uid, _)] = store.search(analyzer.terms("aardvark burrow"), 5)
-    assert uid != old[0][0] and store.passage(uid).text == "Aardvarks sleep in burrows by day."
+    snap = store.snapshot()
+    [(uid, _)] = snap.search(analyzer.terms("aardvark burrow"), 5)
+    assert uid != old[0][0] and snap.passage(uid).text == "Aardvarks sleep in burrows by day."
     with pytest.raises(KeyError):
-        store.passage(old[0][0])
-    assert store.article("a").title == "A2"  # type: ignore[union-attr]
+        snap.passage(old[0][0])
+    assert snap.article("a").title == "A2"  # type: ignore[union-attr]
     assert store.remove(["a", "nope"]).removed == ("a",)
-    assert store.search(analyzer.terms("aardvark"), 5) == [] and store.df("aardvark") == 0
-    assert [a.meta.id for a in store.articles()] == ["b"] and store.article("a") is None
-    assert store.n_passages == 1 and store.article_hashes().keys() == {"b"}
+    snap = store.snapshot()
+    assert snap.search(analyzer.terms("aardvark"), 5) == [] and snap.df("aardvark") == 0
+    assert [a.meta.id for a in snap.articles()] == ["b"] and snap.article("a") is None
+    assert snap.n_passages == 1 and snap.article_hashes().keys() == {"b"}
 
 
 def test_a_snapshot_never_sees_later_writes(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -174,9 +181,18 @@ def test_a_snapshot_never_sees_later_writes(make_store: MakeStore, analyzer: Ana
     store.add([Article("b", "B", ("Okapis are shy.",))])
     assert snap.n_passages == 1 and snap.passage(uid).text == "Okapis live in the Ituri rainforest."
     assert [u for u, _ in snap.search(["okapi"], 5)] == [uid]
-    assert store.n_passages == 2 and uid not in store.uids().tolist()
-    with pytest.raises(TypeError):
-        snap.add([Article("c", "C", ("x",))])
+    later = store.snapshot()
+    assert later.n_passages == 2 and uid not in later.uids().tolist() and later.generation > snap.generation
+
+
+def test_reads_and_writes_are_two_objects(make_store: MakeStore) -> None:
+    """The store is written and hands out snapshots; a snapshot is read and cannot be written."""
+    store = make_store()
+    snap = store.snapshot()
+    assert isinstance(store, Store) and not isinstance(store, Searcher)
+    assert isinstance(snap, Searcher) and not isinstance(snap, Store)
+    assert not any(hasattr(snap, w) for w in ("apply", "add", "replace", "remove", "writing"))
+    assert not any(hasattr(store, r) for r in ("search", "passage", "df", "articles", "n_passages"))
 
 
 def test_terms_df_and_near_terms(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -184,9 +200,10 @@ def test_terms_df_and_near_terms(make_store: MakeStore, analyzer: Analyzer) -> N
     store.add([Article("a", "A", ("The ctenophores glow.", "Ctenophores drift."))])
     store.add([Article("b", "B", ("Jellyfish drift too.",))])
     term = analyzer.english_term("ctenophores")
-    assert store.df(term) == 2 and store.df("drift") == 2 and store.df("absent") == 0
-    assert store.near_terms(term[:3] + "h" + term[3:]) == {term: 2}
-    idf = store.idf([term, "absent"])
+    snap = store.snapshot()
+    assert snap.df(term) == 2 and snap.df("drift") == 2 and snap.df("absent") == 0
+    assert snap.near_terms(term[:3] + "h" + term[3:]) == {term: 2}
+    idf = snap.idf([term, "absent"])
     assert idf[0] > 0 and idf[1] == 0
 
 
@@ -198,20 +215,21 @@ def test_listing_extra_and_stable_uids(make_store: MakeStore, analyzer: Analyzer
             add=(Article("n2", "Two", ("둘째 기사.",)),), extra={"k": [1, 2]}
         )
     )
-    rows = store.articles()
+    snap = store.snapshot()
+    rows = snap.articles()
     assert [(r.meta.id, r.passages) for r in rows] == [("n1", 2), ("n2", 1)]
     assert rows[0].languages == ("en", "ko") and rows[1].languages == ("ko",) and rows[0].meta.source == "Wire"
-    assert store.extra() == {"k": [1, 2]}
-    assert store.uids().tolist() == [0, 1, 2]
+    assert snap.extra() == {"k": [1, 2]}
+    assert snap.uids().tolist() == [0, 1, 2]
     store.remove(["n1"])
     store.add([Article("n3", "Three", ("Third.",))])
-    assert store.uids().tolist() == [2, 3]  # uids are never reused
+    assert store.snapshot().uids().tolist() == [2, 3]  # uids are never reused
 
 
 def test_empty_store(make_store: MakeStore) -> None:
-    store = make_store()
-    assert store.n_passages == 0 and store.search(["x"], 10) == [] and store.articles() == []
-    assert store.uids().tolist() == [] and store.df("x") == 0
+    snap = make_store().snapshot()
+    assert snap.n_passages == 0 and snap.search(["x"], 10) == [] and snap.articles() == []
+    assert snap.uids().tolist() == [] and snap.df("x") == 0
 
 
 def test_affix_terms_find_compounds_across_writes(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -219,10 +237,10 @@ def test_affix_terms_find_compounds_across_writes(make_store: MakeStore, analyze
     store.add([Article("a", "A", ("크렘린궁 대변인이 말했다.",))])
     store.add([Article("b", "B", ("크렘린궁과 백악관.", "신크렘린 운동."))])
     store.remove(["nothing"])
-    found = store.affix_terms("크렘린")
+    found = store.snapshot().affix_terms("크렘린")
     assert found.get("크렘린궁") == 2 and found.get("신크렘린") == 1 and "크렘린" not in found
     store.remove(["b"])
-    assert store.affix_terms("크렘린") == {"크렘린궁": 1}
+    assert store.snapshot().affix_terms("크렘린") == {"크렘린궁": 1}
 
 
 def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, analyzer: Analyzer) -> None:
@@ -234,8 +252,9 @@ def test_lookups_by_id_hash_and_text_without_a_listing(make_store: MakeStore, an
     store.add([a])
     store.add([b])
     ma, mb = ArticleMeta.of(a), ArticleMeta.of(b)
-    assert store.article_by("hash", mb.hash).id == "b" and store.article_by("text_hash", ma.text_hash).id == "a"  # type: ignore[union-attr]
-    assert store.article_by("id", "a").title == "A" and store.article_by("hash", "0" * 40) is None  # type: ignore[union-attr]
-    assert store.n_articles == 2
+    snap = store.snapshot()
+    assert snap.article_by("hash", mb.hash).id == "b" and snap.article_by("text_hash", ma.text_hash).id == "a"  # type: ignore[union-attr]
+    assert snap.article_by("id", "a").title == "A" and snap.article_by("hash", "0" * 40) is None  # type: ignore[union-attr]
+    assert snap.n_articles == 2
     store.remove(["a"])
-    assert store.article_by("text_hash", ma.text_hash) is None and store.n_articles == 1
+    assert store.snapshot().article_by("text_hash", ma.text_hash) is None and store.snapshot().n_articles == 1

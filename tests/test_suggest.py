@@ -10,7 +10,7 @@ from retrieval.models import Article
 
 def test_newest_titles_first_in_the_asked_language(analyzer: Analyzer) -> None:
     store = MemoryStore(analyzer)
-    assert suggestions(store, "en") == []
+    assert suggestions(store.snapshot(), "en") == []
     store.add([Article("old", "Ferry fares rise / 여객선 요금 인상", ("Ferry fares rose.",))])
     store.add(
         [
@@ -19,13 +19,13 @@ def test_newest_titles_first_in_the_asked_language(analyzer: Analyzer) -> None:
             )
         ]
     )
-    assert suggestions(store, "en") == [
+    assert suggestions(store.snapshot(), "en") == [
         "What does ‘Harbour reopens after storm’ report?",
         "What does ‘Ferry fares rise’ report?",
     ]
-    assert suggestions(store, "ko", 1) == ["‘폭풍 뒤 항구 재개장’ 기사는 무엇을 전했나요?"]
+    assert suggestions(store.snapshot(), "ko", 1) == ["‘폭풍 뒤 항구 재개장’ 기사는 무엇을 전했나요?"]
     store.add([Article("long", "A " + "very " * 30 + "long title", ("Text.",))])
-    [first] = suggestions(store, "en", 1)
+    [first] = suggestions(store.snapshot(), "en", 1)
     assert "…" in first and len(first) < MAX_TITLE + 30
 
 

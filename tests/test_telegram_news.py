@@ -75,7 +75,7 @@ async def test_admin_link_document_and_others(
     doc = b"---\ntitle: Okapis <rare> & shy\n---\n\nThe okapi lives in the Ituri rainforest of the Congo.\n"
     [added] = await _said(api, ADMIN, lambda: api.private_document(ADMIN, "okapi notes.md", doc))
     assert "Added “Okapis &lt;rare&gt; &amp; shy” (okapi_notes)" in added
-    assert engine.store.article("okapi_notes") is not None
+    assert engine.store.snapshot().article("okapi_notes") is not None
     html = ko_page(charset="euc-kr").encode("cp949")
     [ko] = await _said(api, ADMIN, lambda: api.private_document(ADMIN, "saved.html", html, "text/html"))
     assert "4 paragraphs, Korean" in ko
@@ -110,10 +110,11 @@ async def test_feed_commands_and_polling_job(news_bot: tuple[FakeBotApi, Engine]
     assert "administrators" in denied
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not any(
-        KO_PARAGRAPHS[0] == a.meta.title or a.meta.title.startswith("크렘린궁") for a in engine.store.articles()
+        KO_PARAGRAPHS[0] == a.meta.title or a.meta.title.startswith("크렘린궁")
+        for a in engine.store.snapshot().articles()
     ):
         await _wait(0.2)
-    assert any(a.meta.title.startswith("크렘린궁") for a in engine.store.articles()), (
+    assert any(a.meta.title.startswith("크렘린궁") for a in engine.store.snapshot().articles()), (
         "the job did not ingest the feed item"
     )
     [listed] = await _said(api, ADMIN, lambda: api.private_text(ADMIN, "/feeds"))

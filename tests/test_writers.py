@@ -18,8 +18,11 @@ import pytest
 from encoder_support import CACHE as ENCODER_CACHE
 
 from retrieval import Analyzer, EngineConfig
-from retrieval.index.segments.store import COMMIT, MERGE_FACTOR, SegmentStore
+from retrieval.index.segments.merge_policy import MergePolicy
+from retrieval.index.segments.store import COMMIT, SegmentStore
 from tests.conftest import CORPUS, open_engine
+
+MERGE_FACTOR = MergePolicy().factor
 
 WORDS = "walrus narwhal okapi pangolin quokka axolotl ibis heron lynx marten".split()
 
@@ -67,7 +70,7 @@ def _ids(env: dict[str, str]) -> set[str]:
 
 def _committed(env: dict[str, str]) -> set[str]:
     """What the last commit holds, read without syncing the corpus folder."""
-    return set(SegmentStore(Path(env["QUOTEQA_DATA_DIR"]) / "index").article_hashes())
+    return set(SegmentStore(Path(env["QUOTEQA_DATA_DIR"]) / "index").snapshot().article_hashes())
 
 
 def test_two_ingests_at_once_lose_nothing(env: dict[str, str], tmp_path: Path) -> None:

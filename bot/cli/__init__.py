@@ -406,7 +406,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     extra += f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
     failed = len(result.failed) + counts["conflict"]
     extra += f", {failed} failed" if failed else ""
-    print(f"{added} added, {unchanged} unchanged{extra}; corpus has {engine.store.n_articles} article(s)")
+    print(f"{added} added, {unchanged} unchanged{extra}; corpus has {engine.store.snapshot().n_articles} article(s)")
     return EXIT_OK if result.ok else EXIT_NO_ANSWER
 
 
@@ -470,7 +470,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings, progress=False)
     engine.remove(args.article_id)
-    print(f"removed {args.article_id}; corpus has {engine.store.n_articles} article(s)")
+    print(f"removed {args.article_id}; corpus has {engine.store.snapshot().n_articles} article(s)")
     return EXIT_OK
 
 
@@ -536,7 +536,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings, sync=False)
     with _on_cluster(engine, address):
         report = engine.rebuild()
-    print(f"indexed {report.articles} article(s), {engine.store.n_passages} passage(s)")
+    print(f"indexed {report.articles} article(s), {engine.store.snapshot().n_passages} passage(s)")
     return EXIT_OK
 
 

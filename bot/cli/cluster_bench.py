@@ -33,13 +33,13 @@ def cluster_build(
 
     from bot.cluster import DaskAnalyser, quiet_dask
     from retrieval import Analyzer, Engine
-    from retrieval.index.segments import store as store_module
+    from retrieval.index.segments import writer
     from retrieval.path import load_encoder
     from retrieval.text.encoder import stamp_of
 
     quiet_dask()
     work = Path(tempfile.mkdtemp(prefix="quoteqa-cluster-"))
-    out: dict[str, Any] = {"batch_passages": store_module.ANALYSIS_BATCH, "runs": []}
+    out: dict[str, Any] = {"batch_passages": writer.ANALYSIS_BATCH, "runs": []}
     try:
         out["corpus"] = corpus_folder(sources, n_passages, seed, work / "corpus")
         analyzer = Analyzer(workers=1)  # the client's (it analyses nothing here: questions only)

@@ -374,8 +374,8 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     def counters() -> tuple[int, int, int]:
-        store = engine.store
-        return store.n_articles, store.n_passages, store.generation
+        snap = engine.store.snapshot()
+        return snap.n_articles, snap.n_passages, snap.generation
 
     def require_writer(request: Request) -> None:
         if config.token is None:

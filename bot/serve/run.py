@@ -23,7 +23,7 @@ def serve(settings: Settings, host: str, port: int, verbose: bool = False) -> in
     app = create_app(engine, config)
     writes = "on (bearer token)" if config.token else "off (QUOTEQA_API_TOKEN is not set)"
     print(
-        f"quoteqa: serving {engine.store.n_articles} article(s), {engine.store.n_passages} passage(s) "
+        f"quoteqa: serving {engine.store.snapshot().n_articles} article(s), {engine.store.snapshot().n_passages} passage(s) "
         f"on http://{host}:{port}/ (API: /v1, OpenAPI: /openapi.json; writes {writes}); "
         f"ready after {time.perf_counter() - started:.1f} s",
         file=sys.stderr, flush=True,

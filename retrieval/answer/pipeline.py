@@ -5,7 +5,8 @@ at its top (gathered in `params.py`), and every stage reads the question's `Ques
 0. `retrieval/answer/conversation.py`: whether it leans on the conversation before it;
 1. `retrieval/answer/question.py`: what the question asks (its kind, language, speaker, subject);
 2. `retrieval/answer/query.py`: its words as search terms and idf weights;
-3. `retrieval/answer/retrieve/` + `rerank.py`: candidate passages (BM25), the top ones re-ranked;
+3. `retrieval/answer/retrieve/` + `rerank.py`: candidate passages (BM25, and the passage vectors
+   for a question with a vector), the words list's top ones re-ranked, the lists joined;
 4. `retrieval/answer/sentences.py`: every sentence that shares a word with the question, scored;
 5. `retrieval/answer/quotes.py`: the first quote and the further ones;
 6. `retrieval/answer/verdict.py`: the evidence, the confidence read from it and the verdict.
@@ -33,17 +34,19 @@ from retrieval.answer.params import AnswerParams
 from retrieval.answer.query import Query, build_query, term_columns, unknown_idf, with_expansion
 from retrieval.answer.question import FRAME_TERMS, Question, read_question
 from retrieval.answer.quotes import answer_pool, best_window, group_quotes, source_of
-from retrieval.answer.rerank import LEXICAL_ONLY, Retrieved, retrieve
-from retrieval.answer.retrieve import CandidateSource, Fuse, Hits
-from retrieval.answer.retrieve.fusion import fuse_dense
+from retrieval.answer.rerank import Retrieved, retrieve
+from retrieval.answer.retrieve import CandidateSource, Hits, Join
+from retrieval.answer.retrieve.dense import DENSE
+from retrieval.answer.retrieve.fusion import LearnedFusion
 from retrieval.answer.retrieve.lexical import LexicalWithin
+from retrieval.answer.retrieve.sources import candidate_sources
 from retrieval.answer.sentences import score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
-from retrieval.index.store import PassageView, Searcher
+from retrieval.index.store import PassageView, Searcher, Store
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
 from retrieval.text.encoder import Encoder
@@ -64,10 +67,10 @@ class Answerer:
     question arrives, so a write that lands meanwhile cannot change the passages under it."""
 
     def __init__(
-        self, store: Searcher, analyzer: Analyzer, params: AnswerParams | None = None,
+        self, store: Searcher | Store, analyzer: Analyzer, params: AnswerParams | None = None,
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | Shipped = SHIPPED,
-        examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
-        fuse: Fuse | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
+        examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] | None = None,
+        join: Join | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
         twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
         corpus_languages: frozenset[str] | None = None,
@@ -77,10 +80,12 @@ class Answerer:
         instead (abstain when the best passage holds less than `min_coverage` of the question),
         and a question that is answered gets the verdict `answer` with confidence 0: that is how
         the dev splits collect every answer, with `min_coverage=0`, for the model to be fitted on.
-        `sources` propose candidate passages (BM25 alone by default); several need `fuse`.
+        `sources` propose candidate passages (by default `retrieve/sources.py`'s: BM25 and the
+        passage vectors) and `join` merges their lists (by default the learned fusion of
+        `params.fusion`).
 
         `encoder` (the engine's; None: lexical only) makes a question semantic when the index
-        holds vectors of that encoder: dense candidates are fused with the re-ranked lexical ones,
+        holds vectors of that encoder: the dense source takes part and is fused with the re-ranked lexical one,
         sentences of passages found by meaning are chosen by similarity, and `semantic_judge`
         (by default the shipped semantic model; None when `judge` is None) gives the verdict,
         with `topic_gate` (by default the shipped one, `topic.py`; None when `semantic_judge` is
@@ -95,8 +100,8 @@ class Answerer:
         # Example questions for the abstain message: the engine keeps them per commit, since
         # finding the newest articles walks the whole index.
         self._examples = examples or (lambda lang: suggestions(self.store, lang, 1))
-        self.sources = tuple(sources)
-        self.fuse = fuse
+        self.sources = tuple(sources) if sources is not None else candidate_sources(self.params.fusion)
+        self.join: Join = join if join is not None else LearnedFusion(self.params.fusion)
         self.encoder = encoder
         if isinstance(semantic_judge, Shipped):
             semantic_judge = None if self.judge is None else confidence_model.shipped_semantic()
@@ -261,13 +266,18 @@ class Answerer:
         if not query.weights:
             return self._abstain(asked, words)
         prefer = context.articles if context is not None else frozenset()
-        sources, fuse = ((LexicalWithin(within),), None) if within is not None else (self.sources, self.fuse)
+        sources = (LexicalWithin(within),) if within is not None else self.sources
         found = retrieve(
-            ctx, query, prm.sentences.max_passages, prm.rerank, sources, fuse, prefer, prm.conversation.article_prior
+            ctx,
+            query,
+            prm.sentences.max_passages,
+            prm.rerank,
+            sources,
+            self.join,
+            prefer,
+            prm.conversation.article_prior,
         )
-        semantic = ctx.question_vector is not None and within is None
-        if semantic:
-            found = fuse_dense(ctx, query, found, prm.fusion)
+        semantic = DENSE in found.by_source  # the question has a vector: the dense source took part
         if not found.hits:
             return self._abstain(asked, words)
         signals = question_signals(ctx, query, found)
@@ -318,10 +328,9 @@ class Answerer:
         if not query.weights:
             return []
         ctx = self.context(read_question(question, self.analyzer.morphemes), words)
-        found = retrieve(ctx, query, k, self.params.rerank, self.sources, self.fuse)
-        if ctx.question_vector is not None:
-            ranked = fuse_dense(ctx, query, found, self.params.fusion).fusion
-            return [(f.uid, f.score) for f in ranked.ranked[:k]] if ranked is not None else found.hits
+        found = retrieve(ctx, query, k, self.params.rerank, self.sources, self.join)
+        if found.fusion is not None:
+            return [(f.uid, f.score) for f in found.fusion.ranked[:k]]
         return found.hits
 
     def query(self, words: list[Term]) -> Query:

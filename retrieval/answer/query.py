@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.answer.question import FRAME_TERMS
-from retrieval.index.store import Store
+from retrieval.index.store import Searcher
 from retrieval.text.analyze import HANGUL, Term
 
 KOREAN_NOUNS = frozenset({"NNG", "NNP", "NNC", "XR"})  # question words that may be part of an index compound
@@ -56,7 +56,7 @@ def unknown_idf(n_passages: int) -> float:
     return float(np.log1p((n + 0.5) / 0.5))
 
 
-def build_query(words: list[Term], store: Store, weights: QueryWeights, oov_idf: float) -> Query:
+def build_query(words: list[Term], store: Searcher, weights: QueryWeights, oov_idf: float) -> Query:
     """Search terms (every word, as BM25 sees the question) and idf weights of content words."""
     found = [known_form(w, store, weights) for w in words]
     words = [w for w, _ in found]
@@ -74,7 +74,7 @@ def build_query(words: list[Term], store: Store, weights: QueryWeights, oov_idf:
     return Query([w.term for w in words], weight, known, np.array([weight[t] for t in known], np.float64) / total)
 
 
-def known_form(word: Term, store: Store, weights: QueryWeights) -> tuple[Term, bool]:
+def known_form(word: Term, store: Searcher, weights: QueryWeights) -> tuple[Term, bool]:
     """A question word the index lacks, searched as an index term it most likely means
     (the flag says the stand-in is discounted).
 
@@ -111,7 +111,7 @@ def known_form(word: Term, store: Store, weights: QueryWeights) -> tuple[Term, b
 
 
 def term_columns(
-    phrase: str, query: Query, question_words: Callable[[str], list[Term]], store: Store, weights: QueryWeights
+    phrase: str, query: Query, question_words: Callable[[str], list[Term]], store: Searcher, weights: QueryWeights
 ) -> list[int] | None:  # fmt: skip
     """Which of the query's known terms (columns of `Coverage.present`) a phrase of the
     question holds, e.g. the speaker of "What did the Kremlin say…"; None when none."""

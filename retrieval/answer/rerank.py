@@ -1,5 +1,6 @@
-"""Stage 3 of the answer path: candidate passages from the sources (`answer/retrieve/`: BM25
-today), then the top few re-scored with what BM25 cannot see.
+"""Stage 3 of the answer path: candidate passages from the sources (`answer/retrieve/`: BM25 and,
+for a question with a vector, the dense one), the words list's top few re-scored with what BM25
+cannot see, then every list joined at one point (`retrieve`).
 
 Re-rank features, each a share in [0, 1] summed with its weight onto BM25 relative to the top
 hit: the best sentence's share of the question (the words said together, not scattered), the
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
-from retrieval.answer.retrieve import CandidateSource, Fuse, Hits, gather
+from retrieval.answer.retrieve import CandidateSource, Hits, Join, gather
 from retrieval.answer.retrieve.lexical import LEXICAL, Lexical
 from retrieval.index.store import PassageView
 
@@ -75,36 +76,54 @@ class Retrieved:
 
 def retrieve(
     ctx: QuestionContext, query: Query, k: int, weights: RerankWeights, sources: Sequence[CandidateSource] = LEXICAL_ONLY,
-    fuse: Fuse | None = None, prefer: frozenset[str] = frozenset(), prior: float = 0.0,
+    join: Join | None = None, prefer: frozenset[str] = frozenset(), prior: float = 0.0,
 ) -> Retrieved:  # fmt: skip
-    """Candidates from the `sources` (fused by `fuse` when there are several), then the top
-    `rerank_depth` re-scored (see the module docstring); a passage of an article in `prefer`
-    (the one a conversation is about) gains `prior`."""
+    """Candidates from the `sources` (each asked once, `gather`); the first (words) list's top
+    `rerank_depth` re-scored (see the module docstring; a passage of an article in `prefer`,
+    the one a conversation is about, gains `prior`); then, when several sources took part, every
+    list joined by `join`, the one fusion point. Coverage is kept for the words list and every
+    joined passage."""
+    lists = gather(ctx, query, max(k, weights.rerank_depth), sources)
+    first = next(iter(lists.values()), [])
+    bm25 = lists.get(LEXICAL, first)
+    coverage = coverage_of([h for h, _ in first], query, ctx)
+    ranked = rerank(ctx, query, first, coverage, weights, prefer, prior)[:k]
+    if len(lists) < 2:
+        return Retrieved(ranked, coverage, bm25, lists)
+    if join is None:
+        raise ValueError(f"{len(lists)} candidate sources ({', '.join(lists)}) need a join to merge their lists")
+    joined = join(ctx, query, {**lists, next(iter(lists)): ranked}, coverage)
+    if not joined.hits:
+        return Retrieved(joined.hits, coverage, bm25, lists, joined.fusion)
+    missing = [u for u, _ in joined.hits if u not in coverage]
+    return Retrieved(joined.hits, coverage | coverage_of(missing, query, ctx), bm25, lists, joined.fusion)
+
+
+def rerank(
+    ctx: QuestionContext, query: Query, hits: Hits, coverage: Mapping[int, Coverage], weights: RerankWeights,
+    prefer: frozenset[str] = frozenset(), prior: float = 0.0,
+) -> Hits:  # fmt: skip
+    """`hits` re-scored: each score relative to the first, plus the weighted shares of the
+    module docstring, best first (unchanged when every re-rank weight is 0)."""
     w = weights
-    gathered = gather(ctx, query, max(k, w.rerank_depth), sources, fuse)
-    hits = gathered.hits
-    bm25 = gathered.by_source.get(LEXICAL, hits)
-    if not hits:
-        return Retrieved([], {}, bm25, gathered.by_source)
+    if not hits or not w.any():
+        return hits
     view = ctx.view
-    coverage = coverage_of([h for h, _ in hits], query, ctx)
     indexed = frozenset(t for t in set(query.terms) if ctx.searcher.df(t)) if w.rerank_phrase > 0 else frozenset()
-    if w.any():
-        top = hits[0][1]
-        rescored = []
-        for h, score in hits:
-            c = coverage[h]
-            in_title = query.share_in(ctx.title_of(h) if w.rerank_title > 0 else frozenset())
-            phrases = phrase_share(view(h), query, c, indexed) if w.rerank_phrase > 0 else 0.0
-            window = c.window(query.weights_arr)
-            rescored.append((
-                h, score / top + w.rerank_sentence * c.best + w.rerank_passage * c.passage
-                + w.rerank_title * in_title + w.rerank_phrase * phrases + w.rerank_window * window
-                + (prior if prefer and view(h).article.id in prefer else 0.0),
-            ))  # fmt: skip
-        rescored.sort(key=lambda x: -x[1])
-        hits = rescored
-    return Retrieved(hits[:k], coverage, bm25, gathered.by_source)
+    top = hits[0][1]
+    rescored = []
+    for h, score in hits:
+        c = coverage[h]
+        in_title = query.share_in(ctx.title_of(h) if w.rerank_title > 0 else frozenset())
+        phrases = phrase_share(view(h), query, c, indexed) if w.rerank_phrase > 0 else 0.0
+        window = c.window(query.weights_arr)
+        rescored.append((
+            h, score / top + w.rerank_sentence * c.best + w.rerank_passage * c.passage
+            + w.rerank_title * in_title + w.rerank_phrase * phrases + w.rerank_window * window
+            + (prior if prefer and view(h).article.id in prefer else 0.0),
+        ))  # fmt: skip
+    rescored.sort(key=lambda x: -x[1])
+    return rescored
 
 
 def phrase_share(view: PassageView, query: Query, coverage: Coverage, indexed: frozenset[str]) -> float:

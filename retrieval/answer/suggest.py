@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.index.store import Store
+from retrieval.index.store import Searcher
 from retrieval.models import Language
 from retrieval.text.analyze import detect_language
 
@@ -24,7 +24,7 @@ TEMPLATES: dict[str, str] = {
 }
 
 
-def suggestions(store: Store, lang: Language, n: int = 2) -> list[str]:
+def suggestions(store: Searcher, lang: Language, n: int = 2) -> list[str]:
     """Up to n questions about the newest articles, in `lang` (English for "mixed")."""
     want = "ko" if lang == "ko" else "en"
     uids = store.uids()

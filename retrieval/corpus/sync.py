@@ -79,7 +79,7 @@ class CorpusSync:
         store = self.store
         full = full or fresh or bool(store.damaged)
         files = corpus_files(self.corpus_dir)
-        old_table = {} if fresh else _file_table(store.extra().get("files"))
+        old_table = {} if fresh else _file_table(store.snapshot().extra().get("files"))
         table: dict[str, list[Any]] = {}
         changed: list[Path] = []
         for path in files:
@@ -112,8 +112,8 @@ class CorpusSync:
             table[path.name] = [stamp, digest]
         if not parsed and not gone and not full:
             if table != old_table:
-                store.apply(Change(extra={**store.extra(), "files": table}))
-            report.articles = store.n_articles
+                store.apply(Change(extra={**store.snapshot().extra(), "files": table}))
+            report.articles = store.snapshot().n_articles
             self._warn(report)
             return report
         if not full and not gone and all(self._keeps_ids(name, arts, old_table) for name, arts in parsed.items()):
@@ -122,7 +122,7 @@ class CorpusSync:
         # What the folder asks for, in file order. An id named twice with different text: the
         # version in the store wins (a new file cannot push an indexed article out), else the
         # first file by name.
-        live = store.article_hashes()
+        live = store.snapshot().article_hashes()
         wanted: dict[str, ArticleKey] = {}
         seen_hash: set[str] = set()
         for name in sorted(table):
@@ -161,7 +161,7 @@ class CorpusSync:
         adds = [by_file[k.file][k.id] for k in needed]
         for name, arts in parsed.items():
             self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.extra(), "files": table}))
+        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.snapshot().extra(), "files": table}))
         self._collect_manifests(table)
         report.replaced = [] if fresh else sorted({a.id for a in adds} & set(live))
         report.added = [a.id for a in adds if fresh or a.id not in live]
@@ -191,6 +191,7 @@ class CorpusSync:
         article up in the store instead of comparing the whole corpus, so an ingest costs what
         the new files cost at any corpus size."""
         store = self.store
+        snap = store.snapshot()  # the writer lock is held: nothing commits meanwhile
         adds: dict[str, Article] = {}
         replaced: list[str] = []
         new_hashes: set[str] = set()
@@ -201,7 +202,7 @@ class CorpusSync:
                     if article_key(adds[key.id]).hash != key.hash:
                         report.skipped.append((name, _conflict(key.id, adds[key.id].file)))
                     continue
-                live = store.article(key.id)
+                live = snap.article(key.id)
                 if live is not None:
                     if live.hash == key.hash:
                         continue
@@ -209,17 +210,17 @@ class CorpusSync:
                         report.skipped.append((name, _conflict(key.id, live.file)))
                         continue
                     replaced.append(key.id)  # its own file was edited
-                elif key.hash in new_hashes or store.article_by("hash", key.hash) is not None:
+                elif key.hash in new_hashes or snap.article_by("hash", key.hash) is not None:
                     continue  # the same article under another id: indexed once
                 adds[key.id] = art
                 new_hashes.add(key.hash)
         for name, arts in parsed.items():
             self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds.values()), extra={**store.extra(), "files": table}))
+        self._apply(Change(add=tuple(adds.values()), extra={**snap.extra(), "files": table}))
         self._collect_manifests(table)
         report.replaced = sorted(replaced)
         report.added = [aid for aid in adds if aid not in set(replaced)]
-        report.articles = store.n_articles
+        report.articles = store.snapshot().n_articles
         self._warn(report)
         if adds:
             log.info("index updated: %d added, %d replaced", len(report.added), len(report.replaced))
@@ -307,11 +308,11 @@ class StoreKeys:
     store: Store
 
     def by_id(self, article_id: str) -> ArticleKey | None:
-        m = self.store.article(article_id)
+        m = self.store.snapshot().article(article_id)
         return ArticleKey(m.id, m.hash, m.text_hash, m.file) if m else None
 
     def by_text(self, text: str) -> str | None:
-        m = self.store.article_by("text_hash", text)
+        m = self.store.snapshot().article_by("text_hash", text)
         return m.id if m else None
 
 

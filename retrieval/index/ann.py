@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 SUFFIX = ".hnsw"  # NAME.hnsw beside NAME.seg, and NAME.hnsw.json
+SUFFIXES = (SUFFIX, f"{SUFFIX}.json")  # a segment's files of this kind (retrieval/index/segments/components.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +88,8 @@ PARAMS = HnswParams()
 
 def paths(directory: Path, name: str) -> tuple[Path, Path]:
     """The HNSW file and its metadata for segment `name`."""
-    return directory / f"{name}{SUFFIX}", directory / f"{name}{SUFFIX}.json"
-
-
-def file_names(name: str) -> tuple[str, str]:
-    """What a commit's collector keeps beside a live segment."""
-    return f"{name}{SUFFIX}", f"{name}{SUFFIX}.json"
+    graph, meta = SUFFIXES
+    return directory / f"{name}{graph}", directory / f"{name}{meta}"
 
 
 def _crc_file(path: Path) -> int:

@@ -79,6 +79,9 @@ class LockBusyError(QuoteQAError):
     """Another writer holds the data folder."""
 
 
+LOCK_NAME = "write.lock"
+
+
 class WriterLock:
     """An exclusive lock on the data folder for writers (ingest, reindex, reload).
 
@@ -87,7 +90,7 @@ class WriterLock:
     """
 
     def __init__(self, data_dir: Path, timeout: float = 600.0) -> None:
-        self.path = data_dir / "write.lock"
+        self.path = data_dir / LOCK_NAME
         self.timeout = timeout
         self._fd: int | None = None
         self.waited = 0.0

@@ -1,7 +1,8 @@
 """A second, deliberately plain `Store`: dicts of passages and postings, held in memory.
 
 It proves the seam: the answer pipeline and the store test suite run on it unchanged, and it is
-short enough to read as the definition of what a store must do. Each write builds new dicts, so
+short enough to read as the definition of what a store must do. As the segment store, it is two
+objects: `MemorySnapshot` reads one state, `MemoryStore` writes. Each write builds new dicts, so
 a snapshot taken before it never changes (fine for tests and small corpora, not for a million
 passages).
 """
@@ -62,47 +63,28 @@ class _State:
     extra: dict[str, Any] = field(default_factory=dict)
     vectors: dict[int, npt.NDArray[np.int8]] = field(default_factory=dict)  # uid -> int8 codes (index/vectors.py)
     stamp: str | None = None  # the encoder every vector was made with (None: no vectors)
+    generation: int = 0  # writes so far
 
 
-class MemoryStore(StoreWrites):
-    """`encoder`: passages added are also encoded, and held as the same int8 codes the segment
-    store writes (so both stores' `dense` agree)."""
+class MemorySnapshot:
+    """One state of a `MemoryStore`, read as a `Searcher`; it never changes."""
 
-    def __init__(
-        self, analyzer: Analyzer | None = None, params: SearchParams | None = None, encoder: Encoder | None = None
-    ) -> None:
-        self.analyzer = analyzer
-        self.encoder = encoder
-        self._params = params or SearchParams()
-        self._state = _State()
-        self._frozen = False
-        self._vocab: dict[str, int] = {}  # only grows, so ids stay valid in every snapshot
-        self._lock = threading.RLock()
-        self.damaged: list[str] = []
-
-    def refresh(self) -> bool:
-        return False  # nobody else writes to memory
-
-    @contextmanager
-    def writing(self, blocking: bool = True) -> Iterator[bool]:
-        got = self._lock.acquire(blocking=blocking)
-        try:
-            yield got
-        finally:
-            if got:
-                self._lock.release()
+    def __init__(self, state: _State, params: SearchParams, vocab: dict[str, int]) -> None:
+        self._state = state
+        self._params = params
+        self._vocab = vocab  # the store's term ids: they only grow, so they hold in every snapshot
+        self._dense_cache: tuple[npt.NDArray[np.int8], npt.NDArray[np.float32], npt.NDArray[np.int64]] | None = None
 
     @property
     def params(self) -> SearchParams:
         return self._params
 
-    def set_params(self, params: SearchParams) -> None:
-        self._params = params
+    @property
+    def generation(self) -> int:
+        return self._state.generation
 
-    def snapshot(self) -> MemoryStore:
-        snap = MemoryStore(self.analyzer, self._params, self.encoder)
-        snap._state, snap._frozen, snap._vocab = self._state, True, self._vocab
-        return snap
+    def snapshot(self) -> MemorySnapshot:
+        return self
 
     # --- dense vectors -------------------------------------------------------------------------
     @property
@@ -110,14 +92,13 @@ class MemoryStore(StoreWrites):
         return self._state.stamp
 
     def _matrix(self) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        st = self._state
-        cached = getattr(self, "_dense_cache", None)
-        if cached is None or cached[0] is not st:
+        if self._dense_cache is None:
+            st = self._state
             uids = np.array(sorted(st.vectors), np.int64)
             dim = next(iter(st.vectors.values())).shape[0] if st.vectors else 0
             codes = np.stack([st.vectors[int(u)] for u in uids]) if len(uids) else np.zeros((0, dim), np.int8)
-            cached = self._dense_cache = (st, codes, vectors.row_norms(codes), uids)
-        return cached[1], cached[2], cached[3]
+            self._dense_cache = (codes, vectors.row_norms(codes), uids)
+        return self._dense_cache
 
     def dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if self._state.stamp is None:
@@ -235,11 +216,51 @@ class MemoryStore(StoreWrites):
     def article_hashes(self) -> dict[str, str]:
         return {aid: meta.hash for aid, (meta, _) in self._state.articles.items()}
 
+
+class MemoryStore(StoreWrites):
+    """The writer: `apply` makes a new state, `snapshot()` reads the live one. `encoder`:
+    passages added are also encoded, and held as the same int8 codes the segment store writes
+    (so both stores' `dense` agree)."""
+
+    def __init__(
+        self, analyzer: Analyzer | None = None, params: SearchParams | None = None, encoder: Encoder | None = None
+    ) -> None:
+        self.analyzer = analyzer
+        self.encoder = encoder
+        self._params = params or SearchParams()
+        self._state = _State()
+        self._snap: MemorySnapshot | None = None
+        self._vocab: dict[str, int] = {}  # only grows, so ids stay valid in every snapshot
+        self._lock = threading.RLock()
+        self.damaged: list[str] = []
+
+    def refresh(self) -> bool:
+        return False  # nobody else writes to memory
+
+    @contextmanager
+    def writing(self, blocking: bool = True) -> Iterator[bool]:
+        got = self._lock.acquire(blocking=blocking)
+        try:
+            yield got
+        finally:
+            if got:
+                self._lock.release()
+
+    @property
+    def params(self) -> SearchParams:
+        return self._params
+
+    def set_params(self, params: SearchParams) -> None:
+        self._params = params
+
+    def snapshot(self) -> MemorySnapshot:
+        if self._snap is None or self._snap._state is not self._state or self._snap.params != self._params:
+            self._snap = MemorySnapshot(self._state, self._params, self._vocab)
+        return self._snap
+
     # --- writes --------------------------------------------------------------------------------
     def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
         """`options` change nothing here: analysis runs in this thread, and is quick."""
-        if self._frozen:
-            raise TypeError("a snapshot is read-only; write through the store it came from")
         with self.writing():
             return self._apply(change)
 
@@ -272,7 +293,7 @@ class MemoryStore(StoreWrites):
             uids = []
             for n, (text, sentences) in enumerate(zip(art.paragraphs, self._analyse(art.paragraphs)), start=1):
                 terms = tuple(s.terms for s in sentences)
-                cols = columns.values_of(columns.compute_all([text]), 0) if columns.COLUMNS else {}
+                cols = columns.values_of(columns.compute_all([text], columns.schema()), 0)
                 passages[uid] = _Passage(
                     uid, text, n, detect_language(text), art.id, tuple((s.start, s.end) for s in sentences), terms, cols
                 )
@@ -289,7 +310,8 @@ class MemoryStore(StoreWrites):
                 codes.update(zip(uids, vectors.quantise(self.encoder.encode(art.paragraphs))))
         extra = st.extra if change.extra is None else change.extra
         self._state = replace(
-            st, passages=passages, postings=postings, articles=articles, next_uid=uid, extra=extra, vectors=codes, stamp=stamp
+            st, passages=passages, postings=postings, articles=articles, next_uid=uid, extra=extra, vectors=codes, stamp=stamp,
+            generation=st.generation + 1,
         )  # fmt: skip
         return ChangeReport(tuple(adds), tuple(a for a in change.remove if a in gone), added)
 

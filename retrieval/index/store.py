@@ -1,9 +1,11 @@
 """The seam between answering and storage: what a question needs from an index, and nothing more.
 
-Answering, `Engine`, `sources` and the Telegram "Paragraph" button read an index only through
-`Store`. Two implementations pass the same test suite: `SegmentStore` (immutable segments on
-disk, `retrieval/index/segments/store.py`) and `MemoryStore` (plain dicts, `retrieval/index/memory.py`). A third
-one — a search server holding pre-tokenized fields — would slot in the same way.
+Two sides, composed rather than inherited: a `Store` is written (atomic changes under a writer
+lock) and hands out snapshots; a `Searcher`, the snapshot, is everything answering, `Engine`,
+`sources` and the Telegram "Paragraph" button read, and it never changes. Two implementations
+pass the same test suite: `SegmentStore` (immutable segments on disk,
+`retrieval/index/segments/store.py`) and `MemoryStore` (plain dicts, `retrieval/index/memory.py`).
+A third one — a search server holding pre-tokenized fields — would slot in the same way.
 
 Passages are addressed by a *uid*: a number given when a passage is added and never reused or
 changed by merges, so a button made before a merge or a restart still finds its paragraph.
@@ -128,13 +130,18 @@ class BatchAnalyser(Protocol):
 @runtime_checkable
 class Searcher(Protocol):
     """Everything answering and the front ends read from an index: statistics, search, passages
-    and articles. Reads on the object returned by `snapshot()` never change, whatever is written
-    after: a question is answered from the commit that was live when it started."""
+    and articles, as of one commit. Its reads never change, whatever is written after: a
+    question is answered from the commit that was live when it started."""
 
     @property
     def params(self) -> SearchParams: ...
 
-    def snapshot(self) -> Searcher: ...
+    @property
+    def generation(self) -> int:
+        """The commit this snapshot reads (grows with every write)."""
+
+    def snapshot(self) -> Searcher:
+        """Itself (a snapshot of a snapshot is the same commit)."""
 
     # --- statistics and terms -----------------------------------------------------------------
     @property
@@ -209,15 +216,25 @@ class Searcher(Protocol):
 
 
 @runtime_checkable
-class Store(Searcher, Protocol):
-    """A `Searcher` that can also be written (the index writer's side): its lifecycle and
-    atomic changes. Readers should take `snapshot()` and hold only a `Searcher`."""
+class Store(Protocol):
+    """The index writer's side and the source of snapshots: atomic changes under a writer lock,
+    and `snapshot()`, the `Searcher` of the live commit. It reads nothing itself: readers take
+    a snapshot and hold only that."""
+
+    def snapshot(self) -> Searcher:
+        """The live commit (unchanged by later writes)."""
+
+    @property
+    def params(self) -> SearchParams: ...
 
     def set_params(self, params: SearchParams) -> None:
-        """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing."""
+        """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing
+        (snapshots taken afterwards use them)."""
 
     # --- lifecycle -----------------------------------------------------------------------------
-    damaged: list[str]  # what could not be read when the store was last opened (it gets rebuilt)
+    @property
+    def damaged(self) -> list[str]:
+        """What could not be read when the store was last opened (it gets rebuilt)."""
 
     def refresh(self) -> bool:
         """Pick up a commit another writer made; True when the snapshot changed."""

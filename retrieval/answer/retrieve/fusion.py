@@ -24,7 +24,6 @@ for the confidence model.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,8 +32,10 @@ import numpy.typing as npt
 
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
-from retrieval.answer.rerank import Retrieved, coverage_of
-from retrieval.answer.retrieve.dense import DENSE, Dense
+from retrieval.answer.rerank import Coverage
+from retrieval.answer.retrieve import Hits, Joined
+from retrieval.answer.retrieve.dense import DENSE
+from retrieval.answer.retrieve.lexical import LEXICAL
 
 FEATURES: tuple[str, ...] = (
     "lex",  # re-ranked lexical score / the best lexical score (0: not a lexical candidate)
@@ -78,9 +79,12 @@ class FusionWeights:
         return dict(zip(FEATURES, self.weights))
 
 
-# Fitted by `measure/belebele_fit.py` on the FIT half (Belebele same/cross/mixed/split modes,
-# 600 KorQuAD and 600 XQuAD questions; L2 0.001). `cos` and `dcos` differ by a constant per
-# question, so only their sum (7.51) means anything; the split is the penalty's.
+# Fitted with `measure/fusion_fit.py::fit_conditional_logit` (L2 0.001) on the FIT half (Belebele
+# same/cross/mixed/split modes, 600 KorQuAD and 600 XQuAD questions) by `measure/belebele_fit.py`
+# of commit 0dc26f5 (`git show 0dc26f5:measure/belebele_fit.py`; it read feature rows written by
+# that commit's `measure/belebele.py`, and was removed in 83406d6 when belebele.py became the
+# `quoteqa eval --belebele` report). `cos` and `dcos` differ by a constant per question, so only
+# their sum (7.51) means anything; the split is the penalty's.
 FITTED: tuple[float, ...] = (
     1.9767,
     2.4889,
@@ -108,15 +112,17 @@ class FusedHit:
 
 def candidate_features(
     lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
-    cosine: Mapping[int, float], other: Mapping[int, bool],
+    cosine: Mapping[int, float], other: Mapping[int, bool], further: Sequence[tuple[int, float]] = (),
 ) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
-    """The candidates (lexical first, then dense-only ones) and their feature rows.
+    """The candidates (lexical first, then dense-only ones, then those only further sources
+    proposed) and their feature rows.
 
     `lexical`: (uid, re-ranked score), best first; `coverage`: uid → share of the question's idf
     mass (lexical candidates); `dense`: (uid, cosine), best first; `cosine`: uid → cosine for
     every candidate (a lexical candidate outside the dense list still has one); `other`: uid →
-    passage language differs from the question's."""
-    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense]))
+    passage language differs from the question's; `further`: other sources' hits, scored here by
+    the same features (a source with a feature of its own adds it to `FEATURES`)."""
+    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
     if not uids:
         return [], np.zeros((0, len(FEATURES)))
     lex_top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
@@ -154,33 +160,6 @@ def fuse(
     return [FusedHit(int(uids[i]), float(s[i]), float(p[i]), bool((other or {}).get(uids[i], False))) for i in order]
 
 
-def fit_conditional_logit(
-    groups: Sequence[tuple[npt.NDArray[np.float64], int]], l2: float = 0.01, init: Sequence[float] | None = None,
-) -> npt.NDArray[np.float64]:  # fmt: skip
-    """Weights maximising Σ log softmax(X w)[gold] over groups (X: candidates × features, gold:
-    the gold candidate's row; groups whose gold is not a candidate carry no information and are
-    skipped) with an L2 penalty. For measurement code; scipy is a dependency already."""
-    from scipy.optimize import minimize
-
-    data = [(X, g) for X, g in groups if 0 <= g < len(X) and len(X) > 1]
-    d = data[0][0].shape[1] if data else len(FEATURES)
-    w0 = np.zeros(d) if init is None else np.asarray(init, dtype=np.float64)
-
-    def loss(w: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        total = l2 * float(w @ w) * len(data)
-        grad = 2 * l2 * w * len(data)
-        for X, g in data:
-            s = X @ w
-            m = s.max()
-            e = np.exp(s - m)
-            z = e.sum()
-            total -= s[g] - m - np.log(z)
-            grad -= X[g] - (e / z) @ X
-        return total / max(len(data), 1), grad / max(len(data), 1)
-
-    return np.asarray(minimize(loss, w0, jac=True, method="L-BFGS-B").x)
-
-
 @dataclass(frozen=True, slots=True)
 class Fused:
     """What the fusion saw and decided, for the sentence choice and the confidence signals."""
@@ -211,26 +190,29 @@ class Fused:
         return [(f.uid, max(lex.get(f.uid, 0.0), chance[f.uid] / top)) for f in self.ranked if f.uid in read]
 
 
-def fuse_dense(ctx: QuestionContext, query: Query, found: Retrieved, weights: FusionWeights) -> Retrieved:
-    """The re-ranked lexical list and the dense candidates fused by the learned rule: the
-    passages the sentences are read from become the fused ones (their chance as the score). The
-    question must have a vector (`ctx.question_vector`)."""
-    lang = ctx.question.language if ctx.asked is not None else None
-    dense = Dense().candidates(ctx, query, weights.dense_depth)
-    lexical = list(found.hits[: weights.lexical_depth])
-    uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense]))
-    if not uids:
-        return found
-    cosine = ctx.passage_cosines(uids)
-    other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
-    cov = {u: c.passage for u, c in found.coverage.items()}
-    cand, X = candidate_features(lexical, cov, dense, cosine, other)
-    ranked = fuse(cand, X, weights, other)
-    keep = [f for f in ranked if f.chance >= weights.keep_share * ranked[0].chance][: weights.keep_max]
-    hits = [(f.uid, f.chance) for f in keep]
-    missing = [u for u, _ in hits if u not in found.coverage]
-    coverage = dict(found.coverage) | coverage_of(missing, query, ctx)
-    return dataclasses.replace(
-        found, hits=hits, coverage=coverage, by_source={**found.by_source, DENSE: dense},
-        fusion=Fused(ranked, lexical, dense, cosine),
-    )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class LearnedFusion:
+    """The answer path's `Join`: the re-ranked words list, the dense list and any further
+    source's list scored by the learned rule; the passages the sentences are read from become
+    the kept fused ones (their chance as the score)."""
+
+    weights: FusionWeights
+
+    def __call__(
+        self, ctx: QuestionContext, query: Query, lists: Mapping[str, Hits], coverage: Mapping[int, Coverage]
+    ) -> Joined:
+        w = self.weights
+        lang = ctx.question.language if ctx.asked is not None else None
+        lexical = list(lists.get(LEXICAL, [])[: w.lexical_depth])
+        dense = list(lists.get(DENSE, []))
+        further = [h for name, hits in lists.items() if name not in (LEXICAL, DENSE) for h in hits]
+        uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
+        if not uids:
+            return Joined(list(lists.get(LEXICAL, [])))
+        cosine = ctx.passage_cosines(uids)
+        other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
+        cov = {u: c.passage for u, c in coverage.items()}
+        cand, X = candidate_features(lexical, cov, dense, cosine, other, further)
+        ranked = fuse(cand, X, w, other)
+        keep = [f for f in ranked if f.chance >= w.keep_share * ranked[0].chance][: w.keep_max]
+        return Joined([(f.uid, f.chance) for f in keep], Fused(ranked, lexical, dense, cosine))

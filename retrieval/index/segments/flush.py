@@ -69,17 +69,3 @@ def flushes(batched: Sequence[list[Article]], passages: int) -> list[list[list[A
         out[-1].append(batch)
         size += sum(len(a.paragraphs) for a in batch)
     return out
-
-
-def capped(group: Sequence[int], cap: int) -> list[int]:
-    """Indexes of the smallest sizes in `group` whose sum stays within `cap` (sizes ascending);
-    a merge needs two at least, else none."""
-    order = sorted(range(len(group)), key=group.__getitem__)
-    chosen: list[int] = []
-    total = 0
-    for i in order:
-        if total + group[i] > cap:
-            break
-        chosen.append(i)
-        total += group[i]
-    return chosen if len(chosen) >= 2 else []

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.index.segments import columns
-from retrieval.index.segments.segment import Encoded, SegmentBuilder
+from retrieval.index.segments.builder import Encoded, SegmentBuilder
 from retrieval.text.analyze import Analyzer
 
 EncoderSetup = tuple[str, "Path | None"]  # encoder name and its start-up cache folder

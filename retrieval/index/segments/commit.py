@@ -1,0 +1,230 @@
+"""The commit file, and the reader that follows it.
+
+    index/COMMIT              {"generation", "next_uid", "segments": [{name, deletes, …}], "extra", "encoder"}
+    index/NAME.*              one segment's files (`components.py`)
+    index/NAME.GEN.del        the passages of NAME deleted as of commit GEN (a packed bitmap)
+
+A commit is replaced atomically (temporary name, fsync, rename, fsync of the folder), so a crash
+at any point leaves the previous one whole. `CommitReader` holds the live `Snapshot` and opens
+a newer commit when another writer made one; `write_commit` is how the writer (`writer.py`)
+makes one, and `collect` then deletes every file no commit names any more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.errors import IndexFormatError
+from retrieval.index.bm25 import SearchParams
+from retrieval.index.fsutil import LOCK_NAME, atomic_write, fsync_dir, mkdir, write_new
+from retrieval.index.segments import components
+from retrieval.index.segments.format import FORMAT_VERSION
+from retrieval.index.segments.segment import Segment
+from retrieval.index.segments.snapshot import LiveSegment, Snapshot
+from retrieval.text.analyze import ANALYZER_VERSION
+
+log = logging.getLogger(__name__)
+
+COMMIT = "COMMIT"
+OPEN_RETRIES = 5  # a writer may delete a segment between our reading COMMIT and opening it
+
+
+class _Retry(Exception):
+    pass
+
+
+class CommitReader:
+    """The read side of a store folder: the live snapshot, the segments it has open (kept
+    across commits: a segment never changes), and what was wrong when the commit was opened."""
+
+    def __init__(self, directory: Path, params: SearchParams) -> None:
+        self.directory = directory
+        self.params = params
+        self.cache: dict[str, Segment] = {}
+        self.damaged: list[str] = []  # what was wrong when the last commit was opened
+        self._lock = threading.Lock()  # question threads may refresh at once
+        self._stat: tuple[int, int, int] | None = None
+        self._snap = Snapshot(0, (), 0, {}, params)
+        self.refresh(force=True)
+
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    def set_params(self, params: SearchParams) -> None:
+        self.params = params
+        self._snap = self._snap.with_params(params)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Open the newest commit if another writer made one (one `stat` when none did); True
+        when the snapshot changed."""
+        path = self.directory / COMMIT
+        stamp = _stat(path)
+        if not force and stamp == self._stat:
+            return False
+        with self._lock:
+            if not force and stamp == self._stat:
+                return False  # another thread opened it meanwhile
+            for _ in range(OPEN_RETRIES):
+                try:
+                    snap, damaged = self._open()
+                    break
+                except _Retry:
+                    continue
+            else:
+                snap, damaged = self._open(final=True)
+            self._snap, self.damaged, self._stat = snap, damaged, stamp
+        for d in damaged:
+            log.warning("index in %s: %s; what it held will be rebuilt", self.directory, d)
+        return True
+
+    def install(self, generation: int, lives: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any],
+                stamp: str | None) -> None:  # fmt: skip
+        """The snapshot of a commit this process just wrote (no need to read it back)."""
+        with self._lock:
+            for s in lives:
+                self.cache[s.seg.name] = s.seg
+            self._snap = Snapshot(generation, lives, next_uid, extra, self.params, stamp)
+            self._stat = _stat(self.directory / COMMIT)
+            self.damaged = []
+            names = {s.seg.name for s in lives}
+            for name in list(self.cache):
+                if name not in names:
+                    self.cache.pop(name, None)
+
+    def _open(self, final: bool = False) -> tuple[Snapshot, list[str]]:
+        path = self.directory / COMMIT
+        empty = Snapshot(0, (), 0, {}, self.params)
+        try:
+            commit = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
+            return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
+        except (OSError, ValueError) as exc:
+            return empty, [f"the commit file is unreadable ({exc})"]
+        if (
+            not isinstance(commit, dict)
+            or commit.get("format") != FORMAT_VERSION
+            or commit.get("analyzer") != ANALYZER_VERSION
+        ):
+            fmt = commit.get("format") if isinstance(commit, dict) else "?"
+            return empty, [
+                f"the commit is of format {fmt}, analyser {commit.get('analyzer') if isinstance(commit, dict) else '?'}; this quoteqa writes format {FORMAT_VERSION}"
+            ]
+        lives: list[LiveSegment] = []
+        damaged: list[str] = []
+        try:
+            entries = list(commit["segments"])
+            generation, next_uid = int(commit["generation"]), int(commit["next_uid"])
+            extra = dict(commit.get("extra") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            return empty, [f"the commit file is malformed ({exc})"]
+        for entry in entries:
+            name = entry.get("name", "?")
+            try:
+                seg = self.cache.get(name)
+                if seg is None:
+                    seg = Segment.open(self.directory, name)
+                    self.cache[name] = seg
+                live = LiveSegment(seg)
+                if entry.get("deletes"):
+                    live.deleted = read_deletes(self.directory / entry["deletes"], seg.n_passages, entry.get("crc32"))
+                    live.del_file, live.del_crc = entry["deletes"], entry.get("crc32")
+                    live.n_deleted = int(live.deleted.sum())
+                lives.append(live)
+            except IndexFormatError as exc:
+                if not final and _commit_changed(path, commit):
+                    raise _Retry() from exc
+                damaged.append(str(exc))
+                self.cache.pop(name, None)
+        live_names = {e.get("name") for e in entries}
+        for name in list(self.cache):
+            if name not in live_names:
+                self.cache.pop(name, None)
+        stamp = commit.get("encoder") if isinstance(commit.get("encoder"), str) else None
+        return Snapshot(generation, lives, next_uid, extra, self.params, stamp), damaged
+
+
+def write_commit(
+    directory: Path, generation: int, lives: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any],
+    stamp: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Replace COMMIT atomically with one naming the segments that still hold a live passage."""
+    entries = [
+        {"name": s.seg.name, "deletes": s.del_file, "deleted": s.n_deleted, "passages": s.seg.n_passages, "crc32": s.del_crc}
+        for s in lives if s.n_live > 0
+    ]  # fmt: skip
+    commit = {
+        "format": FORMAT_VERSION, "analyzer": ANALYZER_VERSION, "generation": generation,
+        "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
+    }  # fmt: skip
+    mkdir(directory)
+    atomic_write(
+        directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit"
+    )
+    return commit
+
+
+def collect(directory: Path, commit: dict[str, Any]) -> None:
+    """Delete files no commit names any more (a reader elsewhere keeps its mapped copy): what
+    the commit's segments have (`components.py`) and their tombstones stay."""
+    keep = {COMMIT, LOCK_NAME} | components.file_names(e["name"] for e in commit["segments"])
+    keep.update(e["deletes"] for e in commit["segments"] if e["deletes"])
+    for path in directory.iterdir():
+        if path.is_dir():
+            if path.name.startswith(("v3-", "build-")):  # what the format-3 index left
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        if path.name in keep:
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+# --- tombstones -------------------------------------------------------------------------------
+def deletes_name(segment: str, generation: int) -> str:
+    return f"{segment}.{generation}.del"
+
+
+def write_deletes(path: Path, deleted: npt.NDArray[np.bool_]) -> int:
+    data = np.packbits(deleted).tobytes()
+    path.unlink(missing_ok=True)
+    write_new(path, data)
+    fsync_dir(path.parent)
+    return zlib.crc32(data)
+
+
+def read_deletes(path: Path, n: int, crc: int | None) -> npt.NDArray[np.bool_]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IndexFormatError(f"tombstones {path.name} are missing") from exc
+    if len(data) != (n + 7) // 8 or (crc is not None and zlib.crc32(data) != crc):
+        raise IndexFormatError(f"tombstones {path.name} are damaged")
+    return np.unpackbits(np.frombuffer(data, np.uint8), count=n).astype(bool)
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+def _commit_changed(path: Path, commit: dict[str, Any]) -> bool:
+    try:
+        return json.loads(path.read_text("utf-8")).get("generation") != commit.get("generation")
+    except (OSError, ValueError, AttributeError):
+        return True

@@ -1,0 +1,314 @@
+"""A segment's arrays and their two files: the one place that spells the layout.
+
+`NAME.seg` holds every array back to back (64-byte aligned, memory-mapped on open); `NAME.json`
+is their table with a CRC-32 of the file, the counts, and the format and analyser versions.
+Nothing in a segment ever changes after it is written; deletions live beside it as tombstone
+files named by the commit (`commit.py`), and the files a segment has are listed in
+`components.py`.
+
+Arrays, ragged data as values + pointers (as bm25s and the old monolithic index kept them):
+- passages: `uid` (stable number), `article` (row in this segment's article table),
+  `paragraph`, `lang`, `doc_len` (terms), then the per-passage columns (`columns/`), `text_ptr`
+  into `texts`, `sent_ptr` into sentences;
+- sentences: `sent_start`, `sent_end` (character offsets), `sent_tok_ptr` into `tokens`;
+- `tokens`: term ids in text order; postings, term-major: `post_ptr`, `post_doc`, `post_tf`;
+- the term dictionary (`vocab`, `vocab_ptr`) and the article table (`art_<field>` +
+  `art_<field>_ptr` per field, `art_<field>_order` for the looked-up ones, `art_pass_ptr`: an
+  article's passages are contiguous).
+
+A builder (`builder.py`: an ingest batch, a merge) hands `layout` a `Content`; the reader
+(`segment.py`) opens what `write` wrote through `read`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.errors import IndexFormatError
+from retrieval.index import vectors
+from retrieval.index.fsutil import crash_point, fsync_dir, write_new
+from retrieval.index.segments import columns
+from retrieval.index.store import ARTICLE_FIELDS
+from retrieval.text.analyze import ANALYZER_VERSION
+
+FORMAT_VERSION = 4  # 4: immutable segments + commit file (3 was one monolithic index with deltas)
+MAGIC = b"QQASEG4\n"
+ALIGN = 64
+VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every open; larger ones
+# only when their size or header looks wrong, so a cold start does not grow with the corpus.
+ARRAYS_SUFFIX, TABLE_SUFFIX = ".seg", ".json"  # NAME.seg and NAME.json
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+CORE_PER_PASSAGE: tuple[tuple[str, type], ...] = (("paragraph", np.int32), ("lang", np.int8), ("doc_len", np.int32))
+LOOKUP_FIELDS = ("id", "hash", "text_hash")  # article columns with a sorted order, for lookups
+
+
+def per_passage(present: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
+    """Arrays with one row per passage, taken by row when merging and reordering: the core
+    ones, then the columns of `columns/` whose arrays are `present` (a required column always
+    is; the vectors when every merged segment has them)."""
+    return CORE_PER_PASSAGE + columns.dtypes(present)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A segment's data before layout, in passage (uid) order: per-passage rows, ragged data as
+    lengths and values, the term list and the article table. Articles' passages are contiguous
+    and in article order."""
+
+    uid: I64
+    article: I64  # each passage's row in `articles`
+    rows: Mapping[str, np.ndarray]  # the `per_passage` arrays: paragraph, lang, doc_len, columns
+    text_len: I64
+    texts: npt.NDArray[np.uint8]  # UTF-8 of every passage's text, back to back
+    sent_count: I64  # sentences per passage
+    sent_start: I32
+    sent_end: I32
+    sent_tok_len: I64  # terms per sentence
+    tokens: I32  # term ids into `vocab`, in text order
+    vocab: list[str]
+    articles: Mapping[str, list[str]]  # ARTICLE_FIELDS -> one value per article row
+
+
+def layout(c: Content) -> dict[str, np.ndarray]:
+    """The segment's arrays, in file order (see the module docstring)."""
+    n = len(c.uid)
+    doc_len = np.asarray(c.rows["doc_len"])
+    post_ptr, post_doc, post_tf = postings(c.tokens, np.repeat(np.arange(n, dtype=np.int64), doc_len), len(c.vocab))
+    n_art = len(c.articles[ARTICLE_FIELDS[0]])
+    arrays: dict[str, np.ndarray] = {
+        "uid": np.asarray(c.uid, np.int64),
+        "article": np.asarray(c.article).astype(np.int32),
+        **{name: np.asarray(c.rows[name]).astype(dtype, copy=False) for name, dtype in per_passage(list(c.rows))},
+        "text_ptr": ptr(c.text_len),
+        "texts": np.asarray(c.texts, np.uint8),
+        "sent_ptr": ptr(c.sent_count),
+        "sent_start": np.asarray(c.sent_start, np.int32),
+        "sent_end": np.asarray(c.sent_end, np.int32),
+        "sent_tok_ptr": ptr(c.sent_tok_len),
+        "tokens": np.asarray(c.tokens, np.int32),
+        "post_ptr": post_ptr,
+        "post_doc": post_doc,
+        "post_tf": post_tf,
+        "art_pass_ptr": ptr(np.bincount(np.asarray(c.article, np.int64), minlength=n_art).astype(np.int64)),
+    }
+    arrays.update(strings("vocab", c.vocab))
+    arrays.update(_article_columns(c.articles))
+    return arrays
+
+
+def check(name: str, a: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> None:
+    """The arrays fit together (and the counts in `meta`, when given): else IndexFormatError."""
+    n, s = len(a["uid"]), len(a["sent_start"])
+    n_articles, n_terms = len(a["art_pass_ptr"]) - 1, len(a["post_ptr"]) - 1
+    vec = a.get(columns.VECTORS)
+    checks = [
+        meta is None
+        or (meta.get("passages") == n and meta.get("articles") == n_articles and meta.get("terms") == n_terms),
+        all(len(a[k]) == n for k in ("article", *(col for col, _ in per_passage(list(a))))),
+        len(a["text_ptr"]) == n + 1 and int(a["text_ptr"][-1]) == len(a["texts"]),
+        len(a["sent_ptr"]) == n + 1 and int(a["sent_ptr"][-1]) == s == len(a["sent_end"]),
+        len(a["sent_tok_ptr"]) == s + 1 and int(a["sent_tok_ptr"][-1]) == len(a["tokens"]),
+        int(a["post_ptr"][-1]) == len(a["post_doc"]) == len(a["post_tf"]),
+        len(a["vocab_ptr"]) == n_terms + 1,
+        int(a["art_pass_ptr"][-1]) == n,
+        all(len(a[f"art_{f}_order"]) == n_articles for f in LOOKUP_FIELDS),
+        vec is None or vec.ndim == 2,
+    ]
+    if not all(checks):
+        raise IndexFormatError(f"segment {name}: arrays do not fit together (truncated or mixed versions)")
+
+
+# --- the two files ----------------------------------------------------------------------------
+def paths(directory: Path, name: str) -> tuple[Path, Path]:
+    return directory / f"{name}{ARRAYS_SUFFIX}", directory / f"{name}{TABLE_SUFFIX}"
+
+
+def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder: str | None) -> None:
+    """Write NAME.seg and NAME.json (new files: a segment is never overwritten), fsynced."""
+    table: dict[str, dict[str, Any]] = {}
+    offset = _align(len(MAGIC))
+    chunks: list[bytes | memoryview] = [MAGIC + bytes(offset - len(MAGIC))]
+    for key, arr in arrays.items():  # each array, then zeros up to the next 64-byte boundary
+        arr = np.ascontiguousarray(arr)
+        raw = memoryview(arr).cast("B") if arr.size else memoryview(b"")
+        table[key] = {"offset": offset, "dtype": arr.dtype.str, "length": int(arr.shape[0])}
+        if arr.ndim == 2:  # fixed-width rows (the passage vectors)
+            table[key]["width"] = int(arr.shape[1])
+        end = _align(offset + raw.nbytes)
+        chunks += [raw, bytes(end - offset - raw.nbytes)]
+        offset = end
+    seg_path, meta_path = paths(directory, name)
+    crc = 0
+    fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:  # written piece by piece: no second copy of a large segment in memory
+        for i, chunk in enumerate(chunks):
+            if i == len(chunks) // 2:
+                crash_point("segment-write")  # half a segment on disk, no commit names it
+            crc = zlib.crc32(chunk, crc)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view[: 1 << 24]) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "analyzer": ANALYZER_VERSION,
+        "name": name,
+        "size": offset,
+        "crc32": crc,
+        "passages": len(arrays["uid"]),
+        "articles": len(arrays["art_pass_ptr"]) - 1,
+        "terms": len(arrays["post_ptr"]) - 1,
+        "arrays": table,
+    }
+    if encoder is not None:
+        meta["encoder"] = encoder
+        meta["vectors_crc32"] = vectors.checksum(arrays[columns.VECTORS])
+    write_new(meta_path, json.dumps(meta).encode("utf-8"))
+    fsync_dir(directory)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    arrays: dict[str, np.ndarray]  # memory-mapped views into NAME.seg
+    meta: dict[str, Any]  # NAME.json
+    path: Path  # NAME.seg
+    encoder: str | None
+
+
+def read(directory: Path, name: str, verify: bool | None = None) -> Read:
+    """Map a written segment's arrays or raise IndexFormatError saying what is wrong with it.
+
+    `verify=None` checksums small segments and any segment whose size or header looks
+    wrong; large sound-looking ones are mapped without reading every byte."""
+    seg_path, meta_path = paths(directory, name)
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+        size = seg_path.stat().st_size
+    except FileNotFoundError as exc:
+        raise IndexFormatError(f"segment {name} is missing ({exc.filename})") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"segment {name} has unreadable metadata: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise IndexFormatError(f"segment {name} is of another format")
+    if meta.get("analyzer") != ANALYZER_VERSION:
+        raise IndexFormatError(
+            f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}"
+        )
+    if size != meta.get("size"):
+        raise IndexFormatError(f"segment {name} is {size} bytes, expected {meta.get('size')} (truncated?)")
+    missing = columns.lacking(list(meta.get("arrays") or {}))
+    if missing:
+        raise IndexFormatError(f"segment {name} was written before the column(s) {', '.join(missing)} existed")
+    try:
+        raw = np.memmap(seg_path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        if bytes(raw[: len(MAGIC)]) != MAGIC:
+            raise IndexFormatError(f"segment {name} does not start with a segment header")
+        if verify is None:
+            verify = size < VERIFY_BELOW
+        if verify and file_crc32(seg_path) != meta.get("crc32"):
+            raise IndexFormatError(f"segment {name} fails its checksum")
+        arrays: dict[str, np.ndarray] = {}
+        for key, t in meta["arrays"].items():
+            dtype = np.dtype(t["dtype"])
+            width = int(t.get("width", 1))
+            end = t["offset"] + t["length"] * width * dtype.itemsize
+            if end > size:
+                raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
+            arrays[key] = raw[t["offset"] : end].view(dtype)
+            if "width" in t:
+                arrays[key] = arrays[key].reshape(t["length"], width)
+        encoder = meta.get("encoder")
+        if (encoder is None) != (columns.VECTORS not in arrays):
+            raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
+        if encoder is not None and verify and vectors.checksum(arrays[columns.VECTORS]) != meta.get("vectors_crc32"):
+            raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
+        check(name, arrays, meta)
+    except IndexFormatError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
+    return Read(arrays, meta, seg_path, encoder)
+
+
+def file_crc32(path: Path) -> int:
+    """CRC-32 of a file read in chunks, not through its memory map: pages read through a map
+    stay in this process's resident set while it is mapped, so a build that verified each
+    segment it wrote grew by every segment's size (~1 KiB a passage) whatever its flush size."""
+    crc = 0
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+# --- ragged arrays, strings, postings ---------------------------------------------------------
+def ptr(lengths: npt.ArrayLike) -> I64:
+    """Pointers (a leading 0, then running sums) of ragged rows' lengths."""
+    lengths = np.asarray(lengths)
+    out = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _article_columns(cols: Mapping[str, list[str]]) -> dict[str, np.ndarray]:
+    """The article table as string columns, plus a sorted order of the columns looked up by
+    value, so finding an article by id or hash is a binary search, not a dict of every article."""
+    out: dict[str, np.ndarray] = {}
+    for f in ARTICLE_FIELDS:
+        values = cols[f]
+        out.update(strings(f"art_{f}", values))
+        if f in LOOKUP_FIELDS:
+            out[f"art_{f}_order"] = np.array(sorted(range(len(values)), key=values.__getitem__), np.int32)
+    return out
+
+
+def strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
+    encoded = [v.encode("utf-8") for v in values]
+    blob = b"".join(encoded)
+    return {
+        name: np.frombuffer(blob, np.uint8),
+        f"{name}_ptr": ptr(np.fromiter(map(len, encoded), np.int64, len(encoded))),
+    }
+
+
+def postings(tokens: np.ndarray, docs: np.ndarray, n_terms: int) -> tuple[I64, I32, I32]:
+    """Term-major postings (pointer, doc ids ascending, term frequencies) from a token stream."""
+    if len(tokens) == 0:
+        return np.zeros(n_terms + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    span = int(docs.max()) + 1
+    keys = np.asarray(tokens, np.int64) * span + docs
+    uniq, tf = np.unique(keys, return_counts=True)
+    terms = uniq // span
+    out = np.zeros(n_terms + 1, np.int64)
+    out[1:] = np.cumsum(np.bincount(terms, minlength=n_terms))
+    return out, (uniq % span).astype(np.int32), tf.astype(np.int32)
+
+
+def take_ragged(pointers: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[I64, np.ndarray]:
+    """Rows of a ragged array (values + pointers), in the order given: new pointers and values."""
+    pointers = np.asarray(pointers, np.int64)
+    rows = np.asarray(rows, np.int64)
+    lens = pointers[rows + 1] - pointers[rows]
+    new_ptr = ptr(lens)
+    if new_ptr[-1] == 0:
+        return new_ptr, np.asarray(data)[:0]
+    offsets = np.repeat(pointers[rows] - new_ptr[:-1], lens)
+    idx = np.arange(int(new_ptr[-1]), dtype=np.int64) + offsets
+    return new_ptr, np.asarray(data)[idx]

@@ -1,0 +1,308 @@
+"""The write side of the segment store: the writer lock, and every write as new files plus a commit.
+
+Each write (an ingest batch, a removal, a merge) writes new files only, then replaces COMMIT
+(`commit.py`): a crash at any point leaves the previous commit whole. Removing or replacing an
+article writes a tombstone for the segment that holds it; the old segment is never rewritten. A
+big write is cut into flushes (`flush.py`), and after each commit the merge policy
+(`merge_policy.py`) says which segments to fold together; readers keep answering from the
+snapshot they hold meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.index.fsutil import WriterLock, crash_point, mkdir
+from retrieval.index.segments import columns, flush, merge_policy
+from retrieval.index.segments.builder import SegmentBuilder, merge
+from retrieval.index.segments.commit import CommitReader, collect, deletes_name, write_commit, write_deletes
+from retrieval.index.segments.pool import AnalysisPool
+from retrieval.index.segments.segment import Segment
+from retrieval.index.segments.snapshot import LiveSegment, Snapshot
+from retrieval.index.store import NO_OPTIONS, ArticleMeta, Change, ChangeReport, WriteOptions
+from retrieval.models import Article
+from retrieval.text.analyze import Analyzer
+from retrieval.text.encoder import Encoder, stamp_of
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_BATCH = 2_000  # passages per analysis call: Kiwi spreads a batch over its workers
+ENCODE_BATCH = 500  # passages per batch when they are encoded too (~3 s per batch and core)
+ENCODE_PROCESSES = 2  # a big build with vectors runs this many analysis+encoder processes
+ENCODE_POOL_MIN = 1_000  # passages from which a build with vectors starts those processes
+
+
+class SegmentWriter:
+    """Writes a store folder: holds the writer lock (across processes, re-entrant within a
+    thread), turns changes into segments and tombstones, commits, and merges. Every commit it
+    makes is handed to `reader`, so this process reads what it wrote without opening it again."""
+
+    def __init__(
+        self, directory: Path, reader: CommitReader, lock: WriterLock, analyzer: Analyzer | None = None, *,
+        encoder: Encoder | None = None, encoder_name: str | None = None, encoder_cache: Path | None = None,
+        flush_policy: flush.FlushPolicy = flush.DEFAULT_FLUSH, merges: merge_policy.MergePolicy | None = None,
+    ) -> None:  # fmt: skip
+        self.directory = directory
+        self.reader = reader
+        self.analyzer = analyzer
+        self.encoder = encoder
+        self.encoder_name = (
+            encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
+        )
+        self.encoder_cache = encoder_cache
+        self.flush = flush_policy
+        self.merges = merges or merge_policy.MergePolicy(cap=flush_policy.merge_cap)
+        self._warned_stamp: object = ""
+        self._lock = lock
+        self._held = 0
+        self._holder: int | None = None
+        self._thread_lock = threading.RLock()
+
+    @property
+    def held(self) -> bool:
+        """This process holds the writer lock (its commits are installed as it makes them)."""
+        return bool(self._held)
+
+    @contextmanager
+    def writing(self, blocking: bool = True) -> Iterator[bool]:
+        """Hold the writer lock (re-entrant within a thread); yields False if `blocking` is off
+        and another writer has it."""
+        me = threading.get_ident()
+        with self._thread_lock if blocking else _try(self._thread_lock) as got_thread:
+            if not got_thread:
+                yield False
+                return
+            if self._held and self._holder == me:
+                self._held += 1
+                try:
+                    yield True
+                finally:
+                    self._held -= 1
+                return
+            if not self._lock.acquire(blocking):
+                yield False
+                return
+            try:
+                self.reader.refresh()  # build on the newest commit, whoever wrote it
+                self._held, self._holder = 1, me
+                yield True
+            finally:
+                self._held, self._holder = 0, None
+                self._lock.release()
+
+    def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
+        with self.writing():
+            return self._apply(change, options)
+
+    def _apply(self, change: Change, options: WriteOptions) -> ChangeReport:
+        """Tombstones for what goes, new segments for what comes. A big write is flushed in
+        pieces (`flush.py`): each piece is one commit that adds a flush of articles and
+        tombstones their old versions; the first one also removes what only `change.remove`
+        names, the last one writes `change.extra` (so a rerun after a crash in between redoes
+        the rest)."""
+        snap = self.reader.snapshot()
+        adds = _last_per_id(change.add)
+        gone = set(change.remove) | {a.id for a in adds}
+        located = {aid: found for aid in sorted(gone) if (found := snap.find(aid)) is not None}
+        removed = [aid for aid in located if aid in change.remove]
+        if not adds and not located and change.extra is None:
+            return ChangeReport()
+        stamp = self._stamp_after(
+            snap, bool(adds), sum(len(live.seg.article_passages(row)) for live, row in located.values())
+        )
+        batch_size = min(ENCODE_BATCH if stamp is not None else ANALYSIS_BATCH, self.flush.passages)
+        groups = flush.flushes(flush.batches(adds, batch_size), self.flush.passages) or [[]]
+        analysed = self._analysed(groups, options, stamp is not None) if adds else iter(())
+        extra0 = snap.extra()
+        # an article replaced is tombstoned in the commit that adds its new version (a reindex
+        # never shows readers a half-empty index); those only removed go with the first one
+        pure_removes = set(change.remove) - {a.id for a in adds}
+        n_added = 0
+        try:
+            for i, group in enumerate(groups):
+                last = i == len(groups) - 1
+                ids = {a.id for batch in group for a in batch} | (pure_removes if i == 0 else set())
+                extra = change.extra if last and change.extra is not None else extra0
+                n_added += self._write_part(group, ids, analysed, extra, stamp, options)
+                if not last:
+                    crash_point("flush")  # some flushes committed, the rest (and the file table) not
+        finally:
+            close = getattr(analysed, "close", None)
+            if close is not None:
+                close()
+        return ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
+
+    def _write_part(
+        self, group: Sequence[list[Article]], ids: set[str], analysed: Iterator[Any], extra: dict[str, Any],
+        stamp: str | None, options: WriteOptions,
+    ) -> int:  # fmt: skip
+        """One commit: a segment of `group`'s articles (analysed batch by batch), tombstones for
+        the live articles named by `ids`; then merges as the policy asks. Returns passages added."""
+        snap = self.reader.snapshot()
+        generation = snap.generation + 1
+        hits: dict[str, list[int]] = {}  # segment name -> article rows to delete
+        for aid in sorted(ids):
+            found = snap.find(aid)
+            if found is not None:
+                hits.setdefault(found[0].seg.name, []).append(found[1])
+        new_seg: Segment | None = None
+        if group:
+            builder = SegmentBuilder(schema=columns.schema(self.encoder if stamp is not None else None))
+            for batch in group:
+                metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
+                builder.add_encoded(metas, paragraphs, next(analysed))
+                crash_point("analysis")  # a batch analysed, nothing written
+                if options.progress:
+                    options.progress(sum(len(p) for p in paragraphs))
+            mkdir(self.directory)
+            name = f"seg-{generation:08d}-{secrets.token_hex(3)}"
+            new_seg = Segment(name, builder.finish(snap.next_uid), builder.stamp).write(self.directory)
+            del builder
+        lives: list[LiveSegment] = []
+        for s in snap.segs:
+            rows = hits.get(s.seg.name)
+            if rows:
+                deleted = s.deleted.copy() if s.deleted is not None else np.zeros(s.seg.n_passages, bool)
+                for r in rows:
+                    deleted[s.seg.article_passages(r).start : s.seg.article_passages(r).stop] = True
+                name = deletes_name(s.seg.name, generation)
+                crc = write_deletes(self.directory / name, deleted)
+                lives.append(LiveSegment(s.seg, deleted, name, int(deleted.sum()), crc))
+            else:
+                lives.append(s)
+        n_added = new_seg.n_passages if new_seg is not None else 0
+        if new_seg is not None:
+            lives.append(LiveSegment(new_seg))
+        self.commit(generation, lives, snap.next_uid + n_added, extra, stamp)
+        self.maybe_merge()
+        return n_added
+
+    def _stamp_after(self, snap: Snapshot, adds: bool, removed: int) -> str | None:
+        """The encoder stamp of the commit a write makes. Deletions keep the vectors there are;
+        new passages get vectors from this store's encoder, which stamps the commit when the
+        passages that stay have its vectors too (or none stay: a reindex). Otherwise the index
+        holds no usable vectors (and answers lexically) until it is rebuilt."""
+        if not adds:
+            return snap.stamp
+        mine = stamp_of(self.encoder) if self.encoder is not None else None
+        if mine is not None and (snap.stamp == mine or snap.n_passages - removed <= 0):
+            return mine
+        if mine is not None and self._warned_stamp != snap.stamp:
+            self._warned_stamp = snap.stamp
+            log.warning(
+                "index in %s holds no %s vectors for its older passages: new passages are not encoded until `quoteqa reindex`",
+                self.directory,
+                mine,
+            )
+        return None
+
+    def _analysed(
+        self, groups: Sequence[Sequence[list[Article]]], options: WriteOptions, encode: bool
+    ) -> Iterator[Any]:
+        """Every batch of every flush analysed (and encoded when `encode`), in order, as the
+        flat arrays `SegmentBuilder.add_encoded` takes: here, or by `options.pool` (child
+        processes, or a cluster), which is asked for all batches at once so it can run ahead of
+        the flushes. A build with vectors and no pool starts its own processes when big."""
+        if self.analyzer is None and options.pool is None:
+            raise TypeError("this store was opened without an analyser, so it cannot add articles")
+        texts = [[p for a in batch for p in a.paragraphs] for group in groups for batch in group]
+        setup = (self.encoder_name, self.encoder_cache) if encode and self.encoder_name else None
+        pool, own_pool = options.pool, None
+        if pool is None and setup is not None and sum(map(len, texts)) >= ENCODE_POOL_MIN:
+            pool = own_pool = AnalysisPool(workers=1, processes=ENCODE_PROCESSES, nice=0)
+        try:
+            if pool is not None:
+                yield from (pool.encode(texts, setup) if setup is not None else pool.encode(texts))
+                return
+            assert self.analyzer is not None
+            schema = columns.schema(self.encoder if encode else None)
+            for batch_texts in texts:
+                local = SegmentBuilder(schema=schema)
+                part = local.encode(self.analyzer.analyze_passages(batch_texts), len(batch_texts))
+                yield part | local.columns_of(batch_texts), local.vocab
+        finally:
+            if own_pool is not None:
+                own_pool.close()
+
+    def commit(
+        self,
+        generation: int,
+        lives: Sequence[LiveSegment],
+        next_uid: int,
+        extra: dict[str, Any],
+        stamp: str | None = None,
+    ) -> None:
+        """Replace COMMIT with one naming `lives` (those with a live passage), install its
+        snapshot in the reader, then delete what no commit names."""
+        kept = [s for s in lives if s.n_live > 0]
+        commit = write_commit(self.directory, generation, kept, next_uid, extra, stamp)
+        self.reader.install(generation, kept, next_uid, extra, stamp)
+        collect(self.directory, commit)
+
+    # --- merging -------------------------------------------------------------------------------
+    def merge_plan(self) -> list[LiveSegment]:
+        """The segments the merge policy would merge next (`merge_policy.py`), or []."""
+        segs = self.reader.snapshot().segs
+        sizes = [merge_policy.SegmentSize(s.seg.n_passages, s.n_deleted) for s in segs]
+        return [segs[i] for i in merge_policy.plan(sizes, self.merges)]
+
+    def maybe_merge(self) -> int:
+        """Merge while the policy finds work; returns how many merges ran."""
+        done = 0
+        with self.writing():
+            while chosen := self.merge_plan():
+                self._merge(chosen)
+                done += 1
+        return done
+
+    def force_merge(self) -> None:
+        """Everything into one segment (after a build from scratch: the fastest layout to query)."""
+        with self.writing():
+            segs = self.reader.snapshot().segs
+            if len(segs) > 1 or any(s.n_deleted for s in segs):
+                self._merge(list(segs))
+
+    def _merge(self, plan: Sequence[LiveSegment]) -> None:
+        snap = self.reader.snapshot()
+        generation = snap.generation + 1
+        merged = merge(f"seg-{generation:08d}-{secrets.token_hex(3)}", [(s.seg, s.deleted) for s in plan])
+        merged = merged.write(self.directory)
+        crash_point("merge")  # the merged segment is written, no commit names it yet
+        names = {s.seg.name for s in plan}
+        lives: list[LiveSegment] = []
+        placed = False
+        for s in snap.segs:
+            if s.seg.name in names:
+                if not placed:
+                    lives.append(LiveSegment(merged))
+                    placed = True
+                continue
+            lives.append(s)
+        self.commit(generation, lives, snap.next_uid, snap.extra(), snap.stamp)
+        log.info("merged %d segments into %s (%d passages)", len(plan), merged.name, merged.n_passages)
+
+
+@contextmanager
+def _try(lock: threading.RLock) -> Iterator[bool]:
+    got = lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
+def _last_per_id(articles: Sequence[Article]) -> list[Article]:
+    seen: dict[str, Article] = {}
+    for a in articles:
+        seen.pop(a.id, None)
+        seen[a.id] = a
+    return list(seen.values())
