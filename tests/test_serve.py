@@ -131,7 +131,10 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
         (lambda u: httpx.post(f"{u}/v1/ask", json={"question": "Who?", "history": [{"question": "a"}] * 11}), 422, "history_too_long"),
         (lambda u: httpx.post(f"{u}/v1/ask", content=b"x" * 3_000_000, headers={"Content-Type": "application/json"}), 413, "too_large"),
         (lambda u: httpx.post(f"{u}/v1/ask", content=iter([b'{"question": "', b"y" * 2_100_000, b'"}']), headers={"Content-Type": "application/json"}), 413, "too_large"),
+        (lambda u: httpx.post(f"{u}/v1/ask", content=b"What did the Kremlin say?", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
+        (lambda u: httpx.post(f"{u}/v1/ask", data={"question": "Who?"}), 415, "unsupported_media_type"),
         (lambda u: httpx.get(f"{u}/v1/ask"), 405, "method_not_allowed"),
+        (lambda u: httpx.head(f"{u}/v1/ask"), 405, None),
         (lambda u: httpx.get(f"{u}/v2/nothing"), 404, "not_found"),
         (lambda u: httpx.post(f"{u}/v1/ingest", json={"urls": ["https://example.org/"]}), 401, "unauthorized"),
         (lambda u: httpx.post(f"{u}/v1/ingest", json={"urls": ["https://example.org/"]}, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"),
@@ -146,10 +149,13 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
     ],
 )  # fmt: skip
 def test_bad_input_is_a_4xx_json_error_and_changes_nothing(
-    writable: Live, send: Callable[[str], httpx.Response], status: int, code: str
+    writable: Live, send: Callable[[str], httpx.Response], status: int, code: str | None
 ) -> None:
     before = (writable.engine.store.generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
     r = send(writable.url)
+    if code is None:  # HEAD: the status and headers of the GET, no body
+        assert r.status_code == status and r.content == b"" and r.headers["content-type"].startswith("application/json")
+        return
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
     assert r.headers["content-type"].startswith("application/json") and r.json()["message"]
     assert TOKEN not in r.text
@@ -287,6 +293,18 @@ def test_the_page_and_its_files_are_served_with_nothing_external(live: Live) -> 
     for text in (page.text, *(httpx.get(f"{live.url}/page/{name}").text for name in ("app.js", "app.css"))):
         assert "://" not in text and "@import" not in text  # no font, script or style from anywhere else
     assert httpx.get(f"{live.url}/page/secret.py").status_code == 404
+
+
+def test_head_is_answered_as_get_without_a_body(live: Live) -> None:
+    """`HEAD /` was a 405: FastAPI routes a GET route to GET only. Monitors and link checkers
+    send HEAD; it gets the GET's status and headers, Content-Length included, and no body."""
+    for path in ("/", "/page/app.js", "/healthz", "/v1/sources"):
+        get, head = httpx.get(f"{live.url}{path}"), httpx.head(f"{live.url}{path}")
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert int(head.headers["content-length"]) == len(get.content) > 0, path
+    assert httpx.head(f"{live.url}/").headers["content-security-policy"].startswith("default-src 'self'")
+    assert httpx.head(f"{live.url}/nothing").status_code == 404
 
 
 def test_openapi_document_lists_the_api(live: Live) -> None:
