@@ -154,8 +154,8 @@ def test_worker_of_another_version_is_refused(client: distributed.Client) -> Non
 
 
 def test_without_the_extra_cluster_says_how_to_install(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from bot import cli
+    from bot.cli import commands
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
-    assert cli._has_dask() is False
+    assert commands.has_dask() is False
     assert "uv sync --extra cluster" in capsys.readouterr().err

@@ -341,7 +341,7 @@ def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str
     r = subprocess.run(
         [quoteqa, "ask", KO_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER": live.url}, timeout=60
     )
-    assert r.returncode == 0 and "Q: " + KO_Q in r.stdout and "“" in r.stdout, r.stderr
+    assert r.returncode == 0 and "\n   — " in r.stdout and "“" in r.stdout, r.stderr  # as a local `ask` prints it
     r = subprocess.run(
         [quoteqa, "ask", "--server", live.url, "-", "--json"],
         input=f"{EN_Q}\n\n\x01\n{KO_Q}\n",
@@ -351,7 +351,8 @@ def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str
         timeout=60,
     )
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, True] and rows[1]["error"]
+    assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, False, True]
+    assert rows[1]["error"] and rows[2]["error"]  # a blank line too: one output line per input line
     r = subprocess.run(
         [quoteqa, "ask", "--server", "http://127.0.0.1:9", EN_Q],
         capture_output=True,
