@@ -21,7 +21,9 @@ from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.settings import Settings
-from bot.telegram.render import UiLang, chunk_lines, esc, t, ui_language
+from bot.telegram.chunking import chunk_lines
+from bot.telegram.markup import esc
+from bot.telegram.strings import UiLang, t, ui_language
 from news.feeds import FeedBook, poll
 from news.ingest import IngestResult, ingest_sources
 from retrieval import Engine, QuoteQAError
