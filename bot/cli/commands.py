@@ -74,7 +74,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from news.fetch import check_url, is_url
-    from news.ingest import ingest_sources
+    from news.ingest import ACCEPTED_TYPES, ingest_sources
 
     for source in args.paths:
         if is_url(source):
@@ -88,9 +88,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for line in result.lines():
         print(line)
     for path in result.ignored:
-        print(
-            f"skipped {path}: not a format quoteqa reads (.txt, .md, .markdown, .jsonl, .html, .htm)", file=sys.stderr
-        )
+        print(f"skipped {path}: not a format quoteqa reads ({ACCEPTED_TYPES})", file=sys.stderr)
     skipped = result.files.skipped if result.files else engine.last_sync.skipped
     if skipped:
         print(
