@@ -81,6 +81,26 @@ def test_a_follow_up_is_read_with_its_history(live: Live) -> None:
     assert body["context"] == first["question"]  # read as a follow-up
 
 
+def test_a_follow_up_leans_on_where_the_last_quote_stood(live: Live) -> None:
+    """With the first quote's `passage` and `text` in the turn, the server answers exactly as the
+    engine does with `Answer.turn()` (the console's and the bot's history): "What next?" goes on
+    after that quote. Without them (or with a passage that is gone) it cannot."""
+    question = "Where was Clubhouse blocked last week?"
+    first = live.engine.ask(question)
+    quote = first.quotes[0]
+    turn = {"question": question, "articles": [quote.source.article], "answered": True}
+    where = {"passage": quote.passage, "quote": quote.text}
+    r = httpx.post(f"{live.url}/v1/ask", json={"question": "What next?", "history": [{**turn, **where}]})
+    body = r.json()
+    body.pop("elapsed_ms")
+    assert body == _answer_json(live.engine, "What next?", history=(first.turn(),))
+    assert body["context"] == question and body["verdict"] == "answer"
+    assert body["quotes"][0]["text"] not in quote.text  # the sentences after the quote, not it again
+    for history in ([turn], [{**turn, "passage": 10**9, "quote": quote.text}]):
+        r = httpx.post(f"{live.url}/v1/ask", json={"question": "What next?", "history": history})
+        assert r.status_code == 200 and r.json()["context"] == ""
+
+
 def test_sources_article_health_and_metrics(live: Live) -> None:
     sources = httpx.get(f"{live.url}/v1/sources").json()
     assert [s["id"] for s in sources] == [s.id for s in live.engine.sources()]

@@ -22,11 +22,15 @@ class _Strict(BaseModel):
 
 class TurnIn(_Strict):
     """One earlier exchange of the conversation: its question and the article(s) its answer
-    quoted first (`quotes[0].article` of that answer), oldest turn first."""
+    quoted first (`quotes[0].article` of that answer), oldest turn first. With that quote's
+    `passage` and `text` too, a follow-up can lean on where the quote stood ("What next?", "What
+    did the spokesperson say?" about the same story), as in the console and the bot."""
 
     question: str = Field(max_length=4000)
     articles: list[str] = Field(default_factory=list, max_length=10)
     answered: bool = True
+    passage: int = Field(default=-1, ge=-1, description="`quotes[0].passage` of that answer")
+    quote: str = Field(default="", max_length=4000, description="`quotes[0].text` of that answer")
 
 
 class AskIn(_Strict):

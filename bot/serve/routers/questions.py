@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from retrieval import EmptyCorpusError, QuestionError, Turn
+from retrieval.text.analyze import normalize_space
 
 from ..errors import KO_MESSAGES, ApiError
-from ..models import AnswerOut, AskIn, error_responses
+from ..models import AnswerOut, AskIn, TurnIn, error_responses
 from ..services import Services, services
 
 router = APIRouter(tags=["questions"])
@@ -55,7 +56,7 @@ async def ask(body: AskIn, svc: Annotated[Services, Depends(services)]) -> Respo
             "history_too_long",
             f"history has {len(body.history)} turns; send the last {config.max_history} at most (QUOTEQA_API_MAX_HISTORY)",
         )
-    history = tuple(Turn(t.question, tuple(t.articles), t.answered) for t in body.history)
+    history = tuple(_turn(svc, t) for t in body.history)
     max_quotes = body.max_quotes or config.max_quotes
     started = time.perf_counter()
     try:
@@ -68,3 +69,24 @@ async def ask(body: AskIn, svc: Annotated[Services, Depends(services)]) -> Respo
         raise ApiError(422, "bad_question", str(exc)) from None
     svc.metrics.answered(answer.verdict, time.perf_counter() - started)
     return Response(json.dumps(answer.to_json(), ensure_ascii=False), media_type="application/json")
+
+
+def _turn(svc: Services, turn: TurnIn) -> Turn:
+    """The engine's `Turn`: where the turn's first quote ended is found again from its passage
+    and text (the answer JSON carries no sentence numbers); a passage that is gone, or a quote
+    it no longer holds, leaves only what the question and article say."""
+    sentence, passage = -1, turn.passage
+    if passage >= 0:
+        try:
+            view = svc.engine.store.snapshot().passage(passage)
+        except (KeyError, IndexError):
+            passage = -1
+        else:
+            quote = normalize_space(turn.quote)
+            held = [
+                i
+                for i in range(view.n_sentences)
+                if quote and normalize_space(view.text[slice(*view.sentence(i))]) in quote
+            ]
+            sentence = held[-1] if held else -1
+    return Turn(turn.question, tuple(turn.articles), turn.answered, passage, sentence)
