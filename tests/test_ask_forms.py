@@ -132,3 +132,35 @@ def test_the_lines_of_an_answer() -> None:
     )
     refused = {"answered": False, "message": "No answer.", "question": "Q?", "quotes": []}
     assert plain(answer_lines(refused, question=True)) == "Q: Q?\nNo answer.\n"
+
+
+def test_on_a_terminal_ask_server_colours_the_same_lines_without_loading_the_core(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    """On a terminal the same lines come coloured (rich); `ask --server` still loads no analyser,
+    numpy or core for it."""
+    import pty
+
+    url, env = served
+    master, slave = pty.openpty()
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot.cli", "ask", "--server", url, EN_Q],
+        stdout=slave, stderr=subprocess.PIPE, text=True, env={**env, "TERM": "xterm-256color"}, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    text = out.decode("utf-8", "replace")
+    assert r.returncode == 0 and "\x1b[" in text, text  # coloured
+    plain_text = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\r\n", "\n")
+    assert plain_text == _ask(env, "--server", url, EN_Q).stdout  # the same words as in a pipe
+    modules = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "import time:" in line}
+    assert "rich" in modules and not modules & {"numpy", "kiwipiepy", "retrieval", "pydantic"}, sorted(modules)

@@ -4,14 +4,16 @@ ask` prints as plain text; the corpus listing; the console object eval and bench
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from bot.output.lines import Line, Style, answer_lines, originals_lines
-from retrieval import Answer, ArticleInfo
+
+if TYPE_CHECKING:  # `ask --server` on a terminal prints through here: it must not load the core
+    from retrieval import Answer, ArticleInfo
 
 
 class Terminal(Console):
