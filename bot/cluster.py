@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import tempfile
 import threading
 import time
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from distributed import Client, WorkerPlugin, get_worker
+from distributed.comm.addressing import get_address_host_port
 
 from retrieval.errors import QuoteQAError
 from retrieval.index.segments.builder import Encoded
@@ -44,6 +46,7 @@ from retrieval.index.segments.pool import analyse_batch
 from retrieval.text.analyze import ANALYZER_VERSION, Analyzer
 from retrieval.text.encoder import encoder_from_name, stamp_of
 
+log = logging.getLogger(__name__)
 PLUGIN = "quoteqa"
 WINDOW_PER_WORKER = 3  # batches in flight per worker: enough to hide a round trip, few held in memory
 
@@ -171,13 +174,11 @@ class DaskAnalyser:
     @classmethod
     def connect(cls, address: str, encoder_stamp: str | None, timeout: float = 30.0) -> DaskAnalyser:
         quiet_dask()
+        _probe(address)
         try:
             client = Client(address, timeout=timeout, set_as_default=False)
         except OSError as exc:
-            raise ClusterError(
-                f"cannot reach the Dask scheduler at {address} ({exc}); start it with `dask scheduler` "
-                "and check --cluster / QUOTEQA_DASK_SCHEDULER"
-            ) from exc
+            raise ClusterError(_unreachable(address, exc)) from exc
         try:
             client.wait_for_workers(1, timeout=timeout)
         except TimeoutError as exc:
@@ -185,7 +186,13 @@ class DaskAnalyser:
             raise ClusterError(
                 f"the Dask scheduler at {address} has no workers; start some with `dask worker {address}`"
             ) from exc
-        return cls(client, encoder_stamp)
+        analyser = cls(client, encoder_stamp)
+        workers = client.scheduler_info(n_workers=-1).get("workers", {})
+        log.info(
+            "analysing on the Dask cluster at %s: %d worker(s), %d thread(s), %d batch(es) in flight",
+            address, len(workers), sum(int(w.get("nthreads", 0)) for w in workers.values()), analyser.window,
+        )  # fmt: skip
+        return analyser
 
     def encode(self, batches: Sequence[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[Encoded]:
         name = encoder[0] if encoder is not None else None
@@ -221,17 +228,39 @@ class DaskAnalyser:
                 fut.cancel()
 
     def close(self) -> None:
+        st = self.stats
+        if st.batches:
+            log.info(
+                "the Dask cluster analysed %d batch(es), %d passage(s): %.1f s on the workers, %.1f s waited for here",
+                st.batches, st.passages, st.worker_seconds, st.wait_seconds,
+            )  # fmt: skip
         self.client.close()
+
+
+PROBE_SECONDS = 3.0  # a TCP connect to a scheduler that is up takes milliseconds
+
+
+def _unreachable(address: str, exc: BaseException) -> str:
+    return (
+        f"cannot reach the Dask scheduler at {address} ({exc}); start it with `dask scheduler` "
+        "and check --cluster / QUOTEQA_DASK_SCHEDULER"
+    )
+
+
+def _probe(address: str) -> None:
+    """Fail in seconds when nothing listens at a TCP scheduler address: Dask's client retries a
+    refused connection until its timeout (30 s) and then reports only a timeout."""
+    try:
+        host, port = get_address_host_port(address)
+    except ValueError:
+        return  # another transport (inproc://, ucx://): Dask's own connect decides
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        raise ClusterError(_unreachable(address, exc.strerror or exc)) from None
 
 
 def quiet_dask() -> None:
     """Dask logs every connection at INFO on its own handlers; a build's output stays ours."""
     for name in ("distributed", "dask"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def install_hint() -> str:
-    return (
-        "--cluster needs the optional Dask extra: `uv sync --extra cluster` (or `pip install 'quoteqa[cluster]'`); "
-        "without it quoteqa builds on this machine"
-    )

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrieval import defaults  # the product's defaults, typed once (the core's EngineConfig reads them too)
+from .serve.client import DEFAULT_TIMEOUT_SECONDS  # one default for both ways `ask --server` reads it
 
 if TYPE_CHECKING:
     from news.fetch import FetchPolicy
@@ -101,7 +102,7 @@ class Settings(BaseSettings):
     api_max_history: int = Field(default=10, ge=0, le=100, description="turns of history a request may send")
     # `quoteqa ask --server`: answer through a running `quoteqa serve` at this URL.
     server: str = ""
-    server_timeout_seconds: float = Field(default=30.0, gt=0)
+    server_timeout_seconds: float = Field(default=DEFAULT_TIMEOUT_SECONDS, gt=0)
 
     def fetch_policy(self) -> FetchPolicy:
         """The fetch limits as the plain value `news` takes."""

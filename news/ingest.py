@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval import Engine, QuoteQAError
+from retrieval import CorpusError, Engine, QuoteQAError
 from retrieval.corpus.files import SUFFIXES, IngestReport, scan_paths
 
 from .errors import TemporaryFetchError
@@ -21,6 +21,8 @@ from .fetch import FetchPolicy, fetch, is_url, new_client
 from .pages import HTML_SUFFIXES, Outcome, WebPage, page_from_fetch, page_from_file, store_pages
 
 log = logging.getLogger(__name__)
+ACCEPTED_SUFFIXES = (*SUFFIXES, *HTML_SUFFIXES)  # what `ingest` (and the bot's documents) take
+ACCEPTED_TYPES = ", ".join(ACCEPTED_SUFFIXES[:-1]) + " or " + ACCEPTED_SUFFIXES[-1]
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 FETCH_THREADS = 8
 
@@ -100,7 +102,11 @@ def ingest_sources(
     broken one is named); links and pages go in one by one.
     """
     urls = [s for s in sources if is_url(s)]
-    files, ignored = scan_paths([Path(s) for s in sources if not is_url(s)], (*SUFFIXES, *HTML_SUFFIXES))
+    files, ignored = scan_paths([Path(s) for s in sources if not is_url(s)], ACCEPTED_SUFFIXES)
+    unknown = [f"{p}: unsupported file type {p.suffix or '(none)'}; use {ACCEPTED_TYPES}" for p in files
+               if p.suffix.lower() not in ACCEPTED_SUFFIXES]  # fmt: skip
+    if unknown:  # named before anything is written, as the corpus formats' own errors are
+        raise CorpusError("nothing was added; fix these and ingest again:\n  " + "\n  ".join(unknown))
     corpus_files = [p for p in files if p.suffix.lower() not in HTML_SUFFIXES]
     files_report = engine.ingest(corpus_files) if corpus_files else None  # first: it may refuse them all
     result = ingest_links(engine, urls, policy, progress) if urls else IngestResult()

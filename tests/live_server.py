@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import uvicorn
 from pydantic import SecretStr
 
-from bot.serve.app import ServeConfig, create_app
+from bot.serve.app import create_app
+from bot.serve.config import ServeConfig
 from retrieval import Engine
 
 TOKEN = "test-token-" + "x" * 20

@@ -149,6 +149,15 @@ def test_ingest_command(env: dict[str, str], tmp_path: Path) -> None:
     r = quoteqa(e, "ingest", str(feed))
     assert "0 added, 1 unchanged" in r.stdout
 
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    before = sorted(p.name for p in corpus.iterdir())
+    r = quoteqa(e, "ingest", str(feed), str(pdf))
+    assert r.returncode == 2 and "unsupported file type .pdf" in r.stderr and "Traceback" not in r.stderr
+    accepted = r.stderr.split("use ", 1)[1]
+    assert all(s in accepted for s in (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm")), r.stderr
+    assert sorted(p.name for p in corpus.iterdir()) == before  # all or nothing: the good file waits too
+
 
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     r = quoteqa({**env, "QUOTEQA_BM25_K1": "-3"}, "ask", "Kremlin?")

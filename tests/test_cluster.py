@@ -137,6 +137,8 @@ def test_client_killed_mid_build_then_rerun(tmp_path: Path, cluster: distributed
     assert committed and committed < set(batch)
     r = _quoteqa(env, "-v", "ingest", "--cluster", address, str(tmp_path / "wire.jsonl"))
     assert r.returncode == 0, r.stderr
+    assert f"analysing on the Dask cluster at {address}: 2 worker(s), 2 thread(s)" in r.stderr  # -v says so
+    assert re.search(r"the Dask cluster analysed \d+ batch\(es\)", r.stderr), r.stderr
     assert [int(m) for m in re.findall(r"index updated: (\d+) added", r.stderr)] == [len(batch) - len(committed)]
     final = SegmentStore(index).snapshot()
     assert set(final.article_hashes()) == before | set(batch) and final.n_articles == len(before | set(batch))
@@ -155,9 +157,27 @@ def test_worker_of_another_version_is_refused(client: distributed.Client) -> Non
         fut.result(timeout=60)
 
 
+def test_a_closed_scheduler_port_fails_in_seconds_naming_the_address() -> None:
+    """Dask's client retries a refused connection until its 30 s timeout (36 s in all, and the
+    message only said "timed out"); a probe says at once that nothing listens there."""
+    import socket
+    import time
+
+    from bot.cluster import ClusterError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # closed again when the block ends
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=re.escape(f"cannot reach the Dask scheduler at {address}")) as info:
+        DaskAnalyser.connect(address, None)
+    assert time.monotonic() - started < 5, "a closed port must be reported in seconds"
+    assert "dask scheduler" in str(info.value) and "QUOTEQA_DASK_SCHEDULER" in str(info.value)
+
+
 def test_without_the_extra_cluster_says_how_to_install(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from bot import cli
+    from bot.cli import commands
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
-    assert cli._has_dask() is False
+    assert commands.has_dask() is False
     assert "uv sync --extra cluster" in capsys.readouterr().err

@@ -50,7 +50,15 @@ def test_read_squad_errors_are_one_line(tmp_path: Path) -> None:
             read_squad(bad)
 
 
-def test_progress_bar_disabled_is_a_no_op() -> None:
-    update = progress_bar("x", 10, enabled=False)
+def test_progress_bar_disabled_is_a_no_op(capsys: pytest.CaptureFixture[str]) -> None:
+    """Disabled, or with nothing to count, the bar prints nothing; enabled, the same calls draw
+    and close a bar on stderr (so the first half can fail)."""
+    for update in (progress_bar("x", 10, enabled=False), progress_bar("x", 0)):
+        update(3)
+        update(-1)
+    assert capsys.readouterr() == ("", "")
+    update = progress_bar("counting", 10)
     update(3)
     update(-1)
+    out, err = capsys.readouterr()
+    assert out == "" and "counting" in err and "/10" in err  # tqdm redraws at most every 0.1 s

@@ -81,6 +81,26 @@ def test_a_follow_up_is_read_with_its_history(live: Live) -> None:
     assert body["context"] == first["question"]  # read as a follow-up
 
 
+def test_a_follow_up_leans_on_where_the_last_quote_stood(live: Live) -> None:
+    """With the first quote's `passage` and `text` in the turn, the server answers exactly as the
+    engine does with `Answer.turn()` (the console's and the bot's history): "What next?" goes on
+    after that quote. Without them (or with a passage that is gone) it cannot."""
+    question = "Where was Clubhouse blocked last week?"
+    first = live.engine.ask(question)
+    quote = first.quotes[0]
+    turn = {"question": question, "articles": [quote.source.article], "answered": True}
+    where = {"passage": quote.passage, "quote": quote.text}
+    r = httpx.post(f"{live.url}/v1/ask", json={"question": "What next?", "history": [{**turn, **where}]})
+    body = r.json()
+    body.pop("elapsed_ms")
+    assert body == _answer_json(live.engine, "What next?", history=(first.turn(),))
+    assert body["context"] == question and body["verdict"] == "answer"
+    assert body["quotes"][0]["text"] not in quote.text  # the sentences after the quote, not it again
+    for history in ([turn], [{**turn, "passage": 10**9, "quote": quote.text}]):
+        r = httpx.post(f"{live.url}/v1/ask", json={"question": "What next?", "history": history})
+        assert r.status_code == 200 and r.json()["context"] == ""
+
+
 def test_sources_article_health_and_metrics(live: Live) -> None:
     sources = httpx.get(f"{live.url}/v1/sources").json()
     assert [s["id"] for s in sources] == [s.id for s in live.engine.sources()]
@@ -131,7 +151,10 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
         (lambda u: httpx.post(f"{u}/v1/ask", json={"question": "Who?", "history": [{"question": "a"}] * 11}), 422, "history_too_long"),
         (lambda u: httpx.post(f"{u}/v1/ask", content=b"x" * 3_000_000, headers={"Content-Type": "application/json"}), 413, "too_large"),
         (lambda u: httpx.post(f"{u}/v1/ask", content=iter([b'{"question": "', b"y" * 2_100_000, b'"}']), headers={"Content-Type": "application/json"}), 413, "too_large"),
+        (lambda u: httpx.post(f"{u}/v1/ask", content=b"What did the Kremlin say?", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
+        (lambda u: httpx.post(f"{u}/v1/ask", data={"question": "Who?"}), 415, "unsupported_media_type"),
         (lambda u: httpx.get(f"{u}/v1/ask"), 405, "method_not_allowed"),
+        (lambda u: httpx.head(f"{u}/v1/ask"), 405, None),
         (lambda u: httpx.get(f"{u}/v2/nothing"), 404, "not_found"),
         (lambda u: httpx.post(f"{u}/v1/ingest", json={"urls": ["https://example.org/"]}), 401, "unauthorized"),
         (lambda u: httpx.post(f"{u}/v1/ingest", json={"urls": ["https://example.org/"]}, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"),
@@ -146,10 +169,13 @@ def test_sources_article_health_and_metrics(live: Live) -> None:
     ],
 )  # fmt: skip
 def test_bad_input_is_a_4xx_json_error_and_changes_nothing(
-    writable: Live, send: Callable[[str], httpx.Response], status: int, code: str
+    writable: Live, send: Callable[[str], httpx.Response], status: int, code: str | None
 ) -> None:
     before = (writable.engine.store.snapshot().generation, sorted(p.name for p in writable.engine.corpus_dir.iterdir()))
     r = send(writable.url)
+    if code is None:  # HEAD: the status and headers of the GET, no body
+        assert r.status_code == status and r.content == b"" and r.headers["content-type"].startswith("application/json")
+        return
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
     assert r.headers["content-type"].startswith("application/json") and r.json()["message"]
     assert TOKEN not in r.text
@@ -289,6 +315,18 @@ def test_the_page_and_its_files_are_served_with_nothing_external(live: Live) -> 
     assert httpx.get(f"{live.url}/page/secret.py").status_code == 404
 
 
+def test_head_is_answered_as_get_without_a_body(live: Live) -> None:
+    """`HEAD /` was a 405: FastAPI routes a GET route to GET only. Monitors and link checkers
+    send HEAD; it gets the GET's status and headers, Content-Length included, and no body."""
+    for path in ("/", "/page/app.js", "/healthz", "/v1/sources"):
+        get, head = httpx.get(f"{live.url}{path}"), httpx.head(f"{live.url}{path}")
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert int(head.headers["content-length"]) == len(get.content) > 0, path
+    assert httpx.head(f"{live.url}/").headers["content-security-policy"].startswith("default-src 'self'")
+    assert httpx.head(f"{live.url}/nothing").status_code == 404
+
+
 def test_openapi_document_lists_the_api(live: Live) -> None:
     doc = httpx.get(f"{live.url}/openapi.json").json()
     assert {"/v1/ask", "/v1/sources", "/v1/articles/{article_id}", "/v1/ingest", "/healthz", "/metrics"} <= doc[
@@ -323,7 +361,7 @@ def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str
     r = subprocess.run(
         [quoteqa, "ask", KO_Q], capture_output=True, text=True, env={**cli_env, "QUOTEQA_SERVER": live.url}, timeout=60
     )
-    assert r.returncode == 0 and "Q: " + KO_Q in r.stdout and "“" in r.stdout, r.stderr
+    assert r.returncode == 0 and "\n   — " in r.stdout and "“" in r.stdout, r.stderr  # as a local `ask` prints it
     r = subprocess.run(
         [quoteqa, "ask", "--server", live.url, "-", "--json"],
         input=f"{EN_Q}\n\n\x01\n{KO_Q}\n",
@@ -333,7 +371,8 @@ def test_ask_server_prints_what_the_server_answers(live: Live, cli_env: dict[str
         timeout=60,
     )
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, True] and rows[1]["error"]
+    assert r.returncode == 0 and [row["answered"] for row in rows] == [True, False, False, True]
+    assert rows[1]["error"] and rows[2]["error"]  # a blank line too: one output line per input line
     r = subprocess.run(
         [quoteqa, "ask", "--server", "http://127.0.0.1:9", EN_Q],
         capture_output=True,

@@ -35,12 +35,12 @@ ARTIFACTS = Path(os.environ.get("QUOTEQA_TEST_ARTIFACTS") or Path(tempfile.gette
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium, or set QUOTEQA_TEST_CHROMIUM)"
 )
-TWIN = {
-    "text": "지난 토요일, 머스크는 트위터로 푸틴에게 클럽하우스 대화를 제안했다.",
-    "language": "ko",
-    "article": "clubhouse-putin-musk",
-    "paragraph": 3,
-}
+TWINS = {  # by the language of the quote they stand beside: the twin is in the other one
+    "en": {"text": "지난 토요일, 머스크는 트위터로 푸틴에게 클럽하우스 대화를 제안했다.", "language": "ko",
+           "article": "clubhouse-putin-musk", "paragraph": 3},
+    "ko": {"text": "On Saturday, Musk invited Putin via Twitter to join him for a conversation on Clubhouse.",
+           "language": "en", "article": "clubhouse-putin-musk", "paragraph": 14},
+}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,7 @@ class _TwinAnswer:
     def to_json(self) -> dict[str, object]:
         out = self.answer.to_json()
         if out["quotes"]:
-            out["quotes"][0] = {**out["quotes"][0], "aligned": [TWIN]}
+            out["quotes"][0] = {**out["quotes"][0], "aligned": [TWINS[out["quotes"][0]["language"]]]}
             for quote in out["quotes"][1:]:
                 quote["aligned"] = []
         return out
@@ -118,22 +118,27 @@ def test_korean_page_on_a_phone(browser: Any, live: Live) -> None:
     assert page.locator("#followup").is_visible()  # the next question is a follow-up
 
     follow = _ask(page, "그럼 페이스북은?", 2)
-    assert "트위터는 어떤 자체 버전을 출시했나요?" in follow.locator(".context").inner_text()
+    assert follow.locator(".context").inner_text() == "이전 질문에 이어서: 트위터는 어떤 자체 버전을 출시했나요?"
     assert "페이스북" in follow.locator("blockquote").first.inner_text()
 
-    # The twin: a toggle on the quote that has one, none on the others.
+    # The twin: a toggle on the quote that has one, none on the others, named (in the page's
+    # language) for the language it shows: the quote may itself be the original.
     assert follow.locator(".twin-toggle").count() == 1
     original = follow.locator(".original")
     assert not original.is_visible()
+    assert follow.locator(".twin-toggle").inner_text() == "영어로 보기"
     follow.locator(".twin-toggle").click()
-    assert original.is_visible() and TWIN["text"] in original.inner_text()
-    assert follow.locator(".twin-toggle").inner_text() == "원문 숨기기"
+    assert original.is_visible() and TWINS["ko"]["text"] in original.inner_text()
+    assert follow.locator(".twin-toggle").inner_text() == "숨기기"
     page.screenshot(path=str(ARTIFACTS / "page-ko-phone.png"), full_page=True)
 
     box = page.locator("main").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, "the page is wider than a phone"
-    page.reload()  # the conversation is kept for the page's session
+    page.reload()  # the conversation is kept for the page's session, and the opened original stays open
     assert page.locator(".reply").count() == 2
+    assert page.locator(".reply").first.locator(".original").is_visible()
+    assert page.locator(".reply").first.locator(".twin-toggle").inner_text() == "숨기기"
+    assert "이전 질문에 이어서:" in page.locator(".reply").first.locator(".context").inner_text()
     page.click("#reset")
     assert page.locator(".reply").count() == 0 and not page.locator("#followup").is_visible()
     assert not failed, failed
@@ -150,6 +155,7 @@ def test_english_page(browser: Any, live: Live) -> None:
     assert card.locator(".verdict").inner_text() == "Answer"
     assert "Clubhouse" in card.locator("blockquote").first.inner_text()
     assert "CNBC" in card.locator("cite").first.inner_text() and "2021-02-15" in card.locator("cite").first.inner_text()
+    assert card.locator(".twin-toggle").inner_text() == "Show in Korean"  # not "Original / 원문": English page
     card.locator(".twin-toggle").click()
     assert card.locator(".original").first.is_visible()
     refused = _ask(page, "What is the boiling point of mercury on Mars?", 2)
@@ -164,4 +170,22 @@ def test_english_page(browser: Any, live: Live) -> None:
 
     expect(page.locator("#status")).to_contain_text("control characters")
     page.screenshot(path=str(ARTIFACTS / "page-en.png"), full_page=True)
+    context.close()
+
+
+def test_quotes_follow_ups_and_reloads_in_english(browser: Any, live: Live) -> None:
+    context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.goto(live.url + "/")
+    # A quote that opens with its own quotation mark is not wrapped in a second pair.
+    card = _ask(page, "Does Putin use social networks?", 1)
+    text = card.locator("blockquote p").first.inner_text()
+    assert text.startswith("“First we want") and not text.startswith("““"), text
+    # A follow-up that leans on where the last quote stood ("What next?") is read with it, and says so.
+    _ask(page, "Where was Clubhouse blocked last week?", 2)
+    follow = _ask(page, "What next?", 3)
+    assert follow.locator(".context").inner_text() == "following up on: Where was Clubhouse blocked last week?"
+    assert follow.get_attribute("data-verdict") == "answer" and follow.locator("blockquote").count() == 1
+    page.reload()
+    assert page.locator(".reply").first.locator(".context").inner_text().startswith("following up on:")
     context.close()

@@ -28,7 +28,7 @@ import pytest
 import pytest_asyncio
 
 from bot.settings import PROJECT_ROOT, Settings
-from bot.telegram import render
+from bot.telegram import callbacks, markup, render, strings
 from bot.telegram.app import build_application, running
 from bot.telegram.app import run as run_cli
 from bot.telegram.config import ConfigError, WebhookConfig, bot_token
@@ -303,7 +303,7 @@ async def test_start_help_sources_and_unknown_command(bot: Any, api: FakeBotApi,
     (start,) = await ask_private(api, 103, "/start")
     assert "Try:" in sent_html(start) and "예:" in sent_html(start)
     # The examples are made from the corpus's own titles, not fixed text.
-    assert any(render.esc(a.title.split(" / ")[0][:30]) in sent_html(start) for a in load_corpus(tg_corpus))
+    assert any(markup.esc(a.title.split(" / ")[0][:30]) in sent_html(start) for a in load_corpus(tg_corpus))
     (deep,) = await ask_private(api, 103, "/start some-deep-link_payload")
     assert sent_html(deep) == sent_html(start)
     (ko_start,) = await ask_private(api, 103, "/start", lang="ko")
@@ -581,9 +581,9 @@ async def test_no_original_button_without_twins(new_api: Any, analyzer: Analyzer
     ):
         (answer,) = await ask_private(api, 405, KO_Q, lang="ko")
     assert not any(d.startswith("o|") for d in _buttons(answer).values())
-    assert render.parse_data("o|en|abcd") == render.ButtonPress("original", "en", key="abcd")
-    assert render.parse_data("o|ko|abcd|m") == render.ButtonPress("original", "ko", key="abcd", more=True)
-    assert render.parse_data("o|ko|abcd|x") is None
+    assert callbacks.parse_data("o|en|abcd") == callbacks.ButtonPress("original", "en", key="abcd")
+    assert callbacks.parse_data("o|ko|abcd|m") == callbacks.ButtonPress("original", "ko", key="abcd", more=True)
+    assert callbacks.parse_data("o|ko|abcd|x") is None
 
 
 # --------------------------------------------------------------------------- trouble
@@ -847,6 +847,13 @@ def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
         if cache is not None
         else Path.home() / ".cache" / "quoteqa-tests" / "telegram-test-api"
     )
+    return npm_install(npm, root)
+
+
+def npm_install(npm: str, root: Path) -> Path:
+    """telegram-test-api in `root/node_modules`, installed unless that version is there. Node
+    and npm are present by now, so a failed install FAILS the test (a registry that cannot be
+    reached, a broken npm): only their absence is a reason to skip."""
     root.mkdir(parents=True, exist_ok=True)
     package = root / "node_modules" / "telegram-test-api" / "package.json"
     version = TELEGRAM_TEST_API.rsplit("@", 1)[1]
@@ -856,8 +863,22 @@ def telegram_test_api_modules(request: pytest.FixtureRequest) -> Path:
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         if done.returncode != 0:
-            pytest.skip(f"npm could not install {TELEGRAM_TEST_API}: {done.stderr.strip().splitlines()[-1:]}")
+            pytest.fail(f"npm could not install {TELEGRAM_TEST_API}: {done.stderr.strip().splitlines()[-3:]}")
     return root / "node_modules"
+
+
+async def test_a_failed_npm_install_fails_rather_than_skips(tmp_path: Path) -> None:
+    npm = tmp_path / "npm"
+    npm.write_text("#!/bin/sh\necho 'npm ERR! 404 Not Found - telegram-test-api' >&2\nexit 1\n", "utf-8")
+    npm.chmod(0o755)
+    try:
+        npm_install(str(npm), tmp_path / "modules")
+    except pytest.fail.Exception as exc:
+        assert "npm could not install" in str(exc) and "404 Not Found" in str(exc)
+    except pytest.skip.Exception:
+        pytest.fail("a failed npm install was turned into a skip")
+    else:
+        pytest.fail("a failed npm install passed")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -1095,11 +1116,11 @@ async def test_render_splits_long_text_at_sentences_and_keeps_tags_balanced() ->
 
 
 async def test_render_highlight_spans_and_callback_data() -> None:
-    assert render.highlight("a&b <c> d", spans=[(0, 3), (2, 4), (8, 20)]) == "<b>a&amp;b</b> &lt;c&gt; <b>d</b>"
+    assert markup.highlight("a&b <c> d", spans=[(0, 3), (2, 4), (8, 20)]) == "<b>a&amp;b</b> &lt;c&gt; <b>d</b>"
     for lang in ("ko", "en"):
-        assert len(render.more_data(lang, "A" * 8).encode()) < 64
-    assert render.parse_data("m|en|abc") == render.ButtonPress("more", "en", key="abc")
-    assert render.parse_data("p|xx|1|a") is None and render.parse_data(None) is None
-    assert render.ui_language("mixed", "ko-KR") == "ko" and render.ui_language("en", "ko") == "en"
+        assert len(callbacks.more_data(lang, "A" * 8).encode()) < 64
+    assert callbacks.parse_data("m|en|abc") == callbacks.ButtonPress("more", "en", key="abc")
+    assert callbacks.parse_data("p|xx|1|a") is None and callbacks.parse_data(None) is None
+    assert strings.ui_language("mixed", "ko-KR") == "ko" and strings.ui_language("en", "ko") == "en"
     with pytest.raises(ValueError):
-        render.more_data("en", "x" * 80)
+        callbacks.more_data("en", "x" * 80)

@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 def serve(settings: Settings, host: str, port: int, verbose: bool = False) -> int:
     import uvicorn
 
-    from .app import ServeConfig, create_app
+    from .app import create_app
+    from .config import ServeConfig
 
     started = time.perf_counter()
     engine = open_engine(settings, serving=True)

@@ -42,7 +42,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
-from bot.telegram import delivery, render
+from bot.telegram import delivery, strings
 from bot.telegram import news as telegram_news
 from bot.telegram.config import DEFAULT_API_URL, ConfigError, WebhookConfig, bot_token, check_api_url, webhook_config
 from bot.telegram.handlers import (
@@ -91,8 +91,8 @@ async def _register_commands(application: Application) -> None:
     bot = application.bot
     calls = []
     for lang, code in (("en", None), ("ko", "ko")):
-        private = [BotCommand(c, d) for c, d in render.PRIVATE_COMMANDS[lang]]
-        group = [BotCommand(c, d) for c, d in render.GROUP_COMMANDS[lang]]
+        private = [BotCommand(c, d) for c, d in strings.PRIVATE_COMMANDS[lang]]
+        group = [BotCommand(c, d) for c, d in strings.GROUP_COMMANDS[lang]]
         calls.append(bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats(), language_code=code))
         calls.append(bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code))
     for result in await asyncio.gather(*calls, return_exceptions=True):

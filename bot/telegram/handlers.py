@@ -34,10 +34,10 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.telegram import render
+from bot.telegram import callbacks, chunking, inline, render, strings
 from bot.telegram.redact import redact
-from bot.telegram.render import UiLang
 from bot.telegram.state import StateStore, Usage, conversation_key, new_key
+from bot.telegram.strings import UiLang
 from bot.telegram.transport import UnreadableReply
 from retrieval import Answer, Engine, QuoteQAError, Turn
 from retrieval.text.analyze import HANGUL
@@ -171,7 +171,7 @@ def _question(message: Message) -> str:
 
 def _user_lang(update: Update) -> UiLang:
     user = update.effective_user
-    return render.ui_language(None, user.language_code if user else None)
+    return strings.ui_language(None, user.language_code if user else None)
 
 
 def _text_lang(text: str, update: Update) -> UiLang:
@@ -179,7 +179,7 @@ def _text_lang(text: str, update: Update) -> UiLang:
     return "ko" if HANGUL.search(text) else _user_lang(update)
 
 
-def _markup(rows: Sequence[Sequence[render.Button]]) -> InlineKeyboardMarkup | None:
+def _markup(rows: Sequence[Sequence[callbacks.Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows])
@@ -204,7 +204,7 @@ async def _delivered(send: Awaitable[Message], on_sent: SentHook | None) -> int 
 async def _send(
     message: Message,
     texts: Sequence[str],
-    rows: Sequence[Sequence[render.Button]] = (),
+    rows: Sequence[Sequence[callbacks.Button]] = (),
     on_sent: SentHook | None = None,
 ) -> list[int]:
     """Send HTML messages in order; in groups and channels the first one replies to `message`;
@@ -253,11 +253,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         answer, elapsed_ms = await state.ask(question, state.history_for(message, conversation))
     except QuoteQAError as exc:  # QuestionError, or an empty corpus: the message says what to do
         reason = str(exc)
-        await _send(message, render.message_text(reason[:1].upper() + reason[1:]))
+        await _send(message, chunking.message_text(reason[:1].upper() + reason[1:]))
         return
-    lang = render.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
+    lang = strings.ui_language(answer.language, update.effective_user.language_code if update.effective_user else None)
     key = new_key() if answer.answered else None
-    rows = render.answer_buttons(answer.quotes, lang, key if answer.more else None, key, key) if key else []
+    rows = callbacks.answer_buttons(answer.quotes, lang, key if answer.more else None, key, key) if key else []
     # Recorded before sending: a send that fails after Telegram accepted it still leaves an
     # answer on the reader's screen, whose follow-ups and buttons must work (after a restart too).
     state.store.record_answer(
@@ -278,16 +278,16 @@ def _conversation(update: Update) -> str:
 async def on_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/new: the next question stands on its own."""
     bot_state(context).store.clear_history(_conversation(update))
-    await _send(update.effective_message, [render.t(_user_lang(update), "new_conversation")])
+    await _send(update.effective_message, [strings.t(_user_lang(update), "new_conversation")])
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """More / Full paragraph / 👍 👎; a button past QUOTEQA_BUTTON_DAYS, or one that no longer
     matches its paragraph after a reload, gets a polite 'expired'."""
     query, state = update.callback_query, bot_state(context)
-    press = render.parse_data(query.data)
+    press = callbacks.parse_data(query.data)
     if press is None:
-        await query.answer(render.t(_user_lang(update), "expired"), show_alert=True)
+        await query.answer(strings.t(_user_lang(update), "expired"), show_alert=True)
     elif press.action == "more":
         await _show_more(update, state, press)
     elif press.action == "feedback":
@@ -298,11 +298,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _show_paragraph(update, state, press)
 
 
-async def _show_more(update: Update, state: BotState, press: render.ButtonPress) -> None:
+async def _show_more(update: Update, state: BotState, press: callbacks.ButtonPress) -> None:
     query = update.callback_query
     answer = state.store.answer(press.key)
     if answer is None or query.message is None:
-        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        await query.answer(strings.t(press.lang, "expired"), show_alert=True)
         return
     chat_id = query.message.chat.id
     state.store.link_messages(press.key, chat_id, [query.message.message_id])  # its id may not have been read when sent
@@ -310,12 +310,12 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
     texts = render.answer_messages(answer, press.lang, answer.more)
     link = lambda message_id: state.store.link_messages(press.key, chat_id, [message_id])  # noqa: E731 (replies to them follow up too)
     await _send_to_chat(
-        update, texts, render.answer_buttons(answer.more, press.lang, None, None, press.key, more=True), link
+        update, texts, callbacks.answer_buttons(answer.more, press.lang, None, None, press.key, more=True), link
     )
     # Taking More off the first message is cosmetic: what was sent stays usable if it fails.
     try:
         await query.edit_message_reply_markup(
-            _markup(render.answer_buttons(answer.quotes, press.lang, None, press.key, press.key))
+            _markup(callbacks.answer_buttons(answer.quotes, press.lang, None, press.key, press.key))
         )
     except BadRequest:  # "message is not modified" on a double tap
         pass
@@ -327,30 +327,30 @@ async def _show_more(update: Update, state: BotState, press: render.ButtonPress)
         )
 
 
-async def _show_original(update: Update, state: BotState, press: render.ButtonPress) -> None:
+async def _show_original(update: Update, state: BotState, press: callbacks.ButtonPress) -> None:
     """ "Original / 원문": each quote's matching sentence(s) in its article's translation twin,
     read from the stored answer (so the button works after a restart, like More)."""
     query = update.callback_query
     answer = state.store.answer(press.key)
     if answer is None or query.message is None:
-        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        await query.answer(strings.t(press.lang, "expired"), show_alert=True)
         return
     await query.answer()
     await _send_to_chat(update, render.original_messages(answer.more if press.more else answer.quotes, press.lang))
 
 
-async def _record_feedback(update: Update, state: BotState, press: render.ButtonPress) -> None:
+async def _record_feedback(update: Update, state: BotState, press: callbacks.ButtonPress) -> None:
     """👍 / 👎: stored with the question, the quotes and each quote's whole paragraph (read
     now, while the index still has it, so `quoteqa feedback export` needs no index)."""
     query = update.callback_query
     answer = state.store.answer(press.key)
     if answer is None:
-        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        await query.answer(strings.t(press.lang, "expired"), show_alert=True)
         return
     if query.message is not None:  # its id may not have been read when it was sent
         state.store.link_messages(press.key, query.message.chat.id, [query.message.message_id])
     await _vote(state, press.key, answer, query.from_user.id, press.helpful)
-    await query.answer(render.t(press.lang, "thanks"))
+    await query.answer(strings.t(press.lang, "thanks"))
 
 
 async def on_reaction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -384,21 +384,24 @@ def _paragraphs(engine: Engine, answer: Answer) -> list[str]:
     return out
 
 
-async def _show_paragraph(update: Update, state: BotState, press: render.ButtonPress) -> None:
+async def _show_paragraph(update: Update, state: BotState, press: callbacks.ButtonPress) -> None:
     query = update.callback_query
     try:
         text, source = await state.run(state.engine.passage, press.passage)
     except QuoteQAError:
         text, source = "", None
     if source is None or not press.matches(source) or query.message is None:
-        await query.answer(render.t(press.lang, "expired"), show_alert=True)
+        await query.answer(strings.t(press.lang, "expired"), show_alert=True)
         return
     await query.answer()
     await _send_to_chat(update, render.paragraph_messages(text, source, press.lang))
 
 
 async def _send_to_chat(
-    update: Update, texts: Sequence[str], rows: Sequence[Sequence[render.Button]] = (), on_sent: SentHook | None = None
+    update: Update,
+    texts: Sequence[str],
+    rows: Sequence[Sequence[callbacks.Button]] = (),
+    on_sent: SentHook | None = None,
 ) -> list[int]:
     """Send below the message whose button was pressed (it may be too old to reply to), in
     its forum topic."""
@@ -422,21 +425,21 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, state, username = update.inline_query, bot_state(context), context.bot.username
     lang = _text_lang(query.query, update)
     if not query.query.strip():
-        results = [render.inline_help(lang, username, state.examples())]
+        results = [inline.inline_help(lang, username, state.examples())]
     else:
         try:
             answer, elapsed_ms = await state.ask(query.query)
             state.store.record_served(answer, elapsed_ms)
-            results = render.inline_results(answer, render.ui_language(answer.language, query.from_user.language_code))
+            results = inline.inline_results(answer, strings.ui_language(answer.language, query.from_user.language_code))
         except QuoteQAError:
             results = []
     # Nothing to quote: no result (choosing one would post a non-answer into the chat), and a
     # button above the list that opens a private chat with the help instead.
-    button = None if results else InlineQueryResultsButton(render.t(lang, "inline_how_to_ask"), start_parameter="help")
+    button = None if results else InlineQueryResultsButton(strings.t(lang, "inline_how_to_ask"), start_parameter="help")
     await query.answer([_article(r) for r in results], cache_time=30, is_personal=False, button=button)
 
 
-def _article(result: render.InlineResult) -> InlineQueryResultArticle:
+def _article(result: inline.InlineResult) -> InlineQueryResultArticle:
     content = InputTextMessageContent(
         result.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
     )
@@ -447,7 +450,7 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: re-read the corpus without a restart."""
     state = bot_state(context)
     if not state.is_admin(update):
-        await _send(update.effective_message, [render.t(_user_lang(update), "admins_only")])
+        await _send(update.effective_message, [strings.t(_user_lang(update), "admins_only")])
         return
     report = await state.run(state.engine.reload, False)  # never queue behind another writer
     await _send(update.effective_message, render.reload_messages(report, _user_lang(update)))
@@ -457,7 +460,7 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: questions served, abstention rate, median latency and helpfulness (👍 share)."""
     state, lang = bot_state(context), _user_lang(update)
     if not state.is_admin(update):
-        await _send(update.effective_message, [render.t(lang, "admins_only")])
+        await _send(update.effective_message, [strings.t(lang, "admins_only")])
         return
     u: Usage = state.store.usage()
     await _send(
@@ -477,16 +480,16 @@ async def on_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _refuse_once(update: Update, state: BotState) -> None:
     lang = _user_lang(update)
     if update.inline_query is not None:  # say why, instead of a silently empty list
-        button = InlineQueryResultsButton(render.t(lang, "inline_refused"), start_parameter="help")
+        button = InlineQueryResultsButton(strings.t(lang, "inline_refused"), start_parameter="help")
         await update.inline_query.answer([], cache_time=300, is_personal=True, button=button)
     elif update.callback_query is not None:
-        await update.callback_query.answer(render.t(lang, "refusal"), show_alert=True)
+        await update.callback_query.answer(strings.t(lang, "refusal"), show_alert=True)
     elif update.effective_message is not None and update.effective_chat is not None:
         message, chat_id = update.effective_message, update.effective_chat.id
         addressed = message.chat.type == "private" or _ask_command(message) or ADDRESSED.check_update(update)
         if addressed and chat_id not in state.refused:
             state.refused.add(chat_id)
-            await _send(message, [render.t(lang, "refusal")])
+            await _send(message, [strings.t(lang, "refusal")])
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -499,8 +502,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = _user_lang(update)
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(render.t(lang, "apology"), show_alert=True)
+            await update.callback_query.answer(strings.t(lang, "apology"), show_alert=True)
         elif update.effective_message is not None:
-            await update.effective_message.reply_html(render.t(lang, "apology"))
+            await update.effective_message.reply_html(strings.t(lang, "apology"))
     except TelegramError as exc:
         log.warning("could not send the apology for update %s: %s", update_id, redact(str(exc)))

@@ -21,15 +21,17 @@ from telegram import Message, MessageEntity, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.settings import Settings
-from bot.telegram.render import UiLang, chunk_lines, esc, t, ui_language
+from bot.telegram.chunking import chunk_lines
+from bot.telegram.markup import esc
+from bot.telegram.strings import UiLang, t, ui_language
 from news.feeds import FeedBook, poll
-from news.ingest import IngestResult, ingest_sources
+from news.ingest import ACCEPTED_SUFFIXES, IngestResult, ingest_sources
 from retrieval import Engine, QuoteQAError
 
 log = logging.getLogger("quoteqa.telegram.news")
 NEWS_KEY = "quoteqa-news"
 URL = re.compile(r"https?://[^\s<>\"']+", re.I)
-DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm")
+DOCUMENT_SUFFIXES = ACCEPTED_SUFFIXES
 MAX_LINKS = 10  # per message: a pasted list longer than this is more likely a mistake
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean and English"}
 T = TypeVar("T")

@@ -1,14 +1,19 @@
-"""Answer -> terminal text (rich markup), shared by `quoteqa ask`, the console, eval and bench."""
+"""The coloured terminal form (rich): answers from `bot.output.lines`, the same lines `quoteqa
+ask` prints as plain text; the corpus listing; the console object eval and bench print with."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.telegram.render import shorten
-from retrieval import Answer, ArticleInfo, Quote
-from retrieval.models import Aligned
+from bot.output.lines import Line, Style, answer_lines, originals_lines
+
+if TYPE_CHECKING:  # `ask --server` on a terminal prints through here: it must not load the core
+    from retrieval import Answer, ArticleInfo
 
 
 class Terminal(Console):
@@ -18,67 +23,36 @@ class Terminal(Console):
         raise BrokenPipeError
 
 
-def terminal() -> Console:
-    return Terminal(highlight=False, soft_wrap=True)
+def terminal(file: TextIO | None = None) -> Console:
+    return Terminal(highlight=False, soft_wrap=True, emoji=False, file=file)
 
 
-LANG_NAMES = {"ko": "Korean", "en": "English", "mixed": "Korean/English"}
+# The colour of each piece of an answer (bot.output.lines names what a piece is).
+COLOURS: dict[Style, str] = {
+    "dim": "dim", "warn": "yellow", "number": "bold", "hit": "bold yellow", "source": "cyan", "label": "magenta",
+}  # fmt: skip
 
 
-def highlighted(quote: Quote) -> str:
-    """Quote text as rich markup with matched question words in bold; all corpus text escaped."""
-    out, pos = [], 0
-    for start, end in sorted(quote.highlights):
-        if start < pos:
-            continue
-        out.append(escape(quote.text[pos:start]))
-        out.append(f"[bold yellow]{escape(quote.text[start:end])}[/]")
-        pos = end
-    out.append(escape(quote.text[pos:]))
-    return "".join(out)
+def markup(line: Line) -> str:
+    """One line as rich markup: every piece escaped, so corpus text is never read as markup."""
+    return "".join(f"[{COLOURS[style]}]{escape(text)}[/]" if style else escape(text) for style, text in line)
 
 
-def source_line(quote: Quote) -> str:
-    s = quote.source
-    parts = [s.title, f"paragraph {s.paragraph}", LANG_NAMES.get(s.language, s.language)]
-    if s.source:
-        parts.append(s.source)
-    return " · ".join(parts)
+def print_lines(console: Console, lines: Sequence[Line]) -> None:
+    for line in lines:
+        console.print(markup(line))
 
 
-def aligned_line(item: Aligned) -> str:
-    """One original sentence (run) of a quote, as rich markup: “text” — title · paragraph · language."""
-    s = item.source
-    where = " · ".join([s.title or s.article, f"paragraph {s.paragraph}", LANG_NAMES.get(s.language, s.language)])
-    return f"   [magenta]original:[/] “{escape(item.text)}” [cyan]— {escape(where)}[/]"
+def print_answer(console: Console, answer: Answer, originals: bool = False) -> None:
+    """The answer as `quoteqa ask` prints it, coloured; `originals`: each quote's original (from
+    a translation twin) on a line below it."""
+    lines = answer_lines(answer.to_json(), [q.highlights for q in answer.quotes], originals)
+    print_lines(console, lines)
 
 
 def print_originals(console: Console, answer: Answer | None) -> None:
     """`:original`: each quote's matching sentence(s) in its article's translation twin."""
-    quotes = [(i, q) for i, q in enumerate(answer.quotes, start=1) if q.aligned] if answer is not None else []
-    if not quotes:
-        console.print("[dim]no original: the last answer's quotes have no translation twin in the corpus[/]")
-        return
-    for i, quote in quotes:
-        for n, item in enumerate(quote.aligned):
-            console.print(f"[bold]{i}.[/]{aligned_line(item)[2:]}" if n == 0 else aligned_line(item))
-
-
-def print_answer(console: Console, answer: Answer, originals: bool = False) -> None:
-    """`originals`: each quote's original (from a translation twin) on a line below it."""
-    if answer.context:
-        console.print(f"[dim]following up on: {escape(shorten(answer.context, 80))}[/]")
-    if not answer.answered:
-        console.print(f"[yellow]{escape(answer.message)}[/]")
-        return
-    if answer.message:  # the unsure caveat (and the other-language note) come before the quotes
-        console.print(f"[{'yellow' if answer.verdict == 'unsure' else 'dim'}]{escape(answer.message)}[/]")
-    for i, quote in enumerate(answer.quotes, start=1):
-        console.print(f"[bold]{i}.[/] “{highlighted(quote)}”")
-        console.print(f"   [cyan]— {escape(source_line(quote))}[/]")
-        if originals:
-            for item in quote.aligned:
-                console.print(aligned_line(item))
+    print_lines(console, originals_lines(answer.to_json() if answer is not None else None))
 
 
 def print_sources(console: Console, sources: list[ArticleInfo]) -> None:
