@@ -675,19 +675,18 @@ def serve(config_file: Path, qfile: Path, rows_file: Path, out: Path, live: Path
     ready = time.perf_counter() - t
 
     # Raw queries on the okapi variant (rank-bm25's), then back to the product's for answers.
-    store.set_params(okapi_of(config.search))
+    okapi = store.with_params(okapi_of(config.search))
     terms = [analyzer.terms(q) for q in questions]
     query_ms = []
     tops: dict[int, list[int]] = {}
     base = set(base_rows)
     for i, q in enumerate(terms):
         t = time.perf_counter()
-        hits = store.search(q, 10)
+        hits = okapi.search(q, 10)
         query_ms.append((time.perf_counter() - t) * 1000)
         if i in base:
             tops[i] = [p for p, _ in hits]
 
-    store.set_params(config.search)
     analysis_ms, answer_ms = [], []
     answered = 0
     for q in questions:
