@@ -23,6 +23,28 @@ CORPUS = ROOT / "corpus"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+# Test groups (tests/README.md): every test is marked `unit`, `integration` or `e2e` by its file,
+# so `uv run pytest -m unit` runs the quick ones. A file not named here is `integration`.
+UNIT = {
+    "test_align", "test_analyze", "test_anchors", "test_belebele", "test_confidence", "test_docs",
+    "test_encoder", "test_extract", "test_fetch", "test_import_graph", "test_measure",
+    "test_merge_policy", "test_question", "test_quotes", "test_sentences", "test_vectors",
+}  # fmt: skip
+E2E = {
+    "test_ask_forms", "test_cli", "test_container", "test_serve", "test_serve_page", "test_serve_schema",
+    "test_telegram", "test_telegram_conversation", "test_telegram_news",
+}  # fmt: skip
+
+
+def group_of(module: str) -> str:
+    return "unit" if module in UNIT else "e2e" if module in E2E else "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(group_of(item.path.stem))
+
+
 def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
