@@ -397,27 +397,6 @@ def main(argv: Sequence[str]) -> None:
         work = Path(a[0])
         qs = json.loads((work / "questions.json").read_text("utf-8"))[: int(a[1]) if len(a) > 1 else 300]
         print(json.dumps(measure(work / "data", work / "corpus", qs, work / "encoder-cache"), indent=1))
-    elif cmd == "serving":  # serving WORKDIR N [SEED]: a `quoteqa bench --semantic` workdir, built
-        # (data-none, data-use-m3); builds missing HNSW graphs (verify), then every serving figure
-        from retrieval.index.segments.store import SegmentStore
-
-        from .semantic_bench import serving_figures
-
-        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 and a[2].isdigit() else 13
-        t = time.perf_counter()
-        repaired = SegmentStore(work / "data-use-m3" / "index").verify()
-        out = {"graphs_built_by_verify": repaired, "verify_s": round(time.perf_counter() - t, 1)}
-        corpus = synthesize(read_sources(default_sources()), n, 300, seed)
-        out |= serving_figures(
-            work,
-            work / "corpus",
-            work / "encoder-cache",
-            corpus.questions,
-            default_sources(),
-            seed,
-            "--no-measure" not in a,
-        )
-        print(json.dumps(out, indent=1, ensure_ascii=False))
     elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
         print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))
     elif cmd == "tune-synthetic":  # tune-synthetic N WORKDIR: the grid on synthesised vectors

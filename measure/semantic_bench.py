@@ -260,12 +260,40 @@ def article_by_meaning(corpus_dir: Path, data_dir: Path, cache: Path, belebele: 
     }
 
 
-if __name__ == "__main__":  # python -m measure.semantic_bench N [WORKDIR [QUESTIONS [SAMPLE]]]
+def main(argv: Sequence[str]) -> None:
+    """`python -m measure.semantic_bench N [WORKDIR [QUESTIONS [SAMPLE]]]`: the semantic bench.
+    `python -m measure.semantic_bench serving WORKDIR N [SEED] [--no-measure]`: a `quoteqa bench
+    --semantic` workdir, built (data-none, data-use-m3); builds missing HNSW graphs (verify), then
+    every serving figure. (`serving` lived among ann_bench's commands, which made the two modules
+    import each other.)"""
     from .ann_bench import default_sources
 
-    a = sys.argv[1:]
-    n = int(a[0]) if a else 20_000
-    print(json.dumps(run_semantic(
-        default_sources(), n, workdir=Path(a[1]) if len(a) > 1 else None, n_questions=int(a[2]) if len(a) > 2 else 300,
-        encode_sample=int(a[3]) if len(a) > 3 else 800,
-    ), indent=1))  # fmt: skip
+    cmd, *a = argv or ["20000"]
+    if cmd != "serving":
+        a = [cmd, *a]
+        print(json.dumps(run_semantic(
+            default_sources(), int(a[0]), workdir=Path(a[1]) if len(a) > 1 else None,
+            n_questions=int(a[2]) if len(a) > 2 else 300, encode_sample=int(a[3]) if len(a) > 3 else 800,
+        ), indent=1))  # fmt: skip
+    else:
+        from retrieval.index.segments.store import SegmentStore
+
+        work, n, seed = Path(a[0]), int(a[1]), int(a[2]) if len(a) > 2 and a[2].isdigit() else 13
+        t = time.perf_counter()
+        repaired = SegmentStore(work / "data-use-m3" / "index").verify()
+        out = {"graphs_built_by_verify": repaired, "verify_s": round(time.perf_counter() - t, 1)}
+        corpus = synthesize(read_sources(default_sources()), n, 300, seed)
+        out |= serving_figures(
+            work,
+            work / "corpus",
+            work / "encoder-cache",
+            corpus.questions,
+            default_sources(),
+            seed,
+            "--no-measure" not in a,
+        )
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
