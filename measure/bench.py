@@ -279,63 +279,112 @@ def _run(
     seed: int, work: Path, raw_sample_chars: int, progress: Progress, show_build_progress: bool, command: str,
     live_passages: int,
 ) -> BenchResult:  # fmt: skip
-    from retrieval.engine import Engine
-
+    """The bench's phases in order, each a function of its own: the corpus, raw Kiwi (the
+    yardstick), the build, serving in a fresh process, rank-bm25 on the same tokens, live writes."""
     texts_by_lang = read_sources(sources)
     corpus = synthesize(texts_by_lang, n_passages, n_questions, seed)
-    corpus_dir, data_dir = work / "corpus", work / "data"
-    config = dataclasses.replace(config, corpus_dir=corpus_dir, data_dir=data_dir)
-    workers = config.workers
-    shutil.rmtree(corpus_dir, ignore_errors=True)
-    shutil.rmtree(data_dir, ignore_errors=True)
-    write_corpus(corpus, corpus_dir)
-    corpus_info = {
-        "sources": [p.name for p in sources],
-        "seed": seed,
-        "passages": corpus.n_passages,
-        "articles": len(corpus.articles),
-        "characters": corpus.n_chars,
-        "mean_passage_chars": round(corpus.n_chars / max(corpus.n_passages, 1), 1),
-        "korean_passage_share": round(corpus.korean_share, 3),
-        "questions": len(corpus.questions),
-    }
+    config = dataclasses.replace(config, corpus_dir=work / "corpus", data_dir=work / "data")
+    shutil.rmtree(config.corpus_dir, ignore_errors=True)
+    shutil.rmtree(config.data_dir, ignore_errors=True)
+    write_corpus(corpus, config.corpus_dir)
 
-    # Kiwi's model load, then raw Kiwi on (a sample of) the same text: the yardstick.
     t = time.perf_counter()
-    analyzer = Analyzer(workers=workers)
+    analyzer = Analyzer(workers=config.workers)
     kiwi_load = time.perf_counter() - t
+    raw = _raw_kiwi(analyzer, corpus, raw_sample_chars, progress)
+    analysed = _count_analysed(analyzer)
+    engine, build = _build(config, analyzer, corpus, raw, analysed, progress if show_build_progress else None)
+
+    n_base = baseline_questions or default_baseline_questions(corpus.n_passages, len(corpus.questions))
+    base_rows = sample_questions(len(corpus.questions), min(n_base, len(corpus.questions)), seed)
+    served = _serve_fresh(config, corpus, texts_by_lang, base_rows, live_passages, seed, work)
+    queries = _against_rank_bm25(engine, config.search, base_rows, served, corpus.n_passages, progress)
+    ingest = _live_writes(engine, config, texts_by_lang, analysed, seed, work)
+
+    return BenchResult(
+        machine=machine(),
+        command=command,
+        corpus={
+            "sources": [p.name for p in sources],
+            "seed": seed,
+            "passages": corpus.n_passages,
+            "articles": len(corpus.articles),
+            "characters": corpus.n_chars,
+            "mean_passage_chars": round(corpus.n_chars / max(corpus.n_passages, 1), 1),
+            "korean_passage_share": round(corpus.korean_share, 3),
+            "questions": len(corpus.questions),
+        },
+        build=build,
+        cold_start={
+            "kiwi_model_load_s": round(served["kiwi_load_s"], 2),
+            "kiwi_model_load_s_builder": round(kiwi_load, 2),
+            "index_load_s": round(served["index_load_s"], 3),
+            "first_query_ready_s": round(served["ready_s"], 3),
+        },
+        queries=queries,
+        answers={
+            "questions": len(served["answer_ms"]),
+            "p50_ms": round(percentile(served["answer_ms"], 50), 2),
+            "p95_ms": round(percentile(served["answer_ms"], 95), 2),
+            "answered_share": round(served["answered"] / max(len(served["answer_ms"]), 1), 3),
+            "breakdown_p50_ms": served["breakdown_p50_ms"],
+        },
+        ingest=ingest,
+        under_ingest=served["under_ingest"],
+        serving={
+            "rss_mib": round(served["rss_mib"], 1),
+            "anon_mib": served.get("rss_split_mib", {}).get("RssAnon"),
+            "file_mib": served.get("rss_split_mib", {}).get("RssFile"),
+            "peak_rss_mib": round(served["peak_rss_mib"], 1),
+            "kiwi_only_rss_mib": round(served["kiwi_rss_mib"], 1),
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawKiwi:
+    """Raw Kiwi on a sample of the same text: the yardstick the build is compared with."""
+
+    chars: int
+    wall_s: float
+    cpu_s: float
+
+
+def _raw_kiwi(analyzer: Analyzer, corpus: BenchCorpus, sample_chars: int, progress: Progress) -> RawKiwi:
     sample: list[str] = []
     size = 0
     for art in corpus.articles:
         for para in split_paragraphs(art["text"]):
             sample.append(para)
             size += len(para)
-        if size >= raw_sample_chars:
+        if size >= sample_chars:
             break
     update = progress("raw Kiwi", len(sample))
     w0, c0 = time.perf_counter(), time.process_time()
     for i, _ in enumerate(analyzer.raw_korean_tokens(sample), start=1):
         if i % 500 == 0:
             update(500)
-    raw_wall, raw_cpu = time.perf_counter() - w0, time.process_time() - c0
+    raw = RawKiwi(size, time.perf_counter() - w0, time.process_time() - c0)
     update(-1)
+    return raw
 
-    # Index build: the real path (read the corpus folder, analyse, encode, build, save) with the
-    # product's config. rank-bm25 is compared on the okapi variant of the same k1 and b: it
-    # differs from the product's lucene only in the idf formula, which costs the same.
-    okapi = okapi_of(config.search)
-    analysed = _count_analysed(analyzer)
+
+def _build(
+    config: EngineConfig, analyzer: Analyzer, corpus: BenchCorpus, raw: RawKiwi, analysed: list[int],
+    progress: Progress | None,
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """The real path (read the corpus folder, analyse, encode, build, save) with the product's config."""
+    from retrieval.engine import Engine
+
     rss_before = rss_mib()
     w0, c0 = time.perf_counter(), time.process_time()
-    engine = Engine.open(config, analyzer=analyzer, progress=progress if show_build_progress else None)
+    engine = Engine.open(config, analyzer=analyzer, progress=progress)
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     build_peak = peak_rss_mib()
-    store = engine.store
-    segments = store.snapshot().segs  # type: ignore[attr-defined]
-    index_bytes = dir_size(data_dir / "index")
-    raw_rate = size / raw_wall
+    segments = engine.store.snapshot().segs
+    raw_rate = raw.chars / raw.wall_s
     build_rate = corpus.n_chars / build_wall
-    build = {
+    return engine, {
         "workers": analyzer.workers,
         "wall_s": round(build_wall, 2),
         "cpu_s": round(build_cpu, 2),
@@ -343,27 +392,30 @@ def _run(
         "passages_per_s": round(corpus.n_passages / build_wall, 1),
         "chars_per_s": round(build_rate),
         "passages_analysed": analysed[0],
-        "raw_kiwi_sample_chars": size,
-        "raw_kiwi_wall_s": round(raw_wall, 2),
+        "raw_kiwi_sample_chars": raw.chars,
+        "raw_kiwi_wall_s": round(raw.wall_s, 2),
         "raw_kiwi_chars_per_s": round(raw_rate),
-        "raw_kiwi_chars_per_cpu_s": round(size / raw_cpu),
+        "raw_kiwi_chars_per_cpu_s": round(raw.chars / raw.cpu_s),
         "build_chars_per_cpu_s": round(corpus.n_chars / build_cpu),
         "vs_raw_kiwi_wall": round(build_rate / raw_rate, 3),
-        "vs_raw_kiwi_cpu": round((corpus.n_chars / build_cpu) / (size / raw_cpu), 3),
+        "vs_raw_kiwi_cpu": round((corpus.n_chars / build_cpu) / (raw.chars / raw.cpu_s), 3),
         "peak_rss_mib": round(build_peak, 1),
         "rss_before_mib": round(rss_before, 1),
-        "index_mib_on_disk": round(index_bytes / (1 << 20), 1),
+        "index_mib_on_disk": round(dir_size(config.data_dir / "index") / (1 << 20), 1),
         "segments": len(segments),
         "vocabulary": max((s.seg.n_terms for s in segments), default=0),
         "postings": int(sum(len(s.seg.a["post_doc"]) for s in segments)),
     }
 
-    # Cold start, query and answer latency: a fresh process that loads the persisted index.
+
+def _serve_fresh(
+    config: EngineConfig, corpus: BenchCorpus, texts_by_lang: dict[str, SourceText], base_rows: list[int],
+    live_passages: int, seed: int, work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Cold start, query and answer latency: a fresh process that loads the persisted index and
+    answers, also while a batch of `live_passages` is ingested."""
     qfile = work / "questions.json"
     qfile.write_text(json.dumps(corpus.questions, ensure_ascii=False), "utf-8")
-    n_base = baseline_questions or default_baseline_questions(corpus.n_passages, len(corpus.questions))
-    n_base = min(n_base, len(corpus.questions))
-    base_rows = sample_questions(len(corpus.questions), n_base, seed)
     live = work / "incoming" / "live-batch.jsonl"  # ingested while the child answers
     live.parent.mkdir(parents=True, exist_ok=True)
     live_corpus = synthesize(texts_by_lang, live_passages, 1, seed + 2)
@@ -371,14 +423,22 @@ def _run(
         "".join(json.dumps({**a, "id": "live-" + a["id"]}, ensure_ascii=False) + "\n" for a in live_corpus.articles),
         "utf-8",
     )
-    served = _serve_in_child(config, qfile, base_rows, live)
+    return _serve_in_child(config, qfile, base_rows, live)
 
-    # rank-bm25 on exactly the same tokens (the index's own terms), in this process.
+
+def _against_rank_bm25(
+    engine: Any, search: SearchParams, base_rows: list[int], served: dict[str, Any], n_passages: int,
+    progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    """rank-bm25 on exactly the same tokens (the index's own terms), in this process, on the okapi
+    variant of the same k1 and b: it differs from the product's lucene only in the idf formula,
+    which costs the same."""
     from rank_bm25 import BM25Okapi
 
-    update = progress("rank-bm25 corpus", corpus.n_passages)
+    okapi = okapi_of(search)
+    update = progress("rank-bm25 corpus", n_passages)
     docs = []
-    built = store.snapshot()
+    built = engine.store.snapshot()
     for p, uid in enumerate(built.uids().tolist()):  # uid order: rank-bm25's row p is uid p
         docs.append(built.passage_terms(uid))
         if p % 10_000 == 9_999:
@@ -405,7 +465,7 @@ def _run(
     update(-1)
     q_ours = served["query_ms"]
     ours_sample = [q_ours[r] for r in base_rows]
-    queries = {
+    return {
         "questions": len(q_ours),
         "p50_ms": round(percentile(q_ours, 50), 3),
         "p95_ms": round(percentile(q_ours, 95), 3),
@@ -419,11 +479,16 @@ def _run(
         "top10_identical_ids": exact,
         "mean_query_terms": round(float(np.mean([len(t) for t in served["terms"]])), 1),
     }
-    del oracle
 
-    # Live writes in this running process: three 10-paragraph articles ingested one by one (copy
-    # into the corpus, analyse, write a segment, commit), each answerable right after; then one
-    # replaced and one removed, both through the store and through the corpus folder.
+
+def _live_writes(
+    engine: Any, config: EngineConfig, texts_by_lang: dict[str, SourceText], analysed: list[int], seed: int,
+    work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Live writes in this running process: three 10-paragraph articles ingested one by one (copy
+    into the corpus, analyse, write a segment, commit), each answerable right after; then one
+    replaced and one removed, both through the store and through the corpus folder."""
+    corpus_dir, data_dir = config.corpus_dir, config.data_dir
     fresh = ten_paragraph_articles(texts_by_lang, 8, seed + 1)  # each step below gets text of its own
     ingest_runs = []
     for n, art in enumerate(fresh[:3]):
@@ -482,36 +547,7 @@ def _run(
         "segments_after": len(store.snapshot().segs),  # type: ignore[attr-defined]
     }
     ingest.update(cli)
-
-    return BenchResult(
-        machine=machine(),
-        command=command,
-        corpus=corpus_info,
-        build=build,
-        cold_start={
-            "kiwi_model_load_s": round(served["kiwi_load_s"], 2),
-            "kiwi_model_load_s_builder": round(kiwi_load, 2),
-            "index_load_s": round(served["index_load_s"], 3),
-            "first_query_ready_s": round(served["ready_s"], 3),
-        },
-        queries=queries,
-        answers={
-            "questions": len(served["answer_ms"]),
-            "p50_ms": round(percentile(served["answer_ms"], 50), 2),
-            "p95_ms": round(percentile(served["answer_ms"], 95), 2),
-            "answered_share": round(served["answered"] / max(len(served["answer_ms"]), 1), 3),
-            "breakdown_p50_ms": served["breakdown_p50_ms"],
-        },
-        ingest=ingest,
-        under_ingest=served["under_ingest"],
-        serving={
-            "rss_mib": round(served["rss_mib"], 1),
-            "anon_mib": served.get("rss_split_mib", {}).get("RssAnon"),
-            "file_mib": served.get("rss_split_mib", {}).get("RssFile"),
-            "peak_rss_mib": round(served["peak_rss_mib"], 1),
-            "kiwi_only_rss_mib": round(served["kiwi_rss_mib"], 1),
-        },
-    )
+    return ingest
 
 
 def okapi_of(search: SearchParams) -> SearchParams:
