@@ -163,17 +163,11 @@ def test_without_an_encoder_or_matching_vectors_the_path_is_the_lexical_one(stor
 def test_dense_source_and_fusion_weights(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
     a = Answerer(stores["plain"], analyzer, encoder=shared_encoder())
     ctx = a.context(words=analyzer.question_words("typhoon evacuation"))
-    hits = Dense().candidates(ctx, a.query(ctx.words), 3)
-    assert len(hits) == 3 and stores["plain"].passage(hits[0][0]).article.id == "typhoon"
+    hits = Dense(3).candidates(ctx, a.query(ctx.words), 3)
+    assert hits is not None and len(hits) == 3 and stores["plain"].snapshot().passage(hits[0][0]).article.id == "typhoon"
     assert np.all(np.diff([c for _, c in hits]) <= 0)
-    assert (
-        Dense().candidates(
-            Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).context(words=ctx.words),
-            a.query(ctx.words),
-            3,
-        )
-        == []
-    )
+    novectors = Answerer(stores["novectors"], analyzer, encoder=shared_encoder()).context(words=ctx.words)
+    assert Dense(3).candidates(novectors, a.query(ctx.words), 3) is None  # takes no part
     with pytest.raises(dataclasses.FrozenInstanceError):
         FusionWeights().keep_share = 0.5  # type: ignore[misc]
     assert AnswerParams.of(keep_share=0.5).fusion.keep_share == 0.5
