@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ROOT, corpus_text, normalize
+from tests.conftest import ROOT, normalize
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # a build takes minutes, more on vfs
 PODMAN = shutil.which("podman")
@@ -54,12 +54,12 @@ def image() -> Iterator[str]:
         _podman("rmi", "-f", tag)
 
 
-def test_ask_in_the_image(image: str) -> None:
+def test_ask_in_the_image(image: str, corpus_text: str) -> None:
     r = _podman("run", "--rm", *RUN_OPTS, image, "ask", "What did the Kremlin say?", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     answer = json.loads(r.stdout.strip().splitlines()[-1])
     assert answer["answered"] and "Peskov" in answer["quotes"][0]["text"]
-    assert all(normalize(q["text"]) in corpus_text() for q in answer["quotes"])  # quoted verbatim
+    assert all(normalize(q["text"]) in corpus_text for q in answer["quotes"])  # quoted verbatim
 
 
 def test_serve_in_the_image_answers_healthz(image: str) -> None:
