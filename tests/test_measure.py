@@ -62,3 +62,16 @@ def test_progress_bar_disabled_is_a_no_op(capsys: pytest.CaptureFixture[str]) ->
     update(-1)
     out, err = capsys.readouterr()
     assert out == "" and "counting" in err and "/10" in err  # tqdm redraws at most every 0.1 s
+
+
+def test_the_tokenizer_check_says_how_to_run_it_without_sentencepiece(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sentencepiece is not a dependency (docs/performance.md): the check names the one-run install."""
+    import sys
+
+    from measure import tokenizer_check
+
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import raises ImportError
+    assert tokenizer_check.main([]) == 2
+    assert "uv run --with sentencepiece==0.2.3 python -m measure.tokenizer_check" in capsys.readouterr().err
