@@ -45,7 +45,14 @@ from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
-from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
+from retrieval.answer.verdict import (
+    decide,
+    passes_coverage_rule,
+    question_signals,
+    quote_signals,
+    semantic_signals,
+    shown_signals,
+)  # fmt: skip
 from retrieval.index.store import PassageView, Searcher, Store
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
@@ -300,6 +307,7 @@ class Answerer:
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)
         signals |= quote_signals(ctx, first or pool[:1], cross)
+        signals |= shown_signals(ctx, query, found, pool, first or pool[:1])
         if semantic:
             signals |= semantic_signals(ctx, found, first or pool[:1])
             signals[CORPUS_OTHER] = float(ctx.question.language not in self.corpus_languages() | {"mixed"})

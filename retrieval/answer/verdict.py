@@ -153,3 +153,48 @@ def decide(
     chance = judge.predict(signals)
     verdict = judge.verdict(chance)
     return chance, verdict if gate is None else gate.verdict(verdict, signals)
+
+
+def shown_signals(
+    ctx: QuestionContext, query: Query, found: Retrieved, pool: list[Candidate], first: list[Candidate]
+) -> dict[str, float]:
+    """The signals of the sentence shown, not of its passage (calibration, issue 26): on news, most
+    sure-but-wrong answers quote the right story's wrong line while every passage-level signal
+    says "sure". How much of the question the shown quote itself holds, how far it leads the
+    best sentence outside it (anywhere, and in its own article: a news story is one passage a
+    line), and how many sentences come close to it. With a question vector, the cosine of the
+    best rival of its own article beside the quote's (`sem_quote_cos`)."""
+    if not first or not pool:
+        return {}
+    head = first[0]
+    shown = {(c.passage, c.sent) for c in first}
+    cov = found.coverage.get(head.passage)
+    holds = 0.0
+    if cov is not None and len(query.weights_arr):
+        rows = [c.sent for c in first if c.sent < len(cov.present)]
+        holds = float(cov.present[rows].any(axis=0) @ query.weights_arr) if rows else 0.0
+    best_any = max((c.best for c in found.coverage.values()), default=0.0)
+    article = ctx.view(head.passage).article.id
+    rivals = [c for c in pool if (c.passage, c.sent) not in shown]
+    own = [c for c in rivals if ctx.view(c.passage).article.id == article]
+    top = max(c.score for c in first)
+    scale = abs(top) or 1.0
+
+    def gap(others: list[Candidate]) -> float:
+        return float(np.clip((top - max(c.score for c in others)) / scale, 0.0, 1.0)) if others else 1.0
+
+    out = {
+        "shown_coverage": holds,
+        "shown_coverage_short": max(best_any - holds, 0.0),
+        "shown_gap": gap(rivals),
+        "shown_story_gap": gap(own),
+        "shown_rivals": float(sum(1 for c in rivals if c.score >= 0.9 * top)),
+        "shown_story_rivals": float(sum(1 for c in own if c.score >= 0.9 * top)),
+    }
+    qv = ctx.question_vector
+    if qv is not None and ctx.encoder is not None:
+        rival = max(own, key=lambda c: c.score) if own else None
+        if rival is not None:
+            text = ctx.view(rival.passage).text[rival.start : rival.end]
+            out["sem_story_rival_cos"] = float(ctx.encoder.encode([text])[0] @ qv)
+    return out
