@@ -30,6 +30,8 @@ re-exported here, so `from measure import splits; splits.fit_model(...)` reads a
 from __future__ import annotations
 
 from .calibration import (
+    ANCHORS,
+    CROSS,
     DEFAULT_FEATURES,
     MAX_ANSWERABLE_ABSTAIN,
     MAX_CROSS_LOSS,
@@ -38,15 +40,27 @@ from .calibration import (
     MIN_PRECISION,
     SEMANTIC_FEATURES,
     SEMANTIC_TARGETS,
+    SHOWN,
+    SHOWN_MEANING,
+    FeatureBlock,
+    Refit,
+    RefitInfo,
+    choose_features,
     choose_thresholds,
     cross_gate_level,
+    cv_log_loss,
     fit_model,
+    fit_refit,
     fit_semantic,
     fit_topic,
     gate_level,
+    lowest_level,
+    row_weights,
+    signals_of,
     topic_rows,
 )  # fmt: skip
 from .data import (
+    NEWS_FILE,
     OFFTOPIC_FILE,
     OTHER_LANGUAGE_SAMPLE,
     SHORT,
@@ -61,10 +75,13 @@ from .data import (
     collect,
     corpus_other,
     is_cross,
+    is_news,
     is_short,
     make_split,
+    news_rows,
     offtopic_questions,
     question_half,
+    question_key,
     rarest_surfaces,
     read_offtopic,
     short_form,
@@ -72,6 +89,7 @@ from .data import (
 )  # fmt: skip
 from .metrics import (
     ECE_BINS,
+    SHOWN_GROUPS,
     TARGETS,
     TODAY_MIN_COVERAGE,
     SplitReport,
@@ -81,11 +99,19 @@ from .metrics import (
     gated_mask,
     group_metrics,
     groups,
+    reliability,
+    shown_figures,
+    shown_report,
+    shown_verdicts,
     targets,
     verdict_metrics,
+    verdict_right,
 )  # fmt: skip
 
 __all__ = [
+    "ANCHORS", "CROSS", "NEWS_FILE", "SHOWN", "SHOWN_GROUPS", "SHOWN_MEANING", "FeatureBlock", "Refit", "RefitInfo",
+    "choose_features", "cv_log_loss", "fit_refit", "is_news", "lowest_level", "news_rows", "question_key",
+    "reliability", "row_weights", "shown_figures", "shown_report", "shown_verdicts", "signals_of", "verdict_right",
     "DEFAULT_FEATURES", "ECE_BINS", "MAX_ANSWERABLE_ABSTAIN", "MAX_CROSS_LOSS", "MAX_GATE_ABSTAIN", "MIN_LEVELS",
     "MIN_PRECISION", "OFFTOPIC_FILE", "OTHER_LANGUAGE_SAMPLE", "SEMANTIC_FEATURES", "SEMANTIC_TARGETS", "SHORT",
     "SHORT_TAGS", "SHORT_TEMPLATES", "TARGETS", "TODAY_MIN_COVERAGE", "Progress", "Row", "Split", "SplitQuestion",

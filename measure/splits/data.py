@@ -19,6 +19,7 @@ from retrieval.path import Parts
 from retrieval.text.analyze import HANGUL, Analyzer, Term, normalize_space
 
 from ..evaluate import Dataset, build_store
+from ..news.judge import Row as NewsRow
 
 OFFTOPIC_FILE = Path(__file__).resolve().parent.parent / "offtopic.txt"
 OTHER_LANGUAGE_SAMPLE = 300
@@ -32,7 +33,6 @@ SHORT_TAGS = frozenset(
     {"NNG", "NNP", "NNC", "NNB", "NR", "SL", "SH", "SN", "XR"}
 )  # Korean words a short question keeps
 
-# What the model reads: the signals (question kinds left out: they did not help), bends of the
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -69,6 +69,14 @@ class Row:
     half: str
     signals: Mapping[str, float]
     correct: bool  # the first quote is from the gold passage
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> Row:
+        """A row as `to_json` wrote it (a `--rows` file read back to refit without asking again)."""
+        return cls(
+            str(raw["file"]), str(raw["language"]), str(raw["id"]), str(raw["group"]), str(raw["origin"]),
+            str(raw["half"]), {str(k): float(v) for k, v in dict(raw["signals"]).items()}, bool(raw["correct"]),  # type: ignore[call-overload]
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -253,3 +261,38 @@ def is_cross(row: Row) -> bool:
     both kinds in, the gate could only go by cosines and let 0.72 of off-topic questions through
     (docs/quality.md, eighth round). What that costs there is reported (group `belebele-ko>en`)."""
     return ">" in row.file
+
+
+# --- the news dev set's rows ---------------------------------------------------------------------
+NEWS_FILE = "news"  # file names of the news rows: "news-en", "news-ko" (by the question's language)
+
+
+def news_rows(rows: Sequence[NewsRow]) -> list[Row]:
+    """The news dev set's answers (`quoteqa eval --news`, measure/news) as split rows. The label
+    is the SHOWN sentence's: right when the first quote is a gold line (an abstention: when the
+    quote it would have led with is); an off-topic question is never right. One "file" per
+    question language, so each gets its own refusal budget; the origin says same or cross
+    language (by the gold: the story's indexed language against the question's); the half is
+    the story's."""
+    out = []
+    for r in rows:
+        right = r.hit1 if r.verdict != "abstain" else bool(r.would_hit)
+        out.append(Row(
+            f"{NEWS_FILE}-{r.lang}", r.lang, f"news:{r.pool}:{r.lang}:{r.id}", "answerable" if r.answerable else "offtopic",
+            f"{NEWS_FILE} {'cross' if r.cross else 'same' if r.answerable else 'off'}", r.half, dict(r.signals),
+            bool(right and r.answerable),
+        ))  # fmt: skip
+    return out
+
+
+def is_news(row: Row) -> bool:
+    """A news dev set row (its origin says whether it was asked across languages: "news cross")."""
+    return row.origin.startswith(f"{NEWS_FILE} ")
+
+
+def question_key(row: Row) -> str:
+    """The question a row asks, whatever its form, language or pool: rows of one question stay in
+    one fold when features are chosen by cross-validation."""
+    if is_news(row):
+        return row.id.rsplit(":", 1)[-1]
+    return row.id.removesuffix(f":{SHORT}")

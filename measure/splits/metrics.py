@@ -173,10 +173,13 @@ class SplitReport:
     counts: dict[str, int]
     languages: dict[str, str]
     gate: TopicGate | None = None
+    shown: dict[str, dict[str, object]] | None = None  # with news rows: `shown_report`
 
     def to_json(self) -> dict[str, object]:
-        return {
+        extra = {"shown": _rounded(self.shown)} if self.shown is not None else {}
+        return extra | {
             "thresholds": {"sure": self.model.sure, "min": self.model.minimum}
+            | ({"sure_cross": self.model.sure_cross} if self.model.sure_cross is not None else {})
             | ({"gate": self.gate.minimum, "gate_cross": self.gate.cross_minimum} if self.gate is not None else {}),
             "model": self.model.to_json(),
             "gate": self.gate.to_json() if self.gate is not None else None,
@@ -213,7 +216,8 @@ def evaluate_model(rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate 
     }
     counts |= {f"{h} {SHORT}": sum(1 for r in rows if r.half == h and is_short(r)) for h in ("fit", "report")}
     languages = {r.file: r.language for r in rows}
-    return SplitReport(model, halves["fit"], halves["report"], counts, languages, gate)
+    shown = shown_report(rows, model, gate) if any(r.origin.startswith("news ") for r in rows) else None
+    return SplitReport(model, halves["fit"], halves["report"], counts, languages, gate, shown)
 
 
 def _rounded(x: object) -> object:
@@ -224,3 +228,92 @@ def _rounded(x: object) -> object:
     if isinstance(x, list):
         return [_rounded(v) for v in x]
     return x
+
+
+# --- the confidence a user is shown (issue 26, item 5) -------------------------------------------
+def reliability(
+    confidence: Sequence[float] | npt.NDArray[np.float64], right: Sequence[bool] | npt.NDArray[np.bool_],
+    bins: int = ECE_BINS,
+) -> list[dict[str, float | int]]:  # fmt: skip
+    """The reliability table behind `ece`: per equal-width bin of confidence (1.0 in the last),
+    its rows, their mean confidence and the share right. Empty bins are left out."""
+    c = np.asarray(confidence, np.float64)
+    y = np.asarray(right, np.float64)
+    which = np.minimum((np.clip(c, 0.0, 1.0) * bins).astype(int), bins - 1)
+    out: list[dict[str, float | int]] = []
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            out.append({"lo": b / bins, "hi": (b + 1) / bins, "n": int(m.sum()), "confidence": float(c[m].mean()),
+                        "right": float(y[m].mean())})  # fmt: skip
+    return out
+
+
+def shown_verdicts(
+    rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate | None
+) -> tuple[npt.NDArray[np.float64], list[str]]:
+    """The confidence shown and the verdict the product gives each row (verdict.decide, then
+    confidence.shown)."""
+    chance = model.predict_many([r.signals for r in rows])
+    verdicts = []
+    for r, p in zip(rows, chance.tolist(), strict=True):
+        v = model.verdict(p, r.signals.get("cross_language", 0.0) >= 0.5) if r.signals else "abstain"
+        verdicts.append(gate.verdict(v, r.signals) if gate is not None else v)
+    shown = np.array([1.0 - p if v == "abstain" else p for p, v in zip(chance.tolist(), verdicts, strict=True)])
+    return shown, verdicts
+
+
+def verdict_right(rows: Sequence[Row], verdicts: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Whether each shown verdict is right: a quote when it answers, an abstention when the quote
+    it would have led with does not (an off-topic question's never does)."""
+    return np.array(
+        [r.correct if v != "abstain" else not r.correct for r, v in zip(rows, verdicts, strict=True)], bool
+    )
+
+
+def shown_figures(rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate | None) -> dict[str, object]:
+    """ECE and the reliability table of the shown confidence against the shown verdict being
+    right, and the answerable rows' sure-but-wrong, refused, unsure and kept-right shares."""
+    if not rows:
+        return {"n": 0}
+    shown, verdicts = shown_verdicts(rows, model, gate)
+    right = verdict_right(rows, verdicts)
+    v = np.array(verdicts)
+    ans = np.array([r.group == "answerable" for r in rows], bool)
+    ok = np.array([r.correct for r in rows], bool)
+    out: dict[str, object] = {"n": len(rows), "ece": ece(shown, right), "reliability": reliability(shown, right)}
+    if ans.any():
+        out |= {
+            "answerable": int(ans.sum()),
+            "hit@1": float(np.mean(ok[ans] & (v[ans] != "abstain"))),
+            "sure_wrong": float(np.mean((v[ans] == "answer") & ~ok[ans])),
+            "refused": float(np.mean(v[ans] == "abstain")),
+            "unsure": float(np.mean(v[ans] == "unsure")),
+            "answer_precision": float(ok[ans & (v == "answer")].mean()) if (ans & (v == "answer")).any() else None,
+        }
+    off = np.array([r.group == "offtopic" for r in rows], bool)
+    if off.any():
+        out["offtopic_refused"] = float(np.mean(v[off] == "abstain"))
+    return out
+
+
+SHOWN_GROUPS = ("news", "news same", "news cross", "belebele-ko", "belebele-en")
+
+
+def shown_report(rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate | None) -> dict[str, dict[str, object]]:
+    """`shown_figures` per half for the news rows (all, same-language, cross-language, with the
+    off-topic ones in "news") and each Belebele half-indexed file."""
+    out: dict[str, dict[str, object]] = {}
+    for half in ("fit", "report"):
+        part = [r for r in rows if r.half == half]
+        out[half] = {}
+        for g in SHOWN_GROUPS:
+            if g == "news":
+                sel = [r for r in part if r.origin.startswith("news ")]
+            elif g.startswith("news "):
+                sel = [r for r in part if r.origin == g]
+            else:
+                sel = [r for r in part if r.file == g and not is_short(r)]
+            if sel:
+                out[half][g] = shown_figures(sel, model, gate)
+    return out

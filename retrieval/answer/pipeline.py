@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.answer import confidence as confidence_model
-from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.confidence import ConfidenceModel, quote_chance, shown
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.conversation import Context, context_of, continues, depends
 from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, STORY_END, with_examples
@@ -167,7 +167,8 @@ class Answerer:
             return alone
         followed = self._answer(ctx, max_quotes, context)
         if not self._leans_on(ctx, followed, context, own) or (
-            self.judge is not None and not followed.confidence > alone.confidence
+            self.judge is not None
+            and not quote_chance(followed.confidence, followed.verdict) > quote_chance(alone.confidence, alone.verdict)
         ):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
         if not alone.answered and followed.verdict != "answer":
@@ -325,8 +326,8 @@ class Answerer:
             quotes, more = self.twins.fill(ctx.searcher, quotes, more)
         return Answer(
             question=asked.text, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
-            kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
-            verdict=verdict, signals=signals,
+            kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross,
+            confidence=shown(chance, verdict), verdict=verdict, signals=signals,
         )  # fmt: skip
 
     def rank(self, question: str, k: int = 10) -> Hits:
@@ -353,11 +354,14 @@ class Answerer:
     def _abstain(
         self, asked: Question, words: list[Term], signals: dict[str, float] | None = None, chance: float = 0.0
     ) -> Answer:
+        """No quote; its confidence is the chance that refusing is right (1 - `chance`, the chance
+        the first quote would have answered; 1.0 when nothing was found), 0 without a model."""
         lang = asked.language
         message = with_examples(ABSTAIN_MESSAGE[lang], lang, self._examples(lang))
         return Answer(
             question=asked.text, language=lang, answered=False, message=message, kind=asked.kind,
-            terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},
+            terms=_surfaces(words), confidence=shown(chance, "abstain") if self.judge is not None else 0.0,
+            verdict="abstain", signals=signals or {},
         )  # fmt: skip
 
 

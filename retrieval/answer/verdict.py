@@ -144,14 +144,16 @@ def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
 def decide(
     judge: ConfidenceModel | None, signals: dict[str, float], gate: TopicGate | None = None
 ) -> tuple[float, str]:
-    """Confidence and verdict; without a model every answer that got this far is `answer`
-    with confidence 0 (the dev splits collect answers that way to fit a model on). `gate` (the
-    semantic path's topic gate, `topic.py`) turns any verdict into `abstain` when the corpus does
-    not cover the question; the confidence stays the model's."""
+    """The model's chance that the first quote answers, and the verdict; without a model every
+    answer that got this far is `answer` with chance 0 (the dev splits collect answers that way to
+    fit a model on). `gate` (the semantic path's topic gate, `topic.py`) turns any verdict into
+    `abstain` when the corpus does not cover the question. A first quote in the other language
+    (`cross_language`) is `answer` only at the model's `sure_cross`. The confidence a user is
+    shown is `confidence.shown(chance, verdict)`."""
     if judge is None:
         return 0.0, "answer"
     chance = judge.predict(signals)
-    verdict = judge.verdict(chance)
+    verdict = judge.verdict(chance, signals.get("cross_language", 0.0) >= 0.5)
     return chance, verdict if gate is None else gate.verdict(verdict, signals)
 
 
