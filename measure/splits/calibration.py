@@ -392,7 +392,7 @@ def fit_refit(rows: Sequence[Row], refit: Refit = Refit()) -> tuple[ConfidenceMo
     info = RefitInfo(
         features,
         log,
-        {"news": max(weights) if weights else 1.0, "other": 1.0},
+        {"news": max((w for w, r in zip(weights, fit_rows, strict=True) if is_news(r)), default=1.0), "other": 1.0},
         {"sure_splits": sure_splits, "sure_news": sure_news, "sure": model.sure, "sure_cross": sure_cross},
     )
     return model, gate, info
