@@ -196,3 +196,67 @@ def test_shipped_levels_are_ordered() -> None:
     for model in (confidence.shipped(), confidence.shipped_semantic()):
         assert 0.0 <= model.minimum <= model.sure <= 1.0
         assert model.sure_cross is None or model.sure <= model.sure_cross <= 1.0
+
+
+# --- the one command -------------------------------------------------------------------------------
+def refit_rows(n: int = 600, seed: int = 11) -> list[Row]:
+    """Rows with real signal names: SQuAD-like files, their off-topic questions, and news rows in
+    both languages (some across languages), each label drawn from the signals."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        cov, cos, shown_cov = rng.random(), rng.random(), rng.random()
+        cross = i % 5 == 0
+        sig = {"passage_coverage": cov, "sem_quote_cos": cos, "shown_coverage": shown_cov, "cross_language": float(cross)}
+        right = bool(rng.random() < 1 / (1 + np.exp(-(4 * cov + 3 * shown_cov - 4))))
+        half = "fit" if (i // 2) % 2 == 0 else "report"
+        kind = i % 4
+        if kind == 0:
+            out.append(Row("tiny_en.json", "en", f"q{i}", "answerable", "tiny_en.json", half, sig, right))
+        elif kind == 1:
+            out.append(Row("tiny_en.json", "en", f"o{i}", "offtopic", "offtopic.txt", half, sig | {"passage_coverage": cov / 4}, False))
+        else:
+            lang = "en" if kind == 2 else "ko"
+            origin = "news cross" if cross else "news same"
+            out.append(Row(f"news-{lang}", lang, f"news:A:{lang}:n{i // 4}", "answerable", origin, half, sig, right))
+    return out
+
+
+def test_refit_command_from_rows_writes_both_models(tmp_path, parts, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`quoteqa eval --splits --fit --news --from-rows FILE` with the encoder: fits from the rows,
+    writes the semantic model (with its cross level and the refit's choices) and the gate, and
+    prints the shown-confidence tables; what it wrote, reported again, gives the same figures."""
+    import json
+
+    from test_splits import EN, KO, squad_file
+
+    from bot.cli import eval as cli_eval
+    from bot.cli import main
+    from retrieval.answer import confidence, topic
+
+    files = [squad_file(tmp_path / "tiny_ko.json", KO), squad_file(tmp_path / "tiny_en.json", EN)]
+    rows_file = tmp_path / "rows.jsonl"
+    rows_file.write_text("".join(json.dumps(r.to_json()) + "\n" for r in refit_rows()), "utf-8")
+    monkeypatch.setattr(cli_eval, "_parts", lambda args, settings: parts)  # the session's Kiwi and encoder
+    monkeypatch.setattr(confidence, "semantic_path", lambda: tmp_path / "semantic.json")
+    monkeypatch.setattr(confidence, "default_path", lambda: tmp_path / "never.json")
+    monkeypatch.setattr(topic, "topic_path", lambda: tmp_path / "topic.json")
+    args = ["eval", "--splits", *map(str, files), "--encoder", "use-m3", "--news", str(tmp_path), "--from-rows", str(rows_file)]
+    assert main([*args, "--fit", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    written = confidence.load(tmp_path / "semantic.json")
+    assert not (tmp_path / "never.json").exists() and (tmp_path / "topic.json").is_file()
+    assert written.sure == pytest.approx(out["thresholds"]["sure"], abs=1e-6)
+    assert written.sure_cross is not None and written.sure_cross >= written.sure
+    assert "--news" in written.fitted["command"] and "--from-rows" not in written.fitted["command"]
+    assert set(written.fitted["features_chosen"]) >= {"base", "shown sentence", "anchors"}
+    assert out["shown"]["report"]["news"]["n"] == sum(1 for r in refit_rows() if r.half == "report" and splits.is_news(r))
+    # the table form prints the reliability table as Markdown
+    assert main([*args, "--model", str(tmp_path / "semantic.json")]) == 0
+    text = capsys.readouterr().out
+    assert "Reliability, REPORT news:" in text and "| confidence bin |" in text
+    # a rows file that is not one is a clear error, not a traceback
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", "utf-8")
+    assert main(["eval", "--splits", *map(str, files), "--encoder", "use-m3", "--from-rows", str(bad)]) == 2
+    assert "not a rows file" in capsys.readouterr().err
