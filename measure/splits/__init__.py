@@ -42,7 +42,6 @@ from .calibration import (
     SEMANTIC_FEATURES,
     SEMANTIC_TARGETS,
     SHOWN,
-    SHOWN_MEANING,
     FeatureBlock,
     Refit,
     RefitInfo,
@@ -110,7 +109,7 @@ from .metrics import (
 )  # fmt: skip
 
 __all__ = [
-    "ANCHORS", "CROSS", "NEWS_FILE", "SHOWN", "SHOWN_GROUPS", "SHOWN_MEANING", "FeatureBlock", "Refit", "RefitInfo",
+    "ANCHORS", "CROSS", "NEWS_FILE", "SHOWN", "SHOWN_GROUPS", "FeatureBlock", "Refit", "RefitInfo",
     "choose_features", "cv_log_loss", "fit_refit", "is_news", "lowest_level", "news_rows", "question_key",
     "reliability", "row_weights", "shown_figures", "shown_report", "shown_verdicts", "signals_of", "verdict_right",
     "DEFAULT_FEATURES", "ECE_BINS", "MAX_ANSWERABLE_ABSTAIN", "MAX_CROSS_LOSS", "MAX_GATE_ABSTAIN", "MIN_LEVELS",

@@ -240,10 +240,6 @@ SHOWN = FeatureBlock("shown sentence", (
     "sqrt(shown_story_gap)", "log1p(shown_rivals)", "log1p(shown_story_rivals)", "sq(shown_coverage)",
     "shown_coverage*shown_story_gap", "shown_coverage*top_passage_coverage",
 ))  # fmt: skip
-# The same by meaning: the cosine of the best rival sentence of the shown one's story.
-SHOWN_MEANING = FeatureBlock("shown sentence, meaning", (
-    "sem_story_rival_cos", "sem_quote_cos*shown_story_gap", "sem_story_rival_cos*shown_story_rivals",
-))  # fmt: skip
 # The first quote in the other language (left out of DEFAULT_FEATURES for the splits' reason;
 # the news rows answer across languages for real).
 CROSS = FeatureBlock("cross language", (
@@ -263,7 +259,7 @@ class Refit:
     are chosen, how much the news rows weigh, and the rules for the levels (all read on FIT)."""
 
     base: tuple[str, ...] = SEMANTIC_FEATURES
-    blocks: tuple[FeatureBlock, ...] = (SHOWN, SHOWN_MEANING, CROSS, ANCHORS)
+    blocks: tuple[FeatureBlock, ...] = (SHOWN, CROSS, ANCHORS)
     folds: int = 5  # cross-validation inside FIT, by question (every form and language of one in one fold)
     min_gain: float = 0.001  # a block is kept when it lowers the CV log loss by this share at least
     # The news rows' share of the fit's total weight: ~900 FIT rows against ~30,000 of the splits

@@ -266,9 +266,7 @@ def shown_verdicts(
 def verdict_right(rows: Sequence[Row], verdicts: Sequence[str]) -> npt.NDArray[np.bool_]:
     """Whether each shown verdict is right: a quote when it answers, an abstention when the quote
     it would have led with does not (an off-topic question's never does)."""
-    return np.array(
-        [r.correct if v != "abstain" else not r.correct for r, v in zip(rows, verdicts, strict=True)], bool
-    )
+    return np.array([r.correct if v != "abstain" else not r.correct for r, v in zip(rows, verdicts, strict=True)], bool)
 
 
 def shown_figures(rows: Sequence[Row], model: ConfidenceModel, gate: TopicGate | None) -> dict[str, object]:

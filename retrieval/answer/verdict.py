@@ -164,8 +164,9 @@ def shown_signals(
     sure-but-wrong answers quote the right story's wrong line while every passage-level signal
     says "sure". How much of the question the shown quote itself holds, how far it leads the
     best sentence outside it (anywhere, and in its own article: a news story is one passage a
-    line), and how many sentences come close to it. With a question vector, the cosine of the
-    best rival of its own article beside the quote's (`sem_quote_cos`)."""
+    line), and how many sentences come close to it. (The cosine of its article's best rival
+    sentence was tried and not kept: it cost an encoding per question and did not lower the
+    FIT log loss; docs/quality.md, round eleven.)"""
     if not first or not pool:
         return {}
     head = first[0]
@@ -193,10 +194,4 @@ def shown_signals(
         "shown_rivals": float(sum(1 for c in rivals if c.score >= 0.9 * top)),
         "shown_story_rivals": float(sum(1 for c in own if c.score >= 0.9 * top)),
     }
-    qv = ctx.question_vector
-    if qv is not None and ctx.encoder is not None:
-        rival = max(own, key=lambda c: c.score) if own else None
-        if rival is not None:
-            text = ctx.view(rival.passage).text[rival.start : rival.end]
-            out["sem_story_rival_cos"] = float(ctx.encoder.encode([text])[0] @ qv)
     return out
