@@ -1,13 +1,15 @@
-"""How likely an answer's first quote is from the right passage: a small logistic regression over
+"""How likely an answer's first quote answers the question: a small logistic regression over
 `Answer.signals`.
 
 The model reads only the per-question signals the answer path computes (shares and ratios that
 mean the same on any corpus), standardises each feature with the mean and scale seen when it was
 fitted, and returns sigmoid(intercept + coefficients · standardised features). It is fitted by
-`quoteqa eval --splits --fit` (measure/splits.py) on held-out dev splits: half of each SQuAD file's
+`quoteqa eval --splits --fit` (measure/splits/) on held-out dev splits: half of each SQuAD file's
 articles indexed, every question asked, off-topic questions added, and the label is "the first
-quote is from the gold passage". The fitted numbers, the two verdict thresholds and how they were
-made live in `retrieval/answer/confidence.json`, which ships with the package.
+quote is from the gold passage"; the semantic model also reads the news dev set's answers
+(`--news`), labelled "the first quote is a gold line" (the sentence shown, not its paragraph).
+The fitted numbers, the verdict thresholds and how they were made live in
+`retrieval/answer/confidence.json` (`confidence_semantic.json`), which ship with the package.
 
 Verdicts: `answer` when the chance >= `sure` (>= `sure_cross` when the first quote is in the
 other language than the question), `unsure` when `minimum` <= chance below that, `abstain` below
