@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.confidence import ConfidenceModel, shown
 from retrieval.answer.messages import EMPTY_QUESTION
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
@@ -122,13 +122,15 @@ class AnswerPath:
         )  # fmt: skip
 
     def verdict(self, signals: Mapping[str, float], semantic: bool) -> tuple[float, str]:
-        """(confidence, verdict) the product gives an answer with these signals: how a
+        """(confidence shown, verdict) the product gives an answer with these signals: how a
         measurement that collected answers with `refusals` off judges them afterwards."""
         if not signals:
-            return 0.0, "abstain"
+            return 1.0, "abstain"
         if semantic:
-            return decide(self.semantic_judge, dict(signals), self.topic_gate)
-        return decide(self.judge, dict(signals))
+            chance, verdict = decide(self.semantic_judge, dict(signals), self.topic_gate)
+        else:
+            chance, verdict = decide(self.judge, dict(signals))
+        return shown(chance, verdict), verdict
 
     def ask(
         self, snapshot: Searcher, question: str, max_quotes: int | None = None, history: Sequence[Turn] = ()

@@ -365,11 +365,20 @@ def test_verdict_follows_confidence_and_the_levels(engine: Engine, corpus_text: 
     path, semantic = engine.path, engine.encoder is not None  # the product's path: with the encoder
     judge = path.semantic_judge if semantic else path.judge
     assert 0.0 <= answer.confidence <= 1.0
-    band = (
-        "answer" if answer.confidence >= judge.sure else "unsure" if answer.confidence >= judge.minimum else "abstain"
-    )
+    chance = judge.predict(answer.signals)  # the chance that the first quote answers
+    sure = max(judge.sure, judge.sure_cross or 0.0) if answer.signals.get("cross_language") else judge.sure
+    band = "answer" if chance >= sure else "unsure" if chance >= judge.minimum else "abstain"
     expected = path.topic_gate.verdict(band, answer.signals) if semantic and path.topic_gate else band
     assert answer.verdict == expected
+    # the confidence shown is the chance that the verdict shown is right (issue 26): a quote's
+    # chance of answering, an abstention's of being right to refuse
+    assert answer.confidence == pytest.approx(chance if expected != "abstain" else 1.0 - chance)
+    if expected == "answer":
+        assert answer.confidence >= judge.sure
+    elif expected == "unsure":
+        assert judge.minimum <= answer.confidence < sure
+    elif band == "abstain":  # refused by the model's level, not by the topic gate
+        assert answer.confidence > 1.0 - judge.minimum
     assert answer.answered == (expected != "abstain") == bool(answer.quotes)
     assert (CAVEAT[answer.language] in answer.message) == (expected == "unsure")
     assert all(normalize(q.text) in corpus_text for q in answer.quotes)
@@ -386,7 +395,9 @@ def test_levels_set_the_bands(make_engine: Any) -> None:
     none = make_engine(min_confidence=1.0)
     answer = none.ask("What did the Kremlin say?")
     assert answer.verdict == "abstain" and not answer.answered and not answer.quotes
-    assert answer.confidence == pytest.approx(unsure.ask("What did the Kremlin say?").confidence)
+    # the same chance, shown as what it means for each verdict: refusing a quote that would have
+    # answered with chance c is right with chance 1 - c
+    assert answer.confidence == pytest.approx(1.0 - unsure.ask("What did the Kremlin say?").confidence)
 
 
 # --- the shipped article's hard questions (issue 12): the right sentence, whatever the verdict ---

@@ -191,7 +191,8 @@ def test_the_topic_gate_refuses_what_the_corpus_does_not_cover(stores, analyzer)
         assert a.verdict == "abstain" and not a.quotes, (question, a.confidence)
         assert a.signals["sem_corpus_other"] == 0.0  # both languages are in this corpus
         ungated = Answerer(st, analyzer, encoder=shared_encoder(), topic_gate=None).answer(question)
-        assert ungated.verdict != "abstain" and ungated.confidence == a.confidence
+        # the same chance that the quote answers; the refusal shows the chance refusing is right
+        assert ungated.verdict != "abstain" and ungated.confidence == pytest.approx(1.0 - a.confidence)
         ungated_sure += ungated.verdict == "answer"
     assert ungated_sure >= 1  # the gate is what keeps these from sounding sure
     a = gated.answer("태풍으로 주민 몇 명이 대피했나?")

@@ -19,6 +19,7 @@ from bot.cli.progress import progress_bar
 from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
+    from measure.splits import Row
     from retrieval.path import Parts
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.files:
         print("quoteqa: eval needs at least one FILE (or --splits)", file=sys.stderr)
         return EXIT_ERROR
-    split_only = [f"--{n}" for n in ("fit", "model", "rows") if getattr(args, n, None)]
+    split_only = [f"--{n.replace('_', '-')}" for n in ("fit", "model", "rows", "from_rows") if getattr(args, n, None)]
     if split_only:
         print(f"quoteqa: {', '.join(split_only)} only goes with --splits", file=sys.stderr)
         return EXIT_ERROR
@@ -329,24 +330,51 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
         print("loading the Kiwi model…", file=sys.stderr)
     parts = _parts(args, settings)
     encoder = parts.encoder
-    rows = splits.collect(
-        datasets, parts, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
-        progress=None if quiet else _bar, limit=args.limit,
-    )  # fmt: skip
-    if args.belebele is not None:
-        from measure import belebele
+    news_folder = None
+    if getattr(args, "news", None) is not None:
+        from measure.news.data import FOLDER_NAME
 
-        rows += belebele.half_rows(
-            belebele.collect(args.belebele, parts, modes=belebele.FIT_MODES if encoder is not None else ("half",), progress=None if quiet else _bar),
-            belebele.MEANING if encoder is not None else belebele.WORDS,
+        if encoder is None:
+            print("quoteqa: --splits --news judges the semantic path; it needs the encoder (--encoder use-m3)", file=sys.stderr)
+            return EXIT_ERROR
+        news_folder = settings.eval_data_dir / FOLDER_NAME if str(args.news) == "-" else args.news
+    if getattr(args, "from_rows", None) is not None:
+        rows = _read_rows(args.from_rows)  # the rows of an earlier run (`--rows`): refit without asking again
+        if rows is None:
+            return EXIT_ERROR
+    else:
+        rows = splits.collect(
+            datasets, parts, seed=args.seed, everyday=everyday, other_sample=args.offtopic_sample,
+            progress=None if quiet else _bar, limit=args.limit,
         )  # fmt: skip
+        if args.belebele is not None:
+            from measure import belebele
+
+            rows += belebele.half_rows(
+                belebele.collect(args.belebele, parts, modes=belebele.FIT_MODES if encoder is not None else ("half",), progress=None if quiet else _bar),
+                belebele.MEANING if encoder is not None else belebele.WORDS,
+            )  # fmt: skip
+        if news_folder is not None:
+            from measure import news
+            from retrieval.errors import QuoteQAError
+
+            try:
+                asked = news.collect(parts, news_folder, progress=None if quiet else (lambda label, total: progress_bar(label, total, unit="q")))
+            except QuoteQAError as exc:
+                print(f"quoteqa: {exc}", file=sys.stderr)
+                return EXIT_ERROR
+            rows += splits.news_rows(asked)  # fmt: skip
     if args.rows:
         with open(args.rows, "w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
     features = splits.SEMANTIC_FEATURES if encoder is not None else splits.DEFAULT_FEATURES
     gate = None  # the semantic path's topic gate (retrieval/answer/topic.py)
-    if encoder is not None and given is None:
+    refit: dict[str, object] = {}
+    if encoder is not None and given is None and any(splits.is_news(r) for r in rows):
+        model, gate, info = splits.fit_refit(rows, splits.Refit(l2=args.l2))
+        refit = {"features_chosen": info.blocks, "row_weights": info.weights, "sure_rule": info.sure_rule}
+    elif encoder is not None and given is None:
         model, gate = splits.fit_semantic(rows, l2=args.l2, features=features)
     else:
         model = given or splits.fit_model(rows, l2=args.l2, features=features)
@@ -371,6 +399,8 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
             command += ["--encoder", encoder.name]
         if args.belebele is not None:
             command += ["--belebele", str(args.belebele)]
+        if news_folder is not None:
+            command += ["--news", str(news_folder)]
         if args.limit is not None:
             command += ["--limit", str(args.limit)]
         model = model.with_fitted(
@@ -383,7 +413,8 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
             date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             code=_code_version(),
             fit_rows=sum(1 for r in rows if r.half == "fit"),
-            targets=splits.SEMANTIC_TARGETS if encoder is not None else "thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
+            **refit,
+            targets=splits.REFIT_TARGETS if refit else splits.SEMANTIC_TARGETS if encoder is not None else "thresholds: min keeps <= 2% of answerable FIT questions abstaining; sure is the lowest with FIT answer precision >= 0.95",
         )  # fmt: skip
     report = splits.evaluate_model(rows, model, gate)
     if args.fit:
@@ -403,6 +434,20 @@ def run_splits(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_splits(out)
     return EXIT_OK
+
+
+def _read_rows(path: str) -> list[Row] | None:
+    """Rows written by `--splits --rows FILE`; None (after a message) when the file is not such."""
+    from pathlib import Path
+
+    from measure.splits import Row
+
+    try:
+        lines = Path(path).read_text("utf-8").splitlines()
+        return [Row.from_json(json.loads(line)) for line in lines if line.strip()]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"quoteqa: {path}: not a rows file of --splits --rows ({exc})", file=sys.stderr)
+        return None
 
 
 def _code_version() -> str:
@@ -528,3 +573,7 @@ def _print_splits(out: dict) -> None:  # type: ignore[type-arg]
         value = "–" if t["value"] is None else f"{t['value']:.4f}"
         targets.add_row(escape(t["group"]), t["metric"], t["target"], value, met)
     console.print(targets)
+    if out.get("shown"):  # a run with news rows: the confidence users are shown, as Markdown
+        from measure.splits.tables import shown_markdown
+
+        print(shown_markdown(out["shown"], th))

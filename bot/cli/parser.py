@@ -118,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ev.add_argument(
         "--news", type=Path, nargs="?", const=Path("-"), metavar="DIR",
-        help="our news questions (measure/news_questions.jsonl) in both languages against split-language pools of DIR (default ../shared/data/ko-en-news-dev), and twin-sentence R@1",
+        help="our news questions (measure/news_questions.jsonl) in both languages against split-language pools of DIR (default ../shared/data/ko-en-news-dev), and twin-sentence R@1; with --splits (and the encoder) their answers join the confidence fit, labelled by the shown sentence (docs/quality.md, calibration on news)",
+    )  # fmt: skip
+    ev.add_argument(
+        "--from-rows", type=Path, metavar="FILE",
+        help="with --splits: fit and report on the rows a run with --rows FILE wrote, without asking the questions again",
     )  # fmt: skip
     ev.add_argument("--out", type=Path, help="with --news: write every answered row here (JSON lines)")
     ev.add_argument(

@@ -13,9 +13,10 @@ Calibration (ECE, 10 equal-width bins of the predicted chance, weighted by rows)
   have given was not gold (`would_hit`, from a probe without verdicts; when it quoted nothing,
   an abstention is right).
 * `ece_abstain_flipped`: the same, but an abstention's chance of being right read as
-  1 - confidence. Today the engine's confidence is, for every verdict, the model's chance that
-  the first quote is right (an abstention keeps it), so this is the reading that matches what
-  the number means now; `ece_verdict` is what it is meant to mean.
+  1 - confidence: the reading that matched the engine before the calibration round, when the
+  shown confidence was, for every verdict, the model's chance that the first quote is right.
+  Since then an abstention shows the chance that refusing is right (`confidence.shown`), and
+  `ece_verdict` is the figure to quote.
 * `ece_answered`: confidence against hit@1 over answered rows (`answer` and `unsure`) only.
 """
 

@@ -13,8 +13,9 @@ ECE_NOTE = (
     "ECE: 10 equal-width bins. *verdict*: the shown confidence read as the chance the verdict is right "
     "(`answer`/`unsure` right iff the first quote is gold; `abstain` right iff the question is off-topic or the "
     "quote it would have led with, from a probe without verdicts, is not gold). *flipped*: the same with an "
-    "abstention's chance read as 1 - confidence (today's confidence is the chance the first quote is right, "
-    "whatever the verdict). *answered*: confidence against hit@1 over `answer`/`unsure` rows only."
+    "abstention's confidence read as 1 - confidence (the reading before the calibration round, when the shown "
+    "confidence was the first quote's chance whatever the verdict; now it is the wrong reading). *answered*: "
+    "confidence against hit@1 over `answer`/`unsure` rows only."
 )
 
 

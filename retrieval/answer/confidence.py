@@ -1,16 +1,22 @@
-"""How likely an answer's first quote is from the right passage: a small logistic regression over
+"""How likely an answer's first quote answers the question: a small logistic regression over
 `Answer.signals`.
 
 The model reads only the per-question signals the answer path computes (shares and ratios that
 mean the same on any corpus), standardises each feature with the mean and scale seen when it was
 fitted, and returns sigmoid(intercept + coefficients · standardised features). It is fitted by
-`quoteqa eval --splits --fit` (measure/splits.py) on held-out dev splits: half of each SQuAD file's
+`quoteqa eval --splits --fit` (measure/splits/) on held-out dev splits: half of each SQuAD file's
 articles indexed, every question asked, off-topic questions added, and the label is "the first
-quote is from the gold passage". The fitted numbers, the two verdict thresholds and how they were
-made live in `retrieval/answer/confidence.json`, which ships with the package.
+quote is from the gold passage"; the semantic model also reads the news dev set's answers
+(`--news`), labelled "the first quote is a gold line" (the sentence shown, not its paragraph).
+The fitted numbers, the verdict thresholds and how they were made live in
+`retrieval/answer/confidence.json` (`confidence_semantic.json`), which ship with the package.
 
-Verdicts: `answer` when confidence >= `sure`, `unsure` when `minimum` <= confidence < `sure`,
-`abstain` below `minimum`.
+Verdicts: `answer` when the chance >= `sure` (>= `sure_cross` when the first quote is in the
+other language than the question), `unsure` when `minimum` <= chance below that, `abstain` below
+`minimum`. The confidence SHOWN with a verdict is the chance that the verdict is right
+(`shown`): the model's chance for `answer` and `unsure` (the shown quote answers), one minus it
+for `abstain` (the quote it would have led with does not answer). An abstention at 0.73 meant
+"the refused quote had a 73% chance" and read as "73% sure"; now it reads as what it says.
 
 Features are signal names, or derived ones written `fn(signal)` for a monotone transform of one
 signal (`log1p`, `sqrt`, `sq`, `inv` = 1/(1+x), `neg` = 1-x), and `a*b` for a product of such
@@ -92,6 +98,9 @@ class ConfidenceModel:
     version: int = VERSION
     sure: float = 1.0  # answer at or above this confidence
     minimum: float = 0.0  # abstain below this confidence; between the two: unsure
+    # `answer` across languages (first quote in the other language) needs this; None: `sure`.
+    # Chosen on FIT like `sure`, on the cross-language rows alone (1.0: never more than unsure).
+    sure_cross: float | None = None
     l2: float = 1.0
     clip: float = (
         3.0  # standardised features are held to ±clip: a corpus unlike the dev data must not extrapolate a line
@@ -137,14 +146,19 @@ class ConfidenceModel:
         p[np.array([not r for r in rows])] = 0.0
         return p
 
-    def verdict(self, confidence: float) -> str:
-        """`answer`, `unsure` or `abstain` for a confidence, by this model's thresholds."""
-        if confidence >= self.sure:
+    def verdict(self, confidence: float, cross: bool = False) -> str:
+        """`answer`, `unsure` or `abstain` for a chance, by this model's thresholds (`cross`: the
+        first quote is in the other language, judged by `sure_cross`)."""
+        sure = self.sure if not cross or self.sure_cross is None else max(self.sure_cross, self.sure)
+        if confidence >= sure:
             return "answer"
         return "unsure" if confidence >= self.minimum else "abstain"
 
     def with_thresholds(self, sure: float, minimum: float) -> ConfidenceModel:
         return _replace(self, sure=float(sure), minimum=float(minimum))
+
+    def with_sure_cross(self, sure_cross: float | None) -> ConfidenceModel:
+        return _replace(self, sure_cross=None if sure_cross is None else float(sure_cross))
 
     def with_levels(self, sure: float | None, minimum: float | None) -> ConfidenceModel:
         """The model with the levels a user set (None keeps the fitted one). A `minimum` above
@@ -166,7 +180,8 @@ class ConfidenceModel:
             "scales": list(self.scales),
             "coefficients": list(self.coefficients),
             "intercept": self.intercept,
-            "thresholds": {"sure": self.sure, "min": self.minimum},
+            "thresholds": {"sure": self.sure, "min": self.minimum}
+            | ({"sure_cross": self.sure_cross} if self.sure_cross is not None else {}),
             "l2": self.l2,
             "clip": self.clip,
             "fitted": self.fitted,
@@ -189,6 +204,7 @@ class ConfidenceModel:
                 version=int(raw["version"]),
                 sure=float(th.get("sure", 1.0)),
                 minimum=float(th.get("min", 0.0)),
+                sure_cross=float(th["sure_cross"]) if th.get("sure_cross") is not None else None,
                 l2=float(raw.get("l2", 1.0)),
                 clip=float(raw.get("clip", 0.0)),
                 fitted=dict(raw.get("fitted") or {}),
@@ -198,6 +214,17 @@ class ConfidenceModel:
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_json())
+
+
+def shown(chance: float, verdict: str) -> float:
+    """The confidence shown with a verdict: the chance that the verdict is right. `chance` is the
+    model's chance that the first quote answers; an abstention is right when it does not."""
+    return 1.0 - chance if verdict == "abstain" else chance
+
+
+def quote_chance(confidence: float, verdict: str) -> float:
+    """The model's chance that the first quote answers, read back from a shown confidence."""
+    return 1.0 - confidence if verdict == "abstain" else confidence
 
 
 def load(path: Path | None = None) -> ConfidenceModel:
@@ -267,18 +294,24 @@ def fit(
     l2: float = 1.0,
     features: Sequence[str] | None = None,
     clip: float = 3.0,
+    weights: Sequence[float] | None = None,
 ) -> ConfidenceModel:
     """Logistic regression by L-BFGS on the log loss summed over rows plus l2/2·|w|² (the
     intercept is not penalised), over features standardised to mean 0 and scale 1, so one l2 means
     the same for every feature. `features` defaults to every signal name seen in `rows`, sorted.
-    Rows with empty signals are left out: the model is never asked about them (confidence 0)."""
+    Rows with empty signals are left out: the model is never asked about them (confidence 0).
+    `weights` (default 1 each) weigh rows in the loss: a small set that the model must be
+    calibrated on (the news rows) is not drowned by a large one."""
     from scipy.optimize import minimize
 
     if len(rows) != len(labels):
         raise ValueError("rows and labels differ in length")
+    if weights is not None and len(weights) != len(rows):
+        raise ValueError("rows and weights differ in length")
     keep = [i for i, r in enumerate(rows) if r]
     rows = [rows[i] for i in keep]
     y = np.array([labels[i] for i in keep], np.float64)
+    sw = np.ones(len(keep)) if weights is None else np.array([weights[i] for i in keep], np.float64)
     if not len(y):
         raise ValueError("no rows with signals to fit on")
     if features is None:
@@ -287,8 +320,11 @@ def fit(
     for f in features:
         check_feature(f)
     x = feature_matrix(rows, features)
-    means = x.mean(axis=0)
-    scales = x.std(axis=0)
+    if weights is None:
+        means, scales = x.mean(axis=0), x.std(axis=0)
+    else:
+        means = np.average(x, axis=0, weights=sw)
+        scales = np.sqrt(np.average((x - means) ** 2, axis=0, weights=sw))
     scales[scales < 1e-12] = 1.0
     z = (x - means) / scales
     if clip > 0:
@@ -298,11 +334,11 @@ def fit(
     def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         w, b = theta[:d], theta[d]
         s = z @ w + b
-        value = float(np.sum(np.logaddexp(0.0, s) - y * s) + 0.5 * l2 * (w @ w))
-        r = _sigmoid_arr(s) - y
+        value = float(np.sum(sw * (np.logaddexp(0.0, s) - y * s)) + 0.5 * l2 * (w @ w))
+        r = sw * (_sigmoid_arr(s) - y)
         return value, np.concatenate([z.T @ r + l2 * w, [r.sum()]])
 
-    prior = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    prior = float(np.clip(y.mean() if weights is None else np.average(y, weights=sw), 1e-6, 1 - 1e-6))
     theta0 = np.zeros(d + 1)
     theta0[d] = math.log(prior / (1 - prior))
     res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 2000})

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.answer import confidence as confidence_model
-from retrieval.answer.confidence import ConfidenceModel
+from retrieval.answer.confidence import ConfidenceModel, quote_chance, shown
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.conversation import Context, context_of, continues, depends
 from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, STORY_END, with_examples
@@ -45,7 +45,14 @@ from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
 from retrieval.answer.twins import Twins
-from retrieval.answer.verdict import decide, passes_coverage_rule, question_signals, quote_signals, semantic_signals
+from retrieval.answer.verdict import (
+    decide,
+    passes_coverage_rule,
+    question_signals,
+    quote_signals,
+    semantic_signals,
+    shown_signals,
+)  # fmt: skip
 from retrieval.index.store import PassageView, Searcher, Store
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
@@ -160,7 +167,8 @@ class Answerer:
             return alone
         followed = self._answer(ctx, max_quotes, context)
         if not self._leans_on(ctx, followed, context, own) or (
-            self.judge is not None and not followed.confidence > alone.confidence
+            self.judge is not None
+            and not quote_chance(followed.confidence, followed.verdict) > quote_chance(alone.confidence, alone.verdict)
         ):
             return alone  # the conversation made it no surer, or its answer owes nothing to it
         if not alone.answered and followed.verdict != "answer":
@@ -300,6 +308,7 @@ class Answerer:
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)
         signals |= quote_signals(ctx, first or pool[:1], cross)
+        signals |= shown_signals(ctx, query, found, pool, first or pool[:1])
         if semantic:
             signals |= semantic_signals(ctx, found, first or pool[:1])
             signals[CORPUS_OTHER] = float(ctx.question.language not in self.corpus_languages() | {"mixed"})
@@ -317,8 +326,8 @@ class Answerer:
             quotes, more = self.twins.fill(ctx.searcher, quotes, more)
         return Answer(
             question=asked.text, language=lang, answered=True, quotes=tuple(quotes), message=" ".join(notes),
-            kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross, confidence=chance,
-            verdict=verdict, signals=signals,
+            kind=asked.kind, terms=_surfaces(words), more=tuple(more), cross_language=cross,
+            confidence=shown(chance, verdict), verdict=verdict, signals=signals,
         )  # fmt: skip
 
     def rank(self, question: str, k: int = 10) -> Hits:
@@ -345,11 +354,14 @@ class Answerer:
     def _abstain(
         self, asked: Question, words: list[Term], signals: dict[str, float] | None = None, chance: float = 0.0
     ) -> Answer:
+        """No quote; its confidence is the chance that refusing is right (1 - `chance`, the chance
+        the first quote would have answered; 1.0 when nothing was found), 0 without a model."""
         lang = asked.language
         message = with_examples(ABSTAIN_MESSAGE[lang], lang, self._examples(lang))
         return Answer(
             question=asked.text, language=lang, answered=False, message=message, kind=asked.kind,
-            terms=_surfaces(words), confidence=chance, verdict="abstain", signals=signals or {},
+            terms=_surfaces(words), confidence=shown(chance, "abstain") if self.judge is not None else 0.0,
+            verdict="abstain", signals=signals or {},
         )  # fmt: skip
 
 

@@ -144,12 +144,54 @@ def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
 def decide(
     judge: ConfidenceModel | None, signals: dict[str, float], gate: TopicGate | None = None
 ) -> tuple[float, str]:
-    """Confidence and verdict; without a model every answer that got this far is `answer`
-    with confidence 0 (the dev splits collect answers that way to fit a model on). `gate` (the
-    semantic path's topic gate, `topic.py`) turns any verdict into `abstain` when the corpus does
-    not cover the question; the confidence stays the model's."""
+    """The model's chance that the first quote answers, and the verdict; without a model every
+    answer that got this far is `answer` with chance 0 (the dev splits collect answers that way to
+    fit a model on). `gate` (the semantic path's topic gate, `topic.py`) turns any verdict into
+    `abstain` when the corpus does not cover the question. A first quote in the other language
+    (`cross_language`) is `answer` only at the model's `sure_cross`. The confidence a user is
+    shown is `confidence.shown(chance, verdict)`."""
     if judge is None:
         return 0.0, "answer"
     chance = judge.predict(signals)
-    verdict = judge.verdict(chance)
+    verdict = judge.verdict(chance, signals.get("cross_language", 0.0) >= 0.5)
     return chance, verdict if gate is None else gate.verdict(verdict, signals)
+
+
+def shown_signals(
+    ctx: QuestionContext, query: Query, found: Retrieved, pool: list[Candidate], first: list[Candidate]
+) -> dict[str, float]:
+    """The signals of the sentence shown, not of its passage (calibration, issue 26): on news, most
+    sure-but-wrong answers quote the right story's wrong line while every passage-level signal
+    says "sure". How much of the question the shown quote itself holds, how far it leads the
+    best sentence outside it (anywhere, and in its own article: a news story is one passage a
+    line), and how many sentences come close to it. (The cosine of its article's best rival
+    sentence was tried and not kept: it cost an encoding per question and did not lower the
+    FIT log loss; docs/quality.md, round eleven.)"""
+    if not first or not pool:
+        return {}
+    head = first[0]
+    shown = {(c.passage, c.sent) for c in first}
+    cov = found.coverage.get(head.passage)
+    holds = 0.0
+    if cov is not None and len(query.weights_arr):
+        rows = [c.sent for c in first if c.sent < len(cov.present)]
+        holds = float(cov.present[rows].any(axis=0) @ query.weights_arr) if rows else 0.0
+    best_any = max((c.best for c in found.coverage.values()), default=0.0)
+    article = ctx.view(head.passage).article.id
+    rivals = [c for c in pool if (c.passage, c.sent) not in shown]
+    own = [c for c in rivals if ctx.view(c.passage).article.id == article]
+    top = max(c.score for c in first)
+    scale = abs(top) or 1.0
+
+    def gap(others: list[Candidate]) -> float:
+        return float(np.clip((top - max(c.score for c in others)) / scale, 0.0, 1.0)) if others else 1.0
+
+    out = {
+        "shown_coverage": holds,
+        "shown_coverage_short": max(best_any - holds, 0.0),
+        "shown_gap": gap(rivals),
+        "shown_story_gap": gap(own),
+        "shown_rivals": float(sum(1 for c in rivals if c.score >= 0.9 * top)),
+        "shown_story_rivals": float(sum(1 for c in own if c.score >= 0.9 * top)),
+    }
+    return out
