@@ -14,7 +14,6 @@ The caller (`Engine`) holds the store's writer lock around `run`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 
 from retrieval.corpus.files import ArticleKey, article_key, corpus_files, file_digest, file_stamp, parse_file
 from retrieval.errors import CorpusError
-from retrieval.index.fsutil import atomic_write, mkdir
+from retrieval.index.fsutil import atomic_write, mkdir, seal, unseal
 from retrieval.index.segments.pool import AnalysisPool
 from retrieval.index.store import BatchAnalyser, Change, Store, WriteOptions
 from retrieval.models import Article
@@ -255,9 +254,10 @@ class CorpusSync:
         keys = self._manifests.get(digest)
         if keys is None:
             try:
-                rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
-                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
-            except (OSError, ValueError, TypeError):
+                # sealed (fsutil.seal): a damaged or older manifest is as good as none (the file is read)
+                rows = unseal((self._manifest_dir / f"{digest}.json").read_bytes())["keys"]
+                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]  # type: ignore[union-attr]
+            except (OSError, ValueError, TypeError, KeyError):
                 return None
         return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
 
@@ -266,9 +266,7 @@ class CorpusSync:
         if path.exists():
             return
         mkdir(self._manifest_dir)
-        atomic_write(
-            path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8")
-        )
+        atomic_write(path, seal({"keys": [[k.id, k.hash, k.text, k.file] for k in keys]}))
         self._manifests[digest] = keys
 
     def _collect_manifests(self, table: dict[str, list[Any]]) -> None:

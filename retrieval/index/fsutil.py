@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import signal
 import time
+import zlib
 from pathlib import Path
 from types import TracebackType
 
@@ -144,3 +146,35 @@ def _holder(fd: int) -> str:
     except OSError:
         return ""
     return f" (pid {pid})" if pid.isdigit() else ""
+
+
+# --- small JSON files that carry their own checksum ---------------------------------------------
+SEAL = "self_crc32"  # the key of a sealed JSON file's own checksum
+
+
+def _canonical(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def seal(obj: dict[str, object]) -> bytes:
+    """A small JSON file (COMMIT, a segment's table, an HNSW graph's metadata, a manifest) with a
+    CRC-32 of its canonical form inside it, so a bit changed in a number is caught at open, not
+    only a file that no longer parses."""
+    body = {k: v for k, v in obj.items() if k != SEAL}
+    return json.dumps({**body, SEAL: zlib.crc32(_canonical(body))}, ensure_ascii=False).encode("utf-8")
+
+
+def unseal(data: bytes | str, required: bool = True) -> dict[str, object]:
+    """The object of a sealed file; ValueError when it does not parse or fails its checksum (or
+    has none and `required`: files written before the seal are then treated as damaged)."""
+    obj = json.loads(data)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if SEAL not in obj:
+        if required:
+            raise ValueError("it carries no checksum (written by an older quoteqa)")
+        return obj
+    body = {k: v for k, v in obj.items() if k != SEAL}
+    if zlib.crc32(_canonical(body)) != obj[SEAL]:
+        raise ValueError("it fails its checksum")
+    return body

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index.bm25 import SearchParams
-from retrieval.index.fsutil import LOCK_NAME, atomic_write, fsync_dir, mkdir, write_new
+from retrieval.index.fsutil import LOCK_NAME, atomic_write, fsync_dir, mkdir, seal, unseal, write_new
 from retrieval.index.segments import components
 from retrieval.index.segments.format import FORMAT_VERSION
 from retrieval.index.segments.segment import Segment
@@ -105,7 +105,7 @@ class CommitReader:
         path = self.directory / COMMIT
         empty = Snapshot(0, (), 0, {}, self.params)
         try:
-            commit = json.loads(path.read_text("utf-8"))
+            commit = unseal(path.read_bytes(), required=False)  # an older commit has no checksum
         except FileNotFoundError:
             old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
             return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
@@ -168,9 +168,7 @@ def write_commit(
         "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
     }  # fmt: skip
     mkdir(directory)
-    atomic_write(
-        directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit"
-    )
+    atomic_write(directory / COMMIT, seal(commit), crash_before_rename="commit")
     return commit
 
 

@@ -176,7 +176,7 @@ class Snapshot:
     def _segment_scores(self, s: LiveSegment, uterms: list[str], weights: F64) -> tuple[I64, F64] | None:
         """(local passage, score) of every passage in one segment holding a query term."""
         seg = s.seg
-        ptr, post_doc, post_tf = seg.a["post_ptr"], seg.a["post_doc"], seg.a["post_tf"]
+        ptr = seg.a["post_ptr"]
         spans = []
         for t, w in zip(uterms, weights.tolist()):
             tid = seg.term_id(t)
@@ -188,12 +188,14 @@ class Snapshot:
             return None
         if len(spans) == 1:
             lo, hi, w = spans[0]
-            docs = np.asarray(post_doc[lo:hi])
-            tf = np.asarray(post_tf[lo:hi], np.float64)
+            doc_run, tf_run = seg.postings(lo, hi)
+            docs = np.asarray(doc_run)
+            tf = np.asarray(tf_run, np.float64)
             wq: F64 | float = w
         else:
-            docs = np.concatenate([post_doc[lo:hi] for lo, hi, _ in spans])
-            tf = np.concatenate([post_tf[lo:hi] for lo, hi, _ in spans]).astype(np.float64)
+            runs = [seg.postings(lo, hi) for lo, hi, _ in spans]
+            docs = np.concatenate([d for d, _ in runs])
+            tf = np.concatenate([t for _, t in runs]).astype(np.float64)
             wq = np.repeat(np.array([w for _, _, w in spans]), [hi - lo for lo, hi, _ in spans])
         p = self._params
         vals = wq * (tf * (p.k1 + 1.0)) / (tf + s.norm(p, self.avgdl)[docs])
