@@ -63,6 +63,8 @@ def ask_each(
             row = ask(question)
         except refused as exc:
             row = error_row(question.strip(), _message(exc))
+            if getattr(exc, "code", None):  # a damaged index: a stable code a script can test
+                row["code"] = exc.code
         print_answer(row, as_json, batch=True)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import ann
-from retrieval.index.segments import columns, format
+from retrieval.index.segments import columns, format, recovery
 
 if TYPE_CHECKING:  # the open segment (segment.py) writes itself through this list
     from retrieval.index.segments.segment import Segment
@@ -29,8 +29,12 @@ class Component:
     name: str
     suffixes: tuple[str, ...]  # its files are NAME + suffix
     write: Callable[[Path, Segment], None]  # writes its files for a segment about to be committed
-    verify: Callable[[Path, Segment], str | None]  # reads every byte: a problem, or None
-    derived: bool = False  # rebuilt from the segment when missing or bad (`verify` repairs it)
+    verify: Callable[[Path, Segment], str | None]  # reads every byte: a problem, or None (changes nothing)
+    derived: bool = False  # rebuilt from the segment when missing or bad (`repair`)
+    repair: Callable[[Path, Segment], None] | None = None  # a derived one's rebuild (default: `write`)
+
+    def rebuild(self, directory: Path, seg: Segment) -> None:
+        (self.repair or self.write)(directory, seg)
 
     def files(self, segment: str) -> tuple[str, ...]:
         return tuple(f"{segment}{s}" for s in self.suffixes)
@@ -53,9 +57,19 @@ def _write_graph(directory: Path, seg: Segment) -> None:
         ann.build(directory, seg.name, seg.a[columns.VECTORS], seg.encoder)
 
 
+def _verify_graph(directory: Path, seg: Segment) -> str | None:
+    return ann.verify(directory, seg, repair=False)
+
+
+def _repair_graph(directory: Path, seg: Segment) -> None:
+    _write_graph(directory, seg)
+    ann.forget(seg)  # the next search opens the new file
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("arrays", (format.ARRAYS_SUFFIX, format.TABLE_SUFFIX), _write_arrays, _verify_arrays),
-    Component("hnsw", ann.SUFFIXES, _write_graph, ann.verify, derived=True),
+    Component("hnsw", ann.SUFFIXES, _write_graph, _verify_graph, derived=True, repair=_repair_graph),
+    Component("ids", (recovery.SUFFIX,), recovery.write, recovery.verify, derived=True),  # uid runs: an exact rebuild
 )
 
 

@@ -206,6 +206,8 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
         raise IndexFormatError(f"segment {name} has unreadable metadata {meta_path}: {exc}") from exc
     if meta.get("format") != FORMAT_VERSION:
         raise IndexFormatError(f"segment {name} is of another format")
+    if meta.get("name") != name:
+        raise IndexFormatError(f"segment {name}: {meta_path} is the table of segment {meta.get('name')!r}")
     if meta.get("block") != BLOCK or not isinstance(meta.get("blocks"), list):
         raise IndexFormatError(f"segment {name} was written before block checksums (run `quoteqa reindex`)")
     if meta.get("analyzer") != ANALYZER_VERSION:

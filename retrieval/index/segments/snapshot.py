@@ -100,9 +100,11 @@ class Snapshot:
 
     def __init__(
         self, generation: int, segments: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any], params: SearchParams,
-        stamp: str | None = None,
+        stamp: str | None = None, unavailable: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         self.generation = generation
+        # segments of this commit taken out of service in this process (damaged: `commit.py`)
+        self.unavailable = unavailable
         self.segs: tuple[LiveSegment, ...] = tuple(s for s in segments if s.seg.n_passages)
         # the commit's encoder stamp holds only if every live segment carries vectors made with it
         self.stamp = stamp if stamp is not None and all(s.seg.encoder == stamp for s in self.segs) else None
@@ -121,7 +123,7 @@ class Snapshot:
 
     def with_params(self, params: SearchParams) -> Snapshot:
         """The same commit read with other BM25 parameters (they apply at query time)."""
-        return Snapshot(self.generation, self.segs, self.next_uid, self._extra, params, self.stamp)
+        return Snapshot(self.generation, self.segs, self.next_uid, self._extra, params, self.stamp, self.unavailable)
 
     def snapshot(self) -> Snapshot:
         return self

@@ -64,6 +64,14 @@ class SegmentStore(StoreWrites):
     def snapshot(self) -> Snapshot:
         return self.reader.snapshot()
 
+    def serving(self) -> Snapshot:
+        """The live commit less any segment taken out of service (`take_out`): what questions read."""
+        return self.reader.serving()
+
+    def take_out(self, segment: str, reason: str) -> bool:
+        """A read found `segment` damaged: answer from the rest for the rest of this process."""
+        return self.reader.take_out(segment, reason)
+
     def refresh(self) -> bool:
         """Open the newest commit if another writer made one; True when the snapshot changed."""
         if self.writer.held:
@@ -109,6 +117,9 @@ class SegmentStore(StoreWrites):
             for c in components.COMPONENTS:
                 with self.writing() if c.derived else nullcontext(True):
                     bad = c.verify(self.directory, s.seg)
+                    if bad and c.derived:
+                        c.rebuild(self.directory, s.seg)
+                        bad += " (rebuilt)"
                 if bad:
                     problems.append(bad)
                     if not c.derived:
