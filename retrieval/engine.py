@@ -111,6 +111,9 @@ class Engine:
         self.store.refresh()  # a commit another process made since (one stat when there is none)
         snapshot = self.store.serving()
         self.path.clean(snapshot, question)  # bad input is refused before an empty corpus is
+        out = getattr(snapshot, "unavailable", ())
+        if snapshot.n_passages == 0 and out:  # all of it out of service: each question fails alike
+            raise DamagedIndexError(str(self.data_dir), f"its segment(s) {', '.join(out)} are out of service")
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(
                 f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`"
@@ -120,7 +123,6 @@ class Engine:
         except DamagedIndexError as exc:  # this question fails; the next ones are answered from the rest
             self._take_out(exc)
             raise
-        out = getattr(snapshot, "unavailable", ())
         return dataclasses.replace(answer, unavailable=UNAVAILABLE.format(n=len(out))) if out else answer
 
     @contextlib.contextmanager

@@ -241,6 +241,12 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.verify import cmd_verify as verify
+
+    return verify(args, settings)
+
+
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram.feedback import squad_export
     from bot.telegram.state import FILE_NAME, StateStore
@@ -295,6 +301,7 @@ COMMANDS = {
     "remove": cmd_remove,
     "feeds": cmd_feeds,
     "reindex": cmd_reindex,
+    "verify": cmd_verify,
     "feedback": cmd_feedback,
     "telegram": cmd_telegram,
     "serve": cmd_serve,

@@ -255,7 +255,7 @@ class CorpusSync:
         if keys is None:
             try:
                 # sealed (fsutil.seal): a damaged or older manifest is as good as none (the file is read)
-                rows = unseal((self._manifest_dir / f"{digest}.json").read_bytes())["keys"]
+                rows = read_manifest(self._manifest_dir / f"{digest}.json", digest)
                 keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]  # type: ignore[union-attr]
             except (OSError, ValueError, TypeError, KeyError):
                 return None
@@ -266,7 +266,7 @@ class CorpusSync:
         if path.exists():
             return
         mkdir(self._manifest_dir)
-        atomic_write(path, seal({"keys": [[k.id, k.hash, k.text, k.file] for k in keys]}))
+        atomic_write(path, seal({"digest": digest, "keys": [[k.id, k.hash, k.text, k.file] for k in keys]}))
         self._manifests[digest] = keys
 
     def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
@@ -322,3 +322,11 @@ def _skip_reason(path: Path, exc: Exception) -> str:
         line = re.match(r":(\d+): ", reason)
         reason = f"line {line.group(1)}: {reason[line.end() :]}" if line else reason.lstrip(": ")
     return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"
+
+
+def read_manifest(path: Path, digest: str) -> list[list[str]]:
+    """A manifest's rows; ValueError when it is damaged, older (unsealed) or another file's."""
+    body = unseal(path.read_bytes())
+    if body.get("digest") != digest or not isinstance(body.get("keys"), list):
+        raise ValueError(f"{path.name} is the manifest of another file")
+    return body["keys"]  # type: ignore[return-value]
