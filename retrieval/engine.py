@@ -18,6 +18,7 @@ from retrieval.answer.quotes import source_of
 from retrieval.config import EngineConfig
 from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
 from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
+from retrieval.corpus.verify import repair
 from retrieval.errors import CorpusError, DamagedIndexError, EmptyCorpusError, QuoteQAError
 from retrieval.index.store import Store
 from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn, text_hash
@@ -75,10 +76,26 @@ class Engine:
         config, analyzer, enc = parts.config, parts.analyzer, parts.encoder
         store = open_store(config, analyzer, enc)
         engine = cls(config, analyzer, store, progress, enc)
+        damaged = list(store.damaged)
+        if sync and damaged:
+            engine.heal(damaged)
         if sync:
             engine.reload(blocking=store.snapshot().n_passages == 0 or bool(store.damaged))
         engine.encoder  # says once if the index's vectors do not fit the encoder
         return engine
+
+    def heal(self, damaged: Sequence[str]) -> None:
+        """An open found part of the index unreadable: rebuild it from the corpus folder as
+        `quoteqa verify --repair` does (the same passage numbers where its uid runs survive),
+        and say so once, with the count. Another writer busy: left to the sync that follows."""
+        with self.store.writing(blocking=False) as got:
+            if not got:
+                return
+            report = repair(self.store, self.corpus, self.analyzer, self._encoder)  # type: ignore[arg-type]
+        log.warning(
+            "the index in %s was damaged (%s); rebuilt from the corpus folder %s: %d article(s) re-indexed",
+            self.data_dir, "; ".join(damaged), self.corpus_dir, report.reindexed,
+        )  # fmt: skip
 
     @property
     def encoder(self) -> Encoder | None:

@@ -54,6 +54,7 @@ class Report:
     files: int
     repaired: tuple[str, ...] = ()
     remaining: tuple[Problem, ...] = ()
+    reindexed: int = 0  # articles analysed again from the corpus folder
 
     @property
     def ok(self) -> bool:
@@ -63,7 +64,7 @@ class Report:
         return {
             "ok": self.ok, "segments": self.segments, "files": self.files,
             "problems": [p.to_json() for p in self.problems], "repaired": list(self.repaired),
-            "remaining": [p.to_json() for p in self.remaining],
+            "remaining": [p.to_json() for p in self.remaining], "reindexed": self.reindexed,
         }  # fmt: skip
 
 
@@ -94,27 +95,29 @@ def repair(store: SegmentStore, corpus: CorpusSync, analyzer: Analyzer, encoder:
     with store.writing():
         before = verify(index_dir, data_dir)
         done: list[str] = []
+        counted = [0]
         for p in before.problems:
             if p.part == "manifest":
                 Path(p.file).unlink(missing_ok=True)
                 done.append(f"deleted {p.file} (the next sync reads its corpus file again)")
         checked = store_check.check(index_dir)
         if checked.commit is None and checked.problems:
-            corpus.run(fresh=True)
+            counted[0] += len(corpus.run(fresh=True).added)
             done.append(
                 "indexed the whole corpus afresh (neither COMMIT nor its copy was sound; passage numbers start anew)"
             )
         elif checked.problems:
-            done += _repair_store(store, corpus, checked, analyzer, encoder)
+            done += _repair_store(store, corpus, checked, analyzer, encoder, counted)
         after = verify(index_dir, data_dir)
     for line in done:
-        log.warning("verify --repair: %s", line)
-    return Report(before.problems, before.segments, before.files, tuple(done), after.problems)
+        log.warning("repair: %s", line)
+    return Report(before.problems, before.segments, before.files, tuple(done), after.problems, counted[0])
 
 
 def _repair_store(
-    store: SegmentStore, corpus: CorpusSync, checked: store_check.Checked, analyzer: Analyzer, encoder: Encoder | None
-) -> list[str]:
+    store: SegmentStore, corpus: CorpusSync, checked: store_check.Checked, analyzer: Analyzer, encoder: Encoder | None,
+    counted: list[int],
+) -> list[str]:  # fmt: skip
     index_dir = store.directory
     commit = checked.commit
     assert commit is not None
@@ -170,13 +173,14 @@ def _repair_store(
         done.append(
             f"rebuilt segment {name} as {new_name} from the corpus folder ({seg.n_articles} articles, {seg.n_passages} passages, the same passage numbers)"
         )
+        counted[0] += seg.n_articles
         if seg.n_passages:
             lives.append(LiveSegment(seg))
     next_uid = int(commit["next_uid"])
     store.writer.commit(generation, lives, next_uid, dict(commit.get("extra") or {}), stamp)
     done.append(f"wrote commit {generation} (COMMIT and its copy)")
     if dropped:
-        corpus.run(full=True)
+        counted[0] += len(corpus.run(full=True).added)
         done.append("synced the corpus folder (the dropped segments' articles are back)")
     return done
 

@@ -140,15 +140,29 @@ class CommitReader:
         damaged: list[str] = []
         try:
             commit = unseal(path.read_bytes(), required=False)  # an older commit has no checksum
-        except FileNotFoundError:
-            old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
-            return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
+        except FileNotFoundError as exc:
+            if not (self.directory / BACKUP).exists():
+                old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
+                return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
+            try:
+                commit = unseal((self.directory / BACKUP).read_bytes())
+            except (OSError, ValueError):
+                return empty, [f"the commit file {path} is missing and its copy {BACKUP} unreadable"]
+            damaged.append(f"the commit file {path} is missing ({exc.strerror}); its copy {BACKUP} was opened")
         except (OSError, ValueError) as exc:
             try:  # the copy written just before it (`write_commit`)
                 commit = unseal((self.directory / BACKUP).read_bytes())
             except (OSError, ValueError):
                 return empty, [f"the commit file {path} is unreadable ({exc})"]
             damaged.append(f"the commit file {path} is unreadable ({exc}); its copy {BACKUP} was opened")
+        ahead = _generation(self.directory / BACKUP)
+        if isinstance(commit, dict) and ahead is not None and ahead > int(commit.get("generation") or 0) + 1:
+            # a crash leaves the copy one commit ahead at most: COMMIT was replaced by an older one
+            try:
+                commit = unseal((self.directory / BACKUP).read_bytes())
+                damaged.append(f"the commit file {path} is of an older commit than its copy {BACKUP}, which was opened")
+            except (OSError, ValueError):
+                pass
         if (
             not isinstance(commit, dict)
             or commit.get("format") != FORMAT_VERSION
@@ -252,6 +266,13 @@ def read_deletes(path: Path, n: int, crc: int | None) -> npt.NDArray[np.bool_]:
     if len(data) != (n + 7) // 8 or (crc is not None and zlib.crc32(data) != crc):
         raise IndexFormatError(f"tombstones {path.name} are damaged")
     return np.unpackbits(np.frombuffer(data, np.uint8), count=n).astype(bool)
+
+
+def _generation(path: Path) -> int | None:
+    try:
+        return int(unseal(path.read_bytes()).get("generation"))  # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:

@@ -210,7 +210,7 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
     if meta.get("name") != name:
         raise IndexFormatError(f"segment {name}: {meta_path} is the table of segment {meta.get('name')!r}")
     if meta.get("block") != BLOCK or not isinstance(meta.get("blocks"), list):
-        raise IndexFormatError(f"segment {name} was written before block checksums (run `quoteqa reindex`)")
+        raise IndexFormatError(f"segment {name} was written by an older quoteqa, without block checksums")
     if meta.get("analyzer") != ANALYZER_VERSION:
         raise IndexFormatError(
             f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}"

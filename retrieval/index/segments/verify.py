@@ -105,8 +105,12 @@ def check(directory: Path) -> Checked:
             commit = found
         else:
             copy = found
-    if commit is not None and copy is not None and copy.get("generation", 0) < commit.get("generation", 0):
-        problems.append(Problem(str(directory / BACKUP), f"{BACKUP} is of an older commit than {COMMIT}", "copy"))
+    if commit is not None and copy is not None:
+        if copy.get("generation", 0) < commit.get("generation", 0):
+            problems.append(Problem(str(directory / BACKUP), f"{BACKUP} is of an older commit than {COMMIT}", "copy"))
+        elif copy.get("generation", 0) > commit.get("generation", 0) + 1:  # a crash leaves it one ahead at most
+            problems.append(Problem(str(directory / COMMIT), f"{COMMIT} is of an older commit than its copy", "commit"))
+            commit = None
     used = commit if commit is not None else copy
     if used is None:
         return Checked(None, tuple(problems), 0, files)
