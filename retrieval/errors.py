@@ -36,3 +36,7 @@ class DamagedIndexError(IndexFormatError):
         self.segment = segment
         self.detail = detail
         super().__init__(f"the index file {path} is damaged ({detail}); run `quoteqa verify --repair`")
+
+
+class DiskFullError(QuoteQAError):
+    """A write found no room (ENOSPC, EFBIG, EDQUOT): nothing after the last commit is kept."""

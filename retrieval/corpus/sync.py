@@ -261,6 +261,21 @@ class CorpusSync:
                 return None
         return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
 
+    def rewrite_manifest(self, name: str, digest: str) -> bool:
+        """Write the manifest of corpus file `name` again (a repair: it was missing or damaged),
+        if the file still has this digest; False when it does not or cannot be read."""
+        path = self.corpus_dir / name
+        try:
+            if file_digest(path) != digest:
+                return False
+            articles = [a for a in parse_file(path) if a.paragraphs]
+        except (CorpusError, OSError):
+            return False
+        self._manifests.pop(digest, None)
+        (self._manifest_dir / f"{digest}.json").unlink(missing_ok=True)
+        self._write_manifest(digest, [article_key(a) for a in articles])
+        return True
+
     def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
         path = self._manifest_dir / f"{digest}.json"
         if path.exists():

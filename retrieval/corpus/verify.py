@@ -68,24 +68,33 @@ class Report:
         }  # fmt: skip
 
 
-def check_manifests(data_dir: Path) -> tuple[list[Problem], int]:
+def file_table(commit: dict[str, Any] | None) -> dict[str, str]:
+    """Corpus file name -> content digest, as the commit last saw the folder."""
+    files = ((commit or {}).get("extra") or {}).get("files") or {}
+    return {name: str(entry[1]) for name, entry in files.items() if isinstance(entry, list) and len(entry) > 1}
+
+
+def check_manifests(data_dir: Path, table: dict[str, str]) -> tuple[list[Problem], int]:
+    """Every manifest sound, and one for every file the commit's table names."""
     folder = data_dir / MANIFESTS
-    if not folder.is_dir():
-        return [], 0
     problems, n = [], 0
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         n += 1
         try:
             read_manifest(path, path.stem)
         except (OSError, ValueError) as exc:
             problems.append(Problem(str(path), f"manifest {path.name}: {exc}", "manifest"))
+    for name, digest in sorted(table.items()):
+        path = folder / f"{digest}.json"
+        if not path.exists():
+            problems.append(Problem(str(path), f"manifest {path.name} of corpus file {name} is missing", "manifest"))
     return problems, n
 
 
 def verify(index_dir: Path, data_dir: Path) -> Report:
     """Check every file (changes nothing)."""
     checked = store_check.check(index_dir)
-    manifests, n = check_manifests(data_dir)
+    manifests, n = check_manifests(data_dir, file_table(checked.commit))
     return Report(checked.problems + tuple(manifests), checked.segments, checked.files + n)
 
 
@@ -96,11 +105,16 @@ def repair(store: SegmentStore, corpus: CorpusSync, analyzer: Analyzer, encoder:
         before = verify(index_dir, data_dir)
         done: list[str] = []
         counted = [0]
-        for p in before.problems:
-            if p.part == "manifest":
-                Path(p.file).unlink(missing_ok=True)
-                done.append(f"deleted {p.file} (the next sync reads its corpus file again)")
         checked = store_check.check(index_dir)
+        bad_manifests = {Path(p.file).stem for p in before.problems if p.part == "manifest"}
+        for name, digest in file_table(checked.commit).items():
+            if digest in bad_manifests:
+                bad_manifests.discard(digest)
+                if corpus.rewrite_manifest(name, digest):
+                    done.append(f"wrote the manifest of corpus file {name} again")
+        for digest in bad_manifests:  # no file the commit knows has it: not needed
+            (data_dir / MANIFESTS / f"{digest}.json").unlink(missing_ok=True)
+            done.append(f"deleted the damaged manifest {digest}.json (no corpus file needs it)")
         if checked.commit is None and checked.problems:
             counted[0] += len(corpus.run(fresh=True).added)
             done.append(

@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 from types import TracebackType
 
-from retrieval.errors import QuoteQAError
+from retrieval.errors import DiskFullError, QuoteQAError
 
 CRASH_ENV = "QUOTEQA_CRASH_AT"  # test hook: the process kills itself (SIGKILL) at this point
 
@@ -49,8 +49,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def disk_full(exc: OSError, path: Path) -> DiskFullError:
+    """The typed error for a write that found no room (the caller raises it from `exc`)."""
+    return DiskFullError(
+        f"the disk is full: could not write {path} ({exc.strerror}); nothing after the last commit was kept. "
+        "Free some space and run this again"
+    )
+
+
 def write_new(path: Path, data: bytes | memoryview) -> None:
-    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode."""
+    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode. A
+    full disk is a DiskFullError, and the partial file is removed."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         view = memoryview(data)
@@ -58,7 +70,13 @@ def write_new(path: Path, data: bytes | memoryview) -> None:
             n = os.write(fd, view[: 1 << 24])
             view = view[n:]
         os.fsync(fd)
-    finally:
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise disk_full(exc, path) from exc
+        raise
+    else:
         os.close(fd)
 
 

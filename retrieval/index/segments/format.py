@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import vectors
-from retrieval.index.fsutil import crash_point, fsync_dir, seal, unseal, write_new
+from retrieval.index.fsutil import DISK_FULL, crash_point, disk_full, fsync_dir, seal, unseal, write_new
 from retrieval.index.segments import columns
 from retrieval.index.segments.blocks import BLOCK, Blocks, BlockSums, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS
@@ -163,7 +163,13 @@ def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder:
             while view:
                 view = view[os.write(fd, view[: 1 << 24]) :]
         os.fsync(fd)
-    finally:
+    except OSError as exc:  # a full disk: no half segment left behind (no commit names it anyway)
+        os.close(fd)
+        seg_path.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise disk_full(exc, seg_path) from exc
+        raise
+    else:
         os.close(fd)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
