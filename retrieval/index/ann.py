@@ -303,6 +303,19 @@ def nearest(
     return [(int(u), float(s)) for u, s in found[:k]]
 
 
+def damaged_file(directory: Path, seg: Any) -> Path:
+    """Which of a segment's two HNSW files a problem is in: the metadata when it does not read
+    or does not describe this segment, else the graph."""
+    graph, meta_path = paths(directory, seg.name)
+    try:
+        meta = unseal(meta_path.read_bytes())
+    except (OSError, ValueError):
+        return meta_path
+    if meta.get("segment") != seg.name or meta.get("rows") != seg.n_passages or meta.get("encoder") != seg.encoder:
+        return meta_path
+    return graph
+
+
 def verify(directory: Path, seg: Any, repair: bool = True) -> str | None:
     """Check a segment's HNSW file byte for byte (a problem, or None); with `repair`, rebuild a
     missing or bad one from the segment's codes."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.errors import IndexFormatError
+from retrieval.index import ann
 from retrieval.index.fsutil import unseal
 from retrieval.index.segments import columns, components, format, recovery
 from retrieval.index.segments.builder import SegmentBuilder
@@ -140,7 +141,8 @@ def check(directory: Path) -> Checked:
             files += 1
             bad = c.verify(directory, seg)
             if bad:
-                problems.append(Problem(str(directory / c.files(name)[0]), bad, c.name, name))
+                where = ann.damaged_file(directory, seg) if c.name == "hnsw" else directory / c.files(name)[0]
+                problems.append(Problem(str(where), bad, c.name, name))
     return Checked(used, tuple(problems), n_segments, files)
 
 
