@@ -326,3 +326,35 @@ def test_disk_full_during_ingest_changes_nothing(case: dict[str, Any], analyzer:
     rows, failed = _ask_all(_engine(case, analyzer), all_text)  # and with room again, the ingest is finished
     assert failed == 0
     assert "big-399" in {a.id for a in _engine(case, analyzer).sources()}
+
+
+# --- the front ends' forms of the same failure ---------------------------------------------------
+def test_the_api_answers_a_damaged_read_with_a_503_and_a_stable_code() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from bot.serve.errors import install_error_handlers
+    from bot.serve.metrics import Metrics
+
+    app = FastAPI()
+    install_error_handlers(app, Metrics())
+
+    @app.get("/x")
+    def damaged() -> None:
+        raise DamagedIndexError("/srv/data/index/seg-1.seg", "block 3 fails its checksum", "seg-1")
+
+    r = TestClient(app).get("/x")
+    assert r.status_code == 503 and r.json()["code"] == "index_damaged"
+    assert "/srv" not in r.text and "verify --repair" in r.json()["message"]  # no server paths to a client
+
+
+def test_telegram_says_part_of_the_index_is_out_of_service() -> None:
+    from bot.telegram import render, strings
+    from retrieval.models import Answer
+
+    whole = Answer("q", "en", True, verdict="answer")
+    partial = Answer("q", "en", True, verdict="answer", unavailable="part of the index is damaged")
+    assert render.caveats(whole, "en") == []
+    assert render.caveats(partial, "ko") == [strings.t("ko", "index_partial")]
+    assert "unavailable" not in whole.to_json() and partial.to_json()["unavailable"]
+    assert Answer.from_dict(partial.to_dict()) == partial

@@ -118,7 +118,7 @@ def repair(store: SegmentStore, corpus: CorpusSync, analyzer: Analyzer, encoder:
         if checked.commit is None and checked.problems:
             counted[0] += len(corpus.run(fresh=True).added)
             done.append(
-                "indexed the whole corpus afresh (neither COMMIT nor its copy was sound; passage numbers start anew)"
+                "indexed the whole corpus afresh (neither COMMIT nor its copy could be used: damaged, or written by an older quoteqa; passage numbers change)"
             )
         elif checked.problems:
             done += _repair_store(store, corpus, checked, analyzer, encoder, counted)
