@@ -3,7 +3,8 @@ segment's files, tells the commit's collector which files a live segment keeps, 
 them (`SegmentStore.verify`, `quoteqa verify`).
 
 A component is one or more files written, kept and checked together: the arrays and their
-table (`format.py`), the HNSW graph and its metadata (`retrieval/index/ann.py`). A derived one is
+table (`format.py`), the HNSW graph and its metadata (`retrieval/index/ann.py`), the uid runs a
+repair rebuilds the segment with (`recovery.py`). A derived one is
 rebuilt from the segment's own data when missing or bad, so it never makes a segment unreadable.
 A new file of a segment (another graph, a second vector column of its own) is one entry here.
 Tombstones are not a segment's files: a commit names them (`commit.py`).

@@ -13,6 +13,9 @@ reads. How the pieces are laid out:
     segment.py      one open segment (the reader of its arrays)
     builder.py      new segments: from analysed passages, or merged from others
     format.py       the arrays and their two files, spelled once
+    blocks.py       a CRC-32 per 64 KiB block of the arrays, checked when a read first touches it
+    recovery.py     NAME.ids: each article's uid run, so a damaged segment is rebuilt exactly
+    verify.py       `quoteqa verify`: every file checked byte for byte; a damaged segment rebuilt
     components.py   every file a segment has: written, kept and verified from one list
     columns/        per-passage columns (the passage vectors)
     flush.py        how big a write's pieces get
