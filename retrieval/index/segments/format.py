@@ -35,7 +35,7 @@ from retrieval.errors import IndexFormatError
 from retrieval.index import vectors
 from retrieval.index.fsutil import DISK_FULL, crash_point, disk_full, fsync_dir, seal, unseal, write_new
 from retrieval.index.segments import columns
-from retrieval.index.segments.blocks import BLOCK, Blocks, BlockSums, CheckedArrays
+from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS
 from retrieval.text.analyze import ANALYZER_VERSION
 
@@ -177,6 +177,7 @@ def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder:
         "name": name,
         "size": offset,
         "block": BLOCK,
+        "checksum": ALGORITHM,
         "blocks": sums.finish(),  # CRC-32 of each BLOCK of NAME.seg (`blocks.py`)
         "passages": len(arrays["uid"]),
         "articles": len(arrays["art_pass_ptr"]) - 1,
@@ -215,7 +216,7 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
         raise IndexFormatError(f"segment {name} is of another format")
     if meta.get("name") != name:
         raise IndexFormatError(f"segment {name}: {meta_path} is the table of segment {meta.get('name')!r}")
-    if meta.get("block") != BLOCK or not isinstance(meta.get("blocks"), list):
+    if meta.get("block") != BLOCK or meta.get("checksum") != ALGORITHM or not isinstance(meta.get("blocks"), list):
         raise IndexFormatError(f"segment {name} was written by an older quoteqa, without block checksums")
     if meta.get("analyzer") != ANALYZER_VERSION:
         raise IndexFormatError(
