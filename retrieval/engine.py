@@ -7,8 +7,10 @@ never takes it and is answered from the commit that was live when it arrived.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,7 +18,8 @@ from retrieval.answer.quotes import source_of
 from retrieval.config import EngineConfig
 from retrieval.corpus.files import IngestReport, ingest, parse_file, remove_article
 from retrieval.corpus.sync import CorpusSync, ProgressFactory, StoreKeys, SyncReport
-from retrieval.errors import CorpusError, EmptyCorpusError, QuoteQAError
+from retrieval.corpus.verify import repair
+from retrieval.errors import CorpusError, DamagedIndexError, EmptyCorpusError, QuoteQAError
 from retrieval.index.store import Store
 from retrieval.models import Answer, Article, ArticleInfo, Language, Source, Turn, text_hash
 from retrieval.path import AnswerPath, Parts, load_encoder, open_store
@@ -30,6 +33,7 @@ T = TypeVar("T")
 __all__ = ["Engine", "EngineConfig", "ProgressFactory", "SyncReport", "load_encoder"]
 
 
+UNAVAILABLE = "part of the index is damaged and out of service ({n} segment(s)); these answers come from the rest. Run `quoteqa verify --repair`."
 NO_VECTORS = "the index holds no passage vectors for the {stamp} encoder (built without it, or before it existed); answering by words only until `quoteqa reindex`"
 
 _DEFAULT = object()
@@ -72,10 +76,26 @@ class Engine:
         config, analyzer, enc = parts.config, parts.analyzer, parts.encoder
         store = open_store(config, analyzer, enc)
         engine = cls(config, analyzer, store, progress, enc)
+        damaged = list(store.damaged)
+        if sync and damaged:
+            engine.heal(damaged)
         if sync:
             engine.reload(blocking=store.snapshot().n_passages == 0 or bool(store.damaged))
         engine.encoder  # says once if the index's vectors do not fit the encoder
         return engine
+
+    def heal(self, damaged: Sequence[str]) -> None:
+        """An open found part of the index unreadable: rebuild it from the corpus folder as
+        `quoteqa verify --repair` does (the same passage numbers where its uid runs survive),
+        and say so once, with the count. Another writer busy: left to the sync that follows."""
+        with self.store.writing(blocking=False) as got:
+            if not got:
+                return
+            report = repair(self.store, self.corpus, self.analyzer, self._encoder)  # type: ignore[arg-type]
+        log.warning(
+            "the index in %s was damaged (%s); rebuilt from the corpus folder %s: %d article(s) re-indexed",
+            self.data_dir, "; ".join(damaged), self.corpus_dir, report.reindexed,
+        )  # fmt: skip
 
     @property
     def encoder(self) -> Encoder | None:
@@ -106,30 +126,60 @@ class Engine:
         input that cannot be asked. `history` is the conversation's recent turns, oldest first:
         a follow-up is read in their light."""
         self.store.refresh()  # a commit another process made since (one stat when there is none)
-        snapshot = self.store.snapshot()
+        snapshot = self.store.serving()
         self.path.clean(snapshot, question)  # bad input is refused before an empty corpus is
+        out = getattr(snapshot, "unavailable", ())
+        if snapshot.n_passages == 0 and out:  # all of it out of service: each question fails alike
+            raise DamagedIndexError(str(self.data_dir), f"its segment(s) {', '.join(out)} are out of service")
         if snapshot.n_passages == 0:
             raise EmptyCorpusError(
                 f"the corpus in {self.corpus_dir} has no articles; add some with `quoteqa ingest FILE`"
             )
-        return self.path.ask(snapshot, question, max_quotes, history)
+        try:
+            answer = self.path.ask(snapshot, question, max_quotes, history)
+        except DamagedIndexError as exc:  # this question fails; the next ones are answered from the rest
+            self._take_out(exc)
+            raise
+        return dataclasses.replace(answer, unavailable=UNAVAILABLE.format(n=len(out))) if out else answer
+
+    @contextlib.contextmanager
+    def _damage_fails_this_call(self) -> Iterator[None]:
+        try:
+            yield
+        except DamagedIndexError as exc:
+            self._take_out(exc)
+            raise
+
+    def _take_out(self, exc: DamagedIndexError) -> None:
+        """Serve no more questions from the damaged segment (not re-read on every question);
+        the log names the file and the command that mends it, once."""
+        if exc.segment is not None and self.store.take_out(exc.segment, str(exc)):
+            log.error(
+                "%s. Its segment %s is out of service until then: answers come from the rest of the index.",
+                exc, exc.segment,
+            )  # fmt: skip
 
     def suggestions(self, lang: Language, n: int = 2) -> list[str]:
         """Example questions about the newest articles (for help texts and empty questions)."""
         self.store.refresh()
-        return self.path.suggestions(self.store.snapshot(), lang, n)
+        with self._damage_fails_this_call():
+            return self.path.suggestions(self.store.serving(), lang, n)
 
     def sources(self) -> list[ArticleInfo]:
         self.store.refresh()
-        return [
-            ArticleInfo(a.meta.id, a.meta.title, a.meta.source, a.passages, tuple(a.languages), a.meta.url, a.meta.date)
-            for a in self.store.snapshot().articles()
-        ]
+        with self._damage_fails_this_call():
+            return [
+                ArticleInfo(
+                    a.meta.id, a.meta.title, a.meta.source, a.passages, tuple(a.languages), a.meta.url, a.meta.date
+                )
+                for a in self.store.serving().articles()
+            ]
 
     def passage(self, uid: int) -> tuple[str, Source]:
         """A whole paragraph by its uid (the Telegram "Paragraph" button)."""
         try:
-            view = self.store.snapshot().passage(uid)
+            with self._damage_fails_this_call():
+                view = self.store.serving().passage(uid)
         except KeyError:
             raise QuoteQAError("that paragraph is no longer in the corpus; ask the question again") from None
         return view.text, source_of(view)

@@ -160,6 +160,9 @@ class Answer:
     context: str = ""
     # Per-question evidence (shares and ratios that mean the same on any corpus), for confidence.
     signals: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    # Set when part of the index was out of service (damaged) while answering: what is missing
+    # and how to mend it. Empty otherwise, and then absent from both JSON forms.
+    unavailable: str = ""
 
     # Two JSON forms: `to_dict`/`from_dict` is the exact one (the bot keeps answers in it for
     # its buttons; unchanged since the first bot state, so stored rows still read); `to_json`
@@ -172,7 +175,7 @@ class Answer:
             "message": self.message, "kind": self.kind, "terms": list(self.terms),
             "cross_language": self.cross_language, "confidence": self.confidence, "verdict": self.verdict,
             "context": self.context, "elapsed_ms": self.elapsed_ms,
-        }  # fmt: skip
+        } | ({"unavailable": self.unavailable} if self.unavailable else {})  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Answer:
@@ -181,7 +184,7 @@ class Answer:
             quotes=tuple(Quote.from_dict(q) for q in d["quotes"]), more=tuple(Quote.from_dict(q) for q in d["more"]),
             message=d["message"], kind=d["kind"], terms=tuple(d["terms"]), cross_language=d["cross_language"],
             confidence=d["confidence"], verdict=d["verdict"], context=d.get("context", ""),
-            elapsed_ms=d.get("elapsed_ms", 0.0),
+            elapsed_ms=d.get("elapsed_ms", 0.0), unavailable=d.get("unavailable", ""),
         )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
@@ -198,7 +201,7 @@ class Answer:
             "cross_language": self.cross_language,
             "context": self.context,
             "elapsed_ms": round(self.elapsed_ms, 2),
-        }
+        } | ({"unavailable": self.unavailable} if self.unavailable else {})
 
     def turn(self) -> Turn:
         """This exchange as history for the next question of the conversation: the article of

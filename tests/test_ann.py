@@ -147,6 +147,10 @@ def test_a_bad_graph_means_exact_search_a_warning_and_verify_rebuilds_it(
     _same(got, _exact(reopened, q, 5))
     if damage != "garbage":  # garbage of the right size is found by verify's checksum
         assert any("quoteqa reindex" in r.getMessage() for r in caplog.records)
+    from retrieval.index.segments.verify import check  # `quoteqa verify` names the file (and changes nothing)
+
+    named = {p.file for p in check(tmp_path / "index").problems}
+    assert named == {str(meta_file if damage == "other-rows" else graph_file)}, named
     problems = reopened.verify()
     assert len(problems) == 1 and name in problems[0] and "rebuilt" in problems[0]
     assert reopened.verify() == []

@@ -131,8 +131,13 @@ def test_a_vector_checksum_mismatch_is_detected(tmp_path: Path, analyzer: Analyz
     raw = bytearray(path.read_bytes())
     raw[t["offset"] + 700] ^= 0x55  # one code of the second passage
     path.write_bytes(bytes(raw))
-    meta["crc32"] = __import__("zlib").crc32(bytes(raw))  # even with the file's checksum made to fit
-    meta_path.write_text(json.dumps(meta))
+    from retrieval.index.fsutil import seal
+    from retrieval.index.segments.blocks import BlockSums
+
+    sums = BlockSums()  # even with the file's block checksums made to fit
+    sums.feed(bytes(raw))
+    meta["blocks"] = sums.finish()
+    meta_path.write_bytes(seal(meta))
     with pytest.raises(IndexFormatError, match="vectors fail their checksum"):
         Segment.open(index, live.seg.name, verify=True)
     reopened = SegmentStore(index, analyzer)  # a small segment is verified at open: dropped, to be rebuilt

@@ -31,6 +31,7 @@ def open_engine(settings: Settings, **kwargs: Any) -> Engine:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.output.plain import ask_each, print_answer
     from retrieval import QuestionError
+    from retrieval.errors import DamagedIndexError
 
     max_quotes = args.max_quotes or settings.max_quotes
     if args.question != "-":
@@ -39,7 +40,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         clean_question(args.question, settings.max_question_chars)  # fail fast, before Kiwi loads
     engine = open_engine(settings, progress=not args.json)
     if args.question == "-":  # one answer per input line, so a script can pair them
-        ask_each(sys.stdin, lambda q: engine.ask(q, max_quotes=max_quotes).to_json(), QuestionError, args.json)
+        refused = (QuestionError, DamagedIndexError)  # a damaged read fails its question, not the batch
+        ask_each(sys.stdin, lambda q: engine.ask(q, max_quotes=max_quotes).to_json(), refused, args.json)
         return EXIT_OK
     answer = engine.ask(args.question, max_quotes=max_quotes)
     print_answer(answer.to_json(), args.json, highlights=[q.highlights for q in answer.quotes])
@@ -239,6 +241,12 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli.verify import cmd_verify as verify
+
+    return verify(args, settings)
+
+
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram.feedback import squad_export
     from bot.telegram.state import FILE_NAME, StateStore
@@ -293,6 +301,7 @@ COMMANDS = {
     "remove": cmd_remove,
     "feeds": cmd_feeds,
     "reindex": cmd_reindex,
+    "verify": cmd_verify,
     "feedback": cmd_feedback,
     "telegram": cmd_telegram,
     "serve": cmd_serve,

@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_argument("action", choices=["add", "list", "remove", "poll"])
     feeds.add_argument("url", nargs="?", help="the feed's URL (for add and remove)")
 
+    verify = sub.add_parser(
+        "verify", help="check every index file and the bot state against their checksums (exit 1 when damaged)"
+    )
+    verify.add_argument(
+        "--repair", action="store_true", help="rebuild only what is damaged, from the corpus folder (docs/damage.md)"
+    )
+    verify.add_argument("--json", action="store_true", help="one JSON object: problems, each with its file")
+
     reindex = sub.add_parser("reindex", help="rebuild the index from scratch")
     reindex.add_argument("--cluster", metavar="SCHEDULER", help=CLUSTER_HELP)
 

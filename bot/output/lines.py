@@ -86,6 +86,8 @@ def answer_lines(
         lines.append((("", f"Q: {row.get('question', '')}"),))
     if row.get("context"):
         lines.append((("dim", f"following up on: {shorten(str(row['context']), 80)}"),))
+    if row.get("unavailable"):  # part of the index out of service (damaged): said before anything else
+        lines.append((("warn", str(row["unavailable"])),))
     message = str(row.get("message") or "")
     if not row.get("answered"):
         lines.append((("warn", message),))

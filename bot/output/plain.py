@@ -12,6 +12,8 @@ from typing import Any, TextIO
 
 from .lines import Row, Span, answer_lines, plain
 
+DAMAGED = "index_damaged"  # `DamagedIndexError.code`, and the API's code for it
+
 
 def json_text(row: Row) -> str:
     """The JSON form: the answer's `to_json()` object on one line, non-ASCII kept as is."""
@@ -63,6 +65,8 @@ def ask_each(
             row = ask(question)
         except refused as exc:
             row = error_row(question.strip(), _message(exc))
+            if getattr(exc, "code", None) == DAMAGED:  # a stable code a script can test (local and --server alike)
+                row["code"] = DAMAGED
         print_answer(row, as_json, batch=True)
 
 

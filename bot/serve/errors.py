@@ -1,5 +1,5 @@
 """Every error leaves as JSON, `{"code", "message"}`, with a stable code: the client's own
-(`ApiError`), a body that failed validation, a path or method the router does not know, and
+(`ApiError`), a damaged index (503 `index_damaged`), a body that failed validation, a path or method the router does not know, and
 anything unexpected (500, details only in the log)."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from retrieval.errors import DamagedIndexError
 
 from .metrics import Metrics
 
@@ -24,6 +26,10 @@ STATUS_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
 }
+DAMAGED_MESSAGE = (
+    "part of the index is damaged and was taken out of service; ask again "
+    "(the operator mends it with `quoteqa verify --repair`)"
+)
 KO_MESSAGES = {"empty_corpus": "아직 기사가 없습니다. 관리자가 기사를 추가하면 질문할 수 있습니다."}
 
 
@@ -66,6 +72,13 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         metrics.error(exc.code)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(DamagedIndexError)
+    async def _damaged(request: Request, exc: DamagedIndexError) -> JSONResponse:
+        # the engine logged the file and took its segment out of service: a retry is answered
+        # from the rest of the index; the client is not told server paths
+        metrics.error(exc.code)
+        return error_response(503, exc.code, DAMAGED_MESSAGE)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

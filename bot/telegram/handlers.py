@@ -40,6 +40,7 @@ from bot.telegram.state import StateStore, Usage, conversation_key, new_key
 from bot.telegram.strings import UiLang
 from bot.telegram.transport import UnreadableReply
 from retrieval import Answer, Engine, QuoteQAError, Turn
+from retrieval.errors import DamagedIndexError
 from retrieval.text.analyze import HANGUL
 
 log = logging.getLogger("quoteqa.telegram")
@@ -251,6 +252,9 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     conversation = _conversation(update)
     try:
         answer, elapsed_ms = await state.ask(question, state.history_for(message, conversation))
+    except DamagedIndexError:  # the engine logged the file and the repair command; the chat gets a short line
+        await _send(message, chunking.message_text(strings.t(_text_lang(question, update), "index_damaged")))
+        return
     except QuoteQAError as exc:  # QuestionError, or an empty corpus: the message says what to do
         reason = str(exc)
         await _send(message, chunking.message_text(reason[:1].upper() + reason[1:]))

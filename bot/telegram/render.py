@@ -74,6 +74,8 @@ def caveats(answer: Answer, lang: UiLang) -> list[str]:
         out.append(t(lang, "unsure"))
     if answer.cross_language:
         out.append(t(lang, "cross_language"))
+    if answer.unavailable:  # part of the index out of service (damaged)
+        out.append(t(lang, "index_partial"))
     return out
 
 

@@ -358,3 +358,19 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
 
 def answer_from_json(d: dict[str, Any]) -> Answer:
     return Answer.from_dict(d)
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """What SQLite's `PRAGMA integrity_check` finds wrong with the bot state file (read-only:
+    nothing is created or changed); [] when it is sound or there is none yet."""
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = [str(r[0]) for r in db.execute("PRAGMA integrity_check").fetchall()]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [] if rows == ["ok"] else rows

@@ -29,6 +29,8 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "Every answer is copied word for word from an article."
         ),
         "how_to_ask": "Please add a question, e.g. <code>/ask {example}</code>",
+        "index_damaged": "Part of my index is damaged, so I could not answer this one. The operator has been told; please ask again later.",
+        "index_partial": "<i>Part of my index is out of service; this answer comes from the rest.</i>",
         "example": "What did the minister say?",  # only while the corpus is empty
         "sources_title": "<b>Articles I can quote</b> ({count})",
         "sources_empty": "I have no articles yet.",
@@ -89,6 +91,8 @@ STRINGS: dict[UiLang, dict[str, str]] = {
             "모든 답은 기사 문장을 그대로 옮긴 것입니다."
         ),
         "how_to_ask": "질문을 함께 적어 주세요. 예: <code>/ask {example}</code>",
+        "index_damaged": "색인 일부가 손상되어 이 질문에 답하지 못했습니다. 관리자에게 알렸으니 잠시 후 다시 물어봐 주세요.",
+        "index_partial": "<i>색인 일부를 쓸 수 없어 나머지에서 찾은 답입니다.</i>",
         "example": "장관은 뭐라고 했나요?",  # 기사가 아직 없을 때만
         "sources_title": "<b>인용할 수 있는 기사</b> ({count})",
         "sources_empty": "아직 읽은 기사가 없습니다.",

@@ -14,7 +14,6 @@ The caller (`Engine`) holds the store's writer lock around `run`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 
 from retrieval.corpus.files import ArticleKey, article_key, corpus_files, file_digest, file_stamp, parse_file
 from retrieval.errors import CorpusError
-from retrieval.index.fsutil import atomic_write, mkdir
+from retrieval.index.fsutil import atomic_write, mkdir, seal, unseal
 from retrieval.index.segments.pool import AnalysisPool
 from retrieval.index.store import BatchAnalyser, Change, Store, WriteOptions
 from retrieval.models import Article
@@ -255,20 +254,34 @@ class CorpusSync:
         keys = self._manifests.get(digest)
         if keys is None:
             try:
-                rows = json.loads((self._manifest_dir / f"{digest}.json").read_text("utf-8"))
-                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]
-            except (OSError, ValueError, TypeError):
+                # sealed (fsutil.seal): a damaged or older manifest is as good as none (the file is read)
+                rows = read_manifest(self._manifest_dir / f"{digest}.json", digest)
+                keys = self._manifests[digest] = [ArticleKey(*row) for row in rows]  # type: ignore[union-attr]
+            except (OSError, ValueError, TypeError, KeyError):
                 return None
         return [k if k.file == name else dataclasses.replace(k, file=name) for k in keys]
+
+    def rewrite_manifest(self, name: str, digest: str) -> bool:
+        """Write the manifest of corpus file `name` again (a repair: it was missing or damaged),
+        if the file still has this digest; False when it does not or cannot be read."""
+        path = self.corpus_dir / name
+        try:
+            if file_digest(path) != digest:
+                return False
+            articles = [a for a in parse_file(path) if a.paragraphs]
+        except (CorpusError, OSError):
+            return False
+        self._manifests.pop(digest, None)
+        (self._manifest_dir / f"{digest}.json").unlink(missing_ok=True)
+        self._write_manifest(digest, [article_key(a) for a in articles])
+        return True
 
     def _write_manifest(self, digest: str, keys: list[ArticleKey]) -> None:
         path = self._manifest_dir / f"{digest}.json"
         if path.exists():
             return
         mkdir(self._manifest_dir)
-        atomic_write(
-            path, json.dumps([[k.id, k.hash, k.text, k.file] for k in keys], ensure_ascii=False).encode("utf-8")
-        )
+        atomic_write(path, seal({"digest": digest, "keys": [[k.id, k.hash, k.text, k.file] for k in keys]}))
         self._manifests[digest] = keys
 
     def _collect_manifests(self, table: dict[str, list[Any]]) -> None:
@@ -324,3 +337,11 @@ def _skip_reason(path: Path, exc: Exception) -> str:
         line = re.match(r":(\d+): ", reason)
         reason = f"line {line.group(1)}: {reason[line.end() :]}" if line else reason.lstrip(": ")
     return f"{reason.strip()} (the file is left out, and what it held before stays, until it is fixed or removed)"
+
+
+def read_manifest(path: Path, digest: str) -> list[list[str]]:
+    """A manifest's rows; ValueError when it is damaged, older (unsealed) or another file's."""
+    body = unseal(path.read_bytes())
+    if body.get("digest") != digest or not isinstance(body.get("keys"), list):
+        raise ValueError(f"{path.name} is the manifest of another file")
+    return body["keys"]  # type: ignore[return-value]

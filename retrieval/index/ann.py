@@ -24,7 +24,6 @@ If too few live candidates come back the search widens, and at worst falls back 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import mmap
@@ -42,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.index import vectors
-from retrieval.index.fsutil import atomic_write, fsync_dir
+from retrieval.index.fsutil import atomic_write, fsync_dir, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ def build(
         "format": FORMAT, "segment": name, "rows": n, "dim": int(codes.shape[1]), "encoder": stamp,
         "params": asdict(p), "size": size, "crc32": crc, "build_s": round(built, 3),
     }  # fmt: skip
-    atomic_write(meta_path, json.dumps(meta).encode("utf-8"))
+    atomic_write(meta_path, seal(meta))
     log.info("HNSW for %s: %d rows in %.1f s, %d bytes", name, n, built, size)
     return meta
 
@@ -151,7 +150,7 @@ class AnnError(Exception):
 def _read_meta(directory: Path, name: str, rows: int, stamp: str | None) -> dict[str, Any]:
     ann_path, meta_path = paths(directory, name)
     try:
-        meta = json.loads(meta_path.read_text("utf-8"))
+        meta = unseal(meta_path.read_bytes())
         size = ann_path.stat().st_size
     except FileNotFoundError as exc:
         raise AnnError(f"its HNSW file is missing ({Path(exc.filename).name})") from exc
@@ -285,7 +284,8 @@ def nearest(
     q = np.asarray(query, np.float32).reshape(-1)
     found: list[tuple[int, float]] = []
     for seg, deleted in parts:
-        codes = seg.a["vectors"]
+        arrays = seg.a  # a graph search reads only the rows it rescores (checked as they are read)
+        codes = arrays.unchecked("vectors") if hasattr(arrays, "unchecked") else arrays["vectors"]
         if len(codes) == 0:
             continue
         if codes.shape[1] != len(q):
@@ -297,10 +297,23 @@ def nearest(
             n_live = len(codes) if live is None else int(np.count_nonzero(live))
             # the picked rows' norms only: all of them would read every code at the first question
             got = graph.top(codes, None, q, k, live, n_live, getattr(seg, "vector_rows", None))
-        rows, sims = got if got is not None else vectors._block_top(codes, seg.vector_norms, q, k, live)
+        rows, sims = got if got is not None else vectors._block_top(seg.a["vectors"], seg.vector_norms, q, k, live)
         found.extend(zip(np.asarray(seg.a["uid"])[rows].tolist(), sims.tolist(), strict=True))
     found.sort(key=lambda x: (-x[1], x[0]))
     return [(int(u), float(s)) for u, s in found[:k]]
+
+
+def damaged_file(directory: Path, seg: Any) -> Path:
+    """Which of a segment's two HNSW files a problem is in: the metadata when it does not read
+    or does not describe this segment, else the graph."""
+    graph, meta_path = paths(directory, seg.name)
+    try:
+        meta = unseal(meta_path.read_bytes())
+    except (OSError, ValueError):
+        return meta_path
+    if meta.get("segment") != seg.name or meta.get("rows") != seg.n_passages or meta.get("encoder") != seg.encoder:
+        return meta_path
+    return graph
 
 
 def verify(directory: Path, seg: Any, repair: bool = True) -> str | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import signal
 import time
+import zlib
 from pathlib import Path
 from types import TracebackType
 
-from retrieval.errors import QuoteQAError
+from retrieval.errors import DiskFullError, QuoteQAError
 
 CRASH_ENV = "QUOTEQA_CRASH_AT"  # test hook: the process kills itself (SIGKILL) at this point
 
@@ -47,8 +49,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def disk_full(exc: OSError, path: Path) -> DiskFullError:
+    """The typed error for a write that found no room (the caller raises it from `exc`)."""
+    return DiskFullError(
+        f"the disk is full: could not write {path} ({exc.strerror}); nothing after the last commit was kept. "
+        "Free some space and run this again"
+    )
+
+
 def write_new(path: Path, data: bytes | memoryview) -> None:
-    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode."""
+    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode. A
+    full disk is a DiskFullError, and the partial file is removed."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         view = memoryview(data)
@@ -56,7 +70,13 @@ def write_new(path: Path, data: bytes | memoryview) -> None:
             n = os.write(fd, view[: 1 << 24])
             view = view[n:]
         os.fsync(fd)
-    finally:
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise disk_full(exc, path) from exc
+        raise
+    else:
         os.close(fd)
 
 
@@ -144,3 +164,35 @@ def _holder(fd: int) -> str:
     except OSError:
         return ""
     return f" (pid {pid})" if pid.isdigit() else ""
+
+
+# --- small JSON files that carry their own checksum ---------------------------------------------
+SEAL = "self_crc32"  # the key of a sealed JSON file's own checksum
+
+
+def _canonical(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def seal(obj: dict[str, object]) -> bytes:
+    """A small JSON file (COMMIT, a segment's table, an HNSW graph's metadata, a manifest) with a
+    CRC-32 of its canonical form inside it, so a bit changed in a number is caught at open, not
+    only a file that no longer parses."""
+    body = {k: v for k, v in obj.items() if k != SEAL}
+    return json.dumps({**body, SEAL: zlib.crc32(_canonical(body))}, ensure_ascii=False).encode("utf-8")
+
+
+def unseal(data: bytes | str, required: bool = True) -> dict[str, object]:
+    """The object of a sealed file; ValueError when it does not parse or fails its checksum (or
+    has none and `required`: files written before the seal are then treated as damaged)."""
+    obj = json.loads(data)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if SEAL not in obj:
+        if required:
+            raise ValueError("it carries no checksum (written by an older quoteqa)")
+        return obj
+    body = {k: v for k, v in obj.items() if k != SEAL}
+    if zlib.crc32(_canonical(body)) != obj[SEAL]:
+        raise ValueError("it fails its checksum")
+    return body

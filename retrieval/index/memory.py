@@ -258,6 +258,12 @@ class MemoryStore(StoreWrites):
             self._snap = MemorySnapshot(self._state, self._params, self._vocab)
         return self._snap
 
+    def serving(self) -> MemorySnapshot:
+        return self.snapshot()  # nothing in memory is read back from a disk
+
+    def take_out(self, segment: str, reason: str) -> bool:
+        return False
+
     # --- writes --------------------------------------------------------------------------------
     def apply(self, change: Change, options: WriteOptions = NO_OPTIONS) -> ChangeReport:
         """`options` change nothing here: analysis runs in this thread, and is quick."""

@@ -231,6 +231,13 @@ class Store(Protocol):
         """BM25 variant, k1 and b: derived at query time, so changing them re-reads nothing
         (snapshots taken afterwards use them)."""
 
+    def serving(self) -> Searcher:
+        """The live commit as questions read it: less any part taken out of service (`take_out`)."""
+
+    def take_out(self, segment: str, reason: str) -> bool:
+        """A read found this part of the index damaged: serve no more questions from it in this
+        process (until `quoteqa verify --repair`); False when it already was out."""
+
     # --- lifecycle -----------------------------------------------------------------------------
     @property
     def damaged(self) -> list[str]:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index.bm25 import SearchParams
-from retrieval.index.fsutil import LOCK_NAME, atomic_write, fsync_dir, mkdir, write_new
+from retrieval.index.fsutil import LOCK_NAME, atomic_write, fsync_dir, mkdir, seal, unseal, write_new
 from retrieval.index.segments import components
 from retrieval.index.segments.format import FORMAT_VERSION
 from retrieval.index.segments.segment import Segment
@@ -36,6 +36,7 @@ from retrieval.text.analyze import ANALYZER_VERSION
 log = logging.getLogger(__name__)
 
 COMMIT = "COMMIT"
+BACKUP = "COMMIT.bak"  # the same commit written first: a damaged COMMIT is mended from it
 OPEN_RETRIES = 5  # a writer may delete a segment between our reading COMMIT and opening it
 
 
@@ -52,6 +53,9 @@ class CommitReader:
         self.params = params
         self.cache: dict[str, Segment] = {}
         self.damaged: list[str] = []  # what was wrong when the last commit was opened
+        # segments a read found damaged, out of service for the rest of this process (`serving`)
+        self.out_of_service: dict[str, str] = {}
+        self._serving: tuple[Snapshot, Snapshot] | None = None
         self._lock = threading.Lock()  # question threads may refresh at once
         self._stat: tuple[int, int, int] | None = None
         self._snap = Snapshot(0, (), 0, {}, params)
@@ -59,6 +63,35 @@ class CommitReader:
 
     def snapshot(self) -> Snapshot:
         return self._snap
+
+    def serving(self) -> Snapshot:
+        """The live commit less the segments taken out of service: what questions are answered
+        from (writers keep the whole commit, so nothing committed is dropped by a write)."""
+        snap = self._snap
+        if not self.out_of_service:
+            return snap
+        cached = self._serving
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        out = tuple(s.seg.name for s in snap.segs if s.seg.name in self.out_of_service)
+        served = snap
+        if out:
+            served = Snapshot(
+                snap.generation, [s for s in snap.segs if s.seg.name not in self.out_of_service], snap.next_uid,
+                snap.extra(), snap.params, snap.stamp, out,
+            )  # fmt: skip
+        self._serving = (snap, served)
+        return served
+
+    def take_out(self, segment: str, reason: str) -> bool:
+        """Serve no more questions from `segment` in this process (a read found it damaged);
+        False when it already was out."""
+        with self._lock:
+            if segment in self.out_of_service:
+                return False
+            self.out_of_service[segment] = reason
+            self._serving = None
+            return True
 
     def set_params(self, params: SearchParams) -> None:
         self.params = params
@@ -104,13 +137,32 @@ class CommitReader:
     def _open(self, final: bool = False) -> tuple[Snapshot, list[str]]:
         path = self.directory / COMMIT
         empty = Snapshot(0, (), 0, {}, self.params)
+        damaged: list[str] = []
         try:
-            commit = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
-            return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
+            commit = unseal(path.read_bytes(), required=False)  # an older commit has no checksum
+        except FileNotFoundError as exc:
+            if not (self.directory / BACKUP).exists():
+                old = [p.name for p in (self.directory / "CURRENT",) if p.exists()]
+                return empty, (["it was written by an older quoteqa (format 3)"] if old else [])
+            try:
+                commit = unseal((self.directory / BACKUP).read_bytes())
+            except (OSError, ValueError):
+                return empty, [f"the commit file {path} is missing and its copy {BACKUP} unreadable"]
+            damaged.append(f"the commit file {path} is missing ({exc.strerror}); its copy {BACKUP} was opened")
         except (OSError, ValueError) as exc:
-            return empty, [f"the commit file is unreadable ({exc})"]
+            try:  # the copy written just before it (`write_commit`)
+                commit = unseal((self.directory / BACKUP).read_bytes())
+            except (OSError, ValueError):
+                return empty, [f"the commit file {path} is unreadable ({exc})"]
+            damaged.append(f"the commit file {path} is unreadable ({exc}); its copy {BACKUP} was opened")
+        ahead = _generation(self.directory / BACKUP)
+        if isinstance(commit, dict) and ahead is not None and ahead > int(commit.get("generation") or 0) + 1:
+            # a crash leaves the copy one commit ahead at most: COMMIT was replaced by an older one
+            try:
+                commit = unseal((self.directory / BACKUP).read_bytes())
+                damaged.append(f"the commit file {path} is of an older commit than its copy {BACKUP}, which was opened")
+            except (OSError, ValueError):
+                pass
         if (
             not isinstance(commit, dict)
             or commit.get("format") != FORMAT_VERSION
@@ -121,7 +173,6 @@ class CommitReader:
                 f"the commit is of format {fmt}, analyser {commit.get('analyzer') if isinstance(commit, dict) else '?'}; this quoteqa writes format {FORMAT_VERSION}"
             ]
         lives: list[LiveSegment] = []
-        damaged: list[str] = []
         try:
             entries = list(commit["segments"])
             generation, next_uid = int(commit["generation"]), int(commit["next_uid"])
@@ -168,16 +219,18 @@ def write_commit(
         "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
     }  # fmt: skip
     mkdir(directory)
-    atomic_write(
-        directory / COMMIT, json.dumps(commit, ensure_ascii=False).encode("utf-8"), crash_before_rename="commit"
-    )
+    data = seal(commit)
+    # the copy first: a crash between the two leaves COMMIT at the previous commit (whole), and
+    # a copy one commit ahead whose files are all written (nothing is collected before COMMIT)
+    atomic_write(directory / BACKUP, data, crash_before_rename="commit-copy")
+    atomic_write(directory / COMMIT, data, crash_before_rename="commit")
     return commit
 
 
 def collect(directory: Path, commit: dict[str, Any]) -> None:
     """Delete files no commit names any more (a reader elsewhere keeps its mapped copy): what
     the commit's segments have (`components.py`) and their tombstones stay."""
-    keep = {COMMIT, LOCK_NAME} | components.file_names(e["name"] for e in commit["segments"])
+    keep = {COMMIT, BACKUP, LOCK_NAME} | components.file_names(e["name"] for e in commit["segments"])
     keep.update(e["deletes"] for e in commit["segments"] if e["deletes"])
     for path in directory.iterdir():
         if path.is_dir():
@@ -213,6 +266,13 @@ def read_deletes(path: Path, n: int, crc: int | None) -> npt.NDArray[np.bool_]:
     if len(data) != (n + 7) // 8 or (crc is not None and zlib.crc32(data) != crc):
         raise IndexFormatError(f"tombstones {path.name} are damaged")
     return np.unpackbits(np.frombuffer(data, np.uint8), count=n).astype(bool)
+
+
+def _generation(path: Path) -> int | None:
+    try:
+        return int(unseal(path.read_bytes()).get("generation"))  # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:

@@ -3,7 +3,8 @@ segment's files, tells the commit's collector which files a live segment keeps, 
 them (`SegmentStore.verify`, `quoteqa verify`).
 
 A component is one or more files written, kept and checked together: the arrays and their
-table (`format.py`), the HNSW graph and its metadata (`retrieval/index/ann.py`). A derived one is
+table (`format.py`), the HNSW graph and its metadata (`retrieval/index/ann.py`), the uid runs a
+repair rebuilds the segment with (`recovery.py`). A derived one is
 rebuilt from the segment's own data when missing or bad, so it never makes a segment unreadable.
 A new file of a segment (another graph, a second vector column of its own) is one entry here.
 Tombstones are not a segment's files: a commit names them (`commit.py`).
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import ann
-from retrieval.index.segments import columns, format
+from retrieval.index.segments import columns, format, recovery
 
 if TYPE_CHECKING:  # the open segment (segment.py) writes itself through this list
     from retrieval.index.segments.segment import Segment
@@ -29,8 +30,12 @@ class Component:
     name: str
     suffixes: tuple[str, ...]  # its files are NAME + suffix
     write: Callable[[Path, Segment], None]  # writes its files for a segment about to be committed
-    verify: Callable[[Path, Segment], str | None]  # reads every byte: a problem, or None
-    derived: bool = False  # rebuilt from the segment when missing or bad (`verify` repairs it)
+    verify: Callable[[Path, Segment], str | None]  # reads every byte: a problem, or None (changes nothing)
+    derived: bool = False  # rebuilt from the segment when missing or bad (`repair`)
+    repair: Callable[[Path, Segment], None] | None = None  # a derived one's rebuild (default: `write`)
+
+    def rebuild(self, directory: Path, seg: Segment) -> None:
+        (self.repair or self.write)(directory, seg)
 
     def files(self, segment: str) -> tuple[str, ...]:
         return tuple(f"{segment}{s}" for s in self.suffixes)
@@ -53,9 +58,19 @@ def _write_graph(directory: Path, seg: Segment) -> None:
         ann.build(directory, seg.name, seg.a[columns.VECTORS], seg.encoder)
 
 
+def _verify_graph(directory: Path, seg: Segment) -> str | None:
+    return ann.verify(directory, seg, repair=False)
+
+
+def _repair_graph(directory: Path, seg: Segment) -> None:
+    _write_graph(directory, seg)
+    ann.forget(seg)  # the next search opens the new file
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("arrays", (format.ARRAYS_SUFFIX, format.TABLE_SUFFIX), _write_arrays, _verify_arrays),
-    Component("hnsw", ann.SUFFIXES, _write_graph, ann.verify, derived=True),
+    Component("hnsw", ann.SUFFIXES, _write_graph, _verify_graph, derived=True, repair=_repair_graph),
+    Component("ids", (recovery.SUFFIX,), recovery.write, recovery.verify, derived=True),  # uid runs: an exact rebuild
 )
 
 

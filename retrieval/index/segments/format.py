@@ -1,7 +1,7 @@
 """A segment's arrays and their two files: the one place that spells the layout.
 
 `NAME.seg` holds every array back to back (64-byte aligned, memory-mapped on open); `NAME.json`
-is their table with a CRC-32 of the file, the counts, and the format and analyser versions.
+is their table with a CRC-32 of each 64 KiB block of the file (`blocks.py`), the counts, and the format and analyser versions.
 Nothing in a segment ever changes after it is written; deletions live beside it as tombstone
 files named by the commit (`commit.py`), and the files a segment has are listed in
 `components.py`.
@@ -22,9 +22,7 @@ A builder (`builder.py`: an ingest batch, a merge) hands `layout` a `Content`; t
 
 from __future__ import annotations
 
-import json
 import os
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +33,9 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import vectors
-from retrieval.index.fsutil import crash_point, fsync_dir, write_new
+from retrieval.index.fsutil import DISK_FULL, crash_point, disk_full, fsync_dir, seal, unseal, write_new
 from retrieval.index.segments import columns
+from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS
 from retrieval.text.analyze import ANALYZER_VERSION
 
@@ -45,12 +44,16 @@ MAGIC = b"QQASEG4\n"
 ALIGN = 64
 VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every open; larger ones
 # only when their size or header looks wrong, so a cold start does not grow with the corpus.
+VERIFY_BELOW_ENV = "QUOTEQA_VERIFY_BELOW"  # overrides VERIFY_BELOW (bytes): the damage tests set 1
 ARRAYS_SUFFIX, TABLE_SUFFIX = ".seg", ".json"  # NAME.seg and NAME.json
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 CORE_PER_PASSAGE: tuple[tuple[str, type], ...] = (("paragraph", np.int32), ("lang", np.int8), ("doc_len", np.int32))
 LOOKUP_FIELDS = ("id", "hash", "text_hash")  # article columns with a sorted order, for lookups
+# pointer arrays whose ends `check` reads at open: checked whole there (small: one row each), so
+# a bad pointer is a damaged segment at open rather than a wild read later
+SMALL = ("text_ptr", "sent_ptr", "post_ptr", "vocab_ptr", "art_pass_ptr")
 
 
 def per_passage(present: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
@@ -149,25 +152,33 @@ def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder:
         chunks += [raw, bytes(end - offset - raw.nbytes)]
         offset = end
     seg_path, meta_path = paths(directory, name)
-    crc = 0
+    sums = BlockSums()
     fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:  # written piece by piece: no second copy of a large segment in memory
         for i, chunk in enumerate(chunks):
             if i == len(chunks) // 2:
                 crash_point("segment-write")  # half a segment on disk, no commit names it
-            crc = zlib.crc32(chunk, crc)
+            sums.feed(chunk)
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view[: 1 << 24]) :]
         os.fsync(fd)
-    finally:
+    except OSError as exc:  # a full disk: no half segment left behind (no commit names it anyway)
+        os.close(fd)
+        seg_path.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise disk_full(exc, seg_path) from exc
+        raise
+    else:
         os.close(fd)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "analyzer": ANALYZER_VERSION,
         "name": name,
         "size": offset,
-        "crc32": crc,
+        "block": BLOCK,
+        "checksum": ALGORITHM,
+        "blocks": sums.finish(),  # CRC-32 of each BLOCK of NAME.seg (`blocks.py`)
         "passages": len(arrays["uid"]),
         "articles": len(arrays["art_pass_ptr"]) - 1,
         "terms": len(arrays["post_ptr"]) - 1,
@@ -176,13 +187,13 @@ def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder:
     if encoder is not None:
         meta["encoder"] = encoder
         meta["vectors_crc32"] = vectors.checksum(arrays[columns.VECTORS])
-    write_new(meta_path, json.dumps(meta).encode("utf-8"))
+    write_new(meta_path, seal(meta))
     fsync_dir(directory)
 
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    arrays: dict[str, np.ndarray]  # memory-mapped views into NAME.seg
+    arrays: CheckedArrays  # memory-mapped views into NAME.seg, checked block by block when read
     meta: dict[str, Any]  # NAME.json
     path: Path  # NAME.seg
     encoder: str | None
@@ -191,36 +202,42 @@ class Read:
 def read(directory: Path, name: str, verify: bool | None = None) -> Read:
     """Map a written segment's arrays or raise IndexFormatError saying what is wrong with it.
 
-    `verify=None` checksums small segments and any segment whose size or header looks
-    wrong; large sound-looking ones are mapped without reading every byte."""
+    NAME.json is checked whole (it carries its own checksum); NAME.seg block by block as it is
+    read (`blocks.py`), or whole now with `verify` (`None`: only segments below VERIFY_BELOW)."""
     seg_path, meta_path = paths(directory, name)
     try:
-        meta = json.loads(meta_path.read_text("utf-8"))
+        meta = unseal(meta_path.read_bytes(), required=False)
         size = seg_path.stat().st_size
     except FileNotFoundError as exc:
         raise IndexFormatError(f"segment {name} is missing ({exc.filename})") from exc
     except (OSError, ValueError) as exc:
-        raise IndexFormatError(f"segment {name} has unreadable metadata: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise IndexFormatError(f"segment {name} has unreadable metadata {meta_path}: {exc}") from exc
+    if meta.get("format") != FORMAT_VERSION:
         raise IndexFormatError(f"segment {name} is of another format")
+    if meta.get("name") != name:
+        raise IndexFormatError(f"segment {name}: {meta_path} is the table of segment {meta.get('name')!r}")
+    if meta.get("block") != BLOCK or meta.get("checksum") != ALGORITHM or not isinstance(meta.get("blocks"), list):
+        raise IndexFormatError(f"segment {name} was written by an older quoteqa, without block checksums")
     if meta.get("analyzer") != ANALYZER_VERSION:
         raise IndexFormatError(
             f"segment {name} was analysed by analyser v{meta.get('analyzer')}, not v{ANALYZER_VERSION}"
         )
     if size != meta.get("size"):
-        raise IndexFormatError(f"segment {name} is {size} bytes, expected {meta.get('size')} (truncated?)")
+        raise IndexFormatError(f"segment {name}: {seg_path} is {size} bytes, expected {meta.get('size')} (truncated?)")
     missing = columns.lacking(list(meta.get("arrays") or {}))
     if missing:
         raise IndexFormatError(f"segment {name} was written before the column(s) {', '.join(missing)} existed")
     try:
+        blocks = Blocks(seg_path, name, [int(x) for x in meta["blocks"]], size)
+        if verify is None:
+            verify = size < int(os.environ.get(VERIFY_BELOW_ENV) or VERIFY_BELOW)
+        if verify:
+            blocks.check_all()
         raw = np.memmap(seg_path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         if bytes(raw[: len(MAGIC)]) != MAGIC:
             raise IndexFormatError(f"segment {name} does not start with a segment header")
-        if verify is None:
-            verify = size < VERIFY_BELOW
-        if verify and file_crc32(seg_path) != meta.get("crc32"):
-            raise IndexFormatError(f"segment {name} fails its checksum")
         arrays: dict[str, np.ndarray] = {}
+        spans: dict[str, tuple[int, int]] = {}
         for key, t in meta["arrays"].items():
             dtype = np.dtype(t["dtype"])
             width = int(t.get("width", 1))
@@ -228,30 +245,21 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
             if end > size:
                 raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
             arrays[key] = raw[t["offset"] : end].view(dtype)
+            spans[key] = (int(t["offset"]), int(end))
             if "width" in t:
                 arrays[key] = arrays[key].reshape(t["length"], width)
         encoder = meta.get("encoder")
         if (encoder is None) != (columns.VECTORS not in arrays):
             raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
-        if encoder is not None and verify and vectors.checksum(arrays[columns.VECTORS]) != meta.get("vectors_crc32"):
+        checked = CheckedArrays(arrays, spans, blocks)
+        if encoder is not None and verify and vectors.checksum(checked[columns.VECTORS]) != meta.get("vectors_crc32"):
             raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
-        check(name, arrays, meta)
+        check(name, {k: checked[k] if k in SMALL else v for k, v in arrays.items()}, meta)
     except IndexFormatError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
-    return Read(arrays, meta, seg_path, encoder)
-
-
-def file_crc32(path: Path) -> int:
-    """CRC-32 of a file read in chunks, not through its memory map: pages read through a map
-    stay in this process's resident set while it is mapped, so a build that verified each
-    segment it wrote grew by every segment's size (~1 KiB a passage) whatever its flush size."""
-    crc = 0
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-    return crc
+    return Read(checked, meta, seg_path, encoder)
 
 
 def _align(n: int) -> int:

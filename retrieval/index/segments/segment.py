@@ -11,15 +11,17 @@ from __future__ import annotations
 import bisect
 import os
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.errors import IndexFormatError
+from retrieval.errors import DamagedIndexError, IndexFormatError
 from retrieval.index import vectors
 from retrieval.index.segments import columns, components, format
+from retrieval.index.segments.blocks import Blocks, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
 from retrieval.text.analyze import LANG_CODES
 
@@ -30,9 +32,10 @@ ARTICLE_CACHE = 8192  # article metadata kept per open segment (a few MB at most
 class Segment:
     """An open segment: arrays (memory-mapped when read from disk) and lazily built lookups."""
 
-    def __init__(self, name: str, arrays: dict[str, np.ndarray], encoder: str | None = None) -> None:
+    def __init__(self, name: str, arrays: Mapping[str, np.ndarray], encoder: str | None = None) -> None:
         self.name = name
-        self.a = arrays
+        self.a = arrays  # a CheckedArrays when opened from disk: each array checked when first taken whole
+        self._blocks: Blocks | None = arrays.blocks if isinstance(arrays, CheckedArrays) else None
         if (encoder is None) != (columns.VECTORS not in arrays):
             raise ValueError("a segment has passage vectors exactly when it names their encoder")
         self.n_passages = len(arrays["uid"])
@@ -60,25 +63,53 @@ class Segment:
         fault also maps the cached pages around it (the kernel's fault-around), so a serving
         process's resident memory filled with index pages no question asked for (at 1M
         passages, nearly the whole 960 MB file). Postings stay mapped: they are read in runs."""
-        fd = os.open(path, os.O_RDONLY)
-        self._fd = fd
+        if self._blocks is not None:
+            self._fd = self._blocks.fd  # one descriptor: the blocks' (closed with them)
+        else:
+            fd = os.open(path, os.O_RDONLY)
+            self._fd = fd
+            weakref.finalize(self, os.close, fd)
         self._offsets = {k: (t["offset"], np.dtype(t["dtype"])) for k, t in table.items()}
-        weakref.finalize(self, os.close, fd)
+
+    def _raw(self, name: str) -> np.ndarray:
+        """An array's map without checking it (its shape; or a range checked by the caller)."""
+        a = self.a
+        return a.unchecked(name) if isinstance(a, CheckedArrays) else a[name]
+
+    def _check(self, name: str, lo: int, hi: int, row_bytes: int | None = None) -> None:
+        """Rows [lo, hi) of an array are sound (`blocks.py`), else DamagedIndexError."""
+        if self._blocks is not None and hi > lo:
+            offset, dtype = self._offsets[name]
+            size = row_bytes or dtype.itemsize
+            self._blocks.check(offset + lo * size, offset + hi * size)
 
     def _slice(self, name: str, lo: int, hi: int) -> np.ndarray:
-        """array[lo:hi] of a column, read from the file when the segment is on disk."""
+        """array[lo:hi] of a column, read from the file when the segment is on disk (its blocks
+        checked first: a damaged block is never decoded)."""
         if self._fd is None or hi <= lo:
             return np.asarray(self.a[name][lo:hi])
+        if not 0 <= lo <= hi <= len(self._raw(name)):
+            raise DamagedIndexError(
+                str(self._blocks.path if self._blocks else self.name), f"{name}[{lo}:{hi}] out of range", self.name
+            )
+        self._check(name, lo, hi)
         offset, dtype = self._offsets[name]
         size = dtype.itemsize
         return np.frombuffer(os.pread(self._fd, (hi - lo) * size, offset + lo * size), dtype)
+
+    def postings(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Doc ids and term frequencies of postings [lo, hi), through the map (read in runs),
+        their blocks checked first."""
+        self._check("post_doc", lo, hi)
+        self._check("post_tf", lo, hi)
+        return self._raw("post_doc")[lo:hi], self._raw("post_tf")[lo:hi]
 
     @property
     def vector_norms(self) -> npt.NDArray[np.float32]:
         """Each vector row's length (cosine divides by it), computed on the first dense search
         (from the file with `pread` in chunks: mapping would leave every code page resident)."""
         if self._vector_norms is None:
-            codes = self.a["vectors"]
+            codes = self._raw("vectors")
             if self._fd is None:
                 self._vector_norms = vectors.row_norms(codes)
             else:
@@ -92,14 +123,17 @@ class Segment:
     def vector_rows(self, rows: npt.NDArray[np.int64]) -> vectors.Codes:
         """Code rows (ascending row numbers), read with `pread` when on disk: a few scattered
         rows a question must not map the pages around them (see `_attach`)."""
-        codes = self.a["vectors"]
         rows = np.asarray(rows, np.int64)
         if self._fd is None or not len(rows):
-            return np.asarray(codes[rows])
+            return np.asarray(self.a["vectors"][rows])
+        codes = self._raw("vectors")
         offset, width = self._offsets["vectors"][0], codes.shape[1]
         if rows[-1] - rows[0] + 1 == len(rows):  # one run
+            self._check("vectors", int(rows[0]), int(rows[-1]) + 1, width)
             raw = os.pread(self._fd, len(rows) * width, offset + int(rows[0]) * width)
         else:
+            for r in rows.tolist():
+                self._check("vectors", r, r + 1, width)
             raw = b"".join(os.pread(self._fd, width, offset + r * width) for r in rows.tolist())
         return np.frombuffer(raw, np.int8).reshape(len(rows), width)
 
@@ -154,7 +188,7 @@ class Segment:
 
     def string(self, name: str, row: int) -> str:
         lo, hi = (int(x) for x in self._slice(f"{name}_ptr", row, row + 2))
-        return self._slice(name, lo, hi).tobytes().decode("utf-8")
+        return self._decode(name, self._slice(name, lo, hi))
 
     # articles
     def article(self, row: int) -> ArticleMeta:
@@ -200,7 +234,14 @@ class Segment:
 
     def passage_text(self, p: int) -> str:
         lo, hi = (int(x) for x in self._slice("text_ptr", p, p + 2))
-        return self._slice("texts", lo, hi).tobytes().decode("utf-8")
+        return self._decode("texts", self._slice("texts", lo, hi))
+
+    def _decode(self, name: str, raw: np.ndarray) -> str:
+        try:
+            return raw.tobytes().decode("utf-8")
+        except UnicodeDecodeError as exc:  # an unchecked in-memory segment, or damage past the sums
+            where = str(self._blocks.path) if self._blocks is not None else self.name
+            raise DamagedIndexError(where, f"{name} is not UTF-8 at byte {exc.start}", self.name) from exc
 
     def _sentences(self, p: int) -> tuple[int, int, I64]:
         s0, s1 = (int(x) for x in self._slice("sent_ptr", p, p + 2))

@@ -100,9 +100,11 @@ class Snapshot:
 
     def __init__(
         self, generation: int, segments: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any], params: SearchParams,
-        stamp: str | None = None,
+        stamp: str | None = None, unavailable: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         self.generation = generation
+        # segments of this commit taken out of service in this process (damaged: `commit.py`)
+        self.unavailable = unavailable
         self.segs: tuple[LiveSegment, ...] = tuple(s for s in segments if s.seg.n_passages)
         # the commit's encoder stamp holds only if every live segment carries vectors made with it
         self.stamp = stamp if stamp is not None and all(s.seg.encoder == stamp for s in self.segs) else None
@@ -121,7 +123,7 @@ class Snapshot:
 
     def with_params(self, params: SearchParams) -> Snapshot:
         """The same commit read with other BM25 parameters (they apply at query time)."""
-        return Snapshot(self.generation, self.segs, self.next_uid, self._extra, params, self.stamp)
+        return Snapshot(self.generation, self.segs, self.next_uid, self._extra, params, self.stamp, self.unavailable)
 
     def snapshot(self) -> Snapshot:
         return self
@@ -176,7 +178,7 @@ class Snapshot:
     def _segment_scores(self, s: LiveSegment, uterms: list[str], weights: F64) -> tuple[I64, F64] | None:
         """(local passage, score) of every passage in one segment holding a query term."""
         seg = s.seg
-        ptr, post_doc, post_tf = seg.a["post_ptr"], seg.a["post_doc"], seg.a["post_tf"]
+        ptr = seg.a["post_ptr"]
         spans = []
         for t, w in zip(uterms, weights.tolist()):
             tid = seg.term_id(t)
@@ -188,12 +190,14 @@ class Snapshot:
             return None
         if len(spans) == 1:
             lo, hi, w = spans[0]
-            docs = np.asarray(post_doc[lo:hi])
-            tf = np.asarray(post_tf[lo:hi], np.float64)
+            doc_run, tf_run = seg.postings(lo, hi)
+            docs = np.asarray(doc_run)
+            tf = np.asarray(tf_run, np.float64)
             wq: F64 | float = w
         else:
-            docs = np.concatenate([post_doc[lo:hi] for lo, hi, _ in spans])
-            tf = np.concatenate([post_tf[lo:hi] for lo, hi, _ in spans]).astype(np.float64)
+            runs = [seg.postings(lo, hi) for lo, hi, _ in spans]
+            docs = np.concatenate([d for d, _ in runs])
+            tf = np.concatenate([t for _, t in runs]).astype(np.float64)
             wq = np.repeat(np.array([w for _, _, w in spans]), [hi - lo for lo, hi, _ in spans])
         p = self._params
         vals = wq * (tf * (p.k1 + 1.0)) / (tf + s.norm(p, self.avgdl)[docs])

@@ -13,6 +13,9 @@ reads. How the pieces are laid out:
     segment.py      one open segment (the reader of its arrays)
     builder.py      new segments: from analysed passages, or merged from others
     format.py       the arrays and their two files, spelled once
+    blocks.py       a CRC-32 per 64 KiB block of the arrays, checked when a read first touches it
+    recovery.py     NAME.ids: each article's uid run, so a damaged segment is rebuilt exactly
+    verify.py       `quoteqa verify`: every file checked byte for byte; a damaged segment rebuilt
     components.py   every file a segment has: written, kept and verified from one list
     columns/        per-passage columns (the passage vectors)
     flush.py        how big a write's pieces get
@@ -64,6 +67,14 @@ class SegmentStore(StoreWrites):
     def snapshot(self) -> Snapshot:
         return self.reader.snapshot()
 
+    def serving(self) -> Snapshot:
+        """The live commit less any segment taken out of service (`take_out`): what questions read."""
+        return self.reader.serving()
+
+    def take_out(self, segment: str, reason: str) -> bool:
+        """A read found `segment` damaged: answer from the rest for the rest of this process."""
+        return self.reader.take_out(segment, reason)
+
     def refresh(self) -> bool:
         """Open the newest commit if another writer made one; True when the snapshot changed."""
         if self.writer.held:
@@ -109,6 +120,9 @@ class SegmentStore(StoreWrites):
             for c in components.COMPONENTS:
                 with self.writing() if c.derived else nullcontext(True):
                     bad = c.verify(self.directory, s.seg)
+                    if bad and c.derived:
+                        c.rebuild(self.directory, s.seg)
+                        bad += " (rebuilt)"
                 if bad:
                     problems.append(bad)
                     if not c.derived:
