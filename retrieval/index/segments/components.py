@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from retrieval.errors import IndexFormatError
 from retrieval.index import ann
 from retrieval.index.segments import columns, format
+from retrieval.index.segments.columns import anchors
 
 if TYPE_CHECKING:  # the open segment (segment.py) writes itself through this list
     from retrieval.index.segments.segment import Segment
@@ -56,6 +57,7 @@ def _write_graph(directory: Path, seg: Segment) -> None:
 COMPONENTS: tuple[Component, ...] = (
     Component("arrays", (format.ARRAYS_SUFFIX, format.TABLE_SUFFIX), _write_arrays, _verify_arrays),
     Component("hnsw", ann.SUFFIXES, _write_graph, ann.verify, derived=True),
+    Component("anchors", (anchors.SUFFIX,), anchors.write, anchors.verify),  # names, numbers, terms: columns/anchors.py
 )
 
 
