@@ -51,6 +51,8 @@ FEATURES: tuple[str, ...] = (
     "agree",  # 1: first in both the lexical and the dense ranking
     "lex_first",  # 1: the lexical ranking's first
     "dense_first",  # 1: the dense ranking's first
+    "anc",  # weighted share of the question's anchors the passage holds (`anchor_match.py`; 0: none)
+    "anc*other",
 )
 
 
@@ -61,6 +63,7 @@ class FusionWeights:
     weights: tuple[float, ...] = field(default_factory=lambda: FITTED)
     lexical_depth: int = 20  # lexical candidates considered (at most the re-ranked list the sentences read)
     dense_depth: int = 20  # dense candidates considered
+    anchor_depth: int = 20  # anchor candidates considered (`retrieve/anchors.py`)
     keep_share: float = 0.25  # fused candidates whose sentences are read: chance ≥ this share of the first's
     keep_max: int = 12  # ...and at most this many
     # The lexical runner-ups' share of today's (lexical) sentence weight when the fusion agrees
@@ -99,6 +102,8 @@ FITTED: tuple[float, ...] = (
     -0.3450,
     1.4492,
     1.7997,
+    0.0,
+    0.0,
 )
 
 
@@ -113,6 +118,7 @@ class FusedHit:
 def candidate_features(
     lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
     cosine: Mapping[int, float], other: Mapping[int, bool], further: Sequence[tuple[int, float]] = (),
+    anchor: Mapping[int, float] | None = None,
 ) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
     """The candidates (lexical first, then dense-only ones, then those only further sources
     proposed) and their feature rows.
@@ -121,7 +127,8 @@ def candidate_features(
     mass (lexical candidates); `dense`: (uid, cosine), best first; `cosine`: uid → cosine for
     every candidate (a lexical candidate outside the dense list still has one); `other`: uid →
     passage language differs from the question's; `further`: other sources' hits, scored here by
-    the same features (a source with a feature of its own adds it to `FEATURES`)."""
+    the same features (a source with a feature of its own adds it to `FEATURES`); `anchor`: uid →
+    share of the question's anchors the passage holds (absent: 0)."""
     uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
     if not uids:
         return [], np.zeros((0, len(FEATURES)))
@@ -132,6 +139,7 @@ def candidate_features(
     best_cos = cos.max()
     lex_first = lexical[0][0] if lexical else None
     dense_first = dense[0][0] if dense else None
+    anchor = anchor or {}
     rows = []
     for u, c in zip(uids, cos):
         o = float(other.get(u, False))
@@ -140,6 +148,7 @@ def candidate_features(
         rows.append((
             lx, coverage.get(u, 0.0), c, d, o, c * o, c * lexcov, lx * lexcov, o * lexcov, d * o,
             float(u == lex_first and u == dense_first), float(u == lex_first), float(u == dense_first),
+            anchor.get(u, 0.0), anchor.get(u, 0.0) * o,
         ))  # fmt: skip
     return uids, np.asarray(rows, dtype=np.float64)
 
@@ -212,7 +221,8 @@ class LearnedFusion:
         cosine = ctx.passage_cosines(uids)
         other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
         cov = {u: c.passage for u, c in coverage.items()}
-        cand, X = candidate_features(lexical, cov, dense, cosine, other, further)
+        shares = ctx.question_anchors.passage_shares() if ctx.asked is not None else {}
+        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares)
         ranked = fuse(cand, X, w, other)
         keep = [f for f in ranked if f.chance >= w.keep_share * ranked[0].chance][: w.keep_max]
         return Joined([(f.uid, f.chance) for f in keep], Fused(ranked, lexical, dense, cosine))

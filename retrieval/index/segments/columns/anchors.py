@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import write_new
-from retrieval.text.anchors import Anchors
+from retrieval.text.anchors import Anchors, fuzzy, glossary
 
 if TYPE_CHECKING:
     from retrieval.index.segments.segment import Segment
@@ -51,7 +51,8 @@ def anchors_for(analyzer: Analyzer) -> Anchors:
     AnchorDataError naming the file when the glossary or the name model is missing or damaged."""
     got = _loaded.get(id(analyzer))
     if got is None or got[0] is not analyzer:
-        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(analyzer))
+        # the files named at call time (a test points them at a damaged copy)
+        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE))
     return got[1]
 
 
@@ -94,7 +95,9 @@ class SegmentAnchors:
         """(key, sentence) pairs of one passage, in text order."""
         lo, hi = int(self.pass_ptr[row]), int(self.pass_ptr[row + 1])
         keys = self.keys
-        return tuple((keys[k], s) for k, s in zip(self.pass_key[lo:hi].tolist(), self.pass_sent[lo:hi].tolist()))
+        return tuple(
+            (keys[k], s) for k, s in zip(self.pass_key[lo:hi].tolist(), self.pass_sent[lo:hi].tolist(), strict=True)
+        )
 
     def keys_of(self, rows: Iterable[int]) -> frozenset[str]:
         keys = self.keys
@@ -183,7 +186,9 @@ def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents:
     return SegmentAnchors(keys, ptr, k, s)
 
 
-def merged(pieces: Sequence[tuple[SegmentAnchors, npt.ArrayLike]], order: npt.ArrayLike | None = None) -> SegmentAnchors:
+def merged(
+    pieces: Sequence[tuple[SegmentAnchors, npt.ArrayLike]], order: npt.ArrayLike | None = None
+) -> SegmentAnchors:
     """The anchors of a merged segment: each piece's kept rows, in piece order, then (when the
     pieces interleave in uid order) reordered by `order`."""
     keys: list[str] = []
