@@ -4,8 +4,8 @@
 `quoteqa eval --news` does, asks every question of the half in both languages through the
 product's answer path with a join that records what the learned fusion saw (each candidate's
 `FEATURES` row), marks the gold candidate (a passage of the question's story, in its indexed
-language, holding a gold line), and fits the weights of the anchor features (`anc`,
-`anc*other`) with `measure/fusion_fit.py::fit_conditional_logit`, the other weights held at
+language, holding a gold line), and fits the weights of the anchor features (`anc*other`,
+`anc_lead*other`) with `measure/fusion_fit.py::fit_conditional_logit`, the other weights held at
 their shipped values (a full refit on news alone would undo what Belebele, KorQuAD and XQuAD
 taught them). It prints the fitted weights and the fused first-passage hit rate, same and
 cross language, before and after.
@@ -34,7 +34,7 @@ from retrieval.answer.retrieve.fusion import FEATURES, FusionWeights, LearnedFus
 from retrieval.engine import Engine
 from retrieval.path import Parts
 
-ANCHOR_FEATURES = ("anc", "anc*other")
+ANCHOR_FEATURES = ("anc*other", "anc_lead*other")
 
 
 @dataclass(frozen=True, slots=True)
