@@ -36,9 +36,10 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
 
 def grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=n, max_found=f, long_names=ln, words_override=w, meaning_override=m)
-        for n, f, ln, w, m in itertools.product(
-            (1, 2), (0.0, 0.25, 0.34, 0.5), (False, True), (0.5, 0.6, 0.7, 0.8, 0.9, 1.01), (0.4, 0.5, 0.6, 0.7, 1.01)
+        OffTopicGate(min_names=n, max_found=f, long_names=ln, together=t, words_override=w, meaning_override=m)
+        for n, f, ln, t, w, m in itertools.product(
+            (1, 2), (0.0, 0.25, 0.34, 0.5, 0.67), (False, True), (False, True), (0.5, 0.6, 0.7, 0.8, 0.9, 1.01),
+            (0.4, 0.5, 0.6, 0.7, 1.01),
         )
     ]
 

@@ -73,6 +73,20 @@ class QuestionAnchors:
         got = sum(KIND_WEIGHTS[kind_of(k)] for k in self.keys if any(m in have for m in self.matches.get(k, ())))
         return got / total
 
+    def best_story_share(self, searcher: object, keys: Iterable[str]) -> float:
+        """The largest share of `keys` (question keys) that one story of the corpus holds: an
+        off-topic question's names are often each somewhere in a news corpus, rarely in one story."""
+        keys = list(keys)
+        found = [k for k in keys if k in self.passages]
+        stories_of = getattr(searcher, "stories_of", None)
+        if not found or stories_of is None:
+            return 0.0
+        held: dict[int, int] = {}
+        for k in found:
+            for story in set(stories_of(self.passages[k]).tolist()) - {-1}:
+                held[story] = held.get(story, 0) + 1
+        return max(held.values(), default=0) / len(keys)
+
     def passage_shares(self) -> dict[int, float]:
         """Every passage holding a question key, with the weighted share of the keys it holds."""
         total = self.weight

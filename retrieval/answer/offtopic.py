@@ -23,18 +23,20 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class OffTopicGate:
     """Refuse when the question names at least `min_names` names and the corpus holds at most
-    `max_found` of them (a share), unless the best passage covers `words_override` of the
+    `max_found` of them (a share; with `together`, in one story), unless the best passage covers `words_override` of the
     question's idf mass or the first quote's cosine with it reaches `meaning_override`."""
 
     min_names: int = 1
     max_found: float = 0.0
     long_names: bool = False  # read only names of `LONG_NAME` letters or more (`anchor_long_names`)
+    together: bool = False  # the share one story holds together (`_story`), not the share found anywhere (`_found`)
     words_override: float = 0.8
     meaning_override: float = 0.6
 
     def refuses(self, signals: Mapping[str, float]) -> bool:
         which = "anchor_long_names" if self.long_names else "anchor_names"
-        if signals.get(which, 0.0) < self.min_names or signals.get(f"{which}_found", 1.0) > self.max_found:
+        held = f"{which}_story" if self.together else f"{which}_found"
+        if signals.get(which, 0.0) < self.min_names or signals.get(held, 1.0) > self.max_found:
             return False
         if signals.get("passage_coverage", 0.0) >= self.words_override:
             return False

@@ -105,6 +105,9 @@ def anchor_signals(ctx: QuestionContext, first: list[Candidate]) -> dict[str, fl
         "anchor_names_found": sum(qa.found(k) for k in names) / len(names) if names else 0.0,
         "anchor_long_names": float(len(long_names)),
         "anchor_long_names_found": sum(qa.found(k) for k in long_names) / len(long_names) if long_names else 0.0,
+        # the largest share of the question's names one story holds together
+        "anchor_names_story": qa.best_story_share(ctx.searcher, names),
+        "anchor_long_names_story": qa.best_story_share(ctx.searcher, long_names),
         "anchor_quote_share": 0.0,
         "anchor_story_share": 0.0,
     }

@@ -297,6 +297,21 @@ class Snapshot:
                 out[key] = np.concatenate(parts).astype(np.int64)
         return out
 
+    def stories_of(self, uids: npt.ArrayLike) -> I64:
+        """A number per uid naming its article (story) within this snapshot, -1 for a uid not
+        live here: whether keys found in different passages are of one story, without reading them."""
+        uids = np.asarray(uids, np.int64)
+        out = np.full(len(uids), -1, np.int64)
+        for i, s in enumerate(self.segs):
+            seg_uids = np.asarray(s.seg.a["uid"])
+            at = np.searchsorted(seg_uids, uids)
+            ok = at < len(seg_uids)
+            ok[ok] = seg_uids[at[ok]] == uids[ok]
+            if s.deleted is not None:
+                ok[ok] = ~s.deleted[at[ok]]
+            out[ok] = (i << 32) + np.asarray(s.seg.a["article"])[at[ok]].astype(np.int64)
+        return out
+
     def passage_anchors(self, uid: int) -> tuple[tuple[str, int], ...]:
         """A passage's (key, sentence) pairs, in text order."""
         found = self._locate(int(uid))
