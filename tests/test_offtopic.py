@@ -27,7 +27,7 @@ from retrieval.text.anchors import fuzzy, glossary
 )
 def test_a_question_naming_absent_people_is_refused(engine: Engine, question: str) -> None:
     answer = engine.ask(question)
-    assert answer.signals["anchor_names"] >= 1 and answer.signals["anchor_names_found"] == 0.0
+    assert answer.signals["anchor_names"] >= 1 and answer.signals["anchor_names_story"] <= 0.34
     assert answer.verdict == "abstain" and not answer.quotes
 
 
@@ -39,10 +39,11 @@ def test_questions_about_the_shipped_article_are_not_refused_by_the_gate(engine:
 
 
 def test_the_gate_reads_names_found_and_lets_words_or_meaning_overrule() -> None:
-    gate = OffTopicGate(min_names=1, max_found=0.0, words_override=0.8, meaning_override=0.6)
-    absent = {"anchor_names": 2.0, "anchor_names_found": 0.0, "passage_coverage": 0.3, "sem_quote_cos": 0.2}
+    gate = OffTopicGate(min_names=1, max_found=0.34, together=True, words_override=0.8, meaning_override=0.6)
+    absent = {"anchor_names": 2.0, "anchor_names_story": 0.0, "passage_coverage": 0.3, "sem_quote_cos": 0.2}
     assert gate.refuses(absent)
-    assert not gate.refuses(absent | {"anchor_names_found": 0.5})  # one of its names is in the corpus
+    assert gate.refuses(absent | {"anchor_names_story": 0.34})  # a third of its names in one story
+    assert not gate.refuses(absent | {"anchor_names_story": 0.5})  # half its names told of together
     assert not gate.refuses(absent | {"anchor_names": 0.0})  # no names: other models decide
     assert not gate.refuses(absent | {"passage_coverage": 0.9})  # the words say otherwise
     assert not gate.refuses(absent | {"sem_quote_cos": 0.7})  # the meaning says otherwise
