@@ -26,6 +26,7 @@ import numpy.typing as npt
 from measure.fusion_fit import fit_conditional_logit
 from measure.news.data import POOLS, load_questions, load_set, parse_article_id, pool_language, write_pool
 from measure.news.harness import pool_parts
+from retrieval.answer.anchor_match import STRONG_KINDS
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
@@ -66,7 +67,7 @@ class RecordingFusion(LearnedFusion):
             other = {u: ctx.view(u).language not in (lang, "mixed") for u in uids}
             cand, X = candidate_features(
                 lexical, {u: c.passage for u, c in coverage.items()}, dense, fz.cosine, other, further,
-                ctx.question_anchors.passage_shares(),
+                ctx.question_anchors.passage_shares(STRONG_KINDS),
             )  # fmt: skip
             views = {u: ctx.view(u) for u in cand}
             self.seen.append((cand, X, views))  # type: ignore[attr-defined]
