@@ -9,7 +9,6 @@ verdict's anchor signals and the off-topic gate (`offtopic.py`) all read this on
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -32,7 +31,6 @@ LONG_NAME = 4  # letters of a name skeleton that make it a "long" name (the off-
 # Korean passages lost 11 points of src@1 when every glossary term counted)
 STRONG_KINDS = frozenset({"name", "number"})
 
-_vocabularies: weakref.WeakKeyDictionary[object, KeyVocabulary] = weakref.WeakKeyDictionary()
 
 
 def vocabulary(anchors: Anchors, searcher: object) -> KeyVocabulary | None:
@@ -40,11 +38,14 @@ def vocabulary(anchors: Anchors, searcher: object) -> KeyVocabulary | None:
     keys = getattr(searcher, "anchor_keys", None)
     if keys is None:
         return None
-    try:
-        return _vocabularies[searcher]
-    except KeyError:
-        vocab = _vocabularies[searcher] = anchors.vocabulary(keys())
-        return vocab
+    vocab = getattr(searcher, "_anchor_vocabulary", None)
+    if vocab is None:  # kept on the snapshot itself: it lives exactly as long (threads share it)
+        vocab = anchors.vocabulary(keys())
+        try:
+            searcher._anchor_vocabulary = vocab  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    return vocab
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,10 +262,12 @@ class Segment:
         """Open a written segment or raise IndexFormatError saying what is wrong with it
         (`format.read`; `verify=None` checksums only small or odd-looking ones)."""
         found = format.read(directory, name, verify)
-        if not anchor_column.present(directory, name):  # written before the anchors column: rebuilt
-            anchor_column.read(directory, name, 0)
+        # read now, not on first use: a reader keeps answering from a snapshot whose files a later
+        # commit collected (the arrays stay mapped); written before the anchors column: rebuilt
+        anchors = anchor_column.read(directory, name, int(found.meta.get("passages", 0)))
         try:
             segment = cls(name, found.arrays, found.encoder)
+            segment._anchors = anchors
             segment.directory = directory
             if found.meta["size"]:
                 segment._attach(found.path, found.meta["arrays"])
