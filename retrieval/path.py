@@ -30,10 +30,12 @@ from retrieval.answer.twins import Twins
 from retrieval.answer.verdict import decide
 from retrieval.config import EngineConfig
 from retrieval.errors import QuestionError
+from retrieval.index.segments.columns.anchors import anchors_for
 from retrieval.index.segments.store import SegmentStore
 from retrieval.index.store import Searcher
 from retrieval.models import Answer, Language, Turn
 from retrieval.text.analyze import Analyzer
+from retrieval.text.anchors import Anchors
 from retrieval.text.encoder import Encoder, encoder_from_name
 
 
@@ -106,6 +108,9 @@ class AnswerPath:
         self.semantic_judge: ConfidenceModel = config.semantic_judge()
         self.topic_gate: TopicGate | None = shipped_topic()
         self.twins: Twins | None = Twins(encoder) if encoder is not None else None
+        # read at start: a missing or damaged glossary or name model stops the engine here with
+        # AnchorDataError naming the file, never later as answers quietly without anchors
+        self.anchors: Anchors = anchors_for(analyzer)
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
         self._sentence_vectors: dict[int, Any] = {}  # passages' sentence vectors (uids are never reused)
         self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
@@ -118,7 +123,7 @@ class AnswerPath:
             snapshot, self.analyzer, self.params, self._titles, self.judge if refuse else None,
             self._examples_of(snapshot), encoder=self.encoder, semantic_judge=self.semantic_judge if refuse else None,
             sentence_vectors=self._sentence_vectors, twins=self.twins, topic_gate=self.topic_gate if refuse else None,
-            corpus_languages=self._languages_of(snapshot),
+            corpus_languages=self._languages_of(snapshot), anchors=self.anchors,
         )  # fmt: skip
 
     def verdict(self, signals: Mapping[str, float], semantic: bool) -> tuple[float, str]:

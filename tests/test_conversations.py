@@ -69,11 +69,6 @@ def chat_answerer(parts, tmp_path_factory):  # type: ignore[no-untyped-def]
     return conversations.Asker(parts, store)
 
 
-@pytest.mark.xfail(
-    reason="on the product path (encoder on) '그럼 페이스북은?' alone is already quoted unsure (0.26) from "
-    "the right article, and the follow-up reading is no surer; calibration is issue 26",
-    strict=True,
-)
 def test_a_follow_up_is_answered_from_the_conversations_article(chat_answerer) -> None:  # type: ignore[no-untyped-def]
     first = chat_answerer.answer("트위터는 어떤 자체 버전을 출시했나요?")
     assert first.quotes and first.quotes[0].source.article == "clubhouse-putin-musk"

@@ -83,8 +83,8 @@ def test_merge_keeps_scores_and_uids_and_the_tier_policy_runs(tmp_path: Path, an
     store.force_merge()
     assert len(store.snapshot().segs) == 1 and store.snapshot().uids().tolist() == uids
     assert [[(u, round(s, 9)) for u, s in store.snapshot().search(q, 20)] for q in queries] == expected
-    # COMMIT and its copy, one segment (arrays, table, uid runs)
-    assert sorted(p.suffix for p in (tmp_path / "index").iterdir()) == ["", ".bak", ".ids", ".json", ".seg"]
+    # COMMIT and its copy, one segment (arrays, table, uid runs, anchors)
+    assert sorted(p.suffix for p in (tmp_path / "index").iterdir()) == ["", ".anc", ".bak", ".ids", ".json", ".seg"]
     # The policy: a tier that fills up with MERGE_FACTOR segments is merged into one.
     for art in arts[MERGE_FACTOR - 1 : 2 * MERGE_FACTOR - 3]:
         store.add([art])

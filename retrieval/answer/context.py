@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.answer.anchor_match import NO_ANCHORS, QuestionAnchors, read_anchors
 from retrieval.answer.question import Question
 from retrieval.index.store import PassageView, Searcher
 from retrieval.text.analyze import Analyzer, Term
+from retrieval.text.anchors import Anchors
 from retrieval.text.encoder import Encoder, stamp_of
 
 Vector = npt.NDArray[np.float32]
@@ -28,7 +30,7 @@ class QuestionContext:
     def __init__(
         self, searcher: Searcher, analyzer: Analyzer, titles: dict[str, frozenset[str]] | None = None,
         asked: Question | None = None, words: list[Term] | None = None, encoder: Encoder | None = None,
-        sentence_vectors: dict[int, Vector] | None = None,
+        sentence_vectors: dict[int, Vector] | None = None, anchors: Anchors | None = None,
     ) -> None:  # fmt: skip
         """`titles` is a cache of analysed article titles that outlives the question (the engine
         shares one across questions: titles are not in the index); `sentence_vectors` likewise
@@ -44,6 +46,17 @@ class QuestionContext:
         self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
         self._question_vector: Any = _UNREAD
         self._passage_cos: dict[int, float] = {}
+        self.anchors = anchors  # None: no anchors read (a ranking-only context, a store without them)
+        self._question_anchors: QuestionAnchors | None = None
+
+    @property
+    def question_anchors(self) -> QuestionAnchors:
+        """The question's anchors matched against the snapshot's (`anchor_match.py`), read once."""
+        if self._question_anchors is None:
+            self._question_anchors = NO_ANCHORS
+            if self.anchors is not None and self.asked is not None:
+                self._question_anchors = read_anchors(self.anchors, self.searcher, self.analyzer, self.asked.text)
+        return self._question_anchors
 
     @property
     def question_vector(self) -> Vector | None:

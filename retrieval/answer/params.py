@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.answer.conversation import ConversationWeights
+from retrieval.answer.offtopic import OffTopicGate
 from retrieval.answer.query import QueryWeights
 from retrieval.answer.quotes import QuoteShape
 from retrieval.answer.rerank import RerankWeights
@@ -32,6 +33,7 @@ class AnswerParams:
     conversation: ConversationWeights = field(default_factory=ConversationWeights)
     fusion: FusionWeights = field(default_factory=FusionWeights)  # semantic only: lexical + dense candidates
     similar: SimilarWeights = field(default_factory=SimilarWeights)  # semantic only: sentences by meaning
+    offtopic: OffTopicGate = field(default_factory=OffTopicGate)  # names the corpus never names: refused
     min_coverage: float = (
         0.34  # without a confidence model only: share of the question's idf mass the best passage must contain
     )
@@ -57,7 +59,7 @@ class AnswerParams:
         return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
 
 
-_STAGES = ("query", "rerank", "sentences", "quotes", "conversation", "fusion", "similar")
+_STAGES = ("query", "rerank", "sentences", "quotes", "conversation", "fusion", "similar", "offtopic")
 # flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))

@@ -53,9 +53,11 @@ from retrieval.answer.verdict import (
     semantic_signals,
     shown_signals,
 )  # fmt: skip
+from retrieval.index.segments.columns.anchors import anchors_for
 from retrieval.index.store import PassageView, Searcher, Store
 from retrieval.models import Answer, Language, Quote, Turn
 from retrieval.text.analyze import Analyzer, Term, normalize_space
+from retrieval.text.anchors import Anchors
 from retrieval.text.encoder import Encoder
 
 
@@ -80,7 +82,7 @@ class Answerer:
         join: Join | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
         sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
         twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
-        corpus_languages: frozenset[str] | None = None,
+        corpus_languages: frozenset[str] | None = None, anchors: Anchors | None | Shipped = SHIPPED,
     ) -> None:  # fmt: skip
         """`judge` is the confidence model whose thresholds give the verdict: by default the
         one shipped in `retrieval/answer/confidence.json`. With None the coverage rule decides
@@ -119,10 +121,13 @@ class Answerer:
         self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
         self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
         self._corpus_languages = corpus_languages  # None: read from the snapshot when first needed
+        # the question's names, numbers and terms (`anchor_match.py`); by default this analyser's
+        self.anchors = anchors_for(analyzer) if isinstance(anchors, Shipped) else anchors
 
     def context(self, asked: Question | None = None, words: list[Term] | None = None) -> QuestionContext:
         return QuestionContext(
-            self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors
+            self.store, self.analyzer, self._title_terms, asked, words, self.encoder, self._sentence_vectors,
+            self.anchors,
         )
 
     def corpus_languages(self) -> frozenset[str]:
@@ -314,6 +319,8 @@ class Answerer:
             signals[CORPUS_OTHER] = float(ctx.question.language not in self.corpus_languages() | {"mixed"})
 
         chance, verdict = decide(judge, signals, self.topic_gate if semantic else None)
+        if judge is not None and within is None and prm.offtopic.refuses(signals):
+            verdict = "abstain"  # it names people the corpus never names (`offtopic.py`)
         if verdict == "abstain" and within is not None and quotes:
             verdict = "unsure"
         if verdict == "abstain":

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from retrieval.answer.anchor_match import LONG_NAME
 from retrieval.answer.confidence import ConfidenceModel
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
@@ -88,7 +89,35 @@ def question_signals(ctx: QuestionContext, query: Query, found: Retrieved) -> di
 
 def quote_signals(ctx: QuestionContext, first: list[Candidate], cross: bool) -> dict[str, float]:
     """The signals only the chosen first quote can give."""
-    return {"first_cue": first_cue(ctx, first), "cross_language": float(cross)}
+    return {"first_cue": first_cue(ctx, first), "cross_language": float(cross)} | anchor_signals(ctx, first)
+
+
+def anchor_signals(ctx: QuestionContext, first: list[Candidate]) -> dict[str, float]:
+    """How much of the question's anchors (names, numbers, dates, terms in either script;
+    `anchor_match.py`) the first quote and its story hold, and how many names the corpus knows:
+    a quote that names none of the question's people is rarely the answer, whatever its words.
+    Shares are weighted by kind (`KIND_WEIGHTS`); 0 when the question has no anchors."""
+    qa = ctx.question_anchors
+    names, long_names = qa.names(), qa.names(LONG_NAME)
+    out = {
+        "anchors_in_question": float(len(qa.keys)),
+        "anchor_names": float(len(names)),
+        "anchor_names_found": sum(qa.found(k) for k in names) / len(names) if names else 0.0,
+        "anchor_long_names": float(len(long_names)),
+        "anchor_long_names_found": sum(qa.found(k) for k in long_names) / len(long_names) if long_names else 0.0,
+        # the largest share of the question's names one story holds together
+        "anchor_names_story": qa.best_story_share(ctx.searcher, names),
+        "anchor_long_names_story": qa.best_story_share(ctx.searcher, long_names),
+        "anchor_quote_share": 0.0,
+        "anchor_story_share": 0.0,
+    }
+    reader = getattr(ctx.searcher, "passage_anchors", None)
+    if first and qa.keys and reader is not None:
+        uid = first[0].passage
+        sents = {c.sent for c in first if c.passage == uid}
+        out["anchor_quote_share"] = qa.share_in(k for k, s in reader(uid) if s in sents)
+        out["anchor_story_share"] = qa.share_in(ctx.searcher.story_anchors(uid))  # type: ignore[attr-defined]
+    return out
 
 
 def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candidate]) -> dict[str, float]:

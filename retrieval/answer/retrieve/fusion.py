@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.answer.anchor_match import STRONG_KINDS
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
@@ -51,6 +52,8 @@ FEATURES: tuple[str, ...] = (
     "agree",  # 1: first in both the lexical and the dense ranking
     "lex_first",  # 1: the lexical ranking's first
     "dense_first",  # 1: the dense ranking's first
+    "anc*other",  # anc: weighted share of the question's names and numbers the passage holds (`anchor_match.py`)
+    "anc_lead*other",  # how much more of them it holds than any same-language candidate (≥ 0)
 )
 
 
@@ -61,6 +64,7 @@ class FusionWeights:
     weights: tuple[float, ...] = field(default_factory=lambda: FITTED)
     lexical_depth: int = 20  # lexical candidates considered (at most the re-ranked list the sentences read)
     dense_depth: int = 20  # dense candidates considered
+    anchor_depth: int = 20  # anchor candidates considered (`retrieve/anchors.py`)
     keep_share: float = 0.25  # fused candidates whose sentences are read: chance ≥ this share of the first's
     keep_max: int = 12  # ...and at most this many
     # The lexical runner-ups' share of today's (lexical) sentence weight when the fusion agrees
@@ -85,6 +89,12 @@ class FusionWeights:
 # that commit's `measure/belebele.py`, and was removed in 83406d6 when belebele.py became the
 # `quoteqa eval --belebele` report). `cos` and `dcos` differ by a constant per question, so only
 # their sum (7.51) means anything; the split is the penalty's.
+# The last two (the anchors, issue 26) were fitted on top of the others, held, on the news dev set's
+# FIT half (`uv run python -m measure.news.fusion_rows --half fit`, 832 questions × pools, shares of
+# the question's names and numbers only): the conditional logit (L2 0.001) gives 3.11 / 0.76, fused
+# first-passage hit on FIT same 0.714 → 0.714, cross 0.317 → 0.394. Tried first and not kept: every
+# anchor kind in the share (glossary terms, years) with 1.0 / 10.0 chosen by FIT hit (cross 0.428,
+# same 0.704): Belebele's English questions against Korean passages fell 0.717 → 0.608 on REPORT.
 FITTED: tuple[float, ...] = (
     1.9767,
     2.4889,
@@ -99,6 +109,8 @@ FITTED: tuple[float, ...] = (
     -0.3450,
     1.4492,
     1.7997,
+    3.1086,  # anc*other and anc_lead*other: measure/news/fusion_rows.py on the news FIT half (see below)
+    0.7604,
 )
 
 
@@ -113,6 +125,7 @@ class FusedHit:
 def candidate_features(
     lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
     cosine: Mapping[int, float], other: Mapping[int, bool], further: Sequence[tuple[int, float]] = (),
+    anchor: Mapping[int, float] | None = None,
 ) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
     """The candidates (lexical first, then dense-only ones, then those only further sources
     proposed) and their feature rows.
@@ -121,7 +134,8 @@ def candidate_features(
     mass (lexical candidates); `dense`: (uid, cosine), best first; `cosine`: uid → cosine for
     every candidate (a lexical candidate outside the dense list still has one); `other`: uid →
     passage language differs from the question's; `further`: other sources' hits, scored here by
-    the same features (a source with a feature of its own adds it to `FEATURES`)."""
+    the same features (a source with a feature of its own adds it to `FEATURES`); `anchor`: uid →
+    share of the question's anchors the passage holds (absent: 0)."""
     uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
     if not uids:
         return [], np.zeros((0, len(FEATURES)))
@@ -132,6 +146,10 @@ def candidate_features(
     best_cos = cos.max()
     lex_first = lexical[0][0] if lexical else None
     dense_first = dense[0][0] if dense else None
+    anchor = anchor or {}
+    # an other-language passage leads on anchors when it holds more of the question's names and
+    # numbers than every same-language candidate: then the words could not have seen its story
+    same_best = max((anchor.get(u, 0.0) for u in uids if not other.get(u, False)), default=0.0)
     rows = []
     for u, c in zip(uids, cos):
         o = float(other.get(u, False))
@@ -140,6 +158,7 @@ def candidate_features(
         rows.append((
             lx, coverage.get(u, 0.0), c, d, o, c * o, c * lexcov, lx * lexcov, o * lexcov, d * o,
             float(u == lex_first and u == dense_first), float(u == lex_first), float(u == dense_first),
+            anchor.get(u, 0.0) * o, max(anchor.get(u, 0.0) - same_best, 0.0) * o,
         ))  # fmt: skip
     return uids, np.asarray(rows, dtype=np.float64)
 
@@ -212,7 +231,8 @@ class LearnedFusion:
         cosine = ctx.passage_cosines(uids)
         other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
         cov = {u: c.passage for u, c in coverage.items()}
-        cand, X = candidate_features(lexical, cov, dense, cosine, other, further)
+        shares = ctx.question_anchors.passage_shares(STRONG_KINDS) if ctx.asked is not None else {}
+        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares)
         ranked = fuse(cand, X, w, other)
         keep = [f for f in ranked if f.chance >= w.keep_share * ranked[0].chance][: w.keep_max]
         return Joined([(f.uid, f.chance) for f in keep], Fused(ranked, lexical, dense, cosine))

@@ -7,6 +7,7 @@ A new source is a file in this folder and one entry here; `gather` asks each, an
 from __future__ import annotations
 
 from retrieval.answer.retrieve import CandidateSource
+from retrieval.answer.retrieve.anchors import AnchorSource
 from retrieval.answer.retrieve.dense import Dense
 from retrieval.answer.retrieve.fusion import FusionWeights
 from retrieval.answer.retrieve.lexical import Lexical
@@ -16,4 +17,5 @@ def candidate_sources(fusion: FusionWeights) -> tuple[CandidateSource, ...]:
     return (
         Lexical(),  # BM25 over the index's terms; its list is the one the re-rank reads
         Dense(fusion.dense_depth),  # the passages nearest the question's vector (semantic questions only)
+        AnchorSource(fusion.anchor_depth),  # passages holding the question's names and numbers, either script
     )

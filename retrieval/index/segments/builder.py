@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.index.segments import columns
+from retrieval.index.segments.columns import anchors as anchor_column
 from retrieval.index.segments.format import Content, layout, per_passage, ptr, take_ragged
 from retrieval.index.segments.segment import Segment
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta
@@ -34,6 +35,7 @@ class SegmentBuilder:
     _art_passages: list[int] = field(default_factory=list)
     _parts: list[dict[str, np.ndarray]] = field(default_factory=list)
     _texts: list[bytes] = field(default_factory=list)
+    _anchors: anchor_column.AnchorCollector = field(default_factory=anchor_column.AnchorCollector)
 
     @property
     def n_passages(self) -> int:
@@ -54,14 +56,22 @@ class SegmentBuilder:
                 tid = term_ids[t] = len(self.vocab)
                 self.vocab.append(t)
             remap[i] = tid
+        if "anc_count" not in part:
+            raise ValueError("an analysed batch came back without its anchors (a worker of an older quoteqa?)")
+        self._anchors.add(part)
         self.articles.extend(metas)
         self._art_passages.extend(len(p) for p in paragraphs)
+        part = {k: v for k, v in part.items() if k not in anchor_column.BATCH_ARRAYS}
         self._parts.append({**part, "tokens": remap[part["tokens"]] if len(part["tokens"]) else part["tokens"]})
         self._texts.extend(t.encode("utf-8") for p in paragraphs for t in p)
 
     def columns_of(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """This builder's per-passage columns for a batch of texts (the encoder runs here)."""
         return columns.compute_all(texts, self.schema)
+
+    def anchors(self) -> anchor_column.SegmentAnchors:
+        """The anchors of every passage added so far (the segment's `anchors`, `NAME.anc`)."""
+        return self._anchors.finish()
 
     @property
     def stamp(self) -> str | None:
@@ -148,6 +158,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
     vocab: list[str] = []
     term_ids: dict[str, int] = {}
     pieces: list[dict[str, np.ndarray]] = []
+    anchor_pieces: list[tuple[anchor_column.SegmentAnchors, np.ndarray]] = []
     art_cols: dict[str, list[str]] = {f: [] for f in ARTICLE_FIELDS}
     n_art = 0
     written = [seg for seg, _ in parts if seg.n_passages]
@@ -169,6 +180,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
             continue
         art_ptr = np.asarray(a["art_pass_ptr"], np.int64)
         keep = take_ragged(art_ptr, np.arange(seg.n_passages, dtype=np.int64), arts)[1]
+        anchor_pieces.append((seg.anchors, keep))
         remap_art = np.full(seg.n_articles, -1, np.int64)
         remap_art[arts] = np.arange(n_art, n_art + len(arts))
         n_art += len(arts)
@@ -206,14 +218,18 @@ def merge(name: str, parts: Sequence[tuple[Segment, npt.NDArray[np.bool_] | None
     order = np.argsort(uid, kind="stable")
     article = cat("article", np.int64)
     if len(order) and not np.all(order[:-1] < order[1:]):  # pieces interleave in uid order
-        return _reordered(name, pieces, order, vocab, art_cols, cat, rows, encoder)
+        out = _reordered(name, pieces, order, vocab, art_cols, cat, rows, encoder)
+        out.anchors = anchor_column.merged(anchor_pieces, order)
+        return out
     content = Content(
         uid=uid, article=article, rows={col: cat(col, dtype) for col, dtype in rows},
         text_len=cat("text_len", np.int64), texts=cat("texts", np.uint8), sent_count=cat("sent_count", np.int64),
         sent_start=cat("sent_start", np.int32), sent_end=cat("sent_end", np.int32),
         sent_tok_len=cat("sent_tok_len", np.int64), tokens=cat("tokens", np.int32), vocab=vocab, articles=art_cols,
     )  # fmt: skip
-    return Segment(name, layout(content), encoder)
+    out = Segment(name, layout(content), encoder)
+    out.anchors = anchor_column.merged(anchor_pieces)
+    return out
 
 
 def _reordered(

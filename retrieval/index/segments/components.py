@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from retrieval.errors import IndexFormatError
 from retrieval.index import ann
 from retrieval.index.segments import columns, format, recovery
+from retrieval.index.segments.columns import anchors
 
 if TYPE_CHECKING:  # the open segment (segment.py) writes itself through this list
     from retrieval.index.segments.segment import Segment
@@ -71,6 +72,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("arrays", (format.ARRAYS_SUFFIX, format.TABLE_SUFFIX), _write_arrays, _verify_arrays),
     Component("hnsw", ann.SUFFIXES, _write_graph, _verify_graph, derived=True, repair=_repair_graph),
     Component("ids", (recovery.SUFFIX,), recovery.write, recovery.verify, derived=True),  # uid runs: an exact rebuild
+    Component("anchors", (anchors.SUFFIX,), anchors.write, anchors.verify),  # names, numbers, terms: columns/anchors.py
 )
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from retrieval.index.segments import columns
 from retrieval.index.segments.builder import Encoded, SegmentBuilder
+from retrieval.index.segments.columns import anchors as anchor_column
 from retrieval.text.analyze import Analyzer
 
 EncoderSetup = tuple[str, "Path | None"]  # encoder name and its start-up cache folder
@@ -42,6 +43,7 @@ def _start(workers: int, nice: int) -> None:
         except OSError:
             pass
     _analyzer = Analyzer(workers=workers)
+    anchor_column.anchors_for(_analyzer)  # one Anchors per child, loaded before its first batch
 
 
 def _encoder(setup: EncoderSetup):  # type: ignore[no-untyped-def]
@@ -56,10 +58,13 @@ def _encoder(setup: EncoderSetup):  # type: ignore[no-untyped-def]
 
 def analyse_batch(analyzer: Analyzer, encoder: object | None, texts: list[str]) -> Encoded:
     """One batch as a child (or a cluster worker) sends it back: flat arrays over the batch's own
-    term list, plus its per-passage columns (the vectors, with `encoder`)."""
+    term list, plus its anchors (`columns/anchors.py`) and its per-passage columns (the vectors,
+    with `encoder`)."""
     builder = SegmentBuilder(schema=columns.schema(encoder))
-    part = builder.encode(analyzer.analyze_passages(texts, chunk=len(texts) or 1), len(texts))
-    return part | builder.columns_of(texts), builder.vocab
+    analysed = list(analyzer.analyze_passages(texts, chunk=len(texts) or 1))  # read twice: terms, anchors
+    part = builder.encode(analysed, len(texts))
+    keys = anchor_column.batch_arrays(anchor_column.anchors_for(analyzer), texts, analysed)
+    return part | keys | builder.columns_of(texts), builder.vocab
 
 
 def _encode(texts: list[str], encoder: EncoderSetup | None = None) -> tuple[dict[str, np.ndarray], list[str]]:

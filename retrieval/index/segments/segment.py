@@ -22,6 +22,7 @@ from retrieval.errors import DamagedIndexError, IndexFormatError
 from retrieval.index import vectors
 from retrieval.index.segments import columns, components, format
 from retrieval.index.segments.blocks import Blocks, CheckedArrays
+from retrieval.index.segments.columns import anchors as anchor_column
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
 from retrieval.text.analyze import LANG_CODES
 
@@ -55,6 +56,23 @@ class Segment:
         self.directory: Path | None = None  # the folder it was opened from (its HNSW file is there)
         self._vector_norms: npt.NDArray[np.float32] | None = None
         self._offsets: dict[str, tuple[int, np.dtype]] = {}
+        self._anchors: anchor_column.SegmentAnchors | None = None  # set by a builder; read from NAME.anc on first use
+
+    @property
+    def anchors(self) -> anchor_column.SegmentAnchors:
+        """The passages' anchor keys and their postings (`columns/anchors.py`)."""
+        if self._anchors is None:
+            if self.directory is None:
+                return anchor_column.EMPTY if not self.n_passages else self._no_anchors()
+            self._anchors = anchor_column.read(self.directory, self.name, self.n_passages)
+        return self._anchors
+
+    @anchors.setter
+    def anchors(self, value: anchor_column.SegmentAnchors) -> None:
+        self._anchors = value
+
+    def _no_anchors(self) -> anchor_column.SegmentAnchors:
+        raise ValueError(f"segment {self.name} was built without its anchors")
 
     def _attach(self, path: Path, table: dict[str, dict[str, Any]]) -> None:
         """Read passage texts, sentences and term ids with `pread` instead of through the map.
@@ -285,8 +303,12 @@ class Segment:
         """Open a written segment or raise IndexFormatError saying what is wrong with it
         (`format.read`; `verify=None` checksums only small or odd-looking ones)."""
         found = format.read(directory, name, verify)
+        # read now, not on first use: a reader keeps answering from a snapshot whose files a later
+        # commit collected (the arrays stay mapped); written before the anchors column: rebuilt
+        anchors = anchor_column.read(directory, name, int(found.meta.get("passages", 0)))
         try:
             segment = cls(name, found.arrays, found.encoder)
+            segment._anchors = anchors
             segment.directory = directory
             if found.meta["size"]:
                 segment._attach(found.path, found.meta["arrays"])

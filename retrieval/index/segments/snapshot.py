@@ -116,6 +116,7 @@ class Snapshot:
         self.avgdl = (total / self._n) if self._n else 1.0
         self.avgdl = self.avgdl or 1.0
         self._okapi_mean: float | None = None
+        self._anchor_keys: frozenset[str] | None = None
 
     @property
     def params(self) -> SearchParams:
@@ -277,6 +278,58 @@ class Snapshot:
             rows.append(found[0].seg.vector_rows(np.array([found[1]]))[0])  # pread: no mapped pages kept
         dim = self.segs[0].seg.a["vectors"].shape[1] if self.segs else 0
         return vectors.dequantise(np.stack(rows)) if rows else np.zeros((0, dim), np.float32)
+
+    # --- anchors (columns/anchors.py) -----------------------------------------------------------
+    def anchor_keys(self) -> frozenset[str]:
+        """Every anchor key of the live segments (the fuzzy lookup's vocabulary), once per commit."""
+        if self._anchor_keys is None:
+            self._anchor_keys = frozenset(k for s in self.segs for k in s.seg.anchors.keys)
+        return self._anchor_keys
+
+    def anchor_passages(self, keys: Sequence[str]) -> dict[str, I64]:
+        """Each key's live passages (uids, ascending per segment); keys no live passage holds are left out."""
+        out: dict[str, I64] = {}
+        for key in keys:
+            parts = []
+            for s in self.segs:
+                rows = s.seg.anchors.rows_of(key)
+                if len(rows) and s.deleted is not None:
+                    rows = rows[~s.deleted[rows]]
+                if len(rows):
+                    parts.append(np.asarray(s.seg.a["uid"])[rows])
+            if parts:
+                out[key] = np.concatenate(parts).astype(np.int64)
+        return out
+
+    def stories_of(self, uids: npt.ArrayLike) -> I64:
+        """A number per uid naming its article (story) within this snapshot, -1 for a uid not
+        live here: whether keys found in different passages are of one story, without reading them."""
+        uids = np.asarray(uids, np.int64)
+        out = np.full(len(uids), -1, np.int64)
+        for i, s in enumerate(self.segs):
+            seg_uids = np.asarray(s.seg.a["uid"])
+            at = np.searchsorted(seg_uids, uids)
+            ok = at < len(seg_uids)
+            ok[ok] = seg_uids[at[ok]] == uids[ok]
+            if s.deleted is not None:
+                ok[ok] = ~s.deleted[at[ok]]
+            out[ok] = (i << 32) + np.asarray(s.seg.a["article"])[at[ok]].astype(np.int64)
+        return out
+
+    def passage_anchors(self, uid: int) -> tuple[tuple[str, int], ...]:
+        """A passage's (key, sentence) pairs, in text order."""
+        found = self._locate(int(uid))
+        if found is None:
+            raise KeyError(uid)
+        return found[0].seg.anchors.of_passage(found[1])
+
+    def story_anchors(self, uid: int) -> frozenset[str]:
+        """The anchor keys of every passage of the passage's article (its story)."""
+        found = self._locate(int(uid))
+        if found is None:
+            raise KeyError(uid)
+        seg, row = found[0].seg, found[1]
+        return seg.anchors.keys_of(seg.article_passages(int(seg.a["article"][row])))
 
     # --- passages and articles -----------------------------------------------------------------
     def _locate(self, uid: int) -> tuple[LiveSegment, int] | None:

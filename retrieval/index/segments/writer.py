@@ -24,7 +24,7 @@ from retrieval.index.fsutil import WriterLock, crash_point, mkdir
 from retrieval.index.segments import columns, flush, merge_policy
 from retrieval.index.segments.builder import SegmentBuilder, merge
 from retrieval.index.segments.commit import CommitReader, collect, deletes_name, write_commit, write_deletes
-from retrieval.index.segments.pool import AnalysisPool
+from retrieval.index.segments.pool import AnalysisPool, analyse_batch
 from retrieval.index.segments.segment import Segment
 from retrieval.index.segments.snapshot import LiveSegment, Snapshot
 from retrieval.index.store import NO_OPTIONS, ArticleMeta, Change, ChangeReport, WriteOptions
@@ -164,7 +164,9 @@ class SegmentWriter:
                     options.progress(sum(len(p) for p in paragraphs))
             mkdir(self.directory)
             name = f"seg-{generation:08d}-{secrets.token_hex(3)}"
-            new_seg = Segment(name, builder.finish(snap.next_uid), builder.stamp).write(self.directory)
+            new_seg = Segment(name, builder.finish(snap.next_uid), builder.stamp)
+            new_seg.anchors = builder.anchors()
+            new_seg = new_seg.write(self.directory)
             del builder
         lives: list[LiveSegment] = []
         for s in snap.segs:
@@ -223,11 +225,8 @@ class SegmentWriter:
                 yield from (pool.encode(texts, setup) if setup is not None else pool.encode(texts))
                 return
             assert self.analyzer is not None
-            schema = columns.schema(self.encoder if encode else None)
             for batch_texts in texts:
-                local = SegmentBuilder(schema=schema)
-                part = local.encode(self.analyzer.analyze_passages(batch_texts), len(batch_texts))
-                yield part | local.columns_of(batch_texts), local.vocab
+                yield analyse_batch(self.analyzer, self.encoder if encode else None, batch_texts)
         finally:
             if own_pool is not None:
                 own_pool.close()

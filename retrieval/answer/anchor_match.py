@@ -1,0 +1,131 @@
+"""A question's anchors matched against an index's: which passages hold which of its keys.
+
+The question's keys (`retrieval/text/anchors/`: names in either script as consonant skeletons,
+numbers with units, dates, glossary terms) are read once per question; a name key is widened to
+the index keys near it (`KeyVocabulary.expand`, built once per snapshot), every other key is
+matched exactly. The candidate source (`retrieve/anchors.py`), the fusion's `anc` feature, the
+verdict's anchor signals and the off-topic gate (`offtopic.py`) all read this one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.text.anchors import Anchors, KeyVocabulary, kind_of
+
+I64 = npt.NDArray[np.int64]
+
+# How much each kind of key counts in a share (a name or a number pins a story; a glossary term
+# or a year is shared by many): chosen by hand, checked on the news FIT half (docs/quality.md).
+KIND_WEIGHTS: Mapping[str, float] = MappingProxyType({"name": 1.0, "number": 1.0, "date": 0.5, "term": 0.5})
+
+LONG_NAME = 4  # letters of a name skeleton that make it a "long" name (the off-topic gate's reading)
+
+# the kinds of keys that pin a story: they propose candidates and make the fusion's anchor features
+# (a glossary term or a year is shared by too many stories: Belebele's English questions against
+# Korean passages lost 11 points of src@1 when every glossary term counted)
+STRONG_KINDS = frozenset({"name", "number"})
+
+
+
+def vocabulary(anchors: Anchors, searcher: object) -> KeyVocabulary | None:
+    """The fuzzy lookup over a snapshot's anchor keys, once per snapshot (None: a store without anchors)."""
+    keys = getattr(searcher, "anchor_keys", None)
+    if keys is None:
+        return None
+    vocab = getattr(searcher, "_anchor_vocabulary", None)
+    if vocab is None:  # kept on the snapshot itself: it lives exactly as long (threads share it)
+        vocab = anchors.vocabulary(keys())
+        try:
+            searcher._anchor_vocabulary = vocab  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    return vocab
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAnchors:
+    """The question's keys, the index keys each one matches, and the live passages holding them."""
+
+    keys: tuple[str, ...]
+    matches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # question key -> index keys
+    passages: Mapping[str, I64] = field(default_factory=dict)  # question key -> uids (any of its matches)
+
+    @property
+    def weight(self) -> float:
+        return sum(KIND_WEIGHTS[kind_of(k)] for k in self.keys)
+
+    def names(self, min_length: int = 0) -> tuple[str, ...]:
+        """The question's name keys whose skeleton has at least `min_length` letters (a short
+        skeleton, "tn" of "Ardern", matches too many names to say a name is known)."""
+        return tuple(k for k in self.keys if kind_of(k) == "name" and len(k) - len("name:") >= min_length)
+
+    def found(self, key: str) -> bool:
+        """Some live passage of the corpus holds the key (or a name near it)."""
+        return key in self.passages
+
+    def share_in(self, keys: Iterable[str]) -> float:
+        """The weighted share of the question's keys that `keys` (a passage's, a sentence's, a
+        story's index keys) hold: a question key counts when any index key it matches is there."""
+        total = self.weight
+        if not total:
+            return 0.0
+        have = set(keys)
+        got = sum(KIND_WEIGHTS[kind_of(k)] for k in self.keys if any(m in have for m in self.matches.get(k, ())))
+        return got / total
+
+    def best_story_share(self, searcher: object, keys: Iterable[str]) -> float:
+        """The largest share of `keys` (question keys) that one story of the corpus holds: an
+        off-topic question's names are often each somewhere in a news corpus, rarely in one story."""
+        keys = list(keys)
+        found = [k for k in keys if k in self.passages]
+        stories_of = getattr(searcher, "stories_of", None)
+        if not found or stories_of is None:
+            return 0.0
+        held: dict[int, int] = {}
+        for k in found:
+            for story in set(stories_of(self.passages[k]).tolist()) - {-1}:
+                held[story] = held.get(story, 0) + 1
+        return max(held.values(), default=0) / len(keys)
+
+    def passage_shares(self, kinds: frozenset[str] | None = None) -> dict[int, float]:
+        """Every passage holding a question key, with the weighted share of the keys it holds
+        (`kinds`: of those kinds of keys only; None: all)."""
+        keys = [k for k in self.keys if kinds is None or kind_of(k) in kinds]
+        total = sum(KIND_WEIGHTS[kind_of(k)] for k in keys)
+        out: dict[int, float] = {}
+        for key in keys:
+            uids = self.passages.get(key)
+            if uids is None:
+                continue
+            w = KIND_WEIGHTS[kind_of(key)] / total
+            for u in uids.tolist():
+                out[u] = out.get(u, 0.0) + w
+        return out
+
+
+NO_ANCHORS = QuestionAnchors(())
+
+
+def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str) -> QuestionAnchors:
+    """A question's anchors matched against `searcher`'s index (NO_ANCHORS for a store without them)."""
+    vocab = vocabulary(anchors, searcher)
+    if vocab is None or not text:
+        return NO_ANCHORS
+    keys = anchors.text(analyzer, text).keys  # type: ignore[arg-type]
+    if not keys:
+        return NO_ANCHORS
+    matches = {k: vocab.expand(k) for k in keys}
+    wanted = sorted({m for ms in matches.values() for m in ms})
+    found = searcher.anchor_passages(wanted) if wanted else {}  # type: ignore[attr-defined]
+    passages: dict[str, I64] = {}
+    for k, ms in matches.items():
+        parts = [found[m] for m in ms if m in found]
+        if parts:
+            passages[k] = np.unique(np.concatenate(parts))
+    return QuestionAnchors(tuple(keys), matches, passages)

@@ -1,0 +1,277 @@
+"""The anchors column: each passage's language-neutral keys (`retrieval/text/anchors/`), with postings.
+
+Unlike the fixed-width columns of `columns/__init__.py`, a passage holds any number of keys, so
+the column is ragged and has a file of its own, `NAME.anc` (a component in `components.py`:
+written, kept and verified with the segment). It holds the segment's key list, each passage's
+(key, sentence) pairs in text order, and key-major postings (key -> local passage rows,
+ascending): the candidate source reads the postings, the verdict reads a passage's keys.
+
+Keys are computed where the passages are analysed (`pool.analyse_batch`: here, in a child
+process or on a cluster worker), from the sentences the analyser already produced: no second
+Kiwi run. A merge takes rows by passage like every other column (`merged`).
+
+A segment written before this column existed has no `.anc` file: opening it raises
+IndexFormatError ("written before the anchors column existed"), which drops the segment as
+damaged and makes the corpus sync rebuild the index from the corpus (never answering with
+anchors half missing).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.errors import IndexFormatError
+from retrieval.index.fsutil import write_new
+from retrieval.text.anchors import Anchors, fuzzy, glossary
+
+if TYPE_CHECKING:
+    from retrieval.index.segments.segment import Segment
+    from retrieval.text.analyze import Analyzer, Sentence
+
+NAME = "anchors"
+SUFFIX = ".anc"
+ANCHORS_FORMAT = 1
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+# the batch arrays `analyse_batch` sends back beside the term arrays (ids into the batch's own key list)
+BATCH_ARRAYS = ("anc_count", "anc_key", "anc_sent", "anc_vocab", "anc_vocab_ptr")
+
+_loaded: dict[int, tuple[object, Anchors]] = {}
+
+
+def anchors_for(analyzer: Analyzer) -> Anchors:
+    """One `Anchors` per analyser and process (the glossary is analysed once with it); raises
+    AnchorDataError naming the file when the glossary or the name model is missing or damaged."""
+    got = _loaded.get(id(analyzer))
+    if got is None or got[0] is not analyzer:
+        # the files named at call time (a test points them at a damaged copy)
+        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE))
+    return got[1]
+
+
+class SegmentAnchors:
+    """One segment's anchors: keys by id, per-passage (key id, sentence) pairs, postings."""
+
+    __slots__ = ("keys", "pass_ptr", "pass_key", "pass_sent", "post_ptr", "post_doc", "_ids")
+
+    def __init__(self, keys: Sequence[str], pass_ptr: I64, pass_key: I32, pass_sent: I32) -> None:
+        self.keys = tuple(keys)
+        self.pass_ptr = np.asarray(pass_ptr, np.int64)
+        self.pass_key = np.asarray(pass_key, np.int32)
+        self.pass_sent = np.asarray(pass_sent, np.int32)
+        n = len(self.pass_ptr) - 1
+        docs = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.pass_ptr))
+        span = max(n, 1)
+        uniq = np.unique(self.pass_key.astype(np.int64) * span + docs)
+        self.post_ptr = np.zeros(len(self.keys) + 1, np.int64)
+        np.cumsum(np.bincount(uniq // span, minlength=len(self.keys)), out=self.post_ptr[1:])
+        self.post_doc = (uniq % span).astype(np.int32)
+        self._ids: dict[str, int] | None = None
+
+    @property
+    def n_passages(self) -> int:
+        return len(self.pass_ptr) - 1
+
+    def key_id(self, key: str) -> int:
+        if self._ids is None:
+            self._ids = {k: i for i, k in enumerate(self.keys)}
+        return self._ids.get(key, -1)
+
+    def rows_of(self, key: str) -> I32:
+        """Local rows of the passages holding `key`, ascending."""
+        i = self.key_id(key)
+        if i < 0:
+            return np.zeros(0, np.int32)
+        return self.post_doc[self.post_ptr[i] : self.post_ptr[i + 1]]
+
+    def of_passage(self, row: int) -> tuple[tuple[str, int], ...]:
+        """(key, sentence) pairs of one passage, in text order."""
+        lo, hi = int(self.pass_ptr[row]), int(self.pass_ptr[row + 1])
+        keys = self.keys
+        return tuple(
+            (keys[k], s) for k, s in zip(self.pass_key[lo:hi].tolist(), self.pass_sent[lo:hi].tolist(), strict=True)
+        )
+
+    def keys_of(self, rows: Iterable[int]) -> frozenset[str]:
+        keys = self.keys
+        out: set[str] = set()
+        for r in rows:
+            out.update(keys[k] for k in self.pass_key[self.pass_ptr[r] : self.pass_ptr[r + 1]].tolist())
+        return frozenset(out)
+
+    def take(self, rows: npt.ArrayLike) -> tuple[list[I64], list[I32], list[I32]]:
+        rows = np.asarray(rows, np.int64)
+        lens = self.pass_ptr[rows + 1] - self.pass_ptr[rows]
+        starts = self.pass_ptr[rows]
+        ends = np.cumsum(lens)
+        idx = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) + np.repeat(starts - (ends - lens), lens)
+        return [lens], [self.pass_key[idx]], [self.pass_sent[idx]]
+
+
+EMPTY = SegmentAnchors((), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
+
+
+# --- ingest -----------------------------------------------------------------------------------
+def batch_arrays(anchors: Anchors, texts: Sequence[str], analysed: Sequence[list[Sentence]]) -> dict[str, np.ndarray]:
+    """One analysed batch's anchors as flat arrays over the batch's own key list."""
+    ids: dict[str, int] = {}
+    count: list[int] = []
+    key_ids: list[int] = []
+    sents: list[int] = []
+    for text, sentences in zip(texts, analysed, strict=True):
+        found = anchors.passage(text, sentences).anchors
+        count.append(len(found))
+        for a in found:
+            key_ids.append(ids.setdefault(a.key, len(ids)))
+            sents.append(a.sentence)
+    encoded = [k.encode("utf-8") for k in ids]
+    ptr = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(e) for e in encoded], out=ptr[1:])
+    return {
+        "anc_count": np.array(count, np.int64),
+        "anc_key": np.array(key_ids, np.int32),
+        "anc_sent": np.array(sents, np.int32),
+        "anc_vocab": np.frombuffer(b"".join(encoded), np.uint8),
+        "anc_vocab_ptr": ptr,
+    }
+
+
+class AnchorCollector:
+    """A segment builder's anchors, batch by batch, over one key list."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.counts: list[I64] = []
+        self.key_ids: list[I32] = []
+        self.sents: list[I32] = []
+
+    def add(self, part: dict[str, np.ndarray]) -> None:
+        blob, ptr = bytes(part["anc_vocab"]), part["anc_vocab_ptr"].tolist()
+        remap = np.empty(len(ptr) - 1, np.int32)
+        for i in range(len(ptr) - 1):
+            k = blob[ptr[i] : ptr[i + 1]].decode("utf-8")
+            kid = self.ids.get(k)
+            if kid is None:
+                kid = self.ids[k] = len(self.keys)
+                self.keys.append(k)
+            remap[i] = kid
+        keys = np.asarray(part["anc_key"], np.int32)
+        self.counts.append(np.asarray(part["anc_count"], np.int64))
+        self.key_ids.append(remap[keys] if len(keys) else keys)
+        self.sents.append(np.asarray(part["anc_sent"], np.int32))
+
+    def finish(self) -> SegmentAnchors:
+        return _assemble(self.keys, self.counts, self.key_ids, self.sents)
+
+
+def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents: list[I32]) -> SegmentAnchors:
+    cat = lambda xs, t: np.concatenate([np.zeros(0, t)] + [np.asarray(x, t) for x in xs])  # noqa: E731
+    c = cat(counts, np.int64)
+    ptr = np.zeros(len(c) + 1, np.int64)
+    np.cumsum(c, out=ptr[1:])
+    k, s = cat(key_ids, np.int32), cat(sents, np.int32)
+    used = np.unique(k)  # drop keys no passage holds any more (a merge after deletions)
+    if len(used) < len(keys):
+        remap = np.full(len(keys), -1, np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        keys, k = [keys[i] for i in used.tolist()], remap[k]
+    return SegmentAnchors(keys, ptr, k, s)
+
+
+def merged(
+    pieces: Sequence[tuple[SegmentAnchors, npt.ArrayLike]], order: npt.ArrayLike | None = None
+) -> SegmentAnchors:
+    """The anchors of a merged segment: each piece's kept rows, in piece order, then (when the
+    pieces interleave in uid order) reordered by `order`."""
+    keys: list[str] = []
+    ids: dict[str, int] = {}
+    counts: list[I64] = []
+    key_ids: list[I32] = []
+    sents: list[I32] = []
+    for anc, rows in pieces:
+        remap = np.empty(len(anc.keys), np.int32)
+        for i, k in enumerate(anc.keys):
+            kid = ids.get(k)
+            if kid is None:
+                kid = ids[k] = len(keys)
+                keys.append(k)
+            remap[i] = kid
+        c, k, s = anc.take(rows)
+        counts += c
+        key_ids.append(remap[k[0]] if len(k[0]) else k[0])
+        sents += s
+    out = _assemble(keys, counts, key_ids, sents)
+    if order is None:
+        return out
+    c2, k2, s2 = out.take(order)
+    return _assemble(out.keys, c2, k2, s2)
+
+
+# --- the file ---------------------------------------------------------------------------------
+def path_of(directory: Path, segment: str) -> Path:
+    return directory / f"{segment}{SUFFIX}"
+
+
+def write(directory: Path, seg: Segment) -> None:
+    anc = seg.anchors
+    if anc.n_passages != seg.n_passages:
+        raise ValueError(f"segment {seg.name}: anchors for {anc.n_passages} passages, not {seg.n_passages}")
+    encoded = [k.encode("utf-8") for k in anc.keys]
+    ptr = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(e) for e in encoded], out=ptr[1:])
+    buf = io.BytesIO()
+    np.savez(
+        buf, format=np.array([ANCHORS_FORMAT], np.int64), keys=np.frombuffer(b"".join(encoded), np.uint8),
+        keys_ptr=ptr, pass_ptr=anc.pass_ptr, pass_key=anc.pass_key, pass_sent=anc.pass_sent,
+    )  # fmt: skip
+    write_new(path_of(directory, seg.name), buf.getbuffer())
+
+
+def read(directory: Path, segment: str, n_passages: int) -> SegmentAnchors:
+    """A segment's anchors, every byte checked (the zip's CRC-32s), or IndexFormatError."""
+    path = path_of(directory, segment)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"][0]) != ANCHORS_FORMAT:
+                raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) are of another format")
+            blob, ptr = bytes(z["keys"]), z["keys_ptr"].tolist()
+            keys = [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
+            anc = SegmentAnchors(keys, z["pass_ptr"], z["pass_key"], z["pass_sent"])
+    except FileNotFoundError as exc:
+        raise IndexFormatError(
+            f"segment {segment} was written before the anchors column existed ({path.name} is missing); "
+            "the index is rebuilt from the corpus"
+        ) from exc
+    except IndexFormatError:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
+        raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) are damaged: {exc}") from exc
+    k = anc.pass_key
+    if (
+        anc.n_passages != n_passages
+        or int(anc.pass_ptr[-1]) != len(k)
+        or len(anc.pass_sent) != len(k)
+        or (len(k) and (int(k.min()) < 0 or int(k.max()) >= len(keys)))
+    ):
+        raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) do not fit the segment")
+    return anc
+
+
+def present(directory: Path, segment: str) -> bool:
+    return path_of(directory, segment).is_file()
+
+
+def verify(directory: Path, seg: Segment) -> str | None:
+    try:
+        read(directory, seg.name, seg.n_passages)
+    except IndexFormatError as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,99 @@
+"""The anchors column (retrieval/index/segments/columns/anchors.py): each passage's names, numbers
+and terms stored beside its segment with postings, written, merged, verified and, when missing,
+the index rebuilt from the corpus. Real Kiwi, real file-backed stores."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, open_engine
+
+from retrieval import Analyzer, Article, EngineConfig, SegmentStore
+from retrieval.index.segments.columns import anchors as column
+
+PESKOV = "드미트리 페스코프 크렘린궁 대변인은 5200만달러 규모의 계약을 발표했다."
+PUTIN = "Vladimir Putin met Donald Trump in Helsinki on Monday."
+BIDEN = "Joe Biden said three people died in the 1966 flood."
+
+
+def _uid_of(store: SegmentStore, text: str) -> int:
+    snap = store.snapshot()
+    return next(int(u) for u in snap.uids() if snap.passage(int(u)).text == text)
+
+
+def test_keys_are_stored_per_passage_with_postings_and_read_back_from_disk(tmp_path: Path, analyzer: Analyzer) -> None:
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    assert (index / f"{seg}{column.SUFFIX}").is_file()
+    snap = SegmentStore(index, analyzer).snapshot()  # opened again: read from NAME.anc
+    ko, en = _uid_of(store, PESKOV), _uid_of(store, PUTIN)
+    ko_keys = {k for k, _ in snap.passage_anchors(ko)}
+    # the Hangul name, the dollar amount with its unit, the glossary's Kremlin and spokesman
+    assert {"name:pskp", "num:52000000:usd", "term:kremlin", "term:spokesman"} <= ko_keys
+    assert "name:pskp" not in {k for k, _ in snap.passage_anchors(en)}
+    found = snap.anchor_passages(["name:pskp", "term:monday", "name:nothere"])
+    assert found["name:pskp"].tolist() == [ko] and found["term:monday"].tolist() == [en]
+    assert "name:nothere" not in found
+    assert snap.anchor_keys() >= ko_keys
+
+
+def test_a_merge_carries_the_keys_of_live_passages_only(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("ko", "K", (PESKOV,))])
+    store.add([Article("en", "E", (PUTIN,))])
+    store.add([Article("bd", "B", (BIDEN,))])
+    store.remove(["en"])
+    store.force_merge()
+    snap = store.snapshot()
+    assert len(snap.segs) == 1
+    assert "term:monday" not in snap.anchor_keys()  # the removed passage's keys are gone
+    bd = _uid_of(store, BIDEN)
+    assert {"year:1966", "num:3:ppl"} <= {k for k, _ in snap.passage_anchors(bd)}
+    assert snap.anchor_passages(["name:pskp"])["name:pskp"].tolist() == [_uid_of(store, PESKOV)]
+    assert store.verify() == []
+
+
+def test_a_damaged_anchors_file_is_reported_by_verify(tmp_path: Path, analyzer: Analyzer) -> None:
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    path = index / f"{seg}{column.SUFFIX}"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 3] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    problems = store.verify()
+    assert len(problems) == 1 and seg in problems[0] and path.name in problems[0]
+
+
+def test_an_index_built_before_anchors_is_rebuilt_from_the_corpus(tmp_path: Path, analyzer: Analyzer) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    config = EngineConfig(corpus, tmp_path / "data", encoder="none")
+    engine = open_engine(config, analyzer)
+    n = engine.store.snapshot().n_passages
+    index = tmp_path / "data" / "index"
+    for f in index.glob(f"*{column.SUFFIX}"):
+        f.unlink()  # what an index written by the previous quoteqa looks like
+    reopened = open_engine(config, analyzer)
+    snap = reopened.store.snapshot()
+    assert snap.n_passages == n
+    assert "term:kremlin" in snap.anchor_keys()  # rebuilt, with its anchors
+    assert list(index.glob(f"*{column.SUFFIX}"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Berlin¡¯s", "&#8212; &amp;", "A. B. C.", "BRUSSELS, Belgium (CNN) --", "1.2.3,,4", "", "ㅋㅋㅋ", "..."],
+)
+def test_odd_passages_are_stored_without_matching_everything(tmp_path: Path, analyzer: Analyzer, text: str) -> None:
+    store = SegmentStore(tmp_path / "index", analyzer)
+    store.add([Article("odd", "O", (text or "-",)), Article("ko", "K", (PESKOV,))])
+    snap = store.snapshot()
+    odd = next(int(u) for u in snap.uids() if snap.passage(int(u)).text == (text or "-"))
+    keys = {k for k, _ in snap.passage_anchors(odd)}
+    assert "name:pskp" not in keys and "num:52000000:usd" not in keys

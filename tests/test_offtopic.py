@@ -1,0 +1,69 @@
+"""The off-topic names gate (retrieval/answer/offtopic.py) and the anchors' data files at engine
+start: a question naming people the corpus never names is refused; the shipped article's own
+questions are not; a missing or damaged glossary or name model stops the engine with its name."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, open_engine
+
+from retrieval import Analyzer, Engine, EngineConfig
+from retrieval.answer.offtopic import OffTopicGate
+from retrieval.errors import AnchorDataError
+from retrieval.index.segments.columns import anchors as column
+from retrieval.text.anchors import fuzzy, glossary
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Angela Merkel say about the Bundesbank?",
+        "What did Jacinda Ardern tell reporters in Wellington?",
+        "How many votes did Luiz Inacio Lula da Silva win?",
+    ],
+)
+def test_a_question_naming_absent_people_is_refused(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.signals["anchor_names"] >= 1 and answer.signals["anchor_names_story"] <= 0.34
+    assert answer.verdict == "abstain" and not answer.quotes
+
+
+@pytest.mark.parametrize("question", ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "What did Putin say to Musk?"])
+def test_questions_about_the_shipped_article_are_not_refused_by_the_gate(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.verdict != "abstain" and answer.quotes
+    assert not OffTopicGate().refuses(answer.signals)
+
+
+def test_the_gate_reads_names_found_and_lets_words_or_meaning_overrule() -> None:
+    gate = OffTopicGate(min_names=1, max_found=0.34, together=True, words_override=0.8, meaning_override=0.6)
+    absent = {"anchor_names": 2.0, "anchor_names_story": 0.0, "passage_coverage": 0.3, "sem_quote_cos": 0.2}
+    assert gate.refuses(absent)
+    assert gate.refuses(absent | {"anchor_names_story": 0.34})  # a third of its names in one story
+    assert not gate.refuses(absent | {"anchor_names_story": 0.5})  # half its names told of together
+    assert not gate.refuses(absent | {"anchor_names": 0.0})  # no names: other models decide
+    assert not gate.refuses(absent | {"passage_coverage": 0.9})  # the words say otherwise
+    assert not gate.refuses(absent | {"sem_quote_cos": 0.7})  # the meaning says otherwise
+    assert not gate.refuses({})  # no signals: no say
+
+
+@pytest.mark.parametrize("which", ["glossary", "names"])
+@pytest.mark.parametrize("damage", ["missing", "damaged"])
+def test_missing_or_damaged_anchor_data_stops_the_engine_naming_the_file(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch, which: str, damage: str
+) -> None:
+    module, attr = (glossary, "GLOSSARY_FILE") if which == "glossary" else (fuzzy, "NAMES_FILE")
+    real: Path = getattr(module, attr)
+    bad = tmp_path / real.name
+    if damage == "damaged":
+        bad.write_bytes(real.read_bytes()[: len(real.read_bytes()) // 2] + b"\x00\xff{{")
+    monkeypatch.setattr(module, attr, bad)
+    monkeypatch.setattr(column, "_loaded", {})  # as in a new process
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    with pytest.raises(AnchorDataError, match=bad.name):
+        open_engine(EngineConfig(corpus, tmp_path / "data", encoder="none"), analyzer)
+    assert not (tmp_path / "data" / "index").exists() or not list((tmp_path / "data" / "index").glob("seg-*"))
