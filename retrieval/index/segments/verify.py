@@ -27,6 +27,7 @@ from retrieval.index.segments import columns, components, format, recovery
 from retrieval.index.segments.builder import SegmentBuilder
 from retrieval.index.segments.commit import BACKUP, COMMIT, read_deletes
 from retrieval.index.segments.format import FORMAT_VERSION
+from retrieval.index.segments.pool import analyse_batch
 from retrieval.index.segments.segment import Segment
 from retrieval.index.store import ArticleMeta
 from retrieval.models import Article
@@ -213,12 +214,9 @@ def rebuild(
 
     def flush() -> None:
         texts = [p for a in batch for p in a.paragraphs]
-        local = SegmentBuilder(schema=builder.schema)
-        part = local.encode(analyzer.analyze_passages(texts), len(texts))
+        # the one way a batch is analysed (terms, anchors, vectors), as a build does it
         builder.add_encoded(
-            [ArticleMeta.of(a) for a in batch],
-            [a.paragraphs for a in batch],
-            (part | local.columns_of(texts), local.vocab),
+            [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch], analyse_batch(analyzer, encoder, texts)
         )
         batch.clear()
 
@@ -236,4 +234,6 @@ def rebuild(
         flush()
     arrays = builder.finish(0)
     arrays["uid"] = np.concatenate(uids) if uids else np.zeros(0, np.int64)
-    return Segment(name, arrays, builder.stamp).write(directory)
+    seg = Segment(name, arrays, builder.stamp)
+    seg.anchors = builder.anchors()
+    return seg.write(directory)
