@@ -37,7 +37,7 @@ QUOTE_MARK = re.compile(r"[\"“”«»「」『』]|''|``")
 OPENS_QUOTE = re.compile(r"^\W{0,3}[\"“«「『]|^\s*``")
 # a sentence that leans on the one before for its speaker
 PRONOUN_SPEAKER = re.compile(
-    r"^\W{0,3}(?:He|She|They|It|The\s+\w+(?:\s+\w+)?)\s+(?:\w+\s+){0,2}(?:said|says|told|added|noted|warned|wrote|argued)\b|"
+    r"^\W{0,3}(?:He|She|They|It|The(?:\s+[\w-]+){1,5}?)\s+(?:\w+\s+){0,2}?(?:said|says|told|added|noted|warned|wrote|argued)\b|"
     r"^\W{0,3}(?:그는|그녀는|그들은|이들은|이\s*관계자는|이\s*대변인은|관계자는|대변인은|또\s*그는|그러면서|이어)"
 )
 # a sentence that only attributes the quote before it: "…, Erdogan added." / "라고 그는 말했다."
