@@ -34,12 +34,7 @@ UNANSWERABLE = [
     "What is the capital of France?",
     "오늘 서울 날씨 어때?",
     "Who won the 2018 World Cup?",
-    pytest.param(
-        "비트코인 가격은 얼마인가요?",
-        marks=pytest.mark.xfail(
-            reason="the product path (encoder on) quotes it unsure; off-topic refusal is issue 26", strict=True
-        ),
-    ),
+    "비트코인 가격은 얼마인가요?",  # refused since the count it asks for (money) steers sentence choice (issue 26)
     "How do I bake sourdough bread?",
 ]
 
