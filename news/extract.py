@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from retrieval.corpus.entities import decode_entities
+
 from .errors import ExtractError
 
 BYLINE_TITLE = re.compile(r"\s*(?:선임|수석|객원)?\s*(?:기자|특파원)(?=$|[\s;,/·])")
@@ -76,7 +78,9 @@ def full_date(html: str, day: str | None) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line of text as a reader sees it: entities a page escaped twice (trafilatura leaves
+    `&amp;#8212;` as `&#8212;`) decoded, as the corpus reader would decode them anyway."""
+    return " ".join(decode_entities(text).split())
 
 
 def body_paragraphs(body: object, title: str) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 A quote is gold when it comes from the question's story (the article of the language that story
 is indexed in) and its text is a gold line of that language, or is contained in one, or contains
-one, whitespace folded. hit@1 reads the first quote, hit@3 the first three; an abstention quotes
+one, whitespace folded and HTML entities decoded (8 English lines hold `&ntilde;`, `&quot;`…; the
+corpus reader shows them decoded, retrieval/corpus/entities.py). hit@1 reads the first quote, hit@3 the first three; an abstention quotes
 nothing and is a miss.
 
 Calibration (ECE, 10 equal-width bins of the predicted chance, weighted by rows):
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from retrieval.corpus.entities import decode_entities
 from retrieval.text.analyze import normalize_space
 
 from .data import NewsSet, parse_article_id
@@ -106,7 +108,7 @@ def is_gold(
     if not q:
         return False
     for n in gold:
-        line = normalize_space(news.lines[indexed][n])
+        line = normalize_space(decode_entities(news.lines[indexed][n]))  # as the corpus reader shows it
         if q == line or q in line or line in q:
             return True
     return False

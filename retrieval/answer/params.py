@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.answer.conversation import ConversationWeights
+from retrieval.answer.kind_features import KindWeights
 from retrieval.answer.offtopic import OffTopicGate
 from retrieval.answer.query import QueryWeights
 from retrieval.answer.quotes import QuoteShape
@@ -29,6 +30,7 @@ class AnswerParams:
     query: QueryWeights = field(default_factory=QueryWeights)
     rerank: RerankWeights = field(default_factory=RerankWeights)
     sentences: SentenceWeights = field(default_factory=SentenceWeights)
+    kinds: KindWeights = field(default_factory=KindWeights)  # what the question's kind asks a sentence to hold
     quotes: QuoteShape = field(default_factory=QuoteShape)
     conversation: ConversationWeights = field(default_factory=ConversationWeights)
     fusion: FusionWeights = field(default_factory=FusionWeights)  # semantic only: lexical + dense candidates
@@ -59,7 +61,7 @@ class AnswerParams:
         return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
 
 
-_STAGES = ("query", "rerank", "sentences", "quotes", "conversation", "fusion", "similar", "offtopic")
+_STAGES = ("query", "rerank", "sentences", "kinds", "quotes", "conversation", "fusion", "similar", "offtopic")
 # flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))

@@ -306,9 +306,9 @@ class Answerer:
         read = found
         if semantic and found.fusion is not None:
             read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits, prm.fusion.runner_up_share))
-        candidates = score_sentences(ctx, read, query, prm.sentences, speaker)
+        candidates = score_sentences(ctx, read, query, prm.sentences, speaker, prm.kinds)
         if semantic:
-            candidates = similar_sentences(ctx, read, candidates, prm.similar)
+            candidates = similar_sentences(ctx, read, candidates, prm.similar, prm.kinds)
         pool, cross = answer_pool(candidates, asked.language, prm.quotes)
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)

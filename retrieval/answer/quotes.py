@@ -6,7 +6,8 @@ become chances of holding the answer through a softmax, and the first quote is t
 cost × characters. Later quotes are the next best sentences, each joined by a neighbour only when
 that neighbour adds question words, and a short quote takes in its best-covered neighbour for
 context (the join and context lengths are in docs/quality.md, "First round" and "Second round").
-No quote repeats another's sentences or another's text (two copies of one article).
+No quote repeats another's sentences or another's text (two copies of one article). A quote
+whose quotation the sentence splitter cut in two is widened until it is whole (whole_quote.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
 from retrieval.answer.sentences import Candidate
+from retrieval.answer.whole_quote import whole
 from retrieval.index.store import PassageView
 from retrieval.models import Language, Quote, Source
 from retrieval.text.analyze import HANGUL, LATIN, WORD, normalize_space
@@ -44,6 +46,7 @@ class QuoteShape:
     same_language_share: float = (
         0.6  # the question's language is preferred while its best sentence scores this share of the best
     )
+    whole_quote_sentences: int = 2  # a quote cut inside a quotation is widened by at most this many sentences
 
 
 def answer_pool(candidates: list[Candidate], lang: Language, shape: QuoteShape) -> tuple[list[Candidate], bool]:
@@ -109,6 +112,8 @@ def group_quotes(
         if len(chosen) >= max_quotes + shape.more_quotes:
             break
     groups: list[list[Candidate]] = []
+    if first:
+        first = whole(ctx, first, set(), shape.whole_quote_sentences)
     taken = {(c.passage, c.sent) for c in first or ()}
     for c in chosen:
         if (c.passage, c.sent) in taken:
@@ -139,7 +144,7 @@ def group_quotes(
             while hi + 1 in free:
                 hi += 1
             g = [free[i] for i in range(lo, hi + 1)]
-        g = extend(ctx, g, coverage, used, shape)
+        g = whole(ctx, extend(ctx, g, coverage, used, shape), used, shape.whole_quote_sentences)
         used.update((c.passage, c.sent) for c in g)
         quote = make_quote(ctx, g, terms)
         if any(same_text(quote.text, q.text) for q in quotes):

@@ -15,6 +15,8 @@ weighted sum of named features (`SentenceWeights` holds the weights, `score_sent
 * `new_name`: a "who"/"where" sentence holds a capitalised name the question lacks;
 * `defines`: a "What is X?" sentence says what X is;
 
+`kind_features.py` adds what the kind asks for, read closely (the sentence attributed to the
+speaker, the number of the unit asked about, a date, a place; `KindWeights`),
 and then `speaker_rule`: in a "say" question whose best sentence carries no speech, the
 sentences where the named speaker speaks are lifted above it.
 
@@ -32,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.answer.context import QuestionContext
+from retrieval.answer.kind_features import KindFeatures, KindWeights
 from retrieval.answer.query import Query
 from retrieval.answer.question import definition_pattern
 from retrieval.answer.rerank import Retrieved
@@ -97,7 +100,7 @@ class Candidate:
     score: float
     sentence_lang: Language
     speech: bool = False  # carries reported speech (a "say" cue)
-    speaks: bool = False  # ...and the speaker a "say" question names is in it or in the sentence before
+    speaks: bool = False  # ...and the speaker a "say" question names is in it or in the sentence before (or it is attributed to them: kind_features.py)
 
 
 # --- the features -------------------------------------------------------------------------------
@@ -159,10 +162,12 @@ def speaker_rule(candidates: list[Candidate], weight: float) -> None:
 
 # --- the scorer ---------------------------------------------------------------------------------
 def score_sentences(
-    ctx: QuestionContext, found: Retrieved, query: Query, weights: SentenceWeights, speaker: list[int] | None
+    ctx: QuestionContext, found: Retrieved, query: Query, weights: SentenceWeights, speaker: list[int] | None,
+    kinds: KindWeights | None = None,
 ) -> list[Candidate]:  # fmt: skip
     """Every sentence of the passages `found` that shares a word with the question, scored (see
-    the module docstring); `speaker` is the query columns of the speaker a "say" question names."""
+    the module docstring); `speaker` is the query columns of the speaker a "say" question names;
+    `kinds` the weights of the kind features (None: none)."""
     w = weights
     hits, coverage, asked, view = found.hits, found.coverage, ctx.question, ctx.view
     top = hits[0][1]
@@ -171,6 +176,9 @@ def score_sentences(
     asked_numbers = set(NUMBER.findall(asked.text)) if kind in NUMBER_KINDS else None
     asked_names = set(NAME.findall(asked.text)) if kind in NAME_KINDS else None
     definition = definition_pattern(asked.subject, asked.language) if w.definition_weight > 0 else None
+    speaker_terms = [query.known[c] for c in speaker] if speaker is not None else []
+    speaker_weights = [float(qw[c]) for c in speaker] if speaker is not None else []
+    features = KindFeatures(ctx, asked, speaker_terms, speaker_weights, kinds) if kinds is not None else None
     out: list[Candidate] = []
     for p, pscore in hits:
         pc = coverage[p]
@@ -185,14 +193,18 @@ def score_sentences(
             s, e = v.sentence(i)
             sentence = text[s:e]
             speech = bool(SPEECH.search(sentence))
+            said = features is not None and features.attributed(v, i)
             score = (
                 w.passage_weight * passage_share(pscore, top) + w.local_weight * float(local_cov[i])
                 + w.count_weight * float(count_cov[i]) + w.cue_weight * kind_cue(sentence, cue)
                 + w.new_number_weight * new_number(sentence, asked_numbers, asked.amount)
                 + w.new_name_weight * new_name(sentence, asked_names)
                 + w.definition_weight * defines(sentence, definition)
+                + (features.score(v, i, sentence, said) if features is not None else 0.0)
             )  # fmt: skip
-            out.append(Candidate(p, i, s, e, score, detect_language(sentence), speech, speaks(named, i, speech)))
+            out.append(
+                Candidate(p, i, s, e, score, detect_language(sentence), speech, speaks(named, i, speech) or said)
+            )
     if speaker is not None:
         speaker_rule(out, w.speaker_weight)
     if not out:  # the passages matched only through frame words: keep their best sentences

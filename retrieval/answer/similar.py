@@ -11,8 +11,9 @@ scored by
     passage share (its fused chance relative to the first's) + similar_weight × cosine(question, sentence)
     + anchor_weight × (numbers and Latin names it shares with the question, at most anchor_cap)
 
-— the scale of the lexical scores (passage share + 0.67 × local coverage), so the two kinds of
-candidate compete in one pool and `answer_pool` still puts the question's language first when it
+plus the kind features of `kind_features.py` (the count, date or place the question asks for;
+not the speaker) — the scale of the lexical scores (passage share + 0.67 × local coverage plus
+the same kind features), so the two kinds of candidate compete in one pool and `answer_pool` still puts the question's language first when it
 answers nearly as well. A passage scored here is scored only here: its lexical sentences give way.
 The weights come from the colleague's Belebele measurements (docs/quality.md, "Semantic round").
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answer.context import QuestionContext
+from retrieval.answer.kind_features import KindFeatures, KindWeights
 from retrieval.answer.rerank import Retrieved
 from retrieval.answer.sentences import SPEECH, Candidate
 from retrieval.text.analyze import detect_language
@@ -45,7 +47,11 @@ def anchors(text: str) -> set[str]:
 
 
 def similar_sentences(
-    ctx: QuestionContext, found: Retrieved, candidates: list[Candidate], weights: SimilarWeights
+    ctx: QuestionContext,
+    found: Retrieved,
+    candidates: list[Candidate],
+    weights: SimilarWeights,
+    kinds: KindWeights | None = None,
 ) -> list[Candidate]:
     """`candidates` with the sentences of the top fused passages that need the semantic path
     scored by similarity (see the module docstring). Without a question vector: unchanged."""
@@ -57,6 +63,7 @@ def similar_sentences(
     top = found.hits[0][1] or 1.0
     lexical = {p for p, _ in found.hits if found.coverage[p].best > 0}  # passages with a sentence sharing a word
     asked = anchors(ctx.question.text)
+    features = KindFeatures(ctx, ctx.question, [], [], kinds) if kinds is not None else None
     extra: list[Candidate] = []
     for p, share in found.hits[: w.similar_passages]:
         view = ctx.view(p)
@@ -68,6 +75,8 @@ def similar_sentences(
             sentence = view.text[s:e]
             shared = min(len(asked & anchors(sentence)), w.anchor_cap)
             score = share / top + w.similar_weight * c + w.anchor_weight * shared
+            if features is not None:
+                score += features.score(view, i, sentence)
             extra.append(Candidate(p, i, s, e, score, detect_language(sentence), bool(SPEECH.search(sentence))))
     if not extra:
         return candidates

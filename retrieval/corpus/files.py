@@ -2,7 +2,9 @@
 
 Formats: `.txt` / `.md` (paragraphs split on blank lines, optional `---` front matter, or a
 `NAME.meta.json` sidecar so a shipped article can stay byte for byte as published) and `.jsonl`
-(one article a line: id, title, text, optional url, date, source).
+(one article a line: id, title, text, optional url, date, source). HTML character references
+left in the text (`&#8212;`, `&amp;`) are decoded as a reader expects (entities.py): paragraphs,
+passages and quotes are the decoded text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from retrieval.corpus.entities import decode_entities
 from retrieval.errors import CorpusError
 from retrieval.index.fsutil import atomic_write
 from retrieval.models import Article, article_hash, text_hash
@@ -30,7 +33,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 def split_paragraphs(text: str) -> tuple[str, ...]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Paragraphs as a reader sees them: entities decoded first (`&#10;&#10;` is a break too)."""
+    text = decode_entities(text).replace("\r\n", "\n").replace("\r", "\n")
     return tuple(p.strip() for p in PARAGRAPH_BREAK.split(text) if p.strip())
 
 
@@ -88,7 +92,7 @@ def parse_text_file(path: Path) -> Article:
         raise CorpusError(f"{path}: no text in it (an article needs at least one paragraph)")
     return Article(
         id=path.stem,
-        title=meta.get("title") or _default_title(path.stem),
+        title=decode_entities(meta.get("title", "")).strip() or _default_title(path.stem),
         paragraphs=paragraphs,
         source=meta.get("source", ""),
         url=meta.get("url", ""),
@@ -119,7 +123,7 @@ def parse_jsonl_file(path: Path) -> list[Article]:
         articles.append(
             Article(
                 id=row["id"],
-                title=row["title"].strip(),
+                title=decode_entities(row["title"]).strip() or row["title"].strip(),
                 paragraphs=paragraphs,
                 source=str(row.get("source") or ""),
                 url=str(row.get("url") or ""),
