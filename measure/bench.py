@@ -292,6 +292,9 @@ def _run(
     analyzer = Analyzer(workers=config.workers)
     kiwi_load = time.perf_counter() - t
     raw = _raw_kiwi(analyzer, corpus, raw_sample_chars, progress)
+    from retrieval.index.segments.columns.anchors import anchors_for
+
+    anchors_for(analyzer)  # the glossary's Korean forms analysed once, before the count of corpus passages starts
     analysed = _count_analysed(analyzer)
     engine, build = _build(config, analyzer, corpus, raw, analysed, progress if show_build_progress else None)
 
