@@ -27,7 +27,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # so `uv run pytest -m unit` runs the quick ones. A file not named here is `integration`.
 UNIT = {
     "test_align", "test_analyze", "test_anchors", "test_belebele", "test_confidence", "test_docs",
-    "test_encoder", "test_extract", "test_fetch", "test_import_graph", "test_measure",
+    "test_encoder", "test_extract", "test_fetch", "test_fusion_rows", "test_import_graph", "test_measure",
     "test_merge_policy", "test_question", "test_quotes", "test_sentences", "test_vectors",
 }  # fmt: skip
 E2E = {

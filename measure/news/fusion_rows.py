@@ -26,16 +26,16 @@ import numpy.typing as npt
 from measure.fusion_fit import fit_conditional_logit
 from measure.news.data import POOLS, load_questions, load_set, parse_article_id, pool_language, write_pool
 from measure.news.harness import pool_parts
-from retrieval.answer.anchor_match import STRONG_KINDS
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
 from retrieval.answer.retrieve import Hits, Joined
-from retrieval.answer.retrieve.fusion import FEATURES, FusionWeights, LearnedFusion, candidate_features
+from retrieval.answer.retrieve.fusion import FEATURES, FusionWeights, LearnedFusion
 from retrieval.engine import Engine
 from retrieval.path import Parts
 
 ANCHOR_FEATURES = ("anc*other", "anc_lead*other")
+STORY_FEATURES = ("s_held", "s_lead*other", "s_gap", "s_gap*other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ class Group:
     X: npt.NDArray[np.float64]  # candidates × FEATURES
     gold: int  # row of the first gold candidate, -1: none among them
     cross: bool
+    story: npt.NDArray[np.bool_]  # per candidate: a passage of the question's story (in its indexed language)
+    twins: bool = False  # asked of the twins pool
 
 
 class RecordingFusion(LearnedFusion):
@@ -56,39 +58,52 @@ class RecordingFusion(LearnedFusion):
         self, ctx: QuestionContext, query: Query, lists: Mapping[str, Hits], coverage: Mapping[int, Coverage]
     ) -> Joined:
         joined = LearnedFusion.__call__(self, ctx, query, lists, coverage)
-        fz = joined.fusion
-        if fz is not None:
-            w = self.weights
-            lang = ctx.question.language
-            lexical = list(lists.get("bm25", [])[: w.lexical_depth])
-            dense = list(lists.get("dense", []))
-            further = [h for n, hs in lists.items() if n not in ("bm25", "dense") for h in hs]
-            uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
-            other = {u: ctx.view(u).language not in (lang, "mixed") for u in uids}
-            cand, X = candidate_features(
-                lexical, {u: c.passage for u, c in coverage.items()}, dense, fz.cosine, other, further,
-                ctx.question_anchors.passage_shares(STRONG_KINDS),
-            )  # fmt: skip
-            views = {u: ctx.view(u) for u in cand}
-            self.seen.append((cand, X, views))  # type: ignore[attr-defined]
+        if joined.fusion is not None:
+            seen = self.features(ctx, query, lists, coverage)
+            assert seen is not None
+            views = {u: ctx.view(u) for u in seen.uids}
+            self.seen.append((seen.uids, seen.X, views))  # type: ignore[attr-defined]
         return joined
 
 
-def collect_groups(parts: Parts, folder: Path, half: str) -> list[Group]:
+TWINS = "T"  # pool A, and every third story in English and Korean both (twin articles)
+
+
+def twinned(story: int) -> bool:
+    return story % 3 == 0
+
+
+def indexed_language(pool: str, story: int, lang: str) -> str:
+    """The language of the story's article a question in `lang` should quote: in the twins
+    pool a story indexed in both languages is answered from the question's own."""
+    if pool == TWINS:
+        return lang if twinned(story) else pool_language("A", story)
+    return pool_language(pool, story)
+
+
+def collect_groups(parts: Parts, folder: Path, half: str, pools: Sequence[str] = (*POOLS, TWINS)) -> list[Group]:
+    """Every question of the half in both languages against each pool: A and B (each story in
+    one language), and the twins pool (a third of the stories in both languages, as a bilingual
+    site or the shipped article has them: the fit must not learn to leave the question's own
+    language for a twin)."""
     news = load_set(folder)
     qs = [q for q in load_questions() if q.half == half and q.story is not None]
     groups: list[Group] = []
-    for pool in POOLS:
+    for pool in pools:
         with tempfile.TemporaryDirectory(prefix=f"quoteqa-fusion-{pool.lower()}-") as tmp:
             base = Path(tmp)
-            write_pool(news, pool, base / "corpus", None)
+            if pool == TWINS:
+                write_pool(news, "A", base / "corpus", None)
+                write_pool(news, "B", base / "corpus", [s for s in news.stories if twinned(s)])
+            else:
+                write_pool(news, pool, base / "corpus", None)
             engine = Engine.of(pool_parts(parts, base).but(refusals=False))
             path = engine.path
             snap = engine.store.snapshot()
             for q in qs:
-                indexed = pool_language(pool, q.story)  # type: ignore[arg-type]
-                gold_lines = set(q.gold[indexed]) if q.gold is not None else set()
                 for lang, text in q.text.items():
+                    indexed = indexed_language(pool, q.story, lang)  # type: ignore[arg-type]
+                    gold_lines = set(q.gold[indexed]) if q.gold is not None else set()
                     rec = RecordingFusion(path.params.fusion)
                     ans = path.answerer(snap)
                     ans.join = rec
@@ -97,33 +112,44 @@ def collect_groups(parts: Parts, folder: Path, half: str) -> list[Group]:
                         continue
                     cand, X, views = rec.seen[0]  # type: ignore[attr-defined]
                     gold = -1
+                    story = np.zeros(len(cand), bool)
                     for i, u in enumerate(cand):
                         v = views[u]
-                        where = parse_article_id(v.article.id)
-                        if where == (q.story, indexed):
+                        if parse_article_id(v.article.id) == (q.story, indexed):
+                            story[i] = True
                             lines = news.stories[q.story]
-                            if 1 <= v.paragraph <= len(lines) and lines[v.paragraph - 1] in gold_lines:
+                            if gold < 0 and 1 <= v.paragraph <= len(lines) and lines[v.paragraph - 1] in gold_lines:
                                 gold = i
-                                break
-                    groups.append(Group(X, gold, lang != indexed))
+                    groups.append(Group(X, gold, lang != indexed, story, pool == TWINS))
             print(f"pool {pool}: {len(groups)} groups so far", file=sys.stderr)
     return groups
 
 
 def save_groups(path: Path, groups: Sequence[Group]) -> None:
-    arrays = {f"X{i}": g.X for i, g in enumerate(groups)}
-    np.savez(path, gold=np.array([g.gold for g in groups]), cross=np.array([g.cross for g in groups]), **arrays)
+    arrays = {f"X{i}": g.X for i, g in enumerate(groups)} | {f"S{i}": g.story for i, g in enumerate(groups)}
+    np.savez(
+        path, gold=np.array([g.gold for g in groups]), cross=np.array([g.cross for g in groups]),
+        twins=np.array([g.twins for g in groups]), **arrays,
+    )  # fmt: skip
 
 
 def load_groups(path: Path) -> list[Group]:
     with np.load(path) as z:
-        return [Group(z[f"X{i}"], int(g), bool(c)) for i, (g, c) in enumerate(zip(z["gold"], z["cross"], strict=True))]
+        return [
+            Group(z[f"X{i}"], int(g), bool(c), z[f"S{i}"], bool(t))
+            for i, (g, c, t) in enumerate(zip(z["gold"], z["cross"], z["twins"], strict=True))
+        ]
 
 
-def fit_anchor_weights(groups: Sequence[Group], base: Sequence[float], l2: float = 0.001) -> npt.NDArray[np.float64]:
-    """The anchor features' weights on top of `base` (the others held): the fixed part of the
-    score enters as one column whose weight is pinned at 1."""
-    idx = [FEATURES.index(f) for f in ANCHOR_FEATURES]
+FITTED_SETS = {"anchors": ANCHOR_FEATURES, "story": STORY_FEATURES}
+
+
+def fit_on_top(
+    groups: Sequence[Group], base: Sequence[float], l2: float = 0.001, features: Sequence[str] = ANCHOR_FEATURES
+) -> npt.NDArray[np.float64]:
+    """`features`' weights on top of `base` (the others held): the fixed part of the score
+    enters as one column whose weight is pinned at 1."""
+    idx = [FEATURES.index(f) for f in features]
     rest = [i for i in range(len(FEATURES)) if i not in idx]
     w = np.asarray(base, np.float64)
     data = [(np.column_stack([g.X[:, rest] @ w[rest], g.X[:, idx]]), g.gold) for g in groups]
@@ -135,11 +161,15 @@ def fit_anchor_weights(groups: Sequence[Group], base: Sequence[float], l2: float
 
 def hit_rates(groups: Sequence[Group], w: Sequence[float]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for name, test in (("same", lambda g: not g.cross), ("cross", lambda g: g.cross)):
+    tests = (("same", lambda g: not g.cross and not g.twins), ("cross", lambda g: g.cross and not g.twins),
+             ("twins", lambda g: g.twins))  # fmt: skip
+    for name, test in tests:
         gs = [g for g in groups if test(g)]
         hits = [g.gold >= 0 and int(np.argmax(g.X @ np.asarray(w))) == g.gold for g in gs]
         out[name] = float(np.mean(hits)) if hits else 0.0
         out[f"{name}_gold_in_candidates"] = float(np.mean([g.gold >= 0 for g in gs])) if gs else 0.0
+        firsts = [bool(g.story[int(np.argmax(g.X @ np.asarray(w)))]) for g in gs if len(g.X)]
+        out[f"{name}_story"] = float(np.mean(firsts)) if firsts else 0.0
     return out
 
 
@@ -151,19 +181,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--l2", type=float, default=0.001)
     ap.add_argument("--save", type=Path, help="also write the groups here (.npz) for a refit without asking again")
+    ap.add_argument("--load", type=Path, help="read the groups --save wrote instead of asking the questions")
+    ap.add_argument("--fit", choices=sorted(FITTED_SETS), default="story", help="which weights to fit on top")
     args = ap.parse_args(argv)
     from retrieval import EngineConfig
 
-    with tempfile.TemporaryDirectory(prefix="quoteqa-fusion-") as tmp:  # the product's defaults, encoder included
-        parts = Parts.load(EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data"))
-        base = FusionWeights().weights
-        groups = collect_groups(parts, args.data, args.half)
+    base = FusionWeights().weights
+    if args.load:
+        groups = load_groups(args.load)
+    else:
+        with tempfile.TemporaryDirectory(prefix="quoteqa-fusion-") as tmp:  # the product's defaults, encoder included
+            parts = Parts.load(EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data"))
+            groups = collect_groups(parts, args.data, args.half)
     if args.save:
         save_groups(args.save, groups)
     print(f"{len(groups)} groups ({args.half}); before: {hit_rates(groups, base)}")
     if args.half == "fit":
-        w = fit_anchor_weights(groups, base, args.l2)
-        print("fitted:", {f: round(float(w[FEATURES.index(f)]), 4) for f in ANCHOR_FEATURES})
+        names = FITTED_SETS[args.fit]
+        w = fit_on_top(groups, base, args.l2, names)
+        print("fitted:", {f: round(float(w[FEATURES.index(f)]), 4) for f in names})
         print(f"after: {hit_rates(groups, w)}")
     return 0
 

@@ -37,6 +37,7 @@ from retrieval.answer.rerank import Coverage
 from retrieval.answer.retrieve import Hits, Joined
 from retrieval.answer.retrieve.dense import DENSE
 from retrieval.answer.retrieve.lexical import LEXICAL
+from retrieval.answer.retrieve.story import NO_STORIES, StoryEvidence, story_evidence
 
 FEATURES: tuple[str, ...] = (
     "lex",  # re-ranked lexical score / the best lexical score (0: not a lexical candidate)
@@ -54,6 +55,10 @@ FEATURES: tuple[str, ...] = (
     "dense_first",  # 1: the dense ranking's first
     "anc*other",  # anc: weighted share of the question's names and numbers the passage holds (`anchor_match.py`)
     "anc_lead*other",  # how much more of them it holds than any same-language candidate (≥ 0)
+    "s_held",  # its story's share of the question: anchors of every kind, or (own language) words (`story.py`)
+    "s_lead*other",  # how much more of the question's anchors its story holds than any same-language story (≥ 0)
+    "s_gap",  # its story's best candidate cosine − the best candidate cosine (≤ 0)
+    "s_gap*other",
 )
 
 
@@ -95,6 +100,14 @@ class FusionWeights:
 # first-passage hit on FIT same 0.714 → 0.714, cross 0.317 → 0.394. Tried first and not kept: every
 # anchor kind in the share (glossary terms, years) with 1.0 / 10.0 chosen by FIT hit (cross 0.428,
 # same 0.704): Belebele's English questions against Korean passages fell 0.717 → 0.608 on REPORT.
+# The story features (`story.py`) were fitted the same way on top of all the others, held, on the
+# FIT half of three pools: A and B (each story in one language) and a twins pool (a third of the
+# stories in both languages, answered from the question's own): `uv run python -m
+# measure.news.fusion_rows --half fit --fit story`, L2 0.001. Fused first passage gold / in the
+# right story, REPORT (`--half report`): same 0.705 / 0.873 → 0.705 / 0.876, cross 0.402 / 0.585 →
+# 0.435 / 0.632, twins 0.583 / 0.751 → 0.593 / 0.762. Not kept (docs/quality.md, round twelve):
+# the plain `s_anc*other`, whose first fit (2.39, without the twins pool) lifted the other-language
+# twin of a story, or the other half of a bilingual article, over the question's own language.
 FITTED: tuple[float, ...] = (
     1.9767,
     2.4889,
@@ -111,6 +124,10 @@ FITTED: tuple[float, ...] = (
     1.7997,
     3.1086,  # anc*other and anc_lead*other: measure/news/fusion_rows.py on the news FIT half (see below)
     0.7604,
+    0.8945,  # s_held, s_lead*other, s_gap, s_gap*other: measure/news/fusion_rows.py --fit story (see above)
+    1.6596,
+    0.8483,
+    -0.7873,
 )
 
 
@@ -125,7 +142,7 @@ class FusedHit:
 def candidate_features(
     lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
     cosine: Mapping[int, float], other: Mapping[int, bool], further: Sequence[tuple[int, float]] = (),
-    anchor: Mapping[int, float] | None = None,
+    anchor: Mapping[int, float] | None = None, stories: StoryEvidence = NO_STORIES,
 ) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
     """The candidates (lexical first, then dense-only ones, then those only further sources
     proposed) and their feature rows.
@@ -135,7 +152,8 @@ def candidate_features(
     every candidate (a lexical candidate outside the dense list still has one); `other`: uid →
     passage language differs from the question's; `further`: other sources' hits, scored here by
     the same features (a source with a feature of its own adds it to `FEATURES`); `anchor`: uid →
-    share of the question's anchors the passage holds (absent: 0)."""
+    share of the question's anchors the passage holds (absent: 0); `stories`: each candidate's
+    story evidence (`story.py`; absent: 0)."""
     uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
     if not uids:
         return [], np.zeros((0, len(FEATURES)))
@@ -150,15 +168,28 @@ def candidate_features(
     # an other-language passage leads on anchors when it holds more of the question's names and
     # numbers than every same-language candidate: then the words could not have seen its story
     same_best = max((anchor.get(u, 0.0) for u in uids if not other.get(u, False)), default=0.0)
+    # ...and the same for whole stories: a story told in both languages (twin articles, or one
+    # bilingual article) leads nothing, so the question's own language keeps its quote
+    same = [u for u in uids if not other.get(u, False)]
+    # (by its anchors or, in the question's own language, its words: anchor extraction misses names)
+    held = {
+        u: stories.anchors.get(u, 0.0)
+        if other.get(u, False)
+        else max(stories.anchors.get(u, 0.0), stories.words.get(u, 0.0))
+        for u in uids
+    }
+    story_best = max((held[u] for u in same), default=0.0)
     rows = []
     for u, c in zip(uids, cos):
         o = float(other.get(u, False))
         lx = lex.get(u, 0.0)
         d = c - best_cos
+        sa, sg = held[u], stories.gap.get(u, 0.0)
         rows.append((
             lx, coverage.get(u, 0.0), c, d, o, c * o, c * lexcov, lx * lexcov, o * lexcov, d * o,
             float(u == lex_first and u == dense_first), float(u == lex_first), float(u == dense_first),
             anchor.get(u, 0.0) * o, max(anchor.get(u, 0.0) - same_best, 0.0) * o,
+            sa, max(sa - story_best, 0.0) * o, sg, sg * o,
         ))  # fmt: skip
     return uids, np.asarray(rows, dtype=np.float64)
 
@@ -220,6 +251,18 @@ class LearnedFusion:
     def __call__(
         self, ctx: QuestionContext, query: Query, lists: Mapping[str, Hits], coverage: Mapping[int, Coverage]
     ) -> Joined:
+        seen = self.features(ctx, query, lists, coverage)
+        if seen is None:
+            return Joined(list(lists.get(LEXICAL, [])))
+        w = self.weights
+        ranked = fuse(seen.uids, seen.X, w, seen.other)
+        keep = [f for f in ranked if f.chance >= w.keep_share * ranked[0].chance][: w.keep_max]
+        return Joined([(f.uid, f.chance) for f in keep], Fused(ranked, seen.lexical, seen.dense, seen.cosine))
+
+    def features(
+        self, ctx: QuestionContext, query: Query, lists: Mapping[str, Hits], coverage: Mapping[int, Coverage]
+    ) -> Candidates | None:
+        """The candidates and their feature rows (None: no source proposed any)."""
         w = self.weights
         lang = ctx.question.language if ctx.asked is not None else None
         lexical = list(lists.get(LEXICAL, [])[: w.lexical_depth])
@@ -227,12 +270,23 @@ class LearnedFusion:
         further = [h for name, hits in lists.items() if name not in (LEXICAL, DENSE) for h in hits]
         uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
         if not uids:
-            return Joined(list(lists.get(LEXICAL, [])))
+            return None
         cosine = ctx.passage_cosines(uids)
         other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
         cov = {u: c.passage for u, c in coverage.items()}
         shares = ctx.question_anchors.passage_shares(STRONG_KINDS) if ctx.asked is not None else {}
-        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares)
-        ranked = fuse(cand, X, w, other)
-        keep = [f for f in ranked if f.chance >= w.keep_share * ranked[0].chance][: w.keep_max]
-        return Joined([(f.uid, f.chance) for f in keep], Fused(ranked, lexical, dense, cosine))
+        stories = story_evidence(ctx, query, uids, cosine, coverage)
+        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares, stories)
+        return Candidates(cand, X, other, lexical, dense, cosine)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """What the fusion scores: the candidates, their `FEATURES` rows and what they were made from."""
+
+    uids: list[int]
+    X: npt.NDArray[np.float64]
+    other: dict[int, bool]
+    lexical: list[tuple[int, float]]
+    dense: list[tuple[int, float]]
+    cosine: dict[int, float]

@@ -331,6 +331,14 @@ class Snapshot:
         seg, row = found[0].seg, found[1]
         return seg.anchors.keys_of(seg.article_passages(int(seg.a["article"][row])))
 
+    def story_size(self, uid: int) -> int:
+        """How many passages the passage's article (its story) has."""
+        found = self._locate(int(uid))
+        if found is None:
+            raise KeyError(uid)
+        seg, row = found[0].seg, found[1]
+        return len(seg.article_passages(int(seg.a["article"][row])))
+
     # --- passages and articles -----------------------------------------------------------------
     def _locate(self, uid: int) -> tuple[LiveSegment, int] | None:
         for s in self.segs:
