@@ -11,7 +11,7 @@ import pytest
 from conftest import CORPUS, open_engine
 
 from retrieval import Analyzer, Engine, EngineConfig
-from retrieval.answer.offtopic import OffTopicGate
+from retrieval.answer.offtopic import OffTopicGate, QuoteStoryClause
 from retrieval.errors import AnchorDataError
 from retrieval.index.segments.columns import anchors as column
 from retrieval.text.anchors import fuzzy, glossary
@@ -31,7 +31,9 @@ def test_a_question_naming_absent_people_is_refused(engine: Engine, question: st
     assert answer.verdict == "abstain" and not answer.quotes
 
 
-@pytest.mark.parametrize("question", ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "What did Putin say to Musk?"])
+@pytest.mark.parametrize(
+    "question", ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?", "What did Putin say to Musk?"]
+)
 def test_questions_about_the_shipped_article_are_not_refused_by_the_gate(engine: Engine, question: str) -> None:
     answer = engine.ask(question)
     assert answer.verdict != "abstain" and answer.quotes
@@ -67,3 +69,27 @@ def test_missing_or_damaged_anchor_data_stops_the_engine_naming_the_file(
     with pytest.raises(AnchorDataError, match=bad.name):
         open_engine(EngineConfig(corpus, tmp_path / "data", encoder="none"), analyzer)
     assert not (tmp_path / "data" / "index").exists() or not list((tmp_path / "data" / "index").glob("seg-*"))
+
+
+def test_the_quote_story_reading_refuses_names_the_quoted_story_never_tells_of() -> None:
+    clause = QuoteStoryClause(min_names=2, max_share=0.2, words_override=0.5, meaning_override=0.5)
+    # two long names, each found somewhere in the corpus (the first reading lets it through), yet
+    # the story the answer would quote from holds none of the question's anchors
+    found = {"anchor_names": 2.0, "anchor_names_story": 1.0, "anchor_long_names": 2.0, "anchor_story_share": 0.0,
+             "passage_coverage": 0.3, "sem_quote_cos": 0.2}  # fmt: skip
+    gate = OffTopicGate(quote_story=clause)
+    assert gate.refuses(found) and not OffTopicGate(quote_story=None).refuses(found)
+    assert not gate.refuses(found | {"anchor_story_share": 0.5})  # the quoted story tells of them
+    assert not gate.refuses(found | {"anchor_long_names": 1.0})  # one name: too little to go on
+    assert not gate.refuses(found | {"passage_coverage": 0.6})  # the words say otherwise
+    assert not gate.refuses(found | {"sem_quote_cos": 0.55})  # the meaning says otherwise
+    assert not clause.refuses({})
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did Hugo Chavez say about oil exports to Cuba?", "Why did Raila Odinga reject the election result?"],
+)
+def test_names_found_only_by_chance_are_refused(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.verdict == "abstain" and not answer.quotes, (answer.verdict, answer.signals.get("anchor_story_share"))
