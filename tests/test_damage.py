@@ -328,6 +328,44 @@ def test_disk_full_during_ingest_changes_nothing(case: dict[str, Any], analyzer:
     assert "big-399" in {a.id for a in _engine(case, analyzer).sources()}
 
 
+MERGE = """
+import sys
+from pathlib import Path
+from retrieval import Analyzer, EngineConfig
+from retrieval.errors import QuoteQAError
+from retrieval.path import open_store
+config = EngineConfig(Path(sys.argv[1]), Path(sys.argv[2]), encoder="none")
+try:
+    open_store(config, Analyzer(), None).force_merge()
+except QuoteQAError as exc:
+    print(type(exc).__name__, exc)
+    sys.exit(3)
+"""
+
+
+def test_disk_full_during_a_merge_changes_nothing(case: dict[str, Any], analyzer: Analyzer) -> None:
+    """The merge of the two segments (and the tombstone) runs out of room writing the merged
+    segment: a typed error, the last commit and its answers intact, no partial file left; with
+    room again the same merge goes through and answers the same."""
+    index = case["index"]
+    before = {p.name: p.read_bytes() for p in index.iterdir() if p.name.startswith("COMMIT")}
+    segs = sorted(p.name for p in index.glob("*.seg"))
+    assert len(segs) == 2
+    merge = [sys.executable, "-c", MERGE, str(case["corpus"]), str(case["data"])]
+    r = subprocess.run(
+        merge, capture_output=True, text=True, env=case["env"], timeout=180, preexec_fn=_small_files(64 << 10)
+    )
+    assert r.returncode == 3 and "DiskFullError" in r.stdout and "disk is full" in r.stdout, r.stdout + r.stderr[-800:]
+    assert {p.name: p.read_bytes() for p in index.iterdir() if p.name.startswith("COMMIT")} == before
+    assert sorted(p.name for p in index.glob("*.seg")) == segs  # the partial merged segment was removed
+    assert verify(index, case["data"]).ok
+    assert _answers_cli(case["env"]) == case["answers"]
+    r = subprocess.run(merge, capture_output=True, text=True, env=case["env"], timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr[-800:]
+    assert len(list(index.glob("*.seg"))) == 1 and verify(index, case["data"]).ok
+    assert _answers_cli(case["env"]) == case["answers"]
+
+
 # --- the front ends' forms of the same failure ---------------------------------------------------
 def test_the_api_answers_a_damaged_read_with_a_503_and_a_stable_code() -> None:
     from fastapi import FastAPI
