@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -350,7 +350,7 @@ def _evaluate(
         ours=ours,
         baselines=base,
         params={"variant": params.variant, "k1": params.k1, "b": params.b, "encoder": parts.config.encoder}
-        | path.params.flat(),
+        | {k: asdict(v) if is_dataclass(v) else v for k, v in path.params.flat().items()},  # JSON all through
         index_seconds=index_seconds,
         seconds=time.perf_counter() - t_start,
         per_question=details,
