@@ -178,12 +178,13 @@ def test_dense_source_and_fusion_weights(stores, analyzer) -> None:  # type: ign
 def test_the_topic_gate_refuses_what_the_corpus_does_not_cover(stores, analyzer) -> None:  # type: ignore[no-untyped-def]
     """With the shipped models an everyday question is refused on the bilingual news corpus, and
     it is the topic gate that refuses it: without the gate it comes back quoted with the same
-    confidence (the confidence model's `min` is fitted at 0, refusing being the gate's job), at
-    least once as a sure `answer`. A question the corpus answers, across languages, passes."""
+    confidence (the confidence model's `min` is fitted at 0, refusing being the gate's job). (The
+    models before round twelve's refit even called one of them a sure `answer` without the gate;
+    the refit, calibrated with the anchor and story signals, calls them `unsure`.) A question the
+    corpus answers, across languages, passes."""
     st = stores["plain"]
     gated = Answerer(st, analyzer, encoder=shared_encoder())
     assert gated.topic_gate is not None
-    ungated_sure = 0
     for question in (
         "Recommend a movie for the weekend",
         "What's the weather in Paris tomorrow?",
@@ -195,8 +196,6 @@ def test_the_topic_gate_refuses_what_the_corpus_does_not_cover(stores, analyzer)
         ungated = Answerer(st, analyzer, encoder=shared_encoder(), topic_gate=None).answer(question)
         # the same chance that the quote answers; the refusal shows the chance refusing is right
         assert ungated.verdict != "abstain" and ungated.confidence == pytest.approx(1.0 - a.confidence)
-        ungated_sure += ungated.verdict == "answer"
-    assert ungated_sure >= 1  # the gate is what keeps these from sounding sure
     a = gated.answer("태풍으로 주민 몇 명이 대피했나?")
     assert a.verdict != "abstain" and first(a).text.startswith("About 12,000 residents were evacuated")
     assert verbatim(st, first(a))
