@@ -11,10 +11,11 @@ def _c(score: float, lang: str) -> Candidate:
 
 
 def test_the_question_language_is_preferred_while_it_answers_nearly_as_well() -> None:
-    pool, cross = answer_pool([_c(1.0, "en"), _c(0.7, "ko")], "ko", QuoteShape())
+    share = QuoteShape().same_language_share
+    pool, cross = answer_pool([_c(1.0, "en"), _c(share + 0.05, "ko")], "ko", QuoteShape())
     assert [c.sentence_lang for c in pool] == ["ko"] and not cross
-    pool, cross = answer_pool([_c(1.0, "en"), _c(0.5, "ko")], "ko", QuoteShape())
-    assert [c.score for c in pool] == [1.0, 0.5] and cross
+    pool, cross = answer_pool([_c(1.0, "en"), _c(share - 0.05, "ko")], "ko", QuoteShape())
+    assert [c.score for c in pool] == [1.0, share - 0.05] and cross
 
 
 def test_same_text_is_one_quote_inside_another_whatever_the_case() -> None:
