@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -60,15 +61,17 @@ def disk_full(exc: OSError, path: Path) -> DiskFullError:
     )
 
 
-def write_new(path: Path, data: bytes | memoryview) -> None:
-    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode. A
-    full disk is a DiskFullError, and the partial file is removed."""
+def write_new(path: Path, data: bytes | memoryview | Iterable[bytes | memoryview]) -> None:
+    """Write a file that must not exist yet (a segment), fsynced, with the umask's mode. `data`
+    may come in pieces (a large segment is never joined into a second copy in memory). A full
+    disk is a DiskFullError, and the partial file is removed."""
+    pieces = (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view[: 1 << 24])
-            view = view[n:]
+        for piece in pieces:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view[: 1 << 24]) :]
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)

@@ -23,7 +23,7 @@ A builder (`builder.py`: an ingest batch, a merge) hands `layout` a `Content`; t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import vectors
-from retrieval.index.fsutil import DISK_FULL, crash_point, disk_full, fsync_dir, seal, unseal, write_new
+from retrieval.index.fsutil import crash_point, fsync_dir, seal, unseal, write_new
 from retrieval.index.segments import columns
 from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS
@@ -153,24 +153,15 @@ def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder:
         offset = end
     seg_path, meta_path = paths(directory, name)
     sums = BlockSums()
-    fd = os.open(seg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:  # written piece by piece: no second copy of a large segment in memory
+
+    def pieces() -> Iterator[bytes | memoryview]:
         for i, chunk in enumerate(chunks):
             if i == len(chunks) // 2:
                 crash_point("segment-write")  # half a segment on disk, no commit names it
             sums.feed(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view[: 1 << 24]) :]
-        os.fsync(fd)
-    except OSError as exc:  # a full disk: no half segment left behind (no commit names it anyway)
-        os.close(fd)
-        seg_path.unlink(missing_ok=True)
-        if exc.errno in DISK_FULL:
-            raise disk_full(exc, seg_path) from exc
-        raise
-    else:
-        os.close(fd)
+            yield chunk
+
+    write_new(seg_path, pieces())  # a full disk leaves no half segment behind (no commit names it anyway)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "analyzer": ANALYZER_VERSION,
