@@ -29,8 +29,8 @@ from measure.news.harness import pool_parts
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
 from retrieval.answer.rerank import Coverage
-from retrieval.answer.retrieve import Hits, Joined
-from retrieval.answer.retrieve.fusion import FEATURES, FusionWeights, LearnedFusion
+from retrieval.answer.retrieve import Hits
+from retrieval.answer.retrieve.fusion import FEATURES, Candidates, FusionWeights, LearnedFusion
 from retrieval.engine import Engine
 from retrieval.path import Parts
 
@@ -54,16 +54,13 @@ class RecordingFusion(LearnedFusion):
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "seen", [])
 
-    def __call__(
+    def features(
         self, ctx: QuestionContext, query: Query, lists: Mapping[str, Hits], coverage: Mapping[int, Coverage]
-    ) -> Joined:
-        joined = LearnedFusion.__call__(self, ctx, query, lists, coverage)
-        if joined.fusion is not None:
-            seen = self.features(ctx, query, lists, coverage)
-            assert seen is not None
-            views = {u: ctx.view(u) for u in seen.uids}
-            self.seen.append((seen.uids, seen.X, views))  # type: ignore[attr-defined]
-        return joined
+    ) -> Candidates | None:
+        seen = LearnedFusion.features(self, ctx, query, lists, coverage)  # what the join scores, read once
+        if seen is not None:
+            self.seen.append((seen.uids, seen.X, {u: ctx.view(u) for u in seen.uids}))  # type: ignore[attr-defined]
+        return seen
 
 
 TWINS = "T"  # pool A, and every third story in English and Korean both (twin articles)
