@@ -167,11 +167,11 @@ def candidate_features(
     anchor = anchor or {}
     # an other-language passage leads on anchors when it holds more of the question's names and
     # numbers than every same-language candidate: then the words could not have seen its story
-    same_best = max((anchor.get(u, 0.0) for u in uids if not other.get(u, False)), default=0.0)
+    same = [u for u in uids if not other.get(u, False)]
+    same_best = max((anchor.get(u, 0.0) for u in same), default=0.0)
     # ...and the same for whole stories: a story told in both languages (twin articles, or one
     # bilingual article) leads nothing, so the question's own language keeps its quote
-    same = [u for u in uids if not other.get(u, False)]
-    # (by its anchors or, in the question's own language, its words: anchor extraction misses names)
+    # (held by its anchors or, in the question's own language, its words: anchor extraction misses names)
     held = {
         u: stories.anchors.get(u, 0.0)
         if other.get(u, False)

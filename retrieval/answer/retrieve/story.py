@@ -17,13 +17,16 @@ Per candidate story (the stories of the candidates the sources proposed; nothing
   (the re-rank's coverage; a same-language story can hold the question's words where anchor
   extraction missed a name: Kiwi reads 이즈미르 in one sentence and not in another).
 
-`fusion.py` gives both to every candidate of the story (features `s_anc`, `s_gap`, `s_gap*other`,
-and `s_anc_lead*other`: how much more of the question's anchors an other-language story holds
-than the best same-language candidate's story, so that a story told in both languages, as twin
-articles or one bilingual article, never pulls a question away from its own language). A story of one passage gets none: its passage's own features already
-say all it holds, and the weights were fitted on news stories of several paragraphs (Belebele,
-one passage an article, lost up to 5 points of src@1 when its passages got them too). A third, the share of the question's words the story's candidates hold
-together, was tried and not kept: it added nothing on either half (docs/quality.md, round twelve).
+`fusion.py` turns them into four features of every candidate of the story: `s_held` (the
+anchor share; for a story in the question's own language the larger of it and the word share),
+`s_lead*other` (how much more of the question's anchors an other-language story holds than any
+same-language candidate's story holds, so that a story told in both languages, as twin articles
+or one bilingual article, never pulls a question away from its own language), `s_gap` and
+`s_gap*other`. A story of one passage gets none: its passage's own features already say all it
+holds, and the weights were fitted on news stories of several paragraphs (Belebele, one passage
+an article, lost up to 5 points of src@1 when its passages got them too). The word share as a
+feature of its own was tried and not kept: it added nothing on either half (docs/quality.md,
+round twelve).
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ if TYPE_CHECKING:  # the join reads the re-rank's coverage; rerank.py imports th
 
 @dataclass(frozen=True, slots=True)
 class StoryEvidence:
-    """Per candidate uid of a story of several passages: its story's anchor share and cosine gap
-    (a uid left out reads as 0)."""
+    """Per candidate uid of a story of several passages: its story's anchor share, cosine gap and
+    word share (a uid left out reads as 0)."""
 
     anchors: Mapping[int, float]
     gap: Mapping[int, float]
