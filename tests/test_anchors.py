@@ -98,9 +98,34 @@ def test_anchors_are_placed_in_their_sentence(anchors: Anchors, analyzer: Analyz
     got = anchors.text(analyzer, text)
     assert got.sentences == 2
     first, second = got.by_sentence()
-    assert first == ()
+    assert first == ("word:weather",)  # an everyday word of the word list; "fine" is left out (fine weather, a fine)
     assert {"name:ksplp", "year:1966", "term:moscow"} <= set(second)
-    assert all(a.sentence == 1 for a in got.anchors)
+    assert all(a.sentence == 1 for a in got.anchors if not a.key.startswith("word:"))
+
+
+@pytest.mark.parametrize(
+    ("ko", "en", "words"),
+    [
+        ("광산 노동자들이 곰이 무서워 복귀를 거부하고 있다.", "Mine workers refuse to go back for fear of the bears.",
+         {"word:mine", "word:worker", "word:fear", "word:return", "word:refuse"}),
+        ("야당은 수도의 유권자 수천 명이 투표용지를 받지 못했다고 주장했다.",
+         "The opposition claimed thousands of voters in the capital got no ballots.",
+         {"word:opposition", "word:capital_city", "word:voter", "term:vote", "word:claim"}),
+    ],
+)
+def test_everyday_words_share_keys_across_scripts(
+    anchors: Anchors, analyzer: Analyzer, ko: str, en: str, words: set[str]
+) -> None:
+    # the word list (lexicon.tsv) gives a Korean sentence and its English translation the same
+    # "word:" keys; they are never names, numbers or terms
+    both = shared(anchors, analyzer, ko, en)
+    assert words <= both, words - both
+    assert all(kind_of(k) == "word" for k in both if k.startswith("word:"))
+
+
+def test_the_word_list_leaves_out_what_the_glossary_has(anchors: Anchors, analyzer: Analyzer) -> None:
+    keys = anchors.text(analyzer, "Police arrested the bear.").keys
+    assert "term:bear" in keys and not any(k.startswith("word:bear") or k == "word:birth" for k in keys)
 
 
 def test_korean_sentences_carry_kiwi_tags(analyzer: Analyzer) -> None:

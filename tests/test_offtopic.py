@@ -52,12 +52,14 @@ def test_the_gate_reads_names_found_and_lets_words_or_meaning_overrule() -> None
     assert not gate.refuses({})  # no signals: no say
 
 
-@pytest.mark.parametrize("which", ["glossary", "names"])
+@pytest.mark.parametrize("which", ["glossary", "lexicon", "names"])
 @pytest.mark.parametrize("damage", ["missing", "damaged"])
 def test_missing_or_damaged_anchor_data_stops_the_engine_naming_the_file(
     tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch, which: str, damage: str
 ) -> None:
-    module, attr = (glossary, "GLOSSARY_FILE") if which == "glossary" else (fuzzy, "NAMES_FILE")
+    module, attr = {
+        "glossary": (glossary, "GLOSSARY_FILE"), "lexicon": (glossary, "LEXICON_FILE"), "names": (fuzzy, "NAMES_FILE"),
+    }[which]  # fmt: skip
     real: Path = getattr(module, attr)
     bad = tmp_path / real.name
     if damage == "damaged":

@@ -4,8 +4,9 @@
 `quoteqa eval --news` does, asks every question of the half in both languages through the
 product's answer path with a join that records what the learned fusion saw (each candidate's
 `FEATURES` row), marks the gold candidate (a passage of the question's story, in its indexed
-language, holding a gold line), and fits the weights of the anchor features (`anc*other`,
-`anc_lead*other`) with `measure/fusion_fit.py::fit_conditional_logit`, the other weights held at
+language, holding a gold line), and fits the weights of one set of features (`--fit`: the
+anchor features `anc*other`, `anc_lead*other`; the story features; the translated-coverage
+features `w_lead*other`, `s_w_lead*other`) with `measure/fusion_fit.py::fit_conditional_logit`, the other weights held at
 their shipped values (a full refit on news alone would undo what Belebele, KorQuAD and XQuAD
 taught them). It prints the fitted weights and the fused first-passage hit rate, same and
 cross language, before and after.
@@ -36,6 +37,7 @@ from retrieval.path import Parts
 
 ANCHOR_FEATURES = ("anc*other", "anc_lead*other")
 STORY_FEATURES = ("s_held", "s_lead*other", "s_gap", "s_gap*other")
+WORD_FEATURES = ("w_lead*other", "s_w_lead*other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def load_groups(path: Path) -> list[Group]:
         ]
 
 
-FITTED_SETS = {"anchors": ANCHOR_FEATURES, "story": STORY_FEATURES}
+FITTED_SETS = {"anchors": ANCHOR_FEATURES, "story": STORY_FEATURES, "words": WORD_FEATURES}
 
 
 def fit_on_top(

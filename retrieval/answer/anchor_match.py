@@ -16,13 +16,15 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.text.anchors import Anchors, KeyVocabulary, kind_of
+from retrieval.text.anchors import WORD, Anchors, KeyVocabulary, kind_of
 
 I64 = npt.NDArray[np.int64]
 
 # How much each kind of key counts in a share (a name or a number pins a story; a glossary term
 # or a year is shared by many): chosen by hand, checked on the news FIT half (docs/quality.md).
-KIND_WEIGHTS: Mapping[str, float] = MappingProxyType({"name": 1.0, "number": 1.0, "date": 0.5, "term": 0.5})
+KIND_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {"name": 1.0, "number": 1.0, "date": 0.5, "term": 0.5, "word": 0.0}  # word: never in `keys` (see `words`)
+)
 
 LONG_NAME = 4  # letters of a name skeleton that make it a "long" name (the off-topic gate's reading)
 
@@ -55,6 +57,19 @@ class QuestionAnchors:
     keys: tuple[str, ...]
     matches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # question key -> index keys
     passages: Mapping[str, I64] = field(default_factory=dict)  # question key -> uids (any of its matches)
+    # The question's everyday words as word-list keys ("word:", lexicon.tsv) and its glossary
+    # terms, with their idf in the index: translations of its plain words (word keys are not
+    # anchors: no postings read, no part in the shares above)
+    words: Mapping[str, float] = field(default_factory=dict)
+
+    def word_share_in(self, keys: Iterable[str]) -> float:
+        """The idf-weighted share of the question's word-list keys among `keys` (a passage's or a
+        story's index keys): how much of the question's plain wording it holds, in either script."""
+        total = sum(self.words.values())
+        if not total:
+            return 0.0
+        have = keys if isinstance(keys, (set, frozenset)) else set(keys)
+        return sum(w for k, w in self.words.items() if k in have) / total
 
     @property
     def weight(self) -> float:
@@ -117,9 +132,11 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
     vocab = vocabulary(anchors, searcher)
     if vocab is None or not text:
         return NO_ANCHORS
-    keys = anchors.text(analyzer, text).keys  # type: ignore[arg-type]
+    every = anchors.text(analyzer, text).keys  # type: ignore[arg-type]
+    keys = tuple(k for k in every if not k.startswith(WORD))
+    words = word_idf(searcher, [k for k in every if k.startswith(WORD) or kind_of(k) == "term"])
     if not keys:
-        return NO_ANCHORS
+        return QuestionAnchors((), words=words) if words else NO_ANCHORS
     matches = {k: vocab.expand(k) for k in keys}
     wanted = sorted({m for ms in matches.values() for m in ms})
     found = searcher.anchor_passages(wanted) if wanted else {}  # type: ignore[attr-defined]
@@ -128,4 +145,17 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
         parts = [found[m] for m in ms if m in found]
         if parts:
             passages[k] = np.unique(np.concatenate(parts))
-    return QuestionAnchors(tuple(keys), matches, passages)
+    return QuestionAnchors(tuple(keys), matches, passages, words)
+
+
+def word_idf(searcher: object, keys: Iterable[str]) -> dict[str, float]:
+    """Each word-list key some live passage holds, with its idf (log(1 + N / df)): a word every
+    story uses ("said" is not in the list, "officials" is) weighs little."""
+    df_of = getattr(searcher, "anchor_df", None)
+    if df_of is None:
+        return {}
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    df, n = df_of(keys)
+    return {k: float(np.log1p(n / df[k])) for k in keys if df.get(k, 0) > 0}

@@ -38,6 +38,7 @@ from retrieval.answer.retrieve import Hits, Joined
 from retrieval.answer.retrieve.dense import DENSE
 from retrieval.answer.retrieve.lexical import LEXICAL
 from retrieval.answer.retrieve.story import NO_STORIES, StoryEvidence, story_evidence
+from retrieval.answer.retrieve.words import NO_COVERAGE, WordCoverage, word_coverage
 
 FEATURES: tuple[str, ...] = (
     "lex",  # re-ranked lexical score / the best lexical score (0: not a lexical candidate)
@@ -59,6 +60,11 @@ FEATURES: tuple[str, ...] = (
     "s_lead*other",  # how much more of the question's anchors its story holds than any same-language story (≥ 0)
     "s_gap",  # its story's best candidate cosine − the best candidate cosine (≤ 0)
     "s_gap*other",
+    # w: the idf-weighted share of the question's everyday words (word list, either script) it
+    # holds (`words.py`); the feature is how much more than the best same-language candidate's
+    # words hold (its coverage): a question its own language answers keeps its own language
+    "w_lead*other",
+    "s_w_lead*other",  # ...the same for what its story holds
 )
 
 
@@ -108,6 +114,13 @@ class FusionWeights:
 # 0.435 / 0.632, twins 0.583 / 0.751 → 0.593 / 0.762. Not kept (docs/quality.md, round twelve):
 # the plain `s_anc*other`, whose first fit (2.39, without the twins pool) lifted the other-language
 # twin of a story, or the other half of a bilingual article, over the question's own language.
+# The translated-coverage features (`words.py`) were fitted the same way, on top of all the
+# others, held: `uv run python -m measure.news.fusion_rows --half fit --fit words` (L2 0.001).
+# Fused first passage gold / in the right story, REPORT: same 0.705 / 0.876 → 0.699 / 0.868,
+# cross 0.435 / 0.632 → 0.472 / 0.694, twins 0.593 / 0.762 → 0.593 / 0.772. Not kept (round
+# thirteen): the plain shares (w*other, s_w*other; REPORT cross 0.479, same 0.697), which lifted
+# other-language passages where the question's own language answered, and cost Belebele's split
+# modes up to 3.8 points of src@1 even as leads; one-passage articles get none for that reason.
 FITTED: tuple[float, ...] = (
     1.9767,
     2.4889,
@@ -128,6 +141,8 @@ FITTED: tuple[float, ...] = (
     1.6596,
     0.8483,
     -0.7873,
+    1.478,  # w_lead*other, s_w_lead*other: measure/news/fusion_rows.py --fit words (see above)
+    2.1972,
 )
 
 
@@ -143,6 +158,7 @@ def candidate_features(
     lexical: Sequence[tuple[int, float]], coverage: Mapping[int, float], dense: Sequence[tuple[int, float]],
     cosine: Mapping[int, float], other: Mapping[int, bool], further: Sequence[tuple[int, float]] = (),
     anchor: Mapping[int, float] | None = None, stories: StoryEvidence = NO_STORIES,
+    words: WordCoverage = NO_COVERAGE,
 ) -> tuple[list[int], npt.NDArray[np.float64]]:  # fmt: skip
     """The candidates (lexical first, then dense-only ones, then those only further sources
     proposed) and their feature rows.
@@ -153,7 +169,8 @@ def candidate_features(
     passage language differs from the question's; `further`: other sources' hits, scored here by
     the same features (a source with a feature of its own adds it to `FEATURES`); `anchor`: uid →
     share of the question's anchors the passage holds (absent: 0); `stories`: each candidate's
-    story evidence (`story.py`; absent: 0)."""
+    story evidence (`story.py`; absent: 0); `words`: the other-language candidates' translated
+    coverage (`words.py`; absent: 0)."""
     uids = list(dict.fromkeys([u for u, _ in lexical] + [u for u, _ in dense] + [u for u, _ in further]))
     if not uids:
         return [], np.zeros((0, len(FEATURES)))
@@ -179,6 +196,7 @@ def candidate_features(
         for u in uids
     }
     story_best = max((held[u] for u in same), default=0.0)
+    same_cov = max((coverage.get(u, 0.0) for u in same), default=0.0)
     rows = []
     for u, c in zip(uids, cos):
         o = float(other.get(u, False))
@@ -190,6 +208,7 @@ def candidate_features(
             float(u == lex_first and u == dense_first), float(u == lex_first), float(u == dense_first),
             anchor.get(u, 0.0) * o, max(anchor.get(u, 0.0) - same_best, 0.0) * o,
             sa, max(sa - story_best, 0.0) * o, sg, sg * o,
+            max(words.passage.get(u, 0.0) - same_cov, 0.0) * o, max(words.story.get(u, 0.0) - same_cov, 0.0) * o,
         ))  # fmt: skip
     return uids, np.asarray(rows, dtype=np.float64)
 
@@ -276,7 +295,8 @@ class LearnedFusion:
         cov = {u: c.passage for u, c in coverage.items()}
         shares = ctx.question_anchors.passage_shares(STRONG_KINDS) if ctx.asked is not None else {}
         stories = story_evidence(ctx, query, uids, cosine, coverage)
-        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares, stories)
+        words = word_coverage(ctx, uids, other)
+        cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares, stories, words)
         return Candidates(cand, X, other, lexical, dense, cosine)
 
 

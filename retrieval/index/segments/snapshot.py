@@ -301,6 +301,15 @@ class Snapshot:
                 out[key] = np.concatenate(parts).astype(np.int64)
         return out
 
+    def anchor_df(self, keys: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Each key's count of passages holding it (tombstoned rows included: an idf, not a
+        list), and the live passage count: no postings are copied, so a word every passage
+        holds costs as little as a rare name."""
+        df: dict[str, int] = {}
+        for key in keys:
+            df[key] = sum(len(s.seg.anchors.rows_of(key)) for s in self.segs)
+        return df, max(self.n_passages, 1)
+
     def stories_of(self, uids: npt.ArrayLike) -> I64:
         """A number per uid naming its article (story) within this snapshot, -1 for a uid not
         live here: whether keys found in different passages are of one story, without reading them."""

@@ -6,7 +6,10 @@ story about the same kind of event. Anchors are exact keys that survive the chan
 * `name:` consonant skeletons of names (names.py, skeleton.py) and `acr:` acronyms: kind "name";
 * `num:`, `ord:` values with their units (numbers.py): kind "number";
 * `year:`, `decade:`, `month:`, `date:`: kind "date";
-* `term:` glossary keys (glossary.py, glossary.tsv: countries, bodies, titles...): kind "term".
+* `term:` glossary keys (glossary.py, glossary.tsv: countries, bodies, titles...): kind "term";
+* `word:` keys of the everyday news word list (lexicon.tsv: bears, voters, refused...): kind
+  "word". They are not anchors of a story but translations of a question's plain words: read by
+  the fusion's translated-coverage features (`retrieval/answer/retrieve/words.py`) only.
 
 `Anchors.load(analyzer)` reads the data once; `passage(text, sentences)` reads the sentences the
 analyser already produced (a Korean sentence's tags say which terms are proper nouns), so
@@ -32,7 +35,14 @@ from retrieval.text.anchors.fuzzy import (
     load_edit_costs,
     skeletons_match,
 )
-from retrieval.text.anchors.glossary import GLOSSARY_FILE, Glossary, load_glossary
+from retrieval.text.anchors.glossary import (
+    GLOSSARY_FILE,
+    LEXICON_FILE,
+    LEXICON_FORMAT,
+    Glossary,
+    load_glossary,
+    without,
+)
 from retrieval.text.anchors.names import LatinTokens, NameSettings, korean_names, latin_names
 from retrieval.text.anchors.numbers import EN_WORDS, MONTHS, NumberSettings, number_keys
 
@@ -42,9 +52,10 @@ if TYPE_CHECKING:
 _CAPITAL = re.compile(r"[A-Z\u00C0-\u00DE]")
 _DIGIT = re.compile(r"\d")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
-AnchorKind = Literal["name", "number", "date", "term"]
+AnchorKind = Literal["name", "number", "date", "term", "word"]
 _KIND = {"name": "name", "acr": "name", "num": "number", "ord": "number", "year": "date", "decade": "date",
-         "month": "date", "date": "date", "term": "term"}  # fmt: skip
+         "month": "date", "date": "date", "term": "term", "word": "word"}  # fmt: skip
+WORD = "word:"  # the prefix of the word list's keys
 
 __all__ = [
     "Anchor", "AnchorKind", "AnchorSettings", "Anchors", "EditCosts", "FuzzySettings", "KeyVocabulary", "NameSettings",
@@ -104,8 +115,10 @@ class Anchors:
         costs: EditCosts = PLAIN_COSTS,
         settings: AnchorSettings = AnchorSettings(),
         date_stems: frozenset[str] = frozenset(),
+        lexicon: Glossary | None = None,
     ) -> None:
         self.glossary = glossary
+        self.lexicon = lexicon  # the everyday word list ("word:" keys); None: none extracted
         self.costs = costs
         self.settings = settings
         # English stems of month names and number words: a sentence with none of them in its
@@ -120,12 +133,15 @@ class Anchors:
         glossary: Path = GLOSSARY_FILE,
         names: Path = NAMES_FILE,
         settings: AnchorSettings = AnchorSettings(),
+        lexicon: Path = LEXICON_FILE,
     ) -> Anchors:
-        """Raises AnchorDataError (naming the file) when the glossary or the name model is
-        missing or damaged: anchors never silently go missing."""
+        """Raises AnchorDataError (naming the file) when the glossary, the word list or the name
+        model is missing or damaged: anchors never silently go missing."""
         costs = load_edit_costs(names)
         stems = (analyzer.english_term(w) for w in (*MONTHS, *EN_WORDS))
-        return cls(load_glossary(analyzer, glossary), costs, settings, frozenset(s for s in stems if s))
+        terms = load_glossary(analyzer, glossary)
+        words = without(load_glossary(analyzer, lexicon, LEXICON_FORMAT), terms)
+        return cls(terms, costs, settings, frozenset(s for s in stems if s), words)
 
     def vocabulary(self, keys: Iterable[str]) -> KeyVocabulary:
         """The fuzzy lookup over an index's anchor keys (build once per index snapshot)."""
@@ -138,17 +154,21 @@ class Anchors:
     def passage(self, text: str, sentences: Sequence[Sentence]) -> PassageAnchors:
         """Anchors of an analysed passage (or question): `sentences` as the analyser gave them."""
         found: dict[tuple[str, int], None] = {}
-        g, s = self.glossary, self.settings
+        g, s, lex = self.glossary, self.settings, self.lexicon
         for i, sent in enumerate(sentences):
             piece = text[sent.start : sent.end]
             keys: list[str] = []
             if sent.tags or _HANGUL.search(piece):
                 keys.extend(k for k, _ in korean_names(sent.terms, sent.tags, g, s.names))
                 keys.extend("term:" + k for k, _ in g.korean_terms(sent.terms, sent.tags))
+                if lex is not None:
+                    keys.extend(WORD + k for k, _ in lex.korean_terms(sent.terms, sent.tags))
                 # beside Kiwi a scan costs nothing (and 다섯 명 has no digit)
                 keys.extend(k for k, _ in number_keys(piece, s.numbers))
             else:
                 keys.extend("term:" + k for k, _ in g.english_terms(sent.terms))
+                if lex is not None:
+                    keys.extend(WORD + k for k, _ in lex.english_terms(sent.terms))
                 words = not self.date_stems.isdisjoint(sent.terms)  # month names, number words
                 if words or _DIGIT.search(piece):
                     keys.extend(k for k, _ in number_keys(piece, s.numbers, months=words, words=words))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 GLOSSARY_FORMAT = "# quoteqa Korean–English news glossary, format 1."
+LEXICON_FILE = Path(__file__).with_name("lexicon.tsv")  # everyday news words: the "word:" keys
+LEXICON_FORMAT = "# quoteqa Korean–English news word list, format 1."
 MIN_ENTRIES = 100  # fewer means a truncated file, not a small glossary
 KEY = re.compile(r"[a-z0-9_]+")
 
@@ -98,14 +100,17 @@ def is_surface_form(form: str) -> bool:
     return form.startswith("=") or "." in form or (len(form) > 1 and form.replace(" ", "").isupper())
 
 
-def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
-    """Read and analyse the glossary; a missing or damaged file is an AnchorDataError naming it."""
+def load_glossary(
+    analyzer: Analyzer, path: Path = GLOSSARY_FILE, header: str = GLOSSARY_FORMAT, min_entries: int = MIN_ENTRIES
+) -> Glossary:
+    """Read and analyse the glossary (or the word list, `lexicon.tsv`: the same layout under its
+    own `header`); a missing or damaged file is an AnchorDataError naming it."""
     try:
         lines = path.read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise AnchorDataError(f"cannot read the anchor glossary {path}: {exc}") from exc
-    if not lines or lines[0] != GLOSSARY_FORMAT:
-        raise AnchorDataError(f"the anchor glossary {path} is damaged: its first line must be {GLOSSARY_FORMAT!r}")
+    if not lines or lines[0] != header:
+        raise AnchorDataError(f"the anchor glossary {path} is damaged: its first line must be {header!r}")
     korean: dict[tuple[str, ...], str] = {}
     english: dict[tuple[str, ...], str] = {}
     surface: dict[str, str] = {}
@@ -148,9 +153,9 @@ def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
             stems = tuple(analyzer.english_terms(form))
             if stems:
                 english.setdefault(stems, key)
-    if len(keys) < MIN_ENTRIES:
+    if len(keys) < min_entries:
         raise AnchorDataError(
-            f"the anchor glossary {path} is damaged: {len(keys)} entries, expected at least {MIN_ENTRIES}"
+            f"the anchor glossary {path} is damaged: {len(keys)} entries, expected at least {min_entries}"
         )
     return Glossary(
         path=path, korean=korean, english=english, surface=surface,
@@ -161,12 +166,24 @@ def load_glossary(analyzer: Analyzer, path: Path = GLOSSARY_FILE) -> Glossary:
     )  # fmt: skip
 
 
+def without(words: Glossary, glossary: Glossary) -> Glossary:
+    """The word list less the forms the glossary already has (their term keys stand for them)."""
+    korean = {k: v for k, v in words.korean.items() if k not in glossary.korean}
+    english = {k: v for k, v in words.english.items() if k not in glossary.english}
+    surface = {k: v for k, v in words.surface.items() if k not in glossary.surface}
+    return replace(
+        words, korean=korean, english=english, surface=surface,
+        korean_first=_first(korean), english_first=_first(english),
+    )  # fmt: skip
+
+
 def _add_korean(analyzer: Analyzer, form: str, key: str, table: dict[tuple[str, ...], str]) -> None:
     whole = form.replace(" ", "")
     table.setdefault((whole,), key)
     for sentence in analyzer.sentences(form):
         parts = tuple(t for t, tag in zip(sentence.terms, sentence.tags, strict=False) if tag != "NNC")
-        if parts and "".join(parts) == whole:
+        # a verb in its dictionary form (거부하다, 숨지다) is matched by what Kiwi keeps of it (거부; 숨지)
+        if parts and ("".join(parts) == whole or whole.endswith("다")):
             table.setdefault(parts, key)
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 NAME = "anchors"
 SUFFIX = ".anc"
-ANCHORS_FORMAT = 1
+ANCHORS_FORMAT = 2  # 2: the word list's keys (a segment of format 1 lacks them and is rebuilt)
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 # the batch arrays `analyse_batch` sends back beside the term arrays (ids into the batch's own key list)
@@ -52,7 +52,9 @@ def anchors_for(analyzer: Analyzer) -> Anchors:
     got = _loaded.get(id(analyzer))
     if got is None or got[0] is not analyzer:
         # the files named at call time (a test points them at a damaged copy)
-        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE))
+        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(
+            analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE, lexicon=glossary.LEXICON_FILE
+        ))
     return got[1]
 
 
