@@ -95,3 +95,20 @@ def test_the_quote_story_reading_refuses_names_the_quoted_story_never_tells_of()
 def test_names_found_only_by_chance_are_refused(engine: Engine, question: str) -> None:
     answer = engine.ask(question)
     assert answer.verdict == "abstain" and not answer.quotes, (answer.verdict, answer.signals.get("anchor_story_share"))
+
+
+def test_the_low_chance_reading_refuses_what_the_confidence_model_all_but_rules_out() -> None:
+    gate = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.02)
+    seen = {"anchor_names": 0.0, "passage_coverage": 0.3, "sem_quote_cos": 0.2}
+    assert gate.refuses(seen, chance=0.019)
+    assert not gate.refuses(seen, chance=0.02)
+    assert not gate.refuses(seen)  # no chance given (a replay of stored signals): no say
+    assert not gate.refuses({}, chance=0.0)  # no signals: no say
+    assert not OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0).refuses(seen, chance=0.0)
+
+
+@pytest.mark.parametrize("question", ["What did the Kremlin say?", "크렘린궁은 뭐라고 했나요?"])
+def test_the_shipped_articles_questions_are_far_above_the_low_chance_level(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.verdict in ("answer", "unsure")
+    assert answer.confidence >= 5 * OffTopicGate().min_chance  # shown confidence = the chance, for these verdicts

@@ -7,7 +7,9 @@ have overruled), replays every gate of a small grid on them, and prints the best
 off-topic questions refused while the answerable ones refused (by any stage) stay at most
 `--max-refused` (default 3%, under the 5% target, for the REPORT half to land under it too).
 `--clause` replays the second reading (`QuoteStoryClause`) on top of the shipped first reading
-instead (rows written with the shipped gate: a refusal only adds to what the rows refused).
+instead (rows written with the shipped gate: a refusal only adds to what the rows refused), and
+`--chance` the third (`min_chance`, the confidence model's chance read back from the row's shown
+confidence) on rows written with the gate's other readings on and `min_chance` 0.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
     off = [r for r in rows if not r["answerable"]]
 
     def refused(r: dict) -> bool:
-        return r["verdict"] == "abstain" or gate.refuses(r["signals"])
+        return r["verdict"] == "abstain" or gate.refuses(r["signals"], chance_of(r))
 
     return {
         "offtopic_refused": sum(map(refused, off)) / max(len(off), 1),
@@ -35,10 +37,25 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
     }
 
 
+def chance_of(row: dict) -> float:
+    """The confidence model's chance, from the confidence shown (`confidence.shown`: a refusal
+    shows the chance that refusing was right)."""
+    c = float(row["confidence"])
+    return 1.0 - c if row["verdict"] == "abstain" else c
+
+
+def chance_grid() -> list[OffTopicGate]:
+    return [
+        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c)
+        for c in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05)
+    ]
+
+
 def grid() -> list[OffTopicGate]:
     return [
         OffTopicGate(
-            min_names=n, max_found=f, long_names=ln, together=t, words_override=w, meaning_override=m, quote_story=None
+            min_names=n, max_found=f, long_names=ln, together=t, words_override=w, meaning_override=m, quote_story=None,
+            min_chance=0.0,
         )
         for n, f, ln, t, w, m in itertools.product(
             (1, 2),
@@ -53,7 +70,7 @@ def grid() -> list[OffTopicGate]:
 
 def clause_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=QuoteStoryClause(n, t, w, m))
+        OffTopicGate(min_names=10**6, quote_story=QuoteStoryClause(n, t, w, m), min_chance=0.0)
         for n, t, w, m in itertools.product(
             (1, 2), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7, 0.8, 1.01), (0.3, 0.35, 0.4, 0.5, 1.01)
         )
@@ -65,12 +82,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("rows", type=Path)
     p.add_argument("--max-refused", type=float, default=0.03)
     p.add_argument("--clause", action="store_true", help="replay the quote-story reading on rows of the shipped gate")
+    p.add_argument("--chance", action="store_true", help="replay the low-chance reading on rows of the other readings")
     args = p.parse_args(argv)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
-    off = OffTopicGate(min_names=10**6, quote_story=None)
-    print("as written:" if args.clause else "without the gate:", replay(rows, off))
-    scored = [(replay(rows, g), g) for g in (clause_grid() if args.clause else grid())]
+    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0)
+    print("as written:" if args.clause or args.chance else "without the gate:", replay(rows, off))
+    candidates = chance_grid() if args.chance else clause_grid() if args.clause else grid()
+    scored = [(replay(rows, g), g) for g in candidates]
     ok = [(s, g) for s, g in scored if s["answerable_refused"] <= args.max_refused]
     ok.sort(key=lambda x: (-x[0]["offtopic_refused"], x[0]["answerable_refused"]))
     for s, g in ok[:10]:

@@ -319,7 +319,7 @@ class Answerer:
             signals[CORPUS_OTHER] = float(ctx.question.language not in self.corpus_languages() | {"mixed"})
 
         chance, verdict = decide(judge, signals, self.topic_gate if semantic else None)
-        if judge is not None and within is None and prm.offtopic.refuses(signals):
+        if judge is not None and within is None and prm.offtopic.refuses(signals, chance):
             verdict = "abstain"  # it names people the corpus never names (`offtopic.py`)
         if verdict == "abstain" and within is not None and quotes:
             verdict = "unsure"
