@@ -464,7 +464,8 @@ def test_every_weight_has_its_own_flat_name() -> None:
     p = AnswerParams()
     stages = (p.query, p.rerank, p.sentences, p.kinds, p.quotes, p.conversation, p.fusion, p.similar, p.offtopic)
     assert (
-        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 59
+        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 60
     )  # + min_coverage (issue 20: short_terms, continue_sentences; issue 19: fusion.runner_up_share;
     # issue 26: fusion.anchor_depth, the six levels of the off-topic names gate, kinds, whole_quote_sentences,
-    # and the gate's second reading, `offtopic.quote_story`, one value of its own frozen levels)
+    # and the gate's second reading, `offtopic.quote_story`, one value of its own frozen levels; its third
+    # reading, `offtopic.min_chance`)

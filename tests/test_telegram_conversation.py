@@ -262,11 +262,6 @@ async def test_squad_export_places_quotes_across_whitespace() -> None:
     assert (export.questions, export.unplaced, export.unhelpful) == (1, 1, 1)
 
 
-@pytest.mark.xfail(
-    reason="the product path (encoder on) quotes it unsure; off-topic refusal is issue 26",
-    strict=True,
-    raises=AssertionError,
-)
 async def test_inline_without_an_answer_posts_nothing_and_refusal_says_why(
     new_api: Any, engine: Engine, tmp_path: Path
 ) -> None:
