@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +229,38 @@ def test_halves_of_one_article_are_linked_to_itself(tmp_path: Path, analyzer: An
     assert kept is not None
     ko_keys = [key for key in kept.links["club"].links if key[0] <= CUT]
     assert ko_keys and all(t[0] > CUT for key in ko_keys for t in kept.links["club"].links[key])
+
+
+def _env(base: Path) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEQA_")}
+    e.update(QUOTEQA_CORPUS_DIR=str(base / "corpus"), QUOTEQA_DATA_DIR=str(base / "data"), QUOTEQA_WORKERS="2")
+    e.update(QUOTEQA_ENCODER="use-m3", QUOTEQA_ENCODER_CACHE_DIR=str(ENCODER_CACHE))
+    return e
+
+
+def test_a_sync_killed_after_writing_the_links_leaves_the_last_commit(case: dict[str, Any], analyzer: Analyzer) -> None:
+    """`quoteqa` killed between writing a links file and the commit naming it (club-en removed
+    from the corpus, so club-ko's link goes): the last commit is whole, `verify` is quiet, the
+    next open finishes the sync with its links, and `quoteqa verify` (the command) names a
+    damaged links file."""
+    base, index = case["base"], case["index"]
+    rows = _rows(base)
+    _write_rows(base, [r for r in rows if r["id"] != "club-en"])
+    env = _env(base)
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "sources"], env=env | {"QUOTEQA_CRASH_AT": "twins"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == -signal.SIGKILL, r.stderr[-500:]
+    assert len(list(index.glob(f"{twin_links.PREFIX}*"))) == 2  # the new file, named by no commit
+    assert verify(index, base / "data").ok
+    engine = _open(base, analyzer)  # opening syncs: the removal is finished
+    assert "club-en" not in {a.id for a in engine.sources()}
+    assert "club-ko" not in _twins(engine)
+    assert len(list(index.glob(f"{twin_links.PREFIX}*"))) == 1  # the leftover collected
+    path = _links_file(index)
+    path.write_bytes(path.read_bytes()[:-9])  # truncated
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "verify"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 1 and str(_links_file(index)) in out.stdout, out.stdout
