@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import secrets
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from retrieval.index.fsutil import fsync_dir, seal, unseal, write_new
-from retrieval.index.store import Searcher
+from retrieval.index.store import PassageView, Searcher
 from retrieval.index.twins.find import Key, Links, TwinFinder, article_views
 
 FORMAT = 1
@@ -149,6 +152,7 @@ class LinkState:
 def update(state: LinkState, snap: Searcher, added: set[str], gone: set[str], finder: TwinFinder) -> None:
     """Bring `state` up to the snapshot `snap` of a commit that adds `added` (new articles and
     new versions) and takes out `gone` (removed or replaced ids; see the module docstring)."""
+    snap = _Memo(snap)  # type: ignore[assignment]
     checked: set[str] = set()
     recheck = set(added)
     before = dict(state.records)
@@ -187,6 +191,38 @@ def _check(state: LinkState, snap: Searcher, aid: str, finder: TwinFinder) -> st
     twin = twin_views[0].article
     state.records[aid] = Link(views[0].article.text_hash, twin.id, twin.text_hash, dict(links))
     return twin.id
+
+
+class _Memo:
+    """A snapshot read by one `update`: the passages, dense searches and vectors it asks for
+    again are remembered (the articles checked in one commit meet the same candidates, and a
+    pair's two checks search from each other's mean vector). Only repeats are spared: the
+    findings are those of the snapshot itself."""
+
+    PASSAGES = 50_000  # views kept (a build's commit checks thousands of articles)
+
+    def __init__(self, snap: Searcher) -> None:
+        self._snap = snap
+        self._views: OrderedDict[int, PassageView] = OrderedDict()
+        self._dense: dict[tuple[bytes, int], list[tuple[int, float]]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._snap, name)
+
+    def passage(self, uid: int) -> PassageView:
+        view = self._views.get(uid)
+        if view is None:
+            view = self._views[uid] = self._snap.passage(uid)
+            if len(self._views) > self.PASSAGES:
+                self._views.popitem(last=False)
+        return view
+
+    def dense(self, query: Any, k: int) -> list[tuple[int, float]]:
+        key = (np.asarray(query, np.float32).tobytes(), k)
+        hits = self._dense.get(key)
+        if hits is None:
+            hits = self._dense[key] = self._snap.dense(query, k)  # type: ignore[attr-defined]
+        return hits
 
 
 def article_uid(snap: Searcher, article_id: str) -> int | None:
