@@ -7,7 +7,7 @@ languages (902 answers) twice: the first round in a fresh process (what a questi
 detection before issue 28, once per commit), the second with every cache warm. Then one more
 article is added (an ingest of one file) and one question asked after it.
 
-    uv run python -m measure.twin_cost OUT.jsonl [--data DIR] [--rounds N] [--squad]
+    uv run python -m measure.twin_cost OUT.jsonl [--data DIR] [--rounds N] [--squad] [--flush N]
 
 `--squad` adds the KorQuAD dev and XQuAD en articles (188 single-language articles, 2,150
 passages) beside the news, so the build's twin finding meets articles without a twin. The
@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval import Engine, EngineConfig
+from retrieval.index.segments.flush import FlushPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "ko-en-news-dev"
@@ -127,6 +128,7 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--encoder", default=None)
     ap.add_argument("--squad", action="store_true")
     ap.add_argument("--ab", action="store_true")
+    ap.add_argument("--flush", type=int, default=None, help="commit every N passages (merges capped at 5N)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("retrieval.index.segments.writer").setLevel(logging.INFO)
@@ -136,7 +138,9 @@ def main(argv: Sequence[str]) -> int:
         n = write_corpus(args.data, corpus)
         if args.squad:
             n += write_squad(corpus)
-        kw = {"encoder": args.encoder} if args.encoder else {}
+        kw: dict[str, object] = {"encoder": args.encoder} if args.encoder else {}
+        if args.flush:
+            kw["flush"] = FlushPolicy(args.flush, 5 * args.flush)
         t0 = time.perf_counter()
         engine = Engine.open(EngineConfig(corpus, data_dir, **kw))
         build = time.perf_counter() - t0

@@ -27,6 +27,7 @@ from test_twins import CUT, PARAGRAPHS, quote_with, separate_corpus
 from retrieval import Analyzer, Engine, EngineConfig
 from retrieval.corpus.verify import repair, verify
 from retrieval.index.fsutil import seal, unseal
+from retrieval.index.segments.flush import FlushPolicy
 from retrieval.index.segments.snapshot import Snapshot
 from retrieval.index.twins import links as twin_links
 from retrieval.index.twins.find import TwinFinder
@@ -264,3 +265,21 @@ def test_a_sync_killed_after_writing_the_links_leaves_the_last_commit(case: dict
         [sys.executable, "-m", "bot.cli", "verify"], env=env, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 1 and str(_links_file(index)) in out.stdout, out.stdout
+
+
+def test_a_build_cut_into_flushes_links_what_one_piece_links(
+    pristine: dict[str, Any], tmp_path: Path, analyzer: Analyzer
+) -> None:
+    """A commit every 2 passages: the articles wait as `unchecked` in the commits before the
+    write's last one, which checks them all in the snapshot of the whole write."""
+    shutil.copytree(pristine["base"] / "corpus", tmp_path / "corpus")
+    config = EngineConfig(
+        tmp_path / "corpus", tmp_path / "data", encoder="use-m3", encoder_cache=ENCODER_CACHE, flush=FlushPolicy(2, 10)
+    )
+    engine = Engine.open(config, analyzer=analyzer, encoder=shared_encoder())
+    whole = _open(pristine["base"], analyzer)
+    assert engine.store.snapshot().generation > 3  # many commits
+    kept, one_piece = engine.store.snapshot().twin_links, whole.store.snapshot().twin_links
+    assert kept is not None and one_piece is not None and not kept.unchecked
+    assert kept.links == one_piece.links
+    assert _answers(engine) == _answers(whole)

@@ -102,6 +102,8 @@ class Twins:
             self._warn(f"the index {why}: translation twins are found per question (slower); {REINDEX}")
             raise LookupError(why)
         aid = q.source.article
+        if aid in kept.unchecked:
+            raise LookupError("added by a write that has not checked it yet")
         link = kept.links.get(aid)
         if link is None:
             return None  # checked when written: no twin

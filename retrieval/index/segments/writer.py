@@ -139,7 +139,7 @@ class SegmentWriter:
                 last = i == len(groups) - 1
                 ids = {a.id for batch in group for a in batch} | (pure_removes if i == 0 else set())
                 extra = change.extra if last and change.extra is not None else extra0
-                n_added += self._write_part(group, ids, analysed, extra, stamp, options, links)
+                n_added += self._write_part(group, ids, analysed, extra, stamp, options, links, last)
                 if not last:
                     crash_point("flush")  # some flushes committed, the rest (and the file table) not
         finally:
@@ -158,7 +158,7 @@ class SegmentWriter:
 
     def _write_part(
         self, group: Sequence[list[Article]], ids: set[str], analysed: Iterator[Any], extra: dict[str, Any],
-        stamp: str | None, options: WriteOptions, links: LinkState | None = None,
+        stamp: str | None, options: WriteOptions, links: LinkState | None = None, last: bool = True,
     ) -> int:  # fmt: skip
         """One commit: a segment of `group`'s articles (analysed batch by batch), tombstones for
         the live articles named by `ids`; then merges as the policy asks. Returns passages added."""
@@ -199,31 +199,34 @@ class SegmentWriter:
         n_added = new_seg.n_passages if new_seg is not None else 0
         if new_seg is not None:
             lives.append(LiveSegment(new_seg))
-        twins = self._links(links, generation, lives, snap.next_uid + n_added, extra, stamp, group, ids)
+        twins = self._links(links, generation, lives, snap.next_uid + n_added, extra, stamp, group, ids, last)
         self.commit(generation, lives, snap.next_uid + n_added, extra, stamp, twins)
         self.maybe_merge()
         return n_added
 
     def _links(
         self, state: LinkState | None, generation: int, lives: Sequence[LiveSegment], next_uid: int,
-        extra: dict[str, Any], stamp: str | None, group: Sequence[list[Article]], gone: set[str],
+        extra: dict[str, Any], stamp: str | None, group: Sequence[list[Article]], gone: set[str], last: bool,
     ) -> TwinLinks | None:  # fmt: skip
         """The twin links of the commit about to be made over `lives` (None: it names none):
         `state` brought up to date with the articles `group` adds and those `gone` takes out,
-        found in the snapshot the commit will be, and written as a new file when they changed."""
+        checked in the snapshot the `last` commit of the write will be, and written as a new
+        file when they changed."""
         if state is None or self.finder is None:
             return None
         added = {a.id for batch in group for a in batch}
-        if added or gone:
+        if added or gone or (last and state.pending):
             t0 = time.perf_counter()
+            n = len(state.pending | added) if last else 0
             twin_links.update(state, Snapshot(generation, lives, next_uid, extra, self.reader.params, stamp),
-                              added, gone, self.finder)  # fmt: skip
-            log.info("twins of %d added article(s) found in %.3f s", len(added), time.perf_counter() - t0)
+                              added, gone, self.finder, final=last)  # fmt: skip
+            if n:
+                log.info("twins of %d article(s) found in %.3f s", n, time.perf_counter() - t0)
         if not state.complete:
             return None
         if state.written is None:
             mkdir(self.directory)
-            state.written = twin_links.write(self.directory, generation, state.encoder, state.records)
+            state.written = twin_links.write(self.directory, generation, state.encoder, state.records, state.pending)
             crash_point("twins")  # the links are written, no commit names them yet
         return state.written
 
@@ -235,8 +238,7 @@ class SegmentWriter:
         with self.writing():
             snap = self.reader.snapshot()
             state = LinkState.start(stamp_of(self.finder.encoder), None, snap.article_hashes())
-            live = set(state.unchecked)
-            twin_links.update(state, snap, live, set(), self.finder)
+            twin_links.update(state, snap, set(state.unknown), set(), self.finder)
             generation = snap.generation + 1
             twins = twin_links.write(self.directory, generation, state.encoder, state.records)
             self.commit(generation, list(snap.segs), snap.next_uid, snap.extra(), snap.stamp, twins)

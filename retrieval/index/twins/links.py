@@ -1,23 +1,27 @@
 """The twin links of one commit: which article translates which, and their sentence links.
 
     index/twins-GEN-XXXXXX.json   {"format", "encoder", "links": {ID: {"hash", "twin", "twin_hash",
-                                  "links": [[paragraph, sentence, [[paragraph, sentence], …]], …]}}}
+                                  "links": [[paragraph, sentence, [[paragraph, sentence], …]], …]}},
+                                  "unchecked": [ID, …]}
 
 sealed (a CRC-32 of its canonical form inside, `fsutil.seal`), and named by the commit with the
 CRC-32 of its bytes (`commit.py`), so it is as commit-consistent as a tombstone: a crash leaves the
 previous commit's file, and a reader never sees links of another commit.
 
-What a commit naming one promises: every live article was checked for a twin (`find.py`) when it
-was written, with the encoder the file names. An article with no entry has no twin. Each entry
+What a commit naming one promises: every live article not listed as `unchecked` was checked for
+a twin (`find.py`) when it was written, with the encoder the file names. An article with no entry
+has no twin; a question finds an unchecked article's twin itself. Each entry
 holds both sides' text hashes, so a link whose article or twin was replaced since can be told
 from a sound one (`verify` checks it; the answer stage never shows an original through one).
 
-`update` brings the links up to date for one commit of a write: the articles it adds are
-checked, the links of those it removes or replaces go, and an article whose twin went or changed
-is checked again; so is an older article a new one found as its twin (its own finding may now be
-the new one). A write that starts from a commit without links (an index written before them)
-keeps finding for what it adds, and writes a file only once every live article was checked: a
-`quoteqa reindex` ends with one.
+`update` brings the links up to date for one commit of a write: the links of the articles it
+removes or replaces go, and the articles it adds wait as `unchecked` with those whose twin went or
+changed, until the write's last commit checks them all in the snapshot of the whole write (so a
+build cut into flushes links what one built in one piece links; a write killed midway leaves
+them to the next write). An older article a new one finds as its twin is checked again too (its
+own finding may now be the new one). A write that starts from a commit without links (an index
+written before them) writes a file only once every live article was checked: a `quoteqa
+reindex` ends with one.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class TwinLinks:
 
     encoder: str
     links: Mapping[str, Link]
+    # articles a write added and has not checked yet (the commits before its last one); a
+    # question finds their twins itself
+    unchecked: frozenset[str] = frozenset()
     file: str | None = None
     crc: int | None = None
 
@@ -66,16 +73,16 @@ class TwinLinks:
         return {"file": self.file, "crc32": self.crc, "articles": len(self.links)}
 
 
-def _to_json(encoder: str, links: Mapping[str, Link]) -> dict[str, Any]:
+def _to_json(encoder: str, links: Mapping[str, Link], unchecked: Iterable[str]) -> dict[str, Any]:
     out = {}
     for aid in sorted(links):
         k = links[aid]
         rows = [[p, s, [list(t) for t in targets]] for (p, s), targets in sorted(k.links.items())]
         out[aid] = {"hash": k.hash, "twin": k.twin, "twin_hash": k.twin_hash, "links": rows}
-    return {"format": FORMAT, "encoder": encoder, "links": out}
+    return {"format": FORMAT, "encoder": encoder, "links": out, "unchecked": sorted(unchecked)}
 
 
-def _from_json(obj: Mapping[str, Any]) -> tuple[str, dict[str, Link]]:
+def _from_json(obj: Mapping[str, Any]) -> tuple[str, dict[str, Link], frozenset[str]]:
     if obj.get("format") != FORMAT:
         raise ValueError(f"of format {obj.get('format')}, not {FORMAT}")
     encoder = obj.get("encoder")
@@ -87,16 +94,19 @@ def _from_json(obj: Mapping[str, Any]) -> tuple[str, dict[str, Link]]:
         for p, s, targets in k["links"]:
             links[(int(p), int(s))] = tuple((int(tp), int(ts)) for tp, ts in targets)
         out[str(aid)] = Link(str(k["hash"]), str(k["twin"]), str(k["twin_hash"]), links)
-    return encoder, out
+    return encoder, out, frozenset(str(x) for x in obj.get("unchecked") or ())
 
 
-def write(directory: Path, generation: int, encoder: str, links: Mapping[str, Link]) -> TwinLinks:
+def write(
+    directory: Path, generation: int, encoder: str, links: Mapping[str, Link], unchecked: Iterable[str] = ()
+) -> TwinLinks:
     """A new links file for commit `generation` (never overwriting one: a reader may hold it)."""
     name = f"{PREFIX}{generation:08d}-{secrets.token_hex(3)}{SUFFIX}"
-    data = seal(_to_json(encoder, links))
+    pending = frozenset(unchecked)
+    data = seal(_to_json(encoder, links, pending))
     write_new(directory / name, data)
     fsync_dir(directory)
-    return TwinLinks(encoder, dict(links), name, zlib.crc32(data))
+    return TwinLinks(encoder, dict(links), pending, name, zlib.crc32(data))
 
 
 def read(directory: Path, entry: Any) -> TwinLinks:
@@ -111,10 +121,10 @@ def read(directory: Path, entry: Any) -> TwinLinks:
     if entry.get("crc32") is not None and zlib.crc32(data) != entry["crc32"]:
         raise ValueError(f"{name} fails the checksum its commit gives")
     try:
-        encoder, links = _from_json(unseal(data))
+        encoder, links, unchecked = _from_json(unseal(data))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{name} is damaged ({exc})") from exc
-    return TwinLinks(encoder, links, name, entry.get("crc32"))
+    return TwinLinks(encoder, links, unchecked, name, entry.get("crc32"))
 
 
 def problems(links: TwinLinks, hashes: Mapping[str, str]) -> list[str]:
@@ -131,49 +141,63 @@ def problems(links: TwinLinks, hashes: Mapping[str, str]) -> list[str]:
 @dataclass(slots=True)
 class LinkState:
     """The links a write brings up to date, across the commits of one write (its flushes).
-    `unchecked`: live articles never checked (a write that began on a commit without links)."""
+    `pending`: articles added (or left without their twin) and not checked yet: a write checks
+    them at its last commit, in the snapshot of the whole write, so a build cut into flushes
+    finds what one built in one piece finds; commits before it name them as `unchecked` (a
+    write killed midway leaves them to the next). `unknown`: live articles never checked (a
+    write that began on a commit without links); while there are any, no links are written."""
 
     encoder: str
     records: dict[str, Link]
-    unchecked: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
     written: TwinLinks | None = None  # the file the last commit named, while nothing changed
 
     @classmethod
     def start(cls, encoder: str, before: TwinLinks | None, live: Iterable[str]) -> LinkState:
         if before is not None and before.encoder == encoder:
-            return cls(encoder, dict(before.links), set(), before if before.file else None)
-        return cls(encoder, {}, set(live))
+            return cls(encoder, dict(before.links), set(before.unchecked), set(), before if before.file else None)
+        return cls(encoder, {}, set(), set(live))
 
     @property
     def complete(self) -> bool:
-        return not self.unchecked
+        return not self.unknown
 
 
-def update(state: LinkState, snap: Searcher, added: set[str], gone: set[str], finder: TwinFinder) -> None:
+def update(
+    state: LinkState, snap: Searcher, added: set[str], gone: set[str], finder: TwinFinder, final: bool = True
+) -> None:
     """Bring `state` up to the snapshot `snap` of a commit that adds `added` (new articles and
-    new versions) and takes out `gone` (removed or replaced ids; see the module docstring)."""
-    snap = _Memo(snap)  # type: ignore[assignment]
-    checked: set[str] = set()
-    recheck = set(added)
-    before = dict(state.records)
+    new versions) and takes out `gone` (removed or replaced ids; see the module docstring).
+    Articles are checked only at the `final` commit of a write; before it they wait in
+    `pending`."""
+    before = (dict(state.records), set(state.pending))
+    state.unknown -= added | gone
+    state.pending -= gone
+    state.pending |= added
     for owner, k in list(state.records.items()):
         if owner in gone or owner in added:
             del state.records[owner]
         elif k.twin in gone or k.twin in added:
             del state.records[owner]
-            recheck.add(owner)
+            state.pending.add(owner)
+    if final and state.pending:
+        _check_pending(state, _Memo(snap), finder)  # type: ignore[arg-type]
+    if (state.records, state.pending) != before:
+        state.written = None
+
+
+def _check_pending(state: LinkState, snap: Searcher, finder: TwinFinder) -> None:
+    recheck = set(state.pending)
     partners: set[str] = set()
     for aid in sorted(recheck):
         twin = _check(state, snap, aid, finder)
-        checked.add(aid)
         if twin is not None and twin != aid and twin not in recheck:
             partners.add(twin)
     for aid in sorted(partners):
         _check(state, snap, aid, finder)
-        checked.add(aid)
-    state.unchecked -= added | gone | checked
-    if state.records != before:
-        state.written = None
+    state.unknown -= recheck | partners
+    state.pending.clear()
 
 
 def _check(state: LinkState, snap: Searcher, aid: str, finder: TwinFinder) -> str | None:
