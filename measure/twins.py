@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.answer.align import TwinRule, anchors
 from retrieval.answer.quotes import source_of
-from retrieval.answer.twins import TwinCheck, Twins, article_views, twin_article
+from retrieval.answer.twins import Twins
 from retrieval.index.memory import MemoryStore
 from retrieval.index.store import PassageView, Searcher
+from retrieval.index.twins.align import TwinRule, anchors
+from retrieval.index.twins.find import TwinCheck, article_views, twin_article
 from retrieval.models import Article, Quote
 from retrieval.text.analyze import Analyzer
 from retrieval.text.encoder import UseM3

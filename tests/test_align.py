@@ -1,4 +1,4 @@
-"""Translation twins and sentence alignment (retrieval/answer/align.py) on the shipped article,
+"""Translation twins and sentence alignment (retrieval/index/twins/align.py) on the shipped article,
 whose first part is Korean and the rest English."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from encoder_support import ROOT, shared_encoder
 
-from retrieval.answer import align
+from retrieval.index.twins import align
 from retrieval.text.analyze import detect_language
 
 

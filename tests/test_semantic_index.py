@@ -16,6 +16,7 @@ from retrieval import Analyzer, Article, Engine, EngineConfig, MemoryStore, Segm
 from retrieval.errors import IndexFormatError
 from retrieval.index.segments.segment import Segment
 from retrieval.index.segments.store import COMMIT
+from retrieval.index.twins.find import article_views, sentence_list
 from retrieval.text.encoder import stamp_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,13 +184,18 @@ def test_an_index_without_vectors_answers_lexically_and_says_so(
 def test_a_stamp_change_re_encodes_on_reindex(tmp_path: Path, analyzer: Analyzer, encoder) -> None:  # type: ignore[no-untyped-def]
     first = Counting(encoder)
     engine = _engine(tmp_path, analyzer, first)
-    n = engine.store.snapshot().n_passages
-    assert first.texts == n and engine.encoder is first
+    snap = engine.store.snapshot()
+    n = snap.n_passages
+    # every passage once, and the sentences of the shipped article once: the writer aligns its
+    # two halves (its translation twin) before it commits (retrieval/index/twins/)
+    assert snap.twin_links is not None and list(snap.twin_links.links) == ["clubhouse-putin-musk"]
+    sentences = len(sentence_list(article_views(snap, int(snap.uids()[0])))[1])
+    assert first.texts == n + sentences and engine.encoder is first
     other = Renamed(encoder)
     moved = _engine(tmp_path, analyzer, other)
     assert moved.encoder is None and other.texts == 0  # use-m3/0.2.1 vectors are not comparable with use-m3/9.9
     moved.rebuild()
-    assert other.texts == n and moved.encoder is other and moved.store.snapshot().encoder_stamp == "use-m3/9.9"
+    assert other.texts == n + sentences and moved.encoder is other and moved.store.snapshot().encoder_stamp == "use-m3/9.9"
     back = _engine(tmp_path, analyzer, None, "none")  # `none` reads an index with vectors and ignores them
     assert back.encoder is None and back.ask("What did the Kremlin say?").quotes
 

@@ -19,8 +19,8 @@ from encoder_support import shared_encoder
 from news_pages import EN_PARAGRAPHS, KO_PARAGRAPHS
 
 from retrieval import Analyzer, Engine, EngineConfig, MemoryStore
-from retrieval.answer.align import TwinRule
-from retrieval.answer.twins import TwinCheck, article_views, twin_article
+from retrieval.index.twins.align import TwinRule
+from retrieval.index.twins.find import TwinCheck, article_views, twin_article
 from retrieval.models import Aligned, Answer, Quote, Source
 
 SHIPPED = (CORPUS / "clubhouse-putin-musk.txt").read_text("utf-8")

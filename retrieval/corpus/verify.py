@@ -9,6 +9,9 @@ each corpus file held, by content digest) are checked here. A repair takes the w
   their tombstones did; a segment whose uid runs are lost too is dropped and its articles
   indexed again by a full sync (new passage numbers; said in the report);
 - rebuilds derived files (HNSW graphs, uid runs) from their sound segments;
+- finds every article's translation twin again when the twin links were damaged, or when the
+  store was repaired otherwise (needs the encoder; without it the commit keeps no links and
+  answers find twins per question);
 - writes a new commit (COMMIT and its copy) naming the rebuilt segments in the places of the
   damaged ones; files no commit names are collected as after any commit;
 - deletes damaged manifests (the next sync reads those corpus files again);
@@ -122,6 +125,9 @@ def repair(store: SegmentStore, corpus: CorpusSync, analyzer: Analyzer, encoder:
             )
         elif checked.problems:
             done += _repair_store(store, corpus, checked, analyzer, encoder, counted)
+            if store.writer.finder is not None and store.snapshot().n_passages:
+                n = store.writer.relink()
+                done.append(f"found the translation twins of every article again ({n} linked)")
         after = verify(index_dir, data_dir)
     for line in done:
         log.warning("repair: %s", line)

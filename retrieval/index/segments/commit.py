@@ -3,6 +3,7 @@
     index/COMMIT              {"generation", "next_uid", "segments": [{name, deletes, …}], "extra", "encoder"}
     index/NAME.*              one segment's files (`components.py`)
     index/NAME.GEN.del        the passages of NAME deleted as of commit GEN (a packed bitmap)
+    index/twins-GEN-X.json    the commit's translation-twin links ("twins": {file, crc32}; `twins/links.py`)
 
 A commit is replaced atomically (temporary name, fsync, rename, fsync of the folder), so a crash
 at any point leaves the previous one whole. `CommitReader` holds the live `Snapshot` and opens
@@ -31,12 +32,16 @@ from retrieval.index.segments import components
 from retrieval.index.segments.format import FORMAT_VERSION
 from retrieval.index.segments.segment import Segment
 from retrieval.index.segments.snapshot import LiveSegment, Snapshot
+from retrieval.index.twins import links as twin_links
+from retrieval.index.twins.links import TwinLinks
 from retrieval.text.analyze import ANALYZER_VERSION
 
 log = logging.getLogger(__name__)
 
 COMMIT = "COMMIT"
 BACKUP = "COMMIT.bak"  # the same commit written first: a damaged COMMIT is mended from it
+# why a commit has no twin links (the answer stage then finds twins per question, and says so once)
+NO_LINKS = "holds no translation-twin links (written before they were kept, or by a writer without the encoder)"
 OPEN_RETRIES = 5  # a writer may delete a segment between our reading COMMIT and opening it
 
 
@@ -78,7 +83,7 @@ class CommitReader:
         if out:
             served = Snapshot(
                 snap.generation, [s for s in snap.segs if s.seg.name not in self.out_of_service], snap.next_uid,
-                snap.extra(), snap.params, snap.stamp, out,
+                snap.extra(), snap.params, snap.stamp, out, snap.twin_links, snap.twin_problem,
             )  # fmt: skip
         self._serving = (snap, served)
         return served
@@ -121,12 +126,15 @@ class CommitReader:
         return True
 
     def install(self, generation: int, lives: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any],
-                stamp: str | None) -> None:  # fmt: skip
+                stamp: str | None, twins: TwinLinks | None = None) -> None:  # fmt: skip
         """The snapshot of a commit this process just wrote (no need to read it back)."""
         with self._lock:
             for s in lives:
                 self.cache[s.seg.name] = s.seg
-            self._snap = Snapshot(generation, lives, next_uid, extra, self.params, stamp)
+            self._snap = Snapshot(
+                generation, lives, next_uid, extra, self.params, stamp, twin_links=twins,
+                twin_problem=None if twins is not None else NO_LINKS,
+            )  # fmt: skip
             self._stat = _stat(self.directory / COMMIT)
             self.damaged = []
             names = {s.seg.name for s in lives}
@@ -202,12 +210,21 @@ class CommitReader:
             if name not in live_names:
                 self.cache.pop(name, None)
         stamp = commit.get("encoder") if isinstance(commit.get("encoder"), str) else None
-        return Snapshot(generation, lives, next_uid, extra, self.params, stamp), damaged
+        twins, problem = None, NO_LINKS
+        if commit.get("twins") is not None:
+            try:
+                twins, problem = twin_links.read(self.directory, commit["twins"]), None
+            except ValueError as exc:
+                if not final and _commit_changed(path, commit):
+                    raise _Retry() from exc  # a writer collected it after a newer commit
+                problem = f"has damaged translation-twin links ({exc})"
+        snap = Snapshot(generation, lives, next_uid, extra, self.params, stamp, twin_links=twins, twin_problem=problem)
+        return snap, damaged
 
 
 def write_commit(
     directory: Path, generation: int, lives: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any],
-    stamp: str | None = None,
+    stamp: str | None = None, twins: TwinLinks | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Replace COMMIT atomically with one naming the segments that still hold a live passage."""
     entries = [
@@ -218,6 +235,8 @@ def write_commit(
         "format": FORMAT_VERSION, "analyzer": ANALYZER_VERSION, "generation": generation,
         "next_uid": next_uid, "segments": entries, "extra": extra, "encoder": stamp,
     }  # fmt: skip
+    if twins is not None and twins.file:
+        commit["twins"] = twins.entry()
     mkdir(directory)
     data = seal(commit)
     # the copy first: a crash between the two leaves COMMIT at the previous commit (whole), and
@@ -232,6 +251,8 @@ def collect(directory: Path, commit: dict[str, Any]) -> None:
     the commit's segments have (`components.py`) and their tombstones stay."""
     keep = {COMMIT, BACKUP, LOCK_NAME} | components.file_names(e["name"] for e in commit["segments"])
     keep.update(e["deletes"] for e in commit["segments"] if e["deletes"])
+    if isinstance(commit.get("twins"), dict):
+        keep.add(str(commit["twins"].get("file")))
     for path in directory.iterdir():
         if path.is_dir():
             if path.name.startswith(("v3-", "build-")):  # what the format-3 index left

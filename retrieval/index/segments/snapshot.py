@@ -20,6 +20,7 @@ from retrieval.index.bm25 import SearchParams
 from retrieval.index.segments.format import take_ragged
 from retrieval.index.segments.segment import Segment
 from retrieval.index.store import ArticleMeta, PassageView, StoredArticle, edits1, listed_languages
+from retrieval.index.twins.links import TwinLinks
 from retrieval.models import Language
 from retrieval.text.analyze import LANG_CODES
 
@@ -100,9 +101,14 @@ class Snapshot:
 
     def __init__(
         self, generation: int, segments: Sequence[LiveSegment], next_uid: int, extra: dict[str, Any], params: SearchParams,
-        stamp: str | None = None, unavailable: tuple[str, ...] = (),
+        stamp: str | None = None, unavailable: tuple[str, ...] = (), twin_links: TwinLinks | None = None,
+        twin_problem: str | None = None,
     ) -> None:  # fmt: skip
         self.generation = generation
+        # the commit's translation-twin links (`retrieval/index/twins/links.py`); None with
+        # `twin_problem` saying why when the commit names none or its file is damaged
+        self.twin_links = twin_links
+        self.twin_problem = twin_problem
         # segments of this commit taken out of service in this process (damaged: `commit.py`)
         self.unavailable = unavailable
         self.segs: tuple[LiveSegment, ...] = tuple(s for s in segments if s.seg.n_passages)
@@ -124,7 +130,10 @@ class Snapshot:
 
     def with_params(self, params: SearchParams) -> Snapshot:
         """The same commit read with other BM25 parameters (they apply at query time)."""
-        return Snapshot(self.generation, self.segs, self.next_uid, self._extra, params, self.stamp, self.unavailable)
+        return Snapshot(
+            self.generation, self.segs, self.next_uid, self._extra, params, self.stamp, self.unavailable,
+            self.twin_links, self.twin_problem,
+        )  # fmt: skip
 
     def snapshot(self) -> Snapshot:
         return self
@@ -404,6 +413,14 @@ class Snapshot:
                 if s.is_live_row(row):
                     return s, row
         return None
+
+    def article_uid(self, article_id: str) -> int | None:
+        """The uid of a live article's first passage (None: not live)."""
+        found = self.find(article_id)
+        if found is None:
+            return None
+        live, row = found
+        return int(live.seg.a["uid"][live.seg.article_passages(row).start])
 
     def article(self, article_id: str) -> ArticleMeta | None:
         found = self.find(article_id)

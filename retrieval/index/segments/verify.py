@@ -3,8 +3,10 @@
 `check` reads every file the commit names: COMMIT and its copy, each segment's table and
 arrays (every block against its checksum, then the arrays against each other: row counts,
 texts that decode, sentence offsets inside their text, postings recomputed from the terms),
-its tombstones, and its derived files (`components.py`: the HNSW graph, the uid runs). Each
-problem names its file. It changes nothing.
+its tombstones, and its derived files (`components.py`: the HNSW graph, the uid runs), then the
+commit's translation-twin links (`twins/links.py`: their checksums, and every link between
+live articles with the text hashes it was made for). Each problem names its file. It changes
+nothing.
 
 `rebuild` makes a damaged segment again from its articles (the corpus folder's copies, found
 by the caller) with the uids it had (`recovery.py`), so answers afterwards are the same bytes.
@@ -30,6 +32,7 @@ from retrieval.index.segments.format import FORMAT_VERSION
 from retrieval.index.segments.pool import analyse_batch
 from retrieval.index.segments.segment import Segment
 from retrieval.index.store import ArticleMeta
+from retrieval.index.twins import links as twin_links
 from retrieval.models import Article
 from retrieval.text.analyze import ANALYZER_VERSION, Analyzer
 from retrieval.text.encoder import Encoder
@@ -117,6 +120,7 @@ def check(directory: Path) -> Checked:
     if used is None:
         return Checked(None, tuple(problems), 0, files)
     n_segments = 0
+    hashes: dict[str, str] = {}  # live article id -> text hash, for the twin links
     for entry in used["segments"]:
         name = str(entry.get("name", "?"))
         n_segments += 1
@@ -130,12 +134,17 @@ def check(directory: Path) -> Checked:
             problems.append(Problem(_segment_file(directory, name), bad, "segment", name))
             continue
         assert seg is not None
+        deleted = None
         if entry.get("deletes"):
             files += 1
             try:
-                read_deletes(directory / entry["deletes"], seg.n_passages, entry.get("crc32"))
+                deleted = read_deletes(directory / entry["deletes"], seg.n_passages, entry.get("crc32"))
             except IndexFormatError as exc:
                 problems.append(Problem(str(directory / entry["deletes"]), str(exc), "tombstones", name))
+        first = np.asarray(seg.a["art_pass_ptr"][:-1], np.int64)
+        for row, (aid, h) in enumerate(zip(seg.strings("art_id"), seg.strings("art_text_hash"), strict=True)):
+            if deleted is None or not deleted[first[row]]:
+                hashes[aid] = h
         for c in components.COMPONENTS:
             if not c.derived:
                 continue
@@ -144,6 +153,15 @@ def check(directory: Path) -> Checked:
             if bad:
                 where = ann.damaged_file(directory, seg) if c.name == "hnsw" else directory / c.files(name)[0]
                 problems.append(Problem(str(where), bad, c.name, name))
+    if used.get("twins") is not None:
+        files += 1
+        entry = used["twins"]
+        where = str(directory / str(entry.get("file") if isinstance(entry, dict) else "?"))
+        try:
+            found = twin_links.problems(twin_links.read(directory, entry), hashes)
+        except ValueError as exc:
+            found = [f"the translation-twin links: {exc}"]
+        problems += [Problem(where, what, "twins") for what in found[:5]]
     return Checked(used, tuple(problems), n_segments, files)
 
 

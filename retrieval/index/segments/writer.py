@@ -5,7 +5,8 @@ Each write (an ingest batch, a removal, a merge) writes new files only, then rep
 article writes a tombstone for the segment that holds it; the old segment is never rewritten. A
 big write is cut into flushes (`flush.py`), and after each commit the merge policy
 (`merge_policy.py`) says which segments to fold together; readers keep answering from the
-snapshot they hold meanwhile.
+snapshot they hold meanwhile. With an encoder, each commit also carries the translation-twin
+links, brought up to date for what it adds and takes out (`retrieval/index/twins/links.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +30,9 @@ from retrieval.index.segments.pool import AnalysisPool, analyse_batch
 from retrieval.index.segments.segment import Segment
 from retrieval.index.segments.snapshot import LiveSegment, Snapshot
 from retrieval.index.store import NO_OPTIONS, ArticleMeta, Change, ChangeReport, WriteOptions
+from retrieval.index.twins import links as twin_links
+from retrieval.index.twins.find import TwinFinder
+from retrieval.index.twins.links import LinkState, TwinLinks
 from retrieval.models import Article
 from retrieval.text.analyze import Analyzer
 from retrieval.text.encoder import Encoder, stamp_of
@@ -58,6 +63,8 @@ class SegmentWriter:
             encoder_name if encoder_name is not None else (encoder.name if encoder is not None else None)
         )
         self.encoder_cache = encoder_cache
+        # finds each added article's translation twin before a commit (None: no encoder, no links)
+        self.finder = TwinFinder(encoder) if encoder is not None else None
         self.flush = flush_policy
         self.merges = merges or merge_policy.MergePolicy(cap=flush_policy.merge_cap)
         self._warned_stamp: object = ""
@@ -125,13 +132,14 @@ class SegmentWriter:
         # an article replaced is tombstoned in the commit that adds its new version (a reindex
         # never shows readers a half-empty index); those only removed go with the first one
         pure_removes = set(change.remove) - {a.id for a in adds}
+        links = self._link_state(snap)
         n_added = 0
         try:
             for i, group in enumerate(groups):
                 last = i == len(groups) - 1
                 ids = {a.id for batch in group for a in batch} | (pure_removes if i == 0 else set())
                 extra = change.extra if last and change.extra is not None else extra0
-                n_added += self._write_part(group, ids, analysed, extra, stamp, options)
+                n_added += self._write_part(group, ids, analysed, extra, stamp, options, links, last)
                 if not last:
                     crash_point("flush")  # some flushes committed, the rest (and the file table) not
         finally:
@@ -140,9 +148,17 @@ class SegmentWriter:
                 close()
         return ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
 
+    def _link_state(self, snap: Snapshot) -> LinkState | None:
+        """The twin links a write starts from (None: this writer finds no twins)."""
+        if self.finder is None:
+            return None
+        mine, before = stamp_of(self.finder.encoder), snap.twin_links
+        live = snap.article_hashes() if before is None or before.encoder != mine else {}
+        return LinkState.start(mine, before, live)
+
     def _write_part(
         self, group: Sequence[list[Article]], ids: set[str], analysed: Iterator[Any], extra: dict[str, Any],
-        stamp: str | None, options: WriteOptions,
+        stamp: str | None, options: WriteOptions, links: LinkState | None = None, last: bool = True,
     ) -> int:  # fmt: skip
         """One commit: a segment of `group`'s articles (analysed batch by batch), tombstones for
         the live articles named by `ids`; then merges as the policy asks. Returns passages added."""
@@ -183,9 +199,50 @@ class SegmentWriter:
         n_added = new_seg.n_passages if new_seg is not None else 0
         if new_seg is not None:
             lives.append(LiveSegment(new_seg))
-        self.commit(generation, lives, snap.next_uid + n_added, extra, stamp)
+        twins = self._links(links, generation, lives, snap.next_uid + n_added, extra, stamp, group, ids, last)
+        self.commit(generation, lives, snap.next_uid + n_added, extra, stamp, twins)
         self.maybe_merge()
         return n_added
+
+    def _links(
+        self, state: LinkState | None, generation: int, lives: Sequence[LiveSegment], next_uid: int,
+        extra: dict[str, Any], stamp: str | None, group: Sequence[list[Article]], gone: set[str], last: bool,
+    ) -> TwinLinks | None:  # fmt: skip
+        """The twin links of the commit about to be made over `lives` (None: it names none):
+        `state` brought up to date with the articles `group` adds and those `gone` takes out,
+        checked in the snapshot the `last` commit of the write will be, and written as a new
+        file when they changed."""
+        if state is None or self.finder is None:
+            return None
+        added = {a.id for batch in group for a in batch}
+        if added or gone or (last and state.pending):
+            t0 = time.perf_counter()
+            n = len(state.pending | added) if last else 0
+            twin_links.update(state, Snapshot(generation, lives, next_uid, extra, self.reader.params, stamp),
+                              added, gone, self.finder, final=last)  # fmt: skip
+            if n:
+                log.info("twins of %d article(s) found in %.3f s", n, time.perf_counter() - t0)
+        if not state.complete:
+            return None
+        if state.written is None:
+            mkdir(self.directory)
+            state.written = twin_links.write(self.directory, generation, state.encoder, state.records, state.pending)
+            crash_point("twins")  # the links are written, no commit names them yet
+        return state.written
+
+    def relink(self) -> int:
+        """Find every live article's twin again and commit the links (`quoteqa verify --repair`,
+        when a commit's links file is damaged or missing); returns the links written."""
+        if self.finder is None:
+            return 0
+        with self.writing():
+            snap = self.reader.snapshot()
+            state = LinkState.start(stamp_of(self.finder.encoder), None, snap.article_hashes())
+            twin_links.update(state, snap, set(state.unknown), set(), self.finder)
+            generation = snap.generation + 1
+            twins = twin_links.write(self.directory, generation, state.encoder, state.records)
+            self.commit(generation, list(snap.segs), snap.next_uid, snap.extra(), snap.stamp, twins)
+            return len(state.records)
 
     def _stamp_after(self, snap: Snapshot, adds: bool, removed: int) -> str | None:
         """The encoder stamp of the commit a write makes. Deletions keep the vectors there are;
@@ -238,12 +295,14 @@ class SegmentWriter:
         next_uid: int,
         extra: dict[str, Any],
         stamp: str | None = None,
+        twins: TwinLinks | None = None,
     ) -> None:
-        """Replace COMMIT with one naming `lives` (those with a live passage), install its
-        snapshot in the reader, then delete what no commit names."""
+        """Replace COMMIT with one naming `lives` (those with a live passage) and the twin links
+        `twins` (none when None), install its snapshot in the reader, then delete what no
+        commit names."""
         kept = [s for s in lives if s.n_live > 0]
-        commit = write_commit(self.directory, generation, kept, next_uid, extra, stamp)
-        self.reader.install(generation, kept, next_uid, extra, stamp)
+        commit = write_commit(self.directory, generation, kept, next_uid, extra, stamp, twins)
+        self.reader.install(generation, kept, next_uid, extra, stamp, twins)
         collect(self.directory, commit)
 
     # --- merging -------------------------------------------------------------------------------
@@ -285,7 +344,8 @@ class SegmentWriter:
                     placed = True
                 continue
             lives.append(s)
-        self.commit(generation, lives, snap.next_uid, snap.extra(), snap.stamp)
+        # a merge keeps every article as it was (ids, texts, uids): the links stay
+        self.commit(generation, lives, snap.next_uid, snap.extra(), snap.stamp, snap.twin_links)
         log.info("merged %d segments into %s (%d passages)", len(plan), merged.name, merged.n_passages)
 
 
