@@ -9,7 +9,8 @@ off-topic questions refused while the answerable ones refused (by any stage) sta
 `--clause` replays the second reading (`QuoteStoryClause`) on top of the shipped first reading
 instead (rows written with the shipped gate: a refusal only adds to what the rows refused), and
 `--chance` the third (`min_chance`, the confidence model's chance read back from the row's shown
-confidence) on rows written with the gate's other readings on and `min_chance` 0.
+confidence) on rows written with the gate's other readings on and `min_chance` 0: `--collect`
+writes such FIT rows to ROWS first (the product's path and models, that reading off; ~1 min).
 """
 
 from __future__ import annotations
@@ -35,6 +36,23 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
         "answerable_refused": sum(map(refused, ans)) / max(len(ans), 1),
         "hits_lost": sum(r["hit1"] and refused(r) and r["verdict"] != "abstain" for r in ans) / max(len(ans), 1),
     }
+
+
+def collect_rows(path: Path) -> None:
+    """The news FIT rows with the gate's third reading off, written to `path` (JSON lines)."""
+    import tempfile
+
+    from measure.news.data import FOLDER_NAME
+    from measure.news.harness import collect
+    from retrieval import EngineConfig
+    from retrieval.answer.params import AnswerParams
+    from retrieval.path import Parts
+
+    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / FOLDER_NAME
+    with tempfile.TemporaryDirectory(prefix="quoteqa-offtopic-") as tmp:
+        cfg = EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data", answer=AnswerParams.of(min_chance=0.0))
+        rows = collect(Parts.load(cfg), folder, half="fit")
+    path.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
 def chance_of(row: dict) -> float:
@@ -83,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--max-refused", type=float, default=0.03)
     p.add_argument("--clause", action="store_true", help="replay the quote-story reading on rows of the shipped gate")
     p.add_argument("--chance", action="store_true", help="replay the low-chance reading on rows of the other readings")
+    p.add_argument("--collect", action="store_true", help="first write the FIT rows with the low-chance reading off")
     args = p.parse_args(argv)
+    if args.collect:
+        collect_rows(args.rows)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
     off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0)
