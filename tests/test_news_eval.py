@@ -257,3 +257,14 @@ def test_news_questions_are_frozen_values() -> None:
     assert isinstance(q, NewsQuestion)
     with pytest.raises(AttributeError):
         q.kind = "who"  # type: ignore[misc]
+
+
+def test_anchors_lift_a_twin_whose_names_the_encoder_blurs(analyzer, encoder) -> None:  # type: ignore[no-untyped-def]
+    # two English candidates close in meaning; only the second names the Korean sentence's person
+    ko = ["페스코프 대변인은 모스크바에서 제재를 비판했다."]
+    en = ["The spokesman criticised the sanctions in Moscow.", "Spokesman Peskov criticised the sanctions in Moscow."]
+    plain = twin_recall.encoder_scorer(encoder)(ko, en)
+    lifted = twin_recall.anchors_scorer(encoder, analyzer)(ko, en)
+    gain = lifted - plain
+    assert gain[0, 1] > gain[0, 0] >= 0  # Peskov's skeleton counts only for the sentence naming him
+    assert gain.max() <= twin_recall.ANCHOR_WEIGHT + 1e-9
