@@ -9,7 +9,8 @@ from pathlib import Path
 from retrieval import Analyzer, Article, EngineConfig
 from retrieval.answer.question import read_question
 from retrieval.answer.retrieve import fusion
-from retrieval.answer.retrieve.words import NO_COVERAGE, word_coverage
+from retrieval.answer.retrieve.story import story_evidence
+from retrieval.answer.retrieve.words import NO_COVERAGE, WordCoverage, word_coverage
 from retrieval.path import Parts
 
 # An English story of two paragraphs (the first answers the question), an English note of one
@@ -36,15 +37,20 @@ def _context(tmp_path: Path, analyzer: Analyzer, encoder: object):  # type: igno
     by_article: dict[str, list[int]] = {}
     for u in snap.uids().tolist():
         by_article.setdefault(snap.passage(u).article.id, []).append(u)
-    return snap, ctx, by_article
+    return snap, ctx, by_article, answerer.query(ctx.words)
+
+
+def _coverage(ctx, query, uids: list[int], other: dict[int, bool]) -> WordCoverage:  # type: ignore[no-untyped-def]
+    stories = story_evidence(ctx, query, uids, ctx.passage_cosines(uids), {})
+    return word_coverage(ctx, uids, other, stories)
 
 
 def test_the_other_language_story_holds_the_question_words(tmp_path: Path, analyzer: Analyzer, encoder: object) -> None:
-    snap, ctx, by_article = _context(tmp_path, analyzer, encoder)
+    snap, ctx, by_article, query = _context(tmp_path, analyzer, encoder)
     assert {"word:mine", "word:worker", "word:refuse", "word:return"} <= set(ctx.question_anchors.words)
     uids = [u for us in by_article.values() for u in us]
     other = {u: snap.passage(u).language != "ko" for u in uids}
-    cov = word_coverage(ctx, uids, other)
+    cov = _coverage(ctx, query, uids, other)
     first, second = by_article["mine"]
     assert cov.passage[first] == 1.0  # every word the question has is in the answering paragraph
     assert cov.passage[second] == 0.0  # ...and none in the next one
@@ -57,10 +63,10 @@ def test_the_other_language_story_holds_the_question_words(tmp_path: Path, analy
 def test_the_lead_counts_only_what_no_own_language_passage_covers(
     tmp_path: Path, analyzer: Analyzer, encoder: object
 ) -> None:
-    snap, ctx, by_article = _context(tmp_path, analyzer, encoder)
+    snap, ctx, by_article, query = _context(tmp_path, analyzer, encoder)
     uids = [u for us in by_article.values() for u in us]
     other = {u: snap.passage(u).language != "ko" for u in uids}
-    cov = word_coverage(ctx, uids, other)
+    cov = _coverage(ctx, query, uids, other)
     cosine = ctx.passage_cosines(uids)
     dense = sorted(cosine.items(), key=lambda x: -x[1])
     first = by_article["mine"][0]

@@ -295,7 +295,7 @@ class LearnedFusion:
         cov = {u: c.passage for u, c in coverage.items()}
         shares = ctx.question_anchors.passage_shares(STRONG_KINDS) if ctx.asked is not None else {}
         stories = story_evidence(ctx, query, uids, cosine, coverage)
-        words = word_coverage(ctx, uids, other)
+        words = word_coverage(ctx, uids, other, stories)
         cand, X = candidate_features(lexical, cov, dense, cosine, other, further, shares, stories, words)
         return Candidates(cand, X, other, lexical, dense, cosine)
 

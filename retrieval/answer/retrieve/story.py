@@ -32,7 +32,7 @@ round twelve).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,6 +52,9 @@ class StoryEvidence:
     anchors: Mapping[int, float]
     gap: Mapping[int, float]
     words: Mapping[int, float]  # the share of the question's idf mass its story's candidates hold together
+    # the share of the question's everyday words its story holds, in either script (`words.py`),
+    # read from the same story keys as `anchors`
+    translated: Mapping[int, float] = field(default_factory=dict)
 
 
 NO_STORIES = StoryEvidence({}, {}, {})
@@ -74,15 +77,18 @@ def story_evidence(
     anchors: dict[int, float] = {}
     gap: dict[int, float] = {}
     words: dict[int, float] = {}
+    translated: dict[int, float] = {}
     qw = query.weights_arr
     size = getattr(ctx.searcher, "story_size", None)
     for s, us in members.items():
         if s < 0 or size is None or size(us[0]) < 2:
             continue  # one passage: nothing beyond the passage's own features (module docstring)
         g = max(cosine.get(u, 0.0) for u in us) - best
-        a = qa.share_in(ctx.searcher.story_anchors(us[0])) if qa is not None and qa.keys else 0.0  # type: ignore[attr-defined]
+        keys = ctx.searcher.story_anchors(us[0]) if qa is not None and (qa.keys or qa.words) else frozenset()  # type: ignore[attr-defined]
+        a = qa.share_in(keys) if qa is not None and qa.keys else 0.0
+        t = qa.word_share_in(keys) if qa is not None and qa.words else 0.0
         held = [coverage[u].present.any(axis=0) for u in us if u in coverage and coverage[u].present.size]
         w = float(np.logical_or.reduce(held) @ qw) if held and len(qw) else 0.0
         for u in us:
-            anchors[u], gap[u], words[u] = a, g, w
-    return StoryEvidence(anchors, gap, words)
+            anchors[u], gap[u], words[u], translated[u] = a, g, w, t
+    return StoryEvidence(anchors, gap, words, translated)

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from retrieval.answer.context import QuestionContext
+from retrieval.answer.retrieve.story import StoryEvidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,32 +36,20 @@ class WordCoverage:
 NO_COVERAGE = WordCoverage({}, {})
 
 
-def word_coverage(ctx: QuestionContext, uids: Sequence[int], other: Mapping[int, bool]) -> WordCoverage:
-    """The translated coverage of the other-language candidates among `uids` (the others: 0)."""
+def word_coverage(
+    ctx: QuestionContext, uids: Sequence[int], other: Mapping[int, bool], stories: StoryEvidence
+) -> WordCoverage:
+    """The translated coverage of the other-language candidates among `uids` (the others: 0)
+    whose story has several passages: those `stories` (`story.py`) holds, with their story's
+    share already read from its keys."""
     if ctx.asked is None:
         return NO_COVERAGE
     qa = ctx.question_anchors
-    searcher = ctx.searcher
-    reader = getattr(searcher, "passage_anchors", None)
+    reader = getattr(ctx.searcher, "passage_anchors", None)
     if not qa.words or reader is None:
         return NO_COVERAGE
-    size = getattr(searcher, "story_size", None)
-    if size is None:
-        return NO_COVERAGE
-    wanted = [u for u in uids if other.get(u, False) and size(u) >= 2]
+    wanted = [u for u in uids if other.get(u, False) and u in stories.gap]
     if not wanted:
         return NO_COVERAGE
     passage = {u: qa.word_share_in({k for k, _ in reader(u)}) for u in wanted}
-    story: dict[int, float] = {}
-    stories_of = getattr(searcher, "stories_of", None)
-    story_keys = getattr(searcher, "story_anchors", None)
-    if stories_of is not None and story_keys is not None:
-        seen: dict[int, float] = {}
-        for u, s in zip(wanted, stories_of(np.asarray(wanted, np.int64)).tolist(), strict=True):
-            if s < 0:
-                story[u] = passage[u]
-                continue
-            if s not in seen:
-                seen[s] = qa.word_share_in(story_keys(u))
-            story[u] = seen[s]
-    return WordCoverage(passage, story)
+    return WordCoverage(passage, {u: stories.translated[u] for u in wanted})
