@@ -22,12 +22,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from measure.news.data import FOLDER_NAME, load_set, write_pool
+from measure.news.data import DEFAULT_FOLDER, load_set, write_pool
 from retrieval import Analyzer, EngineConfig
 from retrieval.engine import Engine
 from retrieval.index.segments.columns import anchors as column
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / FOLDER_NAME
+DATA = DEFAULT_FOLDER
 
 
 def build_seconds(config: EngineConfig, analyzer: Analyzer) -> float:

@@ -27,6 +27,8 @@ Lang = Literal["en", "ko"]
 LANGS: tuple[Lang, Lang] = ("en", "ko")
 POOLS = ("A", "B")
 FOLDER_NAME = "ko-en-news-dev"
+# where the dev set lives beside the project (../shared/data/ko-en-news-dev)
+DEFAULT_FOLDER = Path(__file__).resolve().parents[2].parent / "shared" / "data" / FOLDER_NAME
 FILES = {"en": "korean-english-park.dev.en", "ko": "korean-english-park.dev.ko"}
 STORIES_FILE = "stories.jsonl"
 QUESTIONS_FILE = Path(__file__).resolve().parent.parent / "news_questions.jsonl"

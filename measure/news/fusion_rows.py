@@ -25,7 +25,15 @@ import numpy as np
 import numpy.typing as npt
 
 from measure.fusion_fit import fit_conditional_logit
-from measure.news.data import POOLS, load_questions, load_set, parse_article_id, pool_language, write_pool
+from measure.news.data import (
+    DEFAULT_FOLDER,
+    POOLS,
+    load_questions,
+    load_set,
+    parse_article_id,
+    pool_language,
+    write_pool,
+)
 from measure.news.harness import pool_parts
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
@@ -175,9 +183,7 @@ def hit_rates(groups: Sequence[Group], w: Sequence[float]) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--half", default="fit", choices=("fit", "report"))
-    ap.add_argument(
-        "--data", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/ko-en-news-dev"
-    )
+    ap.add_argument("--data", type=Path, default=DEFAULT_FOLDER)
     ap.add_argument("--l2", type=float, default=0.001)
     ap.add_argument("--save", type=Path, help="also write the groups here (.npz) for a refit without asking again")
     ap.add_argument("--load", type=Path, help="read the groups --save wrote instead of asking the questions")

@@ -42,16 +42,15 @@ def collect_rows(path: Path) -> None:
     """The news FIT rows with the gate's third reading off, written to `path` (JSON lines)."""
     import tempfile
 
-    from measure.news.data import FOLDER_NAME
+    from measure.news.data import DEFAULT_FOLDER
     from measure.news.harness import collect
     from retrieval import EngineConfig
     from retrieval.answer.params import AnswerParams
     from retrieval.path import Parts
 
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / FOLDER_NAME
     with tempfile.TemporaryDirectory(prefix="quoteqa-offtopic-") as tmp:
         cfg = EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data", answer=AnswerParams.of(min_chance=0.0))
-        rows = collect(Parts.load(cfg), folder, half="fit")
+        rows = collect(Parts.load(cfg), DEFAULT_FOLDER, half="fit")
     path.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
@@ -72,7 +71,13 @@ def chance_grid() -> list[OffTopicGate]:
 def grid() -> list[OffTopicGate]:
     return [
         OffTopicGate(
-            min_names=n, max_found=f, long_names=ln, together=t, words_override=w, meaning_override=m, quote_story=None,
+            min_names=n,
+            max_found=f,
+            long_names=ln,
+            together=t,
+            words_override=w,
+            meaning_override=m,
+            quote_story=None,
             min_chance=0.0,
         )
         for n, f, ln, t, w, m in itertools.product(

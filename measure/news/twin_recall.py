@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.answer.anchor_match import KIND_WEIGHTS
 from retrieval.text.analyze import Analyzer, normalize_space
 from retrieval.text.encoder import Encoder
 
@@ -69,7 +70,7 @@ def encoder_scorer(encoder: Encoder) -> Scorer:
 # was chosen on the lines of FIT stories (0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5): en>ko / ko>en R@1
 # 0.874 / 0.823 → 0.896 / 0.851 at 0.2; on REPORT lines 0.892 / 0.876 → 0.908 / 0.884.
 ANCHOR_WEIGHT = 0.2
-SHARE_WEIGHTS = {"name": 1.0, "number": 1.0, "date": 0.5, "term": 0.5, "word": 0.5}
+SHARE_WEIGHTS = {**KIND_WEIGHTS, "word": KIND_WEIGHTS["term"]}
 
 
 def anchors_scorer(encoder: Encoder, analyzer: Analyzer, weight: float = ANCHOR_WEIGHT) -> Scorer:
