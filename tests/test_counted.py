@@ -22,6 +22,7 @@ from retrieval.answer.counted import MONEY, asked_count, counts
         ("훈센 총리는 몇 년째 캄보디아를 통치하고 있나?", "ko", {"yr"}, ""),
         ("카말의 가족은 몸값을 얼마나 냈나?", "ko", set(MONEY), ""),
         ("포사다는 이번 시즌 홈런을 몇 개 쳤나?", "ko", set(), "홈런"),
+        ("나달은 몇 연승을 이어가고 있나?", "ko", set(), "연승"),  # the counter is what is counted
     ],
 )
 def test_the_counted_unit_or_noun_is_read(question: str, lang: str, units: set[str], noun: str) -> None:
@@ -67,6 +68,27 @@ def test_a_question_that_names_no_count_asks_for_none() -> None:
             "How many microprocessors are inside ASCI White?", "en",
             "The machine links 8,192 microprocessors in 512 cabinets.",
             "It can do 12 trillion calculations a second.",
+        ),
+        # ages as news writes them beside a name
+        (
+            "기내에서 난동을 부린 두 여성은 몇 살인가?", "ko",
+            "The identities of the women, aged 26 and 27, were not released.",
+            "Both women were released, police said.",
+        ),
+        (
+            "카카는 몇 살인가?", "ko",
+            "카카(26)의 이적설은 첼시가 스콜라리 감독을 영입한 이후 난무했다.",
+            "AC밀란(AC Milan)은 이적설을 일축했다.",
+        ),
+        (
+            "How old is Kaka?", "en",
+            "Kaka, 26, has been linked with a move to Chelsea.",
+            "Milan said in 2008, when the talks began, that he would stay.",
+        ),
+        (
+            "나달은 몇 연승을 이어가고 있나?", "ko",
+            "나달은 이번 우승으로 29연승을 이어갔다.",
+            "나달은 2005년 이후 처음으로 결승에 올랐다.",
         ),
     ],
 )  # fmt: skip

@@ -44,8 +44,13 @@ _KO_MONEY = re.compile(
     r"얼마짜리|얼마에|몸값|재산|가치|금액|가격|비용|매출|손실|이익|벌금|투자|지급|연봉|예산|자금|부채|수익|들었|벌었|냈"
 )
 _KO_COUNTER = re.compile(
-    r"몇\s*(?P<u>개국|개월|가구|차례|시간|퍼센트|%|명|개|건|년|살|세|배|번|회|대|척|곳|마리|일|주|달|층|톤|킬로미터|km|권|채|발|기)"
+    r"몇\s*(?P<u>개국|개월|가구|차례|시간|퍼센트|%|연승|연패|경기|골|표|석|명|개|건|년|살|세|배|번|회|대|척|곳|마리|일|주|달|층|톤|"
+    r"킬로미터|km|권|채|발|기)"
 )
+# Counters that are themselves what is counted (몇 연승: "29연승"), not a unit of something named before
+_KO_COUNTED_COUNTERS = frozenset({"연승", "연패", "경기", "골", "표", "석"})
+# Ages as news writes them beside a name: "aged 26", "Kaka, 26,", "카카(26)"
+_AGE = re.compile(r"\b[Aa]ged\s+\d{1,3}\b|\b[A-Z][a-z]+,\s\d{1,2},\s|[가-힣A-Za-z]\s?\(\d{1,2}\)")
 _KO_NOUN_BEFORE = re.compile(r"(?P<n>[가-힣A-Za-z]{2,}?)(?:을|를|이|가|은|는|도|에는)?\s*몇")
 _EN_SKIP = frozenset(
     "of the a an in on at to for did do does is was were are has have had will would can could times more "
@@ -77,7 +82,9 @@ def asked_count(text: str, lang: Language) -> AskedCount | None:
         if m:
             u = m.group("u")
             units |= {"mo"} if u == "달" else {KO_UNITS.get(u, "pct" if u in ("퍼센트", "%") else "")} - {""}
-            if u in ("개", "건", "번", "회", "권", "채", "발", "기", "대") or not units:
+            if u in _KO_COUNTED_COUNTERS:
+                noun = u
+            elif u in ("개", "건", "번", "회", "권", "채", "발", "기", "대") or not units:
                 n = _KO_NOUN_BEFORE.search(text, 0, m.start() + 1)
                 noun = n.group("n") if n else ""
         if "얼마" in text and _KO_MONEY.search(text):
@@ -129,6 +136,8 @@ def counts(sentence: str, asked: AskedCount | None) -> bool:
         if "ppl" in asked.units and _EN_TEEN_PEOPLE.search(sentence):
             return True  # "Seventeen people were killed": number words numbers.py leaves bare
         if "usd" in asked.units and _BUCKS.search(sentence):
+            return True
+        if "age" in asked.units and _AGE.search(sentence):
             return True
     if asked.noun:
         return bool(_noun_pattern(asked.noun).search(sentence))

@@ -12,6 +12,7 @@ from typing import Any
 
 from retrieval.answer.conversation import ConversationWeights
 from retrieval.answer.kind_features import KindWeights
+from retrieval.answer.neighbours import NeighbourWeights
 from retrieval.answer.offtopic import OffTopicGate
 from retrieval.answer.query import QueryWeights
 from retrieval.answer.quotes import QuoteShape
@@ -29,6 +30,7 @@ class AnswerParams:
 
     query: QueryWeights = field(default_factory=QueryWeights)
     rerank: RerankWeights = field(default_factory=RerankWeights)
+    neighbours: NeighbourWeights = field(default_factory=NeighbourWeights)  # the first passage's story neighbours, read too
     sentences: SentenceWeights = field(default_factory=SentenceWeights)
     kinds: KindWeights = field(default_factory=KindWeights)  # what the question's kind asks a sentence to hold
     quotes: QuoteShape = field(default_factory=QuoteShape)
@@ -61,7 +63,7 @@ class AnswerParams:
         return {n: getattr(self if s is None else getattr(self, s), n) for n, s in _STAGE_OF.items()}
 
 
-_STAGES = ("query", "rerank", "sentences", "kinds", "quotes", "conversation", "fusion", "similar", "offtopic")
+_STAGES = ("query", "rerank", "neighbours", "sentences", "kinds", "quotes", "conversation", "fusion", "similar", "offtopic")
 # flat weight name -> the stage group holding it (None: a field of AnswerParams itself)
 _STAGE_OF: dict[str, str | None] = {
     f.name: s for s in _STAGES for f in dataclasses.fields(getattr(AnswerParams(), s))

@@ -30,6 +30,7 @@ from retrieval.answer.confidence import ConfidenceModel, quote_chance, shown
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.conversation import Context, context_of, continues, depends
 from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, STORY_END, with_examples
+from retrieval.answer.neighbours import with_neighbours
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.query import Query, build_query, term_columns, unknown_idf, with_expansion
 from retrieval.answer.question import FRAME_TERMS, Question, read_question
@@ -306,6 +307,7 @@ class Answerer:
         read = found
         if semantic and found.fusion is not None:
             read = dataclasses.replace(found, hits=found.fusion.passage_shares(found.hits, prm.fusion.runner_up_share))
+        read = with_neighbours(ctx, read, query, prm.neighbours)
         candidates = score_sentences(ctx, read, query, prm.sentences, speaker, prm.kinds)
         if semantic:
             candidates = similar_sentences(ctx, read, candidates, prm.similar, prm.kinds)

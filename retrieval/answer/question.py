@@ -32,7 +32,12 @@ KINDS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "who": re.compile(r"\b(who|whom|whose)\b|누가|누구|어떤\s*사람|어느\s*사람", re.I),
-    "when": re.compile(r"\b(when|what\s+(day|date|time|year|month))\b|언제|몇\s*(년|월|일|시)|무슨\s*요일|며칠", re.I),
+    # "몇 년" is a date ("몇 년에"), but "몇 년째 / 몇 년 만에 / 몇 년간" and "몇 시간" count
+    "when": re.compile(
+        r"\b(when|what\s+(day|date|time|year|month))\b|언제|몇\s*(?:년|월|일|시)(?!\s*(?:째|만|간|동안|남|이나|치|차|전|후|가))|"
+        r"무슨\s*요일|며칠",
+        re.I,
+    ),
     "where": re.compile(r"\bwhere\b|어디|어느\s*(나라|곳|도시|지역)", re.I),
     "number": re.compile(r"\bhow\s+(many|much|long|old|big|large|often)\b|몇|얼마|규모|가치", re.I),
 }
@@ -104,7 +109,54 @@ def clean_question(question: object, max_chars: int) -> str:
     return text
 
 
+# What an English question opens with says its kind before anything later in it can: "How old
+# are the two women who ran amok?" asks for a number, "Which group claimed the bombings?" for a
+# name, "In which city…" for a place (a "who", "said" or "when" in a relative clause is not the
+# question's).
+# up to two words between "which" and its noun ("which northern Taiwanese port"), never a verb
+# ("What did port chief Kim say?" asks what he said)
+_MODIFIERS = r"(?:(?!(?:did|does|do|is|was|were|are|has|have|had|will|would|can|could|should)\b)[\w-]+\s+){0,2}"
+_EN_OPENING: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("number", re.compile(
+        r"^(?:and\s+|so\s+|but\s+)?(?:how\s+(?:many|much|long|old|big|large|often|far|deep|high|tall|heavy|fast|strong)\b|"
+        r"(?:what|which)\s+(?:percentage|percent|proportion|number|amount|magnitude|share)\b|"
+        r"what\s+(?:was|is|were|are)\s+the\s+(?:magnitude|percentage|number|amount|size|death\s+toll|toll|price|cost|value)\b)",
+        re.I,
+    )),  # fmt: skip
+    ("when", re.compile(
+        r"^(?:when\b|(?:(?:on|in|during|at|by|until|since)\s+)?what\s+(?:dates?|day|days|year|month|hours?|time)\b)", re.I
+    )),  # fmt: skip
+    ("where", re.compile(r"^where\b", re.I)),
+    ("where", re.compile(
+        rf"^(?:(?:in|at|to|from|on|into|near)\s+)?(?:which|what)\s+{_MODIFIERS}(?:city|cities|country|countries|town|village|"
+        r"court|port|province|state|region|place|area|district|island|airport|hospital|prison|capital|street|venue|stadium)\b",
+        re.I,
+    )),  # fmt: skip
+    ("who", re.compile(r"^who(?:m|se)?\b(?!\s+(?:said|says|told|tells|announced|claimed|stated)\b)", re.I)),
+    ("who", re.compile(
+        rf"^(?:which|what)\s+{_MODIFIERS}(?:company|companies|firm|group|groups|organi[sz]ation|agency|team|party|"
+        r"official|officials|minister|leader|person|people|man|woman|player|doctor|producer|providers?|singer|actor|artist|scientist|body|bank|newspaper|network)\b",
+        re.I,
+    )),  # fmt: skip
+)
+
+
+# Korean asks with a counter or a noun after 몇/어느/어떤, wherever it stands: "몇 퍼센트가 …
+# 답했나" counts, though it ends on a speech verb; "어느 기관이 개발했나" asks for a name.
+_KO_ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("number", re.compile(
+        r"몇\s*(?:퍼센트|%|명|개|번|회|배|살|세|차례|건|곳|대|척|마리|시간|년\s*(?:째|만|간|동안|남)|달|개월|주|위|등)"
+    )),  # fmt: skip
+    ("who", re.compile(r"(?:어느|어떤)\s*(?:기관|회사|단체|그룹|팀|정당|업체|기업|인물|선수|언론|방송사|신문)")),
+    ("where", re.compile(r"어느\s*(?:법원|항구|도시|나라|국가|지역|곳|동네|섬|공항|병원|주|도)")),
+)
+
+
 def question_kind(question: str) -> str:
+    text = question.strip()
+    for kind, opening in _KO_ASKS if HANGUL.search(text) else _EN_OPENING:
+        if opening.search(text):
+            return kind
     for kind, pattern in KINDS.items():
         if pattern.search(question):
             return kind

@@ -349,6 +349,15 @@ class Snapshot:
         seg, row = found[0].seg, found[1]
         return seg.anchors.keys_of(seg.article_passages(int(seg.a["article"][row])))
 
+    def story_uids(self, uid: int) -> list[int]:
+        """The uids of every passage of the passage's article (its story), in text order."""
+        found = self._locate(int(uid))
+        if found is None:
+            raise KeyError(uid)
+        seg, row = found[0].seg, found[1]
+        rows = seg.article_passages(int(seg.a["article"][row]))
+        return np.asarray(seg.a["uid"][rows.start : rows.stop]).astype(np.int64).tolist()
+
     def story_size(self, uid: int) -> int:
         """How many passages the passage's article (its story) has."""
         found = self._locate(int(uid))
