@@ -377,13 +377,15 @@ def measure(
 def sentence_vector_figures(engine: Any) -> dict[str, Any]:
     """What the engine's sentence-vector cache spared over the questions it answered (issue 28
     item 2): its look-ups and hit rate, and where each first quote's vector came from (the
-    passage's stored vector, kept sentence vectors, or a fresh encode)."""
+    passage's stored vector, kept sentence vectors, a quote kept from an earlier question, or a
+    fresh encode)."""
     kept = getattr(engine.path, "sentence_vectors", None)
     if kept is None:
         return {}
     quotes = dict(kept.quotes)
     n = sum(quotes.values())
     return {"sentence_cache": {"capacity": kept.capacity, "passages_kept": len(kept), "hits": kept.hits,
+                               "quote_capacity": kept.quote_capacity,
                                "misses": kept.misses, "hit_rate": round(kept.hit_rate, 4)},
             "first_quote_vector": quotes | {"encoded_share": round(quotes.get("encoded", 0) / n, 4) if n else 0.0}}  # fmt: skip
 

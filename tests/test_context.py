@@ -1,7 +1,8 @@
 """What one question reads (`retrieval/answer/context.py`): sentence vectors kept across questions
 in a bounded cache that counts its hits, several passages encoded in one call, languages read
 without the passages, and the first quote's cosine taken from a vector already at hand
-(`verdict.quote_cosine`) instead of a second encode (issue 28 item 2).
+(`verdict.quote_cosine`) instead of a second encode, or kept from an earlier question (issue 28
+item 2).
 
 Real parts: the session's Kiwi and USE-m3, a memory store and the file-backed segment store."""
 
@@ -165,3 +166,22 @@ def test_a_one_sentence_quote_reads_its_kept_row_and_a_partial_window_is_encoded
     assert enc.calls[-1] == [view.text[two[0].start : two[-1].end]]
     assert got == pytest.approx(float(shared_encoder().encode(enc.calls[-1])[0] @ qv), abs=1e-6)
     assert ctx._sentence_vectors.quotes == {"encoded": 2, "sentence": 1}
+
+
+def test_an_encoded_quote_is_not_encoded_again_for_a_later_question(store, analyzer) -> None:  # type: ignore[no-untyped-def]
+    enc, kept = Counting(), SentenceVectors(quote_capacity=1)
+    uid = uids_of(store)[1]
+    ctx = context(store, analyzer, "How many homes lost power?", enc, kept)
+    two, one = quote(ctx, uid, 1, 2), quote(ctx, uid, 0, 0)
+    first = quote_cosine(ctx, two, ctx.question_vector)
+    later = context(store, analyzer, "Were any fishermen missing?", enc, kept)
+    assert later.question_vector is not None  # its own encode
+    calls = len(enc.calls)
+    got = quote_cosine(later, two, later.question_vector)
+    assert len(enc.calls) == calls  # the kept vector, not a second encode
+    fresh = shared_encoder().encode([later.view(uid).text[two[0].start : two[-1].end]])[0]
+    assert got == pytest.approx(float(fresh @ later.question_vector), abs=1e-6) and got != first
+    quote_cosine(later, one, later.question_vector)  # another quote: encoded, and the first one goes
+    quote_cosine(later, two, later.question_vector)
+    assert len(enc.calls) == calls + 2
+    assert kept.quotes == {"encoded": 3, "kept": 1}

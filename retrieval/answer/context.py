@@ -123,6 +123,20 @@ class QuestionContext:
         quotes = self._sentence_vectors.quotes
         quotes[source] = quotes.get(source, 0) + 1
 
+    def quote_vector(self, uid: int, start: int, end: int) -> Vector:
+        """The vector of the text `view(uid).text[start:end]` (a quote), encoded once across
+        questions (`SentenceVectors.quote`)."""
+        key = (uid, start, end)
+        vec = self._sentence_vectors.quote(key)
+        if vec is not None:
+            self.count_quote("kept")
+            return vec
+        assert self.encoder is not None
+        self.count_quote("encoded")
+        vec = self.encoder.encode([self.view(uid).text[start:end]])[0]
+        self._sentence_vectors.keep_quote(key, vec)
+        return vec
+
     def kept_sentence_vectors(self, uid: int) -> Vector | None:
         """A passage's sentence vectors if this question or an earlier one already has them
         (never encodes, never counts as a cache look-up)."""
@@ -169,20 +183,42 @@ class QuestionContext:
 
 _UNREAD = object()
 SENTENCE_CACHE = 4096  # passages whose sentence vectors a shared cache keeps (least recently used go first)
+QUOTE_CACHE = 4096  # encoded first quotes whose vectors it keeps besides (2 KB each)
 
 
 class SentenceVectors:
     """Passages' sentence vectors kept across questions: the least recently used passage goes
-    first once `capacity` passages are kept (~1.5 KB of float32 per sentence: ~15 MB at the
-    default). It counts its look-ups (`hits`, `misses`), so a bench can say how many encodes it
-    spares: only a hit saves one. (It used to be a dict that started over when full.)"""
+    first once `capacity` passages are kept (2 KB of float32 per sentence: ~20 MB at the default,
+    at two or three sentences a passage). It counts its look-ups (`hits`, `misses`), so a bench
+    can say how many encodes it spares: only a hit saves one. (It used to be a dict that started
+    over when full.)
 
-    def __init__(self, capacity: int = SENTENCE_CACHE) -> None:
+    Beside them, the vectors of first quotes that had to be encoded (a sentence or a run of
+    sentences, keyed by passage and span; `quote_capacity` of them, least recently used first):
+    the same quote of a later question (a story many ask about) is not encoded again.
+    `quotes` counts where each first quote's vector came from (`verdict.quote_cosine`)."""
+
+    def __init__(self, capacity: int = SENTENCE_CACHE, quote_capacity: int = QUOTE_CACHE) -> None:
         self.capacity = capacity
+        self.quote_capacity = quote_capacity
         self.hits = 0
         self.misses = 0
-        self.quotes: dict[str, int] = {}  # first quotes' vectors by source: passage, sentence, encoded
+        self.quotes: dict[str, int] = {}  # first quotes' vectors by source: passage, sentence, kept, encoded
         self._kept: OrderedDict[int, Vector] = OrderedDict()
+        self._quotes: OrderedDict[tuple[int, int, int], Vector] = OrderedDict()
+
+    def quote(self, key: tuple[int, int, int]) -> Vector | None:
+        """A first quote's vector encoded for an earlier question ((uid, start, end)), or None."""
+        vec = self._quotes.get(key)
+        if vec is not None:
+            self._quotes.move_to_end(key)
+        return vec
+
+    def keep_quote(self, key: tuple[int, int, int], vec: Vector) -> None:
+        self._quotes[key] = vec
+        self._quotes.move_to_end(key)
+        while len(self._quotes) > self.quote_capacity:
+            self._quotes.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._kept)

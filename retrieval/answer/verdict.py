@@ -166,9 +166,10 @@ def quote_cosine(ctx: QuestionContext, first: list[Candidate], qv: npt.NDArray[n
       cosine within ~0.004 of the float one, `retrieval/index/vectors.py`);
     - the quote is one sentence of a passage whose sentence vectors are kept (the similarity
       stage encoded them): its row, the same text encoded the same way;
-    - else the quote is encoded whole. The mean of its sentences' vectors would not do: the
-      encoder's n-grams and length scaling span the quote, and the confidence model was fitted
-      on the whole quote's cosine."""
+    - else the quote is encoded whole, once across questions (`QuestionContext.quote_vector`:
+      the same quote of a later question reads the kept vector). The mean of its sentences'
+      vectors would not do: the encoder's n-grams and length scaling span the quote, and the
+      confidence model was fitted on the whole quote's cosine."""
     if not first:
         return 0.0
     head = first[0]
@@ -183,8 +184,7 @@ def quote_cosine(ctx: QuestionContext, first: list[Candidate], qv: npt.NDArray[n
             return float(kept[head.sent] @ qv)
     if ctx.encoder is None:
         return 0.0
-    ctx.count_quote("encoded")
-    return float(ctx.encoder.encode([view.text[head.start : first[-1].end]])[0] @ qv)
+    return float(ctx.quote_vector(head.passage, head.start, first[-1].end) @ qv)
 
 
 def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:
