@@ -159,7 +159,7 @@ def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candida
 
 def quote_cosine(ctx: QuestionContext, first: list[Candidate], qv: npt.NDArray[np.float32]) -> float:
     """Cosine of the question with the first quote's text, encoded only when no stored or kept
-    vector is of that very text (`QuestionContext.quote_vector_source` says which was used):
+    vector is of that very text (`QuestionContext.count_quote` counts which one was used):
 
     - the quote is its whole passage (news keeps one line a passage): the passage's stored
       vector, which was encoded from the same text at ingest (read back from its int8 codes:
