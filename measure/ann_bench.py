@@ -358,6 +358,10 @@ def measure(
     out["answer"]["p50_ratio_with_vs_without"] = round(
         out["answer"]["use-m3"]["p50_ms"] / max(out["answer"]["none"]["p50_ms"], 1e-9), 2
     )
+    out["answer"] |= sentence_vector_figures(sem)
+    out["answer"]["passage_reads_per_question"] = {
+        name: passage_reads(engine, questions[:100]) for name, engine in (("none", lex), ("use-m3", sem))
+    }
     out["load_average_1min"] = os.getloadavg()[0]
     if rss_child:
         qfile = data_dir.parent / "ann-questions.json"
@@ -368,6 +372,44 @@ def measure(
             raise RuntimeError(f"serving child failed: {r.stderr[-800:]}")
         out["serving"] = json.loads(r.stdout.strip().splitlines()[-1])
     return out
+
+
+def sentence_vector_figures(engine: Any) -> dict[str, Any]:
+    """What the engine's sentence-vector cache spared over the questions it answered (issue 28
+    item 2): its look-ups and hit rate, and where each first quote's vector came from (the
+    passage's stored vector, kept sentence vectors, a quote kept from an earlier question, or a
+    fresh encode)."""
+    kept = getattr(engine.path, "sentence_vectors", None)
+    if kept is None:
+        return {}
+    quotes = dict(kept.quotes)
+    n = sum(quotes.values())
+    return {"sentence_cache": {"capacity": kept.capacity, "passages_kept": len(kept), "hits": kept.hits,
+                               "quote_capacity": kept.quote_capacity,
+                               "misses": kept.misses, "hit_rate": round(kept.hit_rate, 4)},
+            "first_quote_vector": quotes | {"encoded_share": round(quotes.get("encoded", 0) / n, 4) if n else 0.0}}  # fmt: skip
+
+
+def passage_reads(engine: Any, questions: Sequence[str]) -> float:
+    """Passages read from the index per question (`Snapshot.passage` calls), the answers' own
+    caches warm from the timed runs."""
+    from retrieval.index.segments.snapshot import Snapshot
+
+    calls = 0
+    original = Snapshot.passage
+
+    def counted(self: Any, uid: int) -> Any:
+        nonlocal calls
+        calls += 1
+        return original(self, uid)
+
+    Snapshot.passage = counted  # type: ignore[method-assign]
+    try:
+        for text in questions:
+            engine.ask(text)
+    finally:
+        Snapshot.passage = original  # type: ignore[method-assign]
+    return round(calls / max(len(questions), 1), 1)
 
 
 def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[str, Any]:

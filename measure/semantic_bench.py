@@ -156,6 +156,7 @@ def run_semantic(
                         "index_mib": round(sum(p.stat().st_size for p in (data / "index").iterdir()) / (1 << 20), 1)}  # fmt: skip
     out["build"] = builds
     out["build_with_vectors_vs_lexical"] = round(builds["use-m3"]["wall_s"] / builds["none"]["wall_s"], 2)
+    print(json.dumps(out), file=sys.stderr, flush=True)  # the builds' figures, before anything later can fail
     snap = engines["use-m3"].store.snapshot()
     segs = snap.segs  # type: ignore[attr-defined]
     out["encoder_stamp"] = snap.encoder_stamp
@@ -177,6 +178,8 @@ def serving_figures(
 ) -> dict[str, Any]:
     """Everything measured on the built indexes `work/data-none` and `work/data-use-m3`: serving
     (`ann_bench.measure`), one-shot ask, `ingest` then `ask`, one article found by meaning."""
+    from retrieval import EngineConfig
+
     from .ann_bench import measure
 
     out: dict[str, Any] = {}
@@ -194,7 +197,8 @@ def serving_figures(
     saved = {k: os.environ.get(k) for k in ("QUOTEQA_ENCODER", "QUOTEQA_ENCODER_CACHE_DIR")}
     os.environ.update(QUOTEQA_ENCODER="use-m3", QUOTEQA_ENCODER_CACHE_DIR=str(cache))
     try:
-        out["cli_ingest_then_ask"] = cli_ingest_minus_ask(corpus_dir, work / "data-use-m3", fresh, work, 0)
+        config = EngineConfig(corpus_dir, work / "data-use-m3", workers=0, encoder="use-m3", encoder_cache=cache)
+        out["cli_ingest_then_ask"] = cli_ingest_minus_ask(config, fresh, work)
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.answer.confidence import ConfidenceModel, shown
+from retrieval.answer.context import SentenceVectors
 from retrieval.answer.messages import EMPTY_QUESTION
 from retrieval.answer.params import AnswerParams
 from retrieval.answer.pipeline import Answerer
@@ -112,7 +113,7 @@ class AnswerPath:
         # AnchorDataError naming the file, never later as answers quietly without anchors
         self.anchors: Anchors = anchors_for(analyzer)
         self._titles: dict[str, frozenset[str]] = {}  # analysed article titles, shared by questions
-        self._sentence_vectors: dict[int, Any] = {}  # passages' sentence vectors (uids are never reused)
+        self.sentence_vectors = SentenceVectors()  # passages' sentence vectors (uids are never reused), bounded
         self._examples_cache: tuple[object, dict[tuple[Language, int], list[str]]] = (None, {})
         self._languages_cache: tuple[object, frozenset[str]] = (None, frozenset())
 
@@ -122,7 +123,7 @@ class AnswerPath:
         return Answerer(
             snapshot, self.analyzer, self.params, self._titles, self.judge if refuse else None,
             self._examples_of(snapshot), encoder=self.encoder, semantic_judge=self.semantic_judge if refuse else None,
-            sentence_vectors=self._sentence_vectors, twins=self.twins, topic_gate=self.topic_gate if refuse else None,
+            sentence_vectors=self.sentence_vectors, twins=self.twins, topic_gate=self.topic_gate if refuse else None,
             corpus_languages=self._languages_of(snapshot), anchors=self.anchors,
         )  # fmt: skip
 

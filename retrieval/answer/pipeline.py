@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from retrieval.answer import confidence as confidence_model
 from retrieval.answer.confidence import ConfidenceModel, quote_chance, shown
-from retrieval.answer.context import QuestionContext
+from retrieval.answer.context import QuestionContext, SentenceVectors
 from retrieval.answer.conversation import Context, context_of, continues, depends
 from retrieval.answer.messages import ABSTAIN_MESSAGE, CAVEAT, CROSS_MESSAGE, STORY_END, with_examples
 from retrieval.answer.neighbours import with_neighbours
@@ -81,7 +81,7 @@ class Answerer:
         title_terms: dict[str, frozenset[str]] | None = None, judge: ConfidenceModel | None | Shipped = SHIPPED,
         examples: Callable[[Language], list[str]] | None = None, sources: Sequence[CandidateSource] | None = None,
         join: Join | None = None, encoder: Encoder | None = None, semantic_judge: ConfidenceModel | None | Shipped = SHIPPED,
-        sentence_vectors: dict[int, npt.NDArray[np.float32]] | None = None,
+        sentence_vectors: SentenceVectors | None = None,
         twins: Twins | None = None, topic_gate: TopicGate | None | Shipped = SHIPPED,
         corpus_languages: frozenset[str] | None = None, anchors: Anchors | None | Shipped = SHIPPED,
     ) -> None:  # fmt: skip
@@ -119,7 +119,7 @@ class Answerer:
         if isinstance(topic_gate, Shipped):
             topic_gate = None if semantic_judge is None else shipped_topic()
         self.topic_gate = topic_gate
-        self._sentence_vectors = sentence_vectors if sentence_vectors is not None else {}
+        self._sentence_vectors = sentence_vectors if sentence_vectors is not None else SentenceVectors()
         self.twins = twins  # each quote's original in its translation twin (twins.py); None: no encoder
         self._corpus_languages = corpus_languages  # None: read from the snapshot when first needed
         # the question's names, numbers and terms (`anchor_match.py`); by default this analyser's

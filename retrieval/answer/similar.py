@@ -5,7 +5,7 @@ meaning.
 the fusion found by its vector may share none: it is in the other language (a Korean question
 about an English wire story), or it says the same thing in other words. For each of the top
 `similar_passages` fused passages that is in the other language or has no sentence sharing a
-word, every sentence is encoded (cached per passage, see `QuestionContext.sentence_vectors`) and
+word, every sentence is encoded (kept per passage, see `QuestionContext.sentences_of`) and
 scored by
 
     passage share (its fused chance relative to the first's) + similar_weight × cosine(question, sentence)
@@ -65,11 +65,13 @@ def similar_sentences(
     asked = anchors(ctx.question.text)
     features = KindFeatures(ctx, ctx.question, [], [], kinds) if kinds is not None else None
     extra: list[Candidate] = []
-    for p, share in found.hits[: w.similar_passages]:
+    scored = [
+        (p, share) for p, share in found.hits[: w.similar_passages] if p not in lexical or ctx.view(p).language != lang
+    ]
+    vectors = ctx.sentences_of(p for p, _ in scored)  # the missing ones in one encode
+    for p, share in scored:
         view = ctx.view(p)
-        if p in lexical and view.language == lang:
-            continue
-        cos = ctx.sentence_vectors(p) @ qv
+        cos = vectors[p] @ qv
         for i, c in enumerate(np.asarray(cos).tolist()):
             s, e = view.sentence(i)
             sentence = view.text[s:e]
@@ -80,5 +82,5 @@ def similar_sentences(
             extra.append(Candidate(p, i, s, e, score, detect_language(sentence), bool(SPEECH.search(sentence))))
     if not extra:
         return candidates
-    scored = {c.passage for c in extra}
-    return [c for c in candidates if c.passage not in scored] + extra
+    done = {c.passage for c in extra}
+    return [c for c in candidates if c.passage not in done] + extra

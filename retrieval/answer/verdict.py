@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import numpy.typing as npt
 
 from retrieval.answer.anchor_match import LONG_NAME
 from retrieval.answer.confidence import ConfidenceModel
@@ -135,11 +136,7 @@ def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candida
     cos = sorted(fz.cosine.values(), reverse=True)
     dense_rank = next((i for i, (u, _) in enumerate(fz.dense) if u == top.uid), max(len(fz.dense), 1))
     lex_rank = next((i for i, (u, _) in enumerate(fz.lexical) if u == top.uid), max(len(fz.lexical), 1))
-    quote_cos = 0.0
-    if first:
-        view = ctx.view(first[0].passage)
-        text = view.text[first[0].start : first[-1].end]
-        quote_cos = float(ctx.encoder.encode([text])[0] @ qv) if ctx.encoder is not None else 0.0
+    quote_cos = quote_cosine(ctx, first, qv)
     lang = ctx.question.language
     quote_other = float(bool(first) and first[0].sentence_lang not in (lang, "mixed"))
     return {
@@ -158,6 +155,36 @@ def semantic_signals(ctx: QuestionContext, found: Retrieved, first: list[Candida
         "sem_top_other": float(top.other),
         "sem_quote_other": quote_other,
     }
+
+
+def quote_cosine(ctx: QuestionContext, first: list[Candidate], qv: npt.NDArray[np.float32]) -> float:
+    """Cosine of the question with the first quote's text, encoded only when no stored or kept
+    vector is of that very text (`QuestionContext.count_quote` counts which one was used):
+
+    - the quote is its whole passage (news keeps one line a passage): the passage's stored
+      vector, which was encoded from the same text at ingest (read back from its int8 codes:
+      cosine within ~0.004 of the float one, `retrieval/index/vectors.py`);
+    - the quote is one sentence of a passage whose sentence vectors are kept (the similarity
+      stage encoded them): its row, the same text encoded the same way;
+    - else the quote is encoded whole, once across questions (`QuestionContext.quote_vector`:
+      the same quote of a later question reads the kept vector). The mean of its sentences'
+      vectors would not do: the encoder's n-grams and length scaling span the quote, and the
+      confidence model was fitted on the whole quote's cosine."""
+    if not first:
+        return 0.0
+    head = first[0]
+    view = ctx.view(head.passage)
+    if head.start == 0 and first[-1].end == len(view.text) and ctx.searcher.encoder_stamp is not None:
+        ctx.count_quote("passage")
+        return ctx.passage_cosines([head.passage])[head.passage]
+    if len(first) == 1 and view.sentence(head.sent) == (head.start, head.end):
+        kept = ctx.kept_sentence_vectors(head.passage)
+        if kept is not None and head.sent < len(kept):
+            ctx.count_quote("sentence")
+            return float(kept[head.sent] @ qv)
+    if ctx.encoder is None:
+        return 0.0
+    return float(ctx.quote_vector(head.passage, head.start, first[-1].end) @ qv)
 
 
 def first_cue(ctx: QuestionContext, first: list[Candidate]) -> float:

@@ -189,6 +189,9 @@ class MemorySnapshot:
             tokens=np.array(ids, np.int32), lookup=lambda t: vocab.get(t, -1), columns=p.columns,
         )  # fmt: skip
 
+    def passage_languages(self, uids: Sequence[int]) -> list[Language]:
+        return [self._state.passages[int(u)].language for u in uids]
+
     def passage_terms(self, uid: int) -> list[str]:
         return [t for sent in self._state.passages[int(uid)].terms for t in sent]
 

@@ -188,6 +188,10 @@ class Searcher(Protocol):
     def passage(self, uid: int) -> PassageView:
         """The live passage with this uid; KeyError when it is gone."""
 
+    def passage_languages(self, uids: Sequence[int]) -> list[Language]:
+        """Each live passage's language, in their order, without reading the passages (KeyError
+        for a uid that is not live)."""
+
     def uids(self) -> I64:
         """Every live passage's uid, ascending."""
 

@@ -291,7 +291,8 @@ class LearnedFusion:
         if not uids:
             return None
         cosine = ctx.passage_cosines(uids)
-        other = {u: lang is not None and ctx.view(u).language not in (lang, "mixed") for u in uids}
+        langs = ctx.languages_of(uids) if lang is not None else {}
+        other = {u: lang is not None and langs[u] not in (lang, "mixed") for u in uids}
         cov = {u: c.passage for u, c in coverage.items()}
         shares = ctx.question_anchors.passage_shares(STRONG_KINDS) if ctx.asked is not None else {}
         stories = story_evidence(ctx, query, uids, cosine, coverage)

@@ -382,6 +382,17 @@ class Snapshot:
             raise KeyError(uid)
         return found[0].seg.view(found[1])
 
+    def passage_languages(self, uids: Sequence[int]) -> list[Language]:
+        """Each live passage's language, from the `lang` column: no passage read (the fusion asks
+        it of every candidate). KeyError for a uid that is not live."""
+        out: list[Language] = []
+        for uid in uids:
+            found = self._locate(int(uid))
+            if found is None:
+                raise KeyError(uid)
+            out.append(LANG_CODES[int(found[0].seg.a["lang"][found[1]])])
+        return out
+
     def passage_terms(self, uid: int) -> list[str]:
         found = self._locate(int(uid))
         if found is None:
