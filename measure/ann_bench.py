@@ -143,7 +143,7 @@ def exact_top(
     return V.top_k(codes, norms, q, k)[1].tolist()
 
 
-GRID = (("i8", 16, 40), ("i8", 16, 128))  # (storage, M, ef_add)
+GRID = (("codes", 16, 128), ("signs", 16, 128), ("levels", 16, 128))  # (what the graph holds, M, ef_add)
 EF_SEARCH = (128, 256, 512, 1024)
 
 
@@ -160,8 +160,8 @@ def tune(
     norms = V.row_norms(codes)
     refs = [exact_top(codes, norms, q, 10) for q in queries]
     rows = []
-    for dtype, m, efc in grid:
-        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, dtype=dtype)
+    for sketch, m, efc in grid:
+        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, sketch=sketch)
         with tempfile.TemporaryDirectory() as tmp:
             meta = ann.build(Path(tmp), "tune", codes, "x", params)
             assert meta is not None
@@ -176,7 +176,7 @@ def tune(
                         ms.append((time.perf_counter() - t) * 1000)
                         assert got is not None
                         rec.append(recall_at_10(got[1].tolist(), ref))
-                    rows.append({"dtype": dtype, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
+                    rows.append({"sketch": sketch, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
                                  "recall_at_10": round(float(np.mean(rec)), 4), "p50_ms": round(percentile(ms, 50), 3),
                                  "p95_ms": round(percentile(ms, 95), 3), "build_s": meta["build_s"],
                                  "bytes_per_row": round(meta["size"] / len(codes), 1), "load_average_1min": os.getloadavg()[0]})  # fmt: skip
@@ -370,6 +370,26 @@ def measure(
     return out
 
 
+def mapped_by_kind(data_dir: Path) -> dict[str, float]:
+    """Resident MiB of this process's file mappings (Linux smaps) by kind: the HNSW graphs, the
+    index's other files (segments: postings and the like), everything else (libraries, models)."""
+    out = {"hnsw": 0.0, "index_other": 0.0, "other_files": 0.0}
+    try:
+        lines = Path("/proc/self/smaps").read_text().splitlines()
+    except OSError:
+        return out
+    where = ""
+    root = str(data_dir.resolve())
+    for line in lines:
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+            where = head[5] if len(head) > 5 else ""
+        elif head and head[0] == "Rss:" and where.startswith("/"):
+            kind = "hnsw" if where.endswith(".hnsw") else "index_other" if where.startswith(root) else "other_files"
+            out[kind] += int(head[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[str, Any]:
     """A fresh process that opens the index with the encoder and answers every question: its RSS."""
     from retrieval import Engine, EngineConfig
@@ -383,7 +403,8 @@ def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[st
         t = time.perf_counter()
         engine.ask(text)
         ms.append((time.perf_counter() - t) * 1000)
-    return {"rss_mib": round(rss_mib(), 1), **{k: v for k, v in rss_split_mib().items()}, "open_s": round(ready, 2),
+    return {"rss_mib": round(rss_mib(), 1), **{k: v for k, v in rss_split_mib().items()},
+            "mapped_mib": mapped_by_kind(data_dir), "open_s": round(ready, 2), "questions": len(questions),
             "answer_p50_ms": round(percentile(ms, 50), 2), "answer_p95_ms": round(percentile(ms, 95), 2)}  # fmt: skip
 
 
@@ -405,7 +426,8 @@ def main(argv: Sequence[str]) -> None:
         codes, questions = synthetic_codes(int(a[0]), Path(a[1]))
         qv = UseM3(Path(a[1]) / "encoder-cache").encode(questions[:200])
         print(json.dumps(tune(codes, qv), indent=1))
-    elif cmd == "tune":  # tune WORKDIR N: the grid on a `bench --semantic` workdir's real vectors
+    elif cmd == "tune":  # tune WORKDIR N [GRID [EF_SEARCH [OVERSAMPLE]]]: the grid on a `bench --semantic`
+        # workdir's real vectors; GRID "levels:16:128,codes:16:128" (sketch:M:ef_add), the others "256,512"
         from retrieval.index.segments.store import SegmentStore
         from retrieval.text.encoder import UseM3
 
@@ -413,7 +435,11 @@ def main(argv: Sequence[str]) -> None:
         snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
         codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])  # type: ignore[attr-defined]
         questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
-        print(json.dumps(tune(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
+        grid = [(d, int(m), int(e)) for d, m, e in (g.split(":") for g in a[2].split(","))] if len(a) > 2 else GRID
+        efs = [int(x) for x in a[3].split(",")] if len(a) > 3 else EF_SEARCH
+        over = [int(x) for x in a[4].split(",")] if len(a) > 4 else (2, 5)
+        qv = UseM3(work / "encoder-cache").encode(questions)
+        print(json.dumps(tune(codes, qv, grid, efs, oversample=over), indent=1))
     else:
         raise SystemExit(f"unknown command {cmd}")
 

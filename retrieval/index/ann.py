@@ -5,8 +5,9 @@ at 1M on this machine, more than the whole answer budget. An HNSW graph visits a
 codes instead. It pays only on big segments, so a segment gets one only from `HnswParams.min_rows`
 passages; fresh ingests (small segments) stay exact.
 
-Files. Beside a segment `NAME.seg` / `NAME.json`: `NAME.hnsw` (usearch's own file: the graph and a
-copy of the int8 codes) and `NAME.hnsw.json` (rows, encoder stamp, parameters, size and CRC-32 of
+Files. Beside a segment `NAME.seg` / `NAME.json`: `NAME.hnsw` (usearch's own file: the graph and,
+per passage, a 2-bit-a-dimension sketch of its code, 128 B at 512 dimensions: not a second copy of
+the codes, which format 1 held, 512 of its 660 B a row; see `sketch`) and `NAME.hnsw.json` (rows, encoder stamp, parameters, size and CRC-32 of
 `NAME.hnsw`). Both are written when the segment is written (an ingest batch or a merge), atomically
 (temporary name, fsync, rename), and are derived data: the segment's own files and checksums do
 not name them, so a missing or damaged HNSW file never makes the segment unreadable. It is opened
@@ -15,9 +16,10 @@ checked then, its CRC by `SegmentStore.verify` (which rebuilds a bad one) — li
 8 MiB. When it is missing, damaged or stale, the segment is searched exactly and one warning
 names `quoteqa reindex`.
 
-Search. The graph is searched with the quantised question for `oversample × k / live share`
-candidates (tombstoned rows are in the graph and dropped afterwards); the live candidates are
-rescored exactly from the segment's int8 codes with the float question, as the exact path
+Search. The graph is searched with the quantised question's sketch (Hamming distance) for
+`oversample × k / live share` candidates (tombstoned rows are in the graph and dropped
+afterwards); the live candidates are rescored exactly from the segment's int8 codes, read with
+`pread` (so they are not kept resident), with the float question, as the exact path
 (`retrieval/index/vectors.py::_block_top`) does, so a passage found both ways gets the same cosine.
 If too few live candidates come back the search widens, and at worst falls back to exact search.
 """
@@ -45,7 +47,7 @@ from retrieval.index.fsutil import atomic_write, fsync_dir, seal, unseal
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 1: usearch's graph over the int8 codes (a second copy); 2: over their sign bits
 SUFFIX = ".hnsw"  # NAME.hnsw beside NAME.seg, and NAME.hnsw.json
 SUFFIXES = (SUFFIX, f"{SUFFIX}.json")  # a segment's files of this kind (retrieval/index/segments/components.py)
 
@@ -78,8 +80,9 @@ class HnswParams:
     connectivity: int = 16
     expansion_add: int = 128
     expansion_search: int = 512
-    dtype: str = "i8"  # "i8" (the segment's codes) or "f16"
-    oversample: int = 2  # candidates asked of the graph per wanted hit (before tombstones)
+    sketch: str = "levels"  # what the graph holds a row (`sketch`): "levels", "signs", "codes" (format 1)
+    level: float = 0.5  # "levels": the threshold t on a unit row's components, times √dim
+    oversample: int = 10  # candidates asked of the graph per wanted hit (before tombstones), rescored exactly
 
 
 PARAMS = HnswParams()
@@ -99,6 +102,45 @@ def _crc_file(path: Path) -> int:
     return crc & 0xFFFFFFFF
 
 
+SKETCH_ROWS = 65_536  # rows turned into graph vectors at a time (bounded scratch at 1M rows)
+SKETCHES = {"levels": ("b1", 2), "signs": ("b1", 1), "codes": ("i8", 1)}  # usearch storage, graph dims per code dim
+
+
+def _graph_kind(sketch_kind: str, dim: int) -> tuple[str, int]:
+    """usearch's storage and dimensions for a sketch of `dim`-wide codes."""
+    if sketch_kind not in SKETCHES:
+        raise ValueError(f"unknown HNSW sketch {sketch_kind!r}")
+    storage, per = SKETCHES[sketch_kind]
+    return storage, per * dim
+
+
+def sketch(codes: vectors.Codes, kind: str, level: float = 0.0) -> npt.NDArray[Any]:
+    """What the graph stores for each code row, and what a question is compared with.
+
+    - "levels": two bits a dimension, the unit row's component above +t and above −t
+      (t = `level` / √dim): Hamming distance between two rows is then the L1 distance of their
+      three-level rounding. dim / 4 bytes a row (128 B at 512).
+    - "signs": one bit a dimension, the component's sign (dim / 8 bytes; SimHash-like).
+    - "codes": the int8 codes themselves (format 1: a second full copy of the segment's codes).
+    """
+    storage, _ = _graph_kind(kind, int(codes.shape[1]))
+    if kind == "codes":
+        return np.ascontiguousarray(codes)
+    dim = int(codes.shape[1])
+    width = (dim * SKETCHES[kind][1] + 7) // 8
+    out = np.empty((len(codes), width), np.uint8)
+    for lo in range(0, len(codes), SKETCH_ROWS):
+        c = np.asarray(codes[lo : lo + SKETCH_ROWS])
+        if kind == "signs":
+            bits = c > 0
+        else:
+            t = (level / math.sqrt(dim)) * vectors.row_norms(c)[:, None]  # t on the unit row, in code units
+            f = c.astype(np.float32)
+            bits = np.concatenate([f > t, f > -t], axis=1)
+        out[lo : lo + len(c)] = np.packbits(bits, axis=1)
+    return out
+
+
 def build(
     directory: Path, name: str, codes: vectors.Codes, stamp: str, params: HnswParams | None = None, threads: int = 0
 ) -> dict[str, Any] | None:
@@ -111,12 +153,12 @@ def build(
     from usearch.index import Index, MetricKind
 
     t = time.perf_counter()
+    storage, ndim = _graph_kind(p.sketch, int(codes.shape[1]))
     index = Index(
-        ndim=int(codes.shape[1]), metric=MetricKind.Cos, dtype=p.dtype, connectivity=p.connectivity,
-        expansion_add=p.expansion_add, expansion_search=p.expansion_search,
+        ndim=ndim, metric=MetricKind.Hamming if storage == "b1" else MetricKind.Cos, dtype=storage,
+        connectivity=p.connectivity, expansion_add=p.expansion_add, expansion_search=p.expansion_search,
     )  # fmt: skip
-    data = np.ascontiguousarray(codes) if p.dtype == "i8" else vectors.dequantise(codes)
-    index.add(np.arange(n, dtype=np.uint64), data, threads=threads)
+    index.add(np.arange(n, dtype=np.uint64), sketch(codes, p.sketch, p.level), threads=threads)
     built = time.perf_counter() - t
     ann_path, meta_path = paths(directory, name)
     tmp = ann_path.with_name(f".{ann_path.name}.{os.getpid()}.tmp")
@@ -167,6 +209,15 @@ def _read_meta(directory: Path, name: str, rows: int, stamp: str | None) -> dict
     return meta
 
 
+def _check_header(head: dict[str, Any] | None, meta: dict[str, Any]) -> None:
+    """usearch's header says what the metadata says: dimensions and storage (a graph over the
+    codes themselves, format 1, must not be searched with a sign-bit question)."""
+    scalar = getattr(head.get("kind_scalar"), "name", "") if head else ""
+    storage, ndim = _graph_kind(meta["params"]["sketch"], meta["dim"])
+    if not head or head.get("dimensions") != ndim or scalar.lower() != storage:
+        raise AnnError("its HNSW file's header does not match its metadata")
+
+
 class AnnIndex:
     """One segment's HNSW graph, memory-mapped, searched for rows then rescored exactly."""
 
@@ -174,7 +225,7 @@ class AnnIndex:
         self._mapped: mmap.mmap | None = None
         self.index = index
         self.meta = meta
-        self.dtype = meta["params"]["dtype"]
+        self.sketch, self.level = meta["params"]["sketch"], float(meta["params"]["level"])
         self.oversample = int(meta["params"]["oversample"])
 
     @classmethod
@@ -191,9 +242,7 @@ class AnnIndex:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             if hasattr(mapped, "madvise"):
                 mapped.madvise(mmap.MADV_RANDOM)
-            head = Index.metadata(mapped)
-            if not head or head.get("dimensions") != meta["dim"]:
-                raise AnnError("its HNSW file's header does not match its metadata")
+            _check_header(Index.metadata(mapped), meta)
             index = Index.restore(mapped, view=True, enable_key_lookups=False)
         except AnnError:
             raise
@@ -218,7 +267,7 @@ class AnnIndex:
         k = min(k, n_live)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        q = vectors.quantise(query[None, :])[0] if self.dtype == "i8" else query
+        q = sketch(vectors.quantise(query[None, :]), self.sketch, self.level)[0]  # as the rows were
         want = min(n, math.ceil(self.oversample * k * n / max(n_live, 1)))
         while True:
             found = self.index.search(q, want, threads=1)
@@ -323,8 +372,16 @@ def verify(directory: Path, seg: Any, repair: bool = True) -> str | None:
         return None
     try:
         meta = _read_meta(directory, seg.name, seg.n_passages, seg.encoder)
-        if _crc_file(paths(directory, seg.name)[0]) != meta.get("crc32"):
+        graph = paths(directory, seg.name)[0]
+        if _crc_file(graph) != meta.get("crc32"):
             raise AnnError("its HNSW file fails its checksum")
+        from usearch.index import Index
+
+        try:
+            head = Index.metadata(str(graph))
+        except Exception as exc:  # usearch raises on a file it cannot read
+            raise AnnError(f"its HNSW file's header is unreadable ({exc})") from exc
+        _check_header(head, meta)
         return None
     except AnnError as exc:
         problem = f"segment {seg.name}: {exc}"
