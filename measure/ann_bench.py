@@ -185,6 +185,48 @@ def tune(
     return rows
 
 
+def sketch_bound(
+    codes: npt.NDArray[np.int8], queries: npt.NDArray[np.float32], candidates: Sequence[int] = (100, 200, 400)
+) -> list[dict[str, Any]]:
+    """recall@10 of each kind of graph sketch without a graph: the `candidates` rows nearest the
+    question's sketch by brute force, rescored exactly. What a graph over that sketch can reach
+    at best (`tune` then shows what the graph keeps of it)."""
+    from usearch.index import MetricKind, search
+
+    from retrieval.index import ann
+    from retrieval.index import vectors as V
+
+    norms = V.row_norms(codes)
+    refs = [exact_top(codes, norms, q, 10) for q in queries]
+    dim = codes.shape[1]
+    rng = np.random.default_rng(0)
+    rotation = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    unit = V.dequantise(codes, norms)
+    mean = unit.mean(axis=0)
+    pcs = np.linalg.eigh(np.cov(unit[:: max(1, len(unit) // 50_000)].T))[1][:, ::-1][:, : dim // 4].astype(np.float32)
+    kinds: dict[str, tuple[Any, Any]] = {
+        "signs": (lambda c: ann.sketch(c, "signs"), MetricKind.Hamming),
+        "signs, rotated": (lambda c: np.packbits(V.dequantise(c) @ rotation > 0, axis=1), MetricKind.Hamming),
+        f"i8 PCA to {dim // 4}": (lambda c: V.quantise((V.dequantise(c) - mean) @ pcs), MetricKind.Cos),
+        **{f"levels t={t}": ((lambda c, t=t: ann.sketch(c, "levels", t)), MetricKind.Hamming) for t in (0.2, 0.35, 0.5, 0.6)},
+    }  # fmt: skip
+    del unit
+    rows_out = []
+    for name, (fn, metric) in kinds.items():
+        table, qs = np.ascontiguousarray(fn(codes)), fn(V.quantise(queries))
+        for want in candidates:
+            rec = []
+            for q, s, ref in zip(queries, qs, refs, strict=True):
+                keys = np.asarray(search(table, s[None, :], want, metric, exact=True, threads=0).keys, np.int64)
+                rows = np.sort(keys[(keys >= 0) & (keys < len(codes))])
+                sims = (codes[rows].astype(np.float32) @ q) / np.maximum(norms[rows], 1e-12)
+                rec.append(recall_at_10(sorted(sims.tolist(), reverse=True)[:10], ref))
+            rows_out.append({"sketch": name, "bytes_per_row": table.shape[1], "candidates": want,
+                             "recall_at_10": round(float(np.mean(rec)), 4)})  # fmt: skip
+            print(json.dumps(rows_out[-1]), file=sys.stderr, flush=True)
+    return rows_out
+
+
 def _sentence_table(sentences: list[str], work: Path) -> npt.NDArray[np.float32]:
     """Real vectors of `sentences`, in order; kept in `work` so a second run encodes only new ones."""
     f_text, f_vec = work / "sentences.json", work / "sentences.npy"
@@ -272,14 +314,16 @@ def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
     from retrieval.index.segments.store import SegmentStore
 
     snap = SegmentStore(src / "index").snapshot()
-    [live] = snap.segs  # type: ignore[attr-defined]
-    seg = live.seg
-    n = seg.n_passages
+    n = snap.n_passages
     copies = []
     for i in range(times):
-        arrays = dict(seg.a)
-        arrays["uid"] = np.asarray(seg.a["uid"]) + i * snap.next_uid  # type: ignore[attr-defined]
-        copies.append((Segment(f"copy{i}", arrays, seg.encoder), None))
+        for j, live in enumerate(snap.segs):  # type: ignore[attr-defined]
+            seg = live.seg
+            arrays = dict(seg.a)
+            arrays["uid"] = np.asarray(seg.a["uid"]) + i * snap.next_uid  # type: ignore[attr-defined]
+            copy = Segment(f"copy{i}-{j}", arrays, seg.encoder)
+            copy.anchors = seg.anchors  # an anchor's rows are passage numbers within the segment: unchanged
+            copies.append((copy, live.deleted))
     t = time.perf_counter()
     merged = merge("seg-tiled", copies)
     store = SegmentStore(dst / "index")
@@ -440,6 +484,15 @@ def main(argv: Sequence[str]) -> None:
         over = [int(x) for x in a[4].split(",")] if len(a) > 4 else (2, 5)
         qv = UseM3(work / "encoder-cache").encode(questions)
         print(json.dumps(tune(codes, qv, grid, efs, oversample=over), indent=1))
+    elif cmd == "sketches":  # sketches WORKDIR N [ROWS]: `sketch_bound` on a `bench --semantic` workdir
+        from retrieval.index.segments.store import SegmentStore
+        from retrieval.text.encoder import UseM3
+
+        work = Path(a[0])
+        snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
+        codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])[: int(a[2]) if len(a) > 2 else None]  # type: ignore[attr-defined]
+        questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
+        print(json.dumps(sketch_bound(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
     else:
         raise SystemExit(f"unknown command {cmd}")
 

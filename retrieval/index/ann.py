@@ -55,30 +55,42 @@ SUFFIXES = (SUFFIX, f"{SUFFIX}.json")  # a segment's files of this kind (retriev
 @dataclass(frozen=True, slots=True)
 class HnswParams:
     """HNSW settings, one place. Measured on the 100k bench corpus's real USE-m3 passage vectors
-    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000`, 2 shared
-    cores at load 5), recall@10 against exact search over the codes (ties counted), k = 20:
+    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000 GRID EFS
+    OVERSAMPLES`, 2 shared cores at load 10–12, so search times are noisy), recall@10 against
+    exact search over the codes (ties counted), k = 20, M 16 unless said:
 
-    | ef_add | ef_search | recall@10 | search p50 | build (100k) |
-    |---|---|---|---|---|
-    | 40 | 256 / 512 / 1024 | 0.943 / 0.970 / 0.988 | 1.1 / 4–7 / 7–8 ms | 41 s |
-    | 128 | 128 / 256 / **512** / 1024 | 0.958 / 0.986 / **0.998** / 0.999 | 0.6 / 1.1 / **2.1** / 8 ms | 84 s |
+    | graph holds (B/row) | ef_add | ef_search | oversample | recall@10 | search p50 | build (100k) |
+    |---|---|---|---|---|---|---|
+    | codes, format 1 (660) | 128 | 256 / 512 | 2 | 0.987 / 0.998 | 1.5 / 10 ms | 95 s |
+    | signs (212) | 128 | 512 | 2 / 10 / 20 | 0.885 / 0.978 / 0.988 | 1.6 / 1.9 / 2.4 ms | 60 s |
+    | levels (276) | 128 | 512 | 2 / 10 / 20 | 0.959 / 0.9915 / 0.9915 | 1.4 / 1.5 / 1.5 ms | 67 s |
+    | **levels (276)** | **256** | **512** / 1024 | **10** | **0.996** / 0.999 | **1.4** / 8.6 ms | 135 s |
+    | levels, M 24 (340) | 128 | 512 / 1024 | 10 | 0.997 / 0.9995 | 1.7 / 10.7 ms | 61 s |
 
+    - What the graph holds (`sketch`): format 1 held usearch's own copy of the int8 codes, 512
+      of its 660 B a row, and a question's beam (~16k nodes at ef 512 at 1M) left most of it
+      resident. "levels" (2 bits a dimension) keeps the codes only in the segment; the
+      candidates are rescored from there. Brute force over the sketches alone (no graph),
+      200 candidates rescored: levels (t = 0.5/√dim) 0.9995 on the 100k; on its first 50k rows
+      levels 0.9995 (t 0.2 / 0.35 / 0.6 × 1/√dim: 0.9935 / 0.9975 / 0.9985), signs 0.977,
+      signs after a random rotation 0.981, 1,024 random-projection bits 0.9895, an i8 PCA to
+      128 dimensions 0.983. So at ef_add 128 the graph, not the sketch, loses the last 0.008
+      (Hamming distances are coarse: many ties), and ef_add 256 buys it back.
+    - oversample: the candidates rescored per wanted hit. 10 (200 for k = 20: ~0.3 ms of
+      `pread`); 20 adds nothing.
     - The bench corpus is hard for a graph: its passages are recombined from ~8k source
       sentences, so a question's top 10 are near-duplicates a few thousandths of cosine apart.
-      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975, and at 1M
-      (each sentence-mean vector repeated ~100 times) ef_search 512 gives 0.807: not shown to
-      hold at 1M (docs/performance.md, semantic speed round).
-    - `oversample` 2 vs 5 changes nothing (the candidates come from the same beam); 2.
-    - storage i8 (our int8 codes; 660 B a row with the graph) vs f16 (1,172 B): the same recall
-      (0.949 vs 0.951 at ef 128 on the synthesised 100k), half the file; i8.
-    - connectivity (M) 16 (usearch's default).
+      At 1M on synthesised vectors (each sentence-mean vector repeated ~100 times) the codes
+      graph gave 0.807 at ef_search 512: not shown to hold at 1M (docs/performance.md).
+    - connectivity (M) 16 (usearch's default): M 24 reaches the same recall with a faster build
+      but 64 B a row more of graph, which is what a serving process keeps resident.
     - min_rows: below it exact search (usearch's int8 kernel, ~0.14 ms per 1k rows idle) costs
       ≲ 3 ms, so no graph; fresh ingests stay exact.
     """
 
     min_rows: int = 20_000  # segments with fewer passages are searched exactly
     connectivity: int = 16
-    expansion_add: int = 128
+    expansion_add: int = 256
     expansion_search: int = 512
     sketch: str = "levels"  # what the graph holds a row (`sketch`): "levels", "signs", "codes" (format 1)
     level: float = 0.5  # "levels": the threshold t on a unit row's components, times √dim
