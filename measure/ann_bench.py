@@ -330,8 +330,36 @@ def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
     dst.joinpath("index").mkdir(parents=True, exist_ok=True)
     written = merged.write(dst / "index")
     build_s = time.perf_counter() - t
-    store.writer.commit(1, [LiveSegment(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp)  # type: ignore[attr-defined]
+    store.writer.commit(
+        1, [LiveSegment(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp, carry_twins(snap, dst, 1)
+    )  # type: ignore[attr-defined]
     return {"passages": times * n, "from": str(src), "times": times, "merge_write_and_graph_s": round(build_s, 1)}
+
+
+def carry_twins(snap: Any, dst: Path, generation: int) -> Any:
+    """The source's translation-twin links written for the tiled index (its copies repeat the
+    article ids, so the links name the same articles): without them every question would find
+    twins itself, which no index with vectors written today does."""
+    from retrieval.index.twins import links as twin_links
+
+    found = snap.twin_links
+    if found is None:
+        return None
+    return twin_links.write(dst / "index", generation, found.encoder, found.links, found.unchecked)
+
+
+def add_twins(src: Path, dst: Path) -> dict[str, Any]:
+    """A tiled index written before `tile_index` carried the links: commit them to it."""
+    from retrieval.index.segments.store import SegmentStore
+
+    source = SegmentStore(src / "index").snapshot()
+    store = SegmentStore(dst / "index")
+    snap = store.snapshot()
+    gen = snap.generation + 1  # type: ignore[attr-defined]
+    store.writer.commit(
+        gen, list(snap.segs), snap.next_uid, snap.extra(), snap.encoder_stamp, carry_twins(source, dst, gen)
+    )  # type: ignore[attr-defined]
+    return {"generation": gen, "twin_links": len(source.twin_links.links) if source.twin_links else None}  # type: ignore[attr-defined]
 
 
 # --- the serving measurement -------------------------------------------------------------------
@@ -464,6 +492,8 @@ def main(argv: Sequence[str]) -> None:
         print(json.dumps(measure(work / "data", work / "corpus", qs, work / "encoder-cache"), indent=1))
     elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
         print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))
+    elif cmd == "tile-twins":  # tile-twins SRC_DATA DST_DATA: commit the source's twin links to a tiled index
+        print(json.dumps(add_twins(Path(a[0]), Path(a[1]))))
     elif cmd == "tune-synthetic":  # tune-synthetic N WORKDIR: the grid on synthesised vectors
         from retrieval.text.encoder import UseM3
 
