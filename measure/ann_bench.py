@@ -462,13 +462,15 @@ def mapped_by_kind(data_dir: Path) -> dict[str, float]:
     return {k: round(v, 1) for k, v in out.items()}
 
 
-def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[str, Any]:
-    """A fresh process that opens the index with the encoder and answers every question: its RSS."""
+def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path, encoder: str = "use-m3") -> dict[str, Any]:
+    """A fresh process that opens the index with the encoder (or `none`: the control without
+    question vectors, so without the graph) and answers every question: its RSS."""
     from retrieval import Engine, EngineConfig
 
     questions = json.loads(qfile.read_text("utf-8"))
     t = time.perf_counter()
-    engine = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="use-m3", encoder_cache=cache), sync=False)
+    config = EngineConfig(corpus_dir, data_dir, encoder=encoder, encoder_cache=cache)
+    engine = Engine.open(config, sync=False) if encoder != "none" else Engine.open(config, encoder=None, sync=False)
     ready = time.perf_counter() - t
     ms = []
     for text in questions:
@@ -482,8 +484,8 @@ def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[st
 
 def main(argv: Sequence[str]) -> None:
     cmd, *a = argv
-    if cmd == "serve":
-        print(json.dumps(serve(Path(a[0]), Path(a[1]), Path(a[2]), Path(a[3]))))
+    if cmd == "serve":  # serve DATA CORPUS QUESTIONS.json CACHE [ENCODER]
+        print(json.dumps(serve(Path(a[0]), Path(a[1]), Path(a[2]), Path(a[3]), *a[4:5])))
     elif cmd == "scale":  # scale N WORKDIR
         print(json.dumps(scale(int(a[0]), Path(a[1])), indent=1))
     elif cmd == "measure":  # measure WORKDIR [N_QUESTIONS]: WORKDIR/{corpus,data,questions.json,encoder-cache}
