@@ -143,7 +143,7 @@ def exact_top(
     return V.top_k(codes, norms, q, k)[1].tolist()
 
 
-GRID = (("i8", 16, 40), ("i8", 16, 128))  # (storage, M, ef_add)
+GRID = (("codes", 16, 128), ("signs", 16, 128), ("levels", 16, 128))  # (what the graph holds, M, ef_add)
 EF_SEARCH = (128, 256, 512, 1024)
 
 
@@ -160,8 +160,8 @@ def tune(
     norms = V.row_norms(codes)
     refs = [exact_top(codes, norms, q, 10) for q in queries]
     rows = []
-    for dtype, m, efc in grid:
-        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, dtype=dtype)
+    for sketch, m, efc in grid:
+        params = ann.HnswParams(min_rows=1, connectivity=m, expansion_add=efc, sketch=sketch)
         with tempfile.TemporaryDirectory() as tmp:
             meta = ann.build(Path(tmp), "tune", codes, "x", params)
             assert meta is not None
@@ -176,13 +176,55 @@ def tune(
                         ms.append((time.perf_counter() - t) * 1000)
                         assert got is not None
                         rec.append(recall_at_10(got[1].tolist(), ref))
-                    rows.append({"dtype": dtype, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
+                    rows.append({"sketch": sketch, "M": m, "ef_add": efc, "ef_search": ef, "oversample": over,
                                  "recall_at_10": round(float(np.mean(rec)), 4), "p50_ms": round(percentile(ms, 50), 3),
                                  "p95_ms": round(percentile(ms, 95), 3), "build_s": meta["build_s"],
                                  "bytes_per_row": round(meta["size"] / len(codes), 1), "load_average_1min": os.getloadavg()[0]})  # fmt: skip
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 del graph
     return rows
+
+
+def sketch_bound(
+    codes: npt.NDArray[np.int8], queries: npt.NDArray[np.float32], candidates: Sequence[int] = (100, 200, 400)
+) -> list[dict[str, Any]]:
+    """recall@10 of each kind of graph sketch without a graph: the `candidates` rows nearest the
+    question's sketch by brute force, rescored exactly. What a graph over that sketch can reach
+    at best (`tune` then shows what the graph keeps of it)."""
+    from usearch.index import MetricKind, search
+
+    from retrieval.index import ann
+    from retrieval.index import vectors as V
+
+    norms = V.row_norms(codes)
+    refs = [exact_top(codes, norms, q, 10) for q in queries]
+    dim = codes.shape[1]
+    rng = np.random.default_rng(0)
+    rotation = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    unit = V.dequantise(codes, norms)
+    mean = unit.mean(axis=0)
+    pcs = np.linalg.eigh(np.cov(unit[:: max(1, len(unit) // 50_000)].T))[1][:, ::-1][:, : dim // 4].astype(np.float32)
+    kinds: dict[str, tuple[Any, Any]] = {
+        "signs": (lambda c: ann.sketch(c, "signs"), MetricKind.Hamming),
+        "signs, rotated": (lambda c: np.packbits(V.dequantise(c) @ rotation > 0, axis=1), MetricKind.Hamming),
+        f"i8 PCA to {dim // 4}": (lambda c: V.quantise((V.dequantise(c) - mean) @ pcs), MetricKind.Cos),
+        **{f"levels t={t}": ((lambda c, t=t: ann.sketch(c, "levels", t)), MetricKind.Hamming) for t in (0.2, 0.35, 0.5, 0.6)},
+    }  # fmt: skip
+    del unit
+    rows_out = []
+    for name, (fn, metric) in kinds.items():
+        table, qs = np.ascontiguousarray(fn(codes)), fn(V.quantise(queries))
+        for want in candidates:
+            rec = []
+            for q, s, ref in zip(queries, qs, refs, strict=True):
+                keys = np.asarray(search(table, s[None, :], want, metric, exact=True, threads=0).keys, np.int64)
+                rows = np.sort(keys[(keys >= 0) & (keys < len(codes))])
+                sims = (codes[rows].astype(np.float32) @ q) / np.maximum(norms[rows], 1e-12)
+                rec.append(recall_at_10(sorted(sims.tolist(), reverse=True)[:10], ref))
+            rows_out.append({"sketch": name, "bytes_per_row": table.shape[1], "candidates": want,
+                             "recall_at_10": round(float(np.mean(rec)), 4)})  # fmt: skip
+            print(json.dumps(rows_out[-1]), file=sys.stderr, flush=True)
+    return rows_out
 
 
 def _sentence_table(sentences: list[str], work: Path) -> npt.NDArray[np.float32]:
@@ -272,22 +314,52 @@ def tile_index(src: Path, dst: Path, times: int) -> dict[str, Any]:
     from retrieval.index.segments.store import SegmentStore
 
     snap = SegmentStore(src / "index").snapshot()
-    [live] = snap.segs  # type: ignore[attr-defined]
-    seg = live.seg
-    n = seg.n_passages
+    n = snap.n_passages
     copies = []
     for i in range(times):
-        arrays = dict(seg.a)
-        arrays["uid"] = np.asarray(seg.a["uid"]) + i * snap.next_uid  # type: ignore[attr-defined]
-        copies.append((Segment(f"copy{i}", arrays, seg.encoder), None))
+        for j, live in enumerate(snap.segs):  # type: ignore[attr-defined]
+            seg = live.seg
+            arrays = dict(seg.a)
+            arrays["uid"] = np.asarray(seg.a["uid"]) + i * snap.next_uid  # type: ignore[attr-defined]
+            copy = Segment(f"copy{i}-{j}", arrays, seg.encoder)
+            copy.anchors = seg.anchors  # an anchor's rows are passage numbers within the segment: unchanged
+            copies.append((copy, live.deleted))
     t = time.perf_counter()
     merged = merge("seg-tiled", copies)
     store = SegmentStore(dst / "index")
     dst.joinpath("index").mkdir(parents=True, exist_ok=True)
     written = merged.write(dst / "index")
     build_s = time.perf_counter() - t
-    store.writer.commit(1, [LiveSegment(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp)  # type: ignore[attr-defined]
+    store.writer.commit(
+        1, [LiveSegment(written)], times * snap.next_uid, snap.extra(), snap.encoder_stamp, carry_twins(snap, dst, 1)
+    )  # type: ignore[attr-defined]
     return {"passages": times * n, "from": str(src), "times": times, "merge_write_and_graph_s": round(build_s, 1)}
+
+
+def carry_twins(snap: Any, dst: Path, generation: int) -> Any:
+    """The source's translation-twin links written for the tiled index (its copies repeat the
+    article ids, so the links name the same articles): without them every question would find
+    twins itself, which no index with vectors written today does."""
+    from retrieval.index.twins import links as twin_links
+
+    found = snap.twin_links
+    if found is None:
+        return None
+    return twin_links.write(dst / "index", generation, found.encoder, found.links, found.unchecked)
+
+
+def add_twins(src: Path, dst: Path) -> dict[str, Any]:
+    """A tiled index written before `tile_index` carried the links: commit them to it."""
+    from retrieval.index.segments.store import SegmentStore
+
+    source = SegmentStore(src / "index").snapshot()
+    store = SegmentStore(dst / "index")
+    snap = store.snapshot()
+    gen = snap.generation + 1  # type: ignore[attr-defined]
+    store.writer.commit(
+        gen, list(snap.segs), snap.next_uid, snap.extra(), snap.encoder_stamp, carry_twins(source, dst, gen)
+    )  # type: ignore[attr-defined]
+    return {"generation": gen, "twin_links": len(source.twin_links.links) if source.twin_links else None}  # type: ignore[attr-defined]
 
 
 # --- the serving measurement -------------------------------------------------------------------
@@ -412,27 +484,50 @@ def passage_reads(engine: Any, questions: Sequence[str]) -> float:
     return round(calls / max(len(questions), 1), 1)
 
 
-def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path) -> dict[str, Any]:
-    """A fresh process that opens the index with the encoder and answers every question: its RSS."""
+def mapped_by_kind(data_dir: Path) -> dict[str, float]:
+    """Resident MiB of this process's file mappings (Linux smaps) by kind: the HNSW graphs, the
+    index's other files (segments: postings and the like), everything else (libraries, models)."""
+    out = {"hnsw": 0.0, "index_other": 0.0, "other_files": 0.0}
+    try:
+        lines = Path("/proc/self/smaps").read_text().splitlines()
+    except OSError:
+        return out
+    where = ""
+    root = str(data_dir.resolve())
+    for line in lines:
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+            where = head[5] if len(head) > 5 else ""
+        elif head and head[0] == "Rss:" and where.startswith("/"):
+            kind = "hnsw" if where.endswith(".hnsw") else "index_other" if where.startswith(root) else "other_files"
+            out[kind] += int(head[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def serve(data_dir: Path, corpus_dir: Path, qfile: Path, cache: Path, encoder: str = "use-m3") -> dict[str, Any]:
+    """A fresh process that opens the index with the encoder (or `none`: the control without
+    question vectors, so without the graph) and answers every question: its RSS."""
     from retrieval import Engine, EngineConfig
 
     questions = json.loads(qfile.read_text("utf-8"))
     t = time.perf_counter()
-    engine = Engine.open(EngineConfig(corpus_dir, data_dir, encoder="use-m3", encoder_cache=cache), sync=False)
+    config = EngineConfig(corpus_dir, data_dir, encoder=encoder, encoder_cache=cache)
+    engine = Engine.open(config, sync=False) if encoder != "none" else Engine.open(config, encoder=None, sync=False)
     ready = time.perf_counter() - t
     ms = []
     for text in questions:
         t = time.perf_counter()
         engine.ask(text)
         ms.append((time.perf_counter() - t) * 1000)
-    return {"rss_mib": round(rss_mib(), 1), **{k: v for k, v in rss_split_mib().items()}, "open_s": round(ready, 2),
+    return {"rss_mib": round(rss_mib(), 1), **{k: v for k, v in rss_split_mib().items()},
+            "mapped_mib": mapped_by_kind(data_dir), "open_s": round(ready, 2), "questions": len(questions),
             "answer_p50_ms": round(percentile(ms, 50), 2), "answer_p95_ms": round(percentile(ms, 95), 2)}  # fmt: skip
 
 
 def main(argv: Sequence[str]) -> None:
     cmd, *a = argv
-    if cmd == "serve":
-        print(json.dumps(serve(Path(a[0]), Path(a[1]), Path(a[2]), Path(a[3]))))
+    if cmd == "serve":  # serve DATA CORPUS QUESTIONS.json CACHE [ENCODER]
+        print(json.dumps(serve(Path(a[0]), Path(a[1]), Path(a[2]), Path(a[3]), *a[4:5])))
     elif cmd == "scale":  # scale N WORKDIR
         print(json.dumps(scale(int(a[0]), Path(a[1])), indent=1))
     elif cmd == "measure":  # measure WORKDIR [N_QUESTIONS]: WORKDIR/{corpus,data,questions.json,encoder-cache}
@@ -441,13 +536,16 @@ def main(argv: Sequence[str]) -> None:
         print(json.dumps(measure(work / "data", work / "corpus", qs, work / "encoder-cache"), indent=1))
     elif cmd == "tile":  # tile SRC_DATA DST_DATA TIMES
         print(json.dumps(tile_index(Path(a[0]), Path(a[1]), int(a[2])), indent=1))
+    elif cmd == "tile-twins":  # tile-twins SRC_DATA DST_DATA: commit the source's twin links to a tiled index
+        print(json.dumps(add_twins(Path(a[0]), Path(a[1]))))
     elif cmd == "tune-synthetic":  # tune-synthetic N WORKDIR: the grid on synthesised vectors
         from retrieval.text.encoder import UseM3
 
         codes, questions = synthetic_codes(int(a[0]), Path(a[1]))
         qv = UseM3(Path(a[1]) / "encoder-cache").encode(questions[:200])
         print(json.dumps(tune(codes, qv), indent=1))
-    elif cmd == "tune":  # tune WORKDIR N: the grid on a `bench --semantic` workdir's real vectors
+    elif cmd == "tune":  # tune WORKDIR N [GRID [EF_SEARCH [OVERSAMPLE]]]: the grid on a `bench --semantic`
+        # workdir's real vectors; GRID "levels:16:128,codes:16:128" (sketch:M:ef_add), the others "256,512"
         from retrieval.index.segments.store import SegmentStore
         from retrieval.text.encoder import UseM3
 
@@ -455,7 +553,20 @@ def main(argv: Sequence[str]) -> None:
         snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
         codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])  # type: ignore[attr-defined]
         questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
-        print(json.dumps(tune(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
+        grid = [(d, int(m), int(e)) for d, m, e in (g.split(":") for g in a[2].split(","))] if len(a) > 2 else GRID
+        efs = [int(x) for x in a[3].split(",")] if len(a) > 3 else EF_SEARCH
+        over = [int(x) for x in a[4].split(",")] if len(a) > 4 else (2, 5)
+        qv = UseM3(work / "encoder-cache").encode(questions)
+        print(json.dumps(tune(codes, qv, grid, efs, oversample=over), indent=1))
+    elif cmd == "sketches":  # sketches WORKDIR N [ROWS]: `sketch_bound` on a `bench --semantic` workdir
+        from retrieval.index.segments.store import SegmentStore
+        from retrieval.text.encoder import UseM3
+
+        work = Path(a[0])
+        snap = SegmentStore(work / "data-use-m3" / "index").snapshot()
+        codes = np.concatenate([np.asarray(s.seg.a["vectors"]) for s in snap.segs])[: int(a[2]) if len(a) > 2 else None]  # type: ignore[attr-defined]
+        questions = synthesize(read_sources(default_sources()), int(a[1]), 300, 13).questions[:200]
+        print(json.dumps(sketch_bound(codes, UseM3(work / "encoder-cache").encode(questions)), indent=1))
     else:
         raise SystemExit(f"unknown command {cmd}")
 

@@ -78,7 +78,7 @@ def test_a_big_segment_gets_a_graph_that_finds_what_exact_search_finds(
     graph_file, meta_file = ann.paths(tmp_path / "index", live.seg.name)
     meta = json.loads(meta_file.read_text())
     assert graph_file.stat().st_size == meta["size"] and meta["rows"] == live.seg.n_passages
-    assert meta["encoder"] == "use-m3/0.2.1" and meta["params"]["dtype"] == "i8"
+    assert meta["encoder"] == "use-m3/0.2.1" and meta["params"]["sketch"] == "levels" and meta["format"] == ann.FORMAT
     reopened = SegmentStore(tmp_path / "index", analyzer)  # from disk: the graph is mapped on first use
     for text in QUESTIONS:
         q = encoder.encode([text])[0]
@@ -115,7 +115,23 @@ def test_tombstoned_passages_never_come_back_and_a_merge_gets_a_new_graph(
     _same(store.snapshot().dense(q, 10), after)
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "other-rows"])
+def _old_graph(directory: Path, name: str, codes: np.ndarray, stamp: str, fmt: int) -> None:
+    """A graph as format 1 wrote it (usearch's own copy of the int8 codes), its metadata sealed
+    as `fmt` and fitting the file in size and CRC: only the format or the header can tell."""
+    from retrieval.index.fsutil import seal, unseal
+
+    meta = ann.build(directory, name, codes, stamp, ann.HnswParams(min_rows=1, sketch="codes"))
+    assert meta is not None
+    _, meta_file = ann.paths(directory, name)
+    if fmt != ann.FORMAT:
+        meta["format"] = fmt
+    else:  # today's format, but the metadata says the graph holds sign bits
+        meta["params"] = {**meta["params"], "sketch": ann.PARAMS.sketch, "level": ann.PARAMS.level}
+    meta_file.write_bytes(seal(meta))
+    assert unseal(meta_file.read_bytes())["params"]["sketch"] in ("codes", ann.PARAMS.sketch)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "other-rows", "old-format", "other-storage"])
 def test_a_bad_graph_means_exact_search_a_warning_and_verify_rebuilds_it(
     tmp_path: Path,
     analyzer: Analyzer,
@@ -134,6 +150,10 @@ def test_a_bad_graph_means_exact_search_a_warning_and_verify_rebuilds_it(
         graph_file.write_bytes(graph_file.read_bytes()[:100])
     elif damage == "garbage":  # same size, other bytes: only the checksum sees it
         graph_file.write_bytes(bytes(graph_file.stat().st_size))
+    elif damage in ("old-format", "other-storage"):
+        seg = store.snapshot().segs[0].seg  # type: ignore[attr-defined]
+        fmt = 1 if damage == "old-format" else ann.FORMAT
+        _old_graph(tmp_path / "index", name, np.asarray(seg.a["vectors"]), seg.encoder, fmt)
     else:
         meta = json.loads(meta_file.read_text())
         meta_file.write_text(json.dumps({**meta, "rows": meta["rows"] + 1}))
@@ -146,7 +166,10 @@ def test_a_bad_graph_means_exact_search_a_warning_and_verify_rebuilds_it(
             pytest.fail(f"a bad graph broke dense search: {exc!r}")
     _same(got, _exact(reopened, q, 5))
     if damage != "garbage":  # garbage of the right size is found by verify's checksum
-        assert any("quoteqa reindex" in r.getMessage() for r in caplog.records)
+        warned = [r.getMessage() for r in caplog.records if "quoteqa reindex" in r.getMessage()]
+        assert len(warned) == 1, warned
+        reopened.snapshot().dense(q, 5)  # once per open segment, not per question
+        assert len([r for r in caplog.records if "quoteqa reindex" in r.getMessage()]) == 1
     from retrieval.index.segments.verify import check  # `quoteqa verify` names the file (and changes nothing)
 
     named = {p.file for p in check(tmp_path / "index").problems}
@@ -157,6 +180,24 @@ def test_a_bad_graph_means_exact_search_a_warning_and_verify_rebuilds_it(
     fresh = SegmentStore(tmp_path / "index", analyzer)
     assert ann.index_of(fresh.snapshot().segs[0].seg) is not None  # type: ignore[attr-defined]
     _same(fresh.snapshot().dense(q, 5), got)
+
+
+def test_the_graph_holds_two_bits_a_dimension_not_a_second_copy_of_the_codes(tmp_path: Path) -> None:
+    """The shipped graph stores dim / 4 bytes a row: against a graph over the codes themselves
+    (format 1) it is smaller by 3/4 of the codes, so the only full copy of the codes is the
+    segment's. The two bits are the unit row's component above +t and above −t."""
+    rng = np.random.default_rng(3)
+    codes = V.quantise(rng.standard_normal((3000, 512)).astype(np.float32))
+    sketched = ann.build(tmp_path, "b", codes, "x", ann.HnswParams(min_rows=1))
+    copied = ann.build(tmp_path, "c", codes, "x", ann.HnswParams(min_rows=1, sketch="codes"))
+    assert sketched is not None and copied is not None
+    assert (copied["size"] - sketched["size"]) / len(codes) >= 512 * 3 / 4
+    bits = np.unpackbits(ann.sketch(codes, "levels", 0.5), axis=1).astype(bool)
+    unit = V.dequantise(codes)
+    t = 0.5 / np.sqrt(512)
+    assert bits.shape == (3000, 1024)
+    assert np.array_equal(bits[:, :512], unit > t) and np.array_equal(bits[:, 512:], unit > -t)
+    assert np.array_equal(np.unpackbits(ann.sketch(codes, "signs"), axis=1).astype(bool), codes > 0)
 
 
 def test_graph_search_over_codes_keeps_recall_with_many_tombstones() -> None:

@@ -5,8 +5,9 @@ at 1M on this machine, more than the whole answer budget. An HNSW graph visits a
 codes instead. It pays only on big segments, so a segment gets one only from `HnswParams.min_rows`
 passages; fresh ingests (small segments) stay exact.
 
-Files. Beside a segment `NAME.seg` / `NAME.json`: `NAME.hnsw` (usearch's own file: the graph and a
-copy of the int8 codes) and `NAME.hnsw.json` (rows, encoder stamp, parameters, size and CRC-32 of
+Files. Beside a segment `NAME.seg` / `NAME.json`: `NAME.hnsw` (usearch's own file: the graph and,
+per passage, a 2-bit-a-dimension sketch of its code, 128 B at 512 dimensions: not a second copy of
+the codes, which format 1 held, 512 of its 660 B a row; see `sketch`) and `NAME.hnsw.json` (rows, encoder stamp, parameters, size and CRC-32 of
 `NAME.hnsw`). Both are written when the segment is written (an ingest batch or a merge), atomically
 (temporary name, fsync, rename), and are derived data: the segment's own files and checksums do
 not name them, so a missing or damaged HNSW file never makes the segment unreadable. It is opened
@@ -15,9 +16,10 @@ checked then, its CRC by `SegmentStore.verify` (which rebuilds a bad one) — li
 8 MiB. When it is missing, damaged or stale, the segment is searched exactly and one warning
 names `quoteqa reindex`.
 
-Search. The graph is searched with the quantised question for `oversample × k / live share`
-candidates (tombstoned rows are in the graph and dropped afterwards); the live candidates are
-rescored exactly from the segment's int8 codes with the float question, as the exact path
+Search. The graph is searched with the quantised question's sketch (Hamming distance) for
+`oversample × k / live share` candidates (tombstoned rows are in the graph and dropped
+afterwards); the live candidates are rescored exactly from the segment's int8 codes, read with
+`pread` (so they are not kept resident), with the float question, as the exact path
 (`retrieval/index/vectors.py::_block_top`) does, so a passage found both ways gets the same cosine.
 If too few live candidates come back the search widens, and at worst falls back to exact search.
 """
@@ -45,7 +47,7 @@ from retrieval.index.fsutil import atomic_write, fsync_dir, seal, unseal
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 1: usearch's graph over the int8 codes (a second copy); 2: over their sign bits
 SUFFIX = ".hnsw"  # NAME.hnsw beside NAME.seg, and NAME.hnsw.json
 SUFFIXES = (SUFFIX, f"{SUFFIX}.json")  # a segment's files of this kind (retrieval/index/segments/components.py)
 
@@ -53,33 +55,48 @@ SUFFIXES = (SUFFIX, f"{SUFFIX}.json")  # a segment's files of this kind (retriev
 @dataclass(frozen=True, slots=True)
 class HnswParams:
     """HNSW settings, one place. Measured on the 100k bench corpus's real USE-m3 passage vectors
-    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000`, 2 shared
-    cores at load 5), recall@10 against exact search over the codes (ties counted), k = 20:
+    with 200 of its real questions (`python -m measure.ann_bench tune WORKDIR 100000 GRID EFS
+    OVERSAMPLES`, 2 shared cores at load 10–12, so search times are noisy), recall@10 against
+    exact search over the codes (ties counted), k = 20, M 16 unless said:
 
-    | ef_add | ef_search | recall@10 | search p50 | build (100k) |
-    |---|---|---|---|---|
-    | 40 | 256 / 512 / 1024 | 0.943 / 0.970 / 0.988 | 1.1 / 4–7 / 7–8 ms | 41 s |
-    | 128 | 128 / 256 / **512** / 1024 | 0.958 / 0.986 / **0.998** / 0.999 | 0.6 / 1.1 / **2.1** / 8 ms | 84 s |
+    | graph holds (B/row) | ef_add | ef_search | oversample | recall@10 | search p50 | build (100k) |
+    |---|---|---|---|---|---|---|
+    | codes, format 1 (660) | 128 | 256 / 512 | 2 | 0.987 / 0.998 | 1.5 / 10 ms | 95 s |
+    | signs (212) | 128 | 512 | 2 / 10 / 20 | 0.885 / 0.978 / 0.988 | 1.6 / 1.9 / 2.4 ms | 60 s |
+    | levels (276) | 128 | 512 | 2 / 10 / 20 | 0.959 / 0.9915 / 0.9915 | 1.4 / 1.5 / 1.5 ms | 67 s |
+    | **levels (276)** | **256** | **512** / 1024 | **10** | **0.996** / 0.999 | **1.4** / 8.6 ms | 135 s |
+    | levels, M 24 (340) | 128 | 512 / 1024 | 10 | 0.997 / 0.9995 | 1.7 / 10.7 ms | 61 s |
 
+    - What the graph holds (`sketch`): format 1 held usearch's own copy of the int8 codes, 512
+      of its 660 B a row, and a question's beam (~16k nodes at ef 512 at 1M) left most of it
+      resident. "levels" (2 bits a dimension) keeps the codes only in the segment; the
+      candidates are rescored from there. Brute force over the sketches alone (no graph),
+      200 candidates rescored: levels (t = 0.5/√dim) 0.9995 on the 100k; on its first 50k rows
+      levels 0.9995 (t 0.2 / 0.35 / 0.6 × 1/√dim: 0.9935 / 0.9975 / 0.9985), signs 0.977,
+      signs after a random rotation 0.981, 1,024 random-projection bits 0.9895, an i8 PCA to
+      128 dimensions 0.983. So at ef_add 128 the graph, not the sketch, loses the last 0.008
+      (Hamming distances are coarse: many ties), and ef_add 256 buys it back.
+    - oversample: the candidates rescored per wanted hit. 10 (200 for k = 20: ~0.3 ms of
+      `pread`); 20 adds nothing.
     - The bench corpus is hard for a graph: its passages are recombined from ~8k source
       sentences, so a question's top 10 are near-duplicates a few thousandths of cosine apart.
-      On synthesised vectors (sentence means, 100k) ef_search 256 gave only 0.975, and at 1M
-      (each sentence-mean vector repeated ~100 times) ef_search 512 gives 0.807: not shown to
-      hold at 1M (docs/performance.md, semantic speed round).
-    - `oversample` 2 vs 5 changes nothing (the candidates come from the same beam); 2.
-    - storage i8 (our int8 codes; 660 B a row with the graph) vs f16 (1,172 B): the same recall
-      (0.949 vs 0.951 at ef 128 on the synthesised 100k), half the file; i8.
-    - connectivity (M) 16 (usearch's default).
+      At 1M on synthesised vectors (each sentence-mean vector repeated ~100 times) the codes
+      graph gave 0.807 at ef_search 512, and on the 100k tiled 10× (nine exact twins a row)
+      the levels graph 0.743 (0.90 at ef_search 2,048 on 40 questions): not shown to hold on
+      a real 1M index (docs/performance.md, issue 28 item 3).
+    - connectivity (M) 16 (usearch's default): M 24 reaches the same recall with a faster build
+      but 64 B a row more of graph, which is what a serving process keeps resident.
     - min_rows: below it exact search (usearch's int8 kernel, ~0.14 ms per 1k rows idle) costs
       ≲ 3 ms, so no graph; fresh ingests stay exact.
     """
 
     min_rows: int = 20_000  # segments with fewer passages are searched exactly
     connectivity: int = 16
-    expansion_add: int = 128
+    expansion_add: int = 256
     expansion_search: int = 512
-    dtype: str = "i8"  # "i8" (the segment's codes) or "f16"
-    oversample: int = 2  # candidates asked of the graph per wanted hit (before tombstones)
+    sketch: str = "levels"  # what the graph holds a row (`sketch`): "levels", "signs", "codes" (format 1)
+    level: float = 0.5  # "levels": the threshold t on a unit row's components, times √dim
+    oversample: int = 10  # candidates asked of the graph per wanted hit (before tombstones), rescored exactly
 
 
 PARAMS = HnswParams()
@@ -99,6 +116,45 @@ def _crc_file(path: Path) -> int:
     return crc & 0xFFFFFFFF
 
 
+SKETCH_ROWS = 65_536  # rows turned into graph vectors at a time (bounded scratch at 1M rows)
+SKETCHES = {"levels": ("b1", 2), "signs": ("b1", 1), "codes": ("i8", 1)}  # usearch storage, graph dims per code dim
+
+
+def _graph_kind(sketch_kind: str, dim: int) -> tuple[str, int]:
+    """usearch's storage and dimensions for a sketch of `dim`-wide codes."""
+    if sketch_kind not in SKETCHES:
+        raise ValueError(f"unknown HNSW sketch {sketch_kind!r}")
+    storage, per = SKETCHES[sketch_kind]
+    return storage, per * dim
+
+
+def sketch(codes: vectors.Codes, kind: str, level: float = 0.0) -> npt.NDArray[Any]:
+    """What the graph stores for each code row, and what a question is compared with.
+
+    - "levels": two bits a dimension, the unit row's component above +t and above −t
+      (t = `level` / √dim): Hamming distance between two rows is then the L1 distance of their
+      three-level rounding. dim / 4 bytes a row (128 B at 512).
+    - "signs": one bit a dimension, the component's sign (dim / 8 bytes; SimHash-like).
+    - "codes": the int8 codes themselves (format 1: a second full copy of the segment's codes).
+    """
+    storage, _ = _graph_kind(kind, int(codes.shape[1]))
+    if kind == "codes":
+        return np.ascontiguousarray(codes)
+    dim = int(codes.shape[1])
+    width = (dim * SKETCHES[kind][1] + 7) // 8
+    out = np.empty((len(codes), width), np.uint8)
+    for lo in range(0, len(codes), SKETCH_ROWS):
+        c = np.asarray(codes[lo : lo + SKETCH_ROWS])
+        if kind == "signs":
+            bits = c > 0
+        else:
+            t = (level / math.sqrt(dim)) * vectors.row_norms(c)[:, None]  # t on the unit row, in code units
+            f = c.astype(np.float32)
+            bits = np.concatenate([f > t, f > -t], axis=1)
+        out[lo : lo + len(c)] = np.packbits(bits, axis=1)
+    return out
+
+
 def build(
     directory: Path, name: str, codes: vectors.Codes, stamp: str, params: HnswParams | None = None, threads: int = 0
 ) -> dict[str, Any] | None:
@@ -111,12 +167,12 @@ def build(
     from usearch.index import Index, MetricKind
 
     t = time.perf_counter()
+    storage, ndim = _graph_kind(p.sketch, int(codes.shape[1]))
     index = Index(
-        ndim=int(codes.shape[1]), metric=MetricKind.Cos, dtype=p.dtype, connectivity=p.connectivity,
-        expansion_add=p.expansion_add, expansion_search=p.expansion_search,
+        ndim=ndim, metric=MetricKind.Hamming if storage == "b1" else MetricKind.Cos, dtype=storage,
+        connectivity=p.connectivity, expansion_add=p.expansion_add, expansion_search=p.expansion_search,
     )  # fmt: skip
-    data = np.ascontiguousarray(codes) if p.dtype == "i8" else vectors.dequantise(codes)
-    index.add(np.arange(n, dtype=np.uint64), data, threads=threads)
+    index.add(np.arange(n, dtype=np.uint64), sketch(codes, p.sketch, p.level), threads=threads)
     built = time.perf_counter() - t
     ann_path, meta_path = paths(directory, name)
     tmp = ann_path.with_name(f".{ann_path.name}.{os.getpid()}.tmp")
@@ -167,6 +223,15 @@ def _read_meta(directory: Path, name: str, rows: int, stamp: str | None) -> dict
     return meta
 
 
+def _check_header(head: dict[str, Any] | None, meta: dict[str, Any]) -> None:
+    """usearch's header says what the metadata says: dimensions and storage (a graph over the
+    codes themselves, format 1, must not be searched with a sign-bit question)."""
+    scalar = getattr(head.get("kind_scalar"), "name", "") if head else ""
+    storage, ndim = _graph_kind(meta["params"]["sketch"], meta["dim"])
+    if not head or head.get("dimensions") != ndim or scalar.lower() != storage:
+        raise AnnError("its HNSW file's header does not match its metadata")
+
+
 class AnnIndex:
     """One segment's HNSW graph, memory-mapped, searched for rows then rescored exactly."""
 
@@ -174,7 +239,7 @@ class AnnIndex:
         self._mapped: mmap.mmap | None = None
         self.index = index
         self.meta = meta
-        self.dtype = meta["params"]["dtype"]
+        self.sketch, self.level = meta["params"]["sketch"], float(meta["params"]["level"])
         self.oversample = int(meta["params"]["oversample"])
 
     @classmethod
@@ -191,9 +256,7 @@ class AnnIndex:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             if hasattr(mapped, "madvise"):
                 mapped.madvise(mmap.MADV_RANDOM)
-            head = Index.metadata(mapped)
-            if not head or head.get("dimensions") != meta["dim"]:
-                raise AnnError("its HNSW file's header does not match its metadata")
+            _check_header(Index.metadata(mapped), meta)
             index = Index.restore(mapped, view=True, enable_key_lookups=False)
         except AnnError:
             raise
@@ -218,7 +281,7 @@ class AnnIndex:
         k = min(k, n_live)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        q = vectors.quantise(query[None, :])[0] if self.dtype == "i8" else query
+        q = sketch(vectors.quantise(query[None, :]), self.sketch, self.level)[0]  # as the rows were
         want = min(n, math.ceil(self.oversample * k * n / max(n_live, 1)))
         while True:
             found = self.index.search(q, want, threads=1)
@@ -323,8 +386,16 @@ def verify(directory: Path, seg: Any, repair: bool = True) -> str | None:
         return None
     try:
         meta = _read_meta(directory, seg.name, seg.n_passages, seg.encoder)
-        if _crc_file(paths(directory, seg.name)[0]) != meta.get("crc32"):
+        graph = paths(directory, seg.name)[0]
+        if _crc_file(graph) != meta.get("crc32"):
             raise AnnError("its HNSW file fails its checksum")
+        from usearch.index import Index
+
+        try:
+            head = Index.metadata(str(graph))
+        except Exception as exc:  # usearch raises on a file it cannot read
+            raise AnnError(f"its HNSW file's header is unreadable ({exc})") from exc
+        _check_header(head, meta)
         return None
     except AnnError as exc:
         problem = f"segment {seg.name}: {exc}"
