@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +48,9 @@ def test_a_korean_question_finds_its_english_sentence(enc: UseM3) -> None:
 def test_a_warm_start_reads_the_cache_and_gives_the_same_vectors(tmp_path: Path, enc: UseM3) -> None:
     cold = UseM3(tmp_path, threads=1)
     assert not cold.warm and any(tmp_path.glob("*.table.npy"))
-    t = time.perf_counter()
     warm = UseM3(tmp_path, threads=1)
-    seconds = time.perf_counter() - t
-    assert warm.warm
-    assert seconds < 1.0  # 0.15–0.2 s measured; generous for a loaded CI machine
+    assert warm.warm  # read from the cache, not rebuilt (its time is a benchmark figure: the
+    # one-shot `quoteqa ask` of `measure/semantic_bench.py`, not a timed assert here)
     assert np.array_equal(cold.encode(ENGLISH), warm.encode(ENGLISH))
     assert np.allclose(warm.encode(ENGLISH), enc.encode(ENGLISH), atol=1e-6)
 
