@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from retrieval import Analyzer, Engine, EngineConfig
+from retrieval import Analyzer, Article, Engine, EngineConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -68,6 +69,39 @@ def open_engine(config: EngineConfig, analyzer: Analyzer, encoder: object = None
 
         encoder = shared_encoder()
     return Engine.open(config, analyzer=analyzer, encoder=encoder, **kw)  # type: ignore[arg-type]
+
+
+class StoreQuestion(NamedTuple):
+    """A small real store and one question's answer-path context over it."""
+
+    snap: Any  # the store's snapshot
+    ctx: Any  # the question's `QuestionContext`
+    query: Any  # its `Query`
+    by_article: dict[str, list[int]]  # each article's uids, in text order
+    path: Any  # the answer path it came from (`path.ask(snap, question)`: the whole answer)
+
+
+def store_question(
+    base: Path, analyzer: Analyzer, with_encoder: object, articles: Sequence[Article], question: str, **config: object
+) -> StoreQuestion:
+    """`articles` in a fresh store under `base` (the product's defaults, but for `config`; the
+    encoder object is `with_encoder`, None when `config` says `encoder="none"`), and
+    the context and query the answer path makes for `question` over its snapshot: for tests of
+    one stage of the path (story evidence, translated coverage, neighbours)."""
+    from retrieval.answer.question import read_question
+    from retrieval.path import Parts
+
+    parts = Parts(EngineConfig(base / "corpus", base / "data", **config), analyzer, with_encoder)  # type: ignore[arg-type]
+    store = parts.store(base / "index")
+    store.add(list(articles))
+    snap = store.snapshot()
+    path = parts.path()
+    answerer = path.answerer(snap)
+    ctx = answerer.context(read_question(question, analyzer.morphemes), analyzer.question_words(question))
+    by_article: dict[str, list[int]] = {}
+    for u in snap.uids().tolist():
+        by_article.setdefault(snap.passage(u).article.id, []).append(u)
+    return StoreQuestion(snap, ctx, answerer.query(ctx.words), by_article, path)
 
 
 @pytest.fixture(scope="session")

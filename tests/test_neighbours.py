@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from retrieval import Analyzer, Article, EngineConfig
+from conftest import store_question
+
+from retrieval import Analyzer, Article
 from retrieval.answer.neighbours import NeighbourWeights, with_neighbours
-from retrieval.answer.params import AnswerParams
-from retrieval.answer.question import read_question
 from retrieval.answer.rerank import Retrieved
-from retrieval.path import Parts
 
 # A story whose lead names everything the question names, and whose answer (the count of years)
 # is two paragraphs below it, naming only Hun Sen.
@@ -27,22 +26,9 @@ OTHER = ("Heavy snow closed schools across the region on Tuesday.",)
 QUESTION = "How many years has Hun Sen ruled Cambodia?"
 
 
-def _setup(tmp_path: Path, analyzer: Analyzer, **weights: object):  # type: ignore[no-untyped-def]
-    config = EngineConfig(tmp_path / "corpus", tmp_path / "data", encoder="none", answer=AnswerParams.of(**weights))
-    parts = Parts(config, analyzer, None)
-    store = parts.store(tmp_path / "index")
-    store.add([Article("cambodia", "-", STORY), Article("snow", "-", OTHER)])
-    snap = store.snapshot()
-    answerer = parts.path().answerer(snap)
-    ctx = answerer.context(read_question(QUESTION, analyzer.morphemes), analyzer.question_words(QUESTION))
-    by_article: dict[str, list[int]] = {}
-    for u in snap.uids().tolist():
-        by_article.setdefault(snap.passage(u).article.id, []).append(u)
-    return snap, ctx, answerer.query(ctx.words), by_article
-
-
 def test_the_first_passages_neighbours_are_read_at_a_share_of_its_own(tmp_path: Path, analyzer: Analyzer) -> None:
-    snap, ctx, query, by_article = _setup(tmp_path, analyzer)
+    articles = [Article("cambodia", "-", STORY), Article("snow", "-", OTHER)]
+    snap, ctx, query, by_article, _ = store_question(tmp_path, analyzer, None, articles, QUESTION, encoder="none")
     story = by_article["cambodia"]
     assert snap.story_uids(story[2]) == story  # the whole article, in text order
     found = Retrieved(hits=[(story[2], 3.0)], coverage={}, bm25=[], by_source={})
@@ -63,4 +49,3 @@ def test_the_first_passages_neighbours_are_read_at_a_share_of_its_own(tmp_path: 
         (story[1], 2.9),
         (story[3], 1.5),
     ]
-

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import normalize
+from conftest import StoreQuestion, normalize, store_question
 
-from retrieval import Analyzer, Article, EngineConfig
-from retrieval.answer.question import read_question
+from retrieval import Analyzer, Article
 from retrieval.answer.retrieve import fusion
 from retrieval.answer.retrieve.story import NO_STORIES, story_evidence
-from retrieval.path import Parts
 
 # A Korean story of two paragraphs: the first names Peskov, the second (the answer to "what did
 # he say") does not. Two English stories about sanctions name nobody the question names.
@@ -27,24 +25,16 @@ ENGLISH = {
 QUESTION = "What did Peskov say the new sanctions would do?"
 
 
-def _context(tmp_path: Path, analyzer: Analyzer, encoder: object):  # type: ignore[no-untyped-def]
-    parts = Parts(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer, encoder)  # type: ignore[arg-type]
-    store = parts.store(tmp_path / "index")
-    store.add([Article("kremlin", "-", KOREAN), *(Article(k, "-", t) for k, t in ENGLISH.items())])
-    snap = store.snapshot()
-    answerer = parts.path().answerer(snap)
-    ctx = answerer.context(read_question(QUESTION, analyzer.morphemes), analyzer.question_words(QUESTION))
-    return snap, ctx, answerer.query(ctx.words)
+def _context(tmp_path: Path, analyzer: Analyzer, encoder: object) -> StoreQuestion:
+    articles = [Article("kremlin", "-", KOREAN), *(Article(k, "-", t) for k, t in ENGLISH.items())]
+    return store_question(tmp_path, analyzer, encoder, articles, QUESTION)
 
 
 def test_each_passage_of_a_story_carries_the_story_anchor_share_and_best_cosine(
     tmp_path: Path, analyzer: Analyzer, encoder: object
 ) -> None:
-    snap, ctx, query = _context(tmp_path, analyzer, encoder)
+    snap, ctx, query, by_article, _ = _context(tmp_path, analyzer, encoder)
     uids = snap.uids().tolist()
-    by_article = {snap.passage(u).article.id: [] for u in uids}
-    for u in uids:
-        by_article[snap.passage(u).article.id].append(u)
     assert len(by_article["kremlin"]) == 2
     cosine = ctx.passage_cosines(uids)
     ev = story_evidence(ctx, query, uids, cosine, {})
@@ -62,7 +52,7 @@ def test_each_passage_of_a_story_carries_the_story_anchor_share_and_best_cosine(
 def test_an_other_language_story_leads_only_by_what_no_own_language_story_holds(
     tmp_path: Path, analyzer: Analyzer, encoder: object
 ) -> None:
-    snap, ctx, query = _context(tmp_path, analyzer, encoder)
+    snap, ctx, query, _, _ = _context(tmp_path, analyzer, encoder)
     uids = snap.uids().tolist()
     cosine = ctx.passage_cosines(uids)
     other = {u: snap.passage(u).language == "ko" for u in uids}
@@ -83,23 +73,19 @@ def test_a_story_told_in_both_languages_keeps_the_question_in_its_own(
     tmp_path: Path, analyzer: Analyzer, encoder: object
 ) -> None:
     """Twin articles: the English one names Peskov too, so the Korean twin leads by nothing."""
-    parts = Parts(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer, encoder)  # type: ignore[arg-type]
-    store = parts.store(tmp_path / "index")
     english = (
         "Kremlin spokesman Peskov met reporters in Moscow on Thursday.",
         "He said the new sanctions would damage relations between the two countries.",
     )
-    store.add([Article("kremlin-ko", "-", KOREAN), Article("kremlin-en", "-", english)])
-    snap = store.snapshot()
-    answerer = parts.path().answerer(snap)
-    ctx = answerer.context(read_question(QUESTION, analyzer.morphemes), analyzer.question_words(QUESTION))
+    articles = [Article("kremlin-ko", "-", KOREAN), Article("kremlin-en", "-", english)]
+    snap, ctx, query, _, path = store_question(tmp_path, analyzer, encoder, articles, QUESTION)
     uids = snap.uids().tolist()
     cosine = ctx.passage_cosines(uids)
     other = {u: snap.passage(u).language == "ko" for u in uids}
-    ev = story_evidence(ctx, answerer.query(ctx.words), uids, cosine, {})
+    ev = story_evidence(ctx, query, uids, cosine, {})
     assert all(ev.anchors[u] > 0 for u in uids)  # both stories hold the name
     _, X = fusion.candidate_features([], {}, sorted(cosine.items(), key=lambda x: -x[1]), cosine, other, (), None, ev)
     assert not X[:, fusion.FEATURES.index("s_lead*other")].any()
-    answer = parts.path().ask(snap, QUESTION)
+    answer = path.ask(snap, QUESTION)
     assert answer.quotes and answer.quotes[0].source.article == "kremlin-en"
     assert normalize(answer.quotes[0].text) in {normalize(x) for x in english}

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from retrieval import Analyzer, Article, EngineConfig
-from retrieval.answer.question import read_question
+from conftest import StoreQuestion, store_question
+
+from retrieval import Analyzer, Article
 from retrieval.answer.retrieve import fusion
 from retrieval.answer.retrieve.story import story_evidence
 from retrieval.answer.retrieve.words import NO_COVERAGE, WordCoverage, word_coverage
-from retrieval.path import Parts
 
 # An English story of two paragraphs (the first answers the question), an English note of one
 # paragraph holding the same words, and a Korean story that shares only the bears.
@@ -27,17 +27,9 @@ KOREAN = (
 QUESTION = "광산 노동자들은 왜 복귀를 거부했나?"
 
 
-def _context(tmp_path: Path, analyzer: Analyzer, encoder: object):  # type: ignore[no-untyped-def]
-    parts = Parts(EngineConfig(tmp_path / "corpus", tmp_path / "data"), analyzer, encoder)  # type: ignore[arg-type]
-    store = parts.store(tmp_path / "index")
-    store.add([Article("mine", "-", MINE), Article("note", "-", NOTE), Article("zoo", "-", KOREAN)])
-    snap = store.snapshot()
-    answerer = parts.path().answerer(snap)
-    ctx = answerer.context(read_question(QUESTION, analyzer.morphemes), analyzer.question_words(QUESTION))
-    by_article: dict[str, list[int]] = {}
-    for u in snap.uids().tolist():
-        by_article.setdefault(snap.passage(u).article.id, []).append(u)
-    return snap, ctx, by_article, answerer.query(ctx.words)
+def _context(tmp_path: Path, analyzer: Analyzer, encoder: object) -> StoreQuestion:
+    articles = [Article("mine", "-", MINE), Article("note", "-", NOTE), Article("zoo", "-", KOREAN)]
+    return store_question(tmp_path, analyzer, encoder, articles, QUESTION)
 
 
 def _coverage(ctx, query, uids: list[int], other: dict[int, bool]) -> WordCoverage:  # type: ignore[no-untyped-def]
@@ -46,7 +38,7 @@ def _coverage(ctx, query, uids: list[int], other: dict[int, bool]) -> WordCovera
 
 
 def test_the_other_language_story_holds_the_question_words(tmp_path: Path, analyzer: Analyzer, encoder: object) -> None:
-    snap, ctx, by_article, query = _context(tmp_path, analyzer, encoder)
+    snap, ctx, query, by_article, _ = _context(tmp_path, analyzer, encoder)
     assert {"word:mine", "word:worker", "word:refuse", "word:return"} <= set(ctx.question_anchors.words)
     uids = [u for us in by_article.values() for u in us]
     other = {u: snap.passage(u).language != "ko" for u in uids}
@@ -63,7 +55,7 @@ def test_the_other_language_story_holds_the_question_words(tmp_path: Path, analy
 def test_the_lead_counts_only_what_no_own_language_passage_covers(
     tmp_path: Path, analyzer: Analyzer, encoder: object
 ) -> None:
-    snap, ctx, by_article, query = _context(tmp_path, analyzer, encoder)
+    snap, ctx, query, by_article, _ = _context(tmp_path, analyzer, encoder)
     uids = [u for us in by_article.values() for u in us]
     other = {u: snap.passage(u).language != "ko" for u in uids}
     cov = _coverage(ctx, query, uids, other)
