@@ -343,28 +343,26 @@ class Snapshot:
 
     def story_anchors(self, uid: int) -> frozenset[str]:
         """The anchor keys of every passage of the passage's article (its story)."""
-        found = self._locate(int(uid))
-        if found is None:
-            raise KeyError(uid)
-        seg, row = found[0].seg, found[1]
-        return seg.anchors.keys_of(seg.article_passages(int(seg.a["article"][row])))
+        seg, rows = self._story(uid)
+        return seg.anchors.keys_of(rows)
 
     def story_uids(self, uid: int) -> list[int]:
         """The uids of every passage of the passage's article (its story), in text order."""
-        found = self._locate(int(uid))
-        if found is None:
-            raise KeyError(uid)
-        seg, row = found[0].seg, found[1]
-        rows = seg.article_passages(int(seg.a["article"][row]))
+        seg, rows = self._story(uid)
         return np.asarray(seg.a["uid"][rows.start : rows.stop]).astype(np.int64).tolist()
 
     def story_size(self, uid: int) -> int:
         """How many passages the passage's article (its story) has."""
+        return len(self._story(uid)[1])
+
+    def _story(self, uid: int) -> tuple[Segment, range]:
+        """The segment holding a live passage, and the rows of its article there (KeyError for a
+        uid that is not live)."""
         found = self._locate(int(uid))
         if found is None:
             raise KeyError(uid)
         seg, row = found[0].seg, found[1]
-        return len(seg.article_passages(int(seg.a["article"][row])))
+        return seg, seg.article_passages(int(seg.a["article"][row]))
 
     # --- passages and articles -----------------------------------------------------------------
     def _locate(self, uid: int) -> tuple[LiveSegment, int] | None:
