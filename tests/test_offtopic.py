@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, open_engine
+from conftest import CORPUS, open_engine, store_question
 
-from retrieval import Analyzer, Engine, EngineConfig
-from retrieval.answer.offtopic import OffTopicGate, QuoteStoryClause
+from retrieval import Analyzer, Article, Engine, EngineConfig
+from retrieval.answer.offtopic import ExactNamesClause, OffTopicGate, QuoteStoryClause
+from retrieval.answer.verdict import anchor_signals
 from retrieval.errors import AnchorDataError
 from retrieval.index.segments.columns import anchors as column
 from retrieval.text.anchors import fuzzy, glossary
@@ -112,3 +113,33 @@ def test_the_shipped_articles_questions_are_far_above_the_low_chance_level(engin
     answer = engine.ask(question)
     assert answer.verdict in ("answer", "unsure")
     assert answer.confidence >= 5 * OffTopicGate().min_chance  # shown confidence = the chance, for these verdicts
+
+
+def test_the_exact_names_reading_refuses_names_found_only_near_their_spelling() -> None:
+    clause = ExactNamesClause(min_names=1, max_exact=0.0, words_override=0.8, meaning_override=0.5, max_chance=0.2)
+    gate = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=clause)
+    near = {"anchor_long_names": 1.0, "anchor_long_names_exact_story": 0.0, "passage_coverage": 0.3,
+            "sem_quote_cos": 0.3}  # fmt: skip
+    assert gate.refuses(near, chance=0.1)
+    assert not OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None).refuses(near, 0.1)
+    assert not gate.refuses(near | {"anchor_long_names_exact_story": 0.5}, chance=0.1)  # a story spells one
+    assert not gate.refuses(near, chance=0.2)  # the confidence model is not doubtful enough
+    assert not gate.refuses(near | {"anchor_long_names": 0.0}, chance=0.1)  # no long name to go on
+    assert not gate.refuses(near | {"passage_coverage": 0.8}, chance=0.1)  # the words say otherwise
+    assert not gate.refuses(near | {"sem_quote_cos": 0.5}, chance=0.1)  # the meaning says otherwise
+    assert not gate.refuses({}, chance=0.0)
+
+
+def test_a_name_matched_only_fuzzily_is_found_but_not_exactly(tmp_path: Path, analyzer: Analyzer) -> None:
+    """ "Tony Blair" (skeleton tnpl) is near "Tony Blaine" (tnpln) in the index, and is not it: the
+    fuzzy reading finds it, the exact one does not; the story's own name is found both ways."""
+    articles = [Article("talks", "-", ("Tony Blaine said the talks in Belfast would resume on Monday.",))]
+    signals = {}
+    for name in ("Blair", "Blaine"):
+        question = f"When did Tony {name} step down?"
+        ctx = store_question(tmp_path / name, analyzer, None, articles, question, encoder="none").ctx
+        signals[name] = anchor_signals(ctx, [])
+    blair, blaine = signals["Blair"], signals["Blaine"]
+    assert blair["anchor_long_names"] >= 1 and blair["anchor_long_names_found"] > 0  # near enough to be found
+    assert blair["anchor_long_names_exact"] == 0.0 and blair["anchor_long_names_exact_story"] == 0.0
+    assert blaine["anchor_long_names_exact"] == 1.0 and blaine["anchor_long_names_exact_story"] == 1.0

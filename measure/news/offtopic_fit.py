@@ -11,6 +11,8 @@ instead (rows written with the shipped gate: a refusal only adds to what the row
 `--chance` the third (`min_chance`, the confidence model's chance read back from the row's shown
 confidence) on rows written with the gate's other readings on and `min_chance` 0: `--collect`
 writes such FIT rows to ROWS first (the product's path and models, that reading off; ~1 min).
+`--exact` replays the third and fourth readings together (`min_chance` and `ExactNamesClause`) on
+rows written with both off (`--collect --exact` writes them).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.answer.offtopic import OffTopicGate, QuoteStoryClause
+from retrieval.answer.offtopic import ExactNamesClause, OffTopicGate, QuoteStoryClause
 
 
 def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
@@ -38,8 +40,9 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
     }
 
 
-def collect_rows(path: Path) -> None:
-    """The news FIT rows with the gate's third reading off, written to `path` (JSON lines)."""
+def collect_rows(path: Path, exact: bool = False) -> None:
+    """The news FIT rows with the gate's third reading off (`exact`: the fourth too), written to
+    `path` (JSON lines)."""
     import tempfile
 
     from measure.news.data import DEFAULT_FOLDER
@@ -48,8 +51,9 @@ def collect_rows(path: Path) -> None:
     from retrieval.answer.params import AnswerParams
     from retrieval.path import Parts
 
+    off: dict[str, object] = {"min_chance": 0.0} | ({"exact_names": None} if exact else {})
     with tempfile.TemporaryDirectory(prefix="quoteqa-offtopic-") as tmp:
-        cfg = EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data", answer=AnswerParams.of(min_chance=0.0))
+        cfg = EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data", answer=AnswerParams.of(**off))
         rows = collect(Parts.load(cfg), DEFAULT_FOLDER, half="fit")
     path.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
@@ -63,7 +67,7 @@ def chance_of(row: dict) -> float:
 
 def chance_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c)
+        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c, exact_names=None)
         for c in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05)
     ]
 
@@ -79,6 +83,7 @@ def grid() -> list[OffTopicGate]:
             meaning_override=m,
             quote_story=None,
             min_chance=0.0,
+            exact_names=None,
         )
         for n, f, ln, t, w, m in itertools.product(
             (1, 2),
@@ -91,9 +96,24 @@ def grid() -> list[OffTopicGate]:
     ]
 
 
+def exact_grid() -> list[OffTopicGate]:
+    """`min_chance` and the fourth reading together, over the shipped first and second readings."""
+    return [
+        OffTopicGate(min_chance=c, exact_names=ExactNamesClause(n, x, w, m, h))
+        for c, n, x, w, m, h in itertools.product(
+            (0.0, 0.01, 0.02, 0.03),
+            (1, 2),
+            (0.0, 0.34, 0.5),
+            (0.5, 0.8, 1.01),
+            (0.4, 0.5, 1.01),
+            (0.05, 0.1, 0.2, 0.3, 0.5),
+        )
+    ]
+
+
 def clause_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=QuoteStoryClause(n, t, w, m), min_chance=0.0)
+        OffTopicGate(min_names=10**6, quote_story=QuoteStoryClause(n, t, w, m), min_chance=0.0, exact_names=None)
         for n, t, w, m in itertools.product(
             (1, 2), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7, 0.8, 1.01), (0.3, 0.35, 0.4, 0.5, 1.01)
         )
@@ -106,15 +126,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--max-refused", type=float, default=0.03)
     p.add_argument("--clause", action="store_true", help="replay the quote-story reading on rows of the shipped gate")
     p.add_argument("--chance", action="store_true", help="replay the low-chance reading on rows of the other readings")
+    p.add_argument("--exact", action="store_true", help="replay the low-chance and exact-names readings together")
     p.add_argument("--collect", action="store_true", help="first write the FIT rows with the low-chance reading off")
     args = p.parse_args(argv)
     if args.collect:
-        collect_rows(args.rows)
+        collect_rows(args.rows, exact=args.exact)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
-    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0)
-    print("as written:" if args.clause or args.chance else "without the gate:", replay(rows, off))
-    candidates = chance_grid() if args.chance else clause_grid() if args.clause else grid()
+    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None)
+    written = args.clause or args.chance or args.exact
+    print("as written:" if written else "without the gate:", replay(rows, off))
+    candidates = (
+        exact_grid() if args.exact else chance_grid() if args.chance else clause_grid() if args.clause else grid()
+    )
     scored = [(replay(rows, g), g) for g in candidates]
     ok = [(s, g) for s, g in scored if s["answerable_refused"] <= args.max_refused]
     ok.sort(key=lambda x: (-x[0]["offtopic_refused"], x[0]["answerable_refused"]))

@@ -34,7 +34,6 @@ LONG_NAME = 4  # letters of a name skeleton that make it a "long" name (the off-
 STRONG_KINDS = frozenset({"name", "number"})
 
 
-
 def vocabulary(anchors: Anchors, searcher: object) -> KeyVocabulary | None:
     """The fuzzy lookup over a snapshot's anchor keys, once per snapshot (None: a store without anchors)."""
     keys = getattr(searcher, "anchor_keys", None)
@@ -57,6 +56,9 @@ class QuestionAnchors:
     keys: tuple[str, ...]
     matches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # question key -> index keys
     passages: Mapping[str, I64] = field(default_factory=dict)  # question key -> uids (any of its matches)
+    # question key -> uids holding the key itself, not a name near it: a short skeleton finds a
+    # near name in any news corpus ("Tony Blair"'s `tnpl` finds `tnkpl`), an exact one rarely
+    exact: Mapping[str, I64] = field(default_factory=dict)
     # The question's everyday words as word-list keys ("word:", lexicon.tsv) and its glossary
     # terms, with their idf in the index: translations of its plain words (word keys are not
     # anchors: no postings read, no part in the shares above)
@@ -84,6 +86,10 @@ class QuestionAnchors:
         """Some live passage of the corpus holds the key (or a name near it)."""
         return key in self.passages
 
+    def found_exactly(self, key: str) -> bool:
+        """Some live passage holds the key itself (a name spelled to the same skeleton)."""
+        return key in self.exact
+
     def share_in(self, keys: Iterable[str]) -> float:
         """The weighted share of the question's keys that `keys` (a passage's, a sentence's, a
         story's index keys) hold: a question key counts when any index key it matches is there."""
@@ -94,17 +100,19 @@ class QuestionAnchors:
         got = sum(KIND_WEIGHTS[kind_of(k)] for k in self.keys if any(m in have for m in self.matches.get(k, ())))
         return got / total
 
-    def best_story_share(self, searcher: object, keys: Iterable[str]) -> float:
+    def best_story_share(self, searcher: object, keys: Iterable[str], exact: bool = False) -> float:
         """The largest share of `keys` (question keys) that one story of the corpus holds: an
-        off-topic question's names are often each somewhere in a news corpus, rarely in one story."""
+        off-topic question's names are often each somewhere in a news corpus, rarely in one story.
+        `exact`: only the keys themselves count, not the names near them."""
         keys = list(keys)
-        found = [k for k in keys if k in self.passages]
+        where = self.exact if exact else self.passages
+        found = [k for k in keys if k in where]
         stories_of = getattr(searcher, "stories_of", None)
         if not found or stories_of is None:
             return 0.0
         held: dict[int, int] = {}
         for k in found:
-            for story in set(stories_of(self.passages[k]).tolist()) - {-1}:
+            for story in set(stories_of(where[k]).tolist()) - {-1}:
                 held[story] = held.get(story, 0) + 1
         return max(held.values(), default=0) / len(keys)
 
@@ -145,7 +153,8 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
         parts = [found[m] for m in ms if m in found]
         if parts:
             passages[k] = np.unique(np.concatenate(parts))
-    return QuestionAnchors(tuple(keys), matches, passages, words)
+    exact = {k: found[k] for k in matches if k in found}
+    return QuestionAnchors(tuple(keys), matches, passages, words=words, exact=exact)
 
 
 def word_idf(searcher: object, keys: Iterable[str]) -> dict[str, float]:

@@ -109,6 +109,9 @@ def anchor_signals(ctx: QuestionContext, first: list[Candidate]) -> dict[str, fl
         # the largest share of the question's names one story holds together
         "anchor_names_story": qa.best_story_share(ctx.searcher, names),
         "anchor_long_names_story": qa.best_story_share(ctx.searcher, long_names),
+        # the same, counting only names spelled to the question's own skeleton (`offtopic.py`)
+        "anchor_long_names_exact": sum(map(qa.found_exactly, long_names)) / len(long_names) if long_names else 0.0,
+        "anchor_long_names_exact_story": qa.best_story_share(ctx.searcher, long_names, exact=True),
         "anchor_quote_share": 0.0,
         "anchor_story_share": 0.0,
     }
