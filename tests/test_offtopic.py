@@ -4,6 +4,7 @@ questions are not; a missing or damaged glossary or name model stops the engine 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from conftest import CORPUS, open_engine, store_question
 
 from retrieval import Analyzer, Article, Engine, EngineConfig
-from retrieval.answer.offtopic import ExactNamesClause, OffTopicGate, QuoteStoryClause
+from retrieval.answer.offtopic import AbsentPlaceClause, ExactNamesClause, OffTopicGate, QuoteStoryClause
 from retrieval.answer.verdict import anchor_signals
 from retrieval.errors import AnchorDataError
 from retrieval.index.segments.columns import anchors as column
@@ -143,3 +144,30 @@ def test_a_name_matched_only_fuzzily_is_found_but_not_exactly(tmp_path: Path, an
     assert blair["anchor_long_names"] >= 1 and blair["anchor_long_names_found"] > 0  # near enough to be found
     assert blair["anchor_long_names_exact"] == 0.0 and blair["anchor_long_names_exact_story"] == 0.0
     assert blaine["anchor_long_names_exact"] == 1.0 and blaine["anchor_long_names_exact_story"] == 1.0
+
+
+def test_the_absent_places_reading_refuses_a_country_or_city_no_passage_names() -> None:
+    clause = AbsentPlaceClause(min_places=1, words_override=0.8, meaning_override=0.5)
+    gate = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=clause)
+    absent = {"anchor_places_absent": 1.0, "passage_coverage": 0.3, "sem_quote_cos": 0.3}
+    assert gate.refuses(absent)
+    assert not dataclasses.replace(gate, absent_places=None).refuses(absent)
+    assert not gate.refuses(absent | {"anchor_places_absent": 0.0})  # every place it names is in the corpus
+    assert not gate.refuses(absent | {"passage_coverage": 0.8})  # the words say otherwise
+    assert not gate.refuses(absent | {"sem_quote_cos": 0.5})  # the meaning says otherwise
+    assert not gate.refuses({})
+
+
+def test_the_glossary_knows_which_terms_are_places(analyzer: Analyzer) -> None:
+    places = column.anchors_for(analyzer).glossary.places
+    assert {"mumbai", "japan", "south_korea", "seoul"} <= places
+    assert not {"minister", "president", "un", "fed"} & places  # titles, bodies and agencies are not
+
+
+@pytest.mark.parametrize(
+    "question", ["How many people died in the Mumbai train bombings?", "뭄바이 열차 폭탄 테러로 몇 명이 숨졌나?"]
+)
+def test_a_question_about_a_place_the_corpus_never_names_is_refused(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.signals["anchor_places_absent"] >= 1
+    assert answer.verdict == "abstain" and not answer.quotes

@@ -11,6 +11,7 @@ instead (rows written with the shipped gate: a refusal only adds to what the row
 `--chance` the third (`min_chance`, the confidence model's chance read back from the row's shown
 confidence) on rows written with the gate's other readings on and `min_chance` 0: `--collect`
 writes such FIT rows to ROWS first (the product's path and models, that reading off; ~1 min).
+`--places` replays the fifth reading (`AbsentPlaceClause`) on rows written with it off.
 `--exact` replays the third and fourth readings together (`min_chance` and `ExactNamesClause`) on
 rows written with both off (`--collect --exact` writes them).
 """
@@ -23,7 +24,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.answer.offtopic import ExactNamesClause, OffTopicGate, QuoteStoryClause
+from retrieval.answer.offtopic import AbsentPlaceClause, ExactNamesClause, OffTopicGate, QuoteStoryClause
 
 
 def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
@@ -40,9 +41,9 @@ def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
     }
 
 
-def collect_rows(path: Path, exact: bool = False) -> None:
-    """The news FIT rows with the gate's third reading off (`exact`: the fourth too), written to
-    `path` (JSON lines)."""
+def collect_rows(path: Path, off: dict[str, object]) -> None:
+    """The news FIT rows with the gate's readings named in `off` off (`AnswerParams.of` names and
+    values), written to `path` (JSON lines)."""
     import tempfile
 
     from measure.news.data import DEFAULT_FOLDER
@@ -51,7 +52,6 @@ def collect_rows(path: Path, exact: bool = False) -> None:
     from retrieval.answer.params import AnswerParams
     from retrieval.path import Parts
 
-    off: dict[str, object] = {"min_chance": 0.0} | ({"exact_names": None} if exact else {})
     with tempfile.TemporaryDirectory(prefix="quoteqa-offtopic-") as tmp:
         cfg = EngineConfig(Path(tmp) / "corpus", Path(tmp) / "data", answer=AnswerParams.of(**off))
         rows = collect(Parts.load(cfg), DEFAULT_FOLDER, half="fit")
@@ -67,7 +67,7 @@ def chance_of(row: dict) -> float:
 
 def chance_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c, exact_names=None)
+        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c, exact_names=None, absent_places=None)
         for c in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05)
     ]
 
@@ -84,6 +84,7 @@ def grid() -> list[OffTopicGate]:
             quote_story=None,
             min_chance=0.0,
             exact_names=None,
+            absent_places=None,
         )
         for n, f, ln, t, w, m in itertools.product(
             (1, 2),
@@ -99,7 +100,7 @@ def grid() -> list[OffTopicGate]:
 def exact_grid() -> list[OffTopicGate]:
     """`min_chance` and the fourth reading together, over the shipped first and second readings."""
     return [
-        OffTopicGate(min_chance=c, exact_names=ExactNamesClause(n, x, w, m, h))
+        OffTopicGate(min_chance=c, exact_names=ExactNamesClause(n, x, w, m, h), absent_places=None)
         for c, n, x, w, m, h in itertools.product(
             (0.0, 0.01, 0.02, 0.03),
             (1, 2),
@@ -111,9 +112,23 @@ def exact_grid() -> list[OffTopicGate]:
     ]
 
 
+def places_grid() -> list[OffTopicGate]:
+    """The fifth reading's overrides, over the shipped other readings."""
+    return [
+        OffTopicGate(absent_places=AbsentPlaceClause(1, w, m))
+        for w, m in itertools.product((0.5, 0.6, 0.7, 0.8, 0.9, 1.01), (0.3, 0.4, 0.5, 0.6, 1.01))
+    ]
+
+
 def clause_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=QuoteStoryClause(n, t, w, m), min_chance=0.0, exact_names=None)
+        OffTopicGate(
+            min_names=10**6,
+            quote_story=QuoteStoryClause(n, t, w, m),
+            min_chance=0.0,
+            exact_names=None,
+            absent_places=None,
+        )
         for n, t, w, m in itertools.product(
             (1, 2), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7, 0.8, 1.01), (0.3, 0.35, 0.4, 0.5, 1.01)
         )
@@ -127,17 +142,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--clause", action="store_true", help="replay the quote-story reading on rows of the shipped gate")
     p.add_argument("--chance", action="store_true", help="replay the low-chance reading on rows of the other readings")
     p.add_argument("--exact", action="store_true", help="replay the low-chance and exact-names readings together")
+    p.add_argument("--places", action="store_true", help="replay the absent-places reading")
     p.add_argument("--collect", action="store_true", help="first write the FIT rows with the low-chance reading off")
     args = p.parse_args(argv)
     if args.collect:
-        collect_rows(args.rows, exact=args.exact)
+        # the reading replayed off, and those the grid turns off too
+        if args.places:
+            collect_rows(args.rows, {"absent_places": None})
+        else:
+            exact = {"exact_names": None, "absent_places": None} if args.exact else {}
+            collect_rows(args.rows, {"min_chance": 0.0} | exact)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
-    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None)
-    written = args.clause or args.chance or args.exact
+    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None)
+    written = args.clause or args.chance or args.exact or args.places
     print("as written:" if written else "without the gate:", replay(rows, off))
     candidates = (
-        exact_grid() if args.exact else chance_grid() if args.chance else clause_grid() if args.clause else grid()
+        places_grid()
+        if args.places
+        else exact_grid()
+        if args.exact
+        else chance_grid()
+        if args.chance
+        else clause_grid()
+        if args.clause
+        else grid()
     )
     scored = [(replay(rows, g), g) for g in candidates]
     ok = [(s, g) for s, g in scored if s["answerable_refused"] <= args.max_refused]

@@ -59,6 +59,8 @@ class QuestionAnchors:
     # question key -> uids holding the key itself, not a name near it: a short skeleton finds a
     # near name in any news corpus ("Tony Blair"'s `tnpl` finds `tnkpl`), an exact one rarely
     exact: Mapping[str, I64] = field(default_factory=dict)
+    # the question's countries, regions and cities (glossary terms) that no live passage names
+    absent_places: tuple[str, ...] = ()
     # The question's everyday words as word-list keys ("word:", lexicon.tsv) and its glossary
     # terms, with their idf in the index: translations of its plain words (word keys are not
     # anchors: no postings read, no part in the shares above)
@@ -154,7 +156,9 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
         if parts:
             passages[k] = np.unique(np.concatenate(parts))
     exact = {k: found[k] for k in matches if k in found}
-    return QuestionAnchors(tuple(keys), matches, passages, words=words, exact=exact)
+    places = anchors.glossary.places
+    absent = tuple(k for k in keys if kind_of(k) == "term" and k[len("term:") :] in places and k not in passages)
+    return QuestionAnchors(tuple(keys), matches, passages, words=words, exact=exact, absent_places=absent)
 
 
 def word_idf(searcher: object, keys: Iterable[str]) -> dict[str, float]:

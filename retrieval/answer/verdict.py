@@ -112,6 +112,7 @@ def anchor_signals(ctx: QuestionContext, first: list[Candidate]) -> dict[str, fl
         # the same, counting only names spelled to the question's own skeleton (`offtopic.py`)
         "anchor_long_names_exact": sum(map(qa.found_exactly, long_names)) / len(long_names) if long_names else 0.0,
         "anchor_long_names_exact_story": qa.best_story_share(ctx.searcher, long_names, exact=True),
+        "anchor_places_absent": float(len(qa.absent_places)),  # countries and cities no passage names
         "anchor_quote_share": 0.0,
         "anchor_story_share": 0.0,
     }

@@ -28,6 +28,9 @@ GLOSSARY_FORMAT = "# quoteqa Korean–English news glossary, format 1."
 LEXICON_FILE = Path(__file__).with_name("lexicon.tsv")  # everyday news words: the "word:" keys
 LEXICON_FORMAT = "# quoteqa Korean–English news word list, format 1."
 MIN_ENTRIES = 100  # fewer means a truncated file, not a small glossary
+# the glossary's section lines ("# --- name ---") whose keys are places
+PLACE_SECTIONS = frozenset({"countries, their people and adjectives", "regions", "capitals and big cities"})
+SECTION = re.compile(r"# --- (.+?) ---")
 KEY = re.compile(r"[a-z0-9_]+")
 
 
@@ -47,6 +50,9 @@ class Glossary:
     longest_phrase: int
     korean_words: frozenset[str]  # Korean forms (one word): not names of people
     entries: int
+    # keys of the countries, regions and cities (`PLACE_SECTIONS`): a place no passage names, in
+    # either script, is one the corpus does not cover (the off-topic gate, `offtopic.py`)
+    places: frozenset[str] = frozenset()
 
     def korean_terms(self, terms: Sequence[str], tags: Sequence[str]) -> Iterator[tuple[str, int]]:
         """(key, term index) of entries in a Korean sentence's terms, longest first."""
@@ -120,7 +126,11 @@ def load_glossary(
     korean_words: set[str] = set()
     seen: dict[str, str] = {}
     keys: set[str] = set()
+    places: set[str] = set()
+    section = ""
     for n, line in enumerate(lines, 1):
+        if (m := SECTION.match(line)) is not None:
+            section = m.group(1)
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")
@@ -131,6 +141,8 @@ def load_glossary(
             )
         key = cols[0]
         keys.add(key)
+        if section in PLACE_SECTIONS:
+            places.add(key)
         for form in (f.strip() for col in cols[1:] for f in col.split("|")):
             if not form:
                 raise AnchorDataError(f"the anchor glossary {path} is damaged at line {n}: an empty form")
@@ -163,6 +175,7 @@ def load_glossary(
         english_words=frozenset(english_words), english_single=frozenset(english_single),
         english_phrases=frozenset(english_phrases),
         longest_phrase=max((len(p) for p in english_phrases), default=0), korean_words=frozenset(korean_words), entries=len(keys),
+        places=frozenset(places),
     )  # fmt: skip
 
 
