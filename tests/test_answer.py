@@ -483,10 +483,9 @@ def test_every_weight_has_its_own_flat_name() -> None:
         p.offtopic,
     )  # fmt: skip
     assert (
-        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 65
+        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 64
     )  # + min_coverage (issue 26 round fifteen: the gate's fourth and fifth readings, `offtopic.exact_names`
-    # and `offtopic.absent_places`, each one value of its own frozen levels, and its sixth,
-    # `offtopic.unrelated_cosine`) (issue 26 round fourteen: the story neighbours' radius and share) (issue 20: short_terms, continue_sentences; issue 19: fusion.runner_up_share;
+    # and `offtopic.absent_places`, each one value of its own frozen levels) (issue 26 round fourteen: the story neighbours' radius and share) (issue 20: short_terms, continue_sentences; issue 19: fusion.runner_up_share;
     # issue 26: fusion.anchor_depth, the six levels of the off-topic names gate, kinds, whole_quote_sentences,
     # and the gate's second reading, `offtopic.quote_story`, one value of its own frozen levels; its third
     # reading, `offtopic.min_chance`)

@@ -173,12 +173,11 @@ def test_a_question_about_a_place_the_corpus_never_names_is_refused(engine: Engi
     assert answer.verdict == "abstain" and not answer.quotes
 
 
-def test_a_question_with_no_word_in_the_corpus_and_far_in_meaning_is_refused(engine: Engine) -> None:
-    gate = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None)
-    unrelated = {"passage_coverage": 0.0, "sem_quote_cos": 0.15}
-    assert gate.refuses(unrelated)
-    assert not gate.refuses(unrelated | {"sem_quote_cos": 0.2})  # near enough in meaning: a cross-language answer
-    assert not gate.refuses(unrelated | {"passage_coverage": 0.1})  # the best passage holds some of its words
-    assert not gate.refuses({"passage_coverage": 0.0})  # no meaning to read (words only): the other rules decide
-    answer = engine.ask("What is the airspeed velocity of an unladen swallow?")
+
+@pytest.mark.parametrize(
+    "question", ["What is the airspeed velocity of an unladen swallow?", "김치찌개 맛있게 끓이는 법 알려줘"]
+)
+def test_everyday_questions_of_the_shipped_article_are_refused(engine: Engine, question: str) -> None:
+    """The low-chance reading's level refuses them (at 0.01 both came back `unsure`)."""
+    answer = engine.ask(question)
     assert answer.verdict == "abstain" and not answer.quotes, (answer.confidence, answer.signals.get("sem_quote_cos"))
