@@ -97,3 +97,27 @@ def test_odd_passages_are_stored_without_matching_everything(tmp_path: Path, ana
     odd = next(int(u) for u in snap.uids() if snap.passage(int(u)).text == (text or "-"))
     keys = {k for k, _ in snap.passage_anchors(odd)}
     assert "name:pskp" not in keys and "num:52000000:usd" not in keys
+
+
+def test_postings_are_built_without_numpy_unique(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment's anchor postings at open: (key, passage) pairs deduplicated by a sort, not by
+    `np.unique`, whose hash path in numpy 2.4 made opening the real 552k-passage index take 21 s
+    (docs/performance.md, issue 28 item 4). Same postings as a set would give."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 6, 400)
+    pass_ptr = np.concatenate(([0], np.cumsum(counts)))
+    pass_key = rng.integers(0, 30, int(pass_ptr[-1])).astype(np.int32)  # repeats within a passage too
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("np.unique called while opening a segment's anchors")
+
+    monkeypatch.setattr(column.np, "unique", refused)
+    anc = column.SegmentAnchors([f"k{i}" for i in range(30)], pass_ptr, pass_key, np.zeros(len(pass_key), np.int32))
+    monkeypatch.undo()
+    for key in range(30):
+        want = sorted({p for p in range(400) if key in pass_key[pass_ptr[p] : pass_ptr[p + 1]].tolist()})
+        assert anc.rows_of(f"k{key}").tolist() == want
+    assert column.sorted_unique(np.array([], np.int64)).tolist() == []
+    assert column.sorted_unique(np.array([5, 1, 5, 1, 3], np.int64)).tolist() == [1, 3, 5]

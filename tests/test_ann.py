@@ -241,6 +241,19 @@ def test_bench_recall_counts_tied_passages_and_misses() -> None:
     assert recall_at_10([0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.4, 0.3], exact) == 0.8
 
 
+def test_bench_untied_questions_have_one_distinct_top_ten() -> None:
+    """measure/ann_bench.py's `untied`: the recall figure restricted to questions whose exact top
+    10 holds no equal cosines and is cut clear of the 11th (near-duplicates apart)."""
+    from measure.ann_bench import untied
+
+    distinct = [0.9 - 0.01 * i for i in range(11)]
+    assert untied(distinct)
+    assert untied(distinct[:10])  # an index of 10 rows has no 11th
+    assert not untied(distinct[:9] + [0.8, 0.8])  # the 10th tied with the 11th: the top 10 is not one set
+    assert not untied([0.9, 0.9 - 1e-7] + distinct[2:])  # two equal cosines inside the top 10
+    assert untied(distinct[:10] + [0.0] * 5)  # only the top 11 counts
+
+
 def test_bench_counts_passage_reads_and_the_sentence_cache(engine) -> None:  # type: ignore[no-untyped-def]
     """measure/ann_bench.py's answer figures (issue 28 item 2): passages read per question, and
     where the first quotes' vectors came from, on the shipped corpus with the real encoder."""

@@ -183,6 +183,29 @@ def test_deleted_passages_never_score(tmp_path: Path, analyzer: Analyzer) -> Non
     assert [u for u, _ in store.snapshot().search(["aardvark"], 10)] == [3]
 
 
+def test_the_pool_lets_a_batch_go_once_handed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`AnalysisPool.encode` keeps no handed-over result: a flushed build holds one flush of
+    analysed batches, not every batch of the write (a done future holds its result)."""
+    import gc
+    import weakref
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retrieval.index.segments import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "_encode", lambda texts, encoder=None: ({"codes": np.zeros(len(texts))}, []))
+    pool = pool_module.AnalysisPool.__new__(pool_module.AnalysisPool)
+    pool._pool = ThreadPoolExecutor(1)  # the same futures as the child processes', without spawning Kiwi
+    try:
+        results = pool.encode([["a"], ["b", "c"], ["d"]])
+        first = weakref.ref(next(results)[0]["codes"])
+        second = next(results)
+        gc.collect()
+        assert first() is None, "the first batch's arrays are still referenced after the writer let them go"
+        assert len(second[0]["codes"]) == 2 and len(next(results)[0]["codes"]) == 1
+    finally:
+        pool._pool.shutdown()
+
+
 def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
     """What a serving bot does with a big batch: Kiwi in another process, same segment."""
     from retrieval.index.segments.pool import AnalysisPool

@@ -58,6 +58,20 @@ def anchors_for(analyzer: Analyzer) -> Anchors:
     return got[1]
 
 
+def sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`np.unique(values)` by a sort and a mask. numpy 2.4's `np.unique` takes a hash path on
+    these (key × passages + passage) integers that ran 14.5 s on a 200k-passage segment's 3.3M
+    entries where the sort took 0.43 s: opening the real 1M-build's 552k index took 21 s, nearly
+    all of it here (docs/performance.md, issue 28 item 4)."""
+    s = np.sort(values)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 class SegmentAnchors:
     """One segment's anchors: keys by id, per-passage (key id, sentence) pairs, postings."""
 
@@ -71,7 +85,7 @@ class SegmentAnchors:
         n = len(self.pass_ptr) - 1
         docs = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.pass_ptr))
         span = max(n, 1)
-        uniq = np.unique(self.pass_key.astype(np.int64) * span + docs)
+        uniq = sorted_unique(self.pass_key.astype(np.int64) * span + docs)
         self.post_ptr = np.zeros(len(self.keys) + 1, np.int64)
         np.cumsum(np.bincount(uniq // span, minlength=len(self.keys)), out=self.post_ptr[1:])
         self.post_doc = (uniq % span).astype(np.int32)
