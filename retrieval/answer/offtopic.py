@@ -20,6 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+def overruled(signals: Mapping[str, float], words_override: float, meaning_override: float) -> bool:
+    """Words or meaning say the corpus does cover the question, whatever a reading found: the best
+    passage holds `words_override` of its idf mass, or the first quote's cosine reaches
+    `meaning_override` (every reading of the gate yields to both)."""
+    return (
+        signals.get("passage_coverage", 0.0) >= words_override or signals.get("sem_quote_cos", 0.0) >= meaning_override
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class QuoteStoryClause:
     """The gate's second reading: the question names at least `min_names` long names and the
@@ -44,9 +53,7 @@ class QuoteStoryClause:
             return False
         if signals.get("anchor_story_share", 1.0) > self.max_share:
             return False
-        if signals.get("passage_coverage", 0.0) >= self.words_override:
-            return False
-        return signals.get("sem_quote_cos", 0.0) < self.meaning_override
+        return not overruled(signals, self.words_override, self.meaning_override)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +87,7 @@ class ExactNamesClause:
             return False
         if signals.get("anchor_long_names_exact_story", 1.0) > self.max_exact:
             return False
-        if signals.get("passage_coverage", 0.0) >= self.words_override:
-            return False
-        return signals.get("sem_quote_cos", 0.0) < self.meaning_override
+        return not overruled(signals, self.words_override, self.meaning_override)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +113,7 @@ class AbsentPlaceClause:
     def refuses(self, signals: Mapping[str, float]) -> bool:
         if signals.get("anchor_places_absent", 0.0) < self.min_places:
             return False
-        if signals.get("passage_coverage", 0.0) >= self.words_override:
-            return False
-        return signals.get("sem_quote_cos", 0.0) < self.meaning_override
+        return not overruled(signals, self.words_override, self.meaning_override)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,4 @@ class OffTopicGate:
         held = f"{which}_story" if self.together else f"{which}_found"
         if signals.get(which, 0.0) < self.min_names or signals.get(held, 1.0) > self.max_found:
             return False
-        if signals.get("passage_coverage", 0.0) >= self.words_override:
-            return False
-        return signals.get("sem_quote_cos", 0.0) < self.meaning_override
+        return not overruled(signals, self.words_override, self.meaning_override)
