@@ -19,12 +19,16 @@ rows written with both off (`--collect --exact` writes them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.answer.offtopic import AbsentPlaceClause, ExactNamesClause, OffTopicGate, QuoteStoryClause
+
+# every reading off: the grids turn on the ones they replay (a new reading is turned off here once)
+NO_GATE = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None)
 
 
 def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
@@ -67,24 +71,14 @@ def chance_of(row: dict) -> float:
 
 def chance_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(min_names=10**6, quote_story=None, min_chance=c, exact_names=None, absent_places=None)
-        for c in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05)
+        dataclasses.replace(NO_GATE, min_chance=c) for c in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05)
     ]
 
 
 def grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(
-            min_names=n,
-            max_found=f,
-            long_names=ln,
-            together=t,
-            words_override=w,
-            meaning_override=m,
-            quote_story=None,
-            min_chance=0.0,
-            exact_names=None,
-            absent_places=None,
+        dataclasses.replace(
+            NO_GATE, min_names=n, max_found=f, long_names=ln, together=t, words_override=w, meaning_override=m
         )
         for n, f, ln, t, w, m in itertools.product(
             (1, 2),
@@ -122,13 +116,7 @@ def places_grid() -> list[OffTopicGate]:
 
 def clause_grid() -> list[OffTopicGate]:
     return [
-        OffTopicGate(
-            min_names=10**6,
-            quote_story=QuoteStoryClause(n, t, w, m),
-            min_chance=0.0,
-            exact_names=None,
-            absent_places=None,
-        )
+        dataclasses.replace(NO_GATE, quote_story=QuoteStoryClause(n, t, w, m))
         for n, t, w, m in itertools.product(
             (1, 2), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7, 0.8, 1.01), (0.3, 0.35, 0.4, 0.5, 1.01)
         )
@@ -154,20 +142,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             collect_rows(args.rows, {"min_chance": 0.0} | exact)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
-    off = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None)
-    written = args.clause or args.chance or args.exact or args.places
-    print("as written:" if written else "without the gate:", replay(rows, off))
-    candidates = (
-        places_grid()
-        if args.places
-        else exact_grid()
-        if args.exact
-        else chance_grid()
-        if args.chance
-        else clause_grid()
-        if args.clause
-        else grid()
-    )
+    modes = {"places": places_grid, "exact": exact_grid, "chance": chance_grid, "clause": clause_grid}
+    mode = next((m for m in modes if getattr(args, m)), None)
+    print("as written:" if mode else "without the gate:", replay(rows, NO_GATE))
+    candidates = modes[mode]() if mode else grid()
     scored = [(replay(rows, g), g) for g in candidates]
     ok = [(s, g) for s, g in scored if s["answerable_refused"] <= args.max_refused]
     ok.sort(key=lambda x: (-x[0]["offtopic_refused"], x[0]["answerable_refused"]))
