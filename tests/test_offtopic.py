@@ -12,7 +12,13 @@ import pytest
 from conftest import CORPUS, open_engine, store_question
 
 from retrieval import Analyzer, Article, Engine, EngineConfig
-from retrieval.answer.offtopic import AbsentPlaceClause, ExactNamesClause, OffTopicGate, QuoteStoryClause
+from retrieval.answer.offtopic import (
+    AbsentPlaceClause,
+    ExactNamesClause,
+    OffTopicGate,
+    QuoteStoryClause,
+    UnknownWordsClause,
+)
 from retrieval.answer.verdict import anchor_signals
 from retrieval.errors import AnchorDataError
 from retrieval.index.segments.columns import anchors as column
@@ -173,11 +179,28 @@ def test_a_question_about_a_place_the_corpus_never_names_is_refused(engine: Engi
     assert answer.verdict == "abstain" and not answer.quotes
 
 
-
 @pytest.mark.parametrize(
     "question", ["What is the airspeed velocity of an unladen swallow?", "김치찌개 맛있게 끓이는 법 알려줘"]
 )
 def test_everyday_questions_of_the_shipped_article_are_refused(engine: Engine, question: str) -> None:
-    """The low-chance reading's level refuses them (at 0.01 both came back `unsure`)."""
+    """The words-unknown reading refuses them on its own evidence: the low-chance reading's level
+    is now 0.01, at which both came back `unsure` (chance 0.011 and 0.014)."""
     answer = engine.ask(question)
     assert answer.verdict == "abstain" and not answer.quotes, (answer.confidence, answer.signals.get("sem_quote_cos"))
+    assert UnknownWordsClause().refuses(answer.signals), answer.signals.get("unknown_share")
+
+
+def test_the_unknown_words_reading_refuses_a_question_the_corpus_has_no_words_for() -> None:
+    clause = UnknownWordsClause(min_unknown=0.8, meaning_override=0.2)
+    gate = OffTopicGate(
+        min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None, unknown_words=clause
+    )
+    unknown = {"semantic": 1.0, "sem_corpus_other": 0.0, "unknown_share": 0.85, "sem_quote_cos": 0.1}
+    assert gate.refuses(unknown)
+    assert not dataclasses.replace(gate, unknown_words=None).refuses(unknown)
+    assert not gate.refuses(unknown | {"unknown_share": 0.7})  # the corpus uses enough of its words
+    assert not gate.refuses(unknown | {"sem_quote_cos": 0.2})  # the meaning says otherwise
+    # a corpus with no passage in the question's language shares no words with it by nature
+    assert not gate.refuses(unknown | {"sem_corpus_other": 1.0})
+    assert not gate.refuses({k: v for k, v in unknown.items() if k != "semantic"})  # words-only: no cosine speaks
+    assert not gate.refuses({})

@@ -11,7 +11,8 @@ instead (rows written with the shipped gate: a refusal only adds to what the row
 `--chance` the third (`min_chance`, the confidence model's chance read back from the row's shown
 confidence) on rows written with the gate's other readings on and `min_chance` 0: `--collect`
 writes such FIT rows to ROWS first (the product's path and models, that reading off; ~1 min).
-`--places` replays the fifth reading (`AbsentPlaceClause`) on rows written with it off.
+`--places` replays the fifth reading (`AbsentPlaceClause`) on rows written with it off, and
+`--unknown` the sixth (`UnknownWordsClause`).
 `--exact` replays the third and fourth readings together (`min_chance` and `ExactNamesClause`) on
 rows written with both off (`--collect --exact` writes them).
 """
@@ -25,10 +26,18 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.answer.offtopic import AbsentPlaceClause, ExactNamesClause, OffTopicGate, QuoteStoryClause
+from retrieval.answer.offtopic import (
+    AbsentPlaceClause,
+    ExactNamesClause,
+    OffTopicGate,
+    QuoteStoryClause,
+    UnknownWordsClause,
+)
 
 # every reading off: the grids turn on the ones they replay (a new reading is turned off here once)
-NO_GATE = OffTopicGate(min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None)
+NO_GATE = OffTopicGate(
+    min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None, unknown_words=None
+)
 
 
 def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
@@ -114,6 +123,14 @@ def places_grid() -> list[OffTopicGate]:
     ]
 
 
+def unknown_grid() -> list[OffTopicGate]:
+    """The sixth reading's levels, over the shipped other readings."""
+    return [
+        OffTopicGate(unknown_words=UnknownWordsClause(u, m))
+        for u, m in itertools.product((0.5, 0.6, 0.7, 0.8, 0.9, 1.0), (0.1, 0.2, 0.3, 0.4))
+    ]
+
+
 def clause_grid() -> list[OffTopicGate]:
     return [
         dataclasses.replace(NO_GATE, quote_story=QuoteStoryClause(n, t, w, m))
@@ -131,18 +148,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--chance", action="store_true", help="replay the low-chance reading on rows of the other readings")
     p.add_argument("--exact", action="store_true", help="replay the low-chance and exact-names readings together")
     p.add_argument("--places", action="store_true", help="replay the absent-places reading")
+    p.add_argument("--unknown", action="store_true", help="replay the unknown-words reading")
     p.add_argument("--collect", action="store_true", help="first write the FIT rows with the low-chance reading off")
     args = p.parse_args(argv)
     if args.collect:
         # the reading replayed off, and those the grid turns off too
-        if args.places:
-            collect_rows(args.rows, {"absent_places": None})
+        if args.places or args.unknown:
+            collect_rows(args.rows, {"absent_places": None} if args.places else {"unknown_words": None})
         else:
             exact = {"exact_names": None, "absent_places": None} if args.exact else {}
             collect_rows(args.rows, {"min_chance": 0.0} | exact)
     rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["half"] == "fit"]
-    modes = {"places": places_grid, "exact": exact_grid, "chance": chance_grid, "clause": clause_grid}
+    modes = {
+        "places": places_grid,
+        "unknown": unknown_grid,
+        "exact": exact_grid,
+        "chance": chance_grid,
+        "clause": clause_grid,
+    }
     mode = next((m for m in modes if getattr(args, m)), None)
     print("as written:" if mode else "without the gate:", replay(rows, NO_GATE))
     candidates = modes[mode]() if mode else grid()
