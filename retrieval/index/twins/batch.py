@@ -149,7 +149,7 @@ class CheckReader:
     of articles. Only repeats are spared: the findings are those of the snapshot itself."""
 
     PASSAGES = 50_000  # views kept (a build's commit checks thousands of articles)
-    SEARCHES = 16_384  # dense searches kept (40 hits each: ~4 KiB)
+    SEARCHES = 8_192  # dense searches kept (~7 KiB each: 40 hits and the 2 KiB query); ≥ `TwinCheck.batch`
 
     def __init__(self, snap: Searcher) -> None:
         self._snap = snap
