@@ -40,7 +40,8 @@ F32 = npt.NDArray[np.float32]
 # Added to each row's rounding error: the mean vectors here are summed in another order than
 # `find._mean` sums them, and the products rounded (both ~1e-6 at 512 dimensions).
 SLACK = 1e-3
-ROWS = 32_768  # passages read at a time when the means are built; rows compared at a time
+ROWS = 32_768  # passages read at a time when the means are built
+BLOCK = 8_192  # article means compared at a time (4,096 queries: 128 MiB of products)
 NO_BOUND = float("inf")
 
 
@@ -125,14 +126,13 @@ class CrossBound:
             if not len(idx) or not len(codes):
                 continue
             q = np.asarray(means[idx], np.float32)
-            own = [self.row_of[lang].get(int(keys[i]), -1) for i in idx.tolist()]
+            own = np.array([self.row_of[lang].get(int(keys[i]), -1) for i in idx.tolist()], np.int64)
             best = np.full(len(idx), -np.inf)
-            for lo in range(0, len(codes), ROWS):
-                block = codes[lo : lo + ROWS].astype(np.float32) * self.scale[lang][lo : lo + ROWS, None]
-                sims = q @ block.T + self.err[lang][lo : lo + ROWS][None, :]
-                for j, r in enumerate(own):
-                    if lo <= r < lo + len(block):
-                        sims[j, r - lo] = -np.inf
+            for lo in range(0, len(codes), BLOCK):
+                block = codes[lo : lo + BLOCK].astype(np.float32) * self.scale[lang][lo : lo + BLOCK, None]
+                sims = q @ block.T + self.err[lang][lo : lo + BLOCK][None, :]
+                mine = np.flatnonzero((own >= lo) & (own < lo + len(block)))
+                sims[mine, own[mine] - lo] = -np.inf  # not its own twin
                 best = np.maximum(best, sims.max(axis=1))
             out[idx] = best
         return out
