@@ -20,6 +20,15 @@ falls on both sides of, and a check that both give the same bytes.
 
 OUT gets every answer's JSON form (`aligned` included) and no timing, so two runs can be compared
 with `cmp`; the timings go to stderr.
+
+`--check DATA` (a built index folder: `DATA/index`, the encoder cache in `DATA/encoder` unless
+`--encoder-cache`) measures a commit's twin check on that index instead, read-only: a run of
+`--sample` consecutive articles (those its last commit left `unchecked`, else every live one, as
+`verify --repair` checks them), the first `--serial` of them one at a time as the writer checked
+them before `batch.py`, then the whole run as a big commit now checks it (the bound over every
+article's mean vector, then the first dense searches together), and whether both found the same
+twins. It prints one JSON line (also written to OUT) with the per-article milliseconds and the
+projected last commit of a 1M build (the bench corpus's 222,110 articles).
 """
 
 from __future__ import annotations
@@ -120,6 +129,82 @@ def ab(engine: Engine, qs: Sequence[str], rounds: int) -> int:
     return 0 if same else 1
 
 
+MILLION_ARTICLES = 222_110  # the 1M bench corpus (seed 13), docs/performance.md
+
+
+def check(data: Path, out: Path, sample: int, serial: int, cache: Path | None) -> int:
+    """The commit's twin check on a built index, one at a time against batched (see the docstring)."""
+    import os
+    import random
+
+    from retrieval.index.segments.store import SegmentStore
+    from retrieval.index.twins import links as twin_links
+    from retrieval.index.twins.batch import CheckReader, CrossBound
+    from retrieval.index.twins.find import TwinCheck, TwinFinder
+    from retrieval.text.encoder import UseM3, stamp_of
+
+    load0 = os.getloadavg()
+    snap = SegmentStore(data / "index").snapshot()
+    encoder = UseM3(cache or data / "encoder", threads=1)
+    kept = snap.twin_links
+    pending = sorted(kept.unchecked) if kept is not None and kept.unchecked else sorted(snap.article_hashes())
+    start = random.Random(13).randrange(max(1, len(pending) - sample))
+    run = pending[start : start + sample]
+    serial = min(serial, len(run))
+
+    def fresh(batch_from: int) -> tuple[twin_links.LinkState, TwinFinder]:
+        check = TwinCheck(batch_from=batch_from)
+        return twin_links.LinkState(stamp_of(encoder), {}), TwinFinder(encoder, check=check)
+
+    state, finder = fresh(len(run) + 1)
+    reader = CheckReader(snap)
+    for aid in pending[max(0, start - 20) : start]:  # warm-up: the graphs' first pages, not counted
+        twin_links._check(state, reader, aid, finder)
+    state, finder = fresh(len(run) + 1)
+    reader = CheckReader(snap)
+    t0, c0 = time.perf_counter(), time.process_time()
+    one = {aid: twin_links._check(state, reader, aid, finder) for aid in run[:serial]}
+    serial_s, serial_cpu = time.perf_counter() - t0, time.process_time() - c0
+    serial_records = dict(state.records)
+
+    state, finder = fresh(0)
+    reader = CheckReader(snap)
+    t0, c0 = time.perf_counter(), time.process_time()
+    reader._cross = CrossBound.of(snap)
+    bound_s = time.perf_counter() - t0
+    together = dict(twin_links._check_all(state, reader, run, finder))
+    batch_s, batch_cpu = time.perf_counter() - t0, time.process_time() - c0
+    same = (
+        all(together[a] == one[a] for a in one)
+        and {a: k for a, k in state.records.items() if a in one} == serial_records
+    )
+    per_serial = serial_s * 1000 / max(serial, 1)
+    per_batch = (batch_s - bound_s) * 1000 / max(len(run), 1)
+    per_products = reader.bound_s * 1000 / max(len(run), 1)  # the bound's products: they grow with the articles
+    articles = snap.n_articles
+    grow = MILLION_ARTICLES / max(articles, 1)
+    at_1m = bound_s * grow + (per_batch + per_products * (grow - 1)) * MILLION_ARTICLES / 1000
+    row = {
+        "passages": snap.n_passages, "articles": articles, "articles_to_check": len(pending), "run": len(run),
+        "serial": serial, "twins_found": sum(t is not None for t in together.values()),
+        "identical_to_one_at_a_time": same,
+        "serial_ms_per_article": round(per_serial, 2), "serial_cpu_ms_per_article": round(serial_cpu * 1000 / max(serial, 1), 2),
+        "bound_build_s": round(bound_s, 2), "bound_mib": round((reader._cross.nbytes if reader._cross else 0) / 2**20, 1),
+        "ruled_out_by_bound": round(reader.ruled_out / max(len(run), 1), 4),
+        "batched_ms_per_article": round(per_batch, 2), "of_which_bound_products_ms": round(per_products, 2),
+        "batched_cpu_ms_per_article_incl_bound": round(batch_cpu * 1000 / len(run), 2),
+        "projected_this_index_min": {"serial": round(per_serial * len(pending) / 60000, 1),
+                                     "batched": round((bound_s + per_batch * len(pending) / 1000) / 60, 1)},
+        "projected_1m_last_commit_min": {"serial": round(per_serial * MILLION_ARTICLES / 60000, 1),
+                                         "batched": round(at_1m / 60, 1)},
+        "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()],
+    }  # fmt: skip
+    line = json.dumps(row)
+    print(line)
+    out.write_text(line + "\n", "utf-8")
+    return 0 if same else 1
+
+
 def main(argv: Sequence[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
@@ -129,7 +214,15 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--squad", action="store_true")
     ap.add_argument("--ab", action="store_true")
     ap.add_argument("--flush", type=int, default=None, help="commit every N passages (merges capped at 5N)")
+    ap.add_argument(
+        "--check", type=Path, default=None, metavar="DATA", help="measure a commit's twin check on this index"
+    )
+    ap.add_argument("--sample", type=int, default=4096, help="--check: consecutive articles checked batched")
+    ap.add_argument("--serial", type=int, default=300, help="--check: of them, checked one at a time first")
+    ap.add_argument("--encoder-cache", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.check is not None:
+        return check(args.check, args.out, args.sample, args.serial, args.encoder_cache)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("retrieval.index.segments.writer").setLevel(logging.INFO)
     tmp = Path(tempfile.mkdtemp())

@@ -283,24 +283,62 @@ class AnnIndex:
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         q = sketch(vectors.quantise(query[None, :]), self.sketch, self.level)[0]  # as the rows were
-        want = min(n, math.ceil(self.oversample * k * n / max(n_live, 1)))
+        want = self._want(k, n, n_live)
         while True:
-            found = self.index.search(q, want, threads=1)
-            rows = np.asarray(found.keys, np.int64).reshape(-1)
-            rows = rows[(rows >= 0) & (rows < n)]
-            if live is not None:
-                rows = rows[live[rows]]
+            rows = self._live_rows(self.index.search(q, want, threads=1).keys, n, live)
             if len(rows) >= k:
                 break
             if want >= n or want >= 8 * self.oversample * k * n / max(n_live, 1):
                 return None
             want = min(n, want * 4)
-        rows = np.sort(rows)
-        picked = take(rows) if take is not None else codes[rows]
-        lengths = norms[rows] if norms is not None else vectors.row_norms(picked)  # as `row_norms` of all rows would
-        sims = (np.asarray(picked, np.float32) @ query) / np.maximum(lengths, 1e-12)
-        order = np.argsort(-sims, kind="stable")[:k]
-        return rows[order], sims[order].astype(np.float32)
+        return _rescore(codes, norms, query, k, rows, take)
+
+    def top_many(
+        self, codes: vectors.Codes, queries: npt.NDArray[np.float32], k: int, live: npt.NDArray[np.bool_] | None,
+        n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None]:  # fmt: skip
+        """`top(codes, None, q, k, live, n_live, take)` for each row q of `queries`, the same
+        results: the graph is asked for all of them in one call (a search is deterministic, so
+        a query's candidates are those it gets alone); a query short of k live rows widens
+        alone, as `top` does."""
+        n = len(codes)
+        kk = min(k, n_live)
+        if kk <= 0 or not len(queries):
+            return [self.top(codes, None, q, k, live, n_live, take) for q in queries]
+        sketches = sketch(vectors.quantise(queries), self.sketch, self.level)
+        found = np.asarray(self.index.search(sketches, self._want(kk, n, n_live), threads=1).keys)
+        out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None] = []
+        for i, q in enumerate(queries):
+            rows = self._live_rows(found[i], n, live)
+            out.append(
+                _rescore(codes, None, q, kk, rows, take)
+                if len(rows) >= kk
+                else self.top(codes, None, q, k, live, n_live, take)
+            )
+        return out
+
+    def _want(self, k: int, n: int, n_live: int) -> int:
+        """Candidates first asked of the graph for k live rows."""
+        return min(n, math.ceil(self.oversample * k * n / max(n_live, 1)))
+
+    @staticmethod
+    def _live_rows(keys: Any, n: int, live: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64]:
+        rows = np.asarray(keys, np.int64).reshape(-1)
+        rows = rows[(rows >= 0) & (rows < n)]
+        return rows[live[rows]] if live is not None else rows
+
+
+def _rescore(
+    codes: vectors.Codes, norms: npt.NDArray[np.float32] | None, query: npt.NDArray[np.float32], k: int,
+    rows: npt.NDArray[np.int64], take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # fmt: skip
+    """The k best of a graph's candidate rows by exact cosine with the float question."""
+    rows = np.sort(rows)
+    picked = take(rows) if take is not None else codes[rows]
+    lengths = norms[rows] if norms is not None else vectors.row_norms(picked)  # as `row_norms` of all rows would
+    sims = (np.asarray(picked, np.float32) @ query) / np.maximum(lengths, 1e-12)
+    order = np.argsort(-sims, kind="stable")[:k]
+    return rows[order], sims[order].astype(np.float32)
 
 
 # --- per open segment: its graph, opened once ------------------------------------------------
@@ -365,6 +403,46 @@ def nearest(
         found.extend(zip(np.asarray(seg.a["uid"])[rows].tolist(), sims.tolist(), strict=True))
     found.sort(key=lambda x: (-x[1], x[0]))
     return [(int(u), float(s)) for u, s in found[:k]]
+
+
+def nearest_many(
+    queries: npt.NDArray[np.float32], parts: list[tuple[Any, npt.NDArray[np.bool_] | None]], k: int
+) -> list[list[tuple[int, float]]]:
+    """`nearest(q, parts, k)` for each row q of `queries`, the same lists, for many queries at
+    once (a commit's twin check: one per article it adds). Segment by segment: its codes are read
+    once (one `pread`; a question's search reads only the rows it rescores, and many questions
+    would read them all a row at a time), its graph asked for every query in one call."""
+    qs = np.asarray(queries, np.float32)
+    found: list[list[tuple[int, float]]] = [[] for _ in range(len(qs))]
+    if k <= 0 or not len(qs):
+        return found
+    for seg, deleted in parts:
+        arrays = seg.a
+        codes = arrays.unchecked("vectors") if hasattr(arrays, "unchecked") else arrays["vectors"]
+        if len(codes) == 0:
+            continue
+        if codes.shape[1] != qs.shape[1]:
+            raise ValueError(f"the query has {qs.shape[1]} dimensions, the index's vectors {codes.shape[1]}")
+        live = None if deleted is None else ~deleted
+        graph = index_of(seg)
+        got: list[Any] = [None] * len(qs)
+        if graph is not None:
+            n_live = len(codes) if live is None else int(np.count_nonzero(live))
+            read = getattr(seg, "vector_rows", None)
+            held = read(np.arange(len(codes), dtype=np.int64)) if read is not None else np.asarray(codes)
+            got = graph.top_many(held, qs, k, live, n_live)
+            del held
+        uids = np.asarray(seg.a["uid"])
+        for i, q in enumerate(qs):
+            rows, sims = (
+                got[i] if got[i] is not None else vectors._block_top(seg.a["vectors"], seg.vector_norms, q, k, live)
+            )
+            found[i].extend(zip(uids[rows].tolist(), sims.tolist(), strict=True))
+    out = []
+    for hits in found:
+        hits.sort(key=lambda x: (-x[1], x[0]))
+        out.append([(int(u), float(s)) for u, s in hits[:k]])
+    return out
 
 
 def damaged_file(directory: Path, seg: Any) -> Path:

@@ -276,6 +276,13 @@ class Snapshot:
             return []
         return ann.nearest(query, [(s.seg, s.deleted) for s in self.segs], k)  # HNSW on big segments
 
+    def dense_many(self, queries: npt.NDArray[np.float32], k: int) -> list[list[tuple[int, float]]]:
+        """`dense(q, k)` for each row of `queries`, the same hits, searched together (a commit's
+        twin check asks one per article it adds)."""
+        if self.stamp is None:
+            return [[] for _ in range(len(queries))]
+        return ann.nearest_many(queries, [(s.seg, s.deleted) for s in self.segs], k)
+
     def vectors(self, uids: Sequence[int]) -> npt.NDArray[np.float32]:
         if self.stamp is None:
             raise LookupError("this index holds no passage vectors")

@@ -54,6 +54,11 @@ class TwinCheck:
     min_ratio: float = 1.0
     cache_articles: int = 512  # articles whose sentence vectors are kept
     cache_pairs: int = 512  # aligned pairs kept
+    # a commit checking this many articles or more asks ahead `batch` at a time (`batch.py`):
+    # a bound rules most out, the rest's first dense searches go together; building the bound
+    # reads every vector of the index once (~9 s at 552k passages), so a small commit goes one by one
+    batch_from: int = 1_024
+    batch: int = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,22 +239,41 @@ def article_language(views: Sequence[PassageView]) -> Language:
 # --- finding another article that is the twin ----------------------------------------------------
 
 
-def twin_article(
-    searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int, limit: int = 5
-) -> list[PassageView] | None:
-    """The other-language article that translates this one, or None (see the module docstring).
-    Needs the index's vectors (`Searcher.vectors`, `Searcher.dense`); without them, None."""
-    dense: Any = getattr(searcher, "dense", None)
+def article_query(searcher: Searcher, views: list[PassageView]) -> tuple[Language, F32] | None:
+    """The language a twin of this article must be in, and the article's mean passage vector
+    (what the dense search starts from); None when it can have no twin by another article (not
+    Korean or English, or no vectors). A commit's twin check asks it of many articles ahead
+    (`batch.py`), so both go through this one function."""
     vectors: Any = getattr(searcher, "vectors", None)
     lang = article_language(views)
-    if dense is None or vectors is None or lang not in ("ko", "en"):
+    if getattr(searcher, "dense", None) is None or vectors is None or lang not in ("ko", "en"):
         return None
-    other: Language = "en" if lang == "ko" else "ko"
     try:
         mean = _mean(vectors([v.uid for v in views]))
     except (LookupError, ValueError):  # no vectors in this index
         return None
-    if mean is None:
+    return ("en" if lang == "ko" else "ko", mean) if mean is not None else None
+
+
+def twin_article(
+    searcher: Searcher, views: list[PassageView], rule: TwinRule, depth: int, limit: int = 5
+) -> list[PassageView] | None:
+    """The other-language article that translates this one, or None (see the module docstring).
+    Needs the index's vectors (`Searcher.vectors`, `Searcher.dense`); without them, None.
+
+    A searcher may also say how near any article of the other language can be
+    (`twin_bound(article id)`: an upper bound on the cosine of this article's mean to theirs,
+    `batch.py`): below `TwinRule.min_cosine` no article can pass `twin_pairs`, so none is
+    searched for, and the answer is the one the search would give."""
+    query = article_query(searcher, views)
+    if query is None:
+        return None
+    other, mean = query
+    lang: Language = "en" if other == "ko" else "ko"
+    dense: Any = searcher.dense  # type: ignore[attr-defined]
+    vectors: Any = searcher.vectors  # type: ignore[attr-defined]
+    bound: Any = getattr(searcher, "twin_bound", None)
+    if bound is not None and bound(views[0].article.id) < rule.min_cosine:
         return None
     near = _candidates(searcher, dense(mean, depth), other, limit)  # articles of the other language near this one
     if not near:
@@ -288,9 +312,12 @@ def _candidates(
     is no candidate)."""
     out: dict[str, list[PassageView]] = {}
     seen: set[str] = set()
-    for uid, _ in hits:
+    langs = _languages(searcher, [int(u) for u, _ in hits])
+    for (uid, _), hit_lang in zip(hits, langs, strict=True):
         if len(out) >= limit:
             break
+        if hit_lang is not None and hit_lang != lang:  # passed over unread, as below
+            continue
         try:
             v = searcher.passage(int(uid))
         except KeyError:
@@ -308,6 +335,18 @@ def _candidates(
                 continue
         out[aid] = views
     return out
+
+
+def _languages(searcher: Searcher, uids: list[int]) -> list[Language | None]:
+    """Each hit's language from the index's language column, without reading the passage
+    (None: not known that way; the passage is read)."""
+    find: Any = getattr(searcher, "passage_languages", None)
+    if find is not None:
+        try:
+            return list(find(uids))
+        except KeyError:  # a hit no longer live: read one by one, as before
+            pass
+    return [None] * len(uids)
 
 
 def _unit(x: F32) -> F32:
@@ -332,6 +371,7 @@ __all__ = [
     "TwinCheck",
     "TwinFinder",
     "article_language",
+    "article_query",
     "article_views",
     "sentence_list",
     "twin_article",

@@ -28,16 +28,14 @@ from __future__ import annotations
 
 import secrets
 import zlib
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from retrieval.index.fsutil import fsync_dir, seal, unseal, write_new
-from retrieval.index.store import PassageView, Searcher
+from retrieval.index.store import Searcher
+from retrieval.index.twins.batch import CheckReader
 from retrieval.index.twins.find import Key, Links, TwinFinder, article_views
 
 FORMAT = 1
@@ -182,27 +180,46 @@ def update(
             del state.records[owner]
             state.pending.add(owner)
     if final and state.pending:
-        _check_pending(state, _Memo(snap), finder)  # type: ignore[arg-type]
+        _check_pending(state, CheckReader(snap), finder)  # type: ignore[arg-type]
     if (state.records, state.pending) != before:
         state.written = None
 
 
-def _check_pending(state: LinkState, snap: Searcher, finder: TwinFinder) -> None:
+def _check_pending(state: LinkState, snap: CheckReader, finder: TwinFinder) -> None:
+    """Check every pending article, then the partners of those that found a new twin, one at a
+    time in id order; a run of `TwinCheck.batch_from` or more is asked ahead `TwinCheck.batch`
+    at a time (`batch.py`: the same findings, less work)."""
     recheck = set(state.pending)
     partners: set[str] = set()
-    for aid in sorted(recheck):
-        twin = _check(state, snap, aid, finder)
+    for aid, twin in _check_all(state, snap, sorted(recheck), finder):
         if twin is not None and twin != aid and twin not in recheck:
             partners.add(twin)
-    for aid in sorted(partners):
-        _check(state, snap, aid, finder)
+    for _ in _check_all(state, snap, sorted(partners), finder):
+        pass
     state.unknown -= recheck | partners
     state.pending.clear()
 
 
-def _check(state: LinkState, snap: Searcher, aid: str, finder: TwinFinder) -> str | None:
-    """Find `aid`'s twin in `snap` and record it; returns the twin's id (None: none, or gone)."""
-    uid = article_uid(snap, aid)
+def _check_all(
+    state: LinkState, snap: CheckReader, ids: list[str], finder: TwinFinder
+) -> Iterator[tuple[str, str | None]]:
+    """(id, its twin) for each of `ids`, checked in this order."""
+    check = finder.check
+    step = check.batch if len(ids) >= check.batch_from else len(ids)
+    for lo in range(0, len(ids), max(step, 1)):
+        run = ids[lo : lo + step]
+        if len(ids) >= check.batch_from:
+            snap.prefetch(run, finder)
+        uids = {aid: article_uid(snap, aid) for aid in run}
+        for aid in run:
+            yield aid, _check(state, snap, aid, finder, uids[aid])
+
+
+def _check(state: LinkState, snap: Searcher, aid: str, finder: TwinFinder, uid: int | None = -1) -> str | None:
+    """Find `aid`'s twin in `snap` and record it; returns the twin's id (None: none, or gone).
+    `uid`: its first passage, when already looked up."""
+    if uid == -1:
+        uid = article_uid(snap, aid)
     if uid is None:
         state.records.pop(aid, None)
         return None
@@ -215,38 +232,6 @@ def _check(state: LinkState, snap: Searcher, aid: str, finder: TwinFinder) -> st
     twin = twin_views[0].article
     state.records[aid] = Link(views[0].article.text_hash, twin.id, twin.text_hash, dict(links))
     return twin.id
-
-
-class _Memo:
-    """A snapshot read by one `update`: the passages, dense searches and vectors it asks for
-    again are remembered (the articles checked in one commit meet the same candidates, and a
-    pair's two checks search from each other's mean vector). Only repeats are spared: the
-    findings are those of the snapshot itself."""
-
-    PASSAGES = 50_000  # views kept (a build's commit checks thousands of articles)
-
-    def __init__(self, snap: Searcher) -> None:
-        self._snap = snap
-        self._views: OrderedDict[int, PassageView] = OrderedDict()
-        self._dense: dict[tuple[bytes, int], list[tuple[int, float]]] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._snap, name)
-
-    def passage(self, uid: int) -> PassageView:
-        view = self._views.get(uid)
-        if view is None:
-            view = self._views[uid] = self._snap.passage(uid)
-            if len(self._views) > self.PASSAGES:
-                self._views.popitem(last=False)
-        return view
-
-    def dense(self, query: Any, k: int) -> list[tuple[int, float]]:
-        key = (np.asarray(query, np.float32).tobytes(), k)
-        hits = self._dense.get(key)
-        if hits is None:
-            hits = self._dense[key] = self._snap.dense(query, k)  # type: ignore[attr-defined]
-        return hits
 
 
 def article_uid(snap: Searcher, article_id: str) -> int | None:

@@ -1,0 +1,264 @@
+"""A commit's twin check over many articles at once, with the findings of one article at a time.
+
+A build's last commit checks every article it wrote (`links.py`); one at a time that was two dense
+searches, a few dozen passage reads and the candidates' vectors per article, 30 ms at 552k
+passages, ~2 h for a 1M build (docs/performance.md, issue 28 item 4). Two things make it cheap,
+neither changing what is found:
+
+* **A bound that rules articles out** (`CrossBound`). `twin_pairs` takes a twin only at a
+  mean-vector cosine of `TwinRule.min_cosine` or more, and the twin is a live article of the
+  other language. The mean vectors of every live article with a passage in each language are
+  kept (int8, with each row's rounding error), and one matrix product gives every checked
+  article an upper bound on its cosine to all of them. An article whose bound is below the
+  level has no twin whatever the dense search would find, so it is not searched
+  (`twin_bound`, read by `find.twin_article`).
+* **The first dense search of the rest, together** (`Snapshot.dense_many`: each segment's codes
+  read once, its graph asked for all of them in one call), the same hits as one by one.
+
+`CheckReader` is the snapshot as one `links.update` reads it: what it was asked once (passages,
+dense searches) it keeps, bounded, and `prefetch` asks the above ahead for a run of articles.
+Only work is spared: every finding is that of `TwinFinder.find` on the snapshot itself
+(`tests/test_twin_batch.py` compares both on a real index).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.index import vectors
+from retrieval.index.store import PassageView, Searcher
+from retrieval.index.twins.find import TwinFinder, article_query, article_views
+from retrieval.text.analyze import LANG_CODES
+
+F32 = npt.NDArray[np.float32]
+# Added to each row's rounding error: the mean vectors here are summed in another order than
+# `find._mean` sums them, and the products rounded (both ~1e-6 at 512 dimensions).
+SLACK = 1e-3
+ROWS = 32_768  # passages read at a time when the means are built
+BLOCK = 8_192  # article means compared at a time (4,096 queries: 128 MiB of products)
+NO_BOUND = float("inf")
+
+
+class CrossBound:
+    """Per language, the mean passage vector of every live article with a passage in it, to
+    bound from above the cosine of any article's mean to all of them."""
+
+    def __init__(self, snap: Any) -> None:
+        self._codes: dict[str, list[npt.NDArray[np.int8]]] = {"ko": [], "en": []}
+        self._scale: dict[str, list[F32]] = {"ko": [], "en": []}  # 1 / the code row's length
+        self._err: dict[str, list[F32]] = {"ko": [], "en": []}  # |mean - dequantised| + SLACK
+        self._keys: dict[str, list[npt.NDArray[np.int64]]] = {"ko": [], "en": []}  # (segment << 32) + article row
+        for i, s in enumerate(snap.segs):
+            self._add_segment(i, s)
+        dim = int(snap.segs[0].seg.a["vectors"].shape[1]) if snap.segs else 0
+        self.codes = {c: _cat(self._codes[c], np.int8, (0, dim)) for c in self._codes}
+        self.scale = {c: _cat(self._scale[c], np.float32) for c in self._codes}
+        self.err = {c: _cat(self._err[c], np.float32) for c in self._codes}
+        keys = {c: _cat(self._keys[c], np.int64) for c in self._codes}
+        self.row_of = {c: {int(k): r for r, k in enumerate(keys[c].tolist())} for c in keys}
+        del self._codes, self._scale, self._err, self._keys
+
+    @classmethod
+    def of(cls, snap: Any) -> CrossBound | None:
+        """The bound over a segment snapshot with vectors (None for another store)."""
+        if getattr(snap, "segs", None) is None or getattr(snap, "stamp", None) is None:
+            return None
+        return cls(snap)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.codes[c].nbytes + self.scale[c].nbytes + self.err[c].nbytes for c in self.codes)
+
+    def _add_segment(self, index: int, s: Any) -> None:
+        seg = s.seg
+        ptr = np.asarray(seg.a["art_pass_ptr"], np.int64)
+        lang = np.asarray(seg.a["lang"])
+        live = s.live_articles()
+        n_art = len(ptr) - 1
+        a0 = 0
+        while a0 < n_art:  # whole articles, about ROWS passages at a time
+            a1 = max(a0 + 1, int(np.searchsorted(ptr, ptr[a0] + ROWS, side="right")) - 1)
+            a1 = min(a1, n_art)
+            lo, hi = int(ptr[a0]), int(ptr[a1])
+            full = ptr[a0 + 1 : a1 + 1] > ptr[a0:a1]  # articles with passages (strictly rising starts)
+            if hi == lo:
+                a0 = a1
+                continue
+            codes = seg.vector_rows(np.arange(lo, hi, dtype=np.int64))
+            unit = vectors.dequantise(codes)  # as `Snapshot.vectors` gives them
+            starts = ptr[a0:a1][full] - lo
+            sums = np.add.reduceat(unit, starts, axis=0)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            means = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+            rows = np.arange(a0, a1, dtype=np.int64)[full]
+            ok = np.isin(rows, live)
+            for code, name in enumerate(LANG_CODES):
+                if name not in self._codes:
+                    continue
+                has = np.add.reduceat((lang[lo:hi] == code).astype(np.int64), starts) > 0
+                pick = ok & has
+                if not pick.any():
+                    continue
+                m = means[pick]
+                q = vectors.quantise(m)
+                length = vectors.row_norms(q)
+                scale = (1.0 / np.maximum(length, 1e-12)).astype(np.float32)
+                err = np.linalg.norm(m - q.astype(np.float32) * scale[:, None], axis=1).astype(np.float32) + SLACK
+                self._codes[name].append(q)
+                self._scale[name].append(scale)
+                self._err[name].append(err)
+                self._keys[name].append((np.int64(index) << 32) + rows[pick])
+            a0 = a1
+
+    def bounds(self, means: F32, others: Sequence[str], keys: Sequence[int]) -> npt.NDArray[np.float64]:
+        """For each row of `means` (an article's mean vector, unit length), an upper bound on its
+        cosine to every article of the language `others[i]` but itself (`keys[i]`, its
+        (segment << 32) + article row); -inf when there is none."""
+        out = np.full(len(means), -np.inf)
+        for lang, codes in self.codes.items():
+            idx = np.array([i for i, o in enumerate(others) if o == lang], np.int64)
+            if not len(idx) or not len(codes):
+                continue
+            q = np.asarray(means[idx], np.float32)
+            own = np.array([self.row_of[lang].get(int(keys[i]), -1) for i in idx.tolist()], np.int64)
+            best = np.full(len(idx), -np.inf)
+            for lo in range(0, len(codes), BLOCK):
+                block = codes[lo : lo + BLOCK].astype(np.float32) * self.scale[lang][lo : lo + BLOCK, None]
+                sims = q @ block.T + self.err[lang][lo : lo + BLOCK][None, :]
+                mine = np.flatnonzero((own >= lo) & (own < lo + len(block)))
+                sims[mine, own[mine] - lo] = -np.inf  # not its own twin
+                best = np.maximum(best, sims.max(axis=1))
+            out[idx] = best
+        return out
+
+
+def _cat(parts: list[Any], dtype: Any, empty: tuple[int, ...] = (0,)) -> Any:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(empty, dtype)
+
+
+class CheckReader:
+    """A snapshot read by one `links.update`: the passages and dense searches it asks for again
+    are kept (the articles checked in one commit meet the same candidates, and a pair's two
+    checks search from each other's mean vector), both bounded; `prefetch` asks ahead for a run
+    of articles. Only repeats are spared: the findings are those of the snapshot itself."""
+
+    PASSAGES = 50_000  # views kept (a build's commit checks thousands of articles)
+    SEARCHES = 8_192  # dense searches kept (~7 KiB each: 40 hits and the 2 KiB query); ≥ `TwinCheck.batch`
+
+    def __init__(self, snap: Searcher) -> None:
+        self._snap = snap
+        self._views: OrderedDict[int, PassageView] = OrderedDict()
+        self._dense: OrderedDict[tuple[bytes, int], list[tuple[int, float]]] = OrderedDict()
+        self._cross: CrossBound | None = None
+        self._bounds: dict[str, float] = {}
+        self._firsts: dict[str, int] | None = None  # article id -> first passage uid, for a run
+        self.bound_s = 0.0  # seconds spent on the bound's products (they grow with the index)
+        self.ruled_out = 0  # articles the bound spared a search
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._snap, name)
+
+    def passage(self, uid: int) -> PassageView:
+        view = self._views.get(uid)
+        if view is None:
+            view = self._views[uid] = self._snap.passage(uid)
+            if len(self._views) > self.PASSAGES:
+                self._views.popitem(last=False)
+        return view
+
+    def dense(self, query: Any, k: int) -> list[tuple[int, float]]:
+        key = (np.asarray(query, np.float32).tobytes(), k)
+        hits = self._dense.get(key)
+        if hits is None:
+            hits = self._snap.dense(query, k)  # type: ignore[attr-defined]
+            self._keep(key, hits)
+        else:
+            self._dense.move_to_end(key)
+        return hits
+
+    def _keep(self, key: tuple[bytes, int], hits: list[tuple[int, float]]) -> None:
+        self._dense[key] = hits
+        while len(self._dense) > self.SEARCHES:
+            self._dense.popitem(last=False)
+
+    def article_uid(self, article_id: str) -> int | None:
+        """`Snapshot.article_uid`: from a table of every live article once `prefetch` has run
+        (a run of checks looks up thousands: each a binary search per segment, a read a step)."""
+        if self._firsts is None:
+            return self._snap.article_uid(article_id)  # type: ignore[attr-defined,no-any-return]
+        return self._firsts.get(article_id)
+
+    def twin_bound(self, article_id: str) -> float:
+        """An upper bound on the cosine of the article's mean vector to any article of the
+        other language (`find.twin_article`); +inf unless `prefetch` worked it out."""
+        return self._bounds.get(article_id, NO_BOUND)
+
+    def prefetch(self, article_ids: Sequence[str], finder: TwinFinder) -> None:
+        """Work out ahead, for these articles, what their checks will ask first: the bound, and
+        the first dense search of those it does not rule out."""
+        dense_many: Any = getattr(self._snap, "dense_many", None)
+        if dense_many is None or getattr(self._snap, "segs", None) is None:
+            return
+        if self._cross is None:
+            self._cross = CrossBound.of(self._snap)
+        if self._firsts is None:
+            self._firsts = first_uids(self._snap.segs)  # type: ignore[attr-defined]
+        self._bounds.clear()
+        ids: list[str] = []
+        firsts: list[int] = []
+        means: list[F32] = []
+        others: list[str] = []
+        for aid in article_ids:
+            uid = self.article_uid(aid)
+            if uid is None:
+                continue
+            views = article_views(self, uid)
+            query = article_query(self, views)
+            if query is not None:
+                ids.append(views[0].article.id)
+                firsts.append(views[0].uid)
+                others.append(query[0])
+                means.append(query[1])
+        if not means:
+            return
+        depth = finder.check.candidates
+        stacked = np.stack(means)
+        search = np.ones(len(means), bool)
+        if self._cross is not None:
+            keys = self._snap.stories_of(np.array(firsts, np.int64))  # type: ignore[attr-defined]
+            t = time.perf_counter()
+            bounds = self._cross.bounds(stacked, others, keys.tolist())
+            self.bound_s += time.perf_counter() - t
+            self._bounds.update(zip(ids, bounds.tolist(), strict=True))
+            search = bounds >= finder.rule.min_cosine
+            self.ruled_out += int(np.count_nonzero(~search))
+        todo = [i for i in np.flatnonzero(search).tolist() if (means[i].tobytes(), depth) not in self._dense]
+        if todo:
+            for i, hits in zip(todo, dense_many(stacked[todo], depth), strict=True):
+                self._keep((means[i].tobytes(), depth), hits)
+
+
+def first_uids(segs: Sequence[Any]) -> dict[str, int]:
+    """Each live article's first passage uid, as `Snapshot.article_uid` finds it: the newest
+    segment first, and in a segment the first live row in the id column's sorted order."""
+    out: dict[str, int] = {}
+    for s in reversed(segs):
+        seg = s.seg
+        ids = seg.strings("art_id")  # not `column`: the segment would keep them
+        ptr = np.asarray(seg.a["art_pass_ptr"], np.int64)
+        uid = np.asarray(seg.a["uid"], np.int64)
+        live = np.zeros(len(ptr) - 1, bool)
+        live[s.live_articles()] = True
+        for r in np.asarray(seg.a["art_id_order"], np.int64).tolist():
+            if live[r]:
+                out.setdefault(ids[r], int(uid[ptr[r]]))
+    return out
+
+
+__all__ = ["CheckReader", "CrossBound"]
