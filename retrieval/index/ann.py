@@ -306,10 +306,14 @@ class AnnIndex:
         if kk <= 0 or not len(queries):
             return [self.top(codes, None, q, k, live, n_live, take) for q in queries]
         sketches = sketch(vectors.quantise(queries), self.sketch, self.level)
-        found = np.asarray(self.index.search(sketches, self._want(kk, n, n_live), threads=1).keys)
+        found = self.index.search(sketches, self._want(kk, n, n_live), threads=1)
+        keys = np.asarray(found.keys).reshape(len(queries), -1)
+        # a query's own matches only: past `counts[i]` a batch's row is padding (keys that repeat
+        # or name row 0), which `top` never sees
+        counts = np.asarray(getattr(found, "counts", [keys.shape[1]] * len(queries)), np.int64).reshape(-1)
         out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None] = []
         for i, q in enumerate(queries):
-            rows = self._live_rows(found[i], n, live)
+            rows = self._live_rows(keys[i, : counts[i]], n, live)
             out.append(
                 _rescore(codes, None, q, kk, rows, take)
                 if len(rows) >= kk
