@@ -121,3 +121,64 @@ def test_postings_are_built_without_numpy_unique(monkeypatch: pytest.MonkeyPatch
         assert anc.rows_of(f"k{key}").tolist() == want
     assert column.sorted_unique(np.array([], np.int64)).tolist() == []
     assert column.sorted_unique(np.array([5, 1, 5, 1, 3], np.int64)).tolist() == [1, 3, 5]
+
+
+def _rewrite_anchors(path: Path, **change: object) -> None:
+    """The segment's .anc file again, its arrays as read with `change` applied (None: left out)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for k, v in change.items():
+        if v is None:
+            arrays.pop(k, None)
+        else:
+            arrays[k] = v
+    path.unlink()
+    with path.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_postings_are_read_as_written_and_a_file_without_them_still_opens(tmp_path: Path, analyzer: Analyzer) -> None:
+    """The postings are stored with the segment, so opening reads them instead of sorting every
+    (key, passage) pair again; a file written before they were stored makes them at open, the
+    same ones."""
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,)), Article("bd", "B", (BIDEN,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    path = index / f"{seg}{column.SUFFIX}"
+    import numpy as np
+
+    with np.load(path) as z:
+        assert {"post_ptr", "post_doc"} <= set(z.files)
+    stored = column.read(index, seg, 3)
+    made = column.SegmentAnchors(stored.keys, stored.pass_ptr, stored.pass_key, stored.pass_sent)
+    assert stored.post_ptr.tolist() == made.post_ptr.tolist() and stored.post_doc.tolist() == made.post_doc.tolist()
+    _rewrite_anchors(path, post_ptr=None, post_doc=None)  # as an index written before
+    old = column.read(index, seg, 3)
+    assert old.post_doc.tolist() == made.post_doc.tolist()
+    snap = SegmentStore(index, analyzer).snapshot()
+    assert snap.anchor_passages(["name:pskp"])["name:pskp"].tolist() == [_uid_of(store, PESKOV)]
+    assert SegmentStore(index, analyzer).verify() == []
+
+
+def test_stored_postings_that_do_not_fit_or_do_not_match_are_caught(tmp_path: Path, analyzer: Analyzer) -> None:
+    """Out of range at open (the segment is dropped as damaged); in range but not what the keys
+    say, by `verify`, which makes them again."""
+    import numpy as np
+
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    path = index / f"{seg}{column.SUFFIX}"
+    good = column.read(index, seg, 2)
+    _rewrite_anchors(path, post_doc=np.full(len(good.post_doc), 7, np.int32))  # no passage 7
+    with pytest.raises(column.IndexFormatError, match="do not fit"):
+        column.read(index, seg, 2)
+    swapped = 1 - good.post_doc  # two passages: each posting names the other one
+    _rewrite_anchors(path, post_doc=swapped.astype(np.int32))
+    column.read(index, seg, 2)  # fits
+    problems = SegmentStore(index, analyzer).verify()
+    assert len(problems) == 1 and "postings" in problems[0] and seg in problems[0]
