@@ -76,3 +76,44 @@ def test_the_words_only_path_has_no_anchor_candidates(tmp_path: Path, analyzer: 
     ctx = answerer.context(read_question(q, analyzer.morphemes), analyzer.question_words(q))
     assert ctx.question_anchors.found("name:lplp")  # the anchors are read...
     assert AnchorSource(depth=5).candidates(ctx, answerer.query(ctx.words), 10) is None  # ...but not fused
+
+
+def test_shares_and_story_shares_are_those_of_a_plain_loop() -> None:
+    """`passage_shares` and `best_story_share` in numpy (a large index's common key is held by
+    tens of thousands of passages) give what a loop over keys and passages gives, to the last bit
+    of every float: the shares are summed key by key in the question's order."""
+    import numpy as np
+
+    from retrieval.answer.anchor_match import KIND_WEIGHTS, QuestionAnchors, STRONG_KINDS
+    from retrieval.text.anchors import kind_of
+
+    rng = np.random.default_rng(11)
+    keys = ("name:ab", "num:3:ppl", "term:kremlin", "name:cd", "year:2001", "name:ef")
+    passages = {k: np.unique(rng.integers(0, 300, int(rng.integers(1, 120)))) for k in keys if k != "name:ef"}
+    qa = QuestionAnchors(keys, {k: (k,) for k in keys}, passages, exact={"name:ab": passages["name:ab"]})
+    for kinds in (None, STRONG_KINDS):
+        chosen = [k for k in keys if kinds is None or kind_of(k) in kinds]
+        total = sum(KIND_WEIGHTS[kind_of(k)] for k in chosen)
+        want: dict[int, float] = {}
+        for k in chosen:
+            for u in passages.get(k, np.zeros(0, np.int64)).tolist():
+                want[u] = want.get(u, 0.0) + KIND_WEIGHTS[kind_of(k)] / total
+        got = qa.passage_shares(kinds)
+        assert dict(got) == want and got.get(10**6) is None
+        assert all(got[u].hex() == want[u].hex() for u in want)
+
+    class Stories:
+        @staticmethod
+        def stories_of(uids: object) -> np.ndarray:
+            u = np.asarray(uids, np.int64)
+            return np.where(u % 7 == 0, -1, u // 25)  # -1: not live
+
+    names = qa.names()
+    held: dict[int, int] = {}
+    for k in names:
+        if k in passages:
+            for s in set(Stories.stories_of(passages[k]).tolist()) - {-1}:
+                held[s] = held.get(s, 0) + 1
+    assert qa.best_story_share(Stories(), names) == max(held.values()) / len(names)
+    assert qa.best_story_share(Stories(), names, exact=True) == 1 / len(names)
+    assert qa.best_story_share(Stories(), ("name:zz",)) == 0.0

@@ -105,33 +105,83 @@ class QuestionAnchors:
     def best_story_share(self, searcher: object, keys: Iterable[str], exact: bool = False) -> float:
         """The largest share of `keys` (question keys) that one story of the corpus holds: an
         off-topic question's names are often each somewhere in a news corpus, rarely in one story.
-        `exact`: only the keys themselves count, not the names near them."""
+        `exact`: only the keys themselves count, not the names near them. (In numpy: a key held by
+        tens of thousands of passages of a large index is one array, not a Python set.)"""
         keys = list(keys)
         where = self.exact if exact else self.passages
         found = [k for k in keys if k in where]
         stories_of = getattr(searcher, "stories_of", None)
         if not found or stories_of is None:
             return 0.0
-        held: dict[int, int] = {}
-        for k in found:
-            for story in set(stories_of(where[k]).tolist()) - {-1}:
-                held[story] = held.get(story, 0) + 1
-        return max(held.values(), default=0) / len(keys)
+        per_key = [grouped(np.asarray(stories_of(where[k]), np.int64))[0] for k in found]
+        stories = np.concatenate(per_key)
+        stories = stories[stories != -1]
+        if not len(stories):
+            return 0.0
+        _, inverse = grouped(stories)
+        return int(np.bincount(inverse).max()) / len(keys)
 
-    def passage_shares(self, kinds: frozenset[str] | None = None) -> dict[int, float]:
+    def passage_shares(self, kinds: frozenset[str] | None = None) -> Mapping[int, float]:
         """Every passage holding a question key, with the weighted share of the keys it holds
         (`kinds`: of those kinds of keys only; None: all)."""
+        return Shares(*self.share_arrays(kinds))
+
+    def share_arrays(self, kinds: frozenset[str] | None = None) -> tuple[I64, npt.NDArray[np.float64]]:
+        """`passage_shares` as two arrays: the uids, ascending, and their shares. Each share is
+        summed key by key in the question's order, as a loop over the keys would (`np.bincount`
+        adds its weights in input order), so the floats are that loop's to the last bit."""
         keys = [k for k in self.keys if kinds is None or kind_of(k) in kinds]
         total = sum(KIND_WEIGHTS[kind_of(k)] for k in keys)
-        out: dict[int, float] = {}
+        parts: list[I64] = []
+        weights: list[npt.NDArray[np.float64]] = []
         for key in keys:
             uids = self.passages.get(key)
             if uids is None:
                 continue
-            w = KIND_WEIGHTS[kind_of(key)] / total
-            for u in uids.tolist():
-                out[u] = out.get(u, 0.0) + w
-        return out
+            parts.append(np.asarray(uids, np.int64))
+            weights.append(np.full(len(uids), KIND_WEIGHTS[kind_of(key)] / total))
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        uniq, inverse = grouped(np.concatenate(parts))
+        return uniq, np.bincount(inverse, weights=np.concatenate(weights), minlength=len(uniq))
+
+
+def grouped(values: I64) -> tuple[I64, I64]:
+    """The distinct values, ascending, and each value's place among them: `np.unique(values,
+    return_inverse=True)` by one stable sort (numpy 2.4's `np.unique` may take a hash path that
+    is slow on large integer arrays; `columns/anchors.sorted_unique` says how slow)."""
+    if not len(values):
+        return values[:0], np.zeros(0, np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.empty(len(ordered), bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(len(values), np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return ordered[starts], inverse
+
+
+class Shares(Mapping[int, float]):
+    """uid -> share, over the two arrays of `QuestionAnchors.share_arrays` (a large index's common
+    key is held by tens of thousands of passages; the fusion asks a few dozen)."""
+
+    __slots__ = ("uids", "shares")
+
+    def __init__(self, uids: I64, shares: npt.NDArray[np.float64]) -> None:
+        self.uids, self.shares = uids, shares
+
+    def __getitem__(self, uid: int) -> float:
+        i = int(np.searchsorted(self.uids, uid))
+        if i < len(self.uids) and int(self.uids[i]) == uid:
+            return float(self.shares[i])
+        raise KeyError(uid)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.uids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.uids)
 
 
 NO_ANCHORS = QuestionAnchors(())
@@ -154,7 +204,7 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
     for k, ms in matches.items():
         parts = [found[m] for m in ms if m in found]
         if parts:
-            passages[k] = np.unique(np.concatenate(parts))
+            passages[k] = grouped(np.concatenate(parts))[0]  # `np.unique` without its slow hash path
     exact = {k: found[k] for k in matches if k in found}
     places = anchors.glossary.places
     absent = tuple(k for k in keys if kind_of(k) == "term" and k[len("term:") :] in places and k not in passages)

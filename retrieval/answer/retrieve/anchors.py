@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from retrieval.answer.anchor_match import KIND_WEIGHTS
 from retrieval.answer.context import QuestionContext
 from retrieval.answer.query import Query
@@ -38,12 +40,11 @@ class AnchorSource:
         qa = ctx.question_anchors
         if not any(KIND_WEIGHTS[kind_of(key)] >= self.proposing for key in qa.passages):
             return None
-        strong = {
-            u
-            for key, uids in qa.passages.items()
-            if KIND_WEIGHTS[kind_of(key)] >= self.proposing
-            for u in uids.tolist()
-        }
-        shares = qa.passage_shares()
-        best = sorted(((u, s) for u, s in shares.items() if u in strong), key=lambda x: (-x[1], x[0]))
-        return best[: self.depth]
+        strong = np.concatenate([
+            np.asarray(uids, np.int64) for key, uids in qa.passages.items() if KIND_WEIGHTS[kind_of(key)] >= self.proposing
+        ])  # fmt: skip
+        uids, shares = qa.share_arrays()
+        keep = np.isin(uids, strong)
+        uids, shares = uids[keep], shares[keep]
+        order = np.lexsort((uids, -shares))[: self.depth]  # best share first, ties to the lower uid
+        return list(zip(uids[order].tolist(), shares[order].tolist(), strict=True))
