@@ -39,6 +39,13 @@ NO_GATE = OffTopicGate(
     min_names=10**6, quote_story=None, min_chance=0.0, exact_names=None, absent_places=None, unknown_words=None
 )
 
+# what `--collect` turns off for each mode's rows (any other mode: the low-chance reading)
+COLLECT_OFF: dict[str, dict[str, object]] = {
+    "places": {"absent_places": None},
+    "unknown": {"unknown_words": None},
+    "exact": {"min_chance": 0.0, "exact_names": None, "absent_places": None},
+}
+
 
 def replay(rows: Sequence[dict], gate: OffTopicGate) -> dict[str, float]:
     ans = [r for r in rows if r["answerable"]]
@@ -151,15 +158,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--unknown", action="store_true", help="replay the unknown-words reading")
     p.add_argument("--collect", action="store_true", help="first write the FIT rows with the low-chance reading off")
     args = p.parse_args(argv)
-    if args.collect:
-        # the reading replayed off, and those the grid turns off too
-        if args.places or args.unknown:
-            collect_rows(args.rows, {"absent_places": None} if args.places else {"unknown_words": None})
-        else:
-            exact = {"exact_names": None, "absent_places": None} if args.exact else {}
-            collect_rows(args.rows, {"min_chance": 0.0} | exact)
-    rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if r["half"] == "fit"]
     modes = {
         "places": places_grid,
         "unknown": unknown_grid,
@@ -168,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "clause": clause_grid,
     }
     mode = next((m for m in modes if getattr(args, m)), None)
+    if args.collect:  # the reading replayed off, and those its grid turns off too
+        collect_rows(args.rows, COLLECT_OFF.get(mode or "", {"min_chance": 0.0}))
+    rows = [json.loads(line) for line in args.rows.read_text("utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r["half"] == "fit"]
     print("as written:" if mode else "without the gate:", replay(rows, NO_GATE))
     candidates = modes[mode]() if mode else grid()
     scored = [(replay(rows, g), g) for g in candidates]
