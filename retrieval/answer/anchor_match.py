@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.index.segments.columns.anchors import sorted_unique
 from retrieval.text.anchors import WORD, Anchors, KeyVocabulary, kind_of
 
 I64 = npt.NDArray[np.int64]
@@ -113,7 +114,7 @@ class QuestionAnchors:
         stories_of = getattr(searcher, "stories_of", None)
         if not found or stories_of is None:
             return 0.0
-        per_key = [grouped(np.asarray(stories_of(where[k]), np.int64))[0] for k in found]
+        per_key = [sorted_unique(np.asarray(stories_of(where[k]), np.int64)) for k in found]
         stories = np.concatenate(per_key)
         stories = stories[stories != -1]
         if not len(stories):
@@ -149,7 +150,7 @@ class QuestionAnchors:
 def grouped(values: I64) -> tuple[I64, I64]:
     """The distinct values, ascending, and each value's place among them: `np.unique(values,
     return_inverse=True)` by one stable sort (numpy 2.4's `np.unique` may take a hash path that
-    is slow on large integer arrays; `columns/anchors.sorted_unique` says how slow)."""
+    is slow on large integer arrays; `sorted_unique`, for the values alone, says how slow)."""
     if not len(values):
         return values[:0], np.zeros(0, np.int64)
     order = np.argsort(values, kind="stable")
@@ -204,7 +205,7 @@ def read_anchors(anchors: Anchors, searcher: object, analyzer: object, text: str
     for k, ms in matches.items():
         parts = [found[m] for m in ms if m in found]
         if parts:
-            passages[k] = grouped(np.concatenate(parts))[0]  # `np.unique` without its slow hash path
+            passages[k] = sorted_unique(np.concatenate(parts))
     exact = {k: found[k] for k in matches if k in found}
     places = anchors.glossary.places
     absent = tuple(k for k in keys if kind_of(k) == "term" and k[len("term:") :] in places and k not in passages)
