@@ -123,20 +123,23 @@ def test_postings_are_built_without_numpy_unique(monkeypatch: pytest.MonkeyPatch
     assert column.sorted_unique(np.array([5, 1, 5, 1, 3], np.int64)).tolist() == [1, 3, 5]
 
 
-def _rewrite_anchors(path: Path, **change: object) -> None:
-    """The segment's .anc file again, its arrays as read with `change` applied (None: left out)."""
+def _rewrite_anchors(path: Path, zipped: bool = False, **change: object) -> None:
+    """The segment's .anc file again, its arrays as read with `change` applied (None: left out),
+    in the mapped layout or (`zipped`) the older .npz one."""
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = {k: np.array(v) for k, v in column.file_arrays(path, path.stem)[0].items() if k != "format"}
     for k, v in change.items():
         if v is None:
             arrays.pop(k, None)
         else:
             arrays[k] = v
     path.unlink()
-    with path.open("wb") as f:
-        np.savez(f, **arrays)
+    if zipped:  # the layout written before anchors were mapped
+        with path.open("wb") as f:
+            np.savez(f, format=np.array([column.ANCHORS_FORMAT], np.int64), **arrays)
+    else:
+        column.write_arrays(path, arrays)
 
 
 def test_postings_are_read_as_written_and_a_file_without_them_still_opens(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -148,14 +151,11 @@ def test_postings_are_read_as_written_and_a_file_without_them_still_opens(tmp_pa
     store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,)), Article("bd", "B", (BIDEN,))])
     [seg] = [s.seg.name for s in store.snapshot().segs]
     path = index / f"{seg}{column.SUFFIX}"
-    import numpy as np
-
-    with np.load(path) as z:
-        assert {"post_ptr", "post_doc"} <= set(z.files)
+    assert {"post_ptr", "post_doc"} <= set(column.file_arrays(path, seg)[0])
     stored = column.read(index, seg, 3)
     made = column.SegmentAnchors(stored.keys, stored.pass_ptr, stored.pass_key, stored.pass_sent)
     assert stored.post_ptr.tolist() == made.post_ptr.tolist() and stored.post_doc.tolist() == made.post_doc.tolist()
-    _rewrite_anchors(path, post_ptr=None, post_doc=None)  # as an index written before
+    _rewrite_anchors(path, zipped=True, post_ptr=None, post_doc=None)  # as an index written before
     old = column.read(index, seg, 3)
     assert old.post_doc.tolist() == made.post_doc.tolist()
     snap = SegmentStore(index, analyzer).snapshot()
@@ -182,3 +182,40 @@ def test_stored_postings_that_do_not_fit_or_do_not_match_are_caught(tmp_path: Pa
     column.read(index, seg, 2)  # fits
     problems = SegmentStore(index, analyzer).verify()
     assert len(problems) == 1 and "postings" in problems[0] and seg in problems[0]
+
+
+def test_anchors_are_mapped_not_copied_and_the_older_zip_layout_still_opens(tmp_path: Path, analyzer: Analyzer) -> None:
+    """A serving process keeps resident only the anchor pages its questions touch (issue 28: the
+    arrays were ~105 MiB of a 552k index's own memory); an index written before reads the same."""
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,)), Article("bd", "B", (BIDEN,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    path = index / f"{seg}{column.SUFFIX}"
+    mapped = column.read(index, seg, 3)
+    for arr in (mapped.pass_ptr, mapped.pass_key, mapped.pass_sent, mapped.post_ptr, mapped.post_doc):
+        assert not arr.flags.owndata and not arr.flags.writeable
+    _rewrite_anchors(path, zipped=True)
+    assert path.read_bytes()[:4] == column.ZIP_MAGIC
+    zipped = column.read(index, seg, 3)
+    assert zipped.keys == mapped.keys
+    for name in ("pass_ptr", "pass_key", "pass_sent", "post_ptr", "post_doc"):
+        assert getattr(zipped, name).tolist() == getattr(mapped, name).tolist()
+    snap = SegmentStore(index, analyzer).snapshot()
+    assert snap.anchor_passages(["name:pskp"])["name:pskp"].tolist() == [_uid_of(store, PESKOV)]
+
+
+@pytest.mark.parametrize("where", ["arrays", "footer", "length"])
+def test_a_damaged_mapped_anchors_file_is_caught_at_open(tmp_path: Path, analyzer: Analyzer, where: str) -> None:
+    index = tmp_path / "index"
+    store = SegmentStore(index, analyzer)
+    store.add([Article("ko", "K", (PESKOV,)), Article("en", "E", (PUTIN,))])
+    [seg] = [s.seg.name for s in store.snapshot().segs]
+    path = index / f"{seg}{column.SUFFIX}"
+    raw = bytearray(path.read_bytes())
+    footer = int.from_bytes(raw[-8:], "little")
+    at = {"arrays": 70, "footer": len(raw) - 8 - footer // 2, "length": len(raw) - 3}[where]
+    raw[at] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    with pytest.raises(column.IndexFormatError, match=path.name):
+        column.read(index, seg, 2)

@@ -90,7 +90,8 @@ class Blocks:
                 end = b + 1  # a run of unchecked blocks, read at once
                 while end < b1 and end - b < READ_RUN and not ok[end]:
                     end += 1
-                data = os.pread(self.fd, (end - b) * BLOCK, b * BLOCK)
+                stop = min(end * BLOCK, self.size)  # a file may go on past `size` (an anchors file's footer)
+                data = os.pread(self.fd, stop - b * BLOCK, b * BLOCK)
                 for i in range(b, end):
                     piece = data[(i - b) * BLOCK : (i - b + 1) * BLOCK]
                     if google_crc32c.value(piece) != self.sums[i]:

@@ -34,14 +34,13 @@ import numpy.typing as npt
 from retrieval.errors import IndexFormatError
 from retrieval.index import vectors
 from retrieval.index.fsutil import crash_point, fsync_dir, seal, unseal, write_new
-from retrieval.index.segments import columns
+from retrieval.index.segments import columns, packed
 from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums, CheckedArrays
 from retrieval.index.store import ARTICLE_FIELDS
 from retrieval.text.analyze import ANALYZER_VERSION
 
 FORMAT_VERSION = 4  # 4: immutable segments + commit file (3 was one monolithic index with deltas)
 MAGIC = b"QQASEG4\n"
-ALIGN = 64
 VERIFY_BELOW = 8 << 20  # segments smaller than this are checksummed at every open; larger ones
 # only when their size or header looks wrong, so a cold start does not grow with the corpus.
 VERIFY_BELOW_ENV = "QUOTEQA_VERIFY_BELOW"  # overrides VERIFY_BELOW (bytes): the damage tests set 1
@@ -139,18 +138,9 @@ def paths(directory: Path, name: str) -> tuple[Path, Path]:
 
 def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder: str | None) -> None:
     """Write NAME.seg and NAME.json (new files: a segment is never overwritten), fsynced."""
-    table: dict[str, dict[str, Any]] = {}
-    offset = _align(len(MAGIC))
-    chunks: list[bytes | memoryview] = [MAGIC + bytes(offset - len(MAGIC))]
-    for key, arr in arrays.items():  # each array, then zeros up to the next 64-byte boundary
-        arr = np.ascontiguousarray(arr)
-        raw = memoryview(arr).cast("B") if arr.size else memoryview(b"")
-        table[key] = {"offset": offset, "dtype": arr.dtype.str, "length": int(arr.shape[0])}
-        if arr.ndim == 2:  # fixed-width rows (the passage vectors)
-            table[key]["width"] = int(arr.shape[1])
-        end = _align(offset + raw.nbytes)
-        chunks += [raw, bytes(end - offset - raw.nbytes)]
-        offset = end
+    start = packed.align(len(MAGIC))
+    table, body, offset = packed.lay_out(arrays, start)
+    chunks: list[bytes | memoryview] = [MAGIC + bytes(start - len(MAGIC)), *body]
     seg_path, meta_path = paths(directory, name)
     sums = BlockSums()
 
@@ -227,18 +217,7 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
         raw = np.memmap(seg_path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         if bytes(raw[: len(MAGIC)]) != MAGIC:
             raise IndexFormatError(f"segment {name} does not start with a segment header")
-        arrays: dict[str, np.ndarray] = {}
-        spans: dict[str, tuple[int, int]] = {}
-        for key, t in meta["arrays"].items():
-            dtype = np.dtype(t["dtype"])
-            width = int(t.get("width", 1))
-            end = t["offset"] + t["length"] * width * dtype.itemsize
-            if end > size:
-                raise IndexFormatError(f"segment {name}: array {key} runs past the end of the file")
-            arrays[key] = raw[t["offset"] : end].view(dtype)
-            spans[key] = (int(t["offset"]), int(end))
-            if "width" in t:
-                arrays[key] = arrays[key].reshape(t["length"], width)
+        arrays, spans = packed.views(raw, meta["arrays"], f"segment {name}")
         encoder = meta.get("encoder")
         if (encoder is None) != (columns.VECTORS not in arrays):
             raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
@@ -251,10 +230,6 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
     return Read(checked, meta, seg_path, encoder)
-
-
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
 # --- ragged arrays, strings, postings ---------------------------------------------------------

@@ -6,6 +6,11 @@ written, kept and verified with the segment). It holds the segment's key list, e
 (key, sentence) pairs in text order, and key-major postings (key -> local passage rows,
 ascending): the candidate source reads the postings, the verdict reads a passage's keys.
 
+The file is laid out as `NAME.seg` is (`packed.py`: arrays at 64-byte boundaries, a CRC-32C of
+each block, checked whole at open) and memory-mapped; a question's postings and passage keys are
+read with `pread` (`FileReads`), so a serving process holds no copy of the column. Files written
+before (an `.npz` zip, read whole) still open.
+
 Keys are computed where the passages are analysed (`pool.analyse_batch`: here, in a child
 process or on a cluster worker), from the sentences the analyser already produced: no second
 Kiwi run. A merge takes rows by passage like every other column (`merged`).
@@ -18,7 +23,10 @@ anchors half missing).
 
 from __future__ import annotations
 
-import io
+import mmap
+import os
+import struct
+import weakref
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,7 +36,9 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.errors import IndexFormatError
-from retrieval.index.fsutil import write_new
+from retrieval.index.fsutil import seal, unseal, write_new
+from retrieval.index.segments import packed
+from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums
 from retrieval.text.anchors import Anchors, fuzzy, glossary
 
 if TYPE_CHECKING:
@@ -38,6 +48,8 @@ if TYPE_CHECKING:
 NAME = "anchors"
 SUFFIX = ".anc"
 ANCHORS_FORMAT = 2  # 2: the word list's keys (a segment of format 1 lacks them and is rebuilt)
+MAGIC = b"QQAANC2\n"  # the mapped layout (`write_arrays`); older files are .npz zips, still read
+ZIP_MAGIC = b"PK\x03\x04"
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 # the batch arrays `analyse_batch` sends back beside the term arrays (ids into the batch's own key list)
@@ -52,9 +64,10 @@ def anchors_for(analyzer: Analyzer) -> Anchors:
     got = _loaded.get(id(analyzer))
     if got is None or got[0] is not analyzer:
         # the files named at call time (a test points them at a damaged copy)
-        got = _loaded[id(analyzer)] = (analyzer, Anchors.load(
-            analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE, lexicon=glossary.LEXICON_FILE
-        ))
+        got = _loaded[id(analyzer)] = (
+            analyzer,
+            Anchors.load(analyzer, glossary.GLOSSARY_FILE, fuzzy.NAMES_FILE, lexicon=glossary.LEXICON_FILE),
+        )
     return got[1]
 
 
@@ -75,7 +88,7 @@ def sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 class SegmentAnchors:
     """One segment's anchors: keys by id, per-passage (key id, sentence) pairs, postings."""
 
-    __slots__ = ("keys", "pass_ptr", "pass_key", "pass_sent", "post_ptr", "post_doc", "_ids")
+    __slots__ = ("keys", "pass_ptr", "pass_key", "pass_sent", "post_ptr", "post_doc", "_ids", "reads")
 
     def __init__(
         self, keys: Sequence[str], pass_ptr: I64, pass_key: I32, pass_sent: I32,
@@ -98,6 +111,11 @@ class SegmentAnchors:
             np.cumsum(np.bincount(uniq // span, minlength=len(self.keys)), out=self.post_ptr[1:])
             self.post_doc = (uniq % span).astype(np.int32)
         self._ids: dict[str, int] | None = None
+        self.reads: FileReads | None = None  # set when mapped from a file: ranges are read, not faulted in
+
+    def _range(self, name: str, lo: int, hi: int) -> np.ndarray:
+        arr: np.ndarray = getattr(self, name)
+        return arr[lo:hi] if self.reads is None or hi <= lo else self.reads.read(name, arr.dtype, lo, hi)
 
     @property
     def n_passages(self) -> int:
@@ -113,22 +131,22 @@ class SegmentAnchors:
         i = self.key_id(key)
         if i < 0:
             return np.zeros(0, np.int32)
-        return self.post_doc[self.post_ptr[i] : self.post_ptr[i + 1]]
+        return self._range("post_doc", int(self.post_ptr[i]), int(self.post_ptr[i + 1]))
 
     def of_passage(self, row: int) -> tuple[tuple[str, int], ...]:
         """(key, sentence) pairs of one passage, in text order."""
         lo, hi = int(self.pass_ptr[row]), int(self.pass_ptr[row + 1])
         keys = self.keys
-        return tuple(
-            (keys[k], s) for k, s in zip(self.pass_key[lo:hi].tolist(), self.pass_sent[lo:hi].tolist(), strict=True)
-        )
+        ks, ss = self._range("pass_key", lo, hi).tolist(), self._range("pass_sent", lo, hi).tolist()
+        return tuple((keys[k], s) for k, s in zip(ks, ss, strict=True))
 
     def keys_of(self, rows: Iterable[int]) -> frozenset[str]:
         keys = self.keys
-        out: set[str] = set()
-        for r in rows:
-            out.update(keys[k] for k in self.pass_key[self.pass_ptr[r] : self.pass_ptr[r + 1]].tolist())
-        return frozenset(out)
+        if isinstance(rows, range) and rows.step == 1:  # a story's rows: one read
+            spans = [(int(self.pass_ptr[rows.start]), int(self.pass_ptr[rows.stop]))] if len(rows) else []
+        else:
+            spans = [(int(self.pass_ptr[r]), int(self.pass_ptr[r + 1])) for r in rows]
+        return frozenset(keys[k] for lo, hi in spans for k in self._range("pass_key", lo, hi).tolist())
 
     def take(self, rows: npt.ArrayLike) -> tuple[list[I64], list[I32], list[I32]]:
         rows = np.asarray(rows, np.int64)
@@ -137,6 +155,22 @@ class SegmentAnchors:
         ends = np.cumsum(lens)
         idx = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) + np.repeat(starts - (ends - lens), lens)
         return [lens], [self.pass_key[idx]], [self.pass_sent[idx]]
+
+
+class FileReads:
+    """Ranges of a mapped anchors file, read with `pread`. A question reads a few postings and
+    passages' keys in each segment; through the map, the kernel's fault-around also mapped the
+    pages around each one, and 60 questions left ~90 MiB of a 552k index's anchors resident. The
+    file's blocks were all checked when it was opened, and a segment's files never change."""
+
+    def __init__(self, path: Path, spans: dict[str, tuple[int, int]]) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+        self.spans = spans
+
+    def read(self, name: str, dtype: np.dtype, lo: int, hi: int) -> np.ndarray:
+        size = dtype.itemsize
+        return np.frombuffer(os.pread(self.fd, (hi - lo) * size, self.spans[name][0] + lo * size), dtype)
 
 
 EMPTY = SegmentAnchors((), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
@@ -251,27 +285,44 @@ def write(directory: Path, seg: Segment) -> None:
     encoded = [k.encode("utf-8") for k in anc.keys]
     ptr = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum([len(e) for e in encoded], out=ptr[1:])
-    buf = io.BytesIO()
-    np.savez(
-        buf, format=np.array([ANCHORS_FORMAT], np.int64), keys=np.frombuffer(b"".join(encoded), np.uint8),
-        keys_ptr=ptr, pass_ptr=anc.pass_ptr, pass_key=anc.pass_key, pass_sent=anc.pass_sent,
-        post_ptr=anc.post_ptr, post_doc=anc.post_doc,
-    )  # fmt: skip
-    write_new(path_of(directory, seg.name), buf.getbuffer())
+    write_arrays(path_of(directory, seg.name), {
+        "keys": np.frombuffer(b"".join(encoded), np.uint8), "keys_ptr": ptr, "pass_ptr": anc.pass_ptr,
+        "pass_key": anc.pass_key, "pass_sent": anc.pass_sent, "post_ptr": anc.post_ptr, "post_doc": anc.post_doc,
+    })  # fmt: skip
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """NAME.anc: MAGIC, the arrays laid out as in NAME.seg (`packed.py`), then a sealed footer
+    (the format, their table, a CRC-32C of each block before it) and the footer's length."""
+    start = packed.align(len(MAGIC))
+    table, body, size = packed.lay_out(arrays, start)
+    chunks = [MAGIC + bytes(start - len(MAGIC)), *body]
+    sums = BlockSums()
+    for chunk in chunks:
+        sums.feed(chunk)
+    footer = seal({
+        "format": ANCHORS_FORMAT, "size": size, "block": BLOCK, "checksum": ALGORITHM, "blocks": sums.finish(),
+        "arrays": table,
+    })  # fmt: skip
+    write_new(path, [*chunks, footer, struct.pack("<Q", len(footer))])
 
 
 def read(directory: Path, segment: str, n_passages: int) -> SegmentAnchors:
-    """A segment's anchors, every byte checked (the zip's CRC-32s), or IndexFormatError."""
+    """A segment's anchors, every byte checked (block checksums, or an older file's zip CRC-32s),
+    or IndexFormatError. A file of this version is memory-mapped: a serving process keeps
+    resident only the pages its questions touch (at 552k passages the arrays are ~105 MiB)."""
     path = path_of(directory, segment)
+    what = f"segment {segment}: its anchors ({path.name})"
+    mapped: mmap.mmap | None = None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["format"][0]) != ANCHORS_FORMAT:
-                raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) are of another format")
-            blob, ptr = bytes(z["keys"]), z["keys_ptr"].tolist()
-            keys = [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
-            # the postings as written (a file written before they were kept: made at open)
-            stored = (z["post_ptr"], z["post_doc"]) if "post_ptr" in z.files and "post_doc" in z.files else None
-            anc = SegmentAnchors(keys, z["pass_ptr"], z["pass_key"], z["pass_sent"], stored)
+        arrays, mapped, spans = file_arrays(path, segment)
+        blob, ptr = bytes(arrays["keys"]), arrays["keys_ptr"].tolist()
+        keys = [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
+        # the postings as written (a file written before they were kept: made at open)
+        stored = (arrays["post_ptr"], arrays["post_doc"]) if "post_ptr" in arrays and "post_doc" in arrays else None
+        anc = SegmentAnchors(keys, arrays["pass_ptr"], arrays["pass_key"], arrays["pass_sent"], stored)
+        if spans is not None:
+            anc.reads = FileReads(path, spans)
     except FileNotFoundError as exc:
         raise IndexFormatError(
             f"segment {segment} was written before the anchors column existed ({path.name} is missing); "
@@ -280,7 +331,7 @@ def read(directory: Path, segment: str, n_passages: int) -> SegmentAnchors:
     except IndexFormatError:
         raise
     except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
-        raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) are damaged: {exc}") from exc
+        raise IndexFormatError(f"{what} are damaged: {exc}") from exc
     k, pp, pd = anc.pass_key, anc.post_ptr, anc.post_doc
     if (
         anc.n_passages != n_passages
@@ -293,8 +344,53 @@ def read(directory: Path, segment: str, n_passages: int) -> SegmentAnchors:
         or bool(np.any(np.diff(pp) < 0))
         or (len(pd) and (int(pd.min()) < 0 or int(pd.max()) >= n_passages))
     ):
-        raise IndexFormatError(f"segment {segment}: its anchors ({path.name}) do not fit the segment")
+        raise IndexFormatError(f"{what} do not fit the segment")
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)  # the checks above read every page: let them go again
     return anc
+
+
+Spans = dict[str, tuple[int, int]]
+
+
+def file_arrays(path: Path, segment: str) -> tuple[dict[str, np.ndarray], mmap.mmap | None, Spans | None]:
+    """The arrays of an anchors file of either layout, its map and the arrays' byte spans (None,
+    None: an older file, read whole)."""
+    what = f"segment {segment}: its anchors ({path.name})"
+    with path.open("rb") as f:
+        zipped = f.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+    return (_read_zip(path, what), None, None) if zipped else _read_mapped(path, segment, what)
+
+
+def _read_zip(path: Path, what: str) -> dict[str, np.ndarray]:
+    """A file written before the mapped layout: an .npz, read whole (its CRC-32s checked)."""
+    with np.load(path, allow_pickle=False) as z:
+        if int(z["format"][0]) != ANCHORS_FORMAT:
+            raise IndexFormatError(f"{what} are of another format")
+        return {k: z[k] for k in z.files}
+
+
+def _read_mapped(path: Path, segment: str, what: str) -> tuple[dict[str, np.ndarray], mmap.mmap, Spans]:
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if f.read(len(MAGIC)) != MAGIC or size < len(MAGIC) + 8:
+            raise IndexFormatError(f"{what} are damaged: not an anchors file")
+        f.seek(size - 8)
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > size - 8 - len(MAGIC):
+            raise IndexFormatError(f"{what} are damaged: a footer of {n} bytes")
+        f.seek(size - 8 - n)
+        meta = unseal(f.read(n))
+        if meta.get("format") != ANCHORS_FORMAT:
+            raise IndexFormatError(f"{what} are of another format")
+        data = meta.get("size")
+        if meta.get("block") != BLOCK or meta.get("checksum") != ALGORITHM or data != size - 8 - n:
+            raise IndexFormatError(f"{what} are damaged: the footer does not fit the file")
+        Blocks(path, segment, [int(x) for x in meta["blocks"]], data).check_all()  # type: ignore[union-attr]
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    raw = np.frombuffer(mapped, np.uint8, count=data)
+    arrays, spans = packed.views(raw, meta["arrays"], what)  # type: ignore[arg-type]
+    return arrays, mapped, spans
 
 
 def present(directory: Path, segment: str) -> bool:
