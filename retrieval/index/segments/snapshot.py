@@ -332,13 +332,16 @@ class Snapshot:
         uids = np.asarray(uids, np.int64)
         out = np.full(len(uids), -1, np.int64)
         for i, s in enumerate(self.segs):
+            inside = np.flatnonzero((uids >= s.seg.min_uid) & (uids <= s.seg.max_uid))  # only these can be here
+            if not len(inside):
+                continue
             seg_uids = np.asarray(s.seg.a["uid"])
-            at = np.searchsorted(seg_uids, uids)
+            at = np.searchsorted(seg_uids, uids[inside])
             ok = at < len(seg_uids)
-            ok[ok] = seg_uids[at[ok]] == uids[ok]
+            ok[ok] = seg_uids[at[ok]] == uids[inside][ok]
             if s.deleted is not None:
                 ok[ok] = ~s.deleted[at[ok]]
-            out[ok] = (i << 32) + np.asarray(s.seg.a["article"])[at[ok]].astype(np.int64)
+            out[inside[ok]] = (i << 32) + np.asarray(s.seg.a["article"])[at[ok]].astype(np.int64)
         return out
 
     def passage_anchors(self, uid: int) -> tuple[tuple[str, int], ...]:
