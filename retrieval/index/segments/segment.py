@@ -8,7 +8,6 @@ and kept: a segment never changes.
 
 from __future__ import annotations
 
-import bisect
 import os
 import weakref
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from retrieval.index import vectors
 from retrieval.index.segments import columns, components, format
 from retrieval.index.segments.blocks import Blocks, CheckedArrays
 from retrieval.index.segments.columns import anchors as anchor_column
+from retrieval.index.segments.terms import TermTable
 from retrieval.index.store import ARTICLE_FIELDS, ArticleMeta, PassageView
 from retrieval.text.analyze import LANG_CODES
 
@@ -45,11 +45,9 @@ class Segment:
         self.total_len = int(np.sum(arrays["doc_len"], dtype=np.int64))
         self.min_uid = int(arrays["uid"][0]) if self.n_passages else 0
         self.max_uid = int(arrays["uid"][-1]) if self.n_passages else -1
-        self._term_ids: dict[str, int] | None = None
-        self._vocab: list[str] | None = None
+        self._terms: TermTable | None = None
         self._columns: dict[str, list[str]] = {}
         self._articles: dict[int, ArticleMeta] = {}  # rows read lately (see `article`)
-        self._sorted: tuple[list[str], list[str]] | None = None
         self._df: I64 | None = None
         self._fd: int | None = None  # set when opened from disk: passage data is read, not mapped
         self.encoder = encoder  # stamp of the encoder its `vectors` were made with (None: no vectors)
@@ -157,34 +155,23 @@ class Segment:
 
     # terms
     @property
-    def vocab(self) -> list[str]:
-        """Terms by id, decoded on first use (a question needs only `term_ids`)."""
-        if self._vocab is None:
-            self._vocab = self.strings("vocab")
-        return self._vocab
+    def terms(self) -> TermTable:
+        """The term dictionary (`terms.py`), made on first use; no string per term is kept."""
+        if self._terms is None:
+            self._terms = TermTable(self.a["vocab"], self.a["vocab_ptr"])
+        return self._terms
 
     @property
-    def term_ids(self) -> dict[str, int]:
-        if self._term_ids is None:
-            self._term_ids = {w: i for i, w in enumerate(self.vocab)}
-        return self._term_ids
+    def vocab(self) -> list[str]:
+        """Terms by id, decoded now and not kept (for whole-vocabulary passes; a question uses `term_id`)."""
+        return self.terms.terms()
 
     def affix_terms(self, fragment: str) -> list[str]:
-        """Terms longer than `fragment` that begin or end with it: a binary search over the
-        dictionary sorted forwards and backwards (built on first use; segments never change)."""
-        if self._sorted is None:
-            self._sorted = (sorted(self.vocab), sorted(t[::-1] for t in self.vocab))
-        forward, backward = self._sorted
-        out = []
-        for words, key, flip in ((forward, fragment, False), (backward, fragment[::-1], True)):
-            i = bisect.bisect_right(words, key)
-            while i < len(words) and words[i].startswith(key):
-                out.append(words[i][::-1] if flip else words[i])
-                i += 1
-        return out
+        """Terms longer than `fragment` that begin or end with it."""
+        return self.terms.affixes(fragment)
 
     def term_id(self, term: str) -> int:
-        return self.term_ids.get(term, -1)
+        return self.terms.id(term)
 
     @property
     def df(self) -> I64:
@@ -269,7 +256,6 @@ class Segment:
         a = self.a
         s0, s1, tok_ptr = self._sentences(p)
         tokens = self._slice("tokens", int(tok_ptr[0]), int(tok_ptr[-1]))
-        ids = self.term_ids
         return PassageView(
             uid=int(a["uid"][p]),
             text=self.passage_text(p),
@@ -280,15 +266,14 @@ class Segment:
             ends=tuple(self._slice("sent_end", s0, s1).tolist()),
             tok_ptr=tok_ptr - tok_ptr[0],
             tokens=tokens,
-            lookup=lambda t: ids.get(t, -1),
+            lookup=self.terms.id,
             columns=columns.values_of(a, p),
         )
 
     def passage_terms(self, p: int) -> list[str]:
         """The passage's terms as strings, in text order (for checks against other BM25 code)."""
-        vocab = self.vocab
         _, _, tok_ptr = self._sentences(p)
-        return [vocab[t] for t in self._slice("tokens", int(tok_ptr[0]), int(tok_ptr[-1])).tolist()]
+        return [self.terms.term(t) for t in self._slice("tokens", int(tok_ptr[0]), int(tok_ptr[-1])).tolist()]
 
     # --- persistence --------------------------------------------------------------------------
     def write(self, directory: Path) -> Segment:
