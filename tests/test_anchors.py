@@ -168,6 +168,20 @@ def test_vocabulary_expands_names_near_and_other_keys_exactly() -> None:
     assert vocab.expand("num:30") == ()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vocabulary_expands_to_exactly_the_names_a_scan_would_match(seed: int) -> None:
+    """The deletion neighbourhood is kept as hashes: whatever it hands back is checked, and
+    nothing within reach is missed, so `expand` equals a scan of every name with the same test."""
+    import random
+
+    rng = random.Random(seed)
+    names = {"".join(rng.choices("pktslmn", k=rng.randint(2, 10))) for _ in range(600)}
+    vocab = KeyVocabulary([f"name:{n}" for n in names] + ["num:1:pct"], FuzzySettings())
+    for q in list(names)[:150] + ["".join(rng.choices("pktslmn", k=rng.randint(2, 10))) for _ in range(150)]:
+        scan = sorted((n for n in names if skeletons_match(q, n)), key=lambda n: (n != q, n))
+        assert vocab.expand(f"name:{q}") == tuple(f"name:{n}" for n in scan)
+
+
 BAD_INPUT = [
     "",
     "   \n  ",
