@@ -81,6 +81,11 @@ def file_names(segments: Iterable[str]) -> set[str]:
     return {f for name in segments for c in COMPONENTS for f in c.files(name)}
 
 
-def write(directory: Path, seg: Segment) -> None:
+MADE_BY_MERGE = ("arrays", "anchors")  # `builder.merge_into` writes these as it makes them
+
+
+def write(directory: Path, seg: Segment, skip: tuple[str, ...] = ()) -> None:
+    """Every component's files but those named in `skip` (written already)."""
     for c in COMPONENTS:
-        c.write(directory, seg)
+        if c.name not in skip:
+            c.write(directory, seg)

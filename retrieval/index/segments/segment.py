@@ -115,6 +115,17 @@ class Segment:
         size = dtype.itemsize
         return np.frombuffer(os.pread(self._fd, (hi - lo) * size, offset + lo * size), dtype)
 
+    def whole(self, name: str) -> np.ndarray:
+        """A whole array as a copy read with `pread` (its blocks checked), not through the map:
+        a merge reads each source array once, and pages read through the map stay resident as
+        long as the source segment is open (a 4 x 50k merge's sources: ~300 MiB)."""
+        if self._fd is None:
+            return np.asarray(self.a[name])
+        n = len(self._raw(name))
+        if name == columns.VECTORS:
+            return self.vector_rows(np.arange(n, dtype=np.int64))
+        return self._slice(name, 0, n)
+
     def postings(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Doc ids and term frequencies of postings [lo, hi), through the map (read in runs),
         their blocks checked first."""

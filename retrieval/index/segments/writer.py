@@ -24,7 +24,7 @@ import numpy as np
 
 from retrieval.index.fsutil import WriterLock, crash_point, mkdir
 from retrieval.index.segments import columns, flush, merge_policy
-from retrieval.index.segments.builder import SegmentBuilder, merge
+from retrieval.index.segments.builder import SegmentBuilder, merge_into
 from retrieval.index.segments.commit import CommitReader, collect, deletes_name, write_commit, write_deletes
 from retrieval.index.segments.pool import AnalysisPool, analyse_batch
 from retrieval.index.segments.segment import Segment
@@ -331,8 +331,8 @@ class SegmentWriter:
     def _merge(self, plan: Sequence[LiveSegment]) -> None:
         snap = self.reader.snapshot()
         generation = snap.generation + 1
-        merged = merge(f"seg-{generation:08d}-{secrets.token_hex(3)}", [(s.seg, s.deleted) for s in plan])
-        merged = merged.write(self.directory)
+        name = f"seg-{generation:08d}-{secrets.token_hex(3)}"
+        merged = merge_into(self.directory, name, [(s.seg, s.deleted) for s in plan])  # written as it is made
         crash_point("merge")  # the merged segment is written, no commit names it yet
         names = {s.seg.name for s in plan}
         lives: list[LiveSegment] = []

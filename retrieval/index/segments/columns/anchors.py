@@ -279,13 +279,17 @@ def path_of(directory: Path, segment: str) -> Path:
 
 
 def write(directory: Path, seg: Segment) -> None:
-    anc = seg.anchors
-    if anc.n_passages != seg.n_passages:
-        raise ValueError(f"segment {seg.name}: anchors for {anc.n_passages} passages, not {seg.n_passages}")
+    write_anchors(directory, seg.name, seg.anchors, seg.n_passages)
+
+
+def write_anchors(directory: Path, segment: str, anc: SegmentAnchors, n_passages: int) -> None:
+    """NAME.anc of a segment of `n_passages` passages (a merge writes it before the segment is opened)."""
+    if anc.n_passages != n_passages:
+        raise ValueError(f"segment {segment}: anchors for {anc.n_passages} passages, not {n_passages}")
     encoded = [k.encode("utf-8") for k in anc.keys]
     ptr = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum([len(e) for e in encoded], out=ptr[1:])
-    write_arrays(path_of(directory, seg.name), {
+    write_arrays(path_of(directory, segment), {
         "keys": np.frombuffer(b"".join(encoded), np.uint8), "keys_ptr": ptr, "pass_ptr": anc.pass_ptr,
         "pass_key": anc.pass_key, "pass_sent": anc.pass_sent, "post_ptr": anc.post_ptr, "post_doc": anc.post_doc,
     })  # fmt: skip
