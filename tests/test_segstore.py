@@ -275,6 +275,7 @@ def test_a_merge_written_as_it_is_made_equals_the_merge_made_in_memory(
     `merge(...).write` writes, for pieces that interleave in uid order (a build merges its
     smallest segments first) with tombstones and vectors; the merged segment holds each live
     passage as its source held it, and its postings are those of one sort of its terms."""
+    from retrieval.index import ann
     from retrieval.index.segments import format
     from retrieval.index.segments.builder import merge, merge_into
 
@@ -304,6 +305,9 @@ def test_a_merge_written_as_it_is_made_equals_the_merge_made_in_memory(
             assert s.seg.passage_terms(row) == out.passage_terms(out.local(uid))
             assert s.seg.anchors.of_passage(row) == out.anchors.of_passage(out.local(uid))
             assert np.array_equal(s.seg.vector_rows(np.array([row])), out.vector_rows(np.array([out.local(uid)])))
+    # the graph is built from the codes read a slice at a time with pread: the same sketch
+    assert np.array_equal(np.asarray(out.vector_codes()), out.a["vectors"])
+    assert np.array_equal(ann.sketch(out.vector_codes(), "levels", 0.5), ann.sketch(out.a["vectors"], "levels", 0.5))
     a = out.a
     docs = np.repeat(np.arange(out.n_passages, dtype=np.int64), np.asarray(a["doc_len"]))
     reference = format.postings(np.asarray(a["tokens"]), docs, out.n_terms)

@@ -260,7 +260,7 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
         if (encoder is None) != (columns.VECTORS not in arrays):
             raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
         checked = CheckedArrays(arrays, spans, blocks)
-        if encoder is not None and verify and vectors.checksum(checked[columns.VECTORS]) != meta.get("vectors_crc32"):
+        if encoder is not None and verify and _vectors_crc(blocks, arrays, spans) != meta.get("vectors_crc32"):
             raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
         check(name, {k: checked[k] if k in SMALL else v for k, v in arrays.items()}, meta)
     except IndexFormatError:
@@ -268,6 +268,16 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
     return Read(checked, meta, seg_path, encoder)
+
+
+def _vectors_crc(blocks: Blocks, arrays: Mapping[str, np.ndarray], spans: Mapping[str, tuple[int, int]]) -> int:
+    """The vectors' checksum read with `pread` (every block was checked just before): read
+    through the map, their pages stayed resident as long as the segment was open (25 MiB a
+    50k-passage flush, 103 MiB after a 4 x 50k merge)."""
+    codes, (lo, hi) = arrays[columns.VECTORS], spans[columns.VECTORS]
+    step = 1 << 24
+    pieces = (os.pread(blocks.fd, min(step, hi - at), at) for at in range(lo, hi, step))
+    return vectors.checksum_of(codes.dtype, codes.shape, pieces)
 
 
 # --- ragged arrays, strings, postings ---------------------------------------------------------

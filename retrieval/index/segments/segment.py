@@ -166,6 +166,12 @@ class Segment:
             raw = b"".join(os.pread(self._fd, width, offset + r * width) for r in rows.tolist())
         return np.frombuffer(raw, np.int8).reshape(len(rows), width)
 
+    def vector_codes(self) -> Any:
+        """The codes as a graph build reads them (`ann.build`: their shape, then slices of rows):
+        read with `pread` a slice at a time when on disk, so the pages read do not stay resident
+        while the segment is open."""
+        return _VectorRows(self) if self._fd is not None else self.a[columns.VECTORS]
+
     # terms
     @property
     def vocab(self) -> list[str]:
@@ -326,3 +332,23 @@ class Segment:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
         return segment
+
+
+class _VectorRows:
+    """A segment's vector codes, read with `pread` (`Segment.vector_rows`) when sliced."""
+
+    def __init__(self, seg: Segment) -> None:
+        self._seg = seg
+        self.shape: tuple[int, ...] = tuple(seg._raw(columns.VECTORS).shape)
+        self.dtype = np.dtype(np.int8)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, step = rows.indices(len(self))
+        return self._seg.vector_rows(np.arange(lo, hi, step, dtype=np.int64))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[0 : len(self)]
+        return whole if dtype is None else whole.astype(dtype)
