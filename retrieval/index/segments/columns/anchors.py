@@ -230,7 +230,11 @@ class AnchorCollector:
         return _assemble(self.keys, self.counts, self.key_ids, self.sents)
 
 
-def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents: list[I32]) -> SegmentAnchors:
+def _assemble(
+    keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents: list[I32], postings: bool = True
+) -> SegmentAnchors:
+    """The anchors of passages given batch by batch; `postings` False: without their postings
+    (a merge's rows before they are put in uid order, which only `take` reads)."""
     cat = lambda xs, t: np.concatenate([np.zeros(0, t)] + [np.asarray(x, t) for x in xs])  # noqa: E731
     c = cat(counts, np.int64)
     ptr = np.zeros(len(c) + 1, np.int64)
@@ -241,7 +245,8 @@ def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents:
         remap = np.full(len(keys), -1, np.int32)
         remap[used] = np.arange(len(used), dtype=np.int32)
         keys, k = [keys[i] for i in used.tolist()], remap[k]
-    return SegmentAnchors(keys, ptr, k, s)
+    placeholder = None if postings else (np.zeros(len(keys) + 1, np.int64), np.zeros(0, np.int32))
+    return SegmentAnchors(keys, ptr, k, s, placeholder)
 
 
 def merged(
@@ -266,7 +271,7 @@ def merged(
         counts += c
         key_ids.append(remap[k[0]] if len(k[0]) else k[0])
         sents += s
-    out = _assemble(keys, counts, key_ids, sents)
+    out = _assemble(keys, counts, key_ids, sents, postings=order is None)
     if order is None:
         return out
     c2, k2, s2 = out.take(order)
