@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,29 @@ def test_the_pool_lets_a_batch_go_once_handed_over(monkeypatch: pytest.MonkeyPat
         assert len(second[0]["codes"]) == 2 and len(next(results)[0]["codes"]) == 1
     finally:
         pool._pool.shutdown()
+
+
+def test_the_pool_reads_the_batches_as_its_window_needs_them() -> None:
+    """`AnalysisPool.encode` takes a write's batches from an iterator, at most `window` ahead
+    of the one handed over: the writer hands over a batch's texts only then, so a build holds
+    the texts of the batches in flight, not of the whole write."""
+    from retrieval.index.segments.pool import AnalysisPool
+
+    pulled: list[int] = []
+
+    def batches() -> Iterator[list[str]]:
+        for i in range(6):
+            pulled.append(i)
+            yield [SEED[i]]
+
+    pool = AnalysisPool(1)
+    try:
+        results = pool.encode(batches(), window=2)
+        first = next(results)
+        assert len(pulled) <= 3, pulled
+        assert len(list(results)) == 5 and pulled == list(range(6)) and len(first[0]["sent_count"]) == 1
+    finally:
+        pool.close()
 
 
 def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
