@@ -123,3 +123,25 @@ def test_engine_ingest_indexes_only_new_text(make_engine, tmp_path: Path) -> Non
     assert quote.text == "Pangolins are covered in scales." and quote.source.source == "Test Wire"
     assert engine.ingest([art]).added == []
     assert engine.store.snapshot().n_passages == n + 1
+
+
+def test_an_article_taken_after_its_file_changed_stops_the_write(tmp_path: Path) -> None:
+    """A sync keeps each article's key, not its text, and the write reads the text again when
+    it takes the article (`sync._FileArticles`): an article whose file changed in between is a
+    CorpusError naming the file, never indexed under the key the sync read."""
+    from build_support import write_batch
+
+    from retrieval.corpus.sync import _FileArticles, _known
+
+    path = tmp_path / "a.jsonl"
+    write_batch(path, "a", 5)
+    known = _known(path)
+    refs = [(path.name, row, k) for row, k in enumerate(known)]
+    source = _FileArticles(tmp_path, refs).source()
+    assert source.ids == [k.key.id for k in known] and source.sizes == [2] * 5
+    assert [a.id for a in source.take([1, 3])] == ["a-1", "a-3"] and [a.id for a in source] == source.ids
+    path.write_text(path.read_text("utf-8").replace("day 3.", "day 33."), "utf-8")
+    again = _FileArticles(tmp_path, refs).source()
+    assert [a.id for a in again.take([0, 1, 2])] == ["a-0", "a-1", "a-2"]  # unchanged articles read as they were
+    with pytest.raises(CorpusError, match="changed while it was being indexed"):
+        again.take([3])

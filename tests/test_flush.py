@@ -102,3 +102,22 @@ def test_capped_merge_choice(sizes: list[int]) -> None:
 
     chosen = capped(sizes, 100)
     assert sum(sizes[i] for i in chosen) <= 100 and (len(chosen) >= 2 or not chosen)
+
+
+def test_a_synced_build_indexes_what_a_write_of_the_articles_held_in_memory_does(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    """The sync hands its write an `ArticleSource`: each article is read again from its file
+    when its batch is analysed, so a build holds the texts of the batches in flight, not of
+    every article of the folder. What it indexes is what a write of the same articles, held in
+    memory, indexes: the same passages under the same uids, the same postings."""
+    from retrieval.corpus.files import load_corpus
+    from retrieval.index.store import Change
+
+    policy = FlushPolicy(passages=40, merge_cap=120)
+    synced = _build(tmp_path, "synced", analyzer, policy)
+    held = SegmentStore(tmp_path / "held" / "index", analyzer, flush_policy=policy)
+    held.apply(Change(add=tuple(a for a in load_corpus(tmp_path / "synced" / "corpus") if a.paragraphs)))
+    assert len(held.snapshot().segs) > 1
+    assert passages(synced.store.snapshot()) == passages(held.snapshot())
+    assert postings(synced.store.snapshot()) == postings(held.snapshot())

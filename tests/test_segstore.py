@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,29 @@ def test_the_pool_lets_a_batch_go_once_handed_over(monkeypatch: pytest.MonkeyPat
         pool._pool.shutdown()
 
 
+def test_the_pool_reads_the_batches_as_its_window_needs_them() -> None:
+    """`AnalysisPool.encode` takes a write's batches from an iterator, at most `window` ahead
+    of the one handed over: the writer hands over a batch's texts only then, so a build holds
+    the texts of the batches in flight, not of the whole write."""
+    from retrieval.index.segments.pool import AnalysisPool
+
+    pulled: list[int] = []
+
+    def batches() -> Iterator[list[str]]:
+        for i in range(6):
+            pulled.append(i)
+            yield [SEED[i]]
+
+    pool = AnalysisPool(1)
+    try:
+        results = pool.encode(batches(), window=2)
+        first = next(results)
+        assert len(pulled) <= 3, pulled
+        assert len(list(results)) == 5 and pulled == list(range(6)) and len(first[0]["sent_count"]) == 1
+    finally:
+        pool.close()
+
+
 def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: Path, analyzer: Analyzer) -> None:
     """What a serving bot does with a big batch: Kiwi in another process, same segment."""
     from retrieval.index.segments.pool import AnalysisPool
@@ -236,3 +260,79 @@ def test_a_batch_analysed_in_a_child_process_equals_one_analysed_here(tmp_path: 
     assert [a.ids([t])[0] in a.tokens for t in analyzer.terms(a.text)] == [
         b.ids([t])[0] in b.tokens for t in analyzer.terms(b.text)
     ]
+
+
+def test_postings_made_a_few_passages_at_a_time_are_those_of_one_sort(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`format.postings_by_passage` (what a segment's layout runs) gives the arrays of one sort
+    over every (term, passage) key, whatever the chunk: empty passages, unused terms, a term
+    whose postings span chunks."""
+    from retrieval.index.segments import format
+
+    rng = np.random.default_rng(7)
+    doc_len = rng.integers(0, 12, 200).astype(np.int32)
+    doc_len[[0, 57, 199]] = 0
+    tokens = rng.integers(0, 40, int(doc_len.sum())).astype(np.int32)
+    tokens[::5] = 3  # one term in nearly every passage
+    reference = format.postings(tokens, np.repeat(np.arange(200, dtype=np.int64), doc_len), 45)
+    for step in (1, 7, 64, 1 << 14):
+        monkeypatch.setattr(format, "POSTING_PASSAGES", step)
+        got = format.postings_by_passage(tokens, doc_len, 45)
+        assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(reference, got, strict=True)), step
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            format.postings_by_passage(tokens[:0], doc_len * 0, 4),
+            format.postings(tokens[:0], np.zeros(0), 4),
+            strict=True,
+        )
+    )
+
+
+def test_a_merge_written_as_it_is_made_equals_the_merge_made_in_memory(
+    tmp_path: Path,
+    analyzer: Analyzer,
+    encoder,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """`merge_into` (a store's merges: each array made when the file reaches it, the sources read
+    with pread, copied a run of passages at a time) writes byte for byte what
+    `merge(...).write` writes, for pieces that interleave in uid order (a build merges its
+    smallest segments first) with tombstones and vectors; the merged segment holds each live
+    passage as its source held it, and its postings are those of one sort of its terms."""
+    from retrieval.index import ann
+    from retrieval.index.segments import format
+    from retrieval.index.segments.builder import merge, merge_into
+
+    monkeypatch.setattr(format, "POSTING_PASSAGES", 3)
+    store = SegmentStore(tmp_path / "index", analyzer, encoder=encoder)
+    for i in range(4):
+        store.add([Article(f"n{i}{j}", f"N{i}{j}", tuple(SEED[(5 * i + 2 * j) % len(SEED) :][:3])) for j in range(3)])
+    store.remove(["n11", "n20"])
+    snap = store.snapshot()
+    assert len(snap.segs) == 4 and sum(s.n_deleted for s in snap.segs) > 0
+    parts = [(s.seg, s.deleted) for s in reversed(snap.segs)]  # not in uid order: the merge reorders
+    (tmp_path / "mem").mkdir()
+    (tmp_path / "disk").mkdir()
+    merge("seg-m", parts).write(tmp_path / "mem")
+    out = merge_into(tmp_path / "disk", "seg-m", parts)
+    for suffix in (".seg", ".json", ".anc", ".ids"):
+        assert (tmp_path / "mem" / f"seg-m{suffix}").read_bytes() == (tmp_path / "disk" / f"seg-m{suffix}").read_bytes()
+    live = snap.uids().tolist()
+    assert np.asarray(out.a["uid"]).tolist() == sorted(live) and out.encoder == "use-m3/0.2.1"
+    for s in snap.segs:
+        for row in np.flatnonzero(~s.deleted if s.deleted is not None else np.ones(s.seg.n_passages, bool)).tolist():
+            uid = int(s.seg.a["uid"][row])
+            a, b = s.seg.view(row), out.view(out.local(uid))
+            assert (a.text, a.starts, a.ends, a.paragraph, a.language, a.article) == (
+                b.text, b.starts, b.ends, b.paragraph, b.language, b.article
+            )  # fmt: skip
+            assert s.seg.passage_terms(row) == out.passage_terms(out.local(uid))
+            assert s.seg.anchors.of_passage(row) == out.anchors.of_passage(out.local(uid))
+            assert np.array_equal(s.seg.vector_rows(np.array([row])), out.vector_rows(np.array([out.local(uid)])))
+    # the graph is built from the codes read a slice at a time with pread: the same sketch
+    assert np.array_equal(np.asarray(out.vector_codes()), out.a["vectors"])
+    assert np.array_equal(ann.sketch(out.vector_codes(), "levels", 0.5), ann.sketch(out.a["vectors"], "levels", 0.5))
+    a = out.a
+    docs = np.repeat(np.arange(out.n_passages, dtype=np.int64), np.asarray(a["doc_len"]))
+    reference = format.postings(np.asarray(a["tokens"]), docs, out.n_terms)
+    assert all(np.array_equal(x, a[k]) for x, k in zip(reference, ("post_ptr", "post_doc", "post_tf"), strict=True))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from retrieval.corpus.files import ArticleKey, article_key, corpus_files, file_d
 from retrieval.errors import CorpusError
 from retrieval.index.fsutil import atomic_write, mkdir, seal, unseal
 from retrieval.index.segments.pool import AnalysisPool
-from retrieval.index.store import BatchAnalyser, Change, Store, WriteOptions
+from retrieval.index.store import ArticleSource, BatchAnalyser, Change, Store, WriteOptions
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class CorpusSync:
                 changed.append(path)
         gone = [name for name in old_table if name not in {p.name for p in files}]
         report = SyncReport()
-        parsed: dict[str, list[Article]] = {}
+        parsed: dict[str, list[_Known]] = {}  # what was read of each file: keys, not texts
         for path in changed:
             prior = old_table.get(path.name)
             try:
@@ -101,7 +101,7 @@ class CorpusSync:
                 if prior is not None and prior[1] == digest:
                     table[path.name] = [stamp, digest]  # touched, not changed
                     continue
-                articles = [a for a in parse_file(path) if a.paragraphs]
+                articles = _known(path)
             except (CorpusError, OSError) as exc:
                 report.skipped.append((path.name, _skip_reason(path, exc)))
                 if prior is not None:
@@ -125,14 +125,14 @@ class CorpusSync:
         wanted: dict[str, ArticleKey] = {}
         seen_hash: set[str] = set()
         for name in sorted(table):
-            keys = [article_key(a) for a in parsed[name]] if name in parsed else self._manifest(table[name][1], name)
+            keys = [k.key for k in parsed[name]] if name in parsed else self._manifest(table[name][1], name)
             if keys is None:  # no manifest (first run after an upgrade, or lost): read the file
                 try:
-                    parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+                    parsed[name] = _known(self.corpus_dir / name)
                 except (CorpusError, OSError) as exc:
                     report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
                     continue
-                keys = [article_key(a) for a in parsed[name]]
+                keys = [k.key for k in parsed[name]]
             for key in keys:
                 prior = wanted.get(key.id)
                 if prior is not None:
@@ -152,19 +152,22 @@ class CorpusSync:
         needed = [k for k in wanted.values() if fresh or live.get(k.id) != k.hash]
         for name in sorted({k.file for k in needed} - parsed.keys()):  # known, but not in the store
             try:
-                parsed[name] = [a for a in parse_file(self.corpus_dir / name) if a.paragraphs]
+                parsed[name] = _known(self.corpus_dir / name)
             except (CorpusError, OSError) as exc:
                 report.skipped.append((name, _skip_reason(self.corpus_dir / name, exc)))
                 needed = [k for k in needed if k.file != name]
-        by_file = {name: {a.id: a for a in arts} for name, arts in parsed.items()}
+        by_file = {name: {k.key.id: (name, row, k) for row, k in enumerate(known)} for name, known in parsed.items()}
         adds = [by_file[k.file][k.id] for k in needed]
-        for name, arts in parsed.items():
-            self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds), remove=tuple(remove), extra={**store.snapshot().extra(), "files": table}))
+        added = [k.key.id for _, _, k in adds]
+        for name, known in parsed.items():
+            self._write_manifest(table[name][1], [k.key for k in known])
+        self._apply(
+            Change(add=self._source(adds), remove=tuple(remove), extra={**store.snapshot().extra(), "files": table})
+        )
         self._collect_manifests(table)
-        report.replaced = [] if fresh else sorted({a.id for a in adds} & set(live))
-        report.added = [a.id for a in adds if fresh or a.id not in live]
-        report.removed = [] if fresh else sorted(set(remove) - {a.id for a in adds})
+        report.replaced = [] if fresh else sorted(set(added) & set(live))
+        report.added = [aid for aid in added if fresh or aid not in live]
+        report.removed = [] if fresh else sorted(set(remove) - set(added))
         report.articles = len(wanted)
         self._warn(report)
         if report.added or report.removed or report.replaced:
@@ -176,30 +179,30 @@ class CorpusSync:
             )
         return report
 
-    def _keeps_ids(self, name: str, articles: list[Article], old_table: dict[str, list[Any]]) -> bool:
+    def _keeps_ids(self, name: str, articles: list[_Known], old_table: dict[str, list[Any]]) -> bool:
         """A changed file still names every article it named before (so nothing leaves)."""
         if name not in old_table:
             return True
         before = self._manifest(old_table[name][1], name)
-        return before is not None and {k.id for k in before} <= {a.id for a in articles}
+        return before is not None and {k.id for k in before} <= {a.key.id for a in articles}
 
     def _sync_additions(
-        self, parsed: dict[str, list[Article]], table: dict[str, list[Any]], report: SyncReport
+        self, parsed: dict[str, list[_Known]], table: dict[str, list[Any]], report: SyncReport
     ) -> SyncReport:
         """The common case (new files, or files whose articles only grew or changed): look each
         article up in the store instead of comparing the whole corpus, so an ingest costs what
         the new files cost at any corpus size."""
         store = self.store
         snap = store.snapshot()  # the writer lock is held: nothing commits meanwhile
-        adds: dict[str, Article] = {}
+        adds: dict[str, tuple[str, int, _Known]] = {}  # id -> (file, row, what was read of it)
         replaced: list[str] = []
         new_hashes: set[str] = set()
         for name in sorted(parsed):
-            for art in parsed[name]:
-                key = article_key(art)
+            for row, known in enumerate(parsed[name]):
+                key = known.key
                 if key.id in adds:
-                    if article_key(adds[key.id]).hash != key.hash:
-                        report.skipped.append((name, _conflict(key.id, adds[key.id].file)))
+                    if adds[key.id][2].key.hash != key.hash:
+                        report.skipped.append((name, _conflict(key.id, adds[key.id][0])))
                     continue
                 live = snap.article(key.id)
                 if live is not None:
@@ -211,11 +214,11 @@ class CorpusSync:
                     replaced.append(key.id)  # its own file was edited
                 elif key.hash in new_hashes or snap.article_by("hash", key.hash) is not None:
                     continue  # the same article under another id: indexed once
-                adds[key.id] = art
+                adds[key.id] = (name, row, known)
                 new_hashes.add(key.hash)
-        for name, arts in parsed.items():
-            self._write_manifest(table[name][1], [article_key(a) for a in arts])
-        self._apply(Change(add=tuple(adds.values()), extra={**snap.extra(), "files": table}))
+        for name, known_ in parsed.items():
+            self._write_manifest(table[name][1], [k.key for k in known_])
+        self._apply(Change(add=self._source(list(adds.values())), extra={**snap.extra(), "files": table}))
         self._collect_manifests(table)
         report.replaced = sorted(replaced)
         report.added = [aid for aid in adds if aid not in set(replaced)]
@@ -228,7 +231,7 @@ class CorpusSync:
     def _apply(self, change: Change) -> None:
         """Write one change; analysis shows a progress bar when asked for, and in a serving
         process a big batch is analysed in a child process so questions never wait for it."""
-        passages = sum(len(a.paragraphs) for a in change.add)
+        passages = sum(ArticleSource.held(change.add).sizes)
         update = self.progress("indexing", passages) if self.progress and passages else None
         pool = own = None
         if self.analyser is not None:
@@ -242,6 +245,10 @@ class CorpusSync:
                 own.close()
             if update:
                 update(-1)
+
+    def _source(self, adds: list[tuple[str, int, _Known]]) -> ArticleSource:
+        """The articles to add, read again from their files when the write takes them."""
+        return _FileArticles(self.corpus_dir, adds).source()
 
     # --- manifests: the article keys of a corpus file, by content digest ------------------------
     @property
@@ -297,6 +304,53 @@ class CorpusSync:
     def _warn(report: SyncReport) -> None:
         for line in report.warnings():
             log.warning("%s", line)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What a sync keeps of an article it read: its key and paragraph count. Its text is read
+    again from its file when the write takes it (`_FileArticles`): holding the text of every
+    article read took a 1M build's parent to ~1.1 GiB before its first batch."""
+
+    key: ArticleKey
+    paragraphs: int
+
+
+def _known(path: Path) -> list[_Known]:
+    """The articles of a corpus file that have text, as a sync keeps them."""
+    return [_Known(article_key(a), len(a.paragraphs)) for a in parse_file(path) if a.paragraphs]
+
+
+class _FileArticles:
+    """Articles of corpus files by (file, row among its articles with text), read a file at a
+    time when a write takes them, each checked against the key the sync read: a file changed
+    since is a CorpusError (the write stops, committed flushes stay, and the next sync, which
+    sees the file changed, indexes it as it is then)."""
+
+    def __init__(self, corpus_dir: Path, refs: list[tuple[str, int, _Known]]) -> None:
+        self.corpus_dir = corpus_dir
+        self.refs = refs
+        self._file: tuple[str, list[Article]] | None = None  # the file read last
+
+    def source(self) -> ArticleSource:
+        return ArticleSource([k.key.id for _, _, k in self.refs], [k.paragraphs for _, _, k in self.refs], self.take)
+
+    def take(self, rows: Sequence[int]) -> list[Article]:
+        out = []
+        for r in rows:
+            name, row, known = self.refs[r]
+            if self._file is None or self._file[0] != name:
+                self._file = None  # one file's articles held at a time
+                path = self.corpus_dir / name
+                self._file = (name, [a for a in parse_file(path) if a.paragraphs])
+            articles = self._file[1]
+            art = articles[row] if row < len(articles) else None
+            if art is None or article_key(art) != known.key:
+                raise CorpusError(
+                    f"{self.corpus_dir / name} changed while it was being indexed; the next sync indexes it as it is then"
+                )
+            out.append(art)
+        return out
 
 
 def _file_table(stored: object) -> dict[str, list[Any]]:

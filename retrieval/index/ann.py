@@ -117,7 +117,8 @@ def _crc_file(path: Path) -> int:
     return crc & 0xFFFFFFFF
 
 
-SKETCH_ROWS = 65_536  # rows turned into graph vectors at a time (bounded scratch at 1M rows)
+SKETCH_ROWS = 8_192  # rows turned into graph vectors at a time: ~9 B of scratch a code byte (38 MiB at d=512;
+# 65,536 rows took ~300 MiB, the peak of a 4 x 50k merge once its arrays were streamed)
 SKETCHES = {"levels": ("b1", 2), "signs": ("b1", 1), "codes": ("i8", 1)}  # usearch storage, graph dims per code dim
 
 

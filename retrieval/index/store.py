@@ -95,11 +95,53 @@ class PassageView:
         return np.array([self.lookup(t) for t in terms], np.int64)
 
 
+class ArticleSource(Sequence[Article]):
+    """Articles a write adds, known up front by id and paragraph count and read when taken.
+
+    A build's parent held the text of every article of its write from the sync's first read to
+    the write's end (~1.1 GiB at 1M passages). A writer that plans its batches and flushes from
+    `ids` and `sizes` and `take`s a batch's articles only when it analyses them holds a batch
+    at a time; any other reader sees an ordinary sequence of articles."""
+
+    def __init__(
+        self, ids: Sequence[str], sizes: Sequence[int], read: Callable[[Sequence[int]], list[Article]]
+    ) -> None:
+        """`read(rows)`: the articles at those positions (ascending within a batch), each with `sizes[row]` paragraphs."""
+        if len(ids) != len(sizes):
+            raise ValueError("an article source needs one paragraph count per id")
+        self.ids, self.sizes, self._read = list(ids), list(sizes), read
+
+    @classmethod
+    def held(cls, articles: Sequence[Article]) -> ArticleSource:
+        """Articles already in memory, as a source."""
+        if isinstance(articles, ArticleSource):
+            return articles
+        return cls(
+            [a.id for a in articles], [len(a.paragraphs) for a in articles], lambda rows: [articles[r] for r in rows]
+        )
+
+    def take(self, rows: Sequence[int]) -> list[Article]:
+        return self._read(rows)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return self.take(range(len(self))[i])
+        return self.take([range(len(self))[i]])[0]
+
+    def __iter__(self) -> Iterator[Article]:
+        step = 256  # read in runs: a source reading files parses a file once per run, not per article
+        for lo in range(0, len(self), step):
+            yield from self.take(range(lo, min(lo + step, len(self))))
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One atomic write: everything in it is committed together, or nothing is."""
 
-    add: tuple[Article, ...] = ()
+    add: Sequence[Article] = ()  # a tuple, or an `ArticleSource` (read a batch at a time by the segment writer)
     remove: tuple[str, ...] = ()  # article ids; an id both removed and added is a replacement
     extra: dict[str, object] | None = None  # replaces the store's extra data when given
 
@@ -124,7 +166,7 @@ class BatchAnalyser(Protocol):
     """Analyses batches of paragraphs elsewhere (`index/segments/pool.py`: child processes);
     `encoder` (name, cache folder) asks for the passages' vectors too."""
 
-    def encode(self, batches: list[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[object]: ...
+    def encode(self, batches: Iterable[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[object]: ...
 
 
 @runtime_checkable

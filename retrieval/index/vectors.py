@@ -20,6 +20,7 @@ segment column (one module per column) can memory-map the codes and call these.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -62,12 +63,17 @@ def dequantise(codes: Codes, norms: npt.NDArray[np.float32] | None = None) -> np
 def checksum(codes: Codes) -> int:
     """CRC32 of the codes with their shape and dtype (a truncated or reshaped file differs)."""
     a = np.ascontiguousarray(codes)
-    head = f"{a.dtype.str}:{a.shape}".encode()
-    crc = zlib.crc32(head)
     flat = a.reshape(-1).view(np.uint8)
     step = 1 << 24
-    for s in range(0, len(flat), step):
-        crc = zlib.crc32(memoryview(flat[s : s + step]), crc)
+    return checksum_of(a.dtype, a.shape, (memoryview(flat[s : s + step]) for s in range(0, len(flat), step)))
+
+
+def checksum_of(dtype: np.dtype, shape: tuple[int, ...], pieces: Iterable[bytes | memoryview]) -> int:
+    """`checksum` of codes of this dtype and shape given as their bytes in pieces (read from a
+    file with `pread`: through its map, the pages read would stay resident)."""
+    crc = zlib.crc32(f"{dtype.str}:{shape}".encode())
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
     return crc & 0xFFFFFFFF
 
 
@@ -167,6 +173,6 @@ def nearest(
         if codes.shape[1] != len(q):
             raise ValueError(f"the query has {len(q)} dimensions, the index's vectors {codes.shape[1]}")
         rows, sims = _block_top(codes, norms, q, k, live)
-        found.extend(zip(np.asarray(uids)[rows].tolist(), sims.tolist()))
+        found.extend(zip(np.asarray(uids)[rows].tolist(), sims.tolist(), strict=True))
     found.sort(key=lambda x: (-x[1], x[0]))
     return [(int(u), float(s)) for u, s in found[:k]]

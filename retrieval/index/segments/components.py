@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.errors import IndexFormatError
 from retrieval.index import ann
-from retrieval.index.segments import columns, format, recovery
+from retrieval.index.segments import format, recovery
 from retrieval.index.segments.columns import anchors
 
 if TYPE_CHECKING:  # the open segment (segment.py) writes itself through this list
@@ -56,7 +56,7 @@ def _verify_arrays(directory: Path, seg: Segment) -> str | None:
 
 def _write_graph(directory: Path, seg: Segment) -> None:
     if seg.encoder is not None:  # a big segment's HNSW graph beside it (None below `HnswParams.min_rows`)
-        ann.build(directory, seg.name, seg.a[columns.VECTORS], seg.encoder)
+        ann.build(directory, seg.name, seg.vector_codes(), seg.encoder)
 
 
 def _verify_graph(directory: Path, seg: Segment) -> str | None:
@@ -81,6 +81,11 @@ def file_names(segments: Iterable[str]) -> set[str]:
     return {f for name in segments for c in COMPONENTS for f in c.files(name)}
 
 
-def write(directory: Path, seg: Segment) -> None:
+MADE_BY_MERGE = ("arrays", "anchors")  # `builder.merge_into` writes these as it makes them
+
+
+def write(directory: Path, seg: Segment, skip: tuple[str, ...] = ()) -> None:
+    """Every component's files but those named in `skip` (written already)."""
     for c in COMPONENTS:
-        c.write(directory, seg)
+        if c.name not in skip:
+            c.write(directory, seg)

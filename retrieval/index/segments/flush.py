@@ -46,26 +46,38 @@ DEFAULT_FLUSH = FlushPolicy()
 
 def batches(articles: Sequence[Article], batch_size: int) -> list[list[Article]]:
     """Articles in analysis batches of about `batch_size` passages (whole articles each)."""
-    out: list[list[Article]] = [[]]
-    size = 0
-    for art in articles:
-        if size >= batch_size:
-            out.append([])
-            size = 0
-        out[-1].append(art)
-        size += len(art.paragraphs)
-    return [b for b in out if b]
+    return [[articles[i] for i in batch] for batch in batches_of([len(a.paragraphs) for a in articles], batch_size)]
 
 
 def flushes(batched: Sequence[list[Article]], passages: int) -> list[list[list[Article]]]:
     """Consecutive analysis batches grouped into flushes of at least `passages` passages (the
     last one may be smaller)."""
-    out: list[list[list[Article]]] = []
+    sizes = [sum(len(a.paragraphs) for a in batch) for batch in batched]
+    return [[batched[b] for b in group] for group in flushes_of([[i] for i in range(len(batched))], sizes, passages)]
+
+
+def batches_of(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
+    """`batches` by the articles' paragraph counts: positions, so a writer plans a write
+    without holding its texts (`store.ArticleSource`)."""
+    out: list[list[int]] = [[]]
+    size = 0
+    for i, n in enumerate(sizes):
+        if size >= batch_size:
+            out.append([])
+            size = 0
+        out[-1].append(i)
+        size += n
+    return [b for b in out if b]
+
+
+def flushes_of(batched: Sequence[list[int]], sizes: Sequence[int], passages: int) -> list[list[list[int]]]:
+    """`flushes` of batches of positions into `sizes` (paragraph counts)."""
+    out: list[list[list[int]]] = []
     size = passages
     for batch in batched:
         if size >= passages:
             out.append([])
             size = 0
         out[-1].append(batch)
-        size += sum(len(a.paragraphs) for a in batch)
+        size += sum(sizes[i] for i in batch)
     return out

@@ -22,8 +22,9 @@ A builder (`builder.py`: an ingest batch, a merge) hands `layout` a `Content`; t
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ LOOKUP_FIELDS = ("id", "hash", "text_hash")  # article columns with a sorted ord
 # pointer arrays whose ends `check` reads at open: checked whole there (small: one row each), so
 # a bad pointer is a damaged segment at open rather than a wild read later
 SMALL = ("text_ptr", "sent_ptr", "post_ptr", "vocab_ptr", "art_pass_ptr")
+COUNTED = ("uid", "art_pass_ptr", "post_ptr")  # the arrays whose lengths NAME.json gives as counts
+POSTING_PASSAGES = 1 << 14  # passages whose postings are sorted at once (`postings_by_passage`)
 
 
 def per_passage(present: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
@@ -62,51 +65,71 @@ def per_passage(present: Sequence[str] = ()) -> tuple[tuple[str, type], ...]:
     return CORE_PER_PASSAGE + columns.dtypes(present)
 
 
+Lazy = Callable[[], np.ndarray]  # an array made when the file reaches it (a merge: `builder.merge_into`)
+
+
 @dataclass(frozen=True, slots=True)
 class Content:
     """A segment's data before layout, in passage (uid) order: per-passage rows, ragged data as
     lengths and values, the term list and the article table. Articles' passages are contiguous
-    and in article order."""
+    and in article order. An array may be given as a `Lazy` (a function that makes it): `stream`
+    calls it when the file reaches that array, so a writer holds one such array at a time."""
 
-    uid: I64
-    article: I64  # each passage's row in `articles`
-    rows: Mapping[str, np.ndarray]  # the `per_passage` arrays: paragraph, lang, doc_len, columns
-    text_len: I64
-    texts: npt.NDArray[np.uint8]  # UTF-8 of every passage's text, back to back
-    sent_count: I64  # sentences per passage
-    sent_start: I32
-    sent_end: I32
-    sent_tok_len: I64  # terms per sentence
-    tokens: I32  # term ids into `vocab`, in text order
+    uid: I64 | Lazy
+    article: I64 | Lazy  # each passage's row in `articles`
+    rows: Mapping[str, np.ndarray | Lazy]  # the `per_passage` arrays: paragraph, lang, doc_len, columns
+    text_len: I64 | Lazy
+    texts: npt.NDArray[np.uint8] | Lazy  # UTF-8 of every passage's text, back to back
+    sent_count: I64 | Lazy  # sentences per passage
+    sent_start: I32 | Lazy
+    sent_end: I32 | Lazy
+    sent_tok_len: I64 | Lazy  # terms per sentence
+    tokens: I32 | Lazy  # term ids into `vocab`, in text order
     vocab: list[str]
     articles: Mapping[str, list[str]]  # ARTICLE_FIELDS -> one value per article row
 
 
+def _made(x: np.ndarray | Lazy) -> np.ndarray:
+    return x() if callable(x) else x
+
+
 def layout(c: Content) -> dict[str, np.ndarray]:
     """The segment's arrays, in file order (see the module docstring)."""
-    n = len(c.uid)
-    doc_len = np.asarray(c.rows["doc_len"])
-    post_ptr, post_doc, post_tf = postings(c.tokens, np.repeat(np.arange(n, dtype=np.int64), doc_len), len(c.vocab))
+    return dict(stream(c))
+
+
+def stream(c: Content) -> Iterator[tuple[str, np.ndarray]]:
+    """The segment's arrays one at a time, in file order. What a later array needs (the
+    articles, lengths and terms, for the postings and `art_pass_ptr`) is kept; nothing else is,
+    so `write` of this stream holds about one array of a `Lazy` content at a time."""
+    yield "uid", np.asarray(_made(c.uid), np.int64)
+    article = np.asarray(_made(c.article)).astype(np.int32)
+    yield "article", article
+    doc_len = np.zeros(0, np.int32)
+    for name, dtype in per_passage(list(c.rows)):
+        row = np.asarray(_made(c.rows[name])).astype(dtype, copy=False)
+        if name == "doc_len":
+            doc_len = row
+        yield name, row
+        del row
+    yield "text_ptr", ptr(_made(c.text_len))
+    yield "texts", np.asarray(_made(c.texts), np.uint8)
+    yield "sent_ptr", ptr(_made(c.sent_count))
+    yield "sent_start", np.asarray(_made(c.sent_start), np.int32)
+    yield "sent_end", np.asarray(_made(c.sent_end), np.int32)
+    yield "sent_tok_ptr", ptr(_made(c.sent_tok_len))
+    tokens = np.asarray(_made(c.tokens), np.int32)
+    yield "tokens", tokens
+    post_ptr, post_doc, post_tf = postings_by_passage(tokens, doc_len, len(c.vocab))
+    del tokens
+    yield "post_ptr", post_ptr
+    yield "post_doc", post_doc
+    yield "post_tf", post_tf
+    del post_ptr, post_doc, post_tf
     n_art = len(c.articles[ARTICLE_FIELDS[0]])
-    arrays: dict[str, np.ndarray] = {
-        "uid": np.asarray(c.uid, np.int64),
-        "article": np.asarray(c.article).astype(np.int32),
-        **{name: np.asarray(c.rows[name]).astype(dtype, copy=False) for name, dtype in per_passage(list(c.rows))},
-        "text_ptr": ptr(c.text_len),
-        "texts": np.asarray(c.texts, np.uint8),
-        "sent_ptr": ptr(c.sent_count),
-        "sent_start": np.asarray(c.sent_start, np.int32),
-        "sent_end": np.asarray(c.sent_end, np.int32),
-        "sent_tok_ptr": ptr(c.sent_tok_len),
-        "tokens": np.asarray(c.tokens, np.int32),
-        "post_ptr": post_ptr,
-        "post_doc": post_doc,
-        "post_tf": post_tf,
-        "art_pass_ptr": ptr(np.bincount(np.asarray(c.article, np.int64), minlength=n_art).astype(np.int64)),
-    }
-    arrays.update(strings("vocab", c.vocab))
-    arrays.update(_article_columns(c.articles))
-    return arrays
+    yield "art_pass_ptr", ptr(np.bincount(article.astype(np.int64), minlength=n_art).astype(np.int64))
+    yield from strings("vocab", c.vocab).items()
+    yield from _article_columns(c.articles)
 
 
 def check(name: str, a: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> None:
@@ -136,38 +159,53 @@ def paths(directory: Path, name: str) -> tuple[Path, Path]:
     return directory / f"{name}{ARRAYS_SUFFIX}", directory / f"{name}{TABLE_SUFFIX}"
 
 
-def write(directory: Path, name: str, arrays: Mapping[str, np.ndarray], encoder: str | None) -> None:
-    """Write NAME.seg and NAME.json (new files: a segment is never overwritten), fsynced."""
+def write(
+    directory: Path, name: str, arrays: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]], encoder: str | None
+) -> None:
+    """Write NAME.seg and NAME.json (new files: a segment is never overwritten), fsynced.
+    `arrays`: a segment's arrays, or (name, array) pairs in file order (`stream`), each written
+    and let go before the next is asked for."""
     start = packed.align(len(MAGIC))
-    table, body, offset = packed.lay_out(arrays, start)
-    chunks: list[bytes | memoryview] = [MAGIC + bytes(start - len(MAGIC)), *body]
+    packer = packed.Packer(start)
     seg_path, meta_path = paths(directory, name)
     sums = BlockSums()
+    counts: dict[str, int] = {}
+    vectors_crc: int | None = None
+
+    def watched() -> Iterator[tuple[str, np.ndarray]]:
+        nonlocal vectors_crc
+        for key, arr in arrays.items() if isinstance(arrays, Mapping) else arrays:
+            if key == "tokens":
+                crash_point("segment-write")  # half a segment on disk, no commit names it
+            if key in COUNTED:
+                counts[key] = len(arr)
+            if key == columns.VECTORS and encoder is not None:
+                vectors_crc = vectors.checksum(arr)
+            yield key, arr
+            del arr
 
     def pieces() -> Iterator[bytes | memoryview]:
-        for i, chunk in enumerate(chunks):
-            if i == len(chunks) // 2:
-                crash_point("segment-write")  # half a segment on disk, no commit names it
-            sums.feed(chunk)
-            yield chunk
+        for piece in itertools.chain([MAGIC + bytes(start - len(MAGIC))], packer.chunks(watched())):
+            sums.feed(piece)
+            yield piece
 
     write_new(seg_path, pieces())  # a full disk leaves no half segment behind (no commit names it anyway)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "analyzer": ANALYZER_VERSION,
         "name": name,
-        "size": offset,
+        "size": packer.offset,
         "block": BLOCK,
         "checksum": ALGORITHM,
         "blocks": sums.finish(),  # CRC-32 of each BLOCK of NAME.seg (`blocks.py`)
-        "passages": len(arrays["uid"]),
-        "articles": len(arrays["art_pass_ptr"]) - 1,
-        "terms": len(arrays["post_ptr"]) - 1,
-        "arrays": table,
+        "passages": counts["uid"],
+        "articles": counts["art_pass_ptr"] - 1,
+        "terms": counts["post_ptr"] - 1,
+        "arrays": packer.table,
     }
     if encoder is not None:
         meta["encoder"] = encoder
-        meta["vectors_crc32"] = vectors.checksum(arrays[columns.VECTORS])
+        meta["vectors_crc32"] = vectors_crc
     write_new(meta_path, seal(meta))
     fsync_dir(directory)
 
@@ -222,7 +260,7 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
         if (encoder is None) != (columns.VECTORS not in arrays):
             raise IndexFormatError(f"segment {name}: passage vectors and their encoder's name do not go together")
         checked = CheckedArrays(arrays, spans, blocks)
-        if encoder is not None and verify and vectors.checksum(checked[columns.VECTORS]) != meta.get("vectors_crc32"):
+        if encoder is not None and verify and _vectors_crc(blocks, arrays, spans) != meta.get("vectors_crc32"):
             raise IndexFormatError(f"segment {name}: its passage vectors fail their checksum")
         check(name, {k: checked[k] if k in SMALL else v for k, v in arrays.items()}, meta)
     except IndexFormatError:
@@ -230,6 +268,17 @@ def read(directory: Path, name: str, verify: bool | None = None) -> Read:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexFormatError(f"segment {name} is damaged: {exc}") from exc
     return Read(checked, meta, seg_path, encoder)
+
+
+def _vectors_crc(blocks: Blocks, arrays: Mapping[str, np.ndarray], spans: Mapping[str, tuple[int, int]]) -> int:
+    """The vectors' checksum read with `pread` (every block was checked just before): read
+    through the map, their pages stayed resident as long as the segment was open (25 MiB a
+    50k-passage flush, 103 MiB after a 4 x 50k merge). A verified open of a real 50k segment
+    now leaves 18 MiB resident, where it left 43 (/tmp/h1/open_rss.py)."""
+    codes, (lo, hi) = arrays[columns.VECTORS], spans[columns.VECTORS]
+    step = 1 << 20  # 16 MiB reads left ~14 MiB more of heap behind (glibc's mmap threshold rises)
+    pieces = (os.pread(blocks.fd, min(step, hi - at), at) for at in range(lo, hi, step))
+    return vectors.checksum_of(codes.dtype, codes.shape, pieces)
 
 
 # --- ragged arrays, strings, postings ---------------------------------------------------------
@@ -241,16 +290,14 @@ def ptr(lengths: npt.ArrayLike) -> I64:
     return out
 
 
-def _article_columns(cols: Mapping[str, list[str]]) -> dict[str, np.ndarray]:
+def _article_columns(cols: Mapping[str, list[str]]) -> Iterator[tuple[str, np.ndarray]]:
     """The article table as string columns, plus a sorted order of the columns looked up by
     value, so finding an article by id or hash is a binary search, not a dict of every article."""
-    out: dict[str, np.ndarray] = {}
     for f in ARTICLE_FIELDS:
         values = cols[f]
-        out.update(strings(f"art_{f}", values))
+        yield from strings(f"art_{f}", values).items()
         if f in LOOKUP_FIELDS:
-            out[f"art_{f}_order"] = np.array(sorted(range(len(values)), key=values.__getitem__), np.int32)
-    return out
+            yield f"art_{f}_order", np.array(sorted(range(len(values)), key=values.__getitem__), np.int32)
 
 
 def strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
@@ -273,6 +320,40 @@ def postings(tokens: np.ndarray, docs: np.ndarray, n_terms: int) -> tuple[I64, I
     out = np.zeros(n_terms + 1, np.int64)
     out[1:] = np.cumsum(np.bincount(terms, minlength=n_terms))
     return out, (uniq % span).astype(np.int32), tf.astype(np.int32)
+
+
+def postings_by_passage(tokens: np.ndarray, doc_len: np.ndarray, n_terms: int) -> tuple[I64, I32, I32]:
+    """`postings(tokens, np.repeat(np.arange(n), doc_len), n_terms)`, the same arrays, sorted
+    `POSTING_PASSAGES` passages at a time. One sort of every (term, passage) key held ~40 bytes a
+    term of the text at once: ~330 MiB for a 200k-passage merge's 8.3M terms. Chunks come in
+    passage order, so each term's postings stay ascending; a first pass counts them per term."""
+    tokens, doc_len = np.asarray(tokens), np.asarray(doc_len)
+    if len(tokens) == 0:
+        return postings(tokens, np.zeros(0, np.int64), n_terms)
+    tok_ptr = ptr(doc_len)
+    n = len(doc_len)
+
+    def chunks() -> Iterator[tuple[I64, I32, I32]]:
+        for lo in range(0, n, POSTING_PASSAGES):
+            hi = min(n, lo + POSTING_PASSAGES)
+            ptr_c, doc_c, tf_c = postings(
+                tokens[tok_ptr[lo] : tok_ptr[hi]], np.repeat(np.arange(lo, hi, dtype=np.int64), doc_len[lo:hi]), n_terms
+            )
+            yield ptr_c, doc_c, tf_c
+
+    df = np.zeros(n_terms, np.int64)
+    for ptr_c, _, _ in chunks():
+        df += np.diff(ptr_c)
+    out_ptr = ptr(df)
+    out_doc, out_tf = np.empty(int(out_ptr[-1]), np.int32), np.empty(int(out_ptr[-1]), np.int32)
+    cursor = out_ptr[:-1].copy()  # where each term's next postings go
+    for ptr_c, doc_c, tf_c in chunks():
+        counts = np.diff(ptr_c)
+        # entry j of term t goes to cursor[t] + (j - ptr_c[t])
+        at = np.repeat(cursor - ptr_c[:-1], counts) + np.arange(len(doc_c), dtype=np.int64)
+        out_doc[at], out_tf[at] = doc_c, tf_c
+        cursor += counts
+    return out_ptr, out_doc, out_tf
 
 
 def take_ragged(pointers: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[I64, np.ndarray]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,10 @@ from retrieval.index.segments.columns import anchors as anchor_column
 from retrieval.text.analyze import Analyzer
 
 EncoderSetup = tuple[str, "Path | None"]  # encoder name and its start-up cache folder
+# batches submitted ahead of the one handed over (`encode`): with vectors 32 x 500 passages,
+# ~2 min of encoding on 2 cores and ~60 MiB of analysed batches, so the children keep busy
+# through most of a merge without the parent holding a whole write's batches
+WINDOW = 32
 
 _analyzer: Analyzer | None = None
 _encoders: dict[EncoderSetup, object] = {}
@@ -84,15 +88,31 @@ class AnalysisPool:
             processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(workers, nice)
         )  # fmt: skip
 
-    def encode(self, batches: Sequence[list[str]], encoder: EncoderSetup | None = None) -> Iterator[Encoded]:
-        """Each batch analysed (and, with `encoder`, its passages encoded), in order. A batch's
-        future is let go once its result is handed over: a done future holds its result, so
-        keeping them all kept every analysed batch of a write until its end (a 1M build's parent
-        grew ~190 MiB a 50k flush), where a flushed build should hold about one flush."""
-        futures = deque(self._pool.submit(_encode, texts, encoder) for texts in batches)
+    def encode(
+        self, batches: Iterable[list[str]], encoder: EncoderSetup | None = None, window: int = WINDOW
+    ) -> Iterator[Encoded]:
+        """Each batch analysed (and, with `encoder`, its passages encoded), in order. At most
+        `window` batches are submitted ahead of the one handed over: `batches` is read as the
+        children need it (a writer hands over a batch's texts only then), and a done future
+        holds its result, so keeping every batch submitted kept the texts and the analysis of
+        a whole write (a 1M build's parent grew ~190 MiB a 50k flush) where a flushed build
+        should hold about one flush. A batch's future is let go once its result is handed over."""
+        todo = iter(batches)
+        futures: deque[Future[Encoded]] = deque()
+
+        def submit() -> None:
+            while len(futures) < window and (texts := next(todo, None)) is not None:
+                futures.append(self._pool.submit(_encode, texts, encoder))
+
         try:
+            submit()
             while futures:
-                yield futures.popleft().result()
+                first = futures.popleft()
+                submit()  # the children go on with the next ones while this one is handed over
+                result = first.result()
+                del first
+                yield result
+                del result
         finally:
             for f in futures:
                 f.cancel()

@@ -15,6 +15,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +25,12 @@ import numpy as np
 
 from retrieval.index.fsutil import WriterLock, crash_point, mkdir
 from retrieval.index.segments import columns, flush, merge_policy
-from retrieval.index.segments.builder import SegmentBuilder, merge
+from retrieval.index.segments.builder import SegmentBuilder, merge_into
 from retrieval.index.segments.commit import CommitReader, collect, deletes_name, write_commit, write_deletes
 from retrieval.index.segments.pool import AnalysisPool, analyse_batch
 from retrieval.index.segments.segment import Segment
 from retrieval.index.segments.snapshot import LiveSegment, Snapshot
-from retrieval.index.store import NO_OPTIONS, ArticleMeta, Change, ChangeReport, WriteOptions
+from retrieval.index.store import NO_OPTIONS, ArticleMeta, ArticleSource, Change, ChangeReport, WriteOptions
 from retrieval.index.twins import links as twin_links
 from retrieval.index.twins.find import TwinFinder
 from retrieval.index.twins.links import LinkState, TwinLinks
@@ -116,8 +117,10 @@ class SegmentWriter:
         names, the last one writes `change.extra` (so a rerun after a crash in between redoes
         the rest)."""
         snap = self.reader.snapshot()
-        adds = _last_per_id(change.add)
-        gone = set(change.remove) | {a.id for a in adds}
+        source = ArticleSource.held(change.add)  # read a batch at a time when it is a file-backed source
+        adds = _last_per_id(source.ids)  # positions in `source`
+        added = [source.ids[r] for r in adds]
+        gone = set(change.remove) | set(added)
         located = {aid: found for aid in sorted(gone) if (found := snap.find(aid)) is not None}
         removed = [aid for aid in located if aid in change.remove]
         if not adds and not located and change.extra is None:
@@ -126,18 +129,22 @@ class SegmentWriter:
             snap, bool(adds), sum(len(live.seg.article_passages(row)) for live, row in located.values())
         )
         batch_size = min(ENCODE_BATCH if stamp is not None else ANALYSIS_BATCH, self.flush.passages)
-        groups = flush.flushes(flush.batches(adds, batch_size), self.flush.passages) or [[]]
-        analysed = self._analysed(groups, options, stamp is not None) if adds else iter(())
+        sizes = [source.sizes[r] for r in adds]
+        groups = [
+            [[adds[i] for i in batch] for batch in group]
+            for group in flush.flushes_of(flush.batches_of(sizes, batch_size), sizes, self.flush.passages)
+        ] or [[]]  # fmt: skip
+        analysed = self._analysed(source, groups, options, stamp is not None) if adds else iter(())
         extra0 = snap.extra()
         # an article replaced is tombstoned in the commit that adds its new version (a reindex
         # never shows readers a half-empty index); those only removed go with the first one
-        pure_removes = set(change.remove) - {a.id for a in adds}
+        pure_removes = set(change.remove) - set(added)
         links = self._link_state(snap)
         n_added = 0
         try:
             for i, group in enumerate(groups):
                 last = i == len(groups) - 1
-                ids = {a.id for batch in group for a in batch} | (pure_removes if i == 0 else set())
+                ids = {source.ids[r] for batch in group for r in batch} | (pure_removes if i == 0 else set())
                 extra = change.extra if last and change.extra is not None else extra0
                 n_added += self._write_part(group, ids, analysed, extra, stamp, options, links, last)
                 if not last:
@@ -146,7 +153,7 @@ class SegmentWriter:
             close = getattr(analysed, "close", None)
             if close is not None:
                 close()
-        return ChangeReport(tuple(a.id for a in adds), tuple(removed), n_added)
+        return ChangeReport(tuple(added), tuple(removed), n_added)
 
     def _link_state(self, snap: Snapshot) -> LinkState | None:
         """The twin links a write starts from (None: this writer finds no twins)."""
@@ -157,11 +164,13 @@ class SegmentWriter:
         return LinkState.start(mine, before, live)
 
     def _write_part(
-        self, group: Sequence[list[Article]], ids: set[str], analysed: Iterator[Any], extra: dict[str, Any],
-        stamp: str | None, options: WriteOptions, links: LinkState | None = None, last: bool = True,
+        self, group: Sequence[list[int]], ids: set[str], analysed: Iterator[tuple[list[Article], Any]],
+        extra: dict[str, Any], stamp: str | None, options: WriteOptions, links: LinkState | None = None,
+        last: bool = True,
     ) -> int:  # fmt: skip
-        """One commit: a segment of `group`'s articles (analysed batch by batch), tombstones for
-        the live articles named by `ids`; then merges as the policy asks. Returns passages added."""
+        """One commit: a segment of `group`'s articles (batches of positions in the write's
+        source, each handed over with its analysis by `analysed`), tombstones for the live
+        articles named by `ids`; then merges as the policy asks. Returns passages added."""
         snap = self.reader.snapshot()
         generation = snap.generation + 1
         hits: dict[str, list[int]] = {}  # segment name -> article rows to delete
@@ -170,11 +179,15 @@ class SegmentWriter:
             if found is not None:
                 hits.setdefault(found[0].seg.name, []).append(found[1])
         new_seg: Segment | None = None
+        group_ids: set[str] = set()  # the articles this commit adds
         if group:
             builder = SegmentBuilder(schema=columns.schema(self.encoder if stamp is not None else None))
-            for batch in group:
+            for _ in group:
+                batch, encoded = next(analysed)
                 metas, paragraphs = [ArticleMeta.of(a) for a in batch], [a.paragraphs for a in batch]
-                builder.add_encoded(metas, paragraphs, next(analysed))
+                group_ids.update(a.id for a in batch)
+                builder.add_encoded(metas, paragraphs, encoded)
+                del batch, encoded
                 crash_point("analysis")  # a batch analysed, nothing written
                 if options.progress:
                     options.progress(sum(len(p) for p in paragraphs))
@@ -199,22 +212,21 @@ class SegmentWriter:
         n_added = new_seg.n_passages if new_seg is not None else 0
         if new_seg is not None:
             lives.append(LiveSegment(new_seg))
-        twins = self._links(links, generation, lives, snap.next_uid + n_added, extra, stamp, group, ids, last)
+        twins = self._links(links, generation, lives, snap.next_uid + n_added, extra, stamp, group_ids, ids, last)
         self.commit(generation, lives, snap.next_uid + n_added, extra, stamp, twins)
         self.maybe_merge()
         return n_added
 
     def _links(
         self, state: LinkState | None, generation: int, lives: Sequence[LiveSegment], next_uid: int,
-        extra: dict[str, Any], stamp: str | None, group: Sequence[list[Article]], gone: set[str], last: bool,
+        extra: dict[str, Any], stamp: str | None, added: set[str], gone: set[str], last: bool,
     ) -> TwinLinks | None:  # fmt: skip
         """The twin links of the commit about to be made over `lives` (None: it names none):
-        `state` brought up to date with the articles `group` adds and those `gone` takes out,
+        `state` brought up to date with the articles `added` (ids) and those `gone` takes out,
         checked in the snapshot the `last` commit of the write will be, and written as a new
         file when they changed."""
         if state is None or self.finder is None:
             return None
-        added = {a.id for batch in group for a in batch}
         if added or gone or (last and state.pending):
             t0 = time.perf_counter()
             n = len(state.pending | added) if last else 0
@@ -264,26 +276,38 @@ class SegmentWriter:
         return None
 
     def _analysed(
-        self, groups: Sequence[Sequence[list[Article]]], options: WriteOptions, encode: bool
-    ) -> Iterator[Any]:
-        """Every batch of every flush analysed (and encoded when `encode`), in order, as the
-        flat arrays `SegmentBuilder.add_encoded` takes: here, or by `options.pool` (child
-        processes, or a cluster), which is asked for all batches at once so it can run ahead of
-        the flushes. A build with vectors and no pool starts its own processes when big."""
+        self, source: ArticleSource, groups: Sequence[Sequence[list[int]]], options: WriteOptions, encode: bool
+    ) -> Iterator[tuple[list[Article], Any]]:
+        """Every batch of every flush, in order: its articles (taken from `source` only now) and
+        their analysis (encoded too when `encode`), as the flat arrays
+        `SegmentBuilder.add_encoded` takes: here, or by `options.pool` (child processes, or a
+        cluster), which is handed the batches' texts as it asks for them so it can run ahead of
+        the flushes, a window of batches at most. A build with vectors and no pool starts its
+        own processes when big. Only the batches in that window are held, not the whole write."""
         if self.analyzer is None and options.pool is None:
             raise TypeError("this store was opened without an analyser, so it cannot add articles")
-        texts = [[p for a in batch for p in a.paragraphs] for group in groups for batch in group]
+        batches = [batch for group in groups for batch in group]
+        waiting: deque[list[Article]] = deque()  # the articles of the batches handed to the analyser
+
+        def texts() -> Iterator[list[str]]:
+            for batch in batches:
+                articles = source.take(batch)
+                waiting.append(articles)
+                yield [p for a in articles for p in a.paragraphs]
+
         setup = (self.encoder_name, self.encoder_cache) if encode and self.encoder_name else None
         pool, own_pool = options.pool, None
-        if pool is None and setup is not None and sum(map(len, texts)) >= ENCODE_POOL_MIN:
+        n_passages = sum(source.sizes[r] for batch in batches for r in batch)
+        if pool is None and setup is not None and n_passages >= ENCODE_POOL_MIN:
             pool = own_pool = AnalysisPool(workers=1, processes=ENCODE_PROCESSES, nice=0)
         try:
             if pool is not None:
-                yield from (pool.encode(texts, setup) if setup is not None else pool.encode(texts))
+                for encoded in pool.encode(texts(), setup) if setup is not None else pool.encode(texts()):
+                    yield waiting.popleft(), encoded
                 return
             assert self.analyzer is not None
-            for batch_texts in texts:
-                yield analyse_batch(self.analyzer, self.encoder if encode else None, batch_texts)
+            for batch_texts in texts():
+                yield waiting.popleft(), analyse_batch(self.analyzer, self.encoder if encode else None, batch_texts)
         finally:
             if own_pool is not None:
                 own_pool.close()
@@ -331,8 +355,8 @@ class SegmentWriter:
     def _merge(self, plan: Sequence[LiveSegment]) -> None:
         snap = self.reader.snapshot()
         generation = snap.generation + 1
-        merged = merge(f"seg-{generation:08d}-{secrets.token_hex(3)}", [(s.seg, s.deleted) for s in plan])
-        merged = merged.write(self.directory)
+        name = f"seg-{generation:08d}-{secrets.token_hex(3)}"
+        merged = merge_into(self.directory, name, [(s.seg, s.deleted) for s in plan])  # written as it is made
         crash_point("merge")  # the merged segment is written, no commit names it yet
         names = {s.seg.name for s in plan}
         lives: list[LiveSegment] = []
@@ -359,9 +383,10 @@ def _try(lock: threading.RLock) -> Iterator[bool]:
             lock.release()
 
 
-def _last_per_id(articles: Sequence[Article]) -> list[Article]:
-    seen: dict[str, Article] = {}
-    for a in articles:
-        seen.pop(a.id, None)
-        seen[a.id] = a
+def _last_per_id(ids: Sequence[str]) -> list[int]:
+    """Positions of the articles a write adds: the last one of each id, in the order of those."""
+    seen: dict[str, int] = {}
+    for i, aid in enumerate(ids):
+        seen.pop(aid, None)
+        seen[aid] = i
     return list(seen.values())

@@ -230,7 +230,11 @@ class AnchorCollector:
         return _assemble(self.keys, self.counts, self.key_ids, self.sents)
 
 
-def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents: list[I32]) -> SegmentAnchors:
+def _assemble(
+    keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents: list[I32], postings: bool = True
+) -> SegmentAnchors:
+    """The anchors of passages given batch by batch; `postings` False: without their postings
+    (a merge's rows before they are put in uid order, which only `take` reads)."""
     cat = lambda xs, t: np.concatenate([np.zeros(0, t)] + [np.asarray(x, t) for x in xs])  # noqa: E731
     c = cat(counts, np.int64)
     ptr = np.zeros(len(c) + 1, np.int64)
@@ -241,7 +245,8 @@ def _assemble(keys: Sequence[str], counts: list[I64], key_ids: list[I32], sents:
         remap = np.full(len(keys), -1, np.int32)
         remap[used] = np.arange(len(used), dtype=np.int32)
         keys, k = [keys[i] for i in used.tolist()], remap[k]
-    return SegmentAnchors(keys, ptr, k, s)
+    placeholder = None if postings else (np.zeros(len(keys) + 1, np.int64), np.zeros(0, np.int32))
+    return SegmentAnchors(keys, ptr, k, s, placeholder)
 
 
 def merged(
@@ -266,7 +271,7 @@ def merged(
         counts += c
         key_ids.append(remap[k[0]] if len(k[0]) else k[0])
         sents += s
-    out = _assemble(keys, counts, key_ids, sents)
+    out = _assemble(keys, counts, key_ids, sents, postings=order is None)
     if order is None:
         return out
     c2, k2, s2 = out.take(order)
@@ -279,13 +284,17 @@ def path_of(directory: Path, segment: str) -> Path:
 
 
 def write(directory: Path, seg: Segment) -> None:
-    anc = seg.anchors
-    if anc.n_passages != seg.n_passages:
-        raise ValueError(f"segment {seg.name}: anchors for {anc.n_passages} passages, not {seg.n_passages}")
+    write_anchors(directory, seg.name, seg.anchors, seg.n_passages)
+
+
+def write_anchors(directory: Path, segment: str, anc: SegmentAnchors, n_passages: int) -> None:
+    """NAME.anc of a segment of `n_passages` passages (a merge writes it before the segment is opened)."""
+    if anc.n_passages != n_passages:
+        raise ValueError(f"segment {segment}: anchors for {anc.n_passages} passages, not {n_passages}")
     encoded = [k.encode("utf-8") for k in anc.keys]
     ptr = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum([len(e) for e in encoded], out=ptr[1:])
-    write_arrays(path_of(directory, seg.name), {
+    write_arrays(path_of(directory, segment), {
         "keys": np.frombuffer(b"".join(encoded), np.uint8), "keys_ptr": ptr, "pass_ptr": anc.pass_ptr,
         "pass_key": anc.pass_key, "pass_sent": anc.pass_sent, "post_ptr": anc.post_ptr, "post_doc": anc.post_doc,
     })  # fmt: skip
