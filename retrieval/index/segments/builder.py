@@ -229,8 +229,9 @@ class _Merge:
             for f in ARTICLE_FIELDS:
                 col = seg.strings(f"art_{f}")
                 art_cols[f].extend(col[r] for r in arts.tolist())
-            remap_term = np.empty(len(seg.vocab), np.int32)
-            for i, t in enumerate(seg.vocab):
+            seg_vocab = seg.vocab  # decoded on each call (segments/terms.py): once here
+            remap_term = np.empty(len(seg_vocab), np.int32)
+            for i, t in enumerate(seg_vocab):
                 tid = term_ids.get(t)
                 if tid is None:
                     tid = term_ids[t] = len(vocab)
