@@ -309,6 +309,12 @@ def strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
     }
 
 
+def decode_strings(blob: npt.ArrayLike, pointers: npt.ArrayLike) -> list[str]:
+    """The values `strings` laid out (its blob and pointers), decoded."""
+    data, at = bytes(np.asarray(blob, np.uint8)), np.asarray(pointers, np.int64).tolist()
+    return [data[at[i] : at[i + 1]].decode("utf-8") for i in range(len(at) - 1)]
+
+
 def postings(tokens: np.ndarray, docs: np.ndarray, n_terms: int) -> tuple[I64, I32, I32]:
     """Term-major postings (pointer, doc ids ascending, term frequencies) from a token stream."""
     if len(tokens) == 0:

@@ -204,9 +204,7 @@ class Segment:
         return col
 
     def strings(self, name: str) -> list[str]:
-        blob = bytes(self.a[name])
-        ptr = np.asarray(self.a[f"{name}_ptr"]).tolist()
-        return [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
+        return format.decode_strings(self.a[name], self.a[f"{name}_ptr"])
 
     def string(self, name: str, row: int) -> str:
         lo, hi = (int(x) for x in self._slice(f"{name}_ptr", row, row + 2))

@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.index.segments.format import decode_strings
+
 I32 = npt.NDArray[np.int32]
 LOOKUPS_KEPT = 4096  # recent term -> id answers kept (a question asks the same few terms per passage)
 
@@ -49,8 +51,7 @@ class TermTable:
         self.id = lru_cache(maxsize=LOOKUPS_KEPT)(self._id)
 
     def _decode_all(self) -> list[str]:
-        blob, ptr = bytes(self._blob), self._ptr.tolist()
-        return [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(self.n)]
+        return decode_strings(self._blob, self._ptr)
 
     def term(self, i: int) -> str:
         lo, hi = int(self._ptr[i]), int(self._ptr[i + 1])

@@ -39,6 +39,7 @@ from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import seal, unseal, write_new
 from retrieval.index.segments import packed
 from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums
+from retrieval.index.segments.format import decode_strings, strings
 from retrieval.text.anchors import Anchors, fuzzy, glossary
 
 if TYPE_CHECKING:
@@ -189,15 +190,11 @@ def batch_arrays(anchors: Anchors, texts: Sequence[str], analysed: Sequence[list
         for a in found:
             key_ids.append(ids.setdefault(a.key, len(ids)))
             sents.append(a.sentence)
-    encoded = [k.encode("utf-8") for k in ids]
-    ptr = np.zeros(len(encoded) + 1, np.int64)
-    np.cumsum([len(e) for e in encoded], out=ptr[1:])
     return {
         "anc_count": np.array(count, np.int64),
         "anc_key": np.array(key_ids, np.int32),
         "anc_sent": np.array(sents, np.int32),
-        "anc_vocab": np.frombuffer(b"".join(encoded), np.uint8),
-        "anc_vocab_ptr": ptr,
+        **strings("anc_vocab", list(ids)),
     }
 
 
@@ -291,12 +288,9 @@ def write_anchors(directory: Path, segment: str, anc: SegmentAnchors, n_passages
     """NAME.anc of a segment of `n_passages` passages (a merge writes it before the segment is opened)."""
     if anc.n_passages != n_passages:
         raise ValueError(f"segment {segment}: anchors for {anc.n_passages} passages, not {n_passages}")
-    encoded = [k.encode("utf-8") for k in anc.keys]
-    ptr = np.zeros(len(encoded) + 1, np.int64)
-    np.cumsum([len(e) for e in encoded], out=ptr[1:])
     write_arrays(path_of(directory, segment), {
-        "keys": np.frombuffer(b"".join(encoded), np.uint8), "keys_ptr": ptr, "pass_ptr": anc.pass_ptr,
-        "pass_key": anc.pass_key, "pass_sent": anc.pass_sent, "post_ptr": anc.post_ptr, "post_doc": anc.post_doc,
+        **strings("keys", anc.keys), "pass_ptr": anc.pass_ptr, "pass_key": anc.pass_key,
+        "pass_sent": anc.pass_sent, "post_ptr": anc.post_ptr, "post_doc": anc.post_doc,
     })  # fmt: skip
 
 
@@ -325,8 +319,7 @@ def read(directory: Path, segment: str, n_passages: int) -> SegmentAnchors:
     mapped: mmap.mmap | None = None
     try:
         arrays, mapped, spans = file_arrays(path, segment)
-        blob, ptr = bytes(arrays["keys"]), arrays["keys_ptr"].tolist()
-        keys = [blob[ptr[i] : ptr[i + 1]].decode("utf-8") for i in range(len(ptr) - 1)]
+        keys = decode_strings(arrays["keys"], arrays["keys_ptr"])
         # the postings as written (a file written before they were kept: made at open)
         stored = (arrays["post_ptr"], arrays["post_doc"]) if "post_ptr" in arrays and "post_doc" in arrays else None
         anc = SegmentAnchors(keys, arrays["pass_ptr"], arrays["pass_key"], arrays["pass_sent"], stored)
