@@ -49,14 +49,7 @@ class SegmentBuilder:
         missing = [c for c in self.schema if c.name not in part]
         if missing:
             part = part | columns.compute_all([t for p in paragraphs for t in p], missing)
-        get, term_ids = self.term_ids.get, self.term_ids
-        remap = np.empty(len(vocab), np.int32)
-        for i, t in enumerate(vocab):
-            tid = get(t)
-            if tid is None:
-                tid = term_ids[t] = len(self.vocab)
-                self.vocab.append(t)
-            remap[i] = tid
+        remap = format.interned(vocab, self.term_ids, self.vocab)
         if "anc_count" not in part:
             raise ValueError("an analysed batch came back without its anchors (a worker of an older quoteqa?)")
         self._anchors.add(part)
@@ -229,14 +222,7 @@ class _Merge:
             for f in ARTICLE_FIELDS:
                 col = seg.strings(f"art_{f}")
                 art_cols[f].extend(col[r] for r in arts.tolist())
-            seg_vocab = seg.vocab  # decoded on each call (segments/terms.py): once here
-            remap_term = np.empty(len(seg_vocab), np.int32)
-            for i, t in enumerate(seg_vocab):
-                tid = term_ids.get(t)
-                if tid is None:
-                    tid = term_ids[t] = len(vocab)
-                    vocab.append(t)
-                remap_term[i] = tid
+            remap_term = format.interned(seg.vocab, term_ids, vocab)
             uids.append(seg.whole("uid")[keep])
             articles.append(remap_art[seg.whole("article")[keep]])
             self.pieces.append(_Piece(seg, keep, remap_term))

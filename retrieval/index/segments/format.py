@@ -309,6 +309,19 @@ def strings(name: str, values: Sequence[str]) -> dict[str, np.ndarray]:
     }
 
 
+def interned(values: Iterable[str], ids: dict[str, int], listing: list[str]) -> I32:
+    """Each value's number in a list that grows (`listing`, found through `ids`), a new value
+    appended: a merged term dictionary or key list, and one source's ids remapped into it."""
+    out = []
+    for v in values:
+        i = ids.get(v)
+        if i is None:
+            i = ids[v] = len(listing)
+            listing.append(v)
+        out.append(i)
+    return np.array(out, np.int32)
+
+
 def decode_strings(blob: npt.ArrayLike, pointers: npt.ArrayLike) -> list[str]:
     """The values `strings` laid out (its blob and pointers), decoded."""
     data, at = bytes(np.asarray(blob, np.uint8)), np.asarray(pointers, np.int64).tolist()

@@ -39,7 +39,7 @@ from retrieval.errors import IndexFormatError
 from retrieval.index.fsutil import seal, unseal, write_new
 from retrieval.index.segments import packed
 from retrieval.index.segments.blocks import ALGORITHM, BLOCK, Blocks, BlockSums
-from retrieval.index.segments.format import decode_strings, strings
+from retrieval.index.segments.format import decode_strings, interned, strings
 from retrieval.text.anchors import Anchors, fuzzy, glossary
 
 if TYPE_CHECKING:
@@ -209,15 +209,7 @@ class AnchorCollector:
         self.sents: list[I32] = []
 
     def add(self, part: dict[str, np.ndarray]) -> None:
-        blob, ptr = bytes(part["anc_vocab"]), part["anc_vocab_ptr"].tolist()
-        remap = np.empty(len(ptr) - 1, np.int32)
-        for i in range(len(ptr) - 1):
-            k = blob[ptr[i] : ptr[i + 1]].decode("utf-8")
-            kid = self.ids.get(k)
-            if kid is None:
-                kid = self.ids[k] = len(self.keys)
-                self.keys.append(k)
-            remap[i] = kid
+        remap = interned(decode_strings(part["anc_vocab"], part["anc_vocab_ptr"]), self.ids, self.keys)
         keys = np.asarray(part["anc_key"], np.int32)
         self.counts.append(np.asarray(part["anc_count"], np.int64))
         self.key_ids.append(remap[keys] if len(keys) else keys)
@@ -257,13 +249,7 @@ def merged(
     key_ids: list[I32] = []
     sents: list[I32] = []
     for anc, rows in pieces:
-        remap = np.empty(len(anc.keys), np.int32)
-        for i, k in enumerate(anc.keys):
-            kid = ids.get(k)
-            if kid is None:
-                kid = ids[k] = len(keys)
-                keys.append(k)
-            remap[i] = kid
+        remap = interned(anc.keys, ids, keys)
         c, k, s = anc.take(rows)
         counts += c
         key_ids.append(remap[k[0]] if len(k[0]) else k[0])
