@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -194,7 +194,7 @@ class DaskAnalyser:
         )  # fmt: skip
         return analyser
 
-    def encode(self, batches: Sequence[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[Encoded]:
+    def encode(self, batches: Iterable[list[str]], encoder: tuple[str, Any] | None = None) -> Iterator[Encoded]:
         name = encoder[0] if encoder is not None else None
         stats = self.stats
         pending: deque[Any] = deque()

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval import defaults
-from retrieval.models import Article
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +43,10 @@ class FlushPolicy:
 DEFAULT_FLUSH = FlushPolicy()
 
 
-def batches(articles: Sequence[Article], batch_size: int) -> list[list[Article]]:
-    """Articles in analysis batches of about `batch_size` passages (whole articles each)."""
-    return [[articles[i] for i in batch] for batch in batches_of([len(a.paragraphs) for a in articles], batch_size)]
-
-
-def flushes(batched: Sequence[list[Article]], passages: int) -> list[list[list[Article]]]:
-    """Consecutive analysis batches grouped into flushes of at least `passages` passages (the
-    last one may be smaller)."""
-    sizes = [sum(len(a.paragraphs) for a in batch) for batch in batched]
-    return [[batched[b] for b in group] for group in flushes_of([[i] for i in range(len(batched))], sizes, passages)]
-
-
 def batches_of(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
-    """`batches` by the articles' paragraph counts: positions, so a writer plans a write
-    without holding its texts (`store.ArticleSource`)."""
+    """Articles (by their paragraph counts `sizes`) in analysis batches of about `batch_size`
+    passages, whole articles each: positions, so a writer plans a write without holding its
+    texts (`store.ArticleSource`)."""
     out: list[list[int]] = [[]]
     size = 0
     for i, n in enumerate(sizes):
@@ -71,7 +59,8 @@ def batches_of(sizes: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def flushes_of(batched: Sequence[list[int]], sizes: Sequence[int], passages: int) -> list[list[list[int]]]:
-    """`flushes` of batches of positions into `sizes` (paragraph counts)."""
+    """Consecutive analysis batches (positions into `sizes`, paragraph counts) grouped into
+    flushes of at least `passages` passages (the last one may be smaller)."""
     out: list[list[list[int]]] = []
     size = passages
     for batch in batched:
