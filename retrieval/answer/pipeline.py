@@ -41,7 +41,7 @@ from retrieval.answer.retrieve.dense import DENSE
 from retrieval.answer.retrieve.fusion import LearnedFusion
 from retrieval.answer.retrieve.lexical import LexicalWithin
 from retrieval.answer.retrieve.sources import candidate_sources
-from retrieval.answer.sentences import score_sentences
+from retrieval.answer.sentences import Candidate, score_sentences
 from retrieval.answer.similar import similar_sentences
 from retrieval.answer.suggest import suggestions
 from retrieval.answer.topic import CORPUS_OTHER, TopicGate, shipped_topic
@@ -311,7 +311,7 @@ class Answerer:
         candidates = score_sentences(ctx, read, query, prm.sentences, speaker, prm.kinds)
         if semantic:
             candidates = similar_sentences(ctx, read, candidates, prm.similar, prm.kinds)
-        pool, cross = answer_pool(candidates, asked.language, prm.quotes)
+        pool, cross = answer_pool(candidates, asked.language, prm.quotes, _related(ctx) if semantic else None)
         first = best_window(ctx, pool, prm.quotes)
         quotes, more = group_quotes(ctx, query, found.coverage, pool, first, max_quotes, prm.quotes)
         signals |= quote_signals(ctx, first or pool[:1], cross)
@@ -378,6 +378,17 @@ def _holds(view: PassageView, terms: list[str]) -> bool:
     """The passage holds at least one of `terms`."""
     ids = view.ids(terms)
     return bool(np.isin(ids[ids >= 0], view.tokens).any())
+
+
+def _related(ctx: QuestionContext) -> Callable[[Candidate, Candidate], float]:
+    """The cosine of two candidate sentences' vectors (`answer_pool`: is the question's language
+    saying what the other language's best says?)."""
+
+    def cosine(a: Candidate, b: Candidate) -> float:
+        vecs = ctx.sentences_of((a.passage, b.passage))
+        return float(vecs[a.passage][a.sent] @ vecs[b.passage][b.sent])
+
+    return cosine
 
 
 def _found_by_meaning(found: Retrieved) -> bool:

@@ -50,16 +50,30 @@ class QuoteShape:
     # REPORT 0.412) but REPORT same-language 0.741, and the preference is what keeps a bilingual
     # corpus's answers in the question's language, which that set does not measure.
     same_language_share: float = 0.8
+    # ...and, on the semantic path, only while that sentence says much the same as the best one:
+    # their vectors' cosine reaches this. A translation twin's sentence does; a sentence of another
+    # story that merely shares the question's words does not, and the preference had been taking
+    # cross-language questions to it (news FIT cross-language hit@1 0.447 → 0.459; with every story
+    # in both languages the first quote stays in the question's language 0.868 of the time, 0.880
+    # without this rule; docs/quality.md, round eighteen).
+    same_language_min_cosine: float = 0.5
     whole_quote_sentences: int = 2  # a quote cut inside a quotation is widened by at most this many sentences
 
 
-def answer_pool(candidates: list[Candidate], lang: Language, shape: QuoteShape) -> tuple[list[Candidate], bool]:
+def answer_pool(
+    candidates: list[Candidate], lang: Language, shape: QuoteShape,
+    related: Callable[[Candidate, Candidate], float] | None = None,
+) -> tuple[list[Candidate], bool]:  # fmt: skip
     """The candidates to quote from, best first, and whether the best is in another language
     than the question: the question's language is preferred when it answers nearly as well as
-    the best overall."""
+    the best overall (and, given `related`, says much the same)."""
     same = [c for c in candidates if c.sentence_lang == lang]
-    best = max(c.score for c in candidates)
-    pool = same if same and max(c.score for c in same) >= shape.same_language_share * best else candidates
+    top = max(candidates, key=lambda c: c.score)
+    best = top.score
+    prefer = bool(same) and max(c.score for c in same) >= shape.same_language_share * best
+    if prefer and related is not None and top.sentence_lang != lang:
+        prefer = related(max(same, key=lambda c: c.score), top) >= shape.same_language_min_cosine
+    pool = same if prefer else candidates
     pool.sort(key=lambda c: -c.score)
     return pool, pool[0].sentence_lang != lang
 
