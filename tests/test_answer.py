@@ -483,8 +483,9 @@ def test_every_weight_has_its_own_flat_name() -> None:
         p.offtopic,
     )  # fmt: skip
     assert (
-        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 65
-    )  # + min_coverage (issue 26 round fifteen: the gate's fourth and fifth readings, `offtopic.exact_names`
+        len(p.flat()) == sum(len(dataclasses.fields(s)) for s in stages) + 1 == 68
+    )  # + min_coverage (issue 26 round eighteen: quotes.same_language_min_cosine, similar.meaning_dated_weight and
+    # meaning_placed_weight) (issue 26 round fifteen: the gate's fourth and fifth readings, `offtopic.exact_names`
     # and `offtopic.absent_places`, each one value of its own frozen levels) (issue 26 round fourteen: the story neighbours' radius and share) (issue 20: short_terms, continue_sentences; issue 19: fusion.runner_up_share;
     # issue 26: fusion.anchor_depth, the six levels of the off-topic names gate, kinds, whole_quote_sentences,
     # and the gate's second reading, `offtopic.quote_story`, one value of its own frozen levels; its third

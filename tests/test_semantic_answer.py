@@ -258,13 +258,13 @@ EXHIBITION = (
 
 def test_a_when_question_across_languages_quotes_the_dated_sentence(analyzer) -> None:  # type: ignore[no-untyped-def]
     """A sentence chosen by meaning shares no word with the question: the date it holds is what
-    answers "언제" (`SimilarWeights.dated_weight`); without it the whole paragraph is quoted."""
+    answers "언제" (`SimilarWeights.meaning_dated_weight`); without it the whole paragraph is quoted."""
     st = MemoryStore(analyzer, encoder=shared_encoder())
     st.add([Article("museum", "Hadrian exhibition", EXHIBITION, source="wire", file="museum.txt"), *news(False)])
     question = "하드리아누스 전시회는 언제 열리나?"
     a = Answerer(st, analyzer, KEEP_ALL, encoder=shared_encoder(), judge=None).answer(question)
     assert first(a).text == "The show opens on 24 July under the dome of the Reading Room." and verbatim(st, first(a))
     assert a.cross_language
-    undated = dataclasses.replace(KEEP_ALL, similar=dataclasses.replace(KEEP_ALL.similar, dated_weight=0.0))
+    undated = dataclasses.replace(KEEP_ALL, similar=dataclasses.replace(KEEP_ALL.similar, meaning_dated_weight=0.0))
     b = Answerer(st, analyzer, undated, encoder=shared_encoder(), judge=None).answer(question)
     assert first(b).text != first(a).text

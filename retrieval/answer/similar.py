@@ -47,8 +47,8 @@ class SimilarWeights:
     # XQuAD answers). A sentence chosen by meaning shares no word to go on, and a question across
     # languages had its worst hit@1 on these two kinds. News FIT cross-language hit@1 0.440 →
     # 0.447 at 0.4 (0.445 at 0.2), same-language unchanged (docs/quality.md, round eighteen).
-    dated_weight: float = 0.4
-    placed_weight: float = 0.4
+    meaning_dated_weight: float = 0.4
+    meaning_placed_weight: float = 0.4
 
 
 def anchors(text: str) -> set[str]:
@@ -73,7 +73,7 @@ def similar_sentences(
     lexical = {p for p, _ in found.hits if found.coverage[p].best > 0}  # passages with a sentence sharing a word
     asked = anchors(ctx.question.text)
     if kinds is not None:
-        kinds = dataclasses.replace(kinds, dated_weight=w.dated_weight, placed_weight=w.placed_weight)
+        kinds = dataclasses.replace(kinds, dated_weight=w.meaning_dated_weight, placed_weight=w.meaning_placed_weight)
     features = KindFeatures(ctx, ctx.question, [], [], kinds) if kinds is not None else None
     extra: list[Candidate] = []
     scored = [
