@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,10 @@ F32 = npt.NDArray[np.float32]
 # `find._mean` sums them, and the products rounded (both ~1e-6 at 512 dimensions).
 SLACK = 1e-3
 ROWS = 32_768  # passages read at a time when the means are built
-BLOCK = 8_192  # article means compared at a time (4,096 queries: 128 MiB of products)
+BLOCK = 8_192  # article means compared at a time (16 MiB of them as float32)
+# ... with this many queries (16 MiB of products): 4,096 at once held 128 MiB of products and as
+# much again for the sum beside them, 1/6 of a 1M build's peak (issue 28)
+QUERIES = 512
 NO_BOUND = float("inf")
 
 
@@ -60,8 +63,9 @@ class CrossBound:
         self.codes = {c: _cat(self._codes[c], np.int8, (0, dim)) for c in self._codes}
         self.scale = {c: _cat(self._scale[c], np.float32) for c in self._codes}
         self.err = {c: _cat(self._err[c], np.float32) for c in self._codes}
-        keys = {c: _cat(self._keys[c], np.int64) for c in self._codes}
-        self.row_of = {c: {int(k): r for r, k in enumerate(keys[c].tolist())} for c in keys}
+        # ascending (segments in order, rows in order): a key's row is a binary search away, 8
+        # bytes an article where a dict of them held ~100
+        self.keys = {c: _cat(self._keys[c], np.int64) for c in self._codes}
         del self._codes, self._scale, self._err, self._keys
 
     @classmethod
@@ -73,7 +77,17 @@ class CrossBound:
 
     @property
     def nbytes(self) -> int:
-        return sum(self.codes[c].nbytes + self.scale[c].nbytes + self.err[c].nbytes for c in self.codes)
+        return sum(
+            self.codes[c].nbytes + self.scale[c].nbytes + self.err[c].nbytes + self.keys[c].nbytes for c in self.codes
+        )
+
+    def rows(self, lang: str, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Each key's row among `lang`'s means, -1 where it has none."""
+        held = self.keys[lang]
+        if not len(held):
+            return np.full(len(keys), -1, np.int64)
+        at = np.minimum(np.searchsorted(held, keys), len(held) - 1)
+        return np.where(held[at] == keys, at, -1).astype(np.int64)
 
     def _add_segment(self, index: int, s: Any) -> None:
         seg = s.seg
@@ -121,19 +135,24 @@ class CrossBound:
         cosine to every article of the language `others[i]` but itself (`keys[i]`, its
         (segment << 32) + article row); -inf when there is none."""
         out = np.full(len(means), -np.inf)
+        all_keys = np.asarray(keys, np.int64)
         for lang, codes in self.codes.items():
             idx = np.array([i for i, o in enumerate(others) if o == lang], np.int64)
             if not len(idx) or not len(codes):
                 continue
             q = np.asarray(means[idx], np.float32)
-            own = np.array([self.row_of[lang].get(int(keys[i]), -1) for i in idx.tolist()], np.int64)
+            own = self.rows(lang, all_keys[idx])
             best = np.full(len(idx), -np.inf)
             for lo in range(0, len(codes), BLOCK):
                 block = codes[lo : lo + BLOCK].astype(np.float32) * self.scale[lang][lo : lo + BLOCK, None]
-                sims = q @ block.T + self.err[lang][lo : lo + BLOCK][None, :]
-                mine = np.flatnonzero((own >= lo) & (own < lo + len(block)))
-                sims[mine, own[mine] - lo] = -np.inf  # not its own twin
-                best = np.maximum(best, sims.max(axis=1))
+                err = self.err[lang][lo : lo + BLOCK][None, :]
+                for q0 in range(0, len(q), QUERIES):  # products of QUERIES rows at a time, added to in place
+                    sims = q[q0 : q0 + QUERIES] @ block.T
+                    sims += err
+                    mine = np.flatnonzero((own[q0 : q0 + QUERIES] >= lo) & (own[q0 : q0 + QUERIES] < lo + len(block)))
+                    sims[mine, own[q0 + mine] - lo] = -np.inf  # not its own twin
+                    np.maximum(best[q0 : q0 + QUERIES], sims.max(axis=1), out=best[q0 : q0 + QUERIES])
+                    del sims
             out[idx] = best
         return out
 
@@ -148,16 +167,24 @@ class CheckReader:
     checks search from each other's mean vector), both bounded; `prefetch` asks ahead for a run
     of articles. Only repeats are spared: the findings are those of the snapshot itself."""
 
-    PASSAGES = 50_000  # views kept (a build's commit checks thousands of articles)
-    SEARCHES = 8_192  # dense searches kept (~7 KiB each: 40 hits and the 2 KiB query); ≥ `TwinCheck.batch`
+    # Bounded by bytes: 50,000 views (text, sentences, terms: ~1.5 KiB each) were ~75 MiB of a
+    # build's last commit, the most of what it kept (issue 28). A run's own views, read by
+    # `prefetch`, may be gone by their check: read again, the same passages.
+    PASSAGE_BYTES = 16 << 20
+    # Dense searches kept, at least `TwinCheck.batch` (a run's first searches, asked ahead): the
+    # 2 KiB query bytes and the hits as two arrays, ~3 KiB each (~7 KiB as a list of tuples).
+    SEARCHES = 8_192
 
     def __init__(self, snap: Searcher) -> None:
         self._snap = snap
-        self._views: OrderedDict[int, PassageView] = OrderedDict()
-        self._dense: OrderedDict[tuple[bytes, int], list[tuple[int, float]]] = OrderedDict()
+        self._views: OrderedDict[int, tuple[PassageView, int]] = OrderedDict()
+        self._view_bytes = 0
+        self._dense: OrderedDict[tuple[bytes, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = (
+            OrderedDict()
+        )
         self._cross: CrossBound | None = None
         self._bounds: dict[str, float] = {}
-        self._firsts: dict[str, int] | None = None  # article id -> first passage uid, for a run
+        self._firsts: FirstUids | None = None  # every live article's first passage uid, for a run
         self.bound_s = 0.0  # seconds spent on the bound's products (they grow with the index)
         self.ruled_out = 0  # articles the bound spared a search
 
@@ -165,25 +192,31 @@ class CheckReader:
         return getattr(self._snap, name)
 
     def passage(self, uid: int) -> PassageView:
-        view = self._views.get(uid)
-        if view is None:
-            view = self._views[uid] = self._snap.passage(uid)
-            if len(self._views) > self.PASSAGES:
-                self._views.popitem(last=False)
+        kept = self._views.get(uid)
+        if kept is not None:
+            return kept[0]
+        view = self._snap.passage(uid)
+        size = _view_bytes(view)
+        self._views[uid] = (view, size)
+        self._view_bytes += size
+        while self._view_bytes > self.PASSAGE_BYTES and len(self._views) > 1:
+            self._view_bytes -= self._views.popitem(last=False)[1][1]
         return view
 
     def dense(self, query: Any, k: int) -> list[tuple[int, float]]:
         key = (np.asarray(query, np.float32).tobytes(), k)
-        hits = self._dense.get(key)
-        if hits is None:
+        kept = self._dense.get(key)
+        if kept is None:
             hits = self._snap.dense(query, k)  # type: ignore[attr-defined]
             self._keep(key, hits)
-        else:
-            self._dense.move_to_end(key)
-        return hits
+            return hits
+        self._dense.move_to_end(key)
+        return list(zip(kept[0].tolist(), kept[1].tolist(), strict=True))  # the same ints and floats
 
     def _keep(self, key: tuple[bytes, int], hits: list[tuple[int, float]]) -> None:
-        self._dense[key] = hits
+        uids = np.array([u for u, _ in hits], np.int64)
+        sims = np.array([c for _, c in hits], np.float64)  # a Python float exactly
+        self._dense[key] = (uids, sims)
         while len(self._dense) > self.SEARCHES:
             self._dense.popitem(last=False)
 
@@ -192,7 +225,7 @@ class CheckReader:
         (a run of checks looks up thousands: each a binary search per segment, a read a step)."""
         if self._firsts is None:
             return self._snap.article_uid(article_id)  # type: ignore[attr-defined,no-any-return]
-        return self._firsts.get(article_id)
+        return self._firsts.get(article_id, self.passage, self._snap.article_uid)  # type: ignore[attr-defined]
 
     def twin_bound(self, article_id: str) -> float:
         """An upper bound on the cosine of the article's mean vector to any article of the
@@ -208,7 +241,7 @@ class CheckReader:
         if self._cross is None:
             self._cross = CrossBound.of(self._snap)
         if self._firsts is None:
-            self._firsts = first_uids(self._snap.segs)  # type: ignore[attr-defined]
+            self._firsts = FirstUids(self._snap.segs)  # type: ignore[attr-defined]
         self._bounds.clear()
         ids: list[str] = []
         firsts: list[int] = []
@@ -244,21 +277,60 @@ class CheckReader:
                 self._keep((means[i].tobytes(), depth), hits)
 
 
-def first_uids(segs: Sequence[Any]) -> dict[str, int]:
+def _view_bytes(view: PassageView) -> int:
+    """About what a kept view holds (a little over: ~1.5 KiB a view measured with tracemalloc):
+    its text, sentence spans and terms, and the objects around them (its article record is
+    shared with the article's other views)."""
+    return 1024 + 2 * len(view.text) + 16 * len(view.starts) + view.tokens.nbytes + view.tok_ptr.nbytes
+
+
+class FirstUids:
     """Each live article's first passage uid, as `Snapshot.article_uid` finds it: the newest
-    segment first, and in a segment the first live row in the id column's sorted order."""
-    out: dict[str, int] = {}
-    for s in reversed(segs):
-        seg = s.seg
-        ids = seg.strings("art_id")  # not `column`: the segment would keep them
-        ptr = np.asarray(seg.a["art_pass_ptr"], np.int64)
-        uid = np.asarray(seg.a["uid"], np.int64)
-        live = np.zeros(len(ptr) - 1, bool)
-        live[s.live_articles()] = True
-        for r in np.asarray(seg.a["art_id_order"], np.int64).tolist():
-            if live[r]:
-                out.setdefault(ids[r], int(uid[ptr[r]]))
-    return out
+    segment first, and in a segment the first live row in the id column's sorted order.
+
+    Held as sorted arrays of the ids' hashes and the uids, 16 bytes an article (a dict of the
+    ids held ~150, 33 MiB at a 1M build's 222k articles). A hash names a candidate only: the
+    caller's reader confirms the id from the passage its check reads first anyway, and a hash that two
+    ids share asks the snapshot itself."""
+
+    def __init__(self, segs: Sequence[Any]) -> None:
+        hashes: list[npt.NDArray[np.int64]] = []
+        uids: list[npt.NDArray[np.int64]] = []
+        for s in reversed(segs):
+            seg = s.seg
+            ptr = np.asarray(seg.a["art_pass_ptr"], np.int64)
+            live = np.zeros(len(ptr) - 1, bool)
+            live[s.live_articles()] = True
+            order = np.asarray(seg.a["art_id_order"], np.int64)
+            rows = order[live[order]]
+            ids = seg.strings("art_id")  # not `column`: the segment would keep them
+            hashes.append(np.fromiter((hash(ids[r]) for r in rows.tolist()), np.int64, len(rows)))
+            del ids
+            uids.append(np.asarray(seg.a["uid"], np.int64)[ptr[rows]])
+        h, u = _cat(hashes, np.int64), _cat(uids, np.int64)
+        order = np.argsort(h, kind="stable")  # the first of equal hashes is the one met first
+        self._hashes, self._uids = h[order], u[order]
+        n = len(self._hashes)
+        # a hash held twice: the same id live twice (the first wins) or two ids (either)
+        self._shared = np.zeros(n, bool)
+        if n > 1:
+            same = self._hashes[1:] == self._hashes[:-1]
+            self._shared[1:] |= same
+            self._shared[:-1] |= same
+
+    def get(
+        self, article_id: str, passage: Callable[[int], PassageView], find: Callable[[str], int | None]
+    ) -> int | None:
+        """The article's first passage uid (None: not live): `passage` (the reader's) confirms
+        it, `find` (`Snapshot.article_uid`) answers for a shared hash."""
+        h = hash(article_id)
+        at = int(np.searchsorted(self._hashes, h))
+        if at >= len(self._hashes) or int(self._hashes[at]) != h:
+            return None
+        if self._shared[at]:
+            return find(article_id)
+        uid = int(self._uids[at])
+        return uid if passage(uid).article.id == article_id else None
 
 
-__all__ = ["CheckReader", "CrossBound"]
+__all__ = ["CheckReader", "CrossBound", "FirstUids"]
