@@ -271,6 +271,14 @@ class AnnIndex:
         graph._mapped = mapped  # the view reads this buffer: it lives as long as the graph
         return graph
 
+    def release(self) -> None:
+        """Drop the graph's pages from this process's resident memory; they stay in the page
+        cache, and the next search maps back those it visits. A commit's twin check searches
+        thousands of queries, which visit most of every graph (276 B a passage: ~270 MiB of a
+        1M build's resident memory, issue 28); a serving process's few questions do not."""
+        if self._mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapped.madvise(mmap.MADV_DONTNEED)
+
     def top(
         self, codes: vectors.Codes, norms: npt.NDArray[np.float32] | None, query: npt.NDArray[np.float32], k: int,
         live: npt.NDArray[np.bool_] | None, n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
@@ -437,6 +445,7 @@ def nearest_many(
             held = read(np.arange(len(codes), dtype=np.int64)) if read is not None else np.asarray(codes)
             got = graph.top_many(held, qs, k, live, n_live)
             del held
+            graph.release()  # the batch visited most of it: not kept resident (see `release`)
         uids = np.asarray(seg.a["uid"])
         for i, q in enumerate(qs):
             rows, sims = (
