@@ -23,6 +23,8 @@ Only work is spared: every finding is that of `TwinFinder.find` on the snapshot 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.index import vectors
+from retrieval.index import ann, vectors
 from retrieval.index.store import PassageView, Searcher
 from retrieval.index.twins.find import TwinFinder, article_query, article_views
 from retrieval.text.analyze import LANG_CODES
@@ -40,7 +42,9 @@ F32 = npt.NDArray[np.float32]
 # Added to each row's rounding error: the mean vectors here are summed in another order than
 # `find._mean` sums them, and the products rounded (both ~1e-6 at 512 dimensions).
 SLACK = 1e-3
-ROWS = 32_768  # passages read at a time when the means are built
+# passages read at a time when the means are built: 32,768 held ~200 MiB of float32 copies
+# (dequantised, divided, their norms) for a moment, the twin check's highest point at 200k (issue 28)
+ROWS = 4_096
 BLOCK = 8_192  # article means compared at a time (16 MiB of them as float32)
 # ... with this many queries (16 MiB of products): 4,096 at once held 128 MiB of products and as
 # much again for the sum beside them, 1/6 of a 1M build's peak (issue 28)
@@ -209,6 +213,11 @@ class CheckReader:
         if kept is None:
             hits = self._snap.dense(query, k)  # type: ignore[attr-defined]
             self._keep(key, hits)
+            # one search visits most of every graph: a few between two runs kept them all
+            # resident (~276 B a passage), so they are let go after each (rare: `prefetch`
+            # asks a run's first searches together)
+            for s in getattr(self._snap, "segs", ()):
+                ann.release(s.seg)
             return hits
         self._dense.move_to_end(key)
         return list(zip(kept[0].tolist(), kept[1].tolist(), strict=True))  # the same ints and floats
@@ -238,6 +247,7 @@ class CheckReader:
         dense_many: Any = getattr(self._snap, "dense_many", None)
         if dense_many is None or getattr(self._snap, "segs", None) is None:
             return
+        trim_heap()  # the last run's arrays are gone: their pages too
         if self._cross is None:
             self._cross = CrossBound.of(self._snap)
         if self._firsts is None:
@@ -275,6 +285,25 @@ class CheckReader:
         if todo:
             for i, hits in zip(todo, dense_many(stacked[todo], depth), strict=True):
                 self._keep((means[i].tobytes(), depth), hits)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's `malloc_trim`; elsewhere nothing).
+    A run's arrays (means, the bound's products, a segment's codes: tens of MiB, freed at its
+    end) leave free pages glibc keeps: once a big block is freed its mmap threshold rises, so
+    the next ones come from the heap. Without this the check's resident memory grew by ~100 MiB
+    over 22k articles; with it, a run leaves nothing behind (issue 28)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _view_bytes(view: PassageView) -> int:
