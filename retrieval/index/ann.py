@@ -106,6 +106,7 @@ PARAMS = HnswParams()
 # time, as `nearest` reads them: ~1.5 ms more a query and segment, for a 1M build's last commit
 # ~120 MiB less at its highest (issue 28)
 HOLD_BYTES = 64 << 20
+HOLD_QUERIES = 64  # ... and only for this many queries or more (one query reads ~400 rows a segment)
 
 
 def paths(directory: Path, name: str) -> tuple[Path, Path]:
@@ -388,13 +389,6 @@ def index_of(seg: Any) -> AnnIndex | None:
         return found
 
 
-def release(seg: Any) -> None:
-    """Drop a segment's opened graph's pages from resident memory (`AnnIndex.release`)."""
-    graph = _open.get(seg)
-    if graph is not None:
-        graph.release()
-
-
 def forget(seg: Any) -> None:
     """Drop a segment's opened graph (after a repair), so the next search opens the new file."""
     with _lock:
@@ -455,7 +449,7 @@ def nearest_many(
         if graph is not None:
             n_live = len(codes) if live is None else int(np.count_nonzero(live))
             read = getattr(seg, "vector_rows", None)
-            if read is not None and codes.nbytes > HOLD_BYTES:  # each query reads its own rows, as `nearest`
+            if read is not None and (codes.nbytes > HOLD_BYTES or len(qs) < HOLD_QUERIES):  # rows read per query
                 got = graph.top_many(codes, qs, k, live, n_live, read)
             else:
                 held = read(np.arange(len(codes), dtype=np.int64)) if read is not None else np.asarray(codes)
