@@ -13,7 +13,12 @@ neither changing what is found:
   level has no twin whatever the dense search would find, so it is not searched
   (`twin_bound`, read by `find.twin_article`).
 * **The first dense search of the rest, together** (`Snapshot.dense_many`: each segment's codes
-  read once, its graph asked for all of them in one call), the same hits as one by one.
+  read once unless a merge's, its graph asked for all of them in one call), the same hits as
+  one by one.
+
+What it holds does not grow with the write, bar the bound's 528 bytes an article (issue 28): the
+kept passages and searches are bounded, the tables are arrays, a run's arrays are given back to
+the system when the next run starts (`trim_heap`), and each graph's pages once it is searched.
 
 `CheckReader` is the snapshot as one `links.update` reads it: what it was asked once (passages,
 dense searches) it keeps, bounded, and `prefetch` asks the above ahead for a run of articles.
