@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,20 +66,21 @@ class CrossBound:
     bound from above the cosine of any article's mean to all of them."""
 
     def __init__(self, snap: Any) -> None:
-        self._codes: dict[str, list[npt.NDArray[np.int8]]] = {"ko": [], "en": []}
+        dim = int(snap.segs[0].seg.a["vectors"].shape[1]) if snap.segs else 0
+        where = next((s.seg.directory for s in snap.segs if getattr(s.seg, "directory", None) is not None), None)
+        # the codes, 512 bytes an article (117 MiB at a 1M build's 222k), wait on disk
+        self.codes = {c: SpilledRows(dim, where) for c in ("ko", "en")}
         self._scale: dict[str, list[F32]] = {"ko": [], "en": []}  # 1 / the code row's length
         self._err: dict[str, list[F32]] = {"ko": [], "en": []}  # |mean - dequantised| + SLACK
         self._keys: dict[str, list[npt.NDArray[np.int64]]] = {"ko": [], "en": []}  # (segment << 32) + article row
         for i, s in enumerate(snap.segs):
             self._add_segment(i, s)
-        dim = int(snap.segs[0].seg.a["vectors"].shape[1]) if snap.segs else 0
-        self.codes = {c: _cat(self._codes[c], np.int8, (0, dim)) for c in self._codes}
-        self.scale = {c: _cat(self._scale[c], np.float32) for c in self._codes}
-        self.err = {c: _cat(self._err[c], np.float32) for c in self._codes}
+        self.scale = {c: _cat(self._scale[c], np.float32) for c in self.codes}
+        self.err = {c: _cat(self._err[c], np.float32) for c in self.codes}
         # ascending (segments in order, rows in order): a key's row is a binary search away, 8
         # bytes an article where a dict of them held ~100
-        self.keys = {c: _cat(self._keys[c], np.int64) for c in self._codes}
-        del self._codes, self._scale, self._err, self._keys
+        self.keys = {c: _cat(self._keys[c], np.int64) for c in self.codes}
+        del self._scale, self._err, self._keys
 
     @classmethod
     def of(cls, snap: Any) -> CrossBound | None:
@@ -87,9 +91,8 @@ class CrossBound:
 
     @property
     def nbytes(self) -> int:
-        return sum(
-            self.codes[c].nbytes + self.scale[c].nbytes + self.err[c].nbytes + self.keys[c].nbytes for c in self.codes
-        )
+        """What it holds in memory (its codes wait on disk)."""
+        return sum(self.scale[c].nbytes + self.err[c].nbytes + self.keys[c].nbytes for c in self.codes)
 
     def rows(self, lang: str, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Each key's row among `lang`'s means, -1 where it has none."""
@@ -123,7 +126,7 @@ class CrossBound:
             rows = np.arange(a0, a1, dtype=np.int64)[full]
             ok = np.isin(rows, live)
             for code, name in enumerate(LANG_CODES):
-                if name not in self._codes:
+                if name not in self.codes:
                     continue
                 has = np.add.reduceat((lang[lo:hi] == code).astype(np.int64), starts) > 0
                 pick = ok & has
@@ -134,7 +137,7 @@ class CrossBound:
                 length = vectors.row_norms(q)
                 scale = (1.0 / np.maximum(length, 1e-12)).astype(np.float32)
                 err = np.linalg.norm(m - q.astype(np.float32) * scale[:, None], axis=1).astype(np.float32) + SLACK
-                self._codes[name].append(q)
+                self.codes[name].append(q)
                 self._scale[name].append(scale)
                 self._err[name].append(err)
                 self._keys[name].append((np.int64(index) << 32) + rows[pick])
@@ -154,7 +157,7 @@ class CrossBound:
             own = self.rows(lang, all_keys[idx])
             best = np.full(len(idx), -np.inf)
             for lo in range(0, len(codes), BLOCK):
-                block = codes[lo : lo + BLOCK].astype(np.float32) * self.scale[lang][lo : lo + BLOCK, None]
+                block = codes.rows(lo, lo + BLOCK).astype(np.float32) * self.scale[lang][lo : lo + BLOCK, None]
                 err = self.err[lang][lo : lo + BLOCK][None, :]
                 for q0 in range(0, len(q), QUERIES):  # products of QUERIES rows at a time, added to in place
                     sims = q[q0 : q0 + QUERIES] @ block.T
@@ -165,6 +168,35 @@ class CrossBound:
                     del sims
             out[idx] = best
         return out
+
+
+class SpilledRows:
+    """int8 rows appended to a nameless file (in `directory`: the index's folder, not a tmpfs
+    that would hold them in memory all the same) and read back a block at a time with `pread`:
+    the page cache keeps them, the process does not. Gone when closed or collected."""
+
+    def __init__(self, dim: int, directory: Path | None = None) -> None:
+        self.dim, self._n = dim, 0
+        try:
+            self._file = tempfile.TemporaryFile(dir=directory)
+        except OSError:  # a folder it may not write in (a read-only copy measured)
+            self._file = tempfile.TemporaryFile()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, rows: npt.NDArray[np.int8]) -> None:
+        self._file.write(np.ascontiguousarray(rows, np.int8).tobytes())
+        self._file.flush()
+        self._n += len(rows)
+
+    def rows(self, lo: int, hi: int) -> npt.NDArray[np.int8]:
+        hi = min(hi, self._n)
+        raw = os.pread(self._file.fileno(), max(hi - lo, 0) * self.dim, lo * self.dim)
+        return np.frombuffer(raw, np.int8).reshape(-1, self.dim)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _cat(parts: list[Any], dtype: Any, empty: tuple[int, ...] = (0,)) -> Any:
