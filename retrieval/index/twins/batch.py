@@ -16,10 +16,10 @@ neither changing what is found:
   read once unless a merge's, its graph asked for all of them in one call), the same hits as
   one by one.
 
-What it keeps is bounded but for the bound's 528 bytes and the id table's 16 bytes an article
-(issue 28): the kept passages and searches are bounded, the tables are arrays, a run's arrays are
-given back to the system when the next run starts (`trim_heap`), and each graph's pages once it
-is searched.
+What it keeps is bounded but for 32 bytes an article (issue 28): the kept passages and searches
+are bounded, the tables are arrays, the bound's codes wait on disk (`SpilledRows`), a run's
+arrays are given back to the system when the next run starts (`trim_heap`), and each graph's
+pages once it is searched.
 
 `CheckReader` is the snapshot as one `links.update` reads it: what it was asked once (passages,
 dense searches) it keeps, bounded, and `prefetch` asks the above ahead for a run of articles.
