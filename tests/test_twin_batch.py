@@ -112,7 +112,12 @@ def test_the_store_under_test_has_graphs_tombstones_and_several_segments(engine:
     assert any(s.deleted is not None for s in snap.segs) or not _news_rows()
 
 
-def test_searches_together_give_each_query_its_own_hits(engine: Engine) -> None:
+@pytest.mark.parametrize("hold", [ann.HOLD_BYTES, 0])
+def test_searches_together_give_each_query_its_own_hits(
+    engine: Engine, hold: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hold` 0: every segment's codes read a query's rows at a time, as a merged segment's are."""
+    monkeypatch.setattr(ann, "HOLD_BYTES", hold)
     snap = engine.store.snapshot()
     rng = np.random.default_rng(3)
     means = []

@@ -101,6 +101,12 @@ class HnswParams:
 
 
 PARAMS = HnswParams()
+# `nearest_many` reads a segment's codes whole (one `pread`) up to this size (131k passages at 512
+# dimensions); a bigger segment's (a merge's, ≤ 122 MiB at the 250k cap) a query's rows at a
+# time, as `nearest` reads them: ~1.5 ms more a query and segment, for a 1M build's last commit
+# ~120 MiB less at its highest (issue 28)
+HOLD_BYTES = 64 << 20
+HOLD_QUERIES = 64  # ... and only for this many queries or more (one query reads ~400 rows a segment)
 
 
 def paths(directory: Path, name: str) -> tuple[Path, Path]:
@@ -271,6 +277,14 @@ class AnnIndex:
         graph._mapped = mapped  # the view reads this buffer: it lives as long as the graph
         return graph
 
+    def release(self) -> None:
+        """Drop the graph's pages from this process's resident memory; they stay in the page
+        cache, and the next search maps back those it visits. A commit's twin check searches
+        thousands of queries, which visit most of every graph (276 B a passage: ~270 MiB of a
+        1M build's resident memory, issue 28); a serving process's few questions do not."""
+        if self._mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapped.madvise(mmap.MADV_DONTNEED)
+
     def top(
         self, codes: vectors.Codes, norms: npt.NDArray[np.float32] | None, query: npt.NDArray[np.float32], k: int,
         live: npt.NDArray[np.bool_] | None, n_live: int, take: Callable[[npt.NDArray[np.int64]], vectors.Codes] | None = None,
@@ -416,7 +430,8 @@ def nearest_many(
     """`nearest(q, parts, k)` for each row q of `queries`, the same lists, for many queries at
     once (a commit's twin check: one per article it adds). Segment by segment: its codes are read
     once (one `pread`; a question's search reads only the rows it rescores, and many questions
-    would read them all a row at a time), its graph asked for every query in one call."""
+    would read them all a row at a time) unless over `HOLD_BYTES`, its graph asked for every
+    query in one call, then its pages let go (`AnnIndex.release`)."""
     qs = np.asarray(queries, np.float32)
     found: list[list[tuple[int, float]]] = [[] for _ in range(len(qs))]
     if k <= 0 or not len(qs):
@@ -434,9 +449,13 @@ def nearest_many(
         if graph is not None:
             n_live = len(codes) if live is None else int(np.count_nonzero(live))
             read = getattr(seg, "vector_rows", None)
-            held = read(np.arange(len(codes), dtype=np.int64)) if read is not None else np.asarray(codes)
-            got = graph.top_many(held, qs, k, live, n_live)
-            del held
+            if read is not None and (codes.nbytes > HOLD_BYTES or len(qs) < HOLD_QUERIES):  # rows read per query
+                got = graph.top_many(codes, qs, k, live, n_live, read)
+            else:
+                held = read(np.arange(len(codes), dtype=np.int64)) if read is not None else np.asarray(codes)
+                got = graph.top_many(held, qs, k, live, n_live)
+                del held
+            graph.release()  # the batch visited most of it: not kept resident (see `release`)
         uids = np.asarray(seg.a["uid"])
         for i, q in enumerate(qs):
             rows, sims = (
