@@ -91,7 +91,7 @@ def best_window(ctx: QuestionContext, pool: list[Candidate], shape: QuoteShape) 
     scores = np.array([c.score for c in pool])
     chance = np.exp(shape.window_temperature * (scores - scores.max()))
     chance /= chance.sum()
-    mine = {c.sent: (float(pr), c) for c, pr in zip(pool, chance) if c.passage == head.passage}
+    mine = {c.sent: (float(pr), c) for c, pr in zip(pool, chance, strict=True) if c.passage == head.passage}
     v = ctx.view(head.passage)
     n = v.n_sentences
     window = shape.window_sentences
