@@ -69,10 +69,12 @@ def answer_pool(
     the best overall (and, given `related`, says much the same)."""
     same = [c for c in candidates if c.sentence_lang == lang]
     top = max(candidates, key=lambda c: c.score)
-    best = top.score
-    prefer = bool(same) and max(c.score for c in same) >= shape.same_language_share * best
-    if prefer and related is not None and top.sentence_lang != lang:
-        prefer = related(max(same, key=lambda c: c.score), top) >= shape.same_language_min_cosine
+    top_same = max(same, key=lambda c: c.score, default=None)
+    prefer = False
+    if top_same is not None and top_same.score >= shape.same_language_share * top.score:
+        prefer = (
+            related is None or top.sentence_lang == lang or related(top_same, top) >= shape.same_language_min_cosine
+        )
     pool = same if prefer else candidates
     pool.sort(key=lambda c: -c.score)
     return pool, pool[0].sentence_lang != lang
