@@ -273,7 +273,7 @@ class CheckReader:
         (a run of checks looks up thousands: each a binary search per segment, a read a step)."""
         if self._firsts is None:
             return self._snap.article_uid(article_id)  # type: ignore[attr-defined,no-any-return]
-        return self._firsts.get(article_id, self.passage, self._snap.article_uid)  # type: ignore[attr-defined]
+        return self._firsts.get(article_id, self.passage)
 
     def twin_bound(self, article_id: str) -> float:
         """An upper bound on the cosine of the article's mean vector to any article of the
@@ -357,9 +357,9 @@ class FirstUids:
     segment first, and in a segment the first live row in the id column's sorted order.
 
     Held as sorted arrays of the ids' hashes and the uids, 16 bytes an article (a dict of the
-    ids held ~150, 33 MiB at a 1M build's 222k articles). A hash names a candidate only: the
-    caller's reader confirms the id from the passage its check reads first anyway, and a hash that two
-    ids share asks the snapshot itself."""
+    ids held ~150, 33 MiB at a 1M build's 222k articles). A hash names candidates only: the
+    caller's reader confirms the id from the passage its check reads first anyway, the
+    candidates of one hash in the order above (as `terms.TermTable` confirms a term's)."""
 
     def __init__(self, segs: Sequence[Any]) -> None:
         hashes: list[npt.NDArray[np.int64]] = []
@@ -376,29 +376,19 @@ class FirstUids:
             del ids
             uids.append(np.asarray(seg.a["uid"], np.int64)[ptr[rows]])
         h, u = _cat(hashes, np.int64), _cat(uids, np.int64)
-        order = np.argsort(h, kind="stable")  # the first of equal hashes is the one met first
+        order = np.argsort(h, kind="stable")  # equal hashes stay in the order met: the first confirmed wins
         self._hashes, self._uids = h[order], u[order]
-        n = len(self._hashes)
-        # a hash held twice: the same id live twice (the first wins) or two ids (either)
-        self._shared = np.zeros(n, bool)
-        if n > 1:
-            same = self._hashes[1:] == self._hashes[:-1]
-            self._shared[1:] |= same
-            self._shared[:-1] |= same
 
-    def get(
-        self, article_id: str, passage: Callable[[int], PassageView], find: Callable[[str], int | None]
-    ) -> int | None:
-        """The article's first passage uid (None: not live): `passage` (the reader's) confirms
-        it, `find` (`Snapshot.article_uid`) answers for a shared hash."""
+    def get(self, article_id: str, passage: Callable[[int], PassageView]) -> int | None:
+        """The article's first passage uid (None: not live), confirmed by `passage` (the reader's)."""
         h = hash(article_id)
         at = int(np.searchsorted(self._hashes, h))
-        if at >= len(self._hashes) or int(self._hashes[at]) != h:
-            return None
-        if self._shared[at]:
-            return find(article_id)
-        uid = int(self._uids[at])
-        return uid if passage(uid).article.id == article_id else None
+        while at < len(self._hashes) and int(self._hashes[at]) == h:
+            uid = int(self._uids[at])
+            if passage(uid).article.id == article_id:
+                return uid
+            at += 1
+        return None
 
 
 __all__ = ["CheckReader", "CrossBound", "FirstUids"]
